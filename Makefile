@@ -1,0 +1,41 @@
+# The two commands: `make run` and `make test`. Everything else is a convenience.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+CONFIG ?= config.example.yaml
+TEST_EXTRAS := test,zendesk,salesforce,intercom,postgres
+
+.PHONY: run test lint bench demo clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "handoff-connector needs Python >= 3.11")'
+	$(PYTHON) -m venv $(VENV)
+
+# stamps: reinstall only when pyproject.toml changes
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(PIP) install -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(PIP) install -e '.[$(TEST_EXTRAS)]'
+	@touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run  ## install and start the service (SQLite + local inbox); HANDOFF_PORT honoured
+	$(BIN)/handoff serve --config $(CONFIG)
+
+test: $(VENV)/.installed-test  ## install what the tests need and run them all
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check connector integrations sidebar_widget tests bench
+
+bench: $(VENV)/.installed-test  ## benchmarks print figures (see bench/README.md)
+	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_signals.py
+
+demo: $(VENV)/.installed-run  ## post a signed escalation to a running `make run`
+	$(BIN)/handoff demo --config $(CONFIG)
+
+clean:
+	rm -rf $(VENV) .pytest_cache handoff.db handoff.db-wal handoff.db-shm

@@ -1,0 +1,71 @@
+"""Agent-facing endpoints: read handoffs, take over, hand back. API key required."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from connector import service
+from connector.api import json_response, parse_body, require_api_key, runtime
+from connector.errors import BadRequest, NotFound
+from connector.schemas import Claim, Handback, HandoffList, HandoffView
+from connector.store import HandoffRow, Tx
+
+bp = Blueprint("handoffs", __name__)
+
+STATUSES = ("open", "with_agent", "handed_back", "closed")
+
+
+@bp.before_request
+def _auth() -> None:
+    require_api_key()
+
+
+def handoff_view(tx: Tx, row: HandoffRow) -> HandoffView:
+    conversation = tx.get_conversation(row.conversation_id)
+    assert conversation is not None
+    refs = tx.get_ticket_refs(row.id)
+    return HandoffView(
+        id=row.id, conversation_id=row.conversation_id, source=row.source, status=row.status,  # type: ignore[arg-type]
+        team=row.team, priority=row.priority, created_at=row.created_at, updated_at=row.updated_at,  # type: ignore[arg-type]
+        control=service.control_of(conversation), payload=row.payload,  # type: ignore[arg-type]
+        deliveries=[{"destination": name, **ref} for name, ref in sorted(refs.items())],
+        widget_url=service.widget_url(runtime(), row.id),
+    )
+
+
+@bp.get("/v1/handoffs")
+def list_handoffs():
+    status = request.args.get("status") or None
+    if status is not None and status not in STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(STATUSES)}", slug="bad-query",
+                         errors=[{"path": "status", "message": "unknown status"}])
+    try:
+        limit = int(request.args.get("limit", "100"))
+    except ValueError:
+        limit = -1
+    if not 1 <= limit <= 1000:
+        raise BadRequest("limit must be an integer from 1 to 1000", slug="bad-query",
+                         errors=[{"path": "limit", "message": "out of range"}])
+    with runtime().store.reading() as tx:
+        rows = tx.list_handoffs(status=status, team=request.args.get("team") or None, limit=limit)
+        items = [handoff_view(tx, row) for row in rows]
+    return json_response(HandoffList(items=items))
+
+
+@bp.get("/v1/handoffs/<handoff_id>")
+def get_handoff(handoff_id: str):
+    with runtime().store.reading() as tx:
+        row = tx.get_handoff(handoff_id)
+        if row is None:
+            raise NotFound(f"no handoff {handoff_id!r}", slug="unknown-handoff")
+        return json_response(handoff_view(tx, row))
+
+
+@bp.post("/v1/handoffs/<handoff_id>/claim")
+def claim(handoff_id: str):
+    return json_response(service.claim(runtime(), handoff_id, parse_body(Claim)))
+
+
+@bp.post("/v1/handoffs/<handoff_id>/handback")
+def handback(handoff_id: str):
+    return json_response(service.handback(runtime(), handoff_id, parse_body(Handback)))

@@ -1,0 +1,55 @@
+"""``create_app(settings)``: the Flask application. Nothing happens at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from flask import Flask
+from werkzeug.exceptions import HTTPException
+
+from connector.api import from_problem, problem_response
+from connector.config import Settings, load_config
+from connector.errors import ProblemError
+from connector.runtime import Runtime, build_runtime, utcnow
+from connector.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
+               store: Store | None = None, clock: Callable[[], datetime] = utcnow) -> Flask:
+    """Build the app around a runtime (made from ``settings`` unless one is given)."""
+    if runtime is None:
+        runtime = build_runtime(settings or load_config(), store=store, clock=clock)
+    app = Flask("connector")
+    app.config["MAX_CONTENT_LENGTH"] = runtime.settings.server.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["handoff"] = runtime
+
+    from connector.api import events, handoffs, health
+    from sidebar_widget import inbox
+
+    for blueprint in (events.bp, handoffs.bp, health.bp, inbox.bp):
+        app.register_blueprint(blueprint)
+
+    @app.errorhandler(ProblemError)
+    def _problem(exc: ProblemError):
+        return from_problem(exc)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        status = exc.code or 500
+        detail = exc.description or ""
+        if status == 413:
+            detail = f"the body is larger than server.max_body_bytes ({runtime.settings.server.max_body_bytes} bytes)"
+        slug = (exc.name or "error").lower().replace(" ", "-")
+        return problem_response(status, exc.name or "Error", detail, slug)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        logger.exception("unhandled error")
+        return problem_response(500, "Internal error", "the connector failed; the error is logged", "internal")
+
+    return app

@@ -1,0 +1,331 @@
+"""``handoff``: run the connector, check its configuration, inspect the outbox and the audit trail.
+
+Errors reach the user as one readable line and exit status 1 (bad input or state) or 2 (usage).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import click
+
+from connector.config import Settings, configure_logging, load_config
+from connector.errors import ConfigError, HandoffError
+
+logger = logging.getLogger("connector.cli")
+
+CONFIG_HELP = "YAML config file (default: $HANDOFF_CONFIG, else the built-in defaults)."
+
+
+def _load(config: str | None) -> Settings:
+    path = config or os.environ.get("HANDOFF_CONFIG") or None
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for line in exc.lines():
+            click.echo(f"config error: {line}", err=True)
+        raise SystemExit(1) from None
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(code)
+
+
+def _warn_loudly(settings: Settings) -> None:
+    for warning in settings.warnings():
+        banner = "!" * 78
+        click.echo(f"{banner}\nWARNING: {warning}\n{banner}", err=True)
+        logger.warning(warning)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="handoff-connector")
+def main() -> None:
+    """handoff-connector: warm bot-to-human handoffs."""
+
+
+@main.command()
+@click.option("--config", "-c", help=CONFIG_HELP)
+@click.option("--host", help="Listen address (overrides server.host).")
+@click.option("--port", type=int, help="Listen port (overrides server.port; env HANDOFF_PORT).")
+@click.option("--no-worker", is_flag=True, help="Do not run the delivery worker in this process.")
+def serve(config: str | None, host: str | None, port: int | None, no_worker: bool) -> None:
+    """Run the HTTP API on waitress, with the delivery worker in-process."""
+    import waitress
+
+    from connector.app import create_app
+    from connector.delivery import Worker
+    from connector.runtime import build_runtime
+
+    settings = _load(config)
+    if host:
+        settings.server.host = host
+    if port:
+        settings.server.port = port
+    configure_logging(settings)
+    _warn_loudly(settings)
+    try:
+        runtime = build_runtime(settings)
+    except HandoffError as exc:
+        _fail(str(exc))
+    app = create_app(runtime=runtime)
+    worker = None
+    if settings.worker.enabled and not no_worker:
+        worker = Worker(runtime)
+        worker.start()
+    server = waitress.create_server(app, host=settings.server.host, port=settings.server.port,
+                                    threads=settings.server.threads, ident="handoff-connector",
+                                    max_request_body_size=settings.server.max_body_bytes + 1)
+
+    def _stop(signum: int, frame: object) -> None:
+        server.close()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    click.echo(f"handoff-connector listening on {settings.server.base_url()} "
+               f"(store {settings.store.path}, destinations {', '.join(settings.destinations)}, "
+               f"worker {'on' if worker else 'off'})", err=True)
+    try:
+        server.run()
+    except OSError:
+        pass  # closed by the signal handler
+    finally:
+        if worker:
+            worker.stop()
+        runtime.close()
+
+
+@main.command()
+@click.option("--config", "-c", help=CONFIG_HELP)
+@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+def worker(config: str | None, once: bool) -> None:
+    """Run only the delivery worker (several may run against one store)."""
+    from connector.delivery import Worker
+    from connector.runtime import build_runtime
+
+    settings = _load(config)
+    configure_logging(settings)
+    try:
+        runtime = build_runtime(settings)
+    except HandoffError as exc:
+        _fail(str(exc))
+    delivery = Worker(runtime)
+    if once:
+        count = 0
+        while delivery.run_once() is not None:
+            count += 1
+        click.echo(f"processed {count} outbox row(s)")
+        runtime.close()
+        return
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    delivery.start()
+    click.echo(f"handoff worker {delivery.worker_id} running ({delivery.concurrency} threads)", err=True)
+    stopped.wait()
+    delivery.stop()
+    runtime.close()
+
+
+@main.command("check-config")
+@click.argument("file", required=False)
+def check_config(file: str | None) -> None:
+    """Validate a config file; print every problem with its key path."""
+    path = file or os.environ.get("HANDOFF_CONFIG") or None
+    try:
+        settings = load_config(path)
+    except ConfigError as exc:
+        for line in exc.lines():
+            click.echo(line, err=True)
+        click.echo(f"{len(exc.problems)} problem(s) in {path or 'the built-in defaults'}", err=True)
+        raise SystemExit(1) from None
+    for warning in settings.warnings():
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"{path or 'built-in defaults'}: OK "
+               f"({len(settings.sources)} source(s), destinations: {', '.join(settings.destinations)})")
+
+
+# --- outbox -------------------------------------------------------------------------------------
+
+
+@main.group()
+def outbox() -> None:
+    """Inspect and retry deliveries."""
+
+
+def _runtime_store(config: str | None):  # type: ignore[no-untyped-def]
+    from connector.store import open_store
+
+    return open_store(_load(config))
+
+
+@outbox.command("list")
+@click.option("--config", "-c", help=CONFIG_HELP)
+@click.option("--dead", is_flag=True, help="Only dead-lettered rows.")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
+def outbox_list(config: str | None, dead: bool, as_json: bool, limit: int) -> None:
+    """List outbox rows (pending, delivering, done, dead)."""
+    store = _runtime_store(config)
+    with store.reading() as tx:
+        rows = tx.list_outbox(status="dead" if dead else None, limit=limit)
+    store.close()
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps({"id": row.id, "kind": row.kind, "target": row.target,
+                                   "status": row.status, "attempts": row.attempts,
+                                   "handoff_id": row.handoff_id, "last_error": row.last_error}))
+        return
+    if not rows:
+        click.echo("no dead-lettered rows" if dead else "the outbox is empty")
+        return
+    click.echo(f"{'ID':>6}  {'KIND':<11} {'TARGET':<12} {'STATUS':<10} {'TRIES':>5}  {'NEXT':<20} LAST ERROR")
+    for row in rows:
+        due = datetime.fromtimestamp(row.next_attempt_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(f"{row.id:>6}  {row.kind:<11} {row.target:<12} {row.status:<10} {row.attempts:>5}  "
+                   f"{due:<20} {(row.last_error or '')[:80]}")
+
+
+@outbox.command("retry")
+@click.option("--config", "-c", help=CONFIG_HELP)
+@click.argument("row_id", type=int)
+def outbox_retry(config: str | None, row_id: int) -> None:
+    """Put a dead-lettered row back in line, due now."""
+    from connector.runtime import Waker
+
+    settings = _load(config)
+    store = _runtime_store(config)
+    with store.atomic() as tx:
+        row = tx.get_outbox(row_id)
+        if row is None:
+            _fail(f"no outbox row {row_id}")
+        assert row is not None
+        if row.status not in ("dead", "pending"):
+            _fail(f"outbox row {row_id} is {row.status}; only dead or pending rows can be retried")
+        tx.retry_outbox(row_id, time.time())
+    store.close()
+    waker = Waker(settings.store.path)
+    waker.notify()
+    waker.close()
+    click.echo(f"outbox row {row_id} is due again")
+
+
+# --- audit --------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--config", "-c", help=CONFIG_HELP)
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a timeline.")
+@click.argument("conversation_id")
+def audit(config: str | None, as_json: bool, conversation_id: str) -> None:
+    """Print the audit timeline of one conversation."""
+    store = _runtime_store(config)
+    rows = list(store.iter_audit(conversation_id))
+    store.close()
+    if not rows:
+        _fail(f"no audit rows for conversation {conversation_id!r}")
+    for row in rows:
+        if as_json:
+            click.echo(json.dumps({"id": row.id, "at": row.at, "action": row.action, "actor": row.actor,
+                                   "handoff_id": row.handoff_id, "reason": row.reason, "data": row.data}))
+        else:
+            click.echo(f"{row.at}  {row.action:<26} {row.actor:<28} {row.reason}")
+
+
+# --- demo ---------------------------------------------------------------------------------------
+
+
+def demo_event(conversation_id: str, now: datetime) -> dict:
+    """A realistic three-turn conversation whose last turn asks for a person."""
+    at = [(now - timedelta(seconds=s)).isoformat() for s in (90, 80, 40, 30, 5)]
+    return {
+        "id": f"evt-{uuid.uuid4().hex[:12]}",
+        "type": "conversation.updated",
+        "occurred_at": now.isoformat(),
+        "conversation": {"id": conversation_id, "channel": "web", "language": "en",
+                         "url": f"https://bot.example.com/conversations/{conversation_id}"},
+        "customer": {"id": "cus_4242", "name": "Dana Whitfield", "email": "dana@example.com",
+                     "tier": "gold", "tags": ["vip"], "attributes": {"plan": "Business"}},
+        "messages": [
+            {"id": "m1", "role": "customer", "at": at[0],
+             "text": "Hi, I was charged twice for my March invoice (INV-2291)."},
+            {"id": "m2", "role": "bot", "at": at[1], "intent": "billing.double_charge", "confidence": 0.62,
+             "text": "Sorry about that! Duplicate charges usually drop off within 3-5 business days.",
+             "citations": [{"title": "Why do I see a pending duplicate charge?",
+                            "url": "https://help.example.com/articles/duplicate-charges",
+                            "snippet": "Authorisation holds are released within 3-5 business days."}]},
+            {"id": "m3", "role": "customer", "at": at[2],
+             "text": "It's not pending, both charges settled a week ago. 2 x $480."},
+            {"id": "m4", "role": "bot", "at": at[3], "fallback": True,
+             "text": "I'm not sure I understood. Could you rephrase?"},
+            {"id": "m5", "role": "customer", "at": at[4],
+             "text": "Can I talk to a real person please? I need this refunded."},
+        ],
+        "bot": {"intent": {"name": "billing", "sub_intent": "double_charge", "confidence": 0.62},
+                "summary": "Customer was charged twice ($480 each) for invoice INV-2291; both charges "
+                           "settled a week ago. Bot suggested an authorisation hold; customer says no "
+                           "and asks for a person and a refund.",
+                "draft_reply": "Hi Dana, thanks for the details. I can see invoice INV-2291 was charged "
+                               "twice. I'm looking into the second $480 charge now and will confirm "
+                               "the next step shortly.",
+                "citations": [], "next_action": "Verify the duplicate settlement in billing and open a refund request."},
+    }
+
+
+@main.command()
+@click.option("--url", default=None, help="Connector base URL (default: from the config).")
+@click.option("--config", "-c", help=CONFIG_HELP)
+@click.option("--source", default="demo", show_default=True)
+def demo(url: str | None, config: str | None, source: str) -> None:
+    """Post a signed multi-turn conversation that escalates; print the decision and the inbox URL."""
+    import requests
+
+    from connector import security
+
+    settings = _load(config)
+    if source not in settings.sources:
+        _fail(f"no bot source {source!r} in the config (known: {', '.join(settings.sources) or 'none'})")
+    base = (url or settings.server.base_url()).rstrip("/")
+    conversation_id = f"demo-{uuid.uuid4().hex[:8]}"
+    body = json.dumps(demo_event(conversation_id, datetime.now(UTC))).encode()
+    headers = {"Content-Type": "application/json", security.SOURCE_HEADER: source,
+               security.SIGNATURE_HEADER: security.sign(settings.sources[source].secret, body)}
+    try:
+        response = requests.post(f"{base}/v1/events", data=body, headers=headers, timeout=15)
+    except requests.RequestException as exc:
+        _fail(f"cannot reach the connector at {base}: {exc.__class__.__name__} (is `handoff serve` running?)")
+    if response.status_code != 200:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text[:300]
+        _fail(f"the connector answered {response.status_code}: {detail}")
+    answer = response.json()
+    decision = answer["decision"]
+    click.echo(f"conversation {conversation_id}: escalate={decision['escalate']} "
+               f"team={decision.get('team')} priority={decision['priority']}")
+    for reason in decision["reasons"]:
+        click.echo(f"  reason: {reason['trigger']} ({reason['rule']}): {reason['detail']}")
+    click.echo(f"control: {answer['control']['owner']} (version {answer['control']['version']})")
+    if answer.get("customer_message"):
+        click.echo(f"tell the customer: {answer['customer_message']['text']}")
+    if answer.get("handoff"):
+        key = settings.security.api_keys[0]
+        click.echo(f"inbox: {base}/inbox/{answer['handoff']['id']}?key={key}")
+
+
+def run() -> None:  # pragma: no cover - console entry point wrapper
+    try:
+        main()
+    except HandoffError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)

@@ -1,0 +1,346 @@
+"""Configuration: a YAML file, ``${ENV}`` interpolation, ``HANDOFF_*`` overrides, pydantic validation.
+
+Order of precedence (last wins): model defaults → YAML file → ``HANDOFF_<SECTION>__<KEY>=value``
+environment overrides (``__`` separates levels; values are read as YAML scalars) → the shorthands
+``HANDOFF_HOST``, ``HANDOFF_PORT`` and ``HANDOFF_DB``. ``${NAME}`` and ``${NAME:-default}`` in YAML
+strings are replaced from the environment, so secrets never need to live in the file.
+
+Every problem is reported at once with its key path (``sources.demo.secret: field required``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from connector.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+# The documented local default of the demo source's secret: fine on 127.0.0.1, loud anywhere else.
+DEMO_DEFAULT_SECRET = "local-demo-secret"
+DEFAULT_API_KEY = "local-agent-key"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    public_url: str | None = None
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    threads: int = Field(default=8, ge=1, le=256)
+
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    def is_loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
+class StoreSettings(Section):
+    backend: Literal["sqlite"] = "sqlite"
+    path: str = "handoff.db"
+    busy_timeout_ms: int = Field(default=10_000, ge=0, le=600_000)
+
+
+class SecuritySettings(Section):
+    api_keys: list[str] = Field(default_factory=lambda: [DEFAULT_API_KEY], min_length=1)
+    replay_window_seconds: int = Field(default=300, ge=10, le=3600)
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_not_empty(cls, keys: list[str]) -> list[str]:
+        for key in keys:
+            if len(key) < 8:
+                raise ValueError("each API key must be at least 8 characters")
+        return keys
+
+
+class SourceSettings(Section):
+    secret: str = Field(min_length=8)
+    callback_url: str | None = None
+    callback_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    @field_validator("callback_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not re.match(r"^https?://[^\s/]+", url):
+            raise ValueError("must be an http:// or https:// URL")
+        return url
+
+
+class PolicySettings(Section):
+    escalate_on_bot_recommendation: bool = True
+    human_request_phrases: list[str] = Field(
+        default_factory=lambda: [
+            r"\b(talk|speak|chat)\s+(to|with)\s+(a\s+|an\s+|some\s*one|somebody|a\s+real\s+)?"
+            r"(human|person|agent|someone|somebody|representative|operator)\b",
+            r"\b(real|live|actual)\s+(person|human|agent)\b",
+            r"\bagent,?\s+please\b",
+            r"\b(human|operator|representative)\s+please\b",
+        ]
+    )
+
+    @field_validator("human_request_phrases")
+    @classmethod
+    def _compiles(cls, phrases: list[str]) -> list[str]:
+        for i, phrase in enumerate(phrases):
+            try:
+                re.compile(phrase)
+            except re.error as exc:
+                raise ValueError(f"item {i}: regex does not compile: {exc}") from exc
+        return phrases
+
+
+class TeamSettings(Section):
+    queue: str | None = None
+    wait_minutes: int = Field(default=5, ge=0, le=24 * 60)
+
+
+class RoutingSettings(Section):
+    default_team: str = "general"
+    teams: dict[str, TeamSettings] = Field(
+        default_factory=lambda: {"general": TeamSettings(queue="support")}
+    )
+
+    @model_validator(mode="after")
+    def _default_team_exists(self) -> RoutingSettings:
+        if self.default_team not in self.teams:
+            raise ValueError(f"default_team {self.default_team!r} is not one of teams")
+        return self
+
+
+class WorkerSettings(Section):
+    enabled: bool = True
+    concurrency: int = Field(default=4, ge=1, le=64)
+    max_attempts: int = Field(default=10, ge=1, le=100)
+    backoff_initial_seconds: float = Field(default=1.0, gt=0, le=3600)
+    backoff_max_seconds: float = Field(default=600.0, gt=0, le=86_400)
+    claim_timeout_seconds: float = Field(default=120.0, ge=1, le=86_400)
+    idle_wake_seconds: float = Field(default=30.0, ge=0.1, le=3600)
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class Settings(Section):
+    """The whole configuration. ``config.example.yaml`` documents every key of this model."""
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    sources: dict[str, SourceSettings] = Field(default_factory=dict)
+    destinations: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"local": {}})
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+
+    @field_validator("sources")
+    @classmethod
+    def _source_names(cls, sources: dict[str, SourceSettings]) -> dict[str, SourceSettings]:
+        for name in sources:
+            if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+                raise ValueError(f"source name {name!r}: use letters, digits, '_', '-', '.'")
+        return sources
+
+    @field_validator("destinations")
+    @classmethod
+    def _at_least_one(cls, dests: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        if not dests:
+            raise ValueError("configure at least one destination (the built-in one is 'local')")
+        return {name: (value or {}) for name, value in dests.items()}
+
+    def warnings(self) -> list[str]:
+        """Things that are allowed but dangerous; printed loudly at start-up and by check-config."""
+        out = []
+        if not self.server.is_loopback():
+            for name, source in self.sources.items():
+                if source.secret == DEMO_DEFAULT_SECRET:
+                    out.append(
+                        f"sources.{name}.secret is the documented local default while listening on "
+                        f"{self.server.host}: anyone can forge events. Set HANDOFF_DEMO_SECRET."
+                    )
+            if DEFAULT_API_KEY in self.security.api_keys:
+                out.append(
+                    f"security.api_keys contains the documented local default while listening on "
+                    f"{self.server.host}: set HANDOFF_API_KEY."
+                )
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _interpolate(value: Any, path: str, env: dict[str, str], problems: list) -> Any:
+    if isinstance(value, dict):
+        return {k: _interpolate(v, f"{path}.{k}" if path else str(k), env, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, f"{path}[{i}]", env, problems) for i, v in enumerate(value)]
+    if isinstance(value, str) and "${" in value:
+
+        def replace(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            problems.append((path, f"environment variable {name} is not set"))
+            return ""
+
+        replaced = _ENV_REF.sub(replace, value)
+        # an empty optional value (``${X:-}``) means "not set"
+        return None if replaced == "" and value.strip().startswith("${") else replaced
+    return value
+
+
+def _set_path(data: dict[str, Any], keys: list[str], value: Any) -> None:
+    node = data
+    for key in keys[:-1]:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = {}
+            node[key] = child
+        node = child
+    node[keys[-1]] = value
+
+
+SHORTHANDS = {
+    "HANDOFF_HOST": ["server", "host"],
+    "HANDOFF_PORT": ["server", "port"],
+    "HANDOFF_DB": ["store", "path"],
+    "HANDOFF_PUBLIC_URL": ["server", "public_url"],
+}
+
+
+def _env_overrides(data: dict[str, Any], env: dict[str, str]) -> None:
+    for name in sorted(env):
+        if not name.startswith("HANDOFF_"):
+            continue
+        if "__" in name:
+            keys = [part.lower() for part in name[len("HANDOFF_") :].split("__")]
+        elif name in SHORTHANDS:
+            keys = SHORTHANDS[name]
+        else:
+            continue  # other HANDOFF_* variables are referenced from YAML as ${...}
+        raw = env[name]
+        try:
+            value = yaml.safe_load(raw) if raw != "" else None
+        except yaml.YAMLError:
+            value = raw
+        if keys[-1] in ("secret", "token", "password", "api_key"):
+            value = raw  # secrets are strings, even when they look like numbers
+        _set_path(data, keys, value)
+
+
+def _error_path(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts)
+
+
+def _default_document() -> dict[str, Any]:
+    """The built-in configuration, as a document: the same one ``config.example.yaml`` spells out."""
+    data = Settings().model_dump(mode="json")
+    data["security"]["api_keys"] = ["${HANDOFF_API_KEY:-" + DEFAULT_API_KEY + "}"]
+    data["sources"] = {
+        "demo": {
+            "secret": "${HANDOFF_DEMO_SECRET:-" + DEMO_DEFAULT_SECRET + "}",
+            "callback_url": "${HANDOFF_DEMO_CALLBACK_URL:-}",
+        }
+    }
+    return data
+
+
+def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Read, interpolate, override and validate. Raise ``ConfigError`` listing every problem.
+
+    With no file, the built-in defaults apply: the same service ``config.example.yaml`` describes.
+    """
+    env = dict(os.environ if env is None else env)
+    problems: list[tuple[str, str]] = []
+    if path is None:
+        data: Any = _default_document()
+    else:
+        file = Path(path)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError([("", f"cannot read config file {file}: {exc.strerror or exc}")]) from exc
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+            raise ConfigError([("", f"{file} is not valid YAML{where}: {getattr(exc, 'problem', exc)}")]) from exc
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError([("", f"{file} must contain a mapping of sections at the top level")])
+    data = _interpolate(data, "", env, problems)
+    _env_overrides(data, env)
+    try:
+        settings = Settings.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            elif err["type"] == "missing":
+                msg = "required key is missing"
+            problems.append((_error_path(err["loc"]), msg))
+        raise ConfigError(problems) from exc
+    if problems:
+        raise ConfigError(problems)
+    problems.extend(check_destinations(settings))
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def check_destinations(settings: Settings) -> list[tuple[str, str]]:
+    """Resolve each configured destination and let it validate its own keys."""
+    from integrations.base import destination_class
+
+    problems: list[tuple[str, str]] = []
+    for name, dest_settings in settings.destinations.items():
+        try:
+            cls = destination_class(name)
+            validate = getattr(cls, "validate_settings", None)
+            if validate is not None:
+                problems.extend((f"destinations.{name}.{p}" if p else f"destinations.{name}", m) for p, m in validate(dest_settings))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    return problems
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=getattr(logging, settings.logging.level),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )

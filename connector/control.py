@@ -1,0 +1,93 @@
+"""Who owns a conversation: ``bot``, ``pending_agent`` or ``agent``, and the only ways to change it.
+
+Every transition is a compare-and-swap on ``(conversation, version)``: of two threads or two
+replicas racing, exactly one wins and the other gets ``Conflict``. Each transition appends an audit
+row and enqueues a signed ``control.changed`` callback to the bot source, in the caller's
+transaction, so the change and its announcements commit (or vanish) together.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from connector.config import Settings
+from connector.errors import Conflict
+from connector.store import ConversationRow, Tx
+
+BOT, PENDING, AGENT = "bot", "pending_agent", "agent"
+
+ALLOWED: dict[tuple[str, str], str] = {
+    (BOT, PENDING): "escalation",
+    (PENDING, AGENT): "agent took over",
+    (PENDING, BOT): "handback",
+    (AGENT, BOT): "handback",
+}
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="microseconds")
+
+
+def transition(
+    tx: Tx,
+    settings: Settings,
+    conversation: ConversationRow,
+    to: str,
+    *,
+    handoff_id: str | None,
+    actor: str,
+    reason: str,
+    now: datetime,
+) -> ConversationRow:
+    """Move control to ``to`` or raise ``Conflict``; return the conversation as it now is."""
+    if (conversation.owner, to) not in ALLOWED:
+        raise Conflict(
+            f"control cannot move from {conversation.owner} to {to}",
+            slug="invalid-control-transition",
+        )
+    stamp = iso(now)
+    if not tx.cas_control(conversation.id, conversation.version, to, handoff_id, stamp):
+        raise Conflict(
+            "control changed under this request; read it again and retry",
+            slug="control-version-conflict",
+        )
+    previous = conversation.owner
+    conversation.owner, conversation.version = to, conversation.version + 1
+    conversation.owner_since, conversation.handoff_id = stamp, handoff_id
+    tx.append_audit(
+        at=stamp, action="control.changed", actor=actor, conversation_id=conversation.id,
+        handoff_id=handoff_id, reason=reason,
+        data={"from": previous, "to": to, "version": conversation.version},
+    )
+    enqueue_callback(
+        tx, settings, conversation.source, "control.changed",
+        key=f"{conversation.id}:control:{conversation.version}",
+        body={"conversation_id": conversation.id, "owner": to, "version": conversation.version,
+              "reason": reason, "handoff_id": handoff_id},
+        now=now, conversation_id=conversation.id, handoff_id=handoff_id,
+    )
+    return conversation
+
+
+def enqueue_callback(
+    tx: Tx,
+    settings: Settings,
+    source: str,
+    event_type: str,
+    *,
+    key: str,
+    body: dict[str, Any],
+    now: datetime,
+    conversation_id: str | None = None,
+    handoff_id: str | None = None,
+) -> int | None:
+    """Queue a signed callback to the bot source, if it has a callback URL."""
+    source_settings = settings.sources.get(source)
+    if source_settings is None or not source_settings.callback_url:
+        return None
+    document = {"id": key, "type": event_type, "occurred_at": iso(now), **body}
+    return tx.enqueue(
+        "callback", source, f"callback:{key}:{event_type}", document, now.timestamp(),
+        handoff_id=handoff_id, conversation_id=conversation_id,
+    )

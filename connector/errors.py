@@ -1,0 +1,107 @@
+"""Every error the connector raises on purpose.
+
+    HandoffError
+    ├── ConfigError               bad configuration; carries every problem with its key path
+    ├── ProblemError              becomes an RFC 9457 problem response (status, type slug, title)
+    │   ├── BadRequest            400: malformed JSON, wrong types, missing fields
+    │   ├── Unauthorized          401: missing or wrong signature or API key, stale timestamp
+    │   ├── Forbidden             403: authenticated, not allowed
+    │   ├── NotFound              404: unknown conversation, handoff, outbox row
+    │   ├── Conflict              409: the control state does not allow it (agent owns it, …)
+    │   └── PayloadTooLarge       413: body over ``server.max_body_bytes``
+    └── DeliveryError             a destination could not take a delivery (integrations/base.py)
+        ├── TransientDeliveryError   try again later (timeouts, 408, 429, 5xx); may carry retry_after
+        └── PermanentDeliveryError   retrying cannot help (401, 403, 400/422): dead-letter it
+
+HTTP handlers and the CLI catch ``HandoffError`` at one place each; anything else is a bug.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class HandoffError(Exception):
+    """Root of the connector's own errors."""
+
+
+class ConfigError(HandoffError):
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{path}: {msg}" for path, msg in problems))
+
+    def lines(self) -> list[str]:
+        return [f"{path}: {msg}" if path else msg for path, msg in self.problems]
+
+
+class ProblemError(HandoffError):
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        slug: str | None = None,
+        title: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+    ):
+        super().__init__(detail or self.title)
+        self.detail = detail
+        if slug:
+            self.slug = slug
+        if title:
+            self.title = title
+        self.errors = errors
+
+
+class BadRequest(ProblemError):
+    status, slug, title = 400, "bad-request", "Bad request"
+
+
+class Unauthorized(ProblemError):
+    status, slug, title = 401, "unauthorized", "Unauthorized"
+
+
+class Forbidden(ProblemError):
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(ProblemError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(ProblemError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class PayloadTooLarge(ProblemError):
+    status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+class DeliveryError(HandoffError):
+    """A destination refused or failed a delivery. ``response`` keeps what the vendor said."""
+
+    permanent = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        response: str | None = None,
+        retry_after: float | None = None,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.response = response
+        self.retry_after = retry_after
+
+
+class TransientDeliveryError(DeliveryError):
+    permanent = False
+
+
+class PermanentDeliveryError(DeliveryError):
+    permanent = True

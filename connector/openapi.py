@@ -1,0 +1,96 @@
+"""``/openapi.json``, built from the same pydantic models that validate requests and answers."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from connector import schemas
+
+REF = "#/components/schemas/{model}"
+
+
+def _body(name: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": {"$ref": REF.format(model=name)}}}}
+
+
+def _ok(name: str, description: str = "OK") -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": REF.format(model=name)}}}}
+
+
+def _problems(*codes: int) -> dict[str, Any]:
+    text = {400: "Bad input", 401: "Not authenticated", 404: "Not found", 409: "Conflict",
+            413: "Body too large"}
+    return {str(code): {"description": text[code], "content": {"application/problem+json": {
+        "schema": {"$ref": REF.format(model="Problem")}}}} for code in codes}
+
+
+BOT_AUTH = [{"handoffSignature": [], "handoffSource": []}]
+AGENT_AUTH = [{"apiKey": []}, {"bearer": []}]
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> dict[str, Any]:
+    models = [schemas.Event, schemas.EventResponse, schemas.Control, schemas.BotReply,
+              schemas.BotReplyResponse, schemas.Claim, schemas.Handback, schemas.HandoffView,
+              schemas.HandoffList, schemas.HandoffPayload, schemas.Problem]
+    _, top = models_json_schema([(m, "validation") for m in models], ref_template=REF)
+    components = top.get("$defs", {})
+    conv = {"name": "conversation_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    hid = {"name": "handoff_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    paths: dict[str, Any] = {
+        "/v1/events": {"post": {
+            "summary": "Post a bot event; the policy decides whether a human takes over",
+            "security": BOT_AUTH, "requestBody": _body("Event"),
+            "responses": {"200": _ok("EventResponse"), **_problems(400, 401, 409, 413)}}},
+        "/v1/conversations/{conversation_id}/control": {"get": {
+            "summary": "Who owns the conversation now", "parameters": [conv],
+            "security": BOT_AUTH + AGENT_AUTH,
+            "responses": {"200": _ok("Control"), **_problems(401, 404)}}},
+        "/v1/conversations/{conversation_id}/bot-replies": {"post": {
+            "summary": "The send gate: 200 when the bot may reply, 409 when an agent owns it",
+            "parameters": [conv], "security": BOT_AUTH, "requestBody": _body("BotReply"),
+            "responses": {"200": _ok("BotReplyResponse"), **_problems(400, 401, 404, 409)}}},
+        "/v1/handoffs": {"get": {
+            "summary": "List handoffs", "security": AGENT_AUTH,
+            "parameters": [
+                {"name": "status", "in": "query", "schema": {
+                    "type": "string", "enum": ["open", "with_agent", "handed_back", "closed"]}},
+                {"name": "team", "in": "query", "schema": {"type": "string"}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+            ],
+            "responses": {"200": _ok("HandoffList"), **_problems(400, 401)}}},
+        "/v1/handoffs/{handoff_id}": {"get": {
+            "summary": "One handoff with its handoff/v1 payload", "parameters": [hid],
+            "security": AGENT_AUTH, "responses": {"200": _ok("HandoffView"), **_problems(401, 404)}}},
+        "/v1/handoffs/{handoff_id}/claim": {"post": {
+            "summary": "An agent takes over", "parameters": [hid], "security": AGENT_AUTH,
+            "requestBody": _body("Claim"),
+            "responses": {"200": _ok("Control"), **_problems(400, 401, 404, 409)}}},
+        "/v1/handoffs/{handoff_id}/handback": {"post": {
+            "summary": "Hand the conversation back to the bot with a note", "parameters": [hid],
+            "security": AGENT_AUTH, "requestBody": _body("Handback"),
+            "responses": {"200": _ok("Control"), **_problems(400, 401, 404, 409)}}},
+        "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK"}}}},
+        "/readyz": {"get": {"summary": "Readiness (the store answers)",
+                            "responses": {"200": {"description": "Ready"}, "503": {"description": "Not ready"}}}},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "handoff-connector", "version": "1",
+                 "description": "Bot-to-human handoff API. Errors are RFC 9457 problem details."},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "handoffSignature": {"type": "apiKey", "in": "header", "name": "X-Handoff-Signature",
+                                     "description": "t=<unix seconds>,v1=HMAC-SHA256(secret, '<t>.<raw body>')"},
+                "handoffSource": {"type": "apiKey", "in": "header", "name": "X-Handoff-Source"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                "bearer": {"type": "http", "scheme": "bearer"},
+            },
+        },
+    }

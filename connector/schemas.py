@@ -1,0 +1,284 @@
+"""Pydantic models of what comes in and what goes out.
+
+These models validate request bodies *and* generate ``/openapi.json`` and the ``handoff/v1`` JSON
+Schema, so the documentation can never drift from what the service accepts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["customer", "bot", "agent", "system"]
+Owner = Literal["bot", "pending_agent", "agent"]
+EventType = Literal["conversation.updated", "handoff.requested", "conversation.ended"]
+SentimentLabel = Literal["Interested", "Neutral", "Uninterested", "Frustrated"]
+Priority = Literal["low", "normal", "high", "urgent"]
+HandoffStatus = Literal["open", "with_agent", "handed_back", "closed"]
+
+ID = Field(min_length=1, max_length=200)
+TEXT_MAX = 100_000
+
+
+class Strict(BaseModel):
+    """Base for request bodies: unknown fields are errors, so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class Citation(Strict):
+    title: str = Field(max_length=1000)
+    url: str | None = Field(default=None, max_length=4000)
+    snippet: str | None = Field(default=None, max_length=5000)
+
+
+class ToolCall(Strict):
+    name: str = Field(max_length=200)
+    ok: bool
+    error: str | None = Field(default=None, max_length=5000)
+
+
+class Message(Strict):
+    id: str = ID
+    role: Role
+    text: str = Field(default="", max_length=TEXT_MAX)
+    at: datetime | None = None
+    intent: str | None = Field(default=None, max_length=200)
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+    citations: list[Citation] = Field(default_factory=list)
+    fallback: bool = False
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+
+
+class Customer(Strict):
+    id: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=300)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=50)
+    tier: str | None = Field(default=None, max_length=50)
+    tags: list[str] = Field(default_factory=list)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConversationRef(Strict):
+    id: str = ID
+    channel: str | None = Field(default=None, max_length=100)
+    language: str | None = Field(default=None, max_length=20)
+    url: str | None = Field(default=None, max_length=4000)
+
+
+class BotIntent(Strict):
+    name: str = Field(max_length=200)
+    sub_intent: str | None = Field(default=None, max_length=200)
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class BotRecommendation(Strict):
+    reason: str = Field(default="", max_length=2000)
+
+
+class BotContext(Strict):
+    intent: BotIntent | None = None
+    summary: str | None = Field(default=None, max_length=5000)
+    draft_reply: str | None = Field(default=None, max_length=10000)
+    citations: list[Citation] = Field(default_factory=list)
+    next_action: str | None = Field(default=None, max_length=2000)
+    recommend_handoff: BotRecommendation | None = None
+
+
+class Event(Strict):
+    """``POST /v1/events``: one bot-platform event with the turns that are new since the last."""
+
+    id: str = ID
+    type: EventType
+    occurred_at: datetime
+    conversation: ConversationRef
+    customer: Customer = Field(default_factory=Customer)
+    messages: list[Message] = Field(default_factory=list, max_length=10_000)
+    bot: BotContext = Field(default_factory=BotContext)
+
+
+class Reason(BaseModel):
+    trigger: str
+    rule: str
+    detail: str = ""
+
+
+class Decision(BaseModel):
+    escalate: bool
+    reasons: list[Reason] = Field(default_factory=list)
+    team: str | None = None
+    priority: Priority = "normal"
+    policy_version: str = ""
+
+
+class Control(BaseModel):
+    owner: Owner
+    version: int
+    since: datetime | None = None
+    handoff_id: str | None = None
+
+
+class HandoffRef(BaseModel):
+    id: str
+    status: HandoffStatus
+    widget_url: str
+
+
+class CustomerMessage(BaseModel):
+    text: str
+    wait_minutes: int | None = None
+    callback_offered: bool = False
+
+
+class EventResponse(BaseModel):
+    event_id: str
+    duplicate: bool
+    decision: Decision
+    control: Control
+    handoff: HandoffRef | None = None
+    customer_message: CustomerMessage | None = None
+
+
+class BotReply(Strict):
+    """``POST /v1/conversations/{id}/bot-replies``: the bot asks to send one reply."""
+
+    id: str | None = Field(default=None, max_length=200)
+    text: str = Field(min_length=1, max_length=TEXT_MAX)
+    at: datetime | None = None
+
+
+class BotReplyResponse(BaseModel):
+    accepted: bool
+    message_id: str
+    control: Control
+
+
+class Claim(Strict):
+    actor: str = Field(min_length=1, max_length=200)
+
+
+class Handback(Strict):
+    actor: str = Field(min_length=1, max_length=200)
+    note: str = Field(min_length=1, max_length=5000)
+    resolution: str | None = Field(default=None, max_length=200)
+    resume_hint: str | None = Field(default=None, max_length=2000)
+
+
+# ---------------------------------------------------------------------------------------------
+# The handoff payload: handoff/v1. One object, rendered into every helpdesk, the widget and alerts.
+
+
+class TranscriptTurn(BaseModel):
+    id: str
+    role: Role
+    text: str
+    at: datetime | None = None
+
+
+class Transcript(BaseModel):
+    turns: list[TranscriptTurn]
+    url: str | None = None
+
+
+class CustomerProfile(BaseModel):
+    id: str | None = None
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    channel: str | None = None
+    language: str | None = None
+    tier: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    lifetime_value: float | None = None
+    prior_handoffs: int = 0
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class IntentInfo(BaseModel):
+    name: str | None = None
+    sub_intent: str | None = None
+    confidence: float | None = None
+    source: Literal["bot", "connector", "none"] = "none"
+
+
+class SentimentInfo(BaseModel):
+    label: SentimentLabel = "Neutral"
+    score: float = 0.0
+    trend: Literal["improving", "steady", "worsening"] = "steady"
+
+
+class Escalation(BaseModel):
+    reasons: list[Reason]
+    rules: list[str]
+    policy_version: str
+    bot_recommendation: str | None = None
+
+
+class NextAction(BaseModel):
+    action: str
+    reasoning: str
+
+
+class Routing(BaseModel):
+    team: str | None = None
+    queue: str | None = None
+    priority: Priority = "normal"
+    language: str | None = None
+    skills: list[str] = Field(default_factory=list)
+    tier: str | None = None
+    respond_by: datetime | None = None
+
+
+class HandoffPayload(BaseModel):
+    """``handoff/v1``: everything an agent needs to answer without asking the customer again."""
+
+    schema_: Literal["handoff/v1"] = Field(default="handoff/v1", alias="schema")
+    handoff_id: str
+    conversation_id: str
+    created_at: datetime
+    summary: str
+    transcript: Transcript
+    customer: CustomerProfile
+    intent: IntentInfo
+    sentiment: SentimentInfo | None = None
+    escalation: Escalation
+    citations: list[Citation] = Field(default_factory=list)
+    draft_reply: str | None = None
+    next_action: NextAction | None = None
+    routing: Routing
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class HandoffView(BaseModel):
+    """``GET /v1/handoffs/{id}``."""
+
+    id: str
+    conversation_id: str
+    source: str
+    status: HandoffStatus
+    team: str | None
+    priority: Priority
+    created_at: datetime
+    updated_at: datetime
+    control: Control
+    payload: HandoffPayload
+    deliveries: list[dict[str, Any]] = Field(default_factory=list)
+    widget_url: str
+
+
+class HandoffList(BaseModel):
+    items: list[HandoffView]
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str = ""
+    errors: list[dict[str, Any]] | None = None

@@ -1,0 +1,269 @@
+"""The domain operations behind the HTTP API and the CLI.
+
+Each operation is one store transaction: it either happens whole (rows, control change, outbox
+rows, audit rows) or not at all. The delivery worker is woken after commit, never before.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from connector import control
+from connector.control import AGENT, BOT, PENDING, iso
+from connector.errors import Conflict, NotFound
+from connector.payload import build_payload
+from connector.policy import DecisionInput, decide
+from connector.routing import route
+from connector.runtime import Runtime
+from connector.schemas import (
+    BotContext,
+    BotReply,
+    BotReplyResponse,
+    Claim,
+    Control,
+    ConversationRef,
+    Customer,
+    Decision,
+    Event,
+    EventResponse,
+    Handback,
+    HandoffRef,
+    Message,
+)
+from connector.store import ConversationRow, HandoffRow, MessageRow, Tx
+
+logger = logging.getLogger(__name__)
+
+STATUS_FOR_OWNER = {PENDING: "open", AGENT: "with_agent"}
+
+
+def new_handoff_id() -> str:
+    return "ho_" + uuid.uuid4().hex[:20]
+
+
+def widget_url(runtime: Runtime, handoff_id: str) -> str:
+    return f"{runtime.base_url}/inbox/{handoff_id}"
+
+
+def control_of(conversation: ConversationRow) -> Control:
+    return Control(owner=conversation.owner, version=conversation.version,  # type: ignore[arg-type]
+                   since=conversation.owner_since, handoff_id=conversation.handoff_id)
+
+
+def _message_row(conversation_id: str, message: Message) -> MessageRow:
+    data = message.model_dump(mode="json", exclude={"id", "role", "text", "at"}, exclude_defaults=True)
+    return MessageRow(conversation_id=conversation_id, id=message.id, role=message.role,
+                      text=message.text, at=iso(message.at) if message.at else None, data=data)
+
+
+def _message(row: MessageRow) -> Message:
+    return Message(id=row.id, role=row.role, text=row.text, at=row.at, **row.data)  # type: ignore[arg-type]
+
+
+def _merge_customer(old: dict[str, Any], new: Customer) -> dict[str, Any]:
+    merged = dict(old)
+    for key, value in new.model_dump(mode="json", exclude_defaults=True).items():
+        if key == "attributes":
+            merged["attributes"] = {**merged.get("attributes", {}), **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _conversation_for(tx: Tx, source: str, event: Event, stamp: str) -> ConversationRow:
+    conversation = tx.get_conversation(event.conversation.id)
+    ref = event.conversation
+    if conversation is None:
+        conversation = ConversationRow(
+            id=ref.id, source=source, owner=BOT, version=1, owner_since=stamp, created_at=stamp,
+            updated_at=stamp, channel=ref.channel, language=ref.language, url=ref.url,
+            customer=_merge_customer({}, event.customer),
+            bot=event.bot.model_dump(mode="json", exclude_defaults=True),
+        )
+        tx.insert_conversation(conversation)
+        return conversation
+    if conversation.source != source:
+        raise Conflict(
+            f"conversation {ref.id!r} belongs to another bot source",
+            slug="conversation-source-mismatch",
+        )
+    conversation.channel = ref.channel or conversation.channel
+    conversation.language = ref.language or conversation.language
+    conversation.url = ref.url or conversation.url
+    conversation.customer = _merge_customer(conversation.customer, event.customer)
+    conversation.bot = {**conversation.bot, **event.bot.model_dump(mode="json", exclude_defaults=True)}
+    tx.update_conversation(conversation.id, channel=conversation.channel,
+                           language=conversation.language, url=conversation.url,
+                           customer=conversation.customer, bot=conversation.bot, updated_at=stamp)
+    return conversation
+
+
+def ingest_event(runtime: Runtime, source: str, event: Event) -> EventResponse:
+    """Record an event, decide, and (when the policy escalates) open a handoff. Idempotent by id."""
+    now = runtime.now()
+    stamp = iso(now)
+    settings = runtime.settings
+    escalated = False
+    with runtime.store.atomic() as tx:
+        first = tx.get_event(source, event.id)
+        if first is not None:
+            return EventResponse.model_validate({**first, "duplicate": True})
+        conversation = _conversation_for(tx, source, event, stamp)
+        new_rows = tx.add_messages([_message_row(conversation.id, m) for m in event.messages])
+        transcript = [_message(r) for r in tx.list_messages(conversation.id)]
+        inputs = DecisionInput(
+            event_type=event.type,
+            conversation=ConversationRef(id=conversation.id, channel=conversation.channel,
+                                         language=conversation.language, url=conversation.url),
+            customer=Customer.model_validate(conversation.customer),
+            bot=BotContext.model_validate(conversation.bot),
+            messages=transcript,
+            new_messages=[_message(r) for r in new_rows],
+        )
+        decision = decide(inputs, settings.policy)
+        handoff_ref = None
+        customer_message = None
+        if decision.escalate and conversation.owner != BOT:
+            decision = Decision(
+                escalate=False, reasons=decision.reasons, priority=decision.priority,
+                policy_version=decision.policy_version,
+            )
+        if decision.escalate:
+            handoff_id = new_handoff_id()
+            routing, customer_message = route(decision, inputs.customer, conversation.language,
+                                              settings.routing, now)
+            decision.team = routing.team
+            customer_id = inputs.customer.id
+            prior = tx.count_customer_handoffs(customer_id) if customer_id else 0
+            payload = build_payload(
+                handoff_id=handoff_id, inputs=inputs, decision=decision, routing=routing,
+                prior_handoffs=prior, now=now, transcript_url=f"{runtime.base_url}/inbox/{handoff_id}",
+            )
+            tx.insert_handoff(HandoffRow(
+                id=handoff_id, conversation_id=conversation.id, source=source, status="open",
+                team=routing.team, priority=routing.priority,
+                payload=payload.model_dump(mode="json", by_alias=True), created_at=stamp,
+                updated_at=stamp, customer_id=customer_id,
+            ))
+            control.transition(tx, settings, conversation, PENDING, handoff_id=handoff_id,
+                               actor=f"policy:{decision.policy_version}",
+                               reason=", ".join(r.trigger for r in decision.reasons), now=now)
+            for destination in settings.destinations:
+                tx.enqueue("destination", destination, f"deliver:{handoff_id}:{destination}",
+                           {"op": "deliver"}, now.timestamp(), handoff_id=handoff_id,
+                           conversation_id=conversation.id)
+            handoff_ref = HandoffRef(id=handoff_id, status="open", widget_url=widget_url(runtime, handoff_id))
+            escalated = True
+        elif conversation.handoff_id and conversation.owner != BOT:
+            handoff_ref = HandoffRef(id=conversation.handoff_id,
+                                     status=STATUS_FOR_OWNER[conversation.owner],  # type: ignore[arg-type]
+                                     widget_url=widget_url(runtime, conversation.handoff_id))
+        tx.append_audit(
+            at=stamp, action="decision", actor=f"policy:{decision.policy_version}",
+            conversation_id=conversation.id, handoff_id=handoff_ref.id if handoff_ref else None,
+            reason="escalate" if decision.escalate else "stay with bot",
+            data={"event_id": event.id, "event_type": event.type, "source": source,
+                  "new_messages": [r.id for r in new_rows],
+                  "decision": decision.model_dump(mode="json")},
+        )
+        response = EventResponse(
+            event_id=event.id, duplicate=False, decision=decision, control=control_of(conversation),
+            handoff=handoff_ref, customer_message=customer_message,
+        )
+        tx.put_event(source, event.id, conversation.id, response.model_dump(mode="json"), stamp)
+    if escalated:
+        runtime.waker.notify()
+        logger.info("handoff opened", extra={"conversation": conversation.id,
+                                             "handoff": handoff_ref.id if handoff_ref else None})
+    return response
+
+
+def get_control(runtime: Runtime, conversation_id: str) -> Control:
+    with runtime.store.reading() as tx:
+        conversation = tx.get_conversation(conversation_id)
+    if conversation is None:
+        raise NotFound(f"no conversation {conversation_id!r}", slug="unknown-conversation")
+    return control_of(conversation)
+
+
+def send_bot_reply(runtime: Runtime, source: str, conversation_id: str, reply: BotReply) -> BotReplyResponse:
+    """The send gate: record the bot's reply unless an agent owns the conversation (then 409).
+
+    While the handoff waits (``pending_agent``) no human is talking yet, and the bot is what keeps
+    the customer informed about the wait, so it may still send; once an agent has taken over it
+    may not, which is what makes double replies impossible.
+    """
+    now = runtime.now()
+    with runtime.store.atomic() as tx:
+        conversation = tx.get_conversation(conversation_id)
+        if conversation is None or conversation.source != source:
+            raise NotFound(f"no conversation {conversation_id!r} for this source", slug="unknown-conversation")
+        if conversation.owner == AGENT:
+            raise Conflict(
+                f"the conversation is owned by {conversation.owner}; the bot must not reply",
+                slug="agent-owns-conversation",
+                errors=[{"control": control_of(conversation).model_dump(mode="json")}],
+            )
+        message_id = reply.id or "bot-" + uuid.uuid4().hex[:16]
+        tx.add_messages([MessageRow(conversation_id=conversation_id, id=message_id, role="bot",
+                                    text=reply.text, at=iso(reply.at or now), data={"via": "send-gate"})])
+    return BotReplyResponse(accepted=True, message_id=message_id, control=control_of(conversation))
+
+
+def _handoff_and_conversation(tx: Tx, handoff_id: str) -> tuple[HandoffRow, ConversationRow]:
+    handoff = tx.get_handoff(handoff_id)
+    if handoff is None:
+        raise NotFound(f"no handoff {handoff_id!r}", slug="unknown-handoff")
+    conversation = tx.get_conversation(handoff.conversation_id)
+    assert conversation is not None
+    return handoff, conversation
+
+
+def claim(runtime: Runtime, handoff_id: str, body: Claim) -> Control:
+    """An agent takes over: pending_agent → agent. Claiming again as the same agent is a no-op."""
+    now = runtime.now()
+    with runtime.store.atomic() as tx:
+        handoff, conversation = _handoff_and_conversation(tx, handoff_id)
+        if conversation.handoff_id != handoff_id or conversation.owner == BOT:
+            raise Conflict("this handoff is no longer open", slug="handoff-not-open")
+        if conversation.owner == AGENT:
+            if handoff.claimed_by == body.actor:
+                return control_of(conversation)
+            raise Conflict(f"already taken over by {handoff.claimed_by}", slug="already-claimed")
+        control.transition(tx, runtime.settings, conversation, AGENT, handoff_id=handoff_id,
+                           actor=body.actor, reason="agent took over", now=now)
+        tx.update_handoff(handoff_id, status="with_agent", claimed_by=body.actor, updated_at=iso(now))
+    runtime.waker.notify()
+    return control_of(conversation)
+
+
+def handback(runtime: Runtime, handoff_id: str, body: Handback) -> Control:
+    """The agent gives the conversation back to the bot, with a note the bot can resume from."""
+    now = runtime.now()
+    stamp = iso(now)
+    with runtime.store.atomic() as tx:
+        handoff, conversation = _handoff_and_conversation(tx, handoff_id)
+        if conversation.handoff_id != handoff_id or conversation.owner == BOT:
+            raise Conflict("this handoff is not with an agent; nothing to hand back", slug="handoff-not-open")
+        control.transition(tx, runtime.settings, conversation, BOT, handoff_id=None,
+                           actor=body.actor, reason="handback", now=now)
+        note = body.model_dump(mode="json")
+        tx.update_handoff(handoff_id, status="handed_back", handback={**note, "at": stamp}, updated_at=stamp)
+        tx.append_audit(at=stamp, action="handback", actor=body.actor, conversation_id=conversation.id,
+                        handoff_id=handoff_id, reason=body.resolution or "handed back",
+                        data={"note_chars": len(body.note), "resume_hint": body.resume_hint})
+        control.enqueue_callback(
+            tx, runtime.settings, conversation.source, "conversation.handed_back",
+            key=f"{handoff_id}:handback", now=now, conversation_id=conversation.id,
+            handoff_id=handoff_id,
+            body={"conversation_id": conversation.id, "handoff_id": handoff_id, "note": body.note,
+                  "resolution": body.resolution, "resume_hint": body.resume_hint, "actor": body.actor},
+        )
+        for destination in tx.get_ticket_refs(handoff_id) or runtime.settings.destinations:
+            tx.enqueue("destination", destination, f"note:{handoff_id}:{destination}:handback",
+                       {"op": "note", "text": f"Handed back to the bot by {body.actor}: {body.note}"},
+                       now.timestamp(), handoff_id=handoff_id, conversation_id=conversation.id)
+    runtime.waker.notify()
+    return control_of(conversation)

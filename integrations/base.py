@@ -1,0 +1,181 @@
+"""The one interface every helpdesk implements, its errors, and the registry of names.
+
+A destination turns a ``handoff/v1`` payload into the helpdesk's own objects in three steps: build
+the vendor request (pure, unit-tested), send it, parse the answer. It raises
+``TransientDeliveryError`` or ``PermanentDeliveryError`` (see ``connector/errors.py``) and never
+returns ``False``; the outbox decides whether to retry or dead-letter.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from connector.errors import (  # re-exported: integrations import errors from here
+    ConfigError,
+    DeliveryError,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from connector.schemas import HandoffPayload
+
+__all__ = [
+    "DeliveryError",
+    "PermanentDeliveryError",
+    "TransientDeliveryError",
+    "Delivery",
+    "Destination",
+    "HelpdeskEvent",
+    "TicketRef",
+    "DESTINATIONS",
+    "destination_class",
+]
+
+
+@dataclass(frozen=True)
+class TicketRef:
+    """Where a handoff landed: enough to add a note or update it later."""
+
+    destination: str
+    id: str
+    url: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"destination": self.destination, "id": self.id, "url": self.url, "extra": self.extra}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TicketRef:
+        return cls(data["destination"], str(data["id"]), data.get("url"), data.get("extra") or {})
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One attempt to put a handoff into a destination.
+
+    ``idempotency_key`` is stable across retries of the same outbox row; ``previous`` is the
+    reference recorded by an earlier attempt that got far enough to learn it (so a retry updates
+    instead of creating again).
+    """
+
+    handoff_id: str
+    payload: HandoffPayload
+    idempotency_key: str
+    widget_url: str
+    attempt: int = 1
+    previous: TicketRef | None = None
+
+
+HelpdeskEventKind = Literal["agent_assigned", "agent_replied", "reassigned", "solved", "handback"]
+
+
+@dataclass(frozen=True)
+class HelpdeskEvent:
+    """Something an agent did in the helpdesk, in the connector's words."""
+
+    kind: HelpdeskEventKind
+    handoff_id: str | None
+    ticket_id: str | None = None
+    actor: str | None = None
+    team: str | None = None
+    note: str | None = None
+    at: datetime | None = None
+    raw_id: str | None = None
+
+
+class Destination:
+    """Base class of every helpdesk destination. Subclasses set ``name`` and implement the verbs."""
+
+    name: ClassVar[str] = ""
+
+    @classmethod
+    def from_config(cls, settings: dict[str, Any], context: Any) -> Destination:
+        """Validate ``settings`` (raise ``ConfigError`` with key paths) and build the destination.
+
+        ``context`` carries the store, the public base URL and the clock.
+        """
+        raise NotImplementedError
+
+    def deliver(self, delivery: Delivery) -> TicketRef:
+        raise NotImplementedError
+
+    def add_note(self, ref: TicketRef, text: str) -> None:
+        raise NotImplementedError
+
+    def update(self, ref: TicketRef, fields: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def verify_webhook(self, headers: dict[str, str], body: bytes) -> None:
+        """Raise ``connector.errors.Unauthorized`` unless the request is really from the vendor."""
+        raise NotImplementedError
+
+    def parse_webhook(self, headers: dict[str, str], body: bytes) -> list[HelpdeskEvent]:
+        raise NotImplementedError
+
+
+# name -> "module:Class"; imported lazily so a missing vendor SDK only matters when it is configured
+DESTINATIONS: dict[str, str] = {
+    "local": "integrations.local:LocalInboxDestination",
+    "zendesk": "integrations.zendesk:ZendeskDestination",
+    "salesforce": "integrations.salesforce:SalesforceDestination",
+    "intercom": "integrations.intercom:IntercomDestination",
+}
+
+
+def destination_class(name: str, *, key_path: str = "destinations") -> type[Destination]:
+    """Resolve a destination name to its class, with a "did you mean" for typos."""
+    target = DESTINATIONS.get(name)
+    if target is None:
+        close = difflib.get_close_matches(name, DESTINATIONS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        known = ", ".join(sorted(DESTINATIONS))
+        raise ConfigError([(f"{key_path}.{name}", f"unknown destination{hint}; known: {known}")])
+    module_name, _, class_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            [(f"{key_path}.{name}", f"cannot load {module_name}: {exc}")]
+        ) from exc
+    cls: type[Destination] = getattr(module, class_name)
+    return cls
+
+
+# --- one status → error table, shared by every HTTP-speaking destination and the bot callbacks ---
+
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date; None when absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    from datetime import UTC
+
+    current = now or datetime.now(UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - current).total_seconds())
+
+
+def error_for_status(status: int, message: str, *, response: str | None = None,
+                     retry_after: str | None = None) -> DeliveryError:
+    """408, 425, 429 and 5xx are worth retrying; every other 4xx is permanent."""
+    if status in TRANSIENT_STATUSES or status >= 500:
+        return TransientDeliveryError(message, status=status, response=response,
+                                      retry_after=parse_retry_after(retry_after))
+    return PermanentDeliveryError(message, status=status, response=response)

@@ -1,0 +1,61 @@
+"""The built-in inbox: the default destination, and the reference every helpdesk is compared with.
+
+It files each handoff once (keyed by handoff id, so a retried delivery finds the item it filed
+before) in the connector's own store, where ``/inbox`` shows it to agents.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connector.control import iso
+from connector.errors import Unauthorized
+from integrations.base import (
+    Delivery,
+    Destination,
+    HelpdeskEvent,
+    PermanentDeliveryError,
+    TicketRef,
+)
+
+
+class LocalInboxDestination(Destination):
+    name = "local"
+
+    def __init__(self, runtime: Any):
+        self.runtime = runtime
+
+    @classmethod
+    def validate_settings(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
+        return [(key, "unknown key (the local inbox takes no settings)") for key in settings]
+
+    @classmethod
+    def from_config(cls, settings: dict[str, Any], context: Any) -> LocalInboxDestination:
+        return cls(context)
+
+    def _url(self, handoff_id: str) -> str:
+        return f"{self.runtime.base_url}/inbox/{handoff_id}"
+
+    def deliver(self, delivery: Delivery) -> TicketRef:
+        payload = delivery.payload.model_dump(mode="json", by_alias=True)
+        with self.runtime.store.atomic() as tx:
+            number, _created = tx.put_inbox_item(delivery.handoff_id, payload, iso(self.runtime.now()))
+        return TicketRef(self.name, str(number), self._url(delivery.handoff_id),
+                         {"handoff_id": delivery.handoff_id})
+
+    def add_note(self, ref: TicketRef, text: str) -> None:
+        handoff_id = ref.extra.get("handoff_id")
+        with self.runtime.store.atomic() as tx:
+            if not handoff_id or tx.get_inbox_item(handoff_id) is None:
+                raise PermanentDeliveryError(f"inbox item {ref.id} does not exist")
+            tx.add_inbox_note(handoff_id, text, iso(self.runtime.now()))
+
+    def update(self, ref: TicketRef, fields: dict[str, Any]) -> None:
+        if fields:
+            self.add_note(ref, "Updated: " + ", ".join(f"{k}={v}" for k, v in sorted(fields.items())))
+
+    def verify_webhook(self, headers: dict[str, str], body: bytes) -> None:
+        raise Unauthorized("the local inbox has no webhooks: agents act through /v1/handoffs")
+
+    def parse_webhook(self, headers: dict[str, str], body: bytes) -> list[HelpdeskEvent]:
+        return []

@@ -1,0 +1,1 @@
+"""The agent-facing surface: the built-in inbox page (and, later, the sidebar widget)."""

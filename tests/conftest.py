@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import waitress
+
+from connector.app import create_app
+from connector.config import Settings, load_config
+from connector.delivery import Worker
+from connector.runtime import Runtime, build_runtime
+from tests.helpers import API_KEY, SECRET, Clock, Receiver
+
+
+def make_settings(tmp_path: Path, callback_url: str | None = None, **sections) -> Settings:  # type: ignore[no-untyped-def]
+    data = {
+        "store": {"path": str(tmp_path / "handoff.db")},
+        "security": {"api_keys": [API_KEY]},
+        "sources": {"demo": {"secret": SECRET, "callback_url": callback_url}},
+        "worker": {"backoff_initial_seconds": 1, "backoff_max_seconds": 60},
+    }
+    for key, value in sections.items():
+        data[key] = {**data.get(key, {}), **value}
+    path = tmp_path / "config.yaml"
+    import yaml
+
+    path.write_text(yaml.safe_dump(data))
+    return load_config(path, env={})
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, receiver: Receiver) -> Settings:
+    return make_settings(tmp_path, callback_url=receiver.url)
+
+
+@pytest.fixture
+def runtime(settings: Settings, clock: Clock) -> Iterator[Runtime]:
+    rt = build_runtime(settings, clock=clock)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def app(runtime: Runtime):  # type: ignore[no-untyped-def]
+    return create_app(runtime=runtime)
+
+
+@pytest.fixture
+def client(app):  # type: ignore[no-untyped-def]
+    return app.test_client()
+
+
+@pytest.fixture
+def worker(runtime: Runtime) -> Worker:
+    """A worker the test drives by hand with ``drain()``/``run_once()``."""
+    return Worker(runtime, concurrency=1, worker_id="test-worker")
+
+
+def drain(worker: Worker, limit: int = 100) -> int:
+    count = 0
+    while count < limit and worker.run_once() is not None:
+        count += 1
+    return count
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The app on a real waitress server on 127.0.0.1 (a free port)."""
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=16)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()

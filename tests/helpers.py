@@ -1,0 +1,118 @@
+"""Test helpers: signed requests, a real HTTP callback receiver, a live server, a clock."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from connector import security
+
+SECRET = "test-secret-123"
+API_KEY = "test-agent-key"
+
+
+class Clock:
+    """A clock the test owns: starts at the real time, moves only when told."""
+
+    def __init__(self, start: datetime | None = None):
+        self.now = start or datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+def event(conversation_id: str = "conv-1", event_id: str = "evt-1", *, type: str = "conversation.updated",
+          messages: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": event_id,
+        "type": type,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "conversation": {"id": conversation_id, "channel": "web", "language": "en"},
+        "customer": {"id": "cus-1", "name": "Ada Lovelace", "email": "ada@example.com", "tags": ["vip"]},
+        "messages": messages if messages is not None else [
+            {"id": f"{event_id}-m1", "role": "customer", "text": "My order never arrived."},
+            {"id": f"{event_id}-m2", "role": "bot", "text": "Sorry! Let me check.",
+             "citations": [{"title": "Shipping times", "url": "https://help.example.com/shipping"}]},
+            {"id": f"{event_id}-m3", "role": "customer", "text": "I want to talk to a real person."},
+        ],
+    }
+    body.update(extra)
+    return body
+
+
+def signed_headers(body: bytes, *, source: str = "demo", secret: str = SECRET,
+                   timestamp: int | None = None) -> dict[str, str]:
+    return {"Content-Type": "application/json", security.SOURCE_HEADER: source,
+            security.SIGNATURE_HEADER: security.sign(secret, body, timestamp)}
+
+
+def dumps(data: Any) -> bytes:
+    return json.dumps(data).encode()
+
+
+class Receiver:
+    """A real HTTP server on 127.0.0.1 that records what it receives and answers as told.
+
+    ``responses`` is a list of (status, headers) consumed one per request; when empty: 200.
+    """
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.responses: list[tuple[int, dict[str, str]]] = []
+        self.delay = 0.0  # seconds to wait after recording a request, before answering
+        self.lock = threading.Lock()
+        self.arrived = threading.Condition(self.lock)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length", "0"))
+                raw = self.rfile.read(length)
+                with receiver.lock:
+                    status, headers = receiver.responses.pop(0) if receiver.responses else (200, {})
+                    receiver.received.append({"path": self.path, "headers": dict(self.headers),
+                                              "raw": raw, "json": json.loads(raw or b"null"),
+                                              "status": status})
+                    receiver.arrived.notify_all()
+                if receiver.delay:
+                    time.sleep(receiver.delay)
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/callbacks"
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def accepted(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [r for r in self.received if r["status"] < 300]
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+        with self.arrived:
+            self.arrived.wait_for(lambda: len([r for r in self.received if r["status"] < 300]) >= count,
+                                  timeout=timeout)
+        return self.accepted()
+
+    def delivery_ids(self) -> list[str]:
+        """The X-Handoff-Delivery id of every request received, repeats included."""
+        with self.lock:
+            return [r["headers"].get("X-Handoff-Delivery", "") for r in self.received]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

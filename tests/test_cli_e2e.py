@@ -1,0 +1,154 @@
+"""Real processes: `handoff serve`, `handoff demo`, `handoff worker` killed with SIGKILL mid-delivery."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from connector.store.sqlite import SqliteStore
+from tests.helpers import API_KEY, SECRET, dumps, event, signed_headers
+
+pytestmark = pytest.mark.slow
+HANDOFF = str(Path(sys.executable).parent / "handoff")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_config(tmp_path: Path, port: int, callback_url: str, **worker) -> Path:  # type: ignore[no-untyped-def]
+    config = {
+        "server": {"host": "127.0.0.1", "port": port},
+        "store": {"path": str(tmp_path / "e2e.db")},
+        "security": {"api_keys": [API_KEY]},
+        "sources": {"demo": {"secret": SECRET, "callback_url": callback_url}},
+        "worker": {"backoff_initial_seconds": 0.2, "backoff_max_seconds": 2, **worker},
+        "logging": {"level": "WARNING"},
+    }
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def start(args: list[str], tmp_path: Path, name: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
+    with open(tmp_path / f"{name}.log", "wb") as log:  # the child keeps its own descriptor
+        return subprocess.Popen([HANDOFF, *args], stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
+def wait_healthy(base: str, proc: subprocess.Popen, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the server exited"
+        try:
+            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    raise AssertionError("server did not become healthy")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_serve_demo_inbox_handback_callback(tmp_path, receiver):  # type: ignore[no-untyped-def]
+    port = free_port()
+    config = write_config(tmp_path, port, receiver.url)
+    base = f"http://127.0.0.1:{port}"
+    server = start(["serve", "--config", str(config)], tmp_path, "serve")
+    try:
+        wait_healthy(base, server)
+        demo = subprocess.run([HANDOFF, "demo", "--config", str(config)], capture_output=True, text=True,
+                              timeout=60)
+        assert demo.returncode == 0, demo.stderr
+        assert "escalate=True" in demo.stdout and "human_request" in demo.stdout
+        inbox_url = demo.stdout.strip().splitlines()[-1].split("inbox: ")[1]
+        handoff_id = inbox_url.split("/inbox/")[1].split("?")[0]
+        # the in-process worker files it in the inbox without being polled
+        deadline = time.monotonic() + 10
+        while "inbox #1" not in (page := requests.get(inbox_url, timeout=5).text):
+            assert time.monotonic() < deadline, page[:500]
+            time.sleep(0.05)
+        assert "Dana Whitfield" in page
+        back = requests.post(f"{base}/v1/handoffs/{handoff_id}/handback", timeout=5,
+                             headers={"Authorization": f"Bearer {API_KEY}"},
+                             json={"actor": "agent.sam", "note": "Refunded the duplicate $480."})
+        assert back.status_code == 200
+        callbacks = receiver.wait_for(3)
+        # delivery threads run in parallel: bots order control changes by their version
+        handed = [c["json"] for c in callbacks if c["json"]["type"] == "conversation.handed_back"]
+        assert len(handed) == 1 and handed[0]["note"] == "Refunded the duplicate $480."
+        versions = sorted(c["json"]["version"] for c in callbacks if c["json"]["type"] == "control.changed")
+        assert versions == [2, 3]
+        audit = subprocess.run([HANDOFF, "audit", "--config", str(config), handed[0]["conversation_id"]],
+                               capture_output=True, text=True, timeout=30)
+        assert audit.returncode == 0 and "handback" in audit.stdout
+    finally:
+        stop(server)
+    assert server.returncode == 0
+
+
+def test_worker_killed_mid_delivery_loses_nothing(tmp_path, receiver):  # type: ignore[no-untyped-def]
+    port = free_port()
+    config = write_config(tmp_path, port, receiver.url, concurrency=2, claim_timeout_seconds=1)
+    base = f"http://127.0.0.1:{port}"
+    server = start(["serve", "--no-worker", "--config", str(config)], tmp_path, "api")
+    conversations = 12
+    try:
+        wait_healthy(base, server)
+        for i in range(conversations):
+            raw = dumps(event(f"conv-{i}", f"evt-{i}"))
+            assert requests.post(f"{base}/v1/events", data=raw, headers=signed_headers(raw),
+                                 timeout=10).status_code == 200
+        receiver.delay = 0.15  # deliveries are in flight long enough to be cut
+        worker = start(["worker", "--config", str(config)], tmp_path, "worker1")
+        deadline = time.monotonic() + 20
+        while len(receiver.delivery_ids()) < 4:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        seen_at_kill = len(receiver.delivery_ids())
+        worker = start(["worker", "--config", str(config)], tmp_path, "worker2")
+        store = SqliteStore(tmp_path / "e2e.db")
+        deadline = time.monotonic() + 30
+        while True:
+            with store.reading() as tx:
+                rows = tx.list_outbox(limit=1000)
+            if rows and all(r.status == "done" for r in rows):
+                break
+            assert time.monotonic() < deadline, [(r.id, r.status, r.last_error) for r in rows]
+            time.sleep(0.05)
+        stop(worker)
+        with store.reading() as tx:
+            callbacks = {r.idempotency_key for r in rows if r.kind == "callback"}
+            inbox = [tx.get_inbox_item(h.id) for h in tx.list_handoffs(limit=1000)]
+        store.close()
+    finally:
+        stop(server)
+    assert seen_at_kill < 2 * conversations  # the kill really happened mid-way
+    ids = Counter(receiver.delivery_ids())
+    assert set(ids) == callbacks and len(callbacks) == conversations  # every row arrived
+    # a request cut by the kill is sent again (at least once); the receiver dedupes by delivery id,
+    # and only the rows in flight at the kill can repeat
+    assert sum(n - 1 for n in ids.values()) <= 2
+    assert all(item is not None for item in inbox) and len({i["number"] for i in inbox}) == conversations

@@ -1,0 +1,175 @@
+"""The outbox: retries with backoff, Retry-After, dead letters, claims, and the worker's wake-up."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from email.utils import format_datetime
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from connector.cli import main
+from connector.delivery import Worker, backoff_seconds
+from integrations.base import (
+    PermanentDeliveryError,
+    TransientDeliveryError,
+    error_for_status,
+    parse_retry_after,
+)
+from tests.conftest import drain
+from tests.helpers import dumps, event, signed_headers
+
+
+def escalate(client, event_id: str = "evt-1", conversation_id: str = "conv-1"):  # type: ignore[no-untyped-def]
+    raw = dumps(event(conversation_id, event_id))
+    return client.post("/v1/events", data=raw, headers=signed_headers(raw)).json
+
+
+def callback_row(runtime):  # type: ignore[no-untyped-def]
+    with runtime.store.reading() as tx:
+        return next(r for r in tx.list_outbox() if r.kind == "callback")
+
+
+@pytest.mark.parametrize("status,kind", [
+    (400, PermanentDeliveryError), (401, PermanentDeliveryError), (403, PermanentDeliveryError),
+    (404, PermanentDeliveryError), (409, PermanentDeliveryError), (422, PermanentDeliveryError),
+    (408, TransientDeliveryError), (429, TransientDeliveryError), (500, TransientDeliveryError),
+    (502, TransientDeliveryError), (503, TransientDeliveryError), (504, TransientDeliveryError),
+])
+def test_status_table(status, kind):  # type: ignore[no-untyped-def]
+    assert type(error_for_status(status, "x")) is kind
+
+
+def test_retry_after_forms(clock):  # type: ignore[no-untyped-def]
+    assert parse_retry_after("7") == 7.0
+    later = clock.now.replace(microsecond=0)
+    from datetime import timedelta
+
+    assert parse_retry_after(format_datetime(later + timedelta(seconds=30), usegmt=True), now=later) == 30.0
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+def test_transient_failure_is_retried_after_retry_after(client, worker, receiver, runtime, clock):  # type: ignore[no-untyped-def]
+    receiver.responses = [(503, {"Retry-After": "42"})]
+    escalate(client)
+    drain(worker)  # local delivered; callback failed once
+    row = callback_row(runtime)
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert "HTTP 503" in row.last_error
+    assert row.next_attempt_at == pytest.approx(clock.now.timestamp() + 42)
+    assert worker.run_once() is None  # not due yet
+    clock.advance(43)
+    assert drain(worker) == 1
+    row = callback_row(runtime)
+    assert (row.status, row.attempts) == ("done", 2)
+    assert len(receiver.accepted()) == 1
+
+
+def test_backoff_grows_and_is_bounded(runtime):  # type: ignore[no-untyped-def]
+    waits = [backoff_seconds(runtime, n, None) for n in range(1, 12)]
+    assert waits[0] >= 1 and waits[3] >= 8
+    assert max(waits) <= runtime.settings.worker.backoff_max_seconds
+    assert backoff_seconds(runtime, 1, 10_000) == runtime.settings.worker.backoff_max_seconds
+
+
+def test_permanent_failure_is_dead_lettered_and_can_be_retried(client, worker, receiver, runtime, settings, clock):  # type: ignore[no-untyped-def]
+    receiver.responses = [(401, {})]
+    escalate(client)
+    drain(worker)
+    row = callback_row(runtime)
+    assert row.status == "dead" and "HTTP 401" in row.last_error
+    with runtime.store.reading() as tx:
+        assert "callback.dead_letter" in [a.action for a in tx.list_audit("conv-1")]
+
+    cli = CliRunner()
+    env = {"HANDOFF_DB": settings.store.path}
+    listed = cli.invoke(main, ["outbox", "list", "--dead"], env=env)
+    assert listed.exit_code == 0 and f"{row.id:>6}" in listed.output and "HTTP 401" in listed.output
+    retried = cli.invoke(main, ["outbox", "retry", str(row.id)], env=env)
+    assert retried.exit_code == 0, retried.output
+    clock.advance(1)  # the CLI schedules with the wall clock; the worker runs on the test's
+    assert drain(worker) == 1
+    assert callback_row(runtime).status == "done"
+    again = cli.invoke(main, ["outbox", "retry", str(row.id)], env=env)
+    assert again.exit_code == 1 and "only dead or pending" in again.output
+    missing = cli.invoke(main, ["outbox", "retry", "9999"], env=env)
+    assert missing.exit_code == 1 and "no outbox row 9999" in missing.output
+
+
+def test_out_of_attempts_is_dead_lettered(client, runtime, receiver, clock, settings):  # type: ignore[no-untyped-def]
+    settings.worker.max_attempts = 3
+    worker = Worker(runtime, concurrency=1, worker_id="w")
+    receiver.responses = [(500, {})] * 3
+    escalate(client)
+    for _ in range(3):
+        drain(worker)
+        clock.advance(3600)
+    row = callback_row(runtime)
+    assert row.status == "dead" and row.last_error.startswith("gave up after 3 attempts")
+
+
+def test_unreachable_callback_is_transient(client, runtime, settings, worker):  # type: ignore[no-untyped-def]
+    settings.sources["demo"].callback_url = "http://127.0.0.1:9/nothing-listens-here"
+    escalate(client)
+    drain(worker)
+    row = callback_row(runtime)
+    assert row.status == "pending" and "callback failed" in row.last_error
+
+
+def test_expired_claim_is_taken_over_and_the_late_finisher_is_ignored(client, runtime, clock):  # type: ignore[no-untyped-def]
+    escalate(client)
+    lease = runtime.settings.worker.claim_timeout_seconds
+    now = clock.now.timestamp()
+    with runtime.store.atomic() as tx:
+        first = tx.claim_outbox("crashed-worker", now, lease)
+    with runtime.store.atomic() as tx:
+        other = tx.claim_outbox("w2", now, lease)
+        assert other is not None and other.id != first.id  # the held row is not handed out twice
+        tx.finish_outbox(other.id, "w2", now, status="done")
+    with runtime.store.atomic() as tx:
+        assert tx.claim_outbox("w2", now, lease) is None
+    with runtime.store.atomic() as tx:
+        retaken = tx.claim_outbox("w2", now + lease + 1, lease)
+    assert retaken.id == first.id and retaken.attempts == 2
+    with runtime.store.atomic() as tx:
+        assert tx.finish_outbox(first.id, "crashed-worker", now, status="done") is False
+        assert tx.finish_outbox(first.id, "w2", now, status="done") is True
+
+
+def test_running_worker_is_woken_by_new_work(client, runtime, receiver, settings):  # type: ignore[no-untyped-def]
+    settings.worker.idle_wake_seconds = 3600  # only a wake-up can get it moving
+    worker = Worker(runtime, concurrency=2)
+    worker.start()
+    try:
+        escalate(client)
+        assert len(receiver.wait_for(1, timeout=10)) == 1
+    finally:
+        worker.stop()
+
+
+def test_fifty_threads_escalating_one_conversation(live_server, runtime):  # type: ignore[no-untyped-def]
+    """50 concurrent events, each asking for a human: exactly one handoff, one control change."""
+    start = threading.Barrier(50)
+
+    def send(i: int) -> dict:
+        raw = dumps(event("race", f"evt-{i}", messages=[
+            {"id": f"m-{i}", "role": "customer", "text": "Let me talk to a human, now"}]))
+        start.wait()
+        answer = requests.post(f"{live_server}/v1/events", data=raw, headers=signed_headers(raw), timeout=30)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    with ThreadPoolExecutor(50) as pool:
+        answers = list(pool.map(send, range(50)))
+    assert sum(a["decision"]["escalate"] for a in answers) == 1
+    assert len({a["handoff"]["id"] for a in answers}) == 1
+    with runtime.store.reading() as tx:
+        assert len(tx.list_handoffs()) == 1
+        audit = tx.list_audit("race")
+        assert [a.action for a in audit].count("control.changed") == 1
+        assert [a.action for a in audit].count("decision") == 50
+        assert tx.get_conversation("race").version == 2
+        assert len(tx.list_messages("race")) == 50
+        assert len([r for r in tx.list_outbox() if r.kind == "destination"]) == 1
