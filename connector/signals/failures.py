@@ -1,0 +1,119 @@
+"""Repeated failure (bot fallbacks, rephrased customer turns) and tool failure.
+
+Both look at a recent window of the conversation only, so their cost does not grow with a long
+history, and so a conversation that failed an hour ago and then recovered does not escalate now.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from typing import Any
+
+from connector.signals.text import normalize, role_of, stem, tokens
+
+DEFAULT_WINDOW = 12  # messages looked at, newest first
+DEFAULT_MAX_FALLBACKS = 2  # fallbacks in the window that make a failure
+DEFAULT_MAX_REPHRASINGS = 2  # near-duplicate consecutive customer turns that make a failure
+DEFAULT_SIMILARITY = 0.6  # token Jaccard or character ratio at or above which turns are "the same"
+DEFAULT_MAX_TOOL_FAILURES = 1
+DEFAULT_MIN_WORDS = 3  # "ok", "yes", "fine" said twice are acknowledgements, not rephrasings
+
+# Comparing two 100 KB pastes character by character is quadratic; a rephrasing is short anyway.
+_COMPARE_CHARS = 400
+_STOP = frozenset(
+    "a an the i me my you your is are am to of and or it this that please pls can".split()
+)
+
+
+@dataclass(frozen=True)
+class RepeatedFailure:
+    """Result of :func:`repeated_failure`: ``failed`` when either count reaches its threshold."""
+
+    failed: bool
+    fallbacks: int
+    consecutive_fallbacks: int
+    rephrasings: int
+    max_fallbacks: int
+    max_rephrasings: int
+    pairs: tuple[tuple[str, str], ...] = ()  # the near-duplicate customer turns, for the audit
+
+
+@dataclass(frozen=True)
+class ToolFailure:
+    """Result of :func:`tool_failure`: the failed tool calls in the window, newest first."""
+
+    failed: bool
+    count: int
+    tools: tuple[str, ...] = ()
+    errors: tuple[str, ...] = ()
+
+
+def similarity(a: str, b: str) -> float:
+    """Similarity in [0, 1] of two texts: the larger of stemmed-token Jaccard and difflib's ratio."""
+    na, nb = normalize(a, _COMPARE_CHARS), normalize(b, _COMPARE_CHARS)
+    if not na or not nb:
+        return 0.0
+    if na == nb:
+        return 1.0
+    ta = {stem(t) for t in tokens(na)} - _STOP
+    tb = {stem(t) for t in tokens(nb)} - _STOP
+    jaccard = len(ta & tb) / len(ta | tb) if ta and tb else 0.0
+    return max(jaccard, SequenceMatcher(None, na, nb, autojunk=False).ratio())
+
+
+def repeated_failure(
+    messages: Sequence[Any],
+    *,
+    window: int = DEFAULT_WINDOW,
+    max_fallbacks: int = DEFAULT_MAX_FALLBACKS,
+    max_rephrasings: int = DEFAULT_MAX_REPHRASINGS,
+    similarity_threshold: float = DEFAULT_SIMILARITY,
+    min_words: int = DEFAULT_MIN_WORDS,
+) -> RepeatedFailure:
+    """Count bot fallbacks and customer rephrasings among the last ``window`` messages."""
+    recent = list(messages[-window:]) if window > 0 else []
+    fallbacks = 0
+    consecutive = 0
+    streak_open = True
+    for message in reversed(recent):
+        if role_of(message) != "bot":
+            continue
+        if getattr(message, "fallback", False):
+            fallbacks += 1
+            consecutive += 1 if streak_open else 0
+        else:
+            streak_open = False
+    customer = [str(getattr(m, "text", "") or "") for m in recent if role_of(m) == "customer"]
+    pairs = tuple(
+        (a[:200], b[:200])
+        for a, b in zip(customer, customer[1:], strict=False)
+        if len(b.split()) >= min_words and similarity(a, b) >= similarity_threshold
+    )
+    return RepeatedFailure(
+        failed=fallbacks >= max_fallbacks or len(pairs) >= max_rephrasings,
+        fallbacks=fallbacks,
+        consecutive_fallbacks=consecutive,
+        rephrasings=len(pairs),
+        max_fallbacks=max_fallbacks,
+        max_rephrasings=max_rephrasings,
+        pairs=pairs,
+    )
+
+
+def tool_failure(
+    messages: Sequence[Any],
+    *,
+    window: int = DEFAULT_WINDOW,
+    max_failures: int = DEFAULT_MAX_TOOL_FAILURES,
+) -> ToolFailure:
+    """Failed tool calls (``ok`` false) among the last ``window`` messages."""
+    tools: list[str] = []
+    errors: list[str] = []
+    for message in reversed(list(messages[-window:]) if window > 0 else []):
+        for call in getattr(message, "tool_calls", None) or ():
+            if not getattr(call, "ok", True):
+                tools.append(str(getattr(call, "name", "") or "?"))
+                errors.append(str(getattr(call, "error", "") or "")[:200])
+    return ToolFailure(len(tools) >= max_failures, len(tools), tuple(tools), tuple(errors))

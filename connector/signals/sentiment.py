@@ -1,0 +1,219 @@
+"""Customer sentiment in four classes: Interested, Neutral, Uninterested, Frustrated.
+
+VADER's lexicon gives a polarity score; conversation cues decide what it means for a handoff:
+
+- Frustrated needs an *anger cue*, not just negative words: rejecting the bot ("this is useless"),
+  profanity, anger words, SHOUTING, escalating punctuation (!!!, ???), or repeating the question.
+  A customer who says "I can't afford it" is negative but not frustrated.
+- Uninterested: disengagement ("no thanks", "not interested", "whatever", a bare "ok") or a
+  negative score without an anger cue.
+- Interested: buying signals (price, plan, quote, upgrade, demo, donate, "how do I …") or a
+  clearly positive score.
+
+Contract: pure functions; any string in, a :class:`Sentiment` out; never raises.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from connector.signals.failures import DEFAULT_SIMILARITY, similarity
+from connector.signals.text import clip, customer_texts, find_terms, normalize
+
+DEFAULT_PROFANITY: tuple[str, ...] = (
+    "fuck*", "shit*", "damn*", "crap*", "bullshit", "wtf", "ffs", "bloody", "hell", "sucks",
+    "piss*", "bastard*", "idiot*", "stupid", "dumb", "moron*", "screw you", "fudge off",
+)  # fmt: skip
+DEFAULT_REJECTION_TERMS: tuple[str, ...] = (
+    "useless", "pathetic", "not helping", "aren't helping", "arent helping", "not helpful",
+    "no help", "waste ... time", "wasting ... time", "ridiculous", "unacceptable", "not working",
+    "doesn't work", "dont understand me", "don't understand me", "can't understand you",
+    "cant understand you", "you don't understand", "makes no sense", "disgusting", "joke",
+    "incompetent", "rubbish", "garbage", "nonsense",
+    r"re:\b(?:terrible|horrible|awful|worst|bad|poor|lousy)\s+(?:\w+\s+)?(?:service|experience|"
+    r"support|bot|app|company|website|help)\b",
+    r"re:\byou(?:'re| are| r)\s+(?:so\s+|really\s+|completely\s+)?(?:terrible|horrible|awful|useless|"
+    r"hopeless|stupid|dumb|no help)\b",
+    "already told you", "still not", "still waiting", "how many times",
+)  # fmt: skip
+DEFAULT_ANGER_TERMS: tuple[str, ...] = (
+    "angry", "mad", "furious", "annoy*", "frustrat*", "fed up", "sick of", "tired of", "hate",
+    "outrag*", "livid", "pissed", "upset", "disappoint*", "sue", "scam*", "cheat*",
+)  # fmt: skip
+DEFAULT_BUYING_TERMS: tuple[str, ...] = (
+    "price*", "pricing", "plan", "quote", "upgrade", "demo", "trial", "donat*", "contribut*",
+    "buy", "purchas*", "place ... order", "to order", "subscrib*", "sign me up", "sign up", "how much", "cost",
+    "how do i", "how can i", "where do i", "interested in", "i'd like", "i would like",
+    "i will", "i'll", "i want to", "count me in", "let's do it", "sure", "yes", "definitely",
+    "of course", "happy to", "glad to", "willing", "ready to",
+    # asking how the process works is engagement ("what do I do now?", "will it come from my…")
+    r"re:(?:^|[.!?]\s*)(?:how|what|when|where|which|will|would|does|do|can|could|is|are)\b"
+    r"[^.!?]*\b(?:i|we|me|my|our|us)\b[^.!?]*\?",
+)  # fmt: skip
+DEFAULT_DISENGAGEMENT_TERMS: tuple[str, ...] = (
+    "whatever", "no thanks", "no thank you", "not interested", "not now", "maybe later",
+    "don't care", "dont care", "i'll pass", "pass on", "leave me alone", "not at this time",
+    "not today", "can't afford", "cant afford", "not able to", "unable to", "won't", "wont",
+    "will not", "don't want", "dont want", "do not want", "do not wish", "don't wish",
+    "no money", "not willing", "not comfortable", "don't feel comfortable", "not sure",
+    r"re:^\W*(?:no|nope|nah)\b", "not really", "too busy", "no time", "$0", "0 dollars",
+    "zero", "don't have", "do not have", "rather not", "prefer not", "not for me", "would not",
+    "wouldn't", "not going to", "don't think", "at this time", "in the future", "instead",
+    "already", "i'd prefer", "hard to",
+)  # fmt: skip
+DEFAULT_SHORT_ACKS: tuple[str, ...] = ("ok", "okay", "k", "kk", "fine", "meh", "hmm", "right")
+
+DEFAULT_POSITIVE_THRESHOLD = 0.45
+DEFAULT_NEGATIVE_THRESHOLD = -0.3
+DEFAULT_TREND_WINDOW = 6  # customer turns looked at; bounds the cost of a long conversation
+DEFAULT_TREND_DELTA = 0.25
+
+LABELS = ("Interested", "Neutral", "Uninterested", "Frustrated")
+_SHOUT = re.compile(r"\b[A-Z]{3,}\b")
+_LETTERS = re.compile(r"[A-Za-z]{3,}")
+_PUNCT = re.compile(r"[!?]{3,}|!{2,}|\?{2,}|[?!]{2,}")
+
+
+@dataclass(frozen=True)
+class Sentiment:
+    """One message's or one conversation's sentiment, with the evidence behind it.
+
+    ``score`` is in [-1, 1] (VADER compound shifted by cues); ``thresholds`` are the values that
+    separated the classes; ``cues`` lists matched words or cue names ("caps", "punctuation",
+    "repeated") for the audit trail; ``trend`` is only meaningful for conversations.
+    """
+
+    label: str
+    score: float
+    compound: float
+    cues: tuple[str, ...] = ()
+    trend: str = "steady"
+    thresholds: tuple[float, float] = (DEFAULT_POSITIVE_THRESHOLD, DEFAULT_NEGATIVE_THRESHOLD)
+
+
+@lru_cache(maxsize=1)
+def _analyzer() -> Any:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    return SentimentIntensityAnalyzer()
+
+
+def _shouting(raw: str) -> bool:
+    words = _LETTERS.findall(raw)
+    loud = _SHOUT.findall(raw)
+    return len(loud) >= 2 and len(loud) * 2 >= len(words)
+
+
+def classify_message(
+    text: str | None,
+    *,
+    repeated: bool = False,
+    profanity: Sequence[str] = DEFAULT_PROFANITY,
+    rejection: Sequence[str] = DEFAULT_REJECTION_TERMS,
+    anger: Sequence[str] = DEFAULT_ANGER_TERMS,
+    buying: Sequence[str] = DEFAULT_BUYING_TERMS,
+    disengagement: Sequence[str] = DEFAULT_DISENGAGEMENT_TERMS,
+    short_acks: Sequence[str] = DEFAULT_SHORT_ACKS,
+    positive_threshold: float = DEFAULT_POSITIVE_THRESHOLD,
+    negative_threshold: float = DEFAULT_NEGATIVE_THRESHOLD,
+) -> Sentiment:
+    """Classify one customer message. ``repeated`` says the customer is repeating themselves."""
+    thresholds = (positive_threshold, negative_threshold)
+    raw = clip(text)
+    norm = normalize(raw)
+    if not norm:
+        return Sentiment("Neutral", 0.0, 0.0, (), thresholds=thresholds)
+    compound = float(_analyzer().polarity_scores(raw)["compound"])
+    angry = find_terms(norm, profanity) + find_terms(norm, rejection) + find_terms(norm, anger)
+    if _shouting(raw):
+        angry.append("caps")
+    if _PUNCT.search(raw):
+        angry.append("punctuation")
+    if repeated:
+        angry.append("repeated")
+    buys = find_terms(norm, buying)
+    away = find_terms(norm, disengagement)
+    if norm.strip(" .!") in short_acks:
+        away.append("short_ack")
+    score = compound + 0.2 * bool(buys) - 0.25 * bool(away) - 0.2 * len(angry)
+    score = max(-1.0, min(1.0, score))
+    cues = tuple(angry + buys + away)
+    # Punctuation or caps alone can be excitement ("I'm in!!!"); anger needs a negative reading too.
+    strong = [c for c in angry if c not in ("caps", "punctuation", "repeated")]
+    if (
+        strong
+        and (compound < 0.3 or len(strong) > 1)
+        or (angry and compound <= -0.2)
+        or (repeated and compound < positive_threshold)
+    ):
+        label = "Frustrated"
+    elif away and not (buys and compound >= positive_threshold):
+        label = "Uninterested"
+    elif compound <= negative_threshold:
+        label = "Uninterested"
+    elif buys or compound >= positive_threshold:
+        label = "Interested"
+    else:
+        label = "Neutral"
+    return Sentiment(label, round(score, 4), compound, cues, thresholds=thresholds)
+
+
+def _trend(scores: Sequence[float], delta: float) -> str:
+    if len(scores) < 2:
+        return "steady"
+    half = len(scores) // 2
+    early = sum(scores[:half]) / half
+    late = sum(scores[half:]) / (len(scores) - half)
+    if late - early >= delta:
+        return "improving"
+    if early - late >= delta:
+        return "worsening"
+    return "steady"
+
+
+def conversation_sentiment(
+    messages: Sequence[Any],
+    *,
+    unit: str = "last_user_message",
+    window: int = DEFAULT_TREND_WINDOW,
+    trend_delta: float = DEFAULT_TREND_DELTA,
+    similarity_threshold: float = DEFAULT_SIMILARITY,
+    **options: Any,
+) -> Sentiment:
+    """Sentiment of the customer in a conversation, with its trend over the last ``window`` turns.
+
+    ``unit="last_user_message"`` labels the newest customer turn (in the context of the turn
+    before, for repetition); any other unit (e.g. ``"customer"``) labels the customer's recent
+    side as a whole: Frustrated if any recent turn was, else the class of the mean score.
+    ``options`` are passed to :func:`classify_message`.
+    """
+    texts = customer_texts(messages, last=max(1, window))
+    if not texts:
+        return Sentiment("Neutral", 0.0, 0.0)
+    results = [
+        classify_message(
+            t,
+            # "ok" twice is not a repeated question; a rephrasing has some substance
+            repeated=i > 0
+            and len(t.split()) >= 3
+            and similarity(texts[i - 1], t) >= similarity_threshold,
+            **options,
+        )
+        for i, t in enumerate(texts)
+    ]
+    trend = _trend([r.score for r in results], trend_delta)
+    last = results[-1]
+    if unit == "last_user_message":
+        return Sentiment(last.label, last.score, last.compound, last.cues, trend, last.thresholds)
+    mean = sum(r.score for r in results) / len(results)
+    cues = tuple(dict.fromkeys(c for r in results for c in r.cues))
+    if any(r.label == "Frustrated" for r in results[-3:]):
+        label = "Frustrated"
+    else:
+        counts = {lab: sum(r.label == lab for r in results) for lab in LABELS}
+        label = max(LABELS, key=lambda lab: (counts[lab], lab == last.label))
+    return Sentiment(label, round(mean, 4), last.compound, cues, trend, last.thresholds)

@@ -1,0 +1,171 @@
+"""Keyword-group signals: policy topics, buying intent, and supplier/contractor contacts.
+
+Every group is a list of terms in the syntax of :mod:`connector.signals.text` (words with
+inflections, ``prefix*``, phrases, ``a ... b`` gaps, ``re:`` regexes), matched on word edges.
+Groups are ordered: the first group that matches is the ``topic``, all matches are kept for the
+audit trail. The defaults aim at *problems and requests* ("I was charged twice", "refund me"),
+not at information look-ups ("where can I download my invoice"), which a bot can answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from connector.signals.text import compile_terms, customer_texts, find_terms, normalize
+
+_MONEY = r"(?:money|amount|bonus|cash ?back|cash|payment|deposit|balance|refund|funds|credit)"
+_NOT_ARRIVED = r"(?:received|credited|added|add|showing|shown|reflect\w*|updated|arrived|came)"
+
+DEFAULT_POLICY_TOPICS: Mapping[str, tuple[str, ...]] = {
+    "refund": (
+        "refund*", "reimburs*", "money back", "back my money", "chargeback", "charge back",
+        "return policy", "exchange policy", "re:replacement(?!\\s+card)",
+        r"re:\b(?:return|exchange)\w*\s+(?:my|the|this|these|those|it|them|an?|old|our)\b",
+        r"re:\b(?:can|could|may|need to|want to|wanna|how to|how do i|how can i|to)\s+"
+        r"(?:\w+\s+)?(?:return|exchange)\b(?!\s+rate)",
+        r"re:^\W*(?:return|exchange)\b(?!\s+rate)",
+    ),
+    "billing": (
+        "overcharg*", "double charg*", "charged twice", "charged ... twice", "charged", "deducted",
+        "debited", "wrong amount", "incorrect amount", "unknown charge", "billing error",
+        "payment related", "dispute ... charge", "charge ... dispute",
+        r"re:\b(?:pay(?:ment|ing)?s?|bill(?:ing|ed|s)?|charges?|invoices?)\s+(?:\w+\s+){0,2}?"
+        r"(?:issues?|problems?|errors?|fail\w*|declined|disputes?|mistakes?|wrong)\b",
+        r"re:\b(?:issues?|problems?|errors?|trouble|mistakes?)\s+(?:\w+\s+){0,3}?"
+        r"(?:pay\w*|bill\w*|charg\w*|invoic\w*)",
+        rf"re:\b{_MONEY}\b(?:\W+\w+){{0,4}}?\W+(?:not|never|didn't|didnt|hasn't|hasnt)\s+"
+        rf"(?:\w+\s+)?{_NOT_ARRIVED}\b",
+        rf"re:\b{_MONEY}\s+(?:\w+\s+)?(?:gone|missing|disappeared|vanished)\b",
+        r"re:\b(?:deposit\w*|added|add|paid|transferred|won)\b[^.?!]{0,40}\bbut\b",
+    ),
+    "complaint": (
+        "complain*", "grievance*", "very bad", "bad experience", "bad service", "poor service",
+        "terrible service", "worst", "what the hell", "discontent*", "dissatisf*", "unsatisf*",
+        "not satisfied", "unhappy with", "ombudsman", "pathetic", "disgrace*",
+    ),
+    "legal": (
+        "lawyer*", "attorney*", "solicitor*", "sue", "suing", "lawsuit*", "legal", "court",
+        "litigation", "subpoena", "small claims", "tribunal",
+    ),
+    "medical": (
+        "side effect*", "allerg*", "adverse reaction", "overdose*", "pregnan*", "doctor*",
+        "prescription*", "symptom*", "hospital*", "medical", "medication*", "poison*",
+        "chest pain", "injur*", "breastfeed*",
+    ),
+    "privacy": (
+        "gdpr", "data protection", "personal data", "data breach", "delete my data",
+        "privacy", "identity theft",
+    ),
+}  # fmt: skip
+
+DEFAULT_BUYING_TERMS: tuple[str, ...] = (
+    "buy", "purchas*", "place ... order", "make ... order", "order my", "order now",
+    "re:^\\W*(?:i want to |i'd like to |i wanna )?order\\b", "re:\\bcod\\b", "cash on delivery",
+    r"re:\b(?:i want to|i'd like to|i would like to|how (?:can|do) i|how to|where (?:can|do) i|"
+    r"can i)\s+(?:\w+\s+)?(?:order|buy|purchase|subscribe)\b",
+    "quote", "quotation", "pricing", "price list", "demo", "free trial", "upgrade*",
+    "sign me up", "enrol*", "subscribe",
+    r"re:\bappl(?:y|ying|ication)\b(?:\W+\w+){0,4}?\W+(?:loan|mortgage|credit card|card|account|"
+    r"policy|insurance|overdraft)s?\b",
+    r"re:\b(?:take|taking|get|getting|need|want|new|eligible|ask for|looking for)\b(?:\W+\w+){0,3}?"
+    r"\W+(?:loan|mortgage)s?\b",
+    "call me", "call mi", "call ... my number", "call back", "callback", "contact me", "arrange ... call", "book ... call",
+    "talk to sales", "sales team", "interested in buying",
+)  # fmt: skip
+
+# Past purchases and existing orders are service questions, not buying signals.
+DEFAULT_BUYING_EXCLUSIONS: tuple[str, ...] = (
+    r"re:\b(?:did|have|had|has)\s+(?:i|we|you|they)\s+(?:\w+\s+)?(?:buy|bought|order|ordered|"
+    r"purchase|purchased)\b",
+    "placed order",
+    "placed ... order",
+    "previous order*",
+    "order status",
+    "status of my order",
+    "change ... order",
+    "cancel ... order",
+    "track ... order",
+    "where is my order",
+)
+
+DEFAULT_CONTACT_TYPES: Mapping[str, tuple[str, ...]] = {
+    "supplier": (
+        r"re:\b(?:i am|i'm|im|we are|we're|as)\s+(?:a |an |your |the )?(?:\w+\s+)?(?:supplier|"
+        r"vendor|wholesaler|manufacturer|distributor)s?\b",
+        "your supplier", "our invoice", "invoice from our company", "our company supplies",
+        "we supply", "we supplied", "supplier invoice", "supplier payment", "supplier portal",
+        "vendor invoice", "vendor payment", "vendor portal", "vendor registration",
+        "purchase order number", "remittance advice", "accounts payable",
+    ),
+    "contractor": (
+        "contractor*", "subcontract*", "freelanc*",
+        r"re:\b(?:i am|i'm|im|we are|we're)\s+(?:a |an |the |your )?(?:\w+\s+)?(?:installer|"
+        r"technician|consultant|agency)\b",
+        "work for you", "working for your company", "contract work",
+    ),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TopicMatch:
+    """Result of a keyword-group signal: ``topic`` is the first group that matched, or None.
+
+    ``matches`` holds ``(group, matched words)`` for every group that matched, in group order.
+    """
+
+    matched: bool
+    topic: str | None = None
+    matches: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        return tuple(t for _, found in self.matches for t in found)
+
+
+def match_groups(text: str | None, groups: Mapping[str, Sequence[str]]) -> TopicMatch:
+    """Match ``text`` against ordered keyword ``groups``; never raises."""
+    norm = normalize(text)
+    found = tuple(
+        (name, tuple(hits)) for name, terms in groups.items() if (hits := find_terms(norm, terms))
+    )
+    return TopicMatch(bool(found), found[0][0] if found else None, found)
+
+
+def policy_topics(
+    text: str | None, *, topics: Mapping[str, Sequence[str]] = DEFAULT_POLICY_TOPICS
+) -> TopicMatch:
+    """Policy topics (refund, billing, complaint, legal, medical, privacy …) in one text."""
+    return match_groups(text, topics)
+
+
+def buying_intent(
+    text: str | None,
+    *,
+    terms: Sequence[str] = DEFAULT_BUYING_TERMS,
+    exclusions: Sequence[str] = DEFAULT_BUYING_EXCLUSIONS,
+) -> TopicMatch:
+    """Buying signals (order, purchase, quote, apply for a loan, call me back …) in one text.
+
+    Text matching ``exclusions`` (past purchases, existing orders) is blanked out first.
+    """
+    norm = normalize(text)
+    pattern = compile_terms(exclusions)
+    if pattern is not None:
+        norm = pattern.sub(" ", norm)
+    return match_groups(norm, {"buying_intent": terms})
+
+
+def contact_type(
+    text: str | None, *, types: Mapping[str, Sequence[str]] = DEFAULT_CONTACT_TYPES
+) -> TopicMatch:
+    """Is the sender a supplier or a contractor rather than a customer? ``topic`` says which."""
+    return match_groups(text, types)
+
+
+def in_customer_turns(
+    signal: Any, messages: Sequence[Any], *, last: int = 1, **options: Any
+) -> TopicMatch:
+    """Apply a text signal (e.g. :func:`policy_topics`) to the last ``last`` customer turns joined."""
+    return signal("\n".join(customer_texts(messages, last=last)), **options)
