@@ -28,11 +28,24 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["handoff"] = runtime
 
-    from connector.api import events, handoffs, health
+    from connector.api import events, handoffs, health, webhooks
     from sidebar_widget import inbox
 
-    for blueprint in (events.bp, handoffs.bp, health.bp, inbox.bp):
+    for blueprint in (events.bp, handoffs.bp, health.bp, inbox.bp, webhooks.bp):
         app.register_blueprint(blueprint)
+
+    # the agent widget, its API and the Intercom inbox app (docs/widget.md)
+    from connector.api import canvas
+    from connector.api import widget as widget_api
+    from sidebar_widget import widget
+
+    for blueprint in (widget_api.bp, widget.bp, canvas.bp):
+        app.register_blueprint(blueprint)
+
+    # /metrics and /dashboard (docs/operations.md)
+    from connector.api import dashboard
+
+    app.register_blueprint(dashboard.bp)
 
     @app.errorhandler(ProblemError)
     def _problem(exc: ProblemError):

@@ -18,7 +18,9 @@ from datetime import UTC, datetime, timedelta
 import click
 
 from connector.config import Settings, configure_logging, load_config
+from connector.control import iso
 from connector.errors import ConfigError, HandoffError
+from integrations.base import Finding
 
 logger = logging.getLogger("connector.cli")
 
@@ -154,6 +156,36 @@ def check_config(file: str | None) -> None:
                f"({len(settings.sources)} source(s), destinations: {', '.join(settings.destinations)})")
 
 
+@main.command()
+@click.option("--config", "-c", help=CONFIG_HELP)
+def doctor(config: str | None) -> None:
+    """Check each helpdesk's credentials and configured ids against the live helpdesk."""
+    from connector.runtime import build_runtime
+
+    settings = _load(config)
+    try:
+        runtime = build_runtime(settings)
+    except HandoffError as exc:
+        _fail(str(exc))
+    problems = 0
+    try:
+        for name, destination in runtime.destinations.items():
+            try:
+                findings = destination.doctor()
+            except HandoffError as exc:
+                findings = [Finding(False, f"could not check: {exc}")]
+            if not findings:
+                click.echo(f"{name}: nothing to check")
+            for finding in findings:
+                mark = "ok " if finding.ok else "ERR"
+                click.echo(f"{name}: {mark} {finding.what}" + (f"\n      fix: {finding.fix}" if finding.fix and not finding.ok else ""))
+                problems += not finding.ok
+    finally:
+        runtime.close()
+    if problems:
+        _fail(f"{problems} problem(s) found")
+
+
 # --- outbox -------------------------------------------------------------------------------------
 
 
@@ -222,12 +254,82 @@ def outbox_retry(config: str | None, row_id: int) -> None:
 # --- audit --------------------------------------------------------------------------------------
 
 
-@main.command()
+class _AuditGroup(click.Group):
+    """``handoff audit CONVERSATION_ID`` keeps working: with no subcommand named, it means ``show``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and not any(arg in self.commands for arg in args) and not {"-h", "--help"} & set(args):
+            args = ["show", *args]
+        return super().parse_args(ctx, args)
+
+
+def _since(text: str | None) -> datetime | None:
+    from connector.kpis import parse_since
+
+    if text is None:
+        return None
+    try:
+        return parse_since(text, datetime.now(UTC))
+    except ValueError as exc:
+        _fail(str(exc))
+    return None
+
+
+@main.group(cls=_AuditGroup)
+def audit() -> None:
+    """The audit trail: a conversation's timeline, chain verification, export."""
+
+
+@audit.command("verify")
+@click.option("--config", "-c", help=CONFIG_HELP)
+@click.option("--anchor", help="A head hash printed by an earlier verify; fail if it is gone (truncation).")
+def audit_verify(config: str | None, anchor: str | None) -> None:
+    """Recompute the hash chain; report every edited or deleted row (exit 1 if any)."""
+    from connector.audit import verify
+
+    store = _runtime_store(config)
+    result = verify(store.iter_audit(), anchor=anchor)
+    store.close()
+    for problem in result.problems:
+        click.echo(f"BROKEN: {problem}", err=True)
+    if result.anchor_found is False:
+        click.echo(f"BROKEN: anchor {anchor} is not in the chain (rows were deleted at the tail)", err=True)
+    if not result.ok:
+        _fail(f"audit chain broken: {len(result.problems) + (result.anchor_found is False)} problem(s) "
+              f"in {result.rows} row(s)")
+    click.echo(f"audit chain OK: {result.rows} row(s), last id {result.last_id}, head {result.head or '-'}")
+
+
+@audit.command("export")
+@click.option("--config", "-c", help=CONFIG_HELP)
+@click.option("--since", help="Only rows from this long ago (7d, 12h, 30m) or this date (2024-05-01).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File (default: stdout).")
+def audit_export(config: str | None, since: str | None, output: str | None) -> None:
+    """Write the audit trail as JSON lines, hashes included."""
+    from connector.audit import export_lines
+
+    start = _since(since)
+    store = _runtime_store(config)
+    lines = export_lines(store.iter_audit(), since=iso(start) if start else None)
+    count = 0
+    if output:
+        with open(output, "w", encoding="utf-8") as out:
+            for line in lines:
+                out.write(line + "\n")
+                count += 1
+        click.echo(f"wrote {count} audit row(s) to {output}", err=True)
+    else:
+        for line in lines:
+            click.echo(line)
+    store.close()
+
+
+@audit.command("show")
 @click.option("--config", "-c", help=CONFIG_HELP)
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a timeline.")
 @click.argument("conversation_id")
-def audit(config: str | None, as_json: bool, conversation_id: str) -> None:
-    """Print the audit timeline of one conversation."""
+def audit_show(config: str | None, as_json: bool, conversation_id: str) -> None:
+    """Print the audit timeline of one conversation (also: handoff audit CONVERSATION_ID)."""
     store = _runtime_store(config)
     rows = list(store.iter_audit(conversation_id))
     store.close()
@@ -239,6 +341,39 @@ def audit(config: str | None, as_json: bool, conversation_id: str) -> None:
                                    "handoff_id": row.handoff_id, "reason": row.reason, "data": row.data}))
         else:
             click.echo(f"{row.at}  {row.action:<26} {row.actor:<28} {row.reason}")
+
+
+# --- report -------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--config", "-c", help=CONFIG_HELP)
+@click.option("--since", default="7d", show_default=True, help="Period start: 7d, 24h, 2w or a date.")
+@click.option("--team", help="Only handoffs routed to this team.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
+              help="Also write a self-contained HTML report here.")
+def report(config: str | None, since: str, team: str | None, output: str | None) -> None:
+    """Print the handoff KPIs; optionally write the HTML report with charts."""
+    from connector.report import build_report, kpi_table, render_html
+
+    settings = _load(config)
+    start = _since(since)
+    assert start is not None
+    if team is not None and team not in settings.routing.teams:
+        _fail(f"unknown team {team!r}; known: {', '.join(sorted(settings.routing.teams))}")
+    store = _runtime_store(config)
+    try:
+        data = build_report(store, start, datetime.now(UTC), team=team)
+    finally:
+        store.close()
+    click.echo(kpi_table(data))
+    if output:
+        try:
+            with open(output, "w", encoding="utf-8") as out:
+                out.write(render_html(data))
+        except OSError as exc:
+            _fail(f"cannot write {output}: {exc.strerror or exc}")
+        click.echo(f"wrote {output}", err=True)
 
 
 # --- demo ---------------------------------------------------------------------------------------
@@ -321,6 +456,69 @@ def demo(url: str | None, config: str | None, source: str) -> None:
     if answer.get("handoff"):
         key = settings.security.api_keys[0]
         click.echo(f"inbox: {base}/inbox/{answer['handoff']['id']}?key={key}")
+
+
+# --- decisions --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@click.option("--config", "-c", help="Measure this config's policy (default: the shipped defaults).")
+def evaluate(files: tuple[str, ...], as_json: bool, config: str | None) -> None:
+    """Score the policy on labelled conversations (JSONL: escalate, team or label rows)."""
+    from connector.evaluation import evaluate_file, policy_functions, report_json, report_text
+
+    settings = _load(config) if config else load_config(None, env={})
+    fns = policy_functions(settings)
+    for path in files:
+        try:
+            result = evaluate_file(path, **fns)
+        except (ValueError, KeyError) as exc:
+            _fail(f"{path}: not a labelled JSONL file ({exc})")
+        if as_json:
+            click.echo(json.dumps(report_json(result), indent=2))
+        else:
+            click.echo(f"== {path}\n{report_text(result)}")
+
+
+@main.command()
+def schema() -> None:
+    """Print the JSON Schema of the handoff payload (handoff/v1)."""
+    from connector.schemas import HandoffPayload
+
+    document = HandoffPayload.model_json_schema(by_alias=True)
+    document = {"$schema": "https://json-schema.org/draft/2020-12/schema", **document}
+    click.echo(json.dumps(document, indent=2))
+
+
+
+@main.group()
+def widget() -> None:
+    """The agent widget's helpdesk apps (docs/widget.md)."""
+
+
+@widget.command("package")
+@click.argument("helpdesk", type=click.Choice(["zendesk"]))
+@click.option("--connector-url", help="The connector's public URL (default: server.public_url).")
+@click.option("--out", "-o", type=click.Path(dir_okay=False, writable=True),
+              help="Zip to write (default: dist/handoff-zendesk-app.zip).")
+@click.option("--config", "-c", help=CONFIG_HELP)
+def widget_package(helpdesk: str, connector_url: str | None, out: str | None, config: str | None) -> None:
+    """Build the uploadable app zip for HELPDESK (zendesk)."""
+    from pathlib import Path
+
+    from sidebar_widget.zendesk_package import build
+
+    if connector_url is None:
+        connector_url = _load(config).server.public_url
+    try:
+        path, notes = build(Path(out or "dist/handoff-zendesk-app.zip"), connector_url)
+    except ValueError as exc:
+        _fail(str(exc))
+    for note in notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(str(path))
 
 
 def run() -> None:  # pragma: no cover - console entry point wrapper

@@ -15,18 +15,26 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connector.errors import ConfigError
+from connector.policy_config import (  # noqa: F401 - re-exported: the rule schema lives there
+    PayloadSettings,
+    PolicySettings,
+    RoutingSettings,
+    TeamSettings,
+    check_policy,
+)
 
 logger = logging.getLogger(__name__)
 
 # The documented local default of the demo source's secret: fine on 127.0.0.1, loud anywhere else.
 DEMO_DEFAULT_SECRET = "local-demo-secret"
 DEFAULT_API_KEY = "local-agent-key"
+DEFAULT_WIDGET_SECRET = "local-widget-secret"
 
 
 class Section(BaseModel):
@@ -87,47 +95,6 @@ class SourceSettings(Section):
         return url
 
 
-class PolicySettings(Section):
-    escalate_on_bot_recommendation: bool = True
-    human_request_phrases: list[str] = Field(
-        default_factory=lambda: [
-            r"\b(talk|speak|chat)\s+(to|with)\s+(a\s+|an\s+|some\s*one|somebody|a\s+real\s+)?"
-            r"(human|person|agent|someone|somebody|representative|operator)\b",
-            r"\b(real|live|actual)\s+(person|human|agent)\b",
-            r"\bagent,?\s+please\b",
-            r"\b(human|operator|representative)\s+please\b",
-        ]
-    )
-
-    @field_validator("human_request_phrases")
-    @classmethod
-    def _compiles(cls, phrases: list[str]) -> list[str]:
-        for i, phrase in enumerate(phrases):
-            try:
-                re.compile(phrase)
-            except re.error as exc:
-                raise ValueError(f"item {i}: regex does not compile: {exc}") from exc
-        return phrases
-
-
-class TeamSettings(Section):
-    queue: str | None = None
-    wait_minutes: int = Field(default=5, ge=0, le=24 * 60)
-
-
-class RoutingSettings(Section):
-    default_team: str = "general"
-    teams: dict[str, TeamSettings] = Field(
-        default_factory=lambda: {"general": TeamSettings(queue="support")}
-    )
-
-    @model_validator(mode="after")
-    def _default_team_exists(self) -> RoutingSettings:
-        if self.default_team not in self.teams:
-            raise ValueError(f"default_team {self.default_team!r} is not one of teams")
-        return self
-
-
 class WorkerSettings(Section):
     enabled: bool = True
     concurrency: int = Field(default=4, ge=1, le=64)
@@ -138,8 +105,127 @@ class WorkerSettings(Section):
     idle_wake_seconds: float = Field(default=30.0, ge=0.1, le=3600)
 
 
+# --- response windows and reminders (connector/timers.py) ----------------------------------------
+
+
+class FallbackSettings(Section):
+    """What happens when every reminder went unanswered."""
+
+    action: Literal["route_to_team", "handback"] = "handback"
+    team: str | None = None  # required by route_to_team
+
+    @model_validator(mode="after")
+    def _team_for_route(self) -> FallbackSettings:
+        if self.action == "route_to_team" and not self.team:
+            raise ValueError("fallback.action route_to_team needs fallback.team")
+        return self
+
+
+class TeamReminderSettings(Section):
+    """Per-team overrides of the reminder defaults; unset keys inherit them."""
+
+    response_window_minutes: float | None = Field(default=None, gt=0, le=7 * 24 * 60)
+    max_reminders: int | None = Field(default=None, ge=0, le=20)
+    fallback: FallbackSettings | None = None
+
+
+class RemindersSettings(Section):
+    enabled: bool = True
+    response_window_minutes: float = Field(default=10.0, gt=0, le=7 * 24 * 60)
+    max_reminders: int = Field(default=2, ge=0, le=20)
+    priority_bump: bool = True
+    offer_callback: bool = True
+    fallback: FallbackSettings = Field(default_factory=FallbackSettings)
+    teams: dict[str, TeamReminderSettings] = Field(default_factory=dict)
+
+
+# --- agent alerts (integrations/notify.py) -------------------------------------------------------
+
+AlertEvent = Literal["handoff.opened", "reminder", "fallback", "dead_letter"]
+
+
+def _default_alert_events() -> list[str]:
+    return ["reminder", "fallback", "dead_letter"]
+
+
+class _AlertChannel(Section):
+    events: list[AlertEvent] = Field(default_factory=_default_alert_events)  # type: ignore[arg-type]
+    teams: list[str] = Field(default_factory=list)  # empty: every team
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+
+class SlackChannelSettings(_AlertChannel):
+    type: Literal["slack"]
+    webhook_url: str
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", url):
+            raise ValueError("must be an http:// or https:// URL")
+        return url
+
+
+class EmailChannelSettings(_AlertChannel):
+    type: Literal["email"]
+    host: str
+    port: int = Field(default=25, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    ssl: bool = False
+    from_address: str
+    to: list[str] = Field(min_length=1)
+
+
+class WebhookChannelSettings(_AlertChannel):
+    type: Literal["webhook"]
+    url: str
+    secret: str = Field(min_length=8)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, url: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", url):
+            raise ValueError("must be an http:// or https:// URL")
+        return url
+
+
+AlertChannelSettings = Annotated[
+    SlackChannelSettings | EmailChannelSettings | WebhookChannelSettings, Field(discriminator="type")
+]
+
+
+class AlertsSettings(Section):
+    channels: dict[str, AlertChannelSettings] = Field(default_factory=dict)
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+_FRAME_ANCESTOR = re.compile(r"^(?:'self'|https?://(?:\*\.)?[A-Za-z0-9.-]+(?::\d{1,5})?)$")
+
+
+class WidgetSettings(Section):
+    """The agent widget: signed, expiring widget tokens and where the widget may be framed."""
+
+    secret: str = Field(default=DEFAULT_WIDGET_SECRET, min_length=16)
+    token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
+    frame_ancestors: list[str] = Field(default_factory=list)
+    intercom_client_secret: str | None = Field(default=None, min_length=8)
+
+    @field_validator("frame_ancestors")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        # these go verbatim into a CSP header: only plain origins, so nothing can be injected
+        for i, origin in enumerate(origins):
+            if not _FRAME_ANCESTOR.match(origin):
+                raise ValueError(
+                    f"item {i}: {origin!r} is not an origin like https://example.zendesk.com or "
+                    "https://*.zendesk.com (no path, no spaces)"
+                )
+        return origins
 
 
 class Settings(Section):
@@ -152,8 +238,12 @@ class Settings(Section):
     destinations: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"local": {}})
     policy: PolicySettings = Field(default_factory=PolicySettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    payload: PayloadSettings = Field(default_factory=PayloadSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    reminders: RemindersSettings = Field(default_factory=RemindersSettings)
+    alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    widget: WidgetSettings = Field(default_factory=WidgetSettings)
 
     @field_validator("sources")
     @classmethod
@@ -184,6 +274,11 @@ class Settings(Section):
                 out.append(
                     f"security.api_keys contains the documented local default while listening on "
                     f"{self.server.host}: set HANDOFF_API_KEY."
+                )
+            if self.widget.secret == DEFAULT_WIDGET_SECRET:
+                out.append(
+                    f"widget.secret is the documented local default while listening on "
+                    f"{self.server.host}: anyone can mint widget tokens. Set HANDOFF_WIDGET_SECRET."
                 )
         return out
 
@@ -274,6 +369,8 @@ def _default_document() -> dict[str, Any]:
             "callback_url": "${HANDOFF_DEMO_CALLBACK_URL:-}",
         }
     }
+    data["widget"]["secret"] = "${HANDOFF_WIDGET_SECRET:-" + DEFAULT_WIDGET_SECRET + "}"
+    data["widget"]["intercom_client_secret"] = "${HANDOFF_INTERCOM_CLIENT_SECRET:-}"
     return data
 
 
@@ -317,7 +414,9 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
         raise ConfigError(problems) from exc
     if problems:
         raise ConfigError(problems)
+    problems.extend(check_policy(settings.policy, settings.routing))
     problems.extend(check_destinations(settings))
+    problems.extend(check_teams(settings))
     if problems:
         raise ConfigError(problems)
     return settings
@@ -336,6 +435,27 @@ def check_destinations(settings: Settings) -> list[tuple[str, str]]:
                 problems.extend((f"destinations.{name}.{p}" if p else f"destinations.{name}", m) for p, m in validate(dest_settings))
         except ConfigError as exc:
             problems.extend(exc.problems)
+    return problems
+
+
+def check_teams(settings: Settings) -> list[tuple[str, str]]:
+    """Every team named by ``reminders`` or ``alerts`` must be one of ``routing.teams``."""
+    known = set(settings.routing.teams)
+    problems: list[tuple[str, str]] = []
+
+    def check(path: str, team: str | None) -> None:
+        if team is not None and team not in known:
+            problems.append((path, f"unknown team {team!r}; known: {', '.join(sorted(known))}"))
+
+    reminders = settings.reminders
+    check("reminders.fallback.team", reminders.fallback.team)
+    for name, team in reminders.teams.items():
+        check(f"reminders.teams.{name}", name)
+        if team.fallback is not None:
+            check(f"reminders.teams.{name}.fallback.team", team.fallback.team)
+    for name, channel in settings.alerts.channels.items():
+        for i, team_name in enumerate(channel.teams):
+            check(f"alerts.channels.{name}.teams[{i}]", team_name)
     return problems
 
 

@@ -23,12 +23,13 @@ from typing import Any
 import requests
 from tenacity import wait_exponential_jitter
 
-from connector import security
+from connector import metrics, security, timers
 from connector.control import iso
 from connector.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from connector.runtime import Runtime
 from connector.schemas import HandoffPayload
 from connector.store import OutboxRow
+from integrations import notify
 from integrations.base import Delivery, TicketRef, error_for_status
 
 logger = logging.getLogger(__name__)
@@ -128,8 +129,13 @@ class Worker:
     def run_once(self) -> OutboxRow | None:
         runtime = self.runtime
         lease = runtime.settings.worker.claim_timeout_seconds
+        timers.fire_due(runtime, self.worker_id)  # response windows: their effects are outbox rows
+        now = runtime.now().timestamp()
+        with runtime.store.reading() as tx:
+            if not tx.any_due(now):
+                return None
         with runtime.store.atomic() as tx:
-            row = tx.claim_outbox(self.worker_id, runtime.now().timestamp(), lease)
+            row = tx.claim_outbox(self.worker_id, now, lease)
         if row is None:
             return None
         self._process(row)
@@ -140,6 +146,8 @@ class Worker:
         try:
             if row.kind == "callback":
                 result = send_callback(runtime, row)
+            elif row.kind == "alert":
+                result = notify.send_alert(runtime, row)
             else:
                 result = deliver_to_destination(runtime, row)
         except DeliveryError as exc:
@@ -164,6 +172,7 @@ class Worker:
                 reason=str(row.body.get("op") or row.body.get("type") or row.kind),
                 data={"outbox_id": row.id, "attempts": row.attempts, "result": result},
             )
+        metrics.safely(self.runtime, lambda m: m.deliveries.labels(row.kind, row.target, "delivered").inc())
         logger.info("outbox row %s delivered to %s", row.id, row.target)
 
     def _failed(self, row: OutboxRow, exc: DeliveryError) -> None:
@@ -183,11 +192,20 @@ class Worker:
                 tx.append_audit(at=iso(now), action=f"{row.kind}.dead_letter", actor=f"worker:{row.target}",
                                 conversation_id=row.conversation_id, handoff_id=row.handoff_id,
                                 reason=reason[:500], data={"outbox_id": row.id, "attempts": row.attempts})
+                if row.kind != "alert":  # an alert about a dead alert could only loop
+                    notify.enqueue_alerts(tx, runtime.settings, "dead_letter",
+                                          tx.get_handoff(row.handoff_id) if row.handoff_id else None,
+                                          key=str(row.id), reason=f"{row.kind} to {row.target}: {reason[:300]}",
+                                          now=now, conversation_id=row.conversation_id)
+                metrics.safely(runtime, lambda m: (m.deliveries.labels(row.kind, row.target, "dead").inc(),
+                                                   m.dead_letters.labels(row.kind, row.target).inc()))
                 logger.error("outbox row %s to %s DEAD-LETTERED: %s", row.id, row.target, reason)
                 return
             delay = backoff_seconds(runtime, row.attempts, exc.retry_after)
             tx.finish_outbox(row.id, self.worker_id, now.timestamp(), status="pending",
                              next_attempt_at=now.timestamp() + delay, error=error)
+        metrics.safely(runtime, lambda m: (m.deliveries.labels(row.kind, row.target, "retry").inc(),
+                                           m.retries.labels(row.kind, row.target).inc()))
         logger.warning("outbox row %s to %s failed (attempt %s), retry in %.1fs: %s",
                        row.id, row.target, row.attempts, delay, error)
 

@@ -10,8 +10,10 @@ The decisions are injectable callables, so the real policy can be measured the s
 - ``route_fn(messages) -> team``
 - ``sentiment_fn(messages, unit) -> label``
 
-The defaults (:func:`signals_decide`, :func:`signals_route`, :func:`signals_sentiment`) apply the
-signals directly. Run ``python -m connector.evaluation FILE [FILE …] [--json]``.
+:func:`policy_functions` runs the real policy and routing of a configuration (what ``handoff
+evaluate`` and ``python -m connector.evaluation FILE [FILE …] [--json]`` measure); the defaults of
+:func:`evaluate` (:func:`signals_decide`, :func:`signals_route`, :func:`signals_sentiment`) apply
+the signals directly, as a reference.
 """
 
 from __future__ import annotations
@@ -107,6 +109,54 @@ def signals_route(messages: Sequence[Any]) -> str:
 def signals_sentiment(messages: Sequence[Any], unit: str = "last_user_message") -> str:
     """Reference sentiment: :func:`conversation_sentiment` with the row's ``unit``."""
     return conversation_sentiment(messages, unit=unit).label
+
+
+def _as_messages(messages: Sequence[Any]) -> list[Any]:
+    from connector.schemas import Message
+
+    roles = {"customer", "bot", "agent", "system"}
+    return [
+        Message(
+            id=str(i),
+            role=m.role if m.role in roles else "system",
+            text=str(m.text or "")[:100_000],
+            fallback=bool(getattr(m, "fallback", False)),
+        )
+        for i, m in enumerate(messages)
+    ]
+
+
+def policy_functions(settings: Any = None) -> dict[str, Any]:
+    """``escalate_fn``, ``route_fn`` and ``sentiment_fn`` that run the real policy and routing.
+
+    ``settings`` is a :class:`connector.config.Settings`; ``None`` means the shipped defaults.
+    The decision point is after the last turn, and every turn counts as new.
+    """
+    from connector.config import load_config
+    from connector.policy import DecisionInput, decide
+    from connector.routing import guess_team
+    from connector.schemas import BotContext, ConversationRef, Customer
+
+    settings = settings or load_config(None, env={})
+
+    def inputs(messages: Sequence[Any]) -> tuple[Any, list[Any]]:
+        msgs = _as_messages(messages)
+        return DecisionInput(
+            "conversation.updated", ConversationRef(id="eval"), Customer(), BotContext(), msgs, msgs
+        ), msgs
+
+    def escalate_fn(messages: Sequence[Any]) -> tuple[bool, str]:
+        decision = decide(inputs(messages)[0], settings.policy)
+        return decision.escalate, decision.reasons[0].trigger if decision.reasons else "none"
+
+    def route_fn(messages: Sequence[Any]) -> str:
+        given, msgs = inputs(messages)
+        return guess_team(decide(given, settings.policy), msgs, settings.routing).team
+
+    def sentiment_fn(messages: Sequence[Any], unit: str = "last_user_message") -> str:
+        return conversation_sentiment(_as_messages(messages), unit=unit).label
+
+    return {"escalate_fn": escalate_fn, "route_fn": route_fn, "sentiment_fn": sentiment_fn}
 
 
 def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
@@ -325,8 +375,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("files", nargs="+")
     parser.add_argument("--json", action="store_true", help="print report_json instead of tables")
     args = parser.parse_args(argv)
+    fns = policy_functions()
     for path in args.files:
-        result = evaluate_file(path)
+        result = evaluate_file(path, **fns)
         if args.json:
             print(json.dumps(report_json(result), indent=2))
         else:

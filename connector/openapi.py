@@ -32,6 +32,27 @@ BOT_AUTH = [{"handoffSignature": [], "handoffSource": []}]
 AGENT_AUTH = [{"apiKey": []}, {"bearer": []}]
 
 
+def _widget_paths(hid: dict[str, Any]) -> dict[str, Any]:
+    """The widget's endpoints (docs/widget.md); their bodies are the models that validate them."""
+    from connector.api.widget import WidgetSession
+    from connector.drafts import DraftEvent
+
+    def inline(model: Any) -> dict[str, Any]:
+        return {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}
+
+    widget_auth = AGENT_AUTH + [{"widgetToken": []}]
+    return {
+        "/v1/handoffs/{handoff_id}/draft-events": {"post": {
+            "summary": "Record how the agent used the draft reply (edit distance when final_text is sent)",
+            "parameters": [hid], "security": widget_auth, "requestBody": inline(DraftEvent),
+            "responses": {"201": {"description": "Recorded"}, **_problems(400, 401, 404)}}},
+        "/v1/widget/sessions": {"post": {
+            "summary": "Exchange an API key for a widget link to one handoff (helpdesk back-ends)",
+            "security": AGENT_AUTH, "requestBody": inline(WidgetSession),
+            "responses": {"200": {"description": "widget_url, token, expires_at"}, **_problems(400, 401, 404)}}},
+    }
+
+
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
     models = [schemas.Event, schemas.EventResponse, schemas.Control, schemas.BotReply,
@@ -74,6 +95,13 @@ def openapi_document() -> dict[str, Any]:
             "summary": "Hand the conversation back to the bot with a note", "parameters": [hid],
             "security": AGENT_AUTH, "requestBody": _body("Handback"),
             "responses": {"200": _ok("Control"), **_problems(400, 401, 404, 409)}}},
+        "/v1/webhooks/{vendor}": {"post": {
+            "summary": "A helpdesk reports what an agent did (each vendor's own signature scheme)",
+            "parameters": [{"name": "vendor", "in": "path", "required": True,
+                            "schema": {"type": "string", "enum": ["zendesk", "salesforce", "intercom"]}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "responses": {"200": {"description": "Applied"}, **_problems(401, 404)}}},
+        **_widget_paths(hid),
         "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK"}}}},
         "/readyz": {"get": {"summary": "Readiness (the store answers)",
                             "responses": {"200": {"description": "Ready"}, "503": {"description": "Not ready"}}}},
@@ -91,6 +119,9 @@ def openapi_document() -> dict[str, Any]:
                 "handoffSource": {"type": "apiKey", "in": "header", "name": "X-Handoff-Source"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                 "bearer": {"type": "http", "scheme": "bearer"},
+                "widgetToken": {"type": "apiKey", "in": "header", "name": "X-Widget-Token",
+                                "description": "a widget token bound to one handoff; writes also need "
+                                               "X-CSRF-Token and a same-origin Origin"},
             },
         },
     }

@@ -1,21 +1,41 @@
 """The policy: explicit rules, not the model, decide whether a human takes over.
 
 ``decide`` is a pure function of the conversation and the policy settings: no store, no HTTP, no
-clock. Every decision lists each reason with its trigger, the rule that fired and a detail, and
-carries the policy version (a hash of the rules) so the audit trail says which rules decided.
+clock. Rules are evaluated in order; every rule whose trigger fires becomes a reason (trigger,
+rule id, detail with the matched words, score or threshold), and the first one decides. Rules that
+were evaluated but did not fire are listed in ``Decision.checked`` with why not. The policy
+version is a hash of the rules, so the audit trail says which rules decided.
+
+Text triggers only look at customer turns this event added: a conversation handed back to the bot
+must not escalate again on a request the agent already answered.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
-from connector.config import PolicySettings
+from connector.policy_config import PolicySettings, Rule, When
 from connector.schemas import BotContext, ConversationRef, Customer, Decision, Message, Reason
+from connector.signals import (
+    buying_intent,
+    contact_type,
+    conversation_sentiment,
+    human_request_in,
+    match_groups,
+    repeated_failure,
+    tool_failure,
+)
+from connector.signals.human_request import DEFAULT_BOT_REJECTION_PATTERNS, DEFAULT_HUMAN_PATTERNS
+from connector.signals.text import customer_texts, role_of
+from connector.signals.topics import (
+    DEFAULT_BUYING_EXCLUSIONS,
+    DEFAULT_BUYING_TERMS,
+    DEFAULT_CONTACT_TYPES,
+    DEFAULT_POLICY_TOPICS,
+)
 
 
 @dataclass(frozen=True)
@@ -25,40 +45,249 @@ class DecisionInput:
     event_type: str
     conversation: ConversationRef
     customer: Customer
-    bot: BotContext
+    bot: BotContext  # the bot's context merged over the conversation's events
     messages: Sequence[Message]  # the whole transcript, oldest first
     new_messages: Sequence[Message]  # the turns this event added
+    event_bot: BotContext | None = None  # the bot block of this event alone
+
+
+_VERSIONS: dict[int, tuple[PolicySettings, str]] = {}
 
 
 def policy_version(settings: PolicySettings) -> str:
+    """``p-`` and 12 hex digits of the SHA-256 of the canonical JSON of the rules and guardrails."""
     canonical = json.dumps(settings.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return "p-" + hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
-@lru_cache(maxsize=32)
-def _compiled(phrases: tuple[str, ...]) -> list[re.Pattern[str]]:
-    return [re.compile(p, re.IGNORECASE) for p in phrases]
+def _version(settings: PolicySettings) -> str:
+    # Hashing the rules costs more than a whole decision. Loaded settings are never changed in
+    # place (a reload builds new objects), so the hash is remembered per settings object.
+    cached = _VERSIONS.get(id(settings))
+    if cached is not None and cached[0] is settings:
+        return cached[1]
+    version = policy_version(settings)
+    if len(_VERSIONS) > 64:
+        _VERSIONS.clear()
+    _VERSIONS[id(settings)] = (settings, version)
+    return version
+
+
+# --- triggers: (When, DecisionInput) -> (fired, detail) -----------------------------------------
+
+Outcome = tuple[bool, str]
+
+
+def _new_customer_text(inputs: DecisionInput, last: int) -> str:
+    return "\n".join(customer_texts(inputs.new_messages, last=last))
+
+
+def _quote(items: Sequence[str], limit: int = 6) -> str:
+    return ", ".join(repr(i[:60]) for i in list(items)[:limit])
+
+
+def _human_request(when: When, inputs: DecisionInput) -> Outcome:
+    languages = when.languages if when.languages is not None else list(DEFAULT_HUMAN_PATTERNS)
+    patterns = {lang: DEFAULT_HUMAN_PATTERNS[lang] for lang in languages}
+    if when.patterns:
+        patterns["custom"] = tuple(when.patterns)
+    rejections = {k: v for k, v in DEFAULT_BOT_REJECTION_PATTERNS.items() if k in languages}
+    found = human_request_in(
+        inputs.new_messages, last=when.last, patterns=patterns, bot_rejections=rejections
+    )
+    if found.requested:
+        kind = "rejected the bot" if found.kind == "bot_rejection" else "asked for a person"
+        return True, f"customer {kind}: {found.phrase!r} ({found.language})"
+    if found.negated:
+        return False, f"negated request ignored: {_quote(found.negated)}"
+    return False, "no request for a person"
+
+
+def _frustration(when: When, inputs: DecisionInput) -> Outcome:
+    if not _new_customer_text(inputs, 1):
+        return False, "no new customer turn"
+    s = conversation_sentiment(inputs.messages, window=when.window)
+    score_ok = when.threshold is None or s.score <= when.threshold
+    limit = "" if when.threshold is None else f" (threshold {when.threshold:.2f})"
+    detail = f"sentiment {s.label}, score {s.score:.2f}{limit}, trend {s.trend}"
+    if s.cues:
+        detail += f", cues: {_quote(s.cues)}"
+    return s.label == "Frustrated" and score_ok, detail
+
+
+def _intent_threshold(when: When, name: str | None) -> float:
+    default = when.threshold if when.threshold is not None else 0.4
+    if not name:
+        return default
+    for key in (name, name.split(".")[0], name.split("_")[0]):
+        if key in when.intents:
+            return when.intents[key]
+    return default
+
+
+def _low_confidence(when: When, inputs: DecisionInput) -> Outcome:
+    intent, confidence = None, None
+    for message in reversed(inputs.new_messages):
+        if message.confidence is not None:
+            intent, confidence = message.intent, message.confidence
+            break
+    if confidence is None and inputs.event_bot and inputs.event_bot.intent:
+        bot_intent = inputs.event_bot.intent
+        intent, confidence = bot_intent.name, bot_intent.confidence
+    if confidence is None:
+        return False, "no confidence reported with this event"
+    threshold = _intent_threshold(when, intent)
+    detail = f"intent {intent or '?'!r} confidence {confidence:.2f}, threshold {threshold:.2f}"
+    return confidence < threshold, detail
+
+
+def _groups(configured: dict[str, list[str]] | None, builtin: dict) -> dict:
+    if configured is None:
+        return builtin
+    return {name: (terms or builtin[name]) for name, terms in configured.items()}
+
+
+def _policy_topic(when: When, inputs: DecisionInput) -> Outcome:
+    text = _new_customer_text(inputs, when.last)
+    if not text:
+        return False, "no new customer turn"
+    found = match_groups(text, _groups(when.groups, dict(DEFAULT_POLICY_TOPICS)))
+    if not found.matched:
+        return False, "no policy keyword"
+    return True, "; ".join(f"{group}: {_quote(words)}" for group, words in found.matches)
+
+
+def _customer_tag(when: When, inputs: DecisionInput) -> Outcome:
+    if not _new_customer_text(inputs, 1):
+        return False, "no new customer turn"
+    wanted = {t.casefold() for t in when.tags}
+    tags = [t for t in inputs.customer.tags if t.casefold() in wanted]
+    tier = inputs.customer.tier
+    tier_hit = tier is not None and tier.casefold() in {t.casefold() for t in when.tiers}
+    if tags or tier_hit:
+        parts = ([f"tags {_quote(tags)}"] if tags else []) + (
+            [f"tier {tier!r}"] if tier_hit else []
+        )
+        return True, "customer " + " and ".join(parts)
+    return False, "no matching tag or tier"
+
+
+def _tool_failure(when: When, inputs: DecisionInput) -> Outcome:
+    fresh = any(not call.ok for m in inputs.new_messages for call in m.tool_calls)
+    if not fresh:
+        return False, "no failed tool call in this event"
+    found = tool_failure(inputs.messages, window=when.window, max_failures=when.max_failures)
+    errors = [f"{t} ({e})" if e else t for t, e in zip(found.tools, found.errors, strict=True)]
+    detail = (
+        f"{found.count} failed tool call(s), threshold {when.max_failures}: {', '.join(errors)}"
+    )
+    return found.failed, detail
+
+
+def _repeated_failure(when: When, inputs: DecisionInput) -> Outcome:
+    fresh = any(role_of(m) == "customer" or m.fallback for m in inputs.new_messages)
+    if not fresh:
+        return False, "no new customer turn or fallback"
+    found = repeated_failure(
+        inputs.messages,
+        window=when.window,
+        max_fallbacks=when.max_fallbacks,
+        max_rephrasings=when.max_rephrasings,
+        similarity_threshold=when.similarity,
+    )
+    detail = (
+        f"{found.fallbacks} bot fallback(s) (threshold {found.max_fallbacks}), "
+        f"{found.rephrasings} rephrasing(s) (threshold {found.max_rephrasings})"
+    )
+    if found.pairs:
+        detail += f": {_quote([b for _, b in found.pairs], 2)}"
+    return found.failed, detail
+
+
+def _buying_intent(when: When, inputs: DecisionInput) -> Outcome:
+    text = _new_customer_text(inputs, when.last)
+    if not text:
+        return False, "no new customer turn"
+    found = buying_intent(
+        text,
+        terms=when.terms or DEFAULT_BUYING_TERMS,
+        exclusions=DEFAULT_BUYING_EXCLUSIONS if when.exclude is None else when.exclude,
+    )
+    return (
+        (True, f"buying signal: {_quote(found.terms)}")
+        if found.matched
+        else (False, "no buying signal")
+    )
+
+
+def _contact_type(when: When, inputs: DecisionInput) -> Outcome:
+    text = _new_customer_text(inputs, when.last)
+    if not text:
+        return False, "no new customer turn"
+    found = contact_type(text, types=_groups(when.types, dict(DEFAULT_CONTACT_TYPES)))
+    if not found.matched:
+        return False, "a customer"
+    return True, f"{found.topic}: {_quote(found.terms)}"
+
+
+def _bot_recommended(when: When, inputs: DecisionInput) -> Outcome:
+    if inputs.event_type != "handoff.requested":
+        return False, "the bot did not ask for a human"
+    recommendation = inputs.bot.recommend_handoff
+    return True, (
+        recommendation.reason
+        if recommendation and recommendation.reason
+        else "bot asked for a human"
+    )
+
+
+TRIGGERS: dict[str, Callable[[When, DecisionInput], Outcome]] = {
+    "human_request": _human_request,
+    "frustration": _frustration,
+    "low_confidence": _low_confidence,
+    "policy_topic": _policy_topic,
+    "customer_tag": _customer_tag,
+    "tool_failure": _tool_failure,
+    "buying_intent": _buying_intent,
+    "repeated_failure": _repeated_failure,
+    "contact_type": _contact_type,
+    "bot_recommended": _bot_recommended,
+}
+
+
+def evaluate_rule(rule: Rule, inputs: DecisionInput) -> Outcome:
+    """Run one rule's trigger. A trigger that raises is a bug; it is recorded, never fatal."""
+    try:
+        return TRIGGERS[rule.when.trigger](rule.when, inputs)
+    except Exception as exc:  # noqa: BLE001 - one broken trigger must not lose the decision
+        return False, f"trigger failed: {exc.__class__.__name__}"
 
 
 def decide(inputs: DecisionInput, settings: PolicySettings) -> Decision:
-    version = policy_version(settings)
+    """Evaluate every rule in order; the first whose trigger fires decides."""
     reasons: list[Reason] = []
-    for message in inputs.new_messages:
-        if message.role != "customer":
-            continue
-        for index, pattern in enumerate(_compiled(tuple(settings.human_request_phrases))):
-            match = pattern.search(message.text)
-            if match:
-                reasons.append(
-                    Reason(trigger="human_request", rule=f"human_request_phrases[{index}]",
-                           detail=f"customer wrote {match.group(0)!r}")
-                )
-                break
-        if reasons:
-            break
-    if inputs.event_type == "handoff.requested" and settings.escalate_on_bot_recommendation:
-        recommendation = inputs.bot.recommend_handoff
-        detail = recommendation.reason if recommendation and recommendation.reason else "bot asked for a human"
-        reasons.append(Reason(trigger="bot_recommended", rule="escalate_on_bot_recommendation", detail=detail))
-    priority = "high" if any(r.trigger == "human_request" for r in reasons) else "normal"
-    return Decision(escalate=bool(reasons), reasons=reasons, priority=priority, policy_version=version)
+    checked: list[Reason] = []
+    deciding: Rule | None = None
+    for rule in settings.rules:
+        fired, detail = evaluate_rule(rule, inputs)
+        reason = Reason(trigger=rule.when.trigger, rule=rule.id, detail=detail)
+        if fired:
+            reasons.append(reason)
+            deciding = deciding or rule
+        else:
+            checked.append(reason)
+    version = _version(settings)
+    if deciding is None:
+        return Decision(escalate=False, reasons=[], policy_version=version, checked=checked)
+    then = deciding.then
+    return Decision(
+        escalate=then.escalate,
+        reasons=reasons,
+        team=then.team,
+        queue=then.queue,
+        priority=then.priority or "normal",
+        tags=list(then.tags),
+        rule=deciding.id,
+        policy_version=version,
+        checked=checked,
+    )

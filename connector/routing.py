@@ -1,28 +1,217 @@
 """Routing: which team and queue get a handoff, and what the customer is told about waiting.
 
-Pure: settings and the decision in, routing and an honest customer message out.
+Pure: the decision, the customer, the transcript, the settings, ``now`` and the teams' recent
+first-response times in; routing metadata and an honest customer message out.
+
+- Team: the deciding rule's team; else the bot's intent when it names a team (``billing.refund``
+  → billing); else the intent → team classifier on the customer's last turns; else the default.
+- Availability: a team with no ``hours`` is always staffed; otherwise it is open inside its hours
+  in its own time zone, covered by ``on_call`` outside them, or unavailable.
+- Wait: a high percentile of the team's recent first responses (we would rather say 8 and answer
+  in 5); the team's ``wait_minutes`` when there is too little history.
+- Nobody available: the message says so and offers a call back or an e-mail from the next opening
+  time. It never pretends someone is being connected.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from connector.config import RoutingSettings
-from connector.schemas import Customer, CustomerMessage, Decision, Routing
+from connector.policy_config import PRIORITIES, RoutingSettings, TeamSettings, parse_hours
+from connector.schemas import BotContext, Customer, CustomerMessage, Decision, Routing
+from connector.signals import classify_team
+from connector.signals.intent import DEFAULT_TEAM_EXAMPLES, DEFAULT_TEAM_KEYWORDS
+from connector.signals.text import customer_texts
 
 
-def route(decision: Decision, customer: Customer, language: str | None, settings: RoutingSettings,
-          now: datetime) -> tuple[Routing, CustomerMessage]:
-    team = decision.team if decision.team in settings.teams else settings.default_team
-    team_settings = settings.teams[team]
-    wait = team_settings.wait_minutes
-    routing = Routing(
-        team=team, queue=team_settings.queue, priority=decision.priority, language=language,
-        tier=customer.tier, respond_by=now + timedelta(minutes=wait),
+@dataclass(frozen=True)
+class TeamGuessResult:
+    team: str
+    source: str  # rule | bot | keywords | examples | default
+    confidence: float | None = None
+    evidence: tuple[str, ...] = ()
+
+
+def _intent_name(
+    bot: BotContext | None, messages: Sequence[Any]
+) -> tuple[str | None, float | None]:
+    if bot is not None and bot.intent is not None:
+        return bot.intent.name, bot.intent.confidence
+    for message in reversed(messages):
+        if getattr(message, "intent", None):
+            return message.intent, getattr(message, "confidence", None)
+    return None, None
+
+
+def guess_team(
+    decision: Decision | None,
+    messages: Sequence[Any],
+    settings: RoutingSettings,
+    bot: BotContext | None = None,
+) -> TeamGuessResult:
+    """Which team takes the conversation; see the module docstring for the order."""
+    if decision is not None and decision.team in settings.teams:
+        return TeamGuessResult(decision.team, "rule")  # type: ignore[arg-type]
+    name, confidence = _intent_name(bot, messages)
+    if name:
+        for key in (name, name.split(".")[0], name.split("_")[0]):
+            if key in settings.teams:
+                return TeamGuessResult(key, "bot", confidence)
+    keywords = {
+        t: tuple(s.keywords if s.keywords is not None else DEFAULT_TEAM_KEYWORDS.get(t, ()))
+        for t, s in settings.teams.items()
+    }
+    examples = {
+        t: tuple(s.examples if s.examples is not None else DEFAULT_TEAM_EXAMPLES.get(t, ()))
+        for t, s in settings.teams.items()
+    }
+    guess = classify_team(
+        "\n".join(customer_texts(messages, last=2)),
+        keywords=keywords,
+        examples=examples,
+        default_team=settings.default_team,
     )
-    if wait <= 1:
-        text = "I'm passing this conversation to a person on our team; someone should reply within a minute."
+    return TeamGuessResult(guess.team, guess.source, guess.confidence, guess.matched)
+
+
+# --- availability -----------------------------------------------------------------------------
+
+
+def _spans(team: TeamSettings) -> list[tuple[list[int], int, int]]:
+    return [parse_hours(spec) for spec in team.hours]
+
+
+def is_open(team: TeamSettings, now: datetime) -> bool:
+    """Inside the team's hours, in its own time zone (no hours: always staffed)."""
+    if not team.hours:
+        return True
+    local = now.astimezone(ZoneInfo(team.timezone))
+    minute = local.hour * 60 + local.minute
+    return any(
+        local.weekday() in days and start <= minute < end for days, start, end in _spans(team)
+    )
+
+
+def next_opening(team: TeamSettings, now: datetime) -> datetime | None:
+    """The next time the team's hours begin (``now`` when open), in the team's time zone."""
+    zone = ZoneInfo(team.timezone)
+    local = now.astimezone(zone)
+    if is_open(team, now):
+        return local
+    spans = _spans(team)
+    for ahead in range(8):
+        day = (local + timedelta(days=ahead)).date()
+        starts = sorted(start for days, start, _ in spans if day.weekday() in days)
+        for start in starts:
+            candidate = datetime(day.year, day.month, day.day, start // 60, start % 60, tzinfo=zone)
+            if candidate > local:
+                return candidate
+    return None
+
+
+def estimate_wait(
+    history: Sequence[float] | None, team: TeamSettings, settings: RoutingSettings
+) -> tuple[int, str]:
+    """(minutes, basis): a percentile of recent first responses (minutes), else the fallback."""
+    recent = [
+        float(x) for x in (history or ())[-settings.wait_history :] if x is not None and x >= 0
+    ]
+    if len(recent) < settings.wait_min_samples:
+        return team.wait_minutes, "configured"
+    recent.sort()
+    rank = max(0, math.ceil(settings.wait_percentile / 100 * len(recent)) - 1)
+    return max(
+        1, math.ceil(recent[rank])
+    ), f"p{settings.wait_percentile} of {len(recent)} recent first responses"
+
+
+def _bump(priority: str, customer: Customer, settings: RoutingSettings) -> str:
+    tags = {t.casefold() for t in customer.tags}
+    vip = bool(tags & {t.casefold() for t in settings.priority_tags}) or (
+        customer.tier is not None
+        and customer.tier.casefold() in {t.casefold() for t in settings.priority_tiers}
+    )
+    if vip and priority in ("low", "normal"):
+        return PRIORITIES[PRIORITIES.index(priority) + 1]
+    return priority
+
+
+def _language(language: str | None, settings: RoutingSettings) -> str:
+    if language:
+        base = language.replace("_", "-").split("-")[0].lower()
+        if base in settings.messages:
+            return base
+    return settings.default_language
+
+
+def route(
+    decision: Decision,
+    customer: Customer,
+    language: str | None,
+    settings: RoutingSettings,
+    now: datetime,
+    *,
+    messages: Sequence[Any] = (),
+    bot: BotContext | None = None,
+    first_responses: Mapping[str, Sequence[float]] | None = None,
+    guess: TeamGuessResult | None = None,
+) -> tuple[Routing, CustomerMessage]:
+    """Routing metadata for the handoff and the message the bot should give the customer.
+
+    ``first_responses`` maps a team to its recent first-response times in minutes, oldest first.
+    ``guess`` is ``guess_team``'s answer when the caller already has it (it is not cheap).
+    """
+    if guess is None:
+        guess = guess_team(decision, messages, settings, bot)
+    team_name = guess.team if guess.team in settings.teams else settings.default_team
+    team = settings.teams[team_name]
+    lang = _language(language, settings)
+    templates = settings.messages[lang]
+    priority = _bump(decision.priority, customer, settings)
+    skills = list(dict.fromkeys([*team.skills, *([f"language:{lang}"] if language else [])]))
+    base = dict(
+        team=team_name,
+        queue=decision.queue or team.queue,
+        priority=priority,
+        language=language,
+        skills=skills,
+        tier=customer.tier,
+        tags=list(decision.tags),
+        team_source=guess.source,
+    )
+    if is_open(team, now):
+        wait, basis = estimate_wait((first_responses or {}).get(team_name), team, settings)
+        text, callback_at, available, on_call = templates.wait, None, True, None
+    elif team.on_call:
+        wait, basis = team.on_call_wait_minutes, f"on call: {team.on_call}"
+        text, callback_at, available, on_call = templates.on_call, None, True, team.on_call
     else:
-        text = (f"I'm passing this conversation to a person on our team. The wait is about {wait} "
-                "minutes; they will see everything we have discussed, so you won't need to repeat it.")
-    return routing, CustomerMessage(text=text, wait_minutes=wait, callback_offered=False)
+        opening = next_opening(team, now)
+        wait, basis = None, "nobody available"  # type: ignore[assignment]
+        text, callback_at, available, on_call = templates.unavailable, opening, False, None
+    callback_time = callback_at.strftime("%a %Y-%m-%d %H:%M %Z") if callback_at else ""
+    respond_by = now + timedelta(minutes=wait) if wait is not None else callback_at
+    routing = Routing(
+        **base,
+        available=available,
+        on_call=on_call,
+        wait_minutes=wait,
+        wait_basis=basis,
+        callback_at=callback_at,
+        respond_by=respond_by,
+    )
+    message = CustomerMessage(
+        text=text.format(
+            wait=wait if wait is not None else "", callback_time=callback_time, team=team_name
+        ),
+        wait_minutes=wait,
+        callback_offered=not available,
+        callback_at=callback_at,
+        language=lang,
+    )
+    return routing, message

@@ -107,11 +107,18 @@ class Reason(BaseModel):
 
 
 class Decision(BaseModel):
+    """What the policy decided. ``reasons`` lists every rule whose trigger fired, in rule order;
+    the first one (``rule``) decided. ``checked`` lists the rules evaluated that did not fire."""
+
     escalate: bool
     reasons: list[Reason] = Field(default_factory=list)
     team: str | None = None
     priority: Priority = "normal"
     policy_version: str = ""
+    rule: str | None = None
+    queue: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    checked: list[Reason] = Field(default_factory=list)
 
 
 class Control(BaseModel):
@@ -131,6 +138,8 @@ class CustomerMessage(BaseModel):
     text: str
     wait_minutes: int | None = None
     callback_offered: bool = False
+    callback_at: datetime | None = None  # the proposed call-back or e-mail time, when offered
+    language: str | None = None  # the language of ``text``
 
 
 class EventResponse(BaseModel):
@@ -202,12 +211,14 @@ class IntentInfo(BaseModel):
     sub_intent: str | None = None
     confidence: float | None = None
     source: Literal["bot", "connector", "none"] = "none"
+    evidence: list[str] = Field(default_factory=list)  # for the connector's guess: matched words
 
 
 class SentimentInfo(BaseModel):
     label: SentimentLabel = "Neutral"
     score: float = 0.0
     trend: Literal["improving", "steady", "worsening"] = "steady"
+    cues: list[str] = Field(default_factory=list)
 
 
 class Escalation(BaseModel):
@@ -230,6 +241,13 @@ class Routing(BaseModel):
     skills: list[str] = Field(default_factory=list)
     tier: str | None = None
     respond_by: datetime | None = None
+    tags: list[str] = Field(default_factory=list)
+    team_source: str | None = None  # rule | bot | keywords | examples | default
+    available: bool = True  # someone is on shift or on call
+    on_call: str | None = None
+    wait_minutes: int | None = None
+    wait_basis: str | None = None  # how the wait was estimated
+    callback_at: datetime | None = None  # when nobody is available: the proposed follow-up time
 
 
 class HandoffPayload(BaseModel):

@@ -8,11 +8,14 @@ timestamps outside the replay window in either direction.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import json
+import secrets
 import time
 
-from connector.errors import Unauthorized
+from connector.errors import Forbidden, Unauthorized
 
 SIGNATURE_HEADER = "X-Handoff-Signature"
 SOURCE_HEADER = "X-Handoff-Source"
@@ -79,3 +82,72 @@ def check_api_key(presented: str | None, keys: list[str]) -> None:
         ok |= hmac.compare_digest(presented.encode(), key.encode())
     if not ok:
         raise Unauthorized("the API key is not one of security.api_keys", slug="bad-api-key")
+
+
+# --- widget tokens --------------------------------------------------------------------------------
+# ``hw1.<payload>.<mac>``: payload is base64url(JSON {"h": handoff id, "iat", "exp", "jti", "agent"?}),
+# mac is base64url(HMAC-SHA256(widget.secret, "hw1." + payload)). A token opens exactly one handoff
+# until it expires; it is a bearer credential carried in a header (never a cookie), so a
+# cross-site page can neither send it nor read it.
+
+WIDGET_TOKEN_HEADER = "X-Widget-Token"
+CSRF_HEADER = "X-CSRF-Token"
+_WIDGET_PREFIX = "hw1"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _widget_mac(secret: str, payload: str) -> str:
+    return _b64(hmac.new(secret.encode(), f"{_WIDGET_PREFIX}.{payload}".encode(), hashlib.sha256).digest())
+
+
+def issue_widget_token(secret: str, handoff_id: str, *, now: float, ttl: int,
+                       agent: str | None = None) -> str:
+    """A token that opens the widget (and its actions) for ``handoff_id`` until ``now + ttl``."""
+    claims: dict[str, object] = {"h": handoff_id, "iat": int(now), "exp": int(now) + int(ttl),
+                                 "jti": secrets.token_hex(8)}
+    if agent:
+        claims["agent"] = agent
+    payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    return f"{_WIDGET_PREFIX}.{payload}.{_widget_mac(secret, payload)}"
+
+
+def verify_widget_token(secret: str, token: str | None, handoff_id: str | None, *,
+                        now: float) -> dict[str, object]:
+    """Return the token's claims, or raise: 401 when missing, forged or expired; 403 when it was
+    issued for another handoff (``handoff_id=None`` means "any": the caller checks the binding)."""
+    if not token:
+        raise Unauthorized(f"missing widget token ({WIDGET_TOKEN_HEADER} header or ?token=)",
+                           slug="missing-widget-token")
+    parts = token.split(".")
+    if len(parts) != 3 or parts[0] != _WIDGET_PREFIX:
+        raise Unauthorized("the widget token is malformed", slug="bad-widget-token")
+    if not hmac.compare_digest(_widget_mac(secret, parts[1]), parts[2]):
+        raise Unauthorized("the widget token's signature does not match", slug="bad-widget-token")
+    try:
+        claims = json.loads(_unb64(parts[1]))
+        bound, expires = str(claims["h"]), int(claims["exp"])
+    except (ValueError, KeyError, TypeError):
+        raise Unauthorized("the widget token is malformed", slug="bad-widget-token") from None
+    if now >= expires:
+        raise Unauthorized(f"the widget token expired {int(now - expires)} s ago; open the widget again",
+                           slug="expired-widget-token")
+    if handoff_id is not None and not hmac.compare_digest(bound.encode(), handoff_id.encode()):
+        raise Forbidden("this widget token was issued for another handoff", slug="widget-token-wrong-handoff")
+    return claims
+
+
+def csrf_token(secret: str, widget_token: str) -> str:
+    """The anti-CSRF value a widget page must echo in ``X-CSRF-Token`` next to its widget token."""
+    return _b64(hmac.new(secret.encode(), f"csrf.{widget_token}".encode(), hashlib.sha256).digest())[:32]
+
+
+def check_csrf(secret: str, widget_token: str, presented: str | None) -> None:
+    if not presented or not hmac.compare_digest(csrf_token(secret, widget_token), presented):
+        raise Forbidden(f"missing or wrong {CSRF_HEADER}", slug="csrf-token-mismatch")

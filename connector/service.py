@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
-from connector import control
+from connector import audit, control, metrics, security, timers
 from connector.control import AGENT, BOT, PENDING, iso
 from connector.errors import Conflict, NotFound
 from connector.payload import build_payload
 from connector.policy import DecisionInput, decide
-from connector.routing import route
+from connector.routing import guess_team, route
 from connector.runtime import Runtime
 from connector.schemas import (
     BotContext,
@@ -33,6 +35,7 @@ from connector.schemas import (
     Message,
 )
 from connector.store import ConversationRow, HandoffRow, MessageRow, Tx
+from integrations import notify
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +46,12 @@ def new_handoff_id() -> str:
     return "ho_" + uuid.uuid4().hex[:20]
 
 
-def widget_url(runtime: Runtime, handoff_id: str) -> str:
-    return f"{runtime.base_url}/inbox/{handoff_id}"
+def widget_url(runtime: Runtime, handoff_id: str, agent: str | None = None) -> str:
+    """The agent widget for this handoff with a fresh signed, expiring token (docs/widget.md)."""
+    token = security.issue_widget_token(runtime.settings.widget.secret, handoff_id,
+                                        now=runtime.now().timestamp(),
+                                        ttl=runtime.settings.widget.token_ttl_seconds, agent=agent)
+    return f"{runtime.base_url}/widget/handoffs/{quote(handoff_id, safe='')}?token={token}"
 
 
 def control_of(conversation: ConversationRow) -> Control:
@@ -100,6 +107,16 @@ def _conversation_for(tx: Tx, source: str, event: Event, stamp: str) -> Conversa
     return conversation
 
 
+def _first_responses(tx: Tx, team: str, limit: int) -> dict[str, list[float]]:
+    """The team's recent first-response times in minutes, oldest first, for the wait estimate."""
+    minutes = []
+    for handoff in tx.list_handoffs(team=team, limit=limit):
+        facts = tx.list_facts(handoff_id=handoff.id, kind="first_response")
+        if facts:
+            minutes.append(float(facts[0].data.get("seconds", 0.0)) / 60.0)
+    return {team: list(reversed(minutes))}
+
+
 def ingest_event(runtime: Runtime, source: str, event: Event) -> EventResponse:
     """Record an event, decide, and (when the policy escalates) open a handoff. Idempotent by id."""
     now = runtime.now()
@@ -109,6 +126,7 @@ def ingest_event(runtime: Runtime, source: str, event: Event) -> EventResponse:
     with runtime.store.atomic() as tx:
         first = tx.get_event(source, event.id)
         if first is not None:
+            metrics.safely(runtime, lambda m: m.events.labels(source, event.type, "true").inc())
             return EventResponse.model_validate({**first, "duplicate": True})
         conversation = _conversation_for(tx, source, event, stamp)
         new_rows = tx.add_messages([_message_row(conversation.id, m) for m in event.messages])
@@ -121,25 +139,28 @@ def ingest_event(runtime: Runtime, source: str, event: Event) -> EventResponse:
             bot=BotContext.model_validate(conversation.bot),
             messages=transcript,
             new_messages=[_message(r) for r in new_rows],
+            event_bot=event.bot,
         )
         decision = decide(inputs, settings.policy)
         handoff_ref = None
         customer_message = None
         if decision.escalate and conversation.owner != BOT:
-            decision = Decision(
-                escalate=False, reasons=decision.reasons, priority=decision.priority,
-                policy_version=decision.policy_version,
-            )
+            decision = decision.model_copy(update={"escalate": False})
         if decision.escalate:
             handoff_id = new_handoff_id()
+            guess = guess_team(decision, transcript, settings.routing, inputs.bot)
             routing, customer_message = route(decision, inputs.customer, conversation.language,
-                                              settings.routing, now)
+                                              settings.routing, now, messages=transcript,
+                                              bot=inputs.bot, guess=guess,
+                                              first_responses=_first_responses(
+                                                  tx, guess.team, settings.routing.wait_history))
             decision.team = routing.team
             customer_id = inputs.customer.id
             prior = tx.count_customer_handoffs(customer_id) if customer_id else 0
             payload = build_payload(
                 handoff_id=handoff_id, inputs=inputs, decision=decision, routing=routing,
                 prior_handoffs=prior, now=now, transcript_url=f"{runtime.base_url}/inbox/{handoff_id}",
+                policy=settings.policy, settings=settings.payload,
             )
             tx.insert_handoff(HandoffRow(
                 id=handoff_id, conversation_id=conversation.id, source=source, status="open",
@@ -154,6 +175,11 @@ def ingest_event(runtime: Runtime, source: str, event: Event) -> EventResponse:
                 tx.enqueue("destination", destination, f"deliver:{handoff_id}:{destination}",
                            {"op": "deliver"}, now.timestamp(), handoff_id=handoff_id,
                            conversation_id=conversation.id)
+            opened = tx.get_handoff(handoff_id)
+            assert opened is not None
+            timers.start(tx, settings, opened, now)
+            notify.enqueue_alerts(tx, settings, "handoff.opened", opened, key=handoff_id, now=now,
+                                  reason=", ".join(r.trigger for r in decision.reasons) or "escalated")
             handoff_ref = HandoffRef(id=handoff_id, status="open", widget_url=widget_url(runtime, handoff_id))
             escalated = True
         elif conversation.handoff_id and conversation.owner != BOT:
@@ -166,6 +192,10 @@ def ingest_event(runtime: Runtime, source: str, event: Event) -> EventResponse:
             reason="escalate" if decision.escalate else "stay with bot",
             data={"event_id": event.id, "event_type": event.type, "source": source,
                   "new_messages": [r.id for r in new_rows],
+                  "inputs_digest": audit.digest(event.model_dump(mode="json")),
+                  "new_messages_digest": audit.digest([[r.id, r.role, r.text] for r in new_rows]),
+                  "rules_fired": [r.rule for r in decision.reasons],
+                  "policy_version": decision.policy_version,
                   "decision": decision.model_dump(mode="json")},
         )
         response = EventResponse(
@@ -173,11 +203,24 @@ def ingest_event(runtime: Runtime, source: str, event: Event) -> EventResponse:
             handoff=handoff_ref, customer_message=customer_message,
         )
         tx.put_event(source, event.id, conversation.id, response.model_dump(mode="json"), stamp)
+    _count_decision(runtime, source, event, decision, escalated)
     if escalated:
         runtime.waker.notify()
         logger.info("handoff opened", extra={"conversation": conversation.id,
                                              "handoff": handoff_ref.id if handoff_ref else None})
     return response
+
+
+def _count_decision(runtime: Runtime, source: str, event: Event, decision: Decision, escalated: bool) -> None:
+    def count(m: metrics.Metrics) -> None:
+        m.events.labels(source, event.type, "false").inc()
+        for reason in decision.reasons:
+            m.decisions.labels(reason.trigger, str(decision.escalate).lower()).inc()
+        if escalated:
+            first = decision.reasons[0].trigger if decision.reasons else "none"
+            m.handoffs.labels(decision.team or "-", first).inc()
+
+    metrics.safely(runtime, count)
 
 
 def get_control(runtime: Runtime, conversation_id: str) -> Control:
@@ -235,6 +278,8 @@ def claim(runtime: Runtime, handoff_id: str, body: Claim) -> Control:
         control.transition(tx, runtime.settings, conversation, AGENT, handoff_id=handoff_id,
                            actor=body.actor, reason="agent took over", now=now)
         tx.update_handoff(handoff_id, status="with_agent", claimed_by=body.actor, updated_at=iso(now))
+        waited = _agent_responded(tx, handoff, body.actor, now, via="claim")
+    _observe_first_response(runtime, handoff, waited)
     runtime.waker.notify()
     return control_of(conversation)
 
@@ -249,6 +294,8 @@ def handback(runtime: Runtime, handoff_id: str, body: Handback) -> Control:
             raise Conflict("this handoff is not with an agent; nothing to hand back", slug="handoff-not-open")
         control.transition(tx, runtime.settings, conversation, BOT, handoff_id=None,
                            actor=body.actor, reason="handback", now=now)
+        timers.stop(tx, handoff_id, now, actor=body.actor, reason="handed back",
+                    conversation_id=conversation.id)
         note = body.model_dump(mode="json")
         tx.update_handoff(handoff_id, status="handed_back", handback={**note, "at": stamp}, updated_at=stamp)
         tx.append_audit(at=stamp, action="handback", actor=body.actor, conversation_id=conversation.id,
@@ -266,4 +313,79 @@ def handback(runtime: Runtime, handoff_id: str, body: Handback) -> Control:
                        {"op": "note", "text": f"Handed back to the bot by {body.actor}: {body.note}"},
                        now.timestamp(), handoff_id=handoff_id, conversation_id=conversation.id)
     runtime.waker.notify()
+    metrics.safely(runtime, lambda m: m.handbacks.labels("agent").inc())
     return control_of(conversation)
+
+
+# --- what the helpdesk tells us (called by the webhook handlers and the widget) ------------------
+
+
+def _agent_responded(tx: Tx, handoff: HandoffRow, actor: str, at: datetime, *, via: str) -> float | None:
+    """Stop the response window and record the first response once; return its seconds if new."""
+    timers.stop(tx, handoff.id, at, actor=actor, reason=f"agent responded ({via})",
+                conversation_id=handoff.conversation_id)
+    seconds = (at - datetime.fromisoformat(handoff.created_at)).total_seconds()
+    data = {"actor": actor, "via": via, "seconds": max(0.0, seconds)}
+    if seconds < 0:
+        data["clock_skew_seconds"] = seconds  # the clock went back: count it as immediate, say so
+    if tx.add_fact(handoff.id, "first_response", iso(at), data, once=True):
+        return max(0.0, seconds)
+    return None
+
+
+def _observe_first_response(runtime: Runtime, handoff: HandoffRow, seconds: float | None) -> None:
+    if seconds is not None:
+        metrics.safely(runtime, lambda m: m.first_response.labels(handoff.team or "-").observe(seconds))
+
+
+def record_agent_reply(runtime: Runtime, handoff_id: str, actor: str, at: datetime | None = None) -> Control:
+    """An agent replied in the helpdesk: pending_agent → agent, timers stop, first response noted.
+
+    Safe to call for every reply: later replies only append an audit row.
+    """
+    now = runtime.now()
+    at = at or now
+    with runtime.store.atomic() as tx:
+        handoff, conversation = _handoff_and_conversation(tx, handoff_id)
+        if conversation.handoff_id == handoff_id and conversation.owner == PENDING:
+            control.transition(tx, runtime.settings, conversation, AGENT, handoff_id=handoff_id,
+                               actor=actor, reason="agent replied", now=now)
+            tx.update_handoff(handoff_id, status="with_agent", claimed_by=handoff.claimed_by or actor,
+                              updated_at=iso(now))
+        waited = _agent_responded(tx, handoff, actor, at, via="reply")
+        tx.append_audit(at=iso(now), action="agent.replied", actor=actor, conversation_id=conversation.id,
+                        handoff_id=handoff_id, reason="agent replied in the helpdesk",
+                        data={"at": iso(at), "first": waited is not None})
+    _observe_first_response(runtime, handoff, waited)
+    runtime.waker.notify()
+    return control_of(conversation)
+
+
+def record_reassignment(runtime: Runtime, handoff_id: str, from_team: str | None, to_team: str,
+                        actor: str = "helpdesk", at: datetime | None = None) -> None:
+    """The helpdesk moved the handoff to another team: a routing miss (routing accuracy KPI)."""
+    now = runtime.now()
+    at = at or now
+    with runtime.store.atomic() as tx:
+        handoff, conversation = _handoff_and_conversation(tx, handoff_id)
+        from_team = from_team or handoff.team
+        if from_team == to_team:
+            return
+        tx.add_fact(handoff_id, "reassigned", iso(at), {"from_team": from_team, "to_team": to_team, "actor": actor})
+        tx.update_handoff(handoff_id, team=to_team, updated_at=iso(now))
+        tx.append_audit(at=iso(now), action="reassigned", actor=actor, conversation_id=conversation.id,
+                        handoff_id=handoff_id, reason=f"moved from {from_team} to {to_team}",
+                        data={"from_team": from_team, "to_team": to_team})
+
+
+def record_csat(runtime: Runtime, handoff_id: str, score: float, *, scale: float = 5,
+                actor: str = "helpdesk", at: datetime | None = None) -> None:
+    """Post-escalation customer satisfaction, as the helpdesk reports it."""
+    if not 0 <= score <= scale:
+        raise ValueError(f"CSAT score {score} is outside 0..{scale}")
+    now = runtime.now()
+    with runtime.store.atomic() as tx:
+        handoff, conversation = _handoff_and_conversation(tx, handoff_id)
+        tx.add_fact(handoff_id, "csat", iso(at or now), {"score": score, "scale": scale, "actor": actor})
+        tx.append_audit(at=iso(now), action="csat.reported", actor=actor, conversation_id=conversation.id,
+                        handoff_id=handoff_id, reason=f"CSAT {score}/{scale}", data={"score": score, "scale": scale})

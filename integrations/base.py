@@ -28,7 +28,9 @@ __all__ = [
     "TransientDeliveryError",
     "Delivery",
     "Destination",
+    "Finding",
     "HelpdeskEvent",
+    "RateLimiter",
     "TicketRef",
     "DESTINATIONS",
     "destination_class",
@@ -115,6 +117,10 @@ class Destination:
     def parse_webhook(self, headers: dict[str, str], body: bytes) -> list[HelpdeskEvent]:
         raise NotImplementedError
 
+    def doctor(self) -> list[Finding]:
+        """Check credentials and every configured id against the live helpdesk (``handoff doctor``)."""
+        return []
+
 
 # name -> "module:Class"; imported lazily so a missing vendor SDK only matters when it is configured
 DESTINATIONS: dict[str, str] = {
@@ -179,3 +185,50 @@ def error_for_status(status: int, message: str, *, response: str | None = None,
         return TransientDeliveryError(message, status=status, response=response,
                                       retry_after=parse_retry_after(retry_after))
     return PermanentDeliveryError(message, status=status, response=response)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of ``handoff doctor``: what was checked, whether it is right, and how to fix it."""
+
+    ok: bool
+    what: str
+    fix: str = ""
+
+
+class RateLimiter:
+    """A token bucket per destination that keeps under the vendor's documented request rate.
+
+    ``acquire`` waits only briefly: when the next slot is further away than ``max_wait`` seconds it
+    raises ``TransientDeliveryError`` with ``retry_after``, so the outbox reschedules the row and
+    the worker thread moves on instead of sleeping (one slow vendor never stalls the others).
+    """
+
+    def __init__(self, per_minute: float, *, burst: int | None = None, max_wait: float = 1.0,
+                 clock: Any = None):
+        import threading
+        import time
+
+        self.rate = per_minute / 60.0
+        self.capacity = float(burst if burst is not None else max(1, int(per_minute / 10)))
+        self.tokens = self.capacity
+        self.max_wait = max_wait
+        self._clock = clock or time.monotonic
+        self._sleep = time.sleep
+        self._updated = self._clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        with self._lock:
+            now = self._clock()
+            self.tokens = min(self.capacity, self.tokens + (now - self._updated) * self.rate)
+            self._updated = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return
+            wait = (1 - self.tokens) / self.rate
+            if wait > self.max_wait:
+                raise TransientDeliveryError("rate limit: holding back to stay under the vendor's limit",
+                                             retry_after=wait)
+            self.tokens -= 1  # reserve the slot, then wait for it outside the lock
+        self._sleep(wait)

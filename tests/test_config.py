@@ -74,9 +74,9 @@ def test_every_config_key_is_documented_in_the_example():
     ("destinations:\n  zendesc: {}\n", "destinations.zendesc: unknown destination (did you mean 'zendesk'?)"),
     ("destinations:\n  local:\n    colour: red\n", "destinations.local.colour: unknown key"),
     ("destinations: {}\n", "destinations: Value error, configure at least one destination"),
-    ("policy:\n  human_request_phrases: ['(unclosed']\n",
-     "policy.human_request_phrases: Value error, item 0: regex does not compile"),
-    ("routing:\n  default_team: sales\n", "routing: Value error, default_team 'sales' is not one of teams"),
+    ("policy:\n  rules:\n    - {id: r, when: {trigger: human_request, patterns: ['(unclosed']}}\n",
+     "policy.rules[0].when.patterns: Value error, item 0: regex does not compile"),
+    ("routing:\n  default_team: support\n", "routing: Value error, default_team 'support' is not one of teams"),
     ("worker:\n  max_attempts: 0\n", "worker.max_attempts: Input should be greater than or equal to 1"),
     ("security:\n  api_keys: []\n", "security.api_keys: List should have at least 1 item"),
     ("logging:\n  level: LOUD\n", "logging.level: Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'"),
@@ -115,10 +115,11 @@ def test_bad_override_names_the_key(tmp_path):  # type: ignore[no-untyped-def]
 
 def test_default_secrets_warn_off_loopback():
     settings = load_config(EXAMPLE, env={"HANDOFF_HOST": "0.0.0.0"})
-    assert len(settings.warnings()) == 2
+    assert len(settings.warnings()) == 3  # demo secret, API key, widget secret
     assert load_config(EXAMPLE, env={}).warnings() == []
     custom = load_config(EXAMPLE, env={"HANDOFF_HOST": "0.0.0.0", "HANDOFF_DEMO_SECRET": "s3cret-value",
-                                       "HANDOFF_API_KEY": "agent-key-123"})
+                                       "HANDOFF_API_KEY": "agent-key-123",
+                                       "HANDOFF_WIDGET_SECRET": "widget-secret-0123456789"})
     assert custom.warnings() == []
 
 

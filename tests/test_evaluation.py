@@ -11,6 +11,7 @@ from connector.evaluation import (
     evaluate,
     evaluate_file,
     main,
+    policy_functions,
     report_json,
     report_text,
     signals_decide,
@@ -106,25 +107,51 @@ def _dev_file(name):
     return path
 
 
-# Scores reached by the reference signals on the dev split when this was written; a change that
-# lowers any of them by more than MARGIN fails. Raise them when the signals improve.
-def test_escalation_dev_scores():
-    esc = report_json(evaluate_file(_dev_file("escalation_dev.jsonl")))["escalation"]
-    assert esc["precision"] >= 0.98 - MARGIN
-    assert esc["recall"] >= 0.949 - MARGIN
-    assert esc["f1"] >= 0.964 - MARGIN
-    assert esc["per_reason"]["human_request"]["recall"] >= 0.948 - MARGIN
-    assert esc["per_reason"]["policy_topic"]["recall"] >= 0.955 - MARGIN
-    assert esc["per_reason"]["buying_intent"]["recall"] >= 0.935 - MARGIN
+# Scores reached by the *shipped default config* (the real policy and routing, what `handoff
+# evaluate` runs) on the dev split when this was written; a change that lowers any of them by more
+# than MARGIN fails. Raise them when the policy improves.
+@pytest.fixture(scope="module")
+def shipped():  # type: ignore[no-untyped-def]
+    return policy_functions()
+
+
+def test_escalation_dev_scores(shipped):  # type: ignore[no-untyped-def]
+    esc = report_json(evaluate_file(_dev_file("escalation_dev.jsonl"), **shipped))["escalation"]
+    assert esc["precision"] >= 0.981 - MARGIN
+    assert esc["recall"] >= 0.981 - MARGIN
+    assert esc["f1"] >= 0.981 - MARGIN
+    assert esc["per_reason"]["human_request"]["recall"] >= 0.983 - MARGIN
+    assert esc["per_reason"]["policy_topic"]["recall"] >= 0.985 - MARGIN
+    assert esc["per_reason"]["buying_intent"]["recall"] >= 0.968 - MARGIN
     assert esc["per_reason"]["none"]["recall"] >= 0.967 - MARGIN
 
 
-def test_routing_dev_scores():
-    routing = report_json(evaluate_file(_dev_file("routing_dev.jsonl")))["routing"]
+def test_routing_dev_scores(shipped):  # type: ignore[no-untyped-def]
+    routing = report_json(evaluate_file(_dev_file("routing_dev.jsonl"), **shipped))["routing"]
     assert routing["accuracy"] >= 0.944 - MARGIN
     assert min(v["f1"] for v in routing["per_team"].values()) >= 0.869 - MARGIN
 
 
-def test_sentiment_dev_scores():
-    sentiment = report_json(evaluate_file(_dev_file("sentiment_dev.jsonl")))["sentiment"]
+def test_sentiment_dev_scores(shipped):  # type: ignore[no-untyped-def]
+    sentiment = report_json(evaluate_file(_dev_file("sentiment_dev.jsonl"), **shipped))["sentiment"]
     assert sentiment["macro_f1"] >= 0.640 - MARGIN
+
+
+def test_evaluate_command_json_shape(tmp_path):  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from connector.cli import main as cli
+
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in ESCALATION_ROWS) + "\n", encoding="utf-8")
+    out = CliRunner().invoke(cli, ["evaluate", str(path), "--json"])
+    assert out.exit_code == 0, out.output
+    esc = json.loads(out.output)["escalation"]
+    assert {"precision", "recall", "f1", "per_reason"} <= set(esc)
+    assert esc["per_reason"]["human_request"]["recall"] == 1.0
+    text = CliRunner().invoke(cli, ["evaluate", str(path)])
+    assert text.exit_code == 0 and "ESCALATION" in text.output and "gold \\ pred" in text.output
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"conversation": []}\n', encoding="utf-8")
+    failed = CliRunner().invoke(cli, ["evaluate", str(bad)])
+    assert failed.exit_code == 1 and "not a labelled JSONL file" in failed.output

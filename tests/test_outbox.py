@@ -101,7 +101,7 @@ def test_permanent_failure_is_dead_lettered_and_can_be_retried(client, worker, r
 def test_out_of_attempts_is_dead_lettered(client, runtime, receiver, clock, settings):  # type: ignore[no-untyped-def]
     settings.worker.max_attempts = 3
     worker = Worker(runtime, concurrency=1, worker_id="w")
-    receiver.responses = [(500, {})] * 3
+    receiver.responses = [(500, {})] * 100  # every callback fails (reminders add callbacks too)
     escalate(client)
     for _ in range(3):
         drain(worker)

@@ -1,11 +1,11 @@
-"""Agent-facing endpoints: read handoffs, take over, hand back. API key required."""
+"""Agent-facing endpoints: read handoffs, take over, hand back. API key or widget token."""
 
 from __future__ import annotations
 
 from flask import Blueprint, request
 
 from connector import service
-from connector.api import json_response, parse_body, require_api_key, runtime
+from connector.api import json_response, parse_body, runtime
 from connector.errors import BadRequest, NotFound
 from connector.schemas import Claim, Handback, HandoffList, HandoffView
 from connector.store import HandoffRow, Tx
@@ -17,7 +17,10 @@ STATUSES = ("open", "with_agent", "handed_back", "closed")
 
 @bp.before_request
 def _auth() -> None:
-    require_api_key()
+    # an API key, or the widget's token for this one handoff (connector/api/widget.py)
+    from connector.api.widget import authenticate_agent
+
+    authenticate_agent((request.view_args or {}).get("handoff_id"))
 
 
 def handoff_view(tx: Tx, row: HandoffRow) -> HandoffView:

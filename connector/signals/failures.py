@@ -63,6 +63,26 @@ def similarity(a: str, b: str) -> float:
     return max(jaccard, SequenceMatcher(None, na, nb, autojunk=False).ratio())
 
 
+def similar(a: str, b: str, threshold: float) -> bool:
+    """``similarity(a, b) >= threshold``, answered without the full diff where a bound settles it.
+
+    difflib's ``real_quick_ratio`` and ``quick_ratio`` are upper bounds of ``ratio``: when they
+    fall short of the threshold, so does the ratio, and the quadratic comparison is skipped.
+    """
+    na, nb = normalize(a, _COMPARE_CHARS), normalize(b, _COMPARE_CHARS)
+    if not na or not nb:
+        return threshold <= 0.0
+    if na == nb:
+        return True
+    ta = {stem(t) for t in tokens(na)} - _STOP
+    tb = {stem(t) for t in tokens(nb)} - _STOP
+    if ta and tb and len(ta & tb) / len(ta | tb) >= threshold:
+        return True
+    matcher = SequenceMatcher(None, na, nb, autojunk=False)
+    return (matcher.real_quick_ratio() >= threshold and matcher.quick_ratio() >= threshold
+            and matcher.ratio() >= threshold)
+
+
 def repeated_failure(
     messages: Sequence[Any],
     *,
@@ -89,7 +109,7 @@ def repeated_failure(
     pairs = tuple(
         (a[:200], b[:200])
         for a, b in zip(customer, customer[1:], strict=False)
-        if len(b.split()) >= min_words and similarity(a, b) >= similarity_threshold
+        if len(b.split()) >= min_words and similar(a, b, similarity_threshold)
     )
     return RepeatedFailure(
         failed=fallbacks >= max_fallbacks or len(pairs) >= max_rephrasings,

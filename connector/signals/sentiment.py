@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from connector.signals.failures import DEFAULT_SIMILARITY, similarity
+from connector.signals.failures import DEFAULT_SIMILARITY, similar
 from connector.signals.text import clip, customer_texts, find_terms, normalize
 
 DEFAULT_PROFANITY: tuple[str, ...] = (
@@ -200,7 +200,7 @@ def conversation_sentiment(
             # "ok" twice is not a repeated question; a rephrasing has some substance
             repeated=i > 0
             and len(t.split()) >= 3
-            and similarity(texts[i - 1], t) >= similarity_threshold,
+            and similar(texts[i - 1], t, similarity_threshold),
             **options,
         )
         for i, t in enumerate(texts)

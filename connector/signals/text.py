@@ -39,8 +39,13 @@ def clip(text: str | None, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     return text[:half] + "\n" + text[-half:]
 
 
+@lru_cache(maxsize=4096)
 def normalize(text: str | None, max_chars: int = DEFAULT_MAX_CHARS) -> str:
-    """Casefolded, accent-free, whitespace-collapsed form of ``text`` (clipped to ``max_chars``)."""
+    """Casefolded, accent-free, whitespace-collapsed form of ``text`` (clipped to ``max_chars``).
+
+    Cached: several signals read the same turns, and per-character accent stripping is the
+    costliest step of most of them.
+    """
     text = unicodedata.normalize("NFKD", clip(text, max_chars).translate(_QUOTES))
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return " ".join(text.casefold().split())
@@ -138,3 +143,69 @@ def customer_texts(messages: Sequence[Any], last: int | None = None) -> list[str
                 break
     out.reverse()
     return out
+
+
+# --- typo tolerance -------------------------------------------------------------------------------
+# Customers type fast ("retun my order", "pucrhase", "isue paying"). Words one edit away from a
+# keyword's word (a missing, extra, swapped or wrong letter; same first letter; 4+ letters) are
+# read as that word before keyword matching. Only keyword vocabulary is a target, so this cannot
+# turn ordinary words into arbitrary ones.
+
+_VOCAB_WORD = re.compile(r"[a-z]{4,}")
+
+
+@lru_cache(maxsize=64)
+def keyword_vocabulary(terms: tuple[str, ...]) -> frozenset[str]:
+    """Literal words (4+ letters) that occur in ``terms``, regexes included."""
+    words: set[str] = set()
+    for term in terms:
+        for word in _VOCAB_WORD.findall(term[3:] if term.startswith("re:") else normalize(term)):
+            words.add(word)
+            if word.endswith("s") and len(word) > 4:  # "issues?" in a regex also means "issue"
+                words.add(word[:-1])
+    return frozenset(words)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """True when ``a`` and ``b`` differ by one insertion, deletion, substitution or swap."""
+    la, lb = len(a), len(b)
+    if abs(la - lb) > 1 or a == b:
+        return False
+    if la == lb:
+        diff = [i for i in range(la) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        return (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )
+    if la > lb:
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i:] == b[i + 1 :]
+
+
+@lru_cache(maxsize=4096)
+def _correction(word: str, vocab: frozenset[str]) -> str:
+    if len(word) < 4 or word in vocab or not word.isalpha():
+        return word
+    for candidate in vocab:
+        # 4-letter words only by a missing letter ("isue"); short words are too easy to confuse
+        if (
+            candidate[0] == word[0]
+            and (len(word) > 4 or len(candidate) == 5)
+            and _one_edit(word, candidate)
+        ):
+            return candidate
+    return word
+
+
+def correct_typos(norm: str, vocab: frozenset[str]) -> str:
+    """``norm`` (already normalised) with near-miss words replaced by keyword words."""
+    if not vocab or not norm:
+        return norm
+    return re.sub(r"[a-z]{4,}", lambda m: _correction(m.group(0), vocab), norm)

@@ -13,7 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from connector.signals.text import compile_terms, customer_texts, find_terms, normalize
+from connector.signals.text import (
+    compile_terms,
+    correct_typos,
+    customer_texts,
+    find_terms,
+    keyword_vocabulary,
+    normalize,
+)
 
 _MONEY = r"(?:money|amount|bonus|cash ?back|cash|payment|deposit|balance|refund|funds|credit)"
 _NOT_ARRIVED = r"(?:received|credited|added|add|showing|shown|reflect\w*|updated|arrived|came)"
@@ -39,6 +46,10 @@ DEFAULT_POLICY_TOPICS: Mapping[str, tuple[str, ...]] = {
         rf"(?:\w+\s+)?{_NOT_ARRIVED}\b",
         rf"re:\b{_MONEY}\s+(?:\w+\s+)?(?:gone|missing|disappeared|vanished)\b",
         r"re:\b(?:deposit\w*|added|add|paid|transferred|won)\b[^.?!]{0,40}\bbut\b",
+        # money owed and not given: "you did not give my bonus", "never got my cashback"
+        rf"re:\b(?:not|never|didn't|didnt|haven't|havent|no)\s+(?:\w+\s+){{0,2}}?(?:give|given|"
+        rf"gave|get|got|receiv\w*|credit\w*)\s+(?:\w+\s+){{0,3}}?{_MONEY}s?\b",
+        rf"re:^\W*(?:pls |please )?give\s+(?:me\s+)?(?:my\s+)?{_MONEY}s?\b",
     ),
     "complaint": (
         "complain*", "grievance*", "very bad", "bad experience", "bad service", "poor service",
@@ -66,7 +77,7 @@ DEFAULT_BUYING_TERMS: tuple[str, ...] = (
     r"re:\b(?:i want to|i'd like to|i would like to|how (?:can|do) i|how to|where (?:can|do) i|"
     r"can i)\s+(?:\w+\s+)?(?:order|buy|purchase|subscribe)\b",
     "quote", "quotation", "pricing", "price list", "demo", "free trial", "upgrade*",
-    "sign me up", "enrol*", "subscribe",
+    "sign me up", r"re:\benrol(?:l|ls|ling|ing|ment)?\b", "subscribe",
     r"re:\bappl(?:y|ying|ication)\b(?:\W+\w+){0,4}?\W+(?:loan|mortgage|credit card|card|account|"
     r"policy|insurance|overdraft)s?\b",
     r"re:\b(?:take|taking|get|getting|need|want|new|eligible|ask for|looking for)\b(?:\W+\w+){0,3}?"
@@ -88,6 +99,11 @@ DEFAULT_BUYING_EXCLUSIONS: tuple[str, ...] = (
     "cancel ... order",
     "track ... order",
     "where is my order",
+    # purchases someone else made are a fraud report, not a buying signal
+    r"re:\bpurchas\w*\s+(?:\w+\s+){0,3}?(?:made|done|that|which|i didn't|i did not|wasn't|was not|"
+    r"not by me|not mine)\b",
+    r"re:\b(?:didn't|did not|never|not|unable to|can't|cannot)\s+(?:\w+\s+){0,4}?purchas\w*",
+    r"re:\b(?:someone|somebody)\b[^.?!]{0,60}\bpurchas\w*",
 )
 
 DEFAULT_CONTACT_TYPES: Mapping[str, tuple[str, ...]] = {
@@ -126,7 +142,8 @@ class TopicMatch:
 
 def match_groups(text: str | None, groups: Mapping[str, Sequence[str]]) -> TopicMatch:
     """Match ``text`` against ordered keyword ``groups``; never raises."""
-    norm = normalize(text)
+    vocab = keyword_vocabulary(tuple(t for terms in groups.values() for t in terms))
+    norm = correct_typos(normalize(text), vocab)
     found = tuple(
         (name, tuple(hits)) for name, terms in groups.items() if (hits := find_terms(norm, terms))
     )

@@ -95,6 +95,36 @@ class AuditRow:
     hash: str
 
 
+@dataclass
+class TimerRow:
+    """A response-window timer (``connector/timers.py``): fires once, at ``due_at``, unless stopped."""
+
+    id: int
+    handoff_id: str
+    conversation_id: str
+    kind: str  # "response_window"
+    round: int  # 1, then 2 after a route_to_team fallback
+    step: int  # 1..max_reminders are reminders; the step after them is the fallback
+    due_at: float
+    status: str  # pending | fired | cancelled
+    created_at: float
+    updated_at: float
+    data: dict[str, Any] = field(default_factory=dict)
+    claimed_by: str | None = None
+    fired_at: float | None = None
+
+
+@dataclass
+class FactRow:
+    """Something learnt about a handoff after it opened: first_response, reassigned, rerouted, csat."""
+
+    id: int
+    handoff_id: str
+    kind: str
+    at: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
 def audit_hash(prev_hash: str, at: str, action: str, actor: str, conversation_id: str | None,
                handoff_id: str | None, reason: str, data: dict[str, Any]) -> str:
     """The chain link: any edit to a row, or a deleted row, breaks every hash after it."""
@@ -190,6 +220,51 @@ class Tx(ABC):
     @abstractmethod
     def next_due_at(self) -> float | None: ...
 
+    @abstractmethod
+    def any_due(self, now: float) -> bool:
+        """Cheap read: is any row claimable at ``now``? (Spares idle workers the write lock.)"""
+
+    @abstractmethod
+    def outbox_stats(self) -> dict[str, Any]:
+        """Rows by (kind, status) and the ``created_at`` of the oldest undelivered row, for /metrics."""
+
+    # timers (response windows) -------------------------------------------------------------------
+    @abstractmethod
+    def add_timer(self, *, handoff_id: str, conversation_id: str, kind: str, round: int, step: int,
+                  due_at: float, now: float, data: dict[str, Any]) -> int | None:
+        """Add a pending timer; the same (handoff, kind, round, step) twice adds nothing (None)."""
+
+    @abstractmethod
+    def claim_due_timer(self, worker_id: str, now: float) -> TimerRow | None:
+        """Mark the most overdue pending timer ``fired`` with a conditional update, and return it.
+
+        Of two workers racing for one timer exactly one gets it; the caller does the timer's work
+        in the same transaction, so a crash undoes the claim too.
+        """
+
+    @abstractmethod
+    def cancel_timers(self, handoff_id: str, now: float) -> int:
+        """Cancel the handoff's pending timers; return how many."""
+
+    @abstractmethod
+    def next_timer_due_at(self) -> float | None: ...
+
+    @abstractmethod
+    def list_timers(self, handoff_id: str | None = None, status: str | None = None) -> list[TimerRow]: ...
+
+    # facts about handoffs (first response, reassignment, CSAT) ---------------------------------
+    @abstractmethod
+    def add_fact(self, handoff_id: str, kind: str, at: str, data: dict[str, Any], *,
+                 once: bool = False) -> bool:
+        """Record a fact; with ``once``, only if the handoff has none of this kind yet."""
+
+    @abstractmethod
+    def list_facts(self, handoff_id: str | None = None, kind: str | None = None) -> list[FactRow]: ...
+
+    @abstractmethod
+    def report_data(self, since: str, until: str, team: str | None = None) -> dict[str, Any]:
+        """The rows the KPIs are computed from (``connector/kpis.py``), for handoffs in [since, until)."""
+
     # local inbox -------------------------------------------------------------------------------
     @abstractmethod
     def put_inbox_item(self, handoff_id: str, payload: dict[str, Any], now: str) -> tuple[int, bool]:
@@ -208,6 +283,18 @@ class Tx(ABC):
 
     @abstractmethod
     def list_audit(self, conversation_id: str | None = None) -> list[AuditRow]: ...
+
+    # draft events (the widget) -----------------------------------------------------------------
+    @abstractmethod
+    def add_draft_event(self, row: dict[str, Any]) -> int:
+        """Record one use of a handoff's draft reply (``connector/drafts.py``); return its id."""
+
+    @abstractmethod
+    def list_draft_events(self, handoff_id: str | None = None) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def latest_handoff_for_conversation(self, conversation_id: str) -> HandoffRow | None:
+        """The conversation's most recent handoff, open or not (helpdesk apps look it up by it)."""
 
 
 class Store(ABC):

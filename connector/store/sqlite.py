@@ -1,6 +1,7 @@
 """``SqliteStore``: the default store, one file, WAL, through sqlite-utils.
 
-Each thread has its own connection. Writes take the database's write lock at ``BEGIN IMMEDIATE``,
+Each thread has its own connection. Writers of one process take turns on a Python lock; each write
+transaction then takes the database's write lock at ``BEGIN IMMEDIATE``,
 so a transaction's reads and writes are one atomic step even across processes; other writers wait
 up to ``busy_timeout_ms``. Readers never block under WAL.
 """
@@ -20,10 +21,12 @@ import sqlite_utils
 from connector.store.base import (
     AuditRow,
     ConversationRow,
+    FactRow,
     HandoffRow,
     MessageRow,
     OutboxRow,
     Store,
+    TimerRow,
     Tx,
     audit_hash,
 )
@@ -91,8 +94,52 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     db["audit"].create_index(["conversation_id", "id"])
 
 
+def _m005_timers(db: sqlite_utils.Database) -> None:
+    """Response-window timers: one row per reminder step, fired once by a conditional update."""
+    db["timers"].create(
+        {
+            "id": int, "handoff_id": str, "conversation_id": str, "kind": str, "round": int,
+            "step": int, "due_at": float, "status": str, "claimed_by": str, "fired_at": float,
+            "data": str, "created_at": float, "updated_at": float,
+        },
+        pk="id",
+        not_null={"handoff_id", "kind", "status", "due_at"},
+    )
+    db["timers"].create_index(["handoff_id", "kind", "round", "step"], unique=True)
+    db["timers"].create_index(["status", "due_at"])
+
+
+def _m006_handoff_facts(db: sqlite_utils.Database) -> None:
+    """What happened to a handoff after it opened: first response, reassignment, CSAT (for KPIs)."""
+    db["handoff_facts"].create(
+        {"id": int, "handoff_id": str, "kind": str, "at": str, "data": str},
+        pk="id",
+        not_null={"handoff_id", "kind", "at"},
+    )
+    db["handoff_facts"].create_index(["handoff_id", "kind"])
+    db["handoff_facts"].create_index(["kind", "at"])
+    db["handoffs"].create_index(["created_at"])  # reports select handoffs by period
+
+
+
+def _m010_draft_events(db: sqlite_utils.Database) -> None:
+    """How agents used the bot's draft: copied, inserted, sent (edited or not), discarded."""
+    db["draft_events"].create(
+        {
+            "id": int, "handoff_id": str, "action": str, "actor": str, "via": str, "at": str,
+            "draft_chars": int, "final_chars": int, "edit_distance": int,
+        },
+        pk="id",
+        not_null={"handoff_id", "action", "at"},
+    )
+    db["draft_events"].create_index(["handoff_id", "id"])
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
+    ("005_timers", _m005_timers),
+    ("006_handoff_facts", _m006_handoff_facts),
+    ("010_draft_events", _m010_draft_events),
 ]
 
 
@@ -312,12 +359,106 @@ class SqliteTx(Tx):
         )
         return cur.rowcount == 1
 
+    def any_due(self, now):
+        row = self._one(
+            "SELECT 1 FROM outbox WHERE (status='pending' AND next_attempt_at<=?)"
+            " OR (status='delivering' AND claim_expires_at<=?) LIMIT 1",
+            (now, now),
+        )
+        return row is not None
+
     def next_due_at(self):
         row = self._one(
             "SELECT MIN(t) AS t FROM (SELECT MIN(next_attempt_at) AS t FROM outbox WHERE status='pending'"
-            " UNION ALL SELECT MIN(claim_expires_at) FROM outbox WHERE status='delivering')"
+            " UNION ALL SELECT MIN(claim_expires_at) FROM outbox WHERE status='delivering'"
+            " UNION ALL SELECT MIN(due_at) FROM timers WHERE status='pending')"
         )
         return None if row is None or row["t"] is None else float(row["t"])
+
+    def outbox_stats(self):
+        by_status = [
+            {"kind": r["kind"], "target": r["target"], "status": r["status"], "n": r["n"]}
+            for r in self.conn.execute(
+                "SELECT kind, target, status, COUNT(*) AS n FROM outbox GROUP BY kind, target, status")
+        ]
+        oldest = self._one("SELECT MIN(created_at) AS t FROM outbox WHERE status IN ('pending','delivering')")
+        timers = self._one("SELECT COUNT(*) AS n FROM timers WHERE status='pending'")
+        return {"rows": by_status, "oldest_undelivered_at": oldest["t"] if oldest else None,
+                "pending_timers": int(timers["n"]) if timers else 0}
+
+    # timers
+    @staticmethod
+    def _timer(row: sqlite3.Row) -> TimerRow:
+        return TimerRow(
+            id=row["id"], handoff_id=row["handoff_id"], conversation_id=row["conversation_id"],
+            kind=row["kind"], round=row["round"], step=row["step"], due_at=row["due_at"],
+            status=row["status"], created_at=row["created_at"], updated_at=row["updated_at"],
+            data=_l(row["data"]) or {}, claimed_by=row["claimed_by"], fired_at=row["fired_at"],
+        )
+
+    def add_timer(self, *, handoff_id, conversation_id, kind, round, step, due_at, now, data):
+        cur = self.conn.execute(
+            "INSERT OR IGNORE INTO timers (handoff_id, conversation_id, kind, round, step, due_at,"
+            " status, data, created_at, updated_at) VALUES (?,?,?,?,?,?,'pending',?,?,?)",
+            (handoff_id, conversation_id, kind, round, step, due_at, _j(data), now, now),
+        )
+        return cur.lastrowid if cur.rowcount == 1 else None
+
+    def claim_due_timer(self, worker_id, now):
+        row = self._one(
+            "UPDATE timers SET status='fired', claimed_by=?, fired_at=?, updated_at=? WHERE id = ("
+            "  SELECT id FROM timers WHERE status='pending' AND due_at<=? ORDER BY due_at, id LIMIT 1"
+            ") AND status='pending' RETURNING *",
+            (worker_id, now, now, now),
+        )
+        return None if row is None else self._timer(row)
+
+    def cancel_timers(self, handoff_id, now):
+        cur = self.conn.execute(
+            "UPDATE timers SET status='cancelled', updated_at=? WHERE handoff_id=? AND status='pending'",
+            (now, handoff_id),
+        )
+        return cur.rowcount
+
+    def next_timer_due_at(self):
+        row = self._one("SELECT MIN(due_at) AS t FROM timers WHERE status='pending'")
+        return None if row is None or row["t"] is None else float(row["t"])
+
+    def list_timers(self, handoff_id=None, status=None):
+        where, params = [], []
+        if handoff_id:
+            where.append("handoff_id=?")
+            params.append(handoff_id)
+        if status:
+            where.append("status=?")
+            params.append(status)
+        sql = "SELECT * FROM timers" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+        return [self._timer(r) for r in self.conn.execute(sql, params)]
+
+    # facts
+    def add_fact(self, handoff_id, kind, at, data, *, once=False):
+        if once and self._one("SELECT 1 FROM handoff_facts WHERE handoff_id=? AND kind=?", (handoff_id, kind)):
+            return False
+        self.conn.execute("INSERT INTO handoff_facts (handoff_id, kind, at, data) VALUES (?,?,?,?)",
+                          (handoff_id, kind, at, _j(data)))
+        return True
+
+    def list_facts(self, handoff_id=None, kind=None):
+        where, params = [], []
+        if handoff_id:
+            where.append("handoff_id=?")
+            params.append(handoff_id)
+        if kind:
+            where.append("kind=?")
+            params.append(kind)
+        sql = "SELECT * FROM handoff_facts" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+        return [FactRow(r["id"], r["handoff_id"], r["kind"], r["at"], _l(r["data"]) or {})
+                for r in self.conn.execute(sql, params)]
+
+    def report_data(self, since, until, team=None):
+        from connector.store.sqlite_reports import report_data
+
+        return report_data(self.conn, since, until, team)
 
     # inbox
     def put_inbox_item(self, handoff_id, payload, now):
@@ -368,6 +509,29 @@ class SqliteTx(Tx):
         ]
 
 
+    # draft events (the widget)
+    def add_draft_event(self, row):
+        cur = self.conn.execute(
+            "INSERT INTO draft_events (handoff_id, action, actor, via, at, draft_chars, final_chars,"
+            " edit_distance) VALUES (?,?,?,?,?,?,?,?)",
+            (row["handoff_id"], row["action"], row.get("actor"), row.get("via"), row["at"],
+             row.get("draft_chars"), row.get("final_chars"), row.get("edit_distance")),
+        )
+        return int(cur.lastrowid or 0)
+
+    def list_draft_events(self, handoff_id=None):
+        if handoff_id is None:
+            cur = self.conn.execute("SELECT * FROM draft_events ORDER BY id")
+        else:
+            cur = self.conn.execute("SELECT * FROM draft_events WHERE handoff_id=? ORDER BY id", (handoff_id,))
+        return [dict(r) for r in cur]
+
+    def latest_handoff_for_conversation(self, conversation_id):
+        row = self._one("SELECT * FROM handoffs WHERE conversation_id=? ORDER BY created_at DESC, id DESC"
+                        " LIMIT 1", (conversation_id,))
+        return None if row is None else self._handoff(row)
+
+
 class SqliteStore(Store):
     name = "sqlite"
 
@@ -377,6 +541,9 @@ class SqliteStore(Store):
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        # Writers in this process queue here rather than on SQLite's lock: SQLite's busy handler
+        # sleeps in steps of milliseconds, which collapses throughput under concurrent writes.
+        self._write_lock = threading.Lock()
         if self.path != ":memory:":
             Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
@@ -429,8 +596,10 @@ class SqliteStore(Store):
         else:
             conn.execute("COMMIT")
 
-    def atomic(self):
-        return self._transaction("BEGIN IMMEDIATE")
+    @contextmanager
+    def atomic(self) -> Iterator[Tx]:
+        with self._write_lock, self._transaction("BEGIN IMMEDIATE") as tx:
+            yield tx
 
     def reading(self):
         return self._transaction("BEGIN")

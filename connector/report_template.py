@@ -1,0 +1,61 @@
+"""The Jinja template of the HTML report (a module, so it ships with the package as code)."""
+
+TEMPLATE = r"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Handoff report {{ k.since[:10] }} – {{ k.until[:10] }}</title>
+<style>
+  body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 60rem;
+         padding: 0 1rem; color: #111; }
+  h1 { font-size: 1.5rem; margin-bottom: .2rem; } h2 { font-size: 1.1rem; margin-top: 2rem; }
+  .muted { color: #666; } table { border-collapse: collapse; width: 100%; }
+  th, td { text-align: left; padding: .3rem .6rem; border-bottom: 1px solid #e5e7eb; vertical-align: top; }
+  td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+  .grid { display: grid; grid-template-columns: 1fr 1fr; gap: 1.5rem; }
+  @media (max-width: 50rem) { .grid { grid-template-columns: 1fr; } }
+</style>
+</head>
+<body>
+<h1>Handoff report</h1>
+<p class="muted">{{ k.since[:16] }} → {{ k.until[:16] }} (UTC){% if k.team %} · team {{ k.team }}{% endif %}
+ · generated {{ generated_at[:19] }}</p>
+{% if k.handoffs == 0 %}<p><strong>No handoffs in this period.</strong></p>{% endif %}
+
+<h2>Key figures</h2>
+<table>
+  <tr><th>KPI</th><th>Value</th><th>Target / note</th></tr>
+  {% for name, value, note in rows %}<tr><td>{{ name }}</td><td class="num">{{ value }}</td><td class="muted">{{ note }}</td></tr>
+  {% endfor %}
+</table>
+{% if k.clock_anomalies %}<p class="muted">{{ k.clock_anomalies }} duration(s) ignored: the clock went backwards.</p>{% endif %}
+
+<h2>Handoffs per day, by reason</h2>
+{{ charts.per_day }}
+
+<h2>Time to first agent response</h2>
+{{ charts.first_response }}
+
+<div class="grid">
+<div><h2>Routing accuracy by team</h2>{{ charts.routing }}</div>
+<div><h2>Draft usage</h2>{{ charts.drafts }}
+{% if not k.drafts.available %}<p class="muted">No draft events are recorded yet.</p>{% endif %}
+<h2>Repeat-context rate</h2>{{ charts.repeat }}
+<p class="muted">Agent questions for what the payload held: {{ k.repeat_context.agent_asks or "none" }};
+customer restatements: {{ k.repeat_context.customer_restates }}.</p></div>
+</div>
+
+<h2>Learning from handoffs</h2>
+<p class="muted">What the bot could learn to answer: the intents and reasons behind handoffs in this period.</p>
+<div class="grid">
+<table><tr><th>Top intents</th><th class="num">Handoffs</th></tr>
+{% for name, n in k.top_intents %}<tr><td>{{ name }}</td><td class="num">{{ n }}</td></tr>
+{% else %}<tr><td colspan="2" class="muted">none</td></tr>{% endfor %}</table>
+<table><tr><th>Top reasons</th><th class="num">Handoffs</th></tr>
+{% for name, n in k.top_reasons %}<tr><td>{{ name }}</td><td class="num">{{ n }}</td></tr>
+{% else %}<tr><td colspan="2" class="muted">none</td></tr>{% endfor %}</table>
+</div>
+</body>
+</html>
+"""

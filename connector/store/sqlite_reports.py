@@ -1,0 +1,130 @@
+"""The SQLite queries behind the KPI report (``Tx.report_data``); ``connector/kpis.py`` does the maths.
+
+Only narrow columns leave the database: JSON fields are picked with ``json_extract`` so a report
+over 100,000 handoffs never parses 100,000 payloads in Python. Payloads are read in full only for
+the handoffs that have messages after the handoff (the repeat-context check needs them).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta
+from typing import Any
+
+# One json_extract with several paths parses each payload once (SQLite has no JSON cache before 3.45).
+HANDOFFS = """
+SELECT h.id, h.conversation_id, h.created_at, h.team, h.status, h.priority,
+       json_extract(h.payload, '$.intent.name', '$.escalation.reasons', '$.draft_reply') AS picked,
+       json_extract(h.handback, '$.at') AS handback_at,
+       json_extract(h.handback, '$.actor') AS handback_actor,
+       c.created_at AS conversation_created_at
+FROM handoffs h LEFT JOIN conversations c ON c.id = h.conversation_id
+WHERE h.created_at >= ? AND h.created_at < ?
+"""
+
+# Facts come after their handoff opened, so reading them by time (with a day's slack for clocks)
+# and keeping those of the period's handoffs is one short scan instead of 100,000 lookups.
+FACTS = """
+SELECT handoff_id, kind, at, json_extract(data, '$.seconds'), json_extract(data, '$.clock_skew_seconds'),
+       json_extract(data, '$.from_team'), json_extract(data, '$.score'), json_extract(data, '$.scale')
+FROM handoff_facts WHERE at >= ? ORDER BY id
+"""
+FACT_FIELDS = ("seconds", "clock_skew_seconds", "from_team", "score", "scale")
+
+# Messages after the handoff: the transcript holds every turn up to the handoff, so later seqs.
+POST_MESSAGES = """
+SELECT h.id AS handoff_id, m.role, m.text, m.at, m.seq FROM handoffs h
+JOIN messages m ON m.conversation_id = h.conversation_id
+ AND m.seq > json_array_length(h.payload, '$.transcript.turns')
+WHERE h.created_at >= ? AND h.created_at < ? AND m.role IN ('agent', 'customer')
+"""
+
+PAYLOAD_FACTS = """
+SELECT id, json_extract(payload, '$.customer', '$.transcript.turns') AS picked
+FROM handoffs WHERE id IN (SELECT value FROM json_each(?))
+"""
+
+
+def _tables(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def report_data(
+    conn: sqlite3.Connection, since: str, until: str, team: str | None = None
+) -> dict[str, Any]:
+    window = (since, until)
+    handoffs = []
+    for r in conn.execute(HANDOFFS, window):
+        intent, reasons, draft = json.loads(r["picked"])
+        handoffs.append(
+            {
+                "id": r["id"],
+                "conversation_id": r["conversation_id"],
+                "created_at": r["created_at"],
+                "team": r["team"],
+                "status": r["status"],
+                "priority": r["priority"],
+                "intent": intent,
+                "reasons": [x.get("trigger") for x in reasons or [] if isinstance(x, dict)],
+                "has_draft": bool(draft),
+                "handback_at": r["handback_at"],
+                "handback_actor": r["handback_actor"],
+                "conversation_created_at": r["conversation_created_at"],
+            }
+        )
+    conversations = conn.execute(
+        "SELECT COUNT(*) FROM conversations WHERE created_at >= ? AND created_at < ?", window
+    ).fetchone()[0]
+    ids_in_period = {h["id"] for h in handoffs}
+    slack = (datetime.fromisoformat(since) - timedelta(days=1)).isoformat(timespec="microseconds")
+    facts = [
+        {
+            "handoff_id": r[0],
+            "kind": r[1],
+            "at": r[2],
+            "data": {k: v for k, v in zip(FACT_FIELDS, r[3:], strict=True) if v is not None},
+        }
+        for r in conn.execute(FACTS, (slack,))
+        if r[0] in ids_in_period
+    ]
+    post = sorted(
+        (dict(r) for r in conn.execute(POST_MESSAGES, window)),
+        key=lambda m: (m["handoff_id"], m["seq"]),
+    )
+    known: dict[str, dict[str, Any]] = {}
+    ids = sorted({m["handoff_id"] for m in post})
+    for start in range(0, len(ids), 5000):
+        chunk = json.dumps(ids[start : start + 5000])
+        for r in conn.execute(PAYLOAD_FACTS, (chunk,)):
+            customer, turns = json.loads(r["picked"])
+            turns = turns or []
+            known[r["id"]] = {
+                "customer": customer or {},
+                "customer_texts": [t.get("text", "") for t in turns if t.get("role") == "customer"],
+            }
+    drafts: dict[str, Any] = {"available": False, "events": []}
+    if "draft_events" in _tables(conn):
+        try:
+            rows = conn.execute(
+                "SELECT handoff_id, action FROM draft_events WHERE at >= ?", (slack,)
+            )
+            drafts = {
+                "available": True,
+                "events": [
+                    {"handoff_id": r[0], "action": r[1]} for r in rows if r[0] in ids_in_period
+                ],
+            }
+        except sqlite3.OperationalError as exc:  # their table, another shape: say so, count nothing
+            drafts = {"available": False, "events": [], "error": str(exc)}
+    return {
+        "since": since,
+        "until": until,
+        "team": team,
+        "conversations": conversations,
+        "handoffs": handoffs,
+        "facts": facts,
+        "post_messages": post,
+        "known": known,
+        "drafts": drafts,
+    }

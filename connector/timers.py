@@ -1,0 +1,481 @@
+"""Agent response windows: nobody waits silently.
+
+When a handoff opens, a ``response_window`` timer row is written in the same transaction
+(``start``). If it expires before an agent replies or takes over, the worker fires it
+(``fire_due``): an internal note and a priority bump in the helpdesk, an alert, and an honest
+``customer.update`` callback to the bot (still waiting, about N minutes, or a callback offer); then
+the next window starts. After ``max_reminders`` reminders the next expiry applies the fallback:
+``route_to_team`` (once; a second round ends in a handback) or ``handback`` to the bot with an
+apology and a callback promise. ``stop`` cancels a handoff's timers; the service calls it on claim,
+agent reply and handback.
+
+Firing is one transaction: a conditional ``UPDATE ... WHERE status='pending'`` claims the timer,
+and every effect of the firing is a row written in that same transaction (outbox rows, audit, the
+next timer). Of two workers only one claim succeeds; a crash rolls the claim back with the effects,
+so a reminder fires exactly once, and no lease is needed as for outbox rows that call out.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from connector import control, metrics
+from connector.config import FallbackSettings, Settings
+from connector.control import BOT, PENDING, iso
+from connector.store import HandoffRow, Tx
+from connector.store.base import TimerRow
+from integrations.base import Destination
+from integrations.notify import enqueue_alerts
+
+logger = logging.getLogger(__name__)
+
+KIND = "response_window"
+ACTOR = "connector:timer"
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+@dataclass(frozen=True)
+class Window:
+    minutes: float
+    max_reminders: int
+    fallback: FallbackSettings
+    priority_bump: bool
+    offer_callback: bool
+
+
+def window_for(settings: Settings, team: str | None) -> Window:
+    """The team's response window, its own keys over the defaults."""
+    defaults = settings.reminders
+    own = defaults.teams.get(team or "")
+    return Window(
+        minutes=(
+            own.response_window_minutes
+            if own and own.response_window_minutes
+            else defaults.response_window_minutes
+        ),
+        max_reminders=(
+            own.max_reminders if own and own.max_reminders is not None else defaults.max_reminders
+        ),
+        fallback=(own.fallback if own and own.fallback else defaults.fallback),
+        priority_bump=defaults.priority_bump,
+        offer_callback=defaults.offer_callback,
+    )
+
+
+def bump(priority: str) -> str:
+    index = PRIORITIES.index(priority) if priority in PRIORITIES else 1
+    return PRIORITIES[min(index + 1, len(PRIORITIES) - 1)]
+
+
+def customer_update_text(
+    *, step: int, max_reminders: int, window_minutes: float, offer_callback: bool, team: str | None
+) -> tuple[str, bool]:
+    """What the bot tells the customer when a window expires: true, specific, and no promises."""
+    minutes = max(1, round(window_minutes))
+    if offer_callback and step >= max_reminders:
+        return (
+            f"Sorry, everyone on our {team or 'support'} team is still busy. If you would rather not "
+            f"wait, we can call you back instead: just say so. Otherwise we'll update you again in "
+            f"about {minutes} minutes.",
+            True,
+        )
+    return (
+        f"Thanks for waiting: you're still in line for our {team or 'support'} team and nobody has "
+        f"picked this up yet. We'll update you again in about {minutes} minutes.",
+        False,
+    )
+
+
+def start(
+    tx: Tx, settings: Settings, handoff: HandoffRow, now: datetime, *, round: int = 1
+) -> int | None:
+    """Start the handoff's response window (in the caller's transaction)."""
+    if not settings.reminders.enabled:
+        return None
+    window = window_for(settings, handoff.team)
+    return tx.add_timer(
+        handoff_id=handoff.id,
+        conversation_id=handoff.conversation_id,
+        kind=KIND,
+        round=round,
+        step=1,
+        due_at=now.timestamp() + window.minutes * 60,
+        now=now.timestamp(),
+        data={"team": handoff.team},
+    )
+
+
+def stop(
+    tx: Tx,
+    handoff_id: str,
+    now: datetime,
+    *,
+    actor: str,
+    reason: str,
+    conversation_id: str | None = None,
+) -> int:
+    """Cancel the handoff's pending timers; audit it when there were any."""
+    cancelled = tx.cancel_timers(handoff_id, now.timestamp())
+    if cancelled:
+        tx.append_audit(
+            at=iso(now),
+            action="reminder.stopped",
+            actor=actor,
+            conversation_id=conversation_id,
+            handoff_id=handoff_id,
+            reason=reason,
+            data={"timers": cancelled},
+        )
+    return cancelled
+
+
+def fire_due(runtime, worker_id: str, limit: int = 100) -> int:  # type: ignore[no-untyped-def]
+    """Fire every due timer (at most ``limit``), one transaction each; return how many fired."""
+    fired = 0
+    while fired < limit:
+        now = runtime.now()
+        with (
+            runtime.store.reading() as tx
+        ):  # a cheap read first: no write lock while nothing is due
+            next_due = tx.next_timer_due_at()
+        if next_due is None or next_due > now.timestamp():
+            return fired
+        outcome: tuple[str, str | None] | None = None
+        with runtime.store.atomic() as tx:
+            timer = tx.claim_due_timer(worker_id, now.timestamp())
+            if timer is None:
+                return fired
+            outcome = _fire(runtime, tx, timer, now)
+        fired += 1
+        if outcome is not None:
+            metrics.safely(runtime, lambda m, o=outcome: _count(m, *o))
+    return fired
+
+
+def _count(m: metrics.Metrics, kind: str, team: str | None) -> None:
+    m.reminders.labels(team or "-", kind).inc()
+    if kind == "handback":
+        m.handbacks.labels("timeout").inc()
+
+
+def _fire(runtime, tx: Tx, timer: TimerRow, now: datetime) -> tuple[str, str | None] | None:  # type: ignore[no-untyped-def]
+    handoff = tx.get_handoff(timer.handoff_id)
+    conversation = tx.get_conversation(timer.conversation_id)
+    if (
+        handoff is None
+        or conversation is None
+        or conversation.handoff_id != handoff.id
+        or conversation.owner != PENDING
+    ):
+        return None  # an agent got there first (the stop raced this timer): nothing to do
+    settings = runtime.settings
+    window = window_for(settings, handoff.team)
+    created = datetime.fromisoformat(handoff.created_at)
+    waited = max(0, round((now - created).total_seconds() / 60))  # a clock that jumped back says 0
+    if timer.step <= window.max_reminders:
+        _remind(runtime, tx, timer, handoff, window, waited, now)
+        return "reminder", handoff.team
+    action = window.fallback.action
+    target = window.fallback.team
+    if action == "route_to_team" and (timer.round > 1 or target == handoff.team or target is None):
+        action = "handback"  # one reroute only: a second unanswered round goes back to the bot
+    if action == "route_to_team":
+        assert target is not None
+        _reroute(runtime, tx, timer, handoff, target, waited, now)
+        return "reroute", handoff.team
+    _handback(runtime, tx, conversation, handoff, waited, now, timer)
+    return "handback", handoff.team
+
+
+def _targets(runtime, tx: Tx, handoff_id: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return list(tx.get_ticket_refs(handoff_id)) or list(runtime.settings.destinations)
+
+
+def _supports_update(runtime, name: str) -> bool:  # type: ignore[no-untyped-def]
+    destination = runtime.destinations.get(name)
+    return destination is not None and type(destination).update is not Destination.update
+
+
+def _remind(
+    runtime,
+    tx: Tx,
+    timer: TimerRow,
+    handoff: HandoffRow,
+    window: Window,  # type: ignore[no-untyped-def]
+    waited: int,
+    now: datetime,
+) -> None:
+    stamp, ts = iso(now), now.timestamp()
+    settings = runtime.settings
+    step, total = timer.step, window.max_reminders
+    priority = bump(handoff.priority) if window.priority_bump else handoff.priority
+    if priority != handoff.priority:
+        tx.update_handoff(handoff.id, priority=priority, updated_at=stamp)
+    reason = f"no agent response after {waited} min (reminder {step} of {total})"
+    note = (
+        f"Reminder {step}/{total}: the customer has waited {waited} min and no agent has answered. "
+        f"Priority is now {priority}."
+    )
+    for name in _targets(runtime, tx, handoff.id):
+        key = f"reminder:{handoff.id}:{timer.id}:{name}"
+        tx.enqueue(
+            "destination",
+            name,
+            f"{key}:note",
+            {"op": "note", "text": note},
+            ts,
+            handoff_id=handoff.id,
+            conversation_id=handoff.conversation_id,
+        )
+        if priority != handoff.priority and _supports_update(runtime, name):
+            tx.enqueue(
+                "destination",
+                name,
+                f"{key}:update",
+                {"op": "update", "fields": {"priority": priority}},
+                ts,
+                handoff_id=handoff.id,
+                conversation_id=handoff.conversation_id,
+            )
+    handoff.priority = priority
+    enqueue_alerts(
+        tx,
+        settings,
+        "reminder",
+        handoff,
+        key=f"{handoff.id}:{timer.id}",
+        reason=reason,
+        now=now,
+        extra={"waited_minutes": waited, "reminder": step, "max_reminders": total},
+    )
+    text, offered = customer_update_text(
+        step=step,
+        max_reminders=total,
+        window_minutes=window.minutes,
+        offer_callback=window.offer_callback,
+        team=handoff.team,
+    )
+    control.enqueue_callback(
+        tx,
+        settings,
+        handoff.source,
+        "customer.update",
+        key=f"{handoff.id}:reminder:{timer.id}",
+        now=now,
+        conversation_id=handoff.conversation_id,
+        handoff_id=handoff.id,
+        body={
+            "conversation_id": handoff.conversation_id,
+            "handoff_id": handoff.id,
+            "text": text,
+            "wait_minutes": max(1, round(window.minutes)),
+            "callback_offered": offered,
+            "waited_minutes": waited,
+            "reminder": step,
+        },
+    )
+    tx.append_audit(
+        at=stamp,
+        action="reminder.sent",
+        actor=ACTOR,
+        conversation_id=handoff.conversation_id,
+        handoff_id=handoff.id,
+        reason=reason,
+        data={
+            "timer_id": timer.id,
+            "step": step,
+            "round": timer.round,
+            "priority": priority,
+            "callback_offered": offered,
+            "team": handoff.team,
+        },
+    )
+    tx.add_timer(
+        handoff_id=handoff.id,
+        conversation_id=handoff.conversation_id,
+        kind=KIND,
+        round=timer.round,
+        step=step + 1,
+        due_at=ts + window.minutes * 60,
+        now=ts,
+        data={"team": handoff.team},
+    )
+
+
+def _reroute(
+    runtime,
+    tx: Tx,
+    timer: TimerRow,
+    handoff: HandoffRow,
+    team: str,
+    waited: int,  # type: ignore[no-untyped-def]
+    now: datetime,
+) -> None:
+    stamp, ts = iso(now), now.timestamp()
+    settings = runtime.settings
+    old_team = handoff.team
+    team_settings = settings.routing.teams.get(team)
+    queue = team_settings.queue if team_settings else None
+    priority = bump(handoff.priority) if settings.reminders.priority_bump else handoff.priority
+    tx.update_handoff(handoff.id, team=team, priority=priority, updated_at=stamp)
+    reason = f"no agent response after {waited} min: moved from {old_team} to {team}"
+    for name in _targets(runtime, tx, handoff.id):
+        key = f"fallback:{handoff.id}:{timer.id}:{name}"
+        tx.enqueue(
+            "destination",
+            name,
+            f"{key}:note",
+            {
+                "op": "note",
+                "text": f"No agent on {old_team} answered in {waited} min; moved to {team}.",
+            },
+            ts,
+            handoff_id=handoff.id,
+            conversation_id=handoff.conversation_id,
+        )
+        if _supports_update(runtime, name):
+            tx.enqueue(
+                "destination",
+                name,
+                f"{key}:update",
+                {"op": "update", "fields": {"team": team, "queue": queue, "priority": priority}},
+                ts,
+                handoff_id=handoff.id,
+                conversation_id=handoff.conversation_id,
+            )
+    tx.add_fact(
+        handoff.id, "rerouted", stamp, {"from_team": old_team, "to_team": team, "by": ACTOR}
+    )
+    handoff.team, handoff.priority = team, priority
+    enqueue_alerts(
+        tx,
+        settings,
+        "fallback",
+        handoff,
+        key=f"{handoff.id}:{timer.id}",
+        reason=reason,
+        now=now,
+        extra={"waited_minutes": waited, "action": "route_to_team", "from_team": old_team},
+    )
+    window = window_for(settings, team)
+    control.enqueue_callback(
+        tx,
+        settings,
+        handoff.source,
+        "customer.update",
+        key=f"{handoff.id}:reroute:{timer.id}",
+        now=now,
+        conversation_id=handoff.conversation_id,
+        handoff_id=handoff.id,
+        body={
+            "conversation_id": handoff.conversation_id,
+            "handoff_id": handoff.id,
+            "text": (
+                f"Sorry for the wait. I've passed your conversation to our {team} team so someone "
+                f"can pick it up sooner; we'll update you again in about {max(1, round(window.minutes))} "
+                "minutes."
+            ),
+            "wait_minutes": max(1, round(window.minutes)),
+            "callback_offered": False,
+            "waited_minutes": waited,
+            "reminder": timer.step,
+        },
+    )
+    tx.append_audit(
+        at=stamp,
+        action="reminder.fallback",
+        actor=ACTOR,
+        conversation_id=handoff.conversation_id,
+        handoff_id=handoff.id,
+        reason=reason,
+        data={
+            "timer_id": timer.id,
+            "action": "route_to_team",
+            "from_team": old_team,
+            "to_team": team,
+            "priority": priority,
+        },
+    )
+    start(tx, settings, handoff, now, round=timer.round + 1)
+
+
+def _handback(
+    runtime,
+    tx: Tx,
+    conversation,
+    handoff: HandoffRow,
+    waited: int,
+    now: datetime,  # type: ignore[no-untyped-def]
+    timer: TimerRow,
+) -> None:
+    stamp, ts = iso(now), now.timestamp()
+    settings = runtime.settings
+    reason = f"no agent response after {waited} min"
+    control.transition(
+        tx, settings, conversation, BOT, handoff_id=None, actor=ACTOR, reason=reason, now=now
+    )
+    apology = (
+        "I'm sorry: nobody from our team has been able to pick this up yet. I've made a note and "
+        "someone will get back to you as soon as they can. Meanwhile I'm here if I can help."
+    )
+    note = f"No agent answered within {waited} min; handed back to the bot, customer promised a callback."
+    handback = {
+        "actor": ACTOR,
+        "note": note,
+        "resolution": "no_agent_response",
+        "resume_hint": "apologise_and_promise_callback",
+        "callback_promised": True,
+        "at": stamp,
+    }
+    tx.update_handoff(handoff.id, status="handed_back", handback=handback, updated_at=stamp)
+    control.enqueue_callback(
+        tx,
+        settings,
+        conversation.source,
+        "conversation.handed_back",
+        key=f"{handoff.id}:handback",
+        now=now,
+        conversation_id=conversation.id,
+        handoff_id=handoff.id,
+        body={
+            "conversation_id": conversation.id,
+            "handoff_id": handoff.id,
+            "note": note,
+            "resolution": "no_agent_response",
+            "resume_hint": "apologise_and_promise_callback",
+            "actor": ACTOR,
+            "callback_promised": True,
+            "customer_message": {"text": apology, "callback_offered": True},
+        },
+    )
+    for name in _targets(runtime, tx, handoff.id):
+        tx.enqueue(
+            "destination",
+            name,
+            f"note:{handoff.id}:{name}:handback",
+            {"op": "note", "text": note},
+            ts,
+            handoff_id=handoff.id,
+            conversation_id=conversation.id,
+        )
+    enqueue_alerts(
+        tx,
+        settings,
+        "fallback",
+        handoff,
+        key=f"{handoff.id}:{timer.id}",
+        reason=reason,
+        now=now,
+        extra={"waited_minutes": waited, "action": "handback"},
+    )
+    tx.append_audit(
+        at=stamp,
+        action="handback",
+        actor=ACTOR,
+        conversation_id=conversation.id,
+        handoff_id=handoff.id,
+        reason=reason,
+        data={"timer_id": timer.id, "resolution": "no_agent_response", "callback_promised": True},
+    )

@@ -1,0 +1,546 @@
+"""Intercom (python-intercom 5.x, REST API version 2.14): where the handoff lands and what comes back.
+
+Which object, by one rule: when the bot's ``conversation.channel`` is one of ``conversation_channels``
+(default ``intercom``), ``conversation.id`` *is* the Intercom conversation id, and the handoff becomes
+an internal note (the rendered payload), an assignment to the routed team (or ``assignee_admin_id``)
+and conversation custom attributes. Any other channel gets an Intercom ticket of ``ticket_type_id``.
+
+Exactly once without an external id: Intercom has none on notes, so each completed step is recorded
+in the returned ``TicketRef.extra``, and a retry (attempt > 1, or after an earlier ``previous``)
+first reads the conversation and skips what is already there: a note carrying the handoff's marker
+(``handoff:<id>``) by our admin, the assignee, the attribute values. A ticket retry searches tickets
+by the handoff id ticket attribute before creating one.
+
+Errors are mapped at the edge (``_call``): ``ApiError.status_code`` through ``error_for_status``
+(a 429's ``Retry-After``, or else ``X-RateLimit-Reset``, becomes ``retry_after``), httpx timeouts and
+transport errors are transient. The SDK's own retries stay off; the outbox owns the retry policy.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import json
+import logging
+import threading
+from typing import Any
+
+from connector.errors import BadRequest, ConfigError, Unauthorized
+from connector.schemas import HandoffPayload
+from integrations.base import (
+    Delivery,
+    DeliveryError,
+    Destination,
+    Finding,
+    HelpdeskEvent,
+    PermanentDeliveryError,
+    RateLimiter,
+    TicketRef,
+    TransientDeliveryError,
+    error_for_status,
+)
+from integrations.intercom_build import (
+    INSTALL_HINT,
+    ITEMS,
+    IntercomSettings,
+    assignment_request,
+    author_id,
+    check_settings,
+    is_intercom_conversation,
+    mapped,
+    note_request,
+    parts_of,
+    payload_items,
+    render_note,
+    steps_found,
+    ticket_contact,
+)
+from integrations.intercom_webhooks import (
+    SIGNATURE_HEADER,
+    handoff_id_of,
+    sign_webhook,
+    webhook_events,
+)
+
+logger = logging.getLogger(__name__)
+
+API_VERSION = "2.14"
+
+
+class IntercomDestination(Destination):
+    name = "intercom"
+
+    def __init__(self, settings: IntercomSettings, runtime: Any):
+        self.settings = settings
+        self.runtime = runtime
+        self._client: Any = None
+        self._http: Any = None
+        self._lock = threading.Lock()
+        self._ticket_attribute_ids: dict[str, str] | None = None
+        self.limiter = RateLimiter(settings.requests_per_minute, max_wait=1.0)
+
+    @classmethod
+    def validate_settings(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
+        problems = check_settings(settings)[1]
+        try:
+            import intercom  # noqa: F401
+        except ImportError:
+            problems.append(("", INSTALL_HINT))
+        return problems
+
+    @classmethod
+    def from_config(cls, settings: dict[str, Any], context: Any) -> IntercomDestination:
+        parsed, problems = check_settings(settings)
+        routing = getattr(
+            getattr(getattr(context, "settings", None), "routing", None), "teams", None
+        )
+        if parsed is not None and routing is not None:
+            problems += [
+                (f"team_ids.{team}", "not one of routing.teams")
+                for team in parsed.team_ids
+                if team not in routing
+            ]
+        if problems or parsed is None:
+            raise ConfigError([(f"destinations.intercom.{p}".rstrip("."), m) for p, m in problems])
+        try:
+            import intercom  # noqa: F401
+        except ImportError as exc:
+            raise ConfigError([("destinations.intercom", INSTALL_HINT)]) from exc
+        return cls(parsed, context)
+
+    # -- the SDK, lazily ------------------------------------------------------------------------
+    @property
+    def client(self) -> Any:
+        with self._lock:  # worker threads share one client (and its connection pool)
+            return self._client or self._connect()
+
+    def _connect(self) -> Any:
+        if self._client is None:
+            import httpx
+            from intercom import Intercom
+
+            timeout = httpx.Timeout(
+                self.settings.timeout_seconds, connect=min(5.0, self.settings.timeout_seconds)
+            )
+            self._http = httpx.Client(timeout=timeout)
+            self._client = Intercom(
+                token=self.settings.token,
+                base_url=self.settings.base_url.rstrip("/"),
+                headers={"Intercom-Version": API_VERSION},
+                httpx_client=self._http,
+            )
+        return self._client
+
+    @property
+    def raw(self) -> _Raw:
+        """The same client, answering with raw responses (``_dump`` reads their JSON)."""
+        return _Raw(self.client)
+
+    def _call(self, what: str, fn: Any) -> Any:
+        """One request: rate-limited, with every SDK and httpx failure mapped to a DeliveryError."""
+        import httpx
+        from intercom.core.api_error import ApiError
+
+        self.limiter.acquire()
+        try:
+            return fn()
+        except ApiError as exc:
+            raise self._api_error(what, exc) from exc
+        except httpx.TimeoutException as exc:
+            raise TransientDeliveryError(
+                f"intercom {what}: no answer within {self.settings.timeout_seconds}s "
+                f"({type(exc).__name__})"
+            ) from exc
+        except (httpx.LocalProtocolError, httpx.UnsupportedProtocol) as exc:
+            raise PermanentDeliveryError(
+                f"intercom {what}: cannot send the request: {exc}"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise TransientDeliveryError(f"intercom {what}: {type(exc).__name__}: {exc}") from exc
+
+    def _api_error(self, what: str, exc: Any) -> DeliveryError:
+        headers = {str(k).lower(): str(v) for k, v in (exc.headers or {}).items()}
+        body = exc.body if isinstance(exc.body, str) else json.dumps(exc.body, default=str)
+        status = exc.status_code or 0
+        error = error_for_status(
+            status or 500,
+            f"intercom {what} answered {status or 'without a status'}",
+            response=(body or "")[:2000],
+            retry_after=headers.get("retry-after"),
+        )
+        reset = headers.get("x-ratelimit-reset", "")
+        if status == 429 and error.retry_after is None and reset.isdigit():
+            error.retry_after = max(1.0, int(reset) - self.runtime.now().timestamp())
+        return error
+
+    # -- deliver ----------------------------------------------------------------------------------
+    def deliver(self, delivery: Delivery) -> TicketRef:
+        if is_intercom_conversation(delivery.payload, self.settings.conversation_channels):
+            return self._deliver_conversation(delivery)
+        return self._deliver_ticket(delivery)
+
+    def _target(self, payload: HandoffPayload) -> tuple[str, str] | None:
+        team = self.settings.team_ids.get(payload.routing.team or "")
+        if team:
+            return ("team", team)
+        return (
+            ("admin", self.settings.assignee_admin_id) if self.settings.assignee_admin_id else None
+        )
+
+    def _deliver_conversation(self, delivery: Delivery) -> TicketRef:
+        payload, s = delivery.payload, self.settings
+        conversation_id = payload.conversation_id
+        if not conversation_id.isdigit():
+            raise PermanentDeliveryError(
+                f"conversation {conversation_id!r} is on channel {payload.customer.channel!r} but is not an "
+                "Intercom conversation id (digits); fix the bot's conversation.id or conversation.channel"
+            )
+        target = self._target(payload)
+        attributes = mapped(payload_items(payload, delivery.widget_url), s.conversation_attributes)
+        done: dict[str, Any] = {}
+        if (
+            delivery.previous is not None
+            and delivery.previous.extra.get("handoff_id") == delivery.handoff_id
+        ):
+            done.update(delivery.previous.extra)
+        if delivery.attempt > 1 or delivery.previous is not None:
+            # an earlier attempt may have landed without us learning it: look before doing it again
+            found = self._call(
+                "read conversation", lambda: self.raw.conversations.find(conversation_id)
+            )
+            done.update(
+                steps_found(
+                    _dump(found),
+                    handoff_id=delivery.handoff_id,
+                    admin_id=s.admin_id,
+                    target=target,
+                    attributes=attributes,
+                )
+            )
+        if "note_part_id" not in done:
+            body = render_note(payload, delivery.widget_url)
+            result = _dump(
+                self._call(
+                    "post note",
+                    lambda: self.raw.conversations.reply(
+                        conversation_id, request=note_request(s.admin_id, body)
+                    ),
+                )
+            )
+            posted = steps_found(
+                result,
+                handoff_id=delivery.handoff_id,
+                admin_id=s.admin_id,
+                target=None,
+                attributes={},
+            )
+            done["note_part_id"] = posted.get("note_part_id", "")
+        if target is not None and done.get("assigned") != f"{target[0]}:{target[1]}":
+            self._call(
+                "assign conversation",
+                lambda: self.client.conversations.manage(
+                    conversation_id=conversation_id, request=assignment_request(s.admin_id, target)
+                ),
+            )
+            done["assigned"] = f"{target[0]}:{target[1]}"
+        if attributes and not done.get("attributes_set"):
+            self._call(
+                "set attributes",
+                lambda: self.client.conversations.update(
+                    conversation_id=conversation_id, custom_attributes=attributes
+                ),
+            )
+            done["attributes_set"] = True
+        extra = {**done, "kind": "conversation", "handoff_id": delivery.handoff_id}
+        return TicketRef(self.name, conversation_id, None, extra)
+
+    def _deliver_ticket(self, delivery: Delivery) -> TicketRef:
+        payload, s = delivery.payload, self.settings
+        previous = delivery.previous
+        if previous is not None and previous.extra.get("handoff_id") == delivery.handoff_id:
+            return previous
+        if not s.ticket_type_id:
+            raise PermanentDeliveryError(
+                "the conversation is not an Intercom conversation and "
+                "destinations.intercom.ticket_type_id is not set: nowhere to file it"
+            )
+        if delivery.attempt > 1:
+            existing = self._find_ticket(delivery.handoff_id)
+            if existing is not None:
+                return self._ticket_ref(existing, delivery.handoff_id)
+        attributes = mapped(payload_items(payload, delivery.widget_url), s.ticket_attributes)
+        target = self._target(payload)
+        kwargs: dict[str, Any] = {
+            "ticket_type_id": s.ticket_type_id,
+            "contacts": [ticket_contact(payload)],
+            "request_options": {"additional_body_parameters": {"ticket_attributes": attributes}},
+        }
+        if target is not None:
+            kwargs["assignment"] = {f"{target[0]}_assignee_id": target[1]}
+        ticket = _dump(self._call("create ticket", lambda: self.raw.tickets.create(**kwargs)))
+        if not ticket.get("id"):
+            raise TransientDeliveryError("intercom create ticket answered without a ticket id")
+        return self._ticket_ref(ticket, delivery.handoff_id)
+
+    def _ticket_ref(self, ticket: dict[str, Any], handoff_id: str) -> TicketRef:
+        return TicketRef(
+            self.name,
+            str(ticket["id"]),
+            None,
+            {
+                "kind": "ticket",
+                "handoff_id": handoff_id,
+                "ticket_id": str(ticket["id"]),
+                "ticket_number": str(ticket.get("ticket_id") or ""),
+            },
+        )
+
+    def _find_ticket(self, handoff_id: str) -> dict[str, Any] | None:
+        if self._ticket_attribute_ids is None:
+            types = self._call("list ticket types", lambda: self.raw.ticket_types.list())
+            found = next(
+                (
+                    t
+                    for t in _dump(types).get("data") or []
+                    if str(t.get("id")) == self.settings.ticket_type_id
+                ),
+                {},
+            )
+            self._ticket_attribute_ids = {
+                a["name"]: str(a["id"])
+                for a in (found.get("ticket_type_attributes") or {}).get("data") or []
+            }
+        attribute_id = self._ticket_attribute_ids.get(self.settings.ticket_attributes["handoff_id"])
+        if attribute_id is None:
+            raise PermanentDeliveryError(
+                f"ticket type {self.settings.ticket_type_id} has no attribute "
+                f"{self.settings.ticket_attributes['handoff_id']!r}; run `handoff doctor`"
+            )
+        query = {"field": f"ticket_attribute.{attribute_id}", "operator": "=", "value": handoff_id}
+        page = self._call("search tickets", lambda: self.client.tickets.search(query=query))
+        ticket = next((t for t in page.items or [] if t is not None), None)
+        return {"id": ticket.id, "ticket_id": ticket.ticket_id} if ticket is not None else None
+
+    # -- later notes and updates ----------------------------------------------------------------
+    def add_note(self, ref: TicketRef, text: str) -> None:
+        body = (
+            "".join(f"<p>{html.escape(line)}</p>" for line in text.splitlines() if line.strip())
+            or "<p></p>"
+        )
+        request = note_request(self.settings.admin_id, body)
+        if ref.extra.get("kind") == "ticket":
+            current = self._call("read ticket", lambda: self.raw.tickets.get(ref.id))
+        else:
+            current = self._call("read conversation", lambda: self.raw.conversations.find(ref.id))
+        ours = [
+            p
+            for p in parts_of(_dump(current))
+            if p.get("part_type") == "note" and author_id(p) == self.settings.admin_id
+        ]
+        if ours and ours[-1].get("body") == body:
+            return  # an earlier attempt landed: the newest note of ours already says exactly this
+        if ref.extra.get("kind") == "ticket":
+            self._call(
+                "post ticket note", lambda: self.client.tickets.reply(ref.id, request=request)
+            )
+        else:
+            self._call(
+                "post note",
+                lambda: self.client.conversations.reply(conversation_id=ref.id, request=request),
+            )
+
+    def update(self, ref: TicketRef, fields: dict[str, Any]) -> None:
+        """``team`` reassigns (when it has an Intercom team id); mapped items become attributes."""
+        s = self.settings
+        team_id = s.team_ids.get(str(fields.get("team") or ""))
+        items = {k: v for k, v in fields.items() if k in ITEMS and v is not None}
+        if ref.extra.get("kind") == "ticket":
+            attributes = mapped(items, s.ticket_attributes)
+            if attributes or team_id:
+                extra: dict[str, Any] = {"ticket_attributes": attributes} if attributes else {}
+                if team_id:
+                    extra.update(admin_id=int(s.admin_id), assignee_id=team_id)
+                self._call("update ticket", lambda: self.client.tickets.update(ref.id, **extra))
+            return
+        if team_id:
+            self._call(
+                "assign conversation",
+                lambda: self.client.conversations.manage(
+                    conversation_id=ref.id,
+                    request=assignment_request(s.admin_id, ("team", team_id)),
+                ),
+            )
+        attributes = mapped(items, s.conversation_attributes)
+        if attributes:
+            self._call(
+                "set attributes",
+                lambda: self.client.conversations.update(
+                    conversation_id=ref.id, custom_attributes=attributes
+                ),
+            )
+
+    # -- webhooks -----------------------------------------------------------------------------------
+    def verify_webhook(self, headers: dict[str, str], body: bytes) -> None:
+        secret = self.settings.client_secret
+        if not secret:
+            raise Unauthorized(
+                "destinations.intercom.client_secret is not set: Intercom webhooks are refused"
+            )
+        presented = next(
+            (v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), ""
+        )
+        if not hmac.compare_digest(presented.strip().encode(), sign_webhook(secret, body).encode()):
+            raise Unauthorized(f"{SIGNATURE_HEADER} does not match the body", slug="bad-signature")
+
+    def parse_webhook(self, headers: dict[str, str], body: bytes) -> list[HelpdeskEvent]:
+        try:
+            notification = json.loads(body)
+        except ValueError as exc:
+            raise BadRequest("the Intercom webhook body is not JSON") from exc
+        if not isinstance(notification, dict) or notification.get("type") != "notification_event":
+            raise BadRequest("expected an Intercom notification_event")
+        events = webhook_events(notification, self.settings, self._routed_team(notification))
+        logger.info(
+            "intercom webhook %s %s: %d event(s)",
+            notification.get("topic"),
+            notification.get("id"),
+            len(events),
+        )
+        return events
+
+    def _routed_team(self, notification: dict[str, Any]) -> str | None:
+        handoff_id = handoff_id_of((notification.get("data") or {}).get("item"), self.settings)
+        if not handoff_id:
+            return None
+        with self.runtime.store.reading() as tx:
+            handoff = tx.get_handoff(str(handoff_id))
+        return handoff.team if handoff else None
+
+    # -- doctor ---------------------------------------------------------------------------------------
+    def doctor(self) -> list[Finding]:
+        s, out = self.settings, []
+
+        def check(what: str, fn: Any) -> Any:
+            try:
+                return _dump(self._call(what, fn))
+            except DeliveryError as exc:
+                fix = (
+                    "create an access token for your app in the Developer Hub and set INTERCOM_TOKEN"
+                    if exc.status == 401
+                    else f"Intercom answered: {(exc.response or str(exc))[:200]}"
+                )
+                out.append(Finding(False, f"{what}: {exc}", fix))
+                return None
+
+        me = check("GET /me (the access token)", lambda: self.raw.admins.identify())
+        if me is None:
+            return out
+        out.append(Finding(True, f"token works (app {(me.get('app') or {}).get('name', '?')})"))
+        admins = check("list admins", lambda: self.raw.admins.list())
+        if admins is not None:
+            ids = {str(a.get("id")) for a in admins.get("admins") or []}
+            for key, value in (
+                ("admin_id", s.admin_id),
+                ("assignee_admin_id", s.assignee_admin_id),
+            ):
+                if value:
+                    ok = value in ids
+                    out.append(
+                        Finding(
+                            ok,
+                            f"{key} {value} is {'an admin' if ok else 'not an admin'} of this workspace",
+                            "use an id from Settings → Teammates (or GET /admins)",
+                        )
+                    )
+        if s.team_ids:
+            teams = check("list teams", lambda: self.raw.teams.list())
+            known = {str(t.get("id")) for t in (teams or {}).get("teams") or []}
+            for team, team_id in s.team_ids.items():
+                out.append(
+                    Finding(
+                        team_id in known,
+                        f"team_ids.{team} = {team_id} "
+                        + ("exists" if team_id in known else "is not a team"),
+                        "use an id from GET /teams",
+                    )
+                )
+        if s.ticket_type_id:
+            types = check("list ticket types", lambda: self.raw.ticket_types.list())
+            found = next(
+                (
+                    t
+                    for t in (types or {}).get("data") or []
+                    if str(t.get("id")) == s.ticket_type_id
+                ),
+                None,
+            )
+            out.append(
+                Finding(
+                    found is not None,
+                    f"ticket_type_id {s.ticket_type_id} "
+                    + ("exists" if found else "is not a ticket type"),
+                    "create it (see docs/intercom.md)",
+                )
+            )
+            names = {
+                a.get("name")
+                for a in ((found or {}).get("ticket_type_attributes") or {}).get("data") or []
+            }
+            for item, name in s.ticket_attributes.items():
+                if found is not None:
+                    out.append(
+                        Finding(
+                            name in names,
+                            f"ticket attribute {name!r} ({item}) "
+                            + ("exists" if name in names else "is missing"),
+                            "add it to the ticket type (see docs/intercom.md)",
+                        )
+                    )
+        defined = check(
+            "list conversation attributes",
+            lambda: self.raw.data_attributes.list(model="conversation"),
+        )
+        if defined is not None:
+            names = {a.get("name") for a in defined.get("data") or []}
+            for item, name in s.conversation_attributes.items():
+                out.append(
+                    Finding(
+                        name in names,
+                        f"conversation attribute {name!r} ({item}) "
+                        + ("exists" if name in names else "is not defined"),
+                        "create it under Settings → Data → Conversation attributes",
+                    )
+                )
+        if not s.client_secret:
+            out.append(
+                Finding(
+                    False,
+                    "client_secret is not set: webhooks are refused",
+                    "copy the app's client secret (Developer Hub → Basic information)",
+                )
+            )
+        return out
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+
+
+class _Raw:
+    """``raw.conversations.find(...)`` is ``client.conversations.with_raw_response.find(...)``."""
+
+    def __init__(self, client: Any):
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name).with_raw_response
+
+
+def _dump(response: Any) -> dict[str, Any]:
+    """The JSON Intercom sent, from the SDK's raw response (its models re-serialise lossily)."""
+    if response is None:
+        return {}
+    if isinstance(response, dict):
+        return response
+    data = response._response.json()  # HttpResponse keeps the httpx.Response; no public accessor
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,295 @@
+"""Intercom without I/O: the settings, and a handoff turned into Intercom request bodies.
+
+Pure functions of data (no SDK, no HTTP, no clock): what ``integrations/intercom.py`` sends is built
+here and unit-tested on its own. Notes are Intercom's note HTML subset with every customer or bot
+text escaped; each handoff note carries ``marker(handoff_id)`` so a retry can find it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from connector.schemas import HandoffPayload
+from integrations.base import PermanentDeliveryError
+
+REGIONS = {
+    "us": "https://api.intercom.io",
+    "eu": "https://api.eu.intercom.io",
+    "au": "https://api.au.intercom.io",
+}
+INSTALL_HINT = "python-intercom is not installed: pip install 'handoff-connector[intercom]'"
+# what a payload offers to ticket attributes and conversation custom attributes (``payload_items``)
+ITEMS = (
+    "handoff_id", "title", "summary", "reason", "intent", "sub_intent", "confidence", "sentiment",
+    "priority", "team", "queue", "widget_url", "transcript_url", "conversation_id", "channel",
+    "customer_tier", "customer_email", "draft_reply", "next_action",
+)  # fmt: skip
+
+
+def _id(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+IntercomId = Annotated[str, BeforeValidator(_id), Field(pattern=r"^\d+$")]
+
+
+class IntercomSettings(BaseModel):
+    """``destinations.intercom`` (see docs/intercom.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1)
+    base_url: str = REGIONS["us"]
+    admin_id: IntercomId
+    assignee_admin_id: IntercomId | None = None
+    team_ids: dict[str, IntercomId] = Field(default_factory=dict)
+    conversation_channels: list[str] = Field(default_factory=lambda: ["intercom"])
+    ticket_type_id: IntercomId | None = None
+    ticket_attributes: dict[str, str] = Field(
+        default_factory=lambda: {"title": "_default_title_", "summary": "_default_description_"}
+    )
+    conversation_attributes: dict[str, str] = Field(
+        default_factory=lambda: {
+            "handoff_id": "handoff_id",
+            "reason": "handoff_reason",
+            "intent": "handoff_intent",
+            "sentiment": "handoff_sentiment",
+        }
+    )
+    client_secret: str | None = None
+    handback_tag: str | None = "hand back to bot"
+    handback_note_prefix: str | None = "#handback"
+    requests_per_minute: float = Field(default=1000, gt=0, le=10000)
+    timeout_seconds: float = Field(default=10, gt=0, le=120)
+
+
+def check_settings(
+    settings: dict[str, Any],
+) -> tuple[IntercomSettings | None, list[tuple[str, str]]]:
+    try:
+        parsed = IntercomSettings.model_validate(settings or {})
+    except ValidationError as exc:
+        out = []
+        for err in exc.errors():
+            msg = {"extra_forbidden": "unknown key", "missing": "required key is missing"}.get(
+                err["type"], err["msg"]
+            )
+            if err["type"] == "string_pattern_mismatch":
+                msg = "must be an Intercom id (digits)"
+            out.append((".".join(str(p) for p in err["loc"]), msg))
+        return None, out
+    problems: list[tuple[str, str]] = []
+    url = urlsplit(parsed.base_url)
+    if url.scheme not in ("http", "https") or not url.netloc:
+        problems.append(("base_url", "must be an http(s) URL such as " + REGIONS["us"]))
+    for section in ("ticket_attributes", "conversation_attributes"):
+        for item, name in getattr(parsed, section).items():
+            if item not in ITEMS:
+                problems.append(
+                    (f"{section}.{item}", "unknown payload item; known: " + ", ".join(ITEMS))
+                )
+            if not name.strip():
+                problems.append((f"{section}.{item}", "must name an Intercom attribute"))
+    if "handoff_id" not in parsed.conversation_attributes:
+        problems.append(
+            (
+                "conversation_attributes.handoff_id",
+                "required: webhooks find the handoff through this conversation attribute",
+            )
+        )
+    if parsed.ticket_type_id and "handoff_id" not in parsed.ticket_attributes:
+        problems.append(
+            (
+                "ticket_attributes.handoff_id",
+                "required with ticket_type_id: a retry searches it before creating a ticket",
+            )
+        )
+    if parsed.client_secret is not None and not parsed.client_secret.strip():
+        problems.append(("client_secret", "must not be empty (unset it to refuse all webhooks)"))
+    return (None if problems else parsed), problems
+
+
+def is_intercom_conversation(payload: HandoffPayload, channels: list[str]) -> bool:
+    """The documented rule: the bot's channel names Intercom, so its conversation id is Intercom's."""
+    channel = (payload.customer.channel or "").strip().lower()
+    return channel in {c.strip().lower() for c in channels}
+
+
+def marker(handoff_id: str) -> str:
+    """The text every handoff note carries, so a retry can find a note it posted before."""
+    return f"handoff:{handoff_id}"
+
+
+def _safe_url(url: str | None) -> str | None:
+    return url if url and urlsplit(url).scheme in ("http", "https") else None
+
+
+def _clip(text: str | None, limit: int) -> str:
+    text = (text or "").strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def payload_items(payload: HandoffPayload, widget_url: str) -> dict[str, Any]:
+    """Every ``ITEMS`` value this payload has (absent ones are left out, never sent as null)."""
+    reason = payload.escalation.reasons[0] if payload.escalation.reasons else None
+    subject = payload.intent.name or (reason.trigger if reason else None) or "handoff"
+    who = payload.customer.name or payload.customer.email or "customer"
+    summary = payload.summary + (f"\n\nHandoff: {widget_url}" if widget_url else "")
+    items: dict[str, Any] = {
+        "handoff_id": payload.handoff_id,
+        "title": _clip(f"Handoff: {subject} — {who}", 150),
+        "summary": summary,
+        "reason": reason.trigger if reason else None,
+        "intent": payload.intent.name,
+        "sub_intent": payload.intent.sub_intent,
+        "confidence": payload.intent.confidence,
+        "sentiment": payload.sentiment.label if payload.sentiment else None,
+        "priority": payload.routing.priority,
+        "team": payload.routing.team,
+        "queue": payload.routing.queue,
+        "widget_url": widget_url or None,
+        "transcript_url": payload.transcript.url,
+        "conversation_id": payload.conversation_id,
+        "channel": payload.customer.channel,
+        "customer_tier": payload.customer.tier,
+        "customer_email": payload.customer.email,
+        "draft_reply": payload.draft_reply,
+        "next_action": payload.next_action.action if payload.next_action else None,
+    }
+    return {k: v for k, v in items.items() if v is not None and v != ""}
+
+
+def mapped(items: dict[str, Any], mapping: dict[str, str]) -> dict[str, Any]:
+    """Payload items renamed to the configured Intercom attribute names."""
+    return {name: items[item] for item, name in mapping.items() if item in items}
+
+
+def render_note(payload: HandoffPayload, widget_url: str, *, turns: int = 12) -> str:
+    """The internal note: Intercom's note HTML subset; every customer or bot text is escaped."""
+    e = html.escape
+    p = payload
+    rows = [
+        f"<p><b>Handoff from the bot</b> ({e(p.routing.priority)} priority"
+        + (f", team {e(p.routing.team)}" if p.routing.team else "")
+        + ")</p>",
+        f"<p><b>Summary:</b> {e(p.summary)}</p>",
+    ]
+    who = " · ".join(
+        e(str(x)) for x in (p.customer.name, p.customer.tier, p.customer.language) if x
+    )
+    if p.sentiment:
+        who += f" · {e(p.sentiment.label)} ({e(p.sentiment.trend)})"
+    rows.append(f"<p><b>Customer:</b> {who or 'unknown'}</p>")
+    if p.intent.name:
+        conf = f", {p.intent.confidence:.0%}" if p.intent.confidence is not None else ""
+        sub = f" / {e(p.intent.sub_intent)}" if p.intent.sub_intent else ""
+        rows.append(f"<p><b>Intent:</b> {e(p.intent.name)}{sub} ({e(p.intent.source)}{conf})</p>")
+    reasons = "; ".join(
+        e(f"{r.trigger}: {r.detail}" if r.detail else r.trigger) for r in p.escalation.reasons
+    )
+    rows.append(f"<p><b>Why:</b> {reasons or 'requested'}</p>")
+    if p.draft_reply:
+        rows.append(f"<p><b>Draft reply:</b> {e(p.draft_reply)}</p>")
+    if p.next_action:
+        rows.append(
+            f"<p><b>Next action:</b> {e(p.next_action.action)} — {e(p.next_action.reasoning)}</p>"
+        )
+    if p.citations:
+        links = [
+            f'<li><a href="{e(u)}">{e(c.title)}</a></li>'
+            if (u := _safe_url(c.url))
+            else f"<li>{e(c.title)}</li>"
+            for c in p.citations[:10]
+        ]
+        rows.append("<p><b>Sources:</b></p><ul>" + "".join(links) + "</ul>")
+    if p.transcript.turns:
+        lines = "<br>".join(
+            f"<b>{e(t.role)}:</b> {e(_clip(t.text, 500))}" for t in p.transcript.turns[-turns:]
+        )
+        rows.append(f"<p><b>Last turns:</b><br>{lines}</p>")
+    links = [
+        f'<a href="{e(u)}">{label}</a>'
+        for label, u in (
+            ("Open the handoff", _safe_url(widget_url)),
+            ("Full transcript", _safe_url(p.transcript.url)),
+        )
+        if u
+    ]
+    if links:
+        rows.append("<p>" + " · ".join(links) + "</p>")
+    rows.append(f"<p>Ref: {e(marker(p.handoff_id))}</p>")
+    return "".join(rows)
+
+
+def note_request(admin_id: str, body: str) -> dict[str, Any]:
+    return {"message_type": "note", "type": "admin", "admin_id": admin_id, "body": body}
+
+
+def assignment_request(admin_id: str, target: tuple[str, str]) -> dict[str, Any]:
+    kind, assignee = target
+    return {
+        "message_type": "assignment",
+        "type": kind,
+        "admin_id": admin_id,
+        "assignee_id": assignee,
+    }
+
+
+def ticket_contact(payload: HandoffPayload) -> dict[str, str]:
+    if payload.customer.email:
+        return {"email": payload.customer.email}
+    if payload.customer.id:
+        return {"external_id": payload.customer.id}
+    raise PermanentDeliveryError(
+        "an Intercom ticket needs the customer's email or id; the event had neither"
+    )
+
+
+def steps_found(
+    conversation: dict[str, Any],
+    *,
+    handoff_id: str,
+    admin_id: str,
+    target: tuple[str, str] | None,
+    attributes: dict[str, Any],
+) -> dict[str, Any]:
+    """What an earlier attempt already did to this conversation (read from ``GET /conversations``)."""
+    done: dict[str, Any] = {}
+    tag = html.escape(marker(handoff_id))
+    for part in parts_of(conversation):
+        if (
+            part.get("part_type") == "note"
+            and author_id(part) == admin_id
+            and tag in (part.get("body") or "")
+        ):
+            done["note_part_id"] = str(part.get("id"))
+    if target is not None:
+        kind, assignee = target
+        if str(conversation.get(f"{kind}_assignee_id") or "") == assignee:
+            done["assigned"] = f"{kind}:{assignee}"
+    current = conversation.get("custom_attributes") or {}
+    if attributes and all(current.get(k) == v for k, v in attributes.items()):
+        done["attributes_set"] = True
+    return done
+
+
+def parts_of(item: dict[str, Any]) -> list[dict[str, Any]]:
+    for key in ("conversation_parts", "ticket_parts"):
+        holder = item.get(key) or {}
+        if isinstance(holder, dict) and isinstance(holder.get(key), list):
+            return [p for p in holder[key] if isinstance(p, dict)]
+    return []
+
+
+def author_id(part: dict[str, Any]) -> str:
+    return str((part.get("author") or {}).get("id") or "")
+
+
+def plain_text(body: str | None) -> str:
+    text = re.sub(r"<br\s*/?>|</p>", "\n", body or "", flags=re.I)
+    return html.unescape(re.sub(r"<[^>]+>", "", text)).strip()

@@ -1,0 +1,127 @@
+"""Intercom webhooks without I/O: the ``X-Hub-Signature`` scheme and notification → HelpdeskEvents.
+
+Intercom signs each notification with ``X-Hub-Signature: sha1=<hex HMAC-SHA1(client secret, raw
+body)>``; the scheme has no timestamp, and a re-sent notification is applied once because the
+shared webhook path records its ``id`` (``raw_id``). Parts authored by the connector's own admin are
+its echoes and map to nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime
+from typing import Any
+
+from integrations.base import HelpdeskEvent
+from integrations.intercom_build import IntercomSettings, author_id, parts_of, plain_text
+
+SIGNATURE_HEADER = "X-Hub-Signature"
+
+
+def handoff_id_of(item: Any, settings: IntercomSettings) -> str | None:
+    """The handoff a conversation (custom attribute) or ticket (ticket attribute) belongs to."""
+    if not isinstance(item, dict):
+        return None
+    if item.get("type") == "ticket":
+        attrs, name = item.get("ticket_attributes"), settings.ticket_attributes.get("handoff_id")
+    else:
+        attrs, name = (
+            item.get("custom_attributes"),
+            settings.conversation_attributes.get("handoff_id"),
+        )
+    value = attrs.get(name) if isinstance(attrs, dict) and name else None
+    return str(value) if value else None
+
+
+def webhook_events(
+    notification: dict[str, Any], settings: IntercomSettings, routed_team: str | None = None
+) -> list[HelpdeskEvent]:
+    """Map one ``notification_event`` to what the agent did. Our own admin's parts map to nothing."""
+    topic = str(notification.get("topic") or "")
+    item = (notification.get("data") or {}).get("item") or {}
+    if topic == "ping" or not isinstance(item, dict):
+        return []
+    handoff_id = handoff_id_of(item, settings)
+    if not handoff_id:
+        return []
+    ours, raw = settings.admin_id, str(notification.get("id") or "")
+    teams = {v: k for k, v in settings.team_ids.items()}
+    parts = parts_of(item)
+
+    def last(*types: str) -> dict[str, Any] | None:
+        return next((p for p in reversed(parts) if p.get("part_type") in types), None)
+
+    def event(kind: str, part: dict[str, Any] | None, **kw: Any) -> HelpdeskEvent:
+        author = (part or {}).get("author") or {}
+        actor = author.get("name") or (
+            f"intercom admin {author['id']}" if author.get("id") else None
+        )
+        at = (part or {}).get("created_at") or notification.get("created_at")
+        return HelpdeskEvent(
+            kind,
+            str(handoff_id),
+            ticket_id=str(item.get("id") or "") or None,
+            actor=kw.pop("actor", actor),
+            raw_id=f"{raw}:{kind}" if raw else None,
+            at=datetime.fromtimestamp(at, UTC) if isinstance(at, int) else None,
+            **kw,
+        )
+
+    def team_name(team_id: Any) -> str | None:
+        return (
+            teams.get(str(team_id), f"intercom:{team_id}")
+            if team_id not in (None, "", 0, "0")
+            else None
+        )
+
+    added = (
+        [
+            str(t.get("name", "")).lower()
+            for t in (item.get("tags_added") or {}).get("tags", [])
+            if isinstance(t, dict)
+        ]
+        if isinstance(item.get("tags_added"), dict)
+        else []
+    )
+    if settings.handback_tag and settings.handback_tag.lower() in added:
+        note = next(
+            (p for p in reversed(parts) if p.get("part_type") == "note" and author_id(p) != ours),
+            None,
+        )
+        return [event("handback", note, note=plain_text(note.get("body")) if note else None)]
+    if topic.endswith(".admin.replied") or topic == "ticket.admin.replied":
+        part = last("comment", "close", "open")
+        return [] if part is None or author_id(part) == ours else [event("agent_replied", part)]
+    if topic.endswith(".admin.noted") or topic == "ticket.note.created":
+        part = last("note")
+        prefix = settings.handback_note_prefix
+        if part is None or author_id(part) == ours or not prefix:
+            return []
+        text = plain_text(part.get("body"))
+        if not text.lower().startswith(prefix.lower()):
+            return []
+        return [event("handback", part, note=text[len(prefix) :].strip(" :-\n") or None)]
+    if topic.endswith(".admin.assigned"):
+        part = last("assignment", "default_assignment")
+        if part is not None and author_id(part) == ours:
+            return []
+        to = (part or {}).get("assigned_to") or {}
+        team = team_name(item.get("team_assignee_id"))
+        if to.get("type") == "team" or (not to and not item.get("admin_assignee_id")):
+            team = team_name(to.get("id")) or team
+            return [event("reassigned", part, team=team)] if team and team != routed_team else []
+        admin = to.get("id") or item.get("admin_assignee_id")
+        if admin in (None, "", 0, "0"):
+            return []
+        return [event("agent_assigned", part, team=team, actor=f"intercom admin {admin}")]
+    if topic.endswith(".admin.closed") or (
+        topic in ("ticket.closed", "ticket.state.updated") and item.get("open") is False
+    ):
+        return [event("solved", last("close"))]
+    return []
+
+
+def sign_webhook(secret: str, body: bytes) -> str:
+    """``X-Hub-Signature``: ``sha1=`` + hex HMAC-SHA1 of the raw body with the app's client secret."""
+    return "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()

@@ -1,0 +1,590 @@
+"""Salesforce Service Cloud: a Case upserted on an external ID, the payload as an internal note.
+
+Three steps, as everywhere: ``build_case`` turns the payload into Case fields, headers and a note
+(pure, no I/O), ``deliver`` sends them with simple-salesforce, the answer gives the Case id. Each
+step of a delivery is idempotent, so a retry after any failure (even a timeout after Salesforce
+applied the request) ends with one Case, one note, one routing request:
+
+- the Case is upserted on ``external_id_field`` = handoff id (``PATCH …/Case/Handoff_Id__c/<id>``);
+  from the second attempt on, the Case is looked up first and its fields are left alone, so a late
+  retry never takes a Case back from the agent who already owns it;
+- the note carries a marker (``[handoff-connector ref:<digest>]``) and is written only when no note
+  of the Case carries it yet;
+- Omni-Channel: one ``PendingServiceRouting`` per Case (looked up by ``WorkItemId``) and one
+  ``SkillRequirement`` per skill (looked up by ``RelatedRecordId``).
+
+simple-salesforce never retries and its exceptions carry no headers; the session below bounds every
+request with a timeout and remembers ``Retry-After``. Errors are mapped at the edge (``_mapped``):
+400/404/409/422 and other 403s are permanent, 403 ``REQUEST_LIMIT_EXCEEDED``, 408, 429, 5xx,
+timeouts and connection errors are transient, a 401 re-authenticates once (client credentials or
+JWT) and is permanent after that.
+
+Inbound: a record-triggered Flow posts JSON to ``/v1/webhooks/salesforce`` with the shared secret in
+``X-Handoff-Salesforce-Secret`` (or an HMAC of the body in ``X-Handoff-Salesforce-Signature``) and
+the org id in the body (docs/salesforce.md has the body and the Flow).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from connector.errors import BadRequest, ConfigError, Unauthorized
+from integrations.base import (
+    Delivery,
+    DeliveryError,
+    Destination,
+    Finding,
+    HelpdeskEvent,
+    PermanentDeliveryError,
+    RateLimiter,
+    TicketRef,
+    TransientDeliveryError,
+    error_for_status,
+)
+from integrations.salesforce_case import (  # the pure half: settings and the Case builder
+    COMMENT_MAX_BYTES,
+    FEED_MAX_CHARS,
+    LOGIN_URLS,
+    MARKER,
+    CaseRequest,
+    SalesforceSettings,
+    build_case,
+    marker_for,
+    parse_settings,
+    render_html,
+    render_text,
+    validate,
+)
+
+__all__ = ["SalesforceDestination", "CaseRequest", "SalesforceSettings", "build_case"]
+
+logger = logging.getLogger(__name__)
+
+INSTALL_HINT = "simple-salesforce is not installed: pip install 'handoff-connector[salesforce]'"
+SECRET_HEADER = "X-Handoff-Salesforce-Secret"
+SIGNATURE_HEADER = "X-Handoff-Salesforce-Signature"
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+# --- the destination ----------------------------------------------------------------------------
+
+
+def _sdk() -> Any:
+    try:
+        import simple_salesforce
+    except ImportError as exc:
+        raise ConfigError([("destinations.salesforce", INSTALL_HINT)]) from exc
+    return simple_salesforce
+
+
+def _soql(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _same_id(a: str | None, b: str | None) -> bool:
+    """Salesforce ids compare on 15 characters when one is the short form, else in full."""
+    if not a or not b:
+        return False
+    return a[:15] == b[:15] if min(len(a), len(b)) == 15 else a == b
+
+
+class SalesforceDestination(Destination):
+    name = "salesforce"
+
+    def __init__(self, settings: SalesforceSettings, runtime: Any = None):
+        self.settings = settings
+        self.runtime = runtime
+        self.limiter = RateLimiter(settings.requests_per_minute)
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._client: Any = None
+        self._instance_url = settings.instance_url
+        self._user_id = settings.integration_user_id
+        self._http: Any = None
+
+    @classmethod
+    def validate_settings(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
+        problems = validate(settings)
+        try:
+            _sdk()
+        except ConfigError:
+            problems.append(("", INSTALL_HINT))
+        return problems
+
+    @classmethod
+    def from_config(cls, settings: dict[str, Any], context: Any) -> SalesforceDestination:
+        _sdk()
+        return cls(parse_settings(settings), context)
+
+    # -- the wire ----------------------------------------------------------------------------
+    def _session(self) -> Any:
+        if self._http is None:
+            import requests
+
+            timeout = (min(5.0, self.settings.timeout_seconds), self.settings.timeout_seconds)
+            verify, local = self.settings.ca_bundle, self._local
+
+            class BoundedSession(requests.Session):
+                """Every request has a timeout and remembers ``Retry-After`` (the SDK drops it)."""
+
+                def request(self, method: str, url: str, **kwargs: Any) -> Any:  # type: ignore[override]
+                    kwargs.setdefault("timeout", timeout)
+                    if verify:  # per request, so REQUESTS_CA_BUNDLE cannot override it
+                        kwargs.setdefault("verify", verify)
+                    response = super().request(method, url, **kwargs)
+                    local.retry_after = response.headers.get("Retry-After")
+                    return response
+
+            self._http = BoundedSession()
+        return self._http
+
+    def _token_url(self) -> str:
+        base = (
+            self._instance_url
+            if self.settings.domain == "custom"
+            else LOGIN_URLS[self.settings.domain]
+        )
+        return f"{base}/services/oauth2/token"
+
+    def _authenticate(self) -> str:
+        """An access token from the OAuth token endpoint (client credentials or JWT bearer)."""
+        import requests
+
+        auth = self.settings.auth
+        if self.settings.auth_mode == "client_credentials":
+            form = {
+                "grant_type": "client_credentials",
+                "client_id": auth["client_id"],
+                "client_secret": auth["client_secret"],
+            }
+        else:
+            import jwt  # PyJWT: a dependency of simple-salesforce
+
+            audience = (
+                auth.get("audience")
+                or LOGIN_URLS["test" if self.settings.domain == "test" else "login"]
+            )
+            claims = {
+                "iss": auth["client_id"],
+                "sub": auth["username"],
+                "aud": audience,
+                "exp": int(time.time()) + 180,
+            }
+            key = Path(auth["private_key_file"]).read_bytes()
+            form = {
+                "grant_type": JWT_GRANT,
+                "assertion": jwt.encode(claims, key, algorithm="RS256"),
+            }
+        self.limiter.acquire()
+        try:
+            response = self._session().post(self._token_url(), data=form)
+        except requests.RequestException as exc:
+            raise TransientDeliveryError(
+                f"salesforce token request failed: {type(exc).__name__}"
+            ) from exc
+        if response.status_code != 200:
+            try:
+                answer = response.json()
+            except ValueError:
+                answer = None
+            detail = answer.get("error", "") if isinstance(answer, dict) else ""
+            if response.status_code in (400, 401):
+                raise PermanentDeliveryError(
+                    f"salesforce refused the {self.settings.auth_mode} credentials ({detail or response.status_code}); "
+                    "check the connected app and destinations.salesforce.auth",
+                    status=response.status_code,
+                )
+            raise error_for_status(
+                response.status_code,
+                "salesforce token endpoint failed",
+                retry_after=response.headers.get("Retry-After"),
+            )
+        body = response.json()
+        self._instance_url = self._instance_url or body.get("instance_url")
+        if not self._user_id and "/" in str(body.get("id", "")):
+            self._user_id = str(body["id"]).rstrip("/").rsplit("/", 1)[-1]
+        return str(body["access_token"])
+
+    def _connect(self, *, fresh: bool = False) -> Any:
+        with self._lock:
+            if self._client is not None and not fresh:
+                return self._client
+            if self.settings.auth_mode == "session":
+                token = self.settings.auth["session_id"]
+            else:
+                token = self._authenticate()
+            self._client = _sdk().Salesforce(
+                instance_url=self._instance_url,
+                session_id=token,
+                version=self.settings.api_version,
+                session=self._session(),
+            )
+            return self._client
+
+    def _mapped(self, exc: Exception, what: str) -> DeliveryError:
+        """One simple-salesforce or requests exception as a delivery error (see the docstring)."""
+        import requests
+
+        if isinstance(exc, requests.Timeout):
+            return TransientDeliveryError(f"salesforce {what}: timed out")
+        if isinstance(exc, requests.RequestException):
+            return TransientDeliveryError(f"salesforce {what}: {type(exc).__name__}")
+        status = int(getattr(exc, "status", 0) or 0)
+        content = getattr(exc, "content", "")
+        text = content if isinstance(content, str) else json.dumps(content, default=str)
+        message = f"salesforce {what} answered {status}"
+        if status == 403 and "REQUEST_LIMIT_EXCEEDED" in text:
+            return TransientDeliveryError(
+                message + " REQUEST_LIMIT_EXCEEDED",
+                status=403,
+                response=text[:2000],
+                retry_after=60.0,
+            )
+        if status == 401:
+            return PermanentDeliveryError(
+                message + ": the session is invalid or expired", status=401, response=text[:2000]
+            )
+        if status == 300:
+            return PermanentDeliveryError(
+                message + ": several Cases share the external id", status=300, response=text[:2000]
+            )
+        return error_for_status(
+            status or 500,
+            message,
+            response=text[:2000],
+            retry_after=getattr(self._local, "retry_after", None),
+        )
+
+    def _call(self, what: str, fn: Any) -> Any:
+        """Run ``fn(client)`` under the rate limit; map errors; re-authenticate once on a 401."""
+        sdk = _sdk()
+        for attempt in (1, 2):
+            client = self._connect()
+            self.limiter.acquire()
+            self._local.retry_after = None
+            try:
+                return fn(client)
+            except sdk.exceptions.SalesforceExpiredSession as exc:
+                if attempt == 1 and self.settings.auth_mode != "session":
+                    logger.info("salesforce: session expired, authenticating again")
+                    self._connect(fresh=True)
+                    continue
+                raise self._mapped(exc, what) from exc
+            except (
+                sdk.exceptions.SalesforceError,
+                OSError,
+            ) as exc:  # requests' errors are OSErrors
+                raise self._mapped(exc, what) from exc
+        raise AssertionError("unreachable")
+
+    def _query(self, what: str, soql: str) -> list[dict[str, Any]]:
+        return list(self._call(what, lambda sf: sf.query(soql))["records"])
+
+    # -- the verbs -----------------------------------------------------------------------------
+    def _ref(self, case_id: str, handoff_id: str) -> TicketRef:
+        return TicketRef(
+            self.name,
+            case_id,
+            f"{self._instance_url}/lightning/r/Case/{case_id}/view",
+            {"handoff_id": handoff_id},
+        )
+
+    def deliver(self, delivery: Delivery) -> TicketRef:
+        request = build_case(delivery.payload, self.settings, delivery.widget_url)
+        ext = self.settings.external_id_field
+        path = f"{ext}/{quote(delivery.handoff_id, safe='')}"
+        case_id = delivery.previous.id if delivery.previous else None
+        if case_id is None and (delivery.attempt > 1):
+            # a retry: the Case may exist already (and an agent may own it): do not write it again
+            found = self._query(
+                "case lookup", f"SELECT Id FROM Case WHERE {ext} = {_soql(delivery.handoff_id)}"
+            )
+            case_id = found[0]["Id"] if found else None
+        if case_id is None:
+            response = self._call(
+                "case upsert",
+                lambda sf: sf.Case.upsert(
+                    path, request.fields, raw_response=True, headers=request.headers
+                ),
+            )
+            try:
+                case_id = response.json()["id"]
+            except (ValueError, KeyError, TypeError):  # 204 before API 46.0: read it back
+                case_id = self._call(
+                    "case read", lambda sf: sf.Case.get_by_custom_id(ext, delivery.handoff_id)
+                )["Id"]
+        if self.settings.omni_channel is not None:
+            self._route(case_id, request.skill_ids)
+        self._ensure_note(case_id, request.note_object, request.note_fields, request.marker)
+        logger.info("salesforce: handoff %s is Case %s", delivery.handoff_id, case_id)
+        return self._ref(case_id, delivery.handoff_id)
+
+    def _route(self, case_id: str, skill_ids: list[str]) -> None:
+        """One PendingServiceRouting with its SkillRequirements, made ready once they are all there."""
+        omni = self.settings.omni_channel
+        assert omni is not None
+        found = self._query(
+            "routing lookup",
+            "SELECT Id, IsReadyForRouting FROM PendingServiceRouting "
+            f"WHERE WorkItemId = {_soql(case_id)}",
+        )
+        if found and found[0].get("IsReadyForRouting"):
+            return
+        if found:
+            psr_id = found[0]["Id"]
+        else:
+            psr_id = self._call(
+                "routing create",
+                lambda sf: sf.PendingServiceRouting.create(
+                    {
+                        "WorkItemId": case_id,
+                        "ServiceChannelId": omni.service_channel_id,
+                        "RoutingType": "SkillsBased",
+                        "RoutingModel": "MostAvailable",
+                        "RoutingPriority": omni.routing_priority,
+                        "CapacityWeight": omni.capacity_weight,
+                        "IsReadyForRouting": False,
+                    }
+                ),
+            )["id"]
+        have = {
+            r["SkillId"]
+            for r in self._query(
+                "skill lookup",
+                f"SELECT Id, SkillId FROM SkillRequirement WHERE RelatedRecordId = {_soql(psr_id)}",
+            )
+        }
+        for skill_id in skill_ids:
+            if skill_id not in have:
+                self._call(
+                    "skill create",
+                    lambda sf, s=skill_id: sf.SkillRequirement.create(
+                        {"RelatedRecordId": psr_id, "SkillId": s}
+                    ),
+                )
+        self._call(
+            "routing ready",
+            lambda sf: sf.PendingServiceRouting.update(psr_id, {"IsReadyForRouting": True}),
+        )
+
+    def _ensure_note(self, case_id: str, sobject: str, fields: dict[str, Any], marker: str) -> None:
+        body_field = "Body" if sobject == "FeedItem" else "CommentBody"
+        existing = self._query(
+            "note lookup",
+            f"SELECT Id, {body_field} FROM {sobject} WHERE ParentId = {_soql(case_id)}",
+        )
+        if any(marker in (r.get(body_field) or "") for r in existing):
+            return
+        self._call(
+            "note create", lambda sf: getattr(sf, sobject).create({"ParentId": case_id, **fields})
+        )
+
+    def add_note(self, ref: TicketRef, text: str) -> None:
+        marker = marker_for(f"note:{ref.id}:{text}")
+        line = [("Handoff connector", text)]
+        if self.settings.note_as == "FeedItem":
+            fields = {
+                "Body": render_html(line, marker, FEED_MAX_CHARS),
+                "IsRichText": True,
+                "Type": "TextPost",
+            }
+        else:
+            fields = {
+                "CommentBody": render_text(line, marker, COMMENT_MAX_BYTES),
+                "IsPublished": False,
+            }
+        self._ensure_note(ref.id, self.settings.note_as, fields, marker)
+
+    def update(self, ref: TicketRef, fields: dict[str, Any]) -> None:
+        data: dict[str, Any] = {}
+        headers: dict[str, str] = {}
+        if fields.get("priority") in self.settings.priority_map:
+            data["Priority"] = self.settings.priority_map[fields["priority"]]
+        team = fields.get("team")
+        if team and self.settings.omni_channel is None and team in self.settings.queue_ids:
+            data["OwnerId"] = self.settings.queue_ids[team]
+            headers["Sforce-Auto-Assign"] = "FALSE"
+        for item in ("team", "queue", "priority"):
+            if item in self.settings.fields and fields.get(item) is not None:
+                data[self.settings.fields[item]] = str(fields[item])
+        if data:  # a PATCH with the same values twice is harmless: update is idempotent
+            self._call("case update", lambda sf: sf.Case.update(ref.id, data, headers=headers))
+
+    # -- inbound -------------------------------------------------------------------------------
+    def verify_webhook(self, headers: dict[str, str], body: bytes) -> None:
+        secret, org_id = self.settings.webhook_secret, self.settings.org_id
+        if not secret or not org_id:
+            raise Unauthorized(
+                "Salesforce webhooks are off: set destinations.salesforce.webhook_secret and org_id"
+            )
+        lower = {k.lower(): v for k, v in headers.items()}
+        presented = lower.get(SECRET_HEADER.lower())
+        signature = lower.get(SIGNATURE_HEADER.lower())
+        if presented is not None:
+            ok = hmac.compare_digest(presented.encode(), secret.encode())
+        elif signature is not None:
+            expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            ok = hmac.compare_digest(signature.removeprefix("sha256=").encode(), expected.encode())
+        else:
+            ok = False
+        if not ok:
+            raise Unauthorized(f"missing or wrong {SECRET_HEADER} (or {SIGNATURE_HEADER})")
+        if not _same_id(str(self._document(body).get("org_id") or ""), org_id):
+            raise Unauthorized(
+                "the webhook comes from another Salesforce org (org_id does not match)"
+            )
+
+    @staticmethod
+    def _document(body: bytes) -> dict[str, Any]:
+        try:
+            document = json.loads(body)
+        except ValueError as exc:
+            raise BadRequest("the Salesforce webhook body is not JSON") from exc
+        if not isinstance(document, dict):
+            raise BadRequest("the Salesforce webhook body must be a JSON object")
+        return document
+
+    def parse_webhook(self, headers: dict[str, str], body: bytes) -> list[HelpdeskEvent]:
+        document = self._document(body)
+        items = document.get("events") if isinstance(document.get("events"), list) else [document]
+        events: list[HelpdeskEvent] = []
+        for item in items:
+            if isinstance(item, dict):
+                events.extend(self._events(item))
+        return events
+
+    def _team_of_queue(self, queue_id: str) -> str:
+        for team, known in self.settings.queue_ids.items():
+            if _same_id(known, queue_id):
+                return team
+        return f"queue:{queue_id}"
+
+    def _events(self, item: dict[str, Any]) -> list[HelpdeskEvent]:
+        """One Flow record (docs/salesforce.md) as helpdesk events; our own writes give none."""
+        actor_id = str(item.get("actor_id") or "")
+        text = str(item.get("body") or "")
+        if (
+            _same_id(actor_id, self._user_id)
+            or MARKER in text
+            or MARKER in str(item.get("handback_note") or "")
+        ):
+            return []
+        handoff_id = item.get("handoff_id") or None
+        raw = str(item.get("event_id") or "") or None
+        common = {
+            "handoff_id": handoff_id,
+            "ticket_id": item.get("case_id"),
+            "actor": item.get("actor_name") or actor_id or None,
+        }
+
+        def event(kind: str, **extra: Any) -> HelpdeskEvent:
+            return HelpdeskEvent(
+                kind,
+                **{**common, **extra},  # type: ignore[arg-type]
+                raw_id=f"{raw}:{kind}" if raw else None,
+            )
+
+        kind = str(item.get("object") or "Case")
+        if kind == "CaseComment":
+            return [event("agent_replied")] if item.get("is_published") else []
+        if kind == "EmailMessage":
+            return [event("agent_replied")] if item.get("incoming") is False else []
+        out: list[HelpdeskEvent] = []
+        owner, prior = str(item.get("owner_id") or ""), str(item.get("prior_owner_id") or "")
+        if owner and not _same_id(owner, prior):
+            if owner.startswith("005"):
+                out.append(event("agent_assigned", actor=item.get("owner_name") or owner))
+            elif owner.startswith("00G"):
+                out.append(event("reassigned", team=self._team_of_queue(owner)))
+        status = item.get("status")
+        handback = item.get("handback") is True or (
+            self.settings.handback_status is not None
+            and status == self.settings.handback_status
+            and status != item.get("prior_status")
+        )
+        if handback:
+            out.append(event("handback", note=str(item.get("handback_note") or "") or None))
+        elif item.get("is_closed") is True and item.get("prior_is_closed") is not True:
+            out.append(
+                event("solved", note=f"Case closed in Salesforce ({status})." if status else None)
+            )
+        return out
+
+    # -- doctor --------------------------------------------------------------------------------
+    def doctor(self) -> list[Finding]:
+        findings: list[Finding] = []
+        try:
+            self._connect()
+            self._query("auth check", "SELECT Id FROM Group WHERE Type = 'Queue' LIMIT 1")
+        except DeliveryError as exc:
+            return [
+                Finding(
+                    False,
+                    f"authenticate to {self._instance_url or self.settings.domain}: {exc}",
+                    "check destinations.salesforce.instance_url and auth, and that the "
+                    "connected app's integration user has API access",
+                )
+            ]
+        findings.append(
+            Finding(True, f"authenticated to {self._instance_url} ({self.settings.auth_mode})")
+        )
+
+        def exists(sobject: str, ids: dict[str, str], path: str, extra: str = "") -> None:
+            if not ids:
+                return
+            id_list = ", ".join(_soql(v) for v in ids.values())
+            rows = self._query("doctor", f"SELECT Id FROM {sobject} WHERE Id IN ({id_list}){extra}")
+            for name, value in ids.items():
+                ok = any(_same_id(value, r["Id"]) for r in rows)
+                findings.append(
+                    Finding(
+                        ok,
+                        f"{path}.{name}: {sobject} {value} " + ("exists" if ok else "not found"),
+                        f"Setup → {'Queues' if sobject == 'Group' else sobject}: copy the id "
+                        "of an existing record into the config",
+                    )
+                )
+
+        exists("Group", self.settings.queue_ids, "queue_ids", " AND Type = 'Queue'")
+        omni = self.settings.omni_channel
+        if omni is not None:
+            exists(
+                "ServiceChannel", {"service_channel_id": omni.service_channel_id}, "omni_channel"
+            )
+            exists("Skill", omni.skill_ids, "omni_channel.skill_ids")
+        custom = [self.settings.external_id_field, *self.settings.fields.values()]
+        if self.settings.handback_field:
+            custom.append(self.settings.handback_field)
+        for api_name in dict.fromkeys(custom):
+            try:
+                self._query("doctor", f"SELECT Id, {api_name} FROM Case LIMIT 1")
+                findings.append(Finding(True, f"Case.{api_name} exists"))
+            except PermanentDeliveryError:
+                findings.append(
+                    Finding(
+                        False,
+                        f"Case.{api_name} does not exist or is not visible",
+                        "create it (docs/salesforce.md lists each field and type) and give "
+                        "the integration user's permission set read/edit access",
+                    )
+                )
+        ext = self.settings.external_id_field
+        try:
+            self._call("doctor", lambda sf: sf.Case.get_by_custom_id(ext, "handoff-doctor-probe"))
+        except PermanentDeliveryError as exc:
+            if "external ID field" in (exc.response or ""):
+                findings.append(
+                    Finding(
+                        False,
+                        f"Case.{ext} is not marked External ID",
+                        "edit the field and tick External ID (and Unique)",
+                    )
+                )
+        return findings

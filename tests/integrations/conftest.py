@@ -1,0 +1,3 @@
+"""Vendor stand-in fixtures for the integration tests."""
+
+from tests.standins.fixtures import *  # noqa: F403

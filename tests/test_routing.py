@@ -1,0 +1,254 @@
+"""Routing as tables: team, hours in each team's time zone, on call, honest waits, languages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from connector.config import load_config
+from connector.policy_config import RoutingSettings, TeamSettings, parse_hours
+from connector.routing import estimate_wait, guess_team, is_open, next_opening, route
+from connector.schemas import BotContext, Customer, Decision, Message
+
+ROUTING = load_config(None, env={}).routing
+
+# 2025-03-05 is a Wednesday; London is on GMT (UTC+0), New York on EST (UTC-5) that day.
+WED_NOON = datetime(2025, 3, 5, 12, 0, tzinfo=UTC)
+WED_2230 = datetime(2025, 3, 5, 22, 30, tzinfo=UTC)
+SAT_NOON = datetime(2025, 3, 8, 12, 0, tzinfo=UTC)
+FRI_2330 = datetime(2025, 3, 7, 23, 30, tzinfo=UTC)
+
+
+def say(text: str) -> list[Message]:
+    return [Message(id="1", role="customer", text=text)]
+
+
+TEAMS = [
+    (
+        "rule-team-wins",
+        Decision(escalate=True, team="sales"),
+        say("my card was stolen"),
+        None,
+        "sales",
+        "rule",
+    ),
+    (
+        "bot-intent-prefix",
+        Decision(escalate=True),
+        say("hello"),
+        BotContext.model_validate({"intent": {"name": "fraud.card_stolen"}}),
+        "fraud",
+        "bot",
+    ),
+    (
+        "classifier-billing",
+        Decision(escalate=True),
+        say("Why was I charged a fee twice?"),
+        None,
+        "billing",
+        "keywords",
+    ),
+    (
+        "classifier-retention",
+        Decision(escalate=True),
+        say("please close my account"),
+        None,
+        "retention",
+        "keywords",
+    ),
+    ("nothing-known", Decision(escalate=True), say("hmm"), None, "general", "default"),
+    (
+        "unknown-rule-team-falls-back",
+        Decision(escalate=True, team="nope"),
+        say("hmm"),
+        None,
+        "general",
+        "default",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "decision,messages,bot,team,source", [t[1:] for t in TEAMS], ids=[t[0] for t in TEAMS]
+)
+def test_team(decision, messages, bot, team, source):  # type: ignore[no-untyped-def]
+    guess = guess_team(decision, messages, ROUTING, bot)
+    assert (guess.team, guess.source) == (team, source)
+
+
+HOURS = [
+    ("billing-open-midday", "billing", WED_NOON, True),
+    ("billing-closed-late", "billing", WED_2230, False),
+    ("billing-closed-saturday", "billing", SAT_NOON, False),
+    ("general-always", "general", SAT_NOON, True),
+    (
+        "sales-new-york-morning",
+        "sales",
+        datetime(2025, 3, 5, 14, 30, tzinfo=UTC),
+        True,
+    ),  # 09:30 EST
+    (
+        "sales-new-york-too-early",
+        "sales",
+        datetime(2025, 3, 5, 13, 30, tzinfo=UTC),
+        False,
+    ),  # 08:30 EST
+    ("retention-saturday", "retention", SAT_NOON, True),
+]
+
+
+@pytest.mark.parametrize("team,now,open_", [h[1:] for h in HOURS], ids=[h[0] for h in HOURS])
+def test_business_hours_in_the_team_zone(team, now, open_):  # type: ignore[no-untyped-def]
+    assert is_open(ROUTING.teams[team], now) is open_
+
+
+def test_next_opening_skips_the_weekend():
+    opening = next_opening(ROUTING.teams["billing"], FRI_2330)
+    assert opening is not None and opening.isoformat() == "2025-03-10T08:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    "spec,days,start,end",
+    [
+        ("mon-fri 09:00-17:00", [0, 1, 2, 3, 4], 540, 1020),
+        ("sat 10:00-14:30", [5], 600, 870),
+        ("fri-mon 00:00-24:00", [4, 5, 6, 0], 0, 1440),
+    ],
+    ids=["weekdays", "one-day", "wraps-the-week"],
+)
+def test_parse_hours(spec, days, start, end):  # type: ignore[no-untyped-def]
+    assert parse_hours(spec) == (days, start, end)
+
+
+@pytest.mark.parametrize(
+    "spec,error",
+    [
+        ("weekdays 9-5", "write it as"),
+        ("mon-fry 09:00-17:00", "unknown day 'fry'"),
+        ("mon 18:00-09:00", "split overnight spans"),
+        ("mon 09:00-25:00", "00:00 to 24:00"),
+    ],
+    ids=["free-text", "bad-day", "overnight", "past-midnight"],
+)
+def test_bad_hours(spec, error):  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match=error):
+        parse_hours(spec)
+
+
+WAITS = [
+    ("no-history", None, 10, "configured"),
+    ("too-little-history", [1.0, 2.0], 10, "configured"),
+    ("percentile-of-history", [1, 2, 3, 4, 5, 6, 7, 8], 6, "p75 of 8"),
+    ("rounds-up", [0.2, 0.3, 0.4], 1, "p75 of 3"),
+    ("only-recent-count", [100.0] * 10 + [2.0] * 20, 2, "p75 of 20"),
+]
+
+
+@pytest.mark.parametrize("history,minutes,basis", [w[1:] for w in WAITS], ids=[w[0] for w in WAITS])
+def test_wait_estimate(history, minutes, basis):  # type: ignore[no-untyped-def]
+    wait, why = estimate_wait(history, ROUTING.teams["billing"], ROUTING)
+    assert wait == minutes and basis in why
+
+
+MESSAGES = [
+    ("open-english", "billing", WED_NOON, "en", "about 10 minutes", False),
+    ("open-spanish", "billing", WED_NOON, "es-MX", "unos 10 minutos", False),
+    ("open-french", "billing", WED_NOON, "fr", "environ 10 minutes", False),
+    ("open-german", "billing", WED_NOON, "de", "etwa 10 Minuten", False),
+    ("open-portuguese", "billing", WED_NOON, "pt-BR", "cerca de 10 minutos", False),
+    ("unknown-language-falls-back", "billing", WED_NOON, "ja", "about 10 minutes", False),
+    (
+        "on-call-outside-hours",
+        "technical",
+        datetime(2025, 3, 5, 23, 30, tzinfo=UTC),
+        "en",
+        "someone on call",
+        False,
+    ),
+    (
+        "nobody-offers-follow-up",
+        "billing",
+        WED_2230,
+        "en",
+        "Nobody from our team is available",
+        True,
+    ),
+    ("nobody-in-german", "billing", WED_2230, "de", "niemand aus unserem Team", True),
+]
+
+
+@pytest.mark.parametrize(
+    "team,now,language,expected,callback", [m[1:] for m in MESSAGES], ids=[m[0] for m in MESSAGES]
+)
+def test_customer_message(team, now, language, expected, callback):  # type: ignore[no-untyped-def]
+    routing, message = route(Decision(escalate=True, team=team), Customer(), language, ROUTING, now)
+    assert expected in message.text
+    assert "connecting you now" not in message.text.lower()
+    assert message.callback_offered is callback and routing.available is not callback
+    if callback:
+        assert message.wait_minutes is None and message.callback_at is not None
+        assert message.callback_at.strftime("%Y-%m-%d %H:%M") in message.text
+        assert routing.respond_by == message.callback_at
+    else:
+        assert message.wait_minutes is not None and "{" not in message.text
+
+
+def test_routing_metadata():
+    customer = Customer(tier="gold", tags=["vip"])
+    decision = Decision(
+        escalate=True, team="billing", priority="normal", queue="billing-vip", tags=["x"]
+    )
+    routing, _ = route(
+        decision,
+        customer,
+        "fr",
+        ROUTING,
+        WED_NOON,
+        first_responses={"billing": [3.0, 4.0, 5.0, 6.0]},
+    )
+    assert routing.team == "billing" and routing.queue == "billing-vip"
+    assert routing.priority == "high"  # one step up for a VIP
+    assert routing.skills == ["billing", "refunds", "language:fr"]
+    assert routing.tier == "gold" and routing.tags == ["x"]
+    assert routing.wait_minutes == 5 and routing.wait_basis.startswith("p75")
+    assert (routing.respond_by - WED_NOON).total_seconds() == 300
+
+
+def test_a_team_without_hours_is_always_staffed():
+    settings = RoutingSettings(teams={"general": TeamSettings(wait_minutes=7)})
+    routing, message = route(Decision(escalate=True), Customer(), None, settings, SAT_NOON)
+    assert routing.available and message.wait_minutes == 7 and routing.team == "general"
+
+
+@pytest.mark.parametrize(
+    "yaml_text,expected",
+    [
+        (
+            "routing:\n  teams:\n    general: {timezone: Mars/Olympus}\n",
+            "routing.teams.general.timezone: Value error, unknown time zone 'Mars/Olympus'",
+        ),
+        (
+            "routing:\n  teams:\n    general: {hours: ['mon-fri 9-5']}\n",
+            "routing.teams.general.hours: Value error, item 0:",
+        ),
+        (
+            "routing:\n  messages:\n    en: {wait: 'about {minutes}', on_call: x, unavailable: y}\n",
+            "routing.messages.en: Value error, wait: unknown placeholder(s) ['minutes']",
+        ),
+        ("routing:\n  default_language: xx\n", "default_language 'xx' has no messages"),
+        (
+            "routing:\n  wait_percentile: 101\n",
+            "routing.wait_percentile: Input should be less than or equal to 100",
+        ),
+    ],
+    ids=["time-zone", "hours", "placeholder", "language", "percentile"],
+)
+def test_check_config_explains_routing(tmp_path, yaml_text, expected):  # type: ignore[no-untyped-def]
+    from connector.errors import ConfigError
+
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml_text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert any(expected in line for line in info.value.lines()), info.value.lines()
