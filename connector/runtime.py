@@ -118,6 +118,13 @@ class Runtime:
         return self.settings.server.base_url()
 
     def close(self) -> None:
+        for destination in self.destinations.values():
+            close = getattr(destination, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:  # closing must never stop the rest from closing
+                    logger.exception("closing destination %s", destination.name)
         self.waker.close()
         self.store.close()
 
@@ -126,7 +133,11 @@ def build_runtime(settings: Settings, *, store: Store | None = None,
                   clock: Callable[[], datetime] = utcnow) -> Runtime:
     store = store or open_store(settings)
     runtime = Runtime(settings, store, {}, Waker(settings.store.path), clock)
-    for name, dest_settings in settings.destinations.items():
-        cls = destination_class(name)
-        runtime.destinations[name] = cls.from_config(dest_settings, runtime)
+    try:
+        for name, dest_settings in settings.destinations.items():
+            cls = destination_class(name)
+            runtime.destinations[name] = cls.from_config(dest_settings, runtime)
+    except BaseException:
+        runtime.close()  # release the store, the waker and any destination already built
+        raise
     return runtime

@@ -109,12 +109,7 @@ def _conversation_for(tx: Tx, source: str, event: Event, stamp: str) -> Conversa
 
 def _first_responses(tx: Tx, team: str, limit: int) -> dict[str, list[float]]:
     """The team's recent first-response times in minutes, oldest first, for the wait estimate."""
-    minutes = []
-    for handoff in tx.list_handoffs(team=team, limit=limit):
-        facts = tx.list_facts(handoff_id=handoff.id, kind="first_response")
-        if facts:
-            minutes.append(float(facts[0].data.get("seconds", 0.0)) / 60.0)
-    return {team: list(reversed(minutes))}
+    return {team: [seconds / 60.0 for seconds in reversed(tx.recent_first_responses(team, limit))]}
 
 
 def ingest_event(runtime: Runtime, source: str, event: Event) -> EventResponse:

@@ -188,6 +188,24 @@ def test_agent_reply_takes_over_and_counts_the_first_response_once(client, runti
     assert audit_actions(runtime).count("agent.replied") == 2
 
 
+def test_recorded_first_responses_set_the_next_wait(client, runtime, clock):  # type: ignore[no-untyped-def]
+    """The wait told to the next customer is the p75 of the team's recorded first responses."""
+    def post(conversation_id: str) -> dict:
+        raw = dumps(event(conversation_id, f"evt-{conversation_id}"))
+        headers = signed_headers(raw, timestamp=int(clock.now.timestamp()))  # the test's clock
+        return client.post("/v1/events", data=raw, headers=headers).json
+
+    for i, seconds in enumerate((120, 240, 480)):
+        handoff_id = post(f"conv-{i}")["handoff"]["id"]
+        clock.advance(seconds)
+        service.record_agent_reply(runtime, handoff_id, "agent-bo")
+    answer = post("conv-next")
+    assert answer["customer_message"]["wait_minutes"] == 8
+    with runtime.store.reading() as tx:
+        routing = tx.get_handoff(answer["handoff"]["id"]).payload["routing"]
+    assert routing["wait_basis"] == "p75 of 3 recent first responses"
+
+
 def test_two_workers_fire_each_reminder_once(client, runtime, clock):  # type: ignore[no-untyped-def]
     escalate(client)
     clock.advance(WINDOW + 1)

@@ -285,3 +285,23 @@ def test_dashboard(history, client):  # type: ignore[no-untyped-def]
     assert bad.status_code == 400 and bad.json["errors"][0]["path"] == "since"
     unknown = client.get("/dashboard?team=ghosts", headers={"X-API-Key": API_KEY})
     assert unknown.status_code == 400 and "unknown team" in unknown.json["detail"]
+
+
+def test_report_columns_backfill_matches_insert(client, runtime):  # type: ignore[no-untyped-def]
+    """Migration 011's SQL backfill computes what insert_handoff stores for new rows."""
+    from connector.store.sqlite import BACKFILL_REPORT_COLUMNS
+    from tests.helpers import dumps, event, signed_headers
+
+    for i in range(3):
+        raw = dumps(event(f"conv-b{i}", f"evt-b{i}", bot={"draft_reply": "Hi!"} if i else {}))
+        assert client.post("/v1/events", data=raw, headers=signed_headers(raw)).status_code == 200
+    query = "SELECT id, intent, triggers, has_draft, transcript_turns FROM handoffs ORDER BY id"
+    with runtime.store.atomic() as tx:
+        inserted = [tuple(r) for r in tx.conn.execute(query)]
+        tx.conn.execute("UPDATE handoffs SET intent=NULL, triggers=NULL, has_draft=NULL, transcript_turns=NULL")
+        tx.conn.execute(BACKFILL_REPORT_COLUMNS)
+        backfilled = [tuple(r) for r in tx.conn.execute(query)]
+    assert backfilled == inserted
+    # a draft is built from templates when the bot sends none, so every handoff has one
+    assert {row[2] for row in inserted} == {"human_request"} and {row[3] for row in inserted} == {1}
+    assert all(row[4] == 3 for row in inserted)

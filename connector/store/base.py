@@ -259,6 +259,10 @@ class Tx(ABC):
         """Record a fact; with ``once``, only if the handoff has none of this kind yet."""
 
     @abstractmethod
+    def recent_first_responses(self, team: str, limit: int) -> list[float]:
+        """First-response seconds of the team's ``limit`` latest answered handoffs, newest first."""
+
+    @abstractmethod
     def list_facts(self, handoff_id: str | None = None, kind: str | None = None) -> list[FactRow]: ...
 
     @abstractmethod

@@ -135,11 +135,37 @@ def _m010_draft_events(db: sqlite_utils.Database) -> None:
     db["draft_events"].create_index(["handoff_id", "id"])
 
 
+# The same values ``report_columns`` computes on insert, for rows written before migration 011.
+BACKFILL_REPORT_COLUMNS = (
+    "UPDATE handoffs SET intent = json_extract(payload, '$.intent.name'),"
+    " triggers = COALESCE((SELECT group_concat(json_extract(r.value, '$.trigger'), ',')"
+    "                      FROM json_each(payload, '$.escalation.reasons') r), ''),"
+    " has_draft = COALESCE(json_extract(payload, '$.draft_reply'), '') != '',"
+    " transcript_turns = COALESCE(json_array_length(payload, '$.transcript.turns'), 0)"
+)
+
+
+def _m011_report_columns(db: sqlite_utils.Database) -> None:
+    """Copy the fields reports group by out of the payload, so a report never parses payloads."""
+    for column, kind in (("intent", str), ("triggers", str), ("has_draft", int), ("transcript_turns", int)):
+        db["handoffs"].add_column(column, kind)
+    db.execute(BACKFILL_REPORT_COLUMNS)
+
+
+def report_columns(payload: dict[str, Any]) -> tuple[str | None, str, int, int]:
+    """(intent, triggers, has_draft, transcript_turns) of a handoff/v1 payload, for ``handoffs``."""
+    reasons = (payload.get("escalation") or {}).get("reasons") or []
+    triggers = ",".join(str(r.get("trigger")) for r in reasons if isinstance(r, dict) and r.get("trigger"))
+    return ((payload.get("intent") or {}).get("name"), triggers, int(bool(payload.get("draft_reply"))),
+            len((payload.get("transcript") or {}).get("turns") or []))
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("005_timers", _m005_timers),
     ("006_handoff_facts", _m006_handoff_facts),
     ("010_draft_events", _m010_draft_events),
+    ("011_report_columns", _m011_report_columns),
 ]
 
 
@@ -251,10 +277,11 @@ class SqliteTx(Tx):
     def insert_handoff(self, row):
         self.conn.execute(
             "INSERT INTO handoffs (id, conversation_id, source, status, team, priority, payload,"
-            " customer_id, claimed_by, handback, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            " customer_id, claimed_by, handback, created_at, updated_at, intent, triggers, has_draft,"
+            " transcript_turns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (row.id, row.conversation_id, row.source, row.status, row.team, row.priority,
              _j(row.payload), row.customer_id, row.claimed_by, _j(row.handback), row.created_at,
-             row.updated_at),
+             row.updated_at, *report_columns(row.payload)),
         )
 
     def get_handoff(self, handoff_id):
@@ -442,6 +469,16 @@ class SqliteTx(Tx):
         self.conn.execute("INSERT INTO handoff_facts (handoff_id, kind, at, data) VALUES (?,?,?,?)",
                           (handoff_id, kind, at, _j(data)))
         return True
+
+    def recent_first_responses(self, team, limit):
+        cur = self.conn.execute(
+            "SELECT json_extract(f.data, '$.seconds') AS s FROM handoff_facts f"
+            " JOIN handoffs h ON h.id = f.handoff_id"
+            " WHERE f.kind = 'first_response' AND h.team = ?"
+            " ORDER BY f.at DESC, f.id DESC LIMIT ?",
+            (team, limit),
+        )
+        return [float(r["s"] or 0.0) for r in cur]
 
     def list_facts(self, handoff_id=None, kind=None):
         where, params = [], []

@@ -1,7 +1,7 @@
 """The SQLite queries behind the KPI report (``Tx.report_data``); ``connector/kpis.py`` does the maths.
 
-Only narrow columns leave the database: JSON fields are picked with ``json_extract`` so a report
-over 100,000 handoffs never parses 100,000 payloads in Python. Payloads are read in full only for
+Only narrow columns leave the database, and the handoff scan reads plain columns copied out of
+the payload on insert, so a report over 100,000 handoffs parses no payloads. Payloads are read in full only for
 the handoffs that have messages after the handoff (the repeat-context check needs them).
 """
 
@@ -12,10 +12,11 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
-# One json_extract with several paths parses each payload once (SQLite has no JSON cache before 3.45).
+# intent, triggers, has_draft and transcript_turns are copied out of the payload on insert
+# (migration 011), so this scan never parses a payload.
 HANDOFFS = """
 SELECT h.id, h.conversation_id, h.created_at, h.team, h.status, h.priority,
-       json_extract(h.payload, '$.intent.name', '$.escalation.reasons', '$.draft_reply') AS picked,
+       h.intent, h.triggers, h.has_draft,
        json_extract(h.handback, '$.at') AS handback_at,
        json_extract(h.handback, '$.actor') AS handback_actor,
        c.created_at AS conversation_created_at
@@ -36,7 +37,7 @@ FACT_FIELDS = ("seconds", "clock_skew_seconds", "from_team", "score", "scale")
 POST_MESSAGES = """
 SELECT h.id AS handoff_id, m.role, m.text, m.at, m.seq FROM handoffs h
 JOIN messages m ON m.conversation_id = h.conversation_id
- AND m.seq > json_array_length(h.payload, '$.transcript.turns')
+ AND m.seq > h.transcript_turns
 WHERE h.created_at >= ? AND h.created_at < ? AND m.role IN ('agent', 'customer')
 """
 
@@ -56,7 +57,6 @@ def report_data(
     window = (since, until)
     handoffs = []
     for r in conn.execute(HANDOFFS, window):
-        intent, reasons, draft = json.loads(r["picked"])
         handoffs.append(
             {
                 "id": r["id"],
@@ -65,9 +65,9 @@ def report_data(
                 "team": r["team"],
                 "status": r["status"],
                 "priority": r["priority"],
-                "intent": intent,
-                "reasons": [x.get("trigger") for x in reasons or [] if isinstance(x, dict)],
-                "has_draft": bool(draft),
+                "intent": r["intent"],
+                "reasons": r["triggers"].split(",") if r["triggers"] else [],
+                "has_draft": bool(r["has_draft"]),
                 "handback_at": r["handback_at"],
                 "handback_actor": r["handback_actor"],
                 "conversation_created_at": r["conversation_created_at"],
