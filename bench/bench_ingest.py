@@ -56,6 +56,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+VARIANTS = ["it is really annoying", "can you check", "this happened last week too", "thanks",
+            "I need it fixed today", "what is going on?", "the app showed an error", "no idea why"]
+
+
 def make_body(worker: int, i: int) -> bytes:
     cid = f"bench-{worker}-{i}-{os.getpid()}"
     return json.dumps({
@@ -63,12 +67,15 @@ def make_body(worker: int, i: int) -> bytes:
         "conversation": {"id": cid, "channel": "web", "language": "en"},
         "customer": {"id": f"cus-{i % 500}", "name": "Bench Customer", "tags": ["vip"]},
         "messages": [
-            {"id": "m1", "role": "customer", "text": "I was charged twice for my order 5521."},
-            {"id": "m2", "role": "bot", "text": "Sorry about that, let me look into it.",
+            # texts differ per event (order number, wording), so no cache sees the same turn twice
+            {"id": "m1", "role": "customer",
+             "text": f"I was charged twice for my order {worker}{i:05d}, {VARIANTS[i % len(VARIANTS)]}"},
+            {"id": "m2", "role": "bot", "text": f"Sorry about that, let me look into order {worker}{i:05d}.",
              "citations": [{"title": "Refund policy", "url": "https://help.example.com/refunds"}]},
-            {"id": "m3", "role": "customer", "text": "Please let me talk to a real person."},
+            {"id": "m3", "role": "customer",
+             "text": f"Please let me talk to a real person about {worker}{i:05d} {VARIANTS[(i * 7) % len(VARIANTS)]}"},
         ],
-        "bot": {"summary": "Customer reports a double charge on order 5521 and asks for a person."},
+        "bot": {"summary": f"Customer reports a double charge on order {worker}{i:05d} and asks for a person."},
     }).encode()
 
 

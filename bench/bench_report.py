@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from connector.report import build_report, kpi_table, render_html  # noqa: E402
-from connector.store.sqlite import SqliteStore  # noqa: E402
+from connector.store.sqlite import BACKFILL_REPORT_COLUMNS, SqliteStore  # noqa: E402
 
 TEAMS = ["general", "billing", "technical", "fraud", "retention", "sales"]
 REASONS = [
@@ -194,6 +194,8 @@ def fill(path: str, count: int, now: datetime) -> float:
         "INSERT INTO handoff_facts (handoff_id, kind, at, data) VALUES (?,?,?,?)", facts
     )
     conn.executemany("INSERT INTO draft_events (handoff_id, action, at) VALUES (?,?,?)", drafts)
+    # the columns insert_handoff derives from the payload, filled the way migration 011 does
+    conn.execute(BACKFILL_REPORT_COLUMNS)
     conn.execute("COMMIT")
     store.close()
     return time.perf_counter() - started

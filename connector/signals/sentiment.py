@@ -121,7 +121,31 @@ def classify_message(
     positive_threshold: float = DEFAULT_POSITIVE_THRESHOLD,
     negative_threshold: float = DEFAULT_NEGATIVE_THRESHOLD,
 ) -> Sentiment:
-    """Classify one customer message. ``repeated`` says the customer is repeating themselves."""
+    """Classify one customer message. ``repeated`` says the customer is repeating themselves.
+
+    Results are cached by text and options: each event re-reads the same recent turns, and VADER
+    is the costliest step of a decision. Options given as lists (from config) are not cached.
+    """
+    args = (text, repeated, profanity, rejection, anger, buying, disengagement, short_acks,
+            positive_threshold, negative_threshold)
+    try:
+        return _classify_cached(*args)
+    except TypeError:  # an unhashable option
+        return _classify(*args)
+
+
+def _classify(
+    text: str | None,
+    repeated: bool,
+    profanity: Sequence[str],
+    rejection: Sequence[str],
+    anger: Sequence[str],
+    buying: Sequence[str],
+    disengagement: Sequence[str],
+    short_acks: Sequence[str],
+    positive_threshold: float,
+    negative_threshold: float,
+) -> Sentiment:
     thresholds = (positive_threshold, negative_threshold)
     raw = clip(text)
     norm = normalize(raw)
@@ -161,6 +185,9 @@ def classify_message(
         label = "Neutral"
     return Sentiment(label, round(score, 4), compound, cues, thresholds=thresholds)
 
+
+
+_classify_cached = lru_cache(maxsize=8192)(_classify)
 
 def _trend(scores: Sequence[float], delta: float) -> str:
     if len(scores) < 2:
