@@ -91,3 +91,42 @@ def enqueue_callback(
         "callback", source, f"callback:{key}:{event_type}", document, now.timestamp(),
         handoff_id=handoff_id, conversation_id=conversation_id,
     )
+
+
+def hand_back(
+    tx: Tx,
+    settings: Settings,
+    conversation: ConversationRow,
+    handoff_id: str,
+    *,
+    actor: str,
+    note: str,
+    resolution: str | None,
+    resume_hint: str | None,
+    reason: str,
+    now: datetime,
+    destination_note: str,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Give the conversation back to the bot, in the caller's transaction.
+
+    Control moves to ``bot``, the handoff is marked handed back with its note, the bot is sent
+    ``conversation.handed_back`` (plus ``extra`` fields), and every destination the handoff reached
+    (or, before any delivery, every configured one) gets ``destination_note``. Used by agents'
+    handbacks and by the response-window fallback alike.
+    """
+    stamp = iso(now)
+    transition(tx, settings, conversation, BOT, handoff_id=None, actor=actor, reason=reason, now=now)
+    details = {"actor": actor, "note": note, "resolution": resolution, "resume_hint": resume_hint,
+               **(extra or {})}
+    tx.update_handoff(handoff_id, status="handed_back", handback={**details, "at": stamp},
+                      updated_at=stamp)
+    enqueue_callback(
+        tx, settings, conversation.source, "conversation.handed_back",
+        key=f"{handoff_id}:handback", now=now, conversation_id=conversation.id, handoff_id=handoff_id,
+        body={"conversation_id": conversation.id, "handoff_id": handoff_id, **details},
+    )
+    for destination in list(tx.get_ticket_refs(handoff_id)) or list(settings.destinations):
+        tx.enqueue("destination", destination, f"note:{handoff_id}:{destination}:handback",
+                   {"op": "note", "text": destination_note}, now.timestamp(),
+                   handoff_id=handoff_id, conversation_id=conversation.id)

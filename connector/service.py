@@ -287,26 +287,16 @@ def handback(runtime: Runtime, handoff_id: str, body: Handback) -> Control:
         handoff, conversation = _handoff_and_conversation(tx, handoff_id)
         if conversation.handoff_id != handoff_id or conversation.owner == BOT:
             raise Conflict("this handoff is not with an agent; nothing to hand back", slug="handoff-not-open")
-        control.transition(tx, runtime.settings, conversation, BOT, handoff_id=None,
-                           actor=body.actor, reason="handback", now=now)
         timers.stop(tx, handoff_id, now, actor=body.actor, reason="handed back",
                     conversation_id=conversation.id)
-        note = body.model_dump(mode="json")
-        tx.update_handoff(handoff_id, status="handed_back", handback={**note, "at": stamp}, updated_at=stamp)
+        control.hand_back(
+            tx, runtime.settings, conversation, handoff_id, actor=body.actor, note=body.note,
+            resolution=body.resolution, resume_hint=body.resume_hint, reason="handback", now=now,
+            destination_note=f"Handed back to the bot by {body.actor}: {body.note}",
+        )
         tx.append_audit(at=stamp, action="handback", actor=body.actor, conversation_id=conversation.id,
                         handoff_id=handoff_id, reason=body.resolution or "handed back",
                         data={"note_chars": len(body.note), "resume_hint": body.resume_hint})
-        control.enqueue_callback(
-            tx, runtime.settings, conversation.source, "conversation.handed_back",
-            key=f"{handoff_id}:handback", now=now, conversation_id=conversation.id,
-            handoff_id=handoff_id,
-            body={"conversation_id": conversation.id, "handoff_id": handoff_id, "note": body.note,
-                  "resolution": body.resolution, "resume_hint": body.resume_hint, "actor": body.actor},
-        )
-        for destination in tx.get_ticket_refs(handoff_id) or runtime.settings.destinations:
-            tx.enqueue("destination", destination, f"note:{handoff_id}:{destination}:handback",
-                       {"op": "note", "text": f"Handed back to the bot by {body.actor}: {body.note}"},
-                       now.timestamp(), handoff_id=handoff_id, conversation_id=conversation.id)
     runtime.waker.notify()
     metrics.safely(runtime, lambda m: m.handbacks.labels("agent").inc())
     return control_of(conversation)

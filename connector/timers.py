@@ -23,7 +23,7 @@ from datetime import datetime
 
 from connector import control, metrics
 from connector.config import FallbackSettings, Settings
-from connector.control import BOT, PENDING, iso
+from connector.control import PENDING, iso
 from connector.store import HandoffRow, Tx
 from connector.store.base import TimerRow
 from integrations.base import Destination
@@ -410,56 +410,21 @@ def _handback(
     now: datetime,  # type: ignore[no-untyped-def]
     timer: TimerRow,
 ) -> None:
-    stamp, ts = iso(now), now.timestamp()
+    stamp = iso(now)
     settings = runtime.settings
     reason = f"no agent response after {waited} min"
-    control.transition(
-        tx, settings, conversation, BOT, handoff_id=None, actor=ACTOR, reason=reason, now=now
-    )
     apology = (
         "I'm sorry: nobody from our team has been able to pick this up yet. I've made a note and "
         "someone will get back to you as soon as they can. Meanwhile I'm here if I can help."
     )
     note = f"No agent answered within {waited} min; handed back to the bot, customer promised a callback."
-    handback = {
-        "actor": ACTOR,
-        "note": note,
-        "resolution": "no_agent_response",
-        "resume_hint": "apologise_and_promise_callback",
-        "callback_promised": True,
-        "at": stamp,
-    }
-    tx.update_handoff(handoff.id, status="handed_back", handback=handback, updated_at=stamp)
-    control.enqueue_callback(
-        tx,
-        settings,
-        conversation.source,
-        "conversation.handed_back",
-        key=f"{handoff.id}:handback",
-        now=now,
-        conversation_id=conversation.id,
-        handoff_id=handoff.id,
-        body={
-            "conversation_id": conversation.id,
-            "handoff_id": handoff.id,
-            "note": note,
-            "resolution": "no_agent_response",
-            "resume_hint": "apologise_and_promise_callback",
-            "actor": ACTOR,
-            "callback_promised": True,
-            "customer_message": {"text": apology, "callback_offered": True},
-        },
+    control.hand_back(
+        tx, settings, conversation, handoff.id, actor=ACTOR, note=note,
+        resolution="no_agent_response", resume_hint="apologise_and_promise_callback",
+        reason=reason, now=now, destination_note=note,
+        extra={"callback_promised": True,
+               "customer_message": {"text": apology, "callback_offered": True}},
     )
-    for name in _targets(runtime, tx, handoff.id):
-        tx.enqueue(
-            "destination",
-            name,
-            f"note:{handoff.id}:{name}:handback",
-            {"op": "note", "text": note},
-            ts,
-            handoff_id=handoff.id,
-            conversation_id=conversation.id,
-        )
     enqueue_alerts(
         tx,
         settings,
