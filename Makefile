@@ -32,7 +32,7 @@ test: $(VENV)/.installed-test browser  ## install what the tests need and run th
 browser:
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    (apt-get update && apt-get install -y chromium) || echo "note: installing chromium failed: browser tests will skip (fail under CI=true)"; \
+	    (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) || echo "note: installing chromium failed: browser tests will skip (fail under CI=true)"; \
 	  else \
 	    echo "note: /usr/bin/chromium is missing and we are not root: browser tests will skip (fail under CI=true)"; \
 	  fi; \
@@ -44,6 +44,8 @@ lint: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test  ## benchmarks print figures (see bench/README.md)
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_signals.py
+	$(BIN)/python bench/bench_decisions.py
+	$(BIN)/python bench/bench_report.py
 
 demo: $(VENV)/.installed-run  ## post a signed escalation to a running `make run`
 	$(BIN)/handoff demo --config $(CONFIG)
