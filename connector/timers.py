@@ -189,6 +189,19 @@ def _fire(runtime, tx: Tx, timer: TimerRow, now: datetime) -> tuple[str, str | N
     return "handback", handoff.team
 
 
+def _tell_customer(tx: Tx, settings: Settings, handoff: HandoffRow, key: str, text: str,
+                   window_minutes: float, *, offered: bool, waited: int, reminder: int,
+                   now: datetime) -> None:
+    """Queue a ``customer.update`` callback: the bot relays ``text`` about the wait."""
+    control.enqueue_callback(
+        tx, settings, handoff.source, "customer.update", key=f"{handoff.id}:{key}", now=now,
+        conversation_id=handoff.conversation_id, handoff_id=handoff.id,
+        body={"conversation_id": handoff.conversation_id, "handoff_id": handoff.id, "text": text,
+              "wait_minutes": max(1, round(window_minutes)), "callback_offered": offered,
+              "waited_minutes": waited, "reminder": reminder},
+    )
+
+
 def _targets(runtime, tx: Tx, handoff_id: str) -> list[str]:  # type: ignore[no-untyped-def]
     return list(tx.get_ticket_refs(handoff_id)) or list(runtime.settings.destinations)
 
@@ -257,25 +270,8 @@ def _remind(
         offer_callback=window.offer_callback,
         team=handoff.team,
     )
-    control.enqueue_callback(
-        tx,
-        settings,
-        handoff.source,
-        "customer.update",
-        key=f"{handoff.id}:reminder:{timer.id}",
-        now=now,
-        conversation_id=handoff.conversation_id,
-        handoff_id=handoff.id,
-        body={
-            "conversation_id": handoff.conversation_id,
-            "handoff_id": handoff.id,
-            "text": text,
-            "wait_minutes": max(1, round(window.minutes)),
-            "callback_offered": offered,
-            "waited_minutes": waited,
-            "reminder": step,
-        },
-    )
+    _tell_customer(tx, settings, handoff, f"reminder:{timer.id}", text, window.minutes,
+                   offered=offered, waited=waited, reminder=step, now=now)
     tx.append_audit(
         at=stamp,
         action="reminder.sent",
@@ -360,28 +356,12 @@ def _reroute(
         extra={"waited_minutes": waited, "action": "route_to_team", "from_team": old_team},
     )
     window = window_for(settings, team)
-    control.enqueue_callback(
-        tx,
-        settings,
-        handoff.source,
-        "customer.update",
-        key=f"{handoff.id}:reroute:{timer.id}",
-        now=now,
-        conversation_id=handoff.conversation_id,
-        handoff_id=handoff.id,
-        body={
-            "conversation_id": handoff.conversation_id,
-            "handoff_id": handoff.id,
-            "text": (
-                f"Sorry for the wait. I've passed your conversation to our {team} team so someone "
-                f"can pick it up sooner; we'll update you again in about {max(1, round(window.minutes))} "
-                "minutes."
-            ),
-            "wait_minutes": max(1, round(window.minutes)),
-            "callback_offered": False,
-            "waited_minutes": waited,
-            "reminder": timer.step,
-        },
+    _tell_customer(
+        tx, settings, handoff, f"reroute:{timer.id}",
+        f"Sorry for the wait. I've passed your conversation to our {team} team so someone "
+        f"can pick it up sooner; we'll update you again in about {max(1, round(window.minutes))} "
+        "minutes.",
+        window.minutes, offered=False, waited=waited, reminder=timer.step, now=now,
     )
     tx.append_audit(
         at=stamp,

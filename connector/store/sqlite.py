@@ -173,6 +173,13 @@ def _j(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _where(**filters: Any) -> tuple[str, list[Any]]:
+    """`` WHERE a=? AND b=?`` for the filters that are set (empty when none is), and the values."""
+    used = {column: value for column, value in filters.items() if value}
+    clause = " WHERE " + " AND ".join(f"{column}=?" for column in used) if used else ""
+    return clause, list(used.values())
+
+
 def _l(value: str | None) -> Any:
     return None if value is None else json.loads(value)
 
@@ -296,17 +303,8 @@ class SqliteTx(Tx):
         self.conn.execute(f"UPDATE handoffs SET {cols} WHERE id=?", (*values, handoff_id))
 
     def list_handoffs(self, status=None, team=None, limit=100):
-        where, params = [], []
-        if status:
-            where.append("status=?")
-            params.append(status)
-        if team:
-            where.append("team=?")
-            params.append(team)
-        sql = "SELECT * FROM handoffs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
+        clause, params = _where(status=status, team=team)
+        sql = f"SELECT * FROM handoffs{clause} ORDER BY created_at DESC, id DESC LIMIT ?"
         return [self._handoff(r) for r in self.conn.execute(sql, (*params, limit))]
 
     def count_customer_handoffs(self, customer_id):
@@ -452,14 +450,8 @@ class SqliteTx(Tx):
         return None if row is None or row["t"] is None else float(row["t"])
 
     def list_timers(self, handoff_id=None, status=None):
-        where, params = [], []
-        if handoff_id:
-            where.append("handoff_id=?")
-            params.append(handoff_id)
-        if status:
-            where.append("status=?")
-            params.append(status)
-        sql = "SELECT * FROM timers" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+        clause, params = _where(handoff_id=handoff_id, status=status)
+        sql = f"SELECT * FROM timers{clause} ORDER BY id"
         return [self._timer(r) for r in self.conn.execute(sql, params)]
 
     # facts
@@ -481,14 +473,8 @@ class SqliteTx(Tx):
         return [float(r["s"] or 0.0) for r in cur]
 
     def list_facts(self, handoff_id=None, kind=None):
-        where, params = [], []
-        if handoff_id:
-            where.append("handoff_id=?")
-            params.append(handoff_id)
-        if kind:
-            where.append("kind=?")
-            params.append(kind)
-        sql = "SELECT * FROM handoff_facts" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
+        clause, params = _where(handoff_id=handoff_id, kind=kind)
+        sql = f"SELECT * FROM handoff_facts{clause} ORDER BY id"
         return [FactRow(r["id"], r["handoff_id"], r["kind"], r["at"], _l(r["data"]) or {})
                 for r in self.conn.execute(sql, params)]
 
