@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from functools import lru_cache
 from typing import Any
+
+from rapidfuzz.distance import Indel
 
 from connector.signals.text import normalize, role_of, stem, tokens
 
@@ -63,11 +66,15 @@ def similarity(a: str, b: str) -> float:
     return max(jaccard, SequenceMatcher(None, na, nb, autojunk=False).ratio())
 
 
+@lru_cache(maxsize=4096)
 def similar(a: str, b: str, threshold: float) -> bool:
-    """``similarity(a, b) >= threshold``, answered without the full diff where a bound settles it.
+    """``similarity(a, b) >= threshold``, answered without difflib's diff where a bound settles it.
 
-    difflib's ``real_quick_ratio`` and ``quick_ratio`` are upper bounds of ``ratio``: when they
-    fall short of the threshold, so does the ratio, and the quadratic comparison is skipped.
+    The longest common subsequence (rapidfuzz's Indel similarity, in C) matches at least as many
+    characters as difflib's blocks, so its ratio is an upper bound of difflib's: when it falls
+    short of the threshold, so does difflib's ratio, and the slow comparison is skipped.
+    Cached: the sentiment trend and the rephrasing count compare the same pairs of turns, and
+    every event of a conversation re-reads its recent turns.
     """
     na, nb = normalize(a, _COMPARE_CHARS), normalize(b, _COMPARE_CHARS)
     if not na or not nb:
@@ -78,9 +85,9 @@ def similar(a: str, b: str, threshold: float) -> bool:
     tb = {stem(t) for t in tokens(nb)} - _STOP
     if ta and tb and len(ta & tb) / len(ta | tb) >= threshold:
         return True
-    matcher = SequenceMatcher(None, na, nb, autojunk=False)
-    return (matcher.real_quick_ratio() >= threshold and matcher.quick_ratio() >= threshold
-            and matcher.ratio() >= threshold)
+    if Indel.normalized_similarity(na, nb) < threshold:
+        return False
+    return SequenceMatcher(None, na, nb, autojunk=False).ratio() >= threshold
 
 
 def repeated_failure(

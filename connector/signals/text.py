@@ -46,8 +46,10 @@ def normalize(text: str | None, max_chars: int = DEFAULT_MAX_CHARS) -> str:
     Cached: several signals read the same turns, and per-character accent stripping is the
     costliest step of most of them.
     """
-    text = unicodedata.normalize("NFKD", clip(text, max_chars).translate(_QUOTES))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = clip(text, max_chars)
+    if not text.isascii():  # plain ASCII has no accents, compatibility forms or curly quotes
+        text = unicodedata.normalize("NFKD", text.translate(_QUOTES))
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return " ".join(text.casefold().split())
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from connector.schemas import Message, ToolCall
 from connector.signals import repeated_failure, similarity, tool_failure
+from connector.signals.failures import similar
 
 
 def _turns(*spec):
@@ -92,6 +93,43 @@ def test_consecutive_fallbacks_counts_the_latest_streak():
 )
 def test_similarity(a, b, same):
     assert (similarity(a, b) >= 0.6) is same
+
+
+def _mutations(seed: int) -> list[tuple[str, str]]:
+    """Pairs of turns at every distance: rephrasings, typos, dropped and swapped words, strangers."""
+    import random
+
+    rng = random.Random(seed)
+    base = ["how do I reset my pin", "where is my refund for order 4471", "my card was charged twice",
+            "I still have not received the parcel", "can I talk to someone about my bill please",
+            "the app keeps crashing when I log in", "why was my transfer declined yesterday"]
+    pairs = []
+    for text in base:
+        for _ in range(40):
+            chars = list(text)
+            for _ in range(rng.randint(0, 12)):
+                i = rng.randrange(len(chars))
+                op = rng.choice("dis")
+                if op == "d" and len(chars) > 3:
+                    del chars[i]
+                elif op == "i":
+                    chars.insert(i, rng.choice("abcdefghijklmnopqrstuvwxyz ?!"))
+                else:
+                    chars[i] = rng.choice("abcdefghijklmnopqrstuvwxyz ")
+            words = "".join(chars).split()
+            if rng.random() < 0.3:
+                rng.shuffle(words)
+            pairs.append((text, " ".join(words)))
+        pairs.append((text, rng.choice(base)))
+    return pairs
+
+
+@pytest.mark.parametrize("threshold", [0.3, 0.5, 0.6, 0.7, 0.8, 0.9])
+def test_similar_agrees_with_similarity(threshold):
+    # ``similar`` skips difflib when a cheaper upper bound already settles the answer; the answer
+    # must be exactly the one the full comparison gives
+    for a, b in _mutations(seed=int(threshold * 10)):
+        assert similar(a, b, threshold) is (similarity(a, b) >= threshold), (a, b)
 
 
 def test_tool_failure():
