@@ -8,6 +8,7 @@ import os
 import socket
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +42,8 @@ class Waker:
         self._sock_path: Path | None = None
         self._out = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self._out.setblocking(False)
+        self._peers_cache: list[Path] = []
+        self._peers_mtime: int | None = None
 
     @property
     def generation(self) -> int:
@@ -51,15 +54,28 @@ class Waker:
             self._generation += 1
             self._cond.notify_all()
 
+    def _peers(self) -> list[Path]:
+        """The other workers' sockets, listed again only when the folder has changed.
+
+        Binding or removing a socket changes the folder's mtime, so one ``stat`` answers
+        "anything new?". A folder changed within the last second is listed anyway, because its
+        mtime may not have ticked between two changes that close together.
+        """
+        try:
+            mtime = self.folder.stat().st_mtime_ns
+        except OSError:
+            return []
+        if mtime != self._peers_mtime or time.time_ns() - mtime < 1_000_000_000:
+            try:
+                self._peers_cache = [p for p in self.folder.glob("*.sock") if p != self._sock_path]
+            except OSError:
+                return []
+            self._peers_mtime = mtime
+        return self._peers_cache
+
     def notify(self) -> None:
         self._bump()
-        try:
-            peers = list(self.folder.glob("*.sock"))
-        except OSError:
-            return
-        for peer in peers:
-            if peer == self._sock_path:
-                continue
+        for peer in self._peers():
             try:
                 self._out.sendto(b"1", str(peer))
             except (ConnectionRefusedError, FileNotFoundError):

@@ -1,14 +1,17 @@
 """``SqliteStore``: the default store, one file, WAL, through sqlite-utils.
 
-Each thread has its own connection. Writers of one process take turns on a Python lock; each write
-transaction then takes the database's write lock at ``BEGIN IMMEDIATE``,
-so a transaction's reads and writes are one atomic step even across processes; other writers wait
-up to ``busy_timeout_ms``. Readers never block under WAL.
+Each thread reads through its own connection. Writers of one process take turns on a Python lock
+and write through one shared connection (which keeps its page cache warm); each write transaction
+then takes the database's write lock at ``BEGIN IMMEDIATE``, so a transaction's reads and writes
+are one atomic step even across processes; other processes' writers wait up to
+``busy_timeout_ms``. Readers never block under WAL. A background thread checkpoints the WAL, so
+no request pays for copying it back into the database.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -30,6 +33,11 @@ from connector.store.base import (
     Tx,
     audit_hash,
 )
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_INTERVAL_SECONDS = 0.25  # how often the background thread checkpoints a written WAL
+WAL_SAFETY_PAGES = 20_000  # SQLite checkpoints in a commit only if the WAL outgrows this (~80 MB)
 
 # --- migrations: small, named, applied once, in order ------------------------------------------
 
@@ -567,23 +575,44 @@ class SqliteStore(Store):
         # Writers in this process queue here rather than on SQLite's lock: SQLite's busy handler
         # sleeps in steps of milliseconds, which collapses throughput under concurrent writes.
         self._write_lock = threading.Lock()
+        self._write_conn: sqlite3.Connection | None = None
+        self._writes = 0  # write transactions committed since the last background checkpoint
+        self._stopped = threading.Event()
+        self._checkpointer: threading.Thread | None = None
         if self.path != ":memory:":
             Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                                   timeout=self.busy_timeout_ms / 1000)
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
+            conn = self._connect()
             self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
         return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                               timeout=self.busy_timeout_ms / 1000)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        # Checkpoints run on a background thread (``_checkpoint_loop``); this is the safety net
+        # that bounds the WAL should that thread fall behind.
+        conn.execute(f"PRAGMA wal_autocheckpoint={WAL_SAFETY_PAGES}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    def _writer(self) -> sqlite3.Connection:
+        """The one connection this process writes through (writers take turns on the lock anyway).
+
+        One writer keeps its page cache: a connection discards its cache whenever another one
+        has written, so thread-local writers would re-read the same pages for every event.
+        """
+        if self._write_conn is None:
+            self._write_conn = self._connect()
+        return self._write_conn
 
     def migrate(self) -> list[str]:
         conn = self._conn()
@@ -608,8 +637,8 @@ class SqliteStore(Store):
         return applied
 
     @contextmanager
-    def _transaction(self, begin: str) -> Iterator[Tx]:
-        conn = self._conn()
+    def _transaction(self, begin: str, conn: sqlite3.Connection | None = None) -> Iterator[Tx]:
+        conn = conn or self._conn()
         conn.execute(begin)
         try:
             yield SqliteTx(conn)
@@ -621,8 +650,30 @@ class SqliteStore(Store):
 
     @contextmanager
     def atomic(self) -> Iterator[Tx]:
-        with self._write_lock, self._transaction("BEGIN IMMEDIATE") as tx:
-            yield tx
+        with self._write_lock:
+            with self._transaction("BEGIN IMMEDIATE", self._writer()) as tx:
+                yield tx
+            self._writes += 1
+            if self._checkpointer is None and self.path != ":memory:":
+                self._checkpointer = threading.Thread(target=self._checkpoint_loop,
+                                                      name="sqlite-checkpoint", daemon=True)
+                self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        """Copy the WAL back into the database off the request path, a few times a second.
+
+        A checkpoint writes and fsyncs the database file: milliseconds, which SQLite would
+        otherwise spend inside whichever commit crossed its threshold. PASSIVE never waits for
+        readers or writers, so this thread cannot stall a request.
+        """
+        while not self._stopped.wait(CHECKPOINT_INTERVAL_SECONDS):
+            if not self._writes:
+                continue
+            self._writes = 0
+            try:
+                self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            except sqlite3.Error:  # e.g. the file is gone; the safety net still bounds the WAL
+                logger.warning("background WAL checkpoint failed", exc_info=True)
 
     def reading(self):
         return self._transaction("BEGIN")
@@ -631,6 +682,9 @@ class SqliteStore(Store):
         self._conn().execute("SELECT 1").fetchone()
 
     def close(self) -> None:
+        self._stopped.set()
+        if self._checkpointer is not None and self._checkpointer is not threading.current_thread():
+            self._checkpointer.join(timeout=5)
         with self._lock:
             for conn in self._all:
                 try:
@@ -639,3 +693,4 @@ class SqliteStore(Store):
                     pass
             self._all.clear()
         self._local = threading.local()
+        self._write_conn = None
