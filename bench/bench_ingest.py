@@ -1,7 +1,8 @@
 """Ingest benchmark: `POST /v1/events` on the production server against a bare Flask endpoint.
 
-Starts `handoff serve` (waitress, SQLite, local inbox, in-process worker) and, on the same server
-software with the same thread count, a bare Flask app whose one endpoint only parses the JSON: this
+Starts `handoff serve` (waitress, SQLite, local inbox, the delivery worker in-process as `make run`
+does, or in a separate `handoff worker` with --worker process) and, on the same server software
+with the same thread count, a bare Flask app whose one endpoint only parses the JSON: this
 machine's ceiling. Then, for each:
 
 1. saturation: C concurrent keep-alive clients (in separate processes, so the client is not held
@@ -10,8 +11,12 @@ machine's ceiling. Then, for each:
 3. for the connector, event accepted → filed in the local inbox, read from the store: p50, p99
    (target p99 < 250 ms).
 
-Every event escalates (the heaviest path: decision, handoff, control change, outbox, audit,
-delivery). Prints figures; asserts nothing. Usage: python bench/bench_ingest.py [--seconds 8]
+Two workloads. "connector": conversations as a bot posts them, one event per exchange (the
+customer's turn and the bot's answer), the last event of each conversation asking for a person
+(--length 6: one event in six escalates). "all-escalating": every event opens a new conversation
+that escalates (the heaviest path: decision, handoff, control change, outbox, audit, delivery).
+Message texts differ per event so no cache flatters the figures. Prints figures; asserts nothing.
+Usage: python bench/bench_ingest.py [--seconds 8] [--length 6] [--worker inprocess|process|none]
 """
 
 from __future__ import annotations
@@ -60,6 +65,34 @@ VARIANTS = ["it is really annoying", "can you check", "this happened last week t
             "I need it fixed today", "what is going on?", "the app showed an error", "no idea why"]
 
 
+# A bot posts one event per exchange: the customer's turn and the bot's answer. Most exchanges stay
+# with the bot; the last of each conversation asks for a person and escalates.
+TURNS = ["Hi, where is my parcel {n}?", "It said dispatched on Monday but nothing since, order {n}",
+         "Can I still change the delivery address for {n}?", "ok, and how long does that usually take",
+         "The tracking page for {n} shows nothing at all"]
+ESCALATION = "This is not helping, I want to talk to a real person about {n}"
+
+
+def make_conversation_body(worker: int, i: int, length: int) -> bytes:
+    """Event ``i`` of a client: exchange ``i % length`` of conversation ``i // length``."""
+    turn = i % length
+    n = f"{worker}{i // length:05d}"
+    last = turn == length - 1
+    text = (ESCALATION if last else TURNS[turn % len(TURNS)]).format(n=n)
+    cid = f"bench-{worker}-{i // length}-{os.getpid()}"
+    messages = [{"id": f"c{turn}", "role": "customer", "text": text}]
+    if not last:
+        messages.append({"id": f"b{turn}", "role": "bot", "text": f"Let me check parcel {n} for you ({turn}).",
+                         "intent": "track_parcel", "confidence": 0.91})
+    return json.dumps({
+        "id": f"evt-{cid}-{turn}", "type": "conversation.updated", "occurred_at": datetime.now(UTC).isoformat(),
+        "conversation": {"id": cid, "channel": "web", "language": "en"},
+        "customer": {"id": f"cus-{(worker * 1000 + i // length) % 500}", "name": "Bench Customer"},
+        "messages": messages,
+        **({"bot": {"summary": f"Customer chases parcel {n} and asks for a person."}} if last else {}),
+    }).encode()
+
+
 def make_body(worker: int, i: int) -> bytes:
     cid = f"bench-{worker}-{i}-{os.getpid()}"
     return json.dumps({
@@ -80,7 +113,7 @@ def make_body(worker: int, i: int) -> bytes:
 
 
 def _client(port: int, worker: int, deadline: float, interval: float | None, start_at: float,
-            queue: mp.Queue) -> None:
+            queue: mp.Queue, length: int) -> None:
     """One client process: send until the deadline; at a fixed interval when given (open loop)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     latencies: list[float] = []
@@ -95,7 +128,7 @@ def _client(port: int, worker: int, deadline: float, interval: float | None, sta
             next_send += interval
         if time.perf_counter() >= deadline:
             break
-        body = make_body(worker, i)
+        body = make_body(worker, i) if length <= 1 else make_conversation_body(worker, i, length)
         headers = {"Content-Type": "application/json", "X-Handoff-Source": "bench",
                    "X-Handoff-Signature": security.sign(SECRET, body)}
         t0 = time.perf_counter()
@@ -115,7 +148,7 @@ def _client(port: int, worker: int, deadline: float, interval: float | None, sta
     queue.put((latencies, errors))
 
 
-def load(port: int, clients: int, seconds: float, rate: float | None = None) -> dict:
+def load(port: int, clients: int, seconds: float, rate: float | None = None, length: int = 1) -> dict:
     queue: mp.Queue = mp.Queue()
     start_at = time.perf_counter() + 0.3
     deadline = start_at + seconds
@@ -123,7 +156,7 @@ def load(port: int, clients: int, seconds: float, rate: float | None = None) -> 
     procs = []
     for w in range(clients):
         offset = 0.0 if interval is None else interval * w / clients
-        p = mp.Process(target=_client, args=(port, w, deadline, interval, start_at + offset, queue))
+        p = mp.Process(target=_client, args=(port, w, deadline, interval, start_at + offset, queue, length))
         p.start()
         procs.append(p)
     latencies: list[float] = []
@@ -174,6 +207,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--length", type=int, default=6,
+                        help="events per conversation; the last one escalates (1: every event escalates)")
+    parser.add_argument("--worker", choices=("inprocess", "process", "none"), default="inprocess",
+                        help="delivery worker: inside `handoff serve` (the default, as `make run`), "
+                             "a separate `handoff worker` process, or none (ingest alone)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="handoff-bench-"))
     handoff = str(Path(sys.executable).parent / "handoff")
@@ -183,14 +221,18 @@ def main() -> None:
     bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(bare_port), str(args.threads)])
     try:
         wait_port(bare_port, bare)
-        results["bare saturation"] = load(bare_port, args.clients, args.seconds)
-        results["bare @rate"] = load(bare_port, 4, args.seconds, rate=args.rate)
+        results["bare saturation"] = load(bare_port, args.clients, args.seconds, length=args.length)
+        results["bare @rate"] = load(bare_port, 4, args.seconds, rate=args.rate, length=args.length)
     finally:
         bare.send_signal(signal.SIGTERM)
         bare.wait()
 
-    for label, fixed in (("connector saturation", None), ("connector @rate", args.rate)):
-        db = tmp / f"{label.split()[1].strip('@')}.db"
+    runs = (("connector saturation", None, args.length),
+            ("connector @rate", args.rate, args.length),
+            ("all-escalating saturation", None, 1),
+            ("all-escalating @rate", args.rate, 1))
+    for n, (label, fixed, length) in enumerate(runs):
+        db = tmp / f"run{n}.db"
         port = free_port()
         config = tmp / "config.yaml"
         config.write_text(json.dumps({
@@ -200,32 +242,44 @@ def main() -> None:
             "logging": {"level": "WARNING"},
         }))
         env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
-        server = subprocess.Popen([handoff, "serve", "--config", str(config)], env=env,
-                                  stderr=subprocess.DEVNULL)
+        serve = [handoff, "serve", "--config", str(config)]
+        if args.worker != "inprocess":
+            serve.append("--no-worker")
+        server = subprocess.Popen(serve, env=env, stderr=subprocess.DEVNULL)
+        worker = None
+        if args.worker == "process":
+            worker = subprocess.Popen([handoff, "worker", "--config", str(config)], env=env,
+                                      stderr=subprocess.DEVNULL)
         try:
             wait_port(port, server)
             if fixed is None:
-                results[label] = load(port, args.clients, args.seconds)
+                results[label] = load(port, args.clients, args.seconds, length=length)
             else:
-                results[label] = load(port, 4, args.seconds, rate=fixed)
+                results[label] = load(port, 4, args.seconds, rate=fixed, length=length)
             time.sleep(1.0)  # let the worker finish the tail
             results[label + " delivery"] = delivery_latency(db)
         finally:
-            server.send_signal(signal.SIGTERM)
-            server.wait()
+            for proc in (server, worker):
+                if proc is not None:
+                    proc.send_signal(signal.SIGTERM)
+                    proc.wait()
 
     print(f"# ingest benchmark: {args.clients} saturating clients, {args.threads} server threads, "
-          f"{args.seconds:.0f} s per run, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+          f"{args.seconds:.0f} s per run, worker {args.worker}, conversations of {args.length} events "
+          f"(the last escalates), {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     for label, r in results.items():
         figures = "  ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items())
-        print(f"{label:<32} {figures}")
-    ratio = results["connector saturation"]["rps"] / results["bare saturation"]["rps"]
-    print(f"connector / bare throughput: {100 * ratio:.0f} %  (target ≥ 40 %)")
-    print(f"p99 at {args.rate:.0f} events/s: {results['connector @rate']['p99_ms']:.1f} ms (target < 50 ms)")
-    delivery = results["connector @rate delivery"]
-    if "p99_ms" in delivery:
-        print(f"accepted → delivered p99 at {args.rate:.0f}/s: {delivery['p99_ms']:.1f} ms (target < 250 ms)")
-
+        print(f"{label:<36} {figures}")
+    bare_rps = results["bare saturation"]["rps"]
+    for prefix in ("connector", "all-escalating"):
+        ratio = results[f"{prefix} saturation"]["rps"] / bare_rps
+        print(f"{prefix} / bare throughput: {100 * ratio:.0f} %  (target ≥ 40 %)")
+        print(f"{prefix} p99 at {args.rate:.0f} events/s: {results[f'{prefix} @rate']['p99_ms']:.1f} ms "
+              "(target < 50 ms)")
+        delivery = results[f"{prefix} @rate delivery"]
+        if "p99_ms" in delivery:
+            print(f"{prefix} accepted → delivered p99 at {args.rate:.0f}/s: {delivery['p99_ms']:.1f} ms "
+                  "(target < 250 ms)")
 
 if __name__ == "__main__":
     main()
