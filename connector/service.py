@@ -157,12 +157,13 @@ def ingest_event(runtime: Runtime, source: str, event: Event) -> EventResponse:
                 prior_handoffs=prior, now=now, transcript_url=f"{runtime.base_url}/inbox/{handoff_id}",
                 policy=settings.policy, settings=settings.payload,
             )
-            tx.insert_handoff(HandoffRow(
+            opened = HandoffRow(
                 id=handoff_id, conversation_id=conversation.id, source=source, status="open",
                 team=routing.team, priority=routing.priority,
                 payload=payload.model_dump(mode="json", by_alias=True), created_at=stamp,
                 updated_at=stamp, customer_id=customer_id,
-            ))
+            )
+            tx.insert_handoff(opened)
             control.transition(tx, settings, conversation, PENDING, handoff_id=handoff_id,
                                actor=f"policy:{decision.policy_version}",
                                reason=", ".join(r.trigger for r in decision.reasons), now=now)
@@ -170,8 +171,6 @@ def ingest_event(runtime: Runtime, source: str, event: Event) -> EventResponse:
                 tx.enqueue("destination", destination, f"deliver:{handoff_id}:{destination}",
                            {"op": "deliver"}, now.timestamp(), handoff_id=handoff_id,
                            conversation_id=conversation.id)
-            opened = tx.get_handoff(handoff_id)
-            assert opened is not None
             timers.start(tx, settings, opened, now)
             notify.enqueue_alerts(tx, settings, "handoff.opened", opened, key=handoff_id, now=now,
                                   reason=", ".join(r.trigger for r in decision.reasons) or "escalated")
