@@ -50,6 +50,14 @@ def test_close_stops_the_checkpoint_thread(tmp_path: Path) -> None:
     store.close()
     assert not thread.is_alive()
 
+    # used again after close, the store checkpoints again
+    with store.atomic() as tx:
+        tx.put_event("demo", "evt-2", "conv-1", {"ok": True}, "2026-11-21T10:00:00+00:00")
+    again = store._checkpointer
+    assert again is not None and again is not thread and again.is_alive()
+    store.close()
+    assert not again.is_alive()
+
 
 def test_a_store_that_never_writes_starts_no_thread(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "handoff.db")

@@ -655,18 +655,18 @@ class SqliteStore(Store):
                 yield tx
             self._writes += 1
             if self._checkpointer is None and self.path != ":memory:":
-                self._checkpointer = threading.Thread(target=self._checkpoint_loop,
+                self._checkpointer = threading.Thread(target=self._checkpoint_loop, args=(self._stopped,),
                                                       name="sqlite-checkpoint", daemon=True)
                 self._checkpointer.start()
 
-    def _checkpoint_loop(self) -> None:
+    def _checkpoint_loop(self, stopped: threading.Event) -> None:
         """Copy the WAL back into the database off the request path, a few times a second.
 
         A checkpoint writes and fsyncs the database file: milliseconds, which SQLite would
         otherwise spend inside whichever commit crossed its threshold. PASSIVE never waits for
         readers or writers, so this thread cannot stall a request.
         """
-        while not self._stopped.wait(CHECKPOINT_INTERVAL_SECONDS):
+        while not stopped.wait(CHECKPOINT_INTERVAL_SECONDS):
             if not self._writes:
                 continue
             self._writes = 0
@@ -685,6 +685,8 @@ class SqliteStore(Store):
         self._stopped.set()
         if self._checkpointer is not None and self._checkpointer is not threading.current_thread():
             self._checkpointer.join(timeout=5)
+        # a store used again after close starts a new checkpoint thread on its next write
+        self._checkpointer, self._stopped = None, threading.Event()
         with self._lock:
             for conn in self._all:
                 try:
