@@ -53,6 +53,13 @@ class ToolFailure:
     errors: tuple[str, ...] = ()
 
 
+def _jaccard(na: str, nb: str) -> float:
+    """Jaccard similarity of the stemmed content words of two normalised texts (0 when either has none)."""
+    ta = {stem(t) for t in tokens(na)} - _STOP
+    tb = {stem(t) for t in tokens(nb)} - _STOP
+    return len(ta & tb) / len(ta | tb) if ta and tb else 0.0
+
+
 def similarity(a: str, b: str) -> float:
     """Similarity in [0, 1] of two texts: the larger of stemmed-token Jaccard and difflib's ratio."""
     na, nb = normalize(a, _COMPARE_CHARS), normalize(b, _COMPARE_CHARS)
@@ -60,10 +67,7 @@ def similarity(a: str, b: str) -> float:
         return 0.0
     if na == nb:
         return 1.0
-    ta = {stem(t) for t in tokens(na)} - _STOP
-    tb = {stem(t) for t in tokens(nb)} - _STOP
-    jaccard = len(ta & tb) / len(ta | tb) if ta and tb else 0.0
-    return max(jaccard, SequenceMatcher(None, na, nb, autojunk=False).ratio())
+    return max(_jaccard(na, nb), SequenceMatcher(None, na, nb, autojunk=False).ratio())
 
 
 @lru_cache(maxsize=4096)
@@ -81,9 +85,7 @@ def similar(a: str, b: str, threshold: float) -> bool:
         return threshold <= 0.0
     if na == nb:
         return True
-    ta = {stem(t) for t in tokens(na)} - _STOP
-    tb = {stem(t) for t in tokens(nb)} - _STOP
-    if ta and tb and len(ta & tb) / len(ta | tb) >= threshold:
+    if _jaccard(na, nb) >= threshold:
         return True
     if Indel.normalized_similarity(na, nb) < threshold:
         return False
