@@ -16,15 +16,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from connector.store.base import AuditRow, audit_hash
+from connector.store.base import AuditRow, audit_hash, canonical_json
 
 
 def digest(value: Any) -> str:
     """``sha256:<hex>`` of the canonical JSON of ``value``: what a decision was made from."""
-    canonical = json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-    )
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    return "sha256:" + hashlib.sha256(canonical_json(value).encode()).hexdigest()
 
 
 @dataclass

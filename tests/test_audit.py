@@ -165,3 +165,18 @@ def test_verify_function_reports_id_gaps_and_links(clock):  # type: ignore[no-un
     gone = audit_mod.verify([rows[0], rows[2], rows[3]])
     assert not gone.ok and any("deleted" in p for p in gone.problems)
     assert not audit_mod.verify(rows, anchor="nope").ok
+
+
+def test_audit_hash_is_the_sha256_of_the_canonical_row() -> None:
+    """Rows written before and after the stored-data shortcut hash the same way, so chains verify."""
+    import hashlib
+    import json
+
+    from connector.store.base import audit_hash, canonical_json
+
+    data = {"b": [1, 2.5, None], "a": "é", "decision": {"checked": [{"rule": "x"}]}}
+    row = ["prev", "2026-01-01T00:00:00Z", "decision", "policy:v1", "c1", None, "why", data]
+    expected = hashlib.sha256(json.dumps(row, sort_keys=True, separators=(",", ":"),
+                                         ensure_ascii=False).encode()).hexdigest()
+    assert audit_hash(*row) == expected  # type: ignore[arg-type]
+    assert audit_hash(*row, data_json=canonical_json(data)) == expected  # type: ignore[arg-type]

@@ -125,13 +125,21 @@ class FactRow:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no spaces, UTF-8 kept: the one form audit hashes and digests are taken over."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def audit_hash(prev_hash: str, at: str, action: str, actor: str, conversation_id: str | None,
-               handoff_id: str | None, reason: str, data: dict[str, Any]) -> str:
-    """The chain link: any edit to a row, or a deleted row, breaks every hash after it."""
-    canonical = json.dumps(
-        [prev_hash, at, action, actor, conversation_id, handoff_id, reason, data],
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str,
-    )
+               handoff_id: str | None, reason: str, data: dict[str, Any], *,
+               data_json: str | None = None) -> str:
+    """The chain link: any edit to a row, or a deleted row, breaks every hash after it.
+
+    It is the SHA-256 of the canonical JSON array of the row's fields. ``data_json``, when the
+    caller already holds ``canonical_json(data)``, saves encoding the largest field twice.
+    """
+    head = canonical_json([prev_hash, at, action, actor, conversation_id, handoff_id, reason])
+    canonical = head[:-1] + "," + (canonical_json(data) if data_json is None else data_json) + "]"
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

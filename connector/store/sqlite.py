@@ -32,6 +32,7 @@ from connector.store.base import (
     TimerRow,
     Tx,
     audit_hash,
+    canonical_json,
 )
 
 logger = logging.getLogger(__name__)
@@ -519,11 +520,13 @@ class SqliteTx(Tx):
     def append_audit(self, *, at, action, actor, conversation_id, handoff_id, reason, data):
         last = self._one("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
         prev = last["hash"] if last else ""
-        digest = audit_hash(prev, at, action, actor, conversation_id, handoff_id, reason, data)
+        data_json = canonical_json(data)  # stored as hashed: one encoding of the largest field
+        digest = audit_hash(prev, at, action, actor, conversation_id, handoff_id, reason, data,
+                            data_json=data_json)
         cur = self.conn.execute(
             "INSERT INTO audit (at, action, actor, conversation_id, handoff_id, reason, data, prev_hash, hash)"
             " VALUES (?,?,?,?,?,?,?,?,?)",
-            (at, action, actor, conversation_id, handoff_id, reason, _j(data), prev, digest),
+            (at, action, actor, conversation_id, handoff_id, reason, data_json, prev, digest),
         )
         return AuditRow(int(cur.lastrowid or 0), at, action, actor, conversation_id, handoff_id, reason,
                         data, prev, digest)
