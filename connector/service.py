@@ -96,14 +96,18 @@ def _conversation_for(tx: Tx, source: str, event: Event, stamp: str) -> Conversa
             f"conversation {ref.id!r} belongs to another bot source",
             slug="conversation-source-mismatch",
         )
-    conversation.channel = ref.channel or conversation.channel
-    conversation.language = ref.language or conversation.language
-    conversation.url = ref.url or conversation.url
-    conversation.customer = _merge_customer(conversation.customer, event.customer)
-    conversation.bot = {**conversation.bot, **event.bot.model_dump(mode="json", exclude_defaults=True)}
-    tx.update_conversation(conversation.id, channel=conversation.channel,
-                           language=conversation.language, url=conversation.url,
-                           customer=conversation.customer, bot=conversation.bot, updated_at=stamp)
+    fresh = {
+        "channel": ref.channel or conversation.channel,
+        "language": ref.language or conversation.language,
+        "url": ref.url or conversation.url,
+        "customer": _merge_customer(conversation.customer, event.customer),
+        "bot": {**conversation.bot, **event.bot.model_dump(mode="json", exclude_defaults=True)},
+    }
+    # most events repeat what the conversation already holds: write only what changed
+    changed = {key: value for key, value in fresh.items() if getattr(conversation, key) != value}
+    for key, value in changed.items():
+        setattr(conversation, key, value)
+    tx.update_conversation(conversation.id, **changed, updated_at=stamp)
     return conversation
 
 
