@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from connector.report import build_report, kpi_table, render_html  # noqa: E402
-from connector.store.sqlite import BACKFILL_REPORT_COLUMNS, SqliteStore  # noqa: E402
+from connector.store.sqlite import SqliteStore  # noqa: E402
+from connector.store.sqlite_migrations import BACKFILL_REPORT_COLUMNS  # noqa: E402
 
 TEAMS = ["general", "billing", "technical", "fraud", "retention", "sales"]
 REASONS = [

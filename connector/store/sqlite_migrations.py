@@ -1,0 +1,177 @@
+"""The SQLite schema as small, named migrations, applied once each and in order.
+
+``apply`` runs the pending ones in one write transaction and records each name in
+``_migrations``; a migration is never edited after it has shipped, only followed by a new one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.db import Table
+
+
+def _table(db: sqlite_utils.Database, name: str) -> Table:
+    """``db[name]`` as a table (sqlite-utils types it as table-or-view; migrations only make tables)."""
+    return db.table(name)
+
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    _table(db, "events").create(
+        {"source": str, "event_id": str, "conversation_id": str, "response": str, "received_at": str},
+        pk=("source", "event_id"),
+    )
+    _table(db, "conversations").create(
+        {
+            "id": str, "source": str, "owner": str, "version": int, "owner_since": str,
+            "handoff_id": str, "channel": str, "language": str, "url": str, "customer": str,
+            "bot": str, "created_at": str, "updated_at": str,
+        },
+        pk="id",
+        not_null={"source", "owner", "version"},
+    )
+    _table(db, "messages").create(
+        {"conversation_id": str, "id": str, "seq": int, "role": str, "text": str, "at": str, "data": str},
+        pk=("conversation_id", "id"),
+    )
+    _table(db, "messages").create_index(["conversation_id", "seq"], unique=True)
+    _table(db, "handoffs").create(
+        {
+            "id": str, "conversation_id": str, "source": str, "status": str, "team": str,
+            "priority": str, "payload": str, "customer_id": str, "claimed_by": str,
+            "handback": str, "created_at": str, "updated_at": str,
+        },
+        pk="id",
+    )
+    _table(db, "handoffs").create_index(["status", "created_at"])
+    _table(db, "handoffs").create_index(["conversation_id"])
+    _table(db, "handoffs").create_index(["customer_id"])
+    _table(db, "ticket_refs").create(
+        {"handoff_id": str, "destination": str, "ref": str}, pk=("handoff_id", "destination")
+    )
+    _table(db, "outbox").create(
+        {
+            "id": int, "kind": str, "target": str, "handoff_id": str, "conversation_id": str,
+            "idempotency_key": str, "body": str, "status": str, "attempts": int,
+            "next_attempt_at": float, "claimed_by": str, "claim_expires_at": float,
+            "last_error": str, "result": str, "created_at": float, "updated_at": float,
+        },
+        pk="id",
+        not_null={"kind", "target", "idempotency_key", "status"},
+    )
+    _table(db, "outbox").create_index(["idempotency_key"], unique=True)
+    _table(db, "outbox").create_index(["status", "next_attempt_at"])
+    _table(db, "inbox").create(
+        {"number": int, "handoff_id": str, "payload": str, "notes": str, "filed_at": str},
+        pk="number",
+    )
+    _table(db, "inbox").create_index(["handoff_id"], unique=True)
+    _table(db, "audit").create(
+        {
+            "id": int, "at": str, "action": str, "actor": str, "conversation_id": str,
+            "handoff_id": str, "reason": str, "data": str, "prev_hash": str, "hash": str,
+        },
+        pk="id",
+    )
+    _table(db, "audit").create_index(["conversation_id", "id"])
+
+
+def _m005_timers(db: sqlite_utils.Database) -> None:
+    """Response-window timers: one row per reminder step, fired once by a conditional update."""
+    _table(db, "timers").create(
+        {
+            "id": int, "handoff_id": str, "conversation_id": str, "kind": str, "round": int,
+            "step": int, "due_at": float, "status": str, "claimed_by": str, "fired_at": float,
+            "data": str, "created_at": float, "updated_at": float,
+        },
+        pk="id",
+        not_null={"handoff_id", "kind", "status", "due_at"},
+    )
+    _table(db, "timers").create_index(["handoff_id", "kind", "round", "step"], unique=True)
+    _table(db, "timers").create_index(["status", "due_at"])
+
+
+def _m006_handoff_facts(db: sqlite_utils.Database) -> None:
+    """What happened to a handoff after it opened: first response, reassignment, CSAT (for KPIs)."""
+    _table(db, "handoff_facts").create(
+        {"id": int, "handoff_id": str, "kind": str, "at": str, "data": str},
+        pk="id",
+        not_null={"handoff_id", "kind", "at"},
+    )
+    _table(db, "handoff_facts").create_index(["handoff_id", "kind"])
+    _table(db, "handoff_facts").create_index(["kind", "at"])
+    _table(db, "handoffs").create_index(["created_at"])  # reports select handoffs by period
+
+
+
+def _m010_draft_events(db: sqlite_utils.Database) -> None:
+    """How agents used the bot's draft: copied, inserted, sent (edited or not), discarded."""
+    _table(db, "draft_events").create(
+        {
+            "id": int, "handoff_id": str, "action": str, "actor": str, "via": str, "at": str,
+            "draft_chars": int, "final_chars": int, "edit_distance": int,
+        },
+        pk="id",
+        not_null={"handoff_id", "action", "at"},
+    )
+    _table(db, "draft_events").create_index(["handoff_id", "id"])
+
+
+# The same values ``report_columns`` computes on insert, for rows written before migration 011.
+BACKFILL_REPORT_COLUMNS = (
+    "UPDATE handoffs SET intent = json_extract(payload, '$.intent.name'),"
+    " triggers = COALESCE((SELECT group_concat(json_extract(r.value, '$.trigger'), ',')"
+    "                      FROM json_each(payload, '$.escalation.reasons') r), ''),"
+    " has_draft = COALESCE(json_extract(payload, '$.draft_reply'), '') != '',"
+    " transcript_turns = COALESCE(json_array_length(payload, '$.transcript.turns'), 0)"
+)
+
+
+def _m011_report_columns(db: sqlite_utils.Database) -> None:
+    """Copy the fields reports group by out of the payload, so a report never parses payloads."""
+    for column, kind in (("intent", str), ("triggers", str), ("has_draft", int), ("transcript_turns", int)):
+        _table(db, "handoffs").add_column(column, kind)
+    db.execute(BACKFILL_REPORT_COLUMNS)
+
+
+def report_columns(payload: dict[str, Any]) -> tuple[str | None, str, int, int]:
+    """(intent, triggers, has_draft, transcript_turns) of a handoff/v1 payload, for ``handoffs``."""
+    reasons = (payload.get("escalation") or {}).get("reasons") or []
+    triggers = ",".join(str(r.get("trigger")) for r in reasons if isinstance(r, dict) and r.get("trigger"))
+    return ((payload.get("intent") or {}).get("name"), triggers, int(bool(payload.get("draft_reply"))),
+            len((payload.get("transcript") or {}).get("turns") or []))
+
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+    ("001_initial", _m001_initial),
+    ("005_timers", _m005_timers),
+    ("006_handoff_facts", _m006_handoff_facts),
+    ("010_draft_events", _m010_draft_events),
+    ("011_report_columns", _m011_report_columns),
+]
+
+
+def apply(conn: sqlite3.Connection) -> list[str]:
+    """Apply the pending migrations in one write transaction; return the names applied."""
+    db = sqlite_utils.Database(conn)
+    db.enable_wal()
+    applied: list[str] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if "_migrations" not in db.table_names():
+            _table(db, "_migrations").create({"name": str, "applied_at": str}, pk="name")
+        done = {r[0] for r in conn.execute("SELECT name FROM _migrations")}
+        for name, step in MIGRATIONS:
+            if name in done:
+                continue
+            step(db)
+            conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, datetime('now'))", (name,))
+            applied.append(name)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return applied
