@@ -51,6 +51,8 @@ def apply_event(runtime: Runtime, vendor: str, event: HelpdeskEvent) -> str:
                 service.claim(runtime, handoff.id, Claim(actor=actor))
             return "assigned"
         if event.kind == "reassigned":
+            if not event.team:
+                return "ignored: reassigned without a team"
             service.record_reassignment(runtime, handoff.id, handoff.team, event.team)
             return "reassigned"
         if event.kind == "agent_replied":
