@@ -228,6 +228,10 @@ class WidgetSettings(Section):
         return origins
 
 
+def _local_inbox_only() -> dict[str, dict[str, Any]]:
+    return {"local": {}}
+
+
 class Settings(Section):
     """The whole configuration. ``config.example.yaml`` documents every key of this model."""
 
@@ -235,7 +239,7 @@ class Settings(Section):
     store: StoreSettings = Field(default_factory=StoreSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     sources: dict[str, SourceSettings] = Field(default_factory=dict)
-    destinations: dict[str, dict[str, Any]] = Field(default_factory=lambda: {"local": {}})
+    destinations: dict[str, dict[str, Any]] = Field(default_factory=_local_inbox_only)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     payload: PayloadSettings = Field(default_factory=PayloadSettings)

@@ -360,9 +360,9 @@ def report_text(result: dict[str, Any]) -> str:
             r = result[kind]
             out.append(f"{kind.upper()}  n={r['n']}  accuracy={r['accuracy']:.3f}  macro_f1={r['macro_f1']:.3f}"
                        f"  macro_f1(gold classes)={r['macro_f1_gold_classes']:.3f}")  # fmt: skip
-            keys = ("support", "precision", "recall", "f1")
+            columns = ("support", "precision", "recall", "f1")
             out.append(
-                _table([per[4:], *keys], [[c, *(v[k] for k in keys)] for c, v in r[per].items()])
+                _table([per[4:], *columns], [[c, *(v[k] for k in columns)] for c, v in r[per].items()])
             )
             out.append(_confusion_table(r["confusion"]))
             out.append(_table(["source", "n", "accuracy", "macro_f1"],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from connector import schemas
@@ -28,8 +29,8 @@ def _problems(*codes: int) -> dict[str, Any]:
         "schema": {"$ref": REF.format(model="Problem")}}}} for code in codes}
 
 
-BOT_AUTH = [{"handoffSignature": [], "handoffSource": []}]
-AGENT_AUTH = [{"apiKey": []}, {"bearer": []}]
+BOT_AUTH: list[dict[str, list[str]]] = [{"handoffSignature": [], "handoffSource": []}]
+AGENT_AUTH: list[dict[str, list[str]]] = [{"apiKey": []}, {"bearer": []}]
 
 
 def _widget_paths(hid: dict[str, Any]) -> dict[str, Any]:
@@ -55,7 +56,7 @@ def _widget_paths(hid: dict[str, Any]) -> dict[str, Any]:
 
 @lru_cache(maxsize=1)
 def openapi_document() -> dict[str, Any]:
-    models = [schemas.Event, schemas.EventResponse, schemas.Control, schemas.BotReply,
+    models: list[type[BaseModel]] = [schemas.Event, schemas.EventResponse, schemas.Control, schemas.BotReply,
               schemas.BotReplyResponse, schemas.Claim, schemas.Handback, schemas.HandoffView,
               schemas.HandoffList, schemas.HandoffPayload, schemas.Problem]
     _, top = models_json_schema([(m, "validation") for m in models], ref_template=REF)

@@ -269,12 +269,12 @@ def build_payload(
             attributes=customer.attributes,
         ),
         intent=intent,
-        sentiment=SentimentInfo(
-            label=sentiment.label,
-            score=max(-1.0, min(1.0, sentiment.score)),  # type: ignore[arg-type]
-            trend=sentiment.trend,
-            cues=list(sentiment.cues),
-        ),  # type: ignore[arg-type]
+        sentiment=SentimentInfo.model_validate({
+            "label": sentiment.label,
+            "score": max(-1.0, min(1.0, sentiment.score)),
+            "trend": sentiment.trend,
+            "cues": list(sentiment.cues),
+        }),
         escalation=Escalation(
             reasons=decision.reasons,
             rules=[r.rule for r in decision.reasons],

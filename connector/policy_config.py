@@ -208,7 +208,7 @@ def _rule(rule_id: str, when: dict[str, Any], description: str = "", **then: Any
     )
 
 
-SERVICE_TOPICS = {"refund": [], "billing": [], "complaint": [], "privacy": []}
+SERVICE_TOPICS: dict[str, list[str]] = {"refund": [], "billing": [], "complaint": [], "privacy": []}
 
 
 def default_rules() -> list[Rule]:

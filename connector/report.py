@@ -149,7 +149,7 @@ def stacked_days(per_day: dict[str, dict[str, int]], days: list[str], series: li
     ]
     for i, day in enumerate(days):
         x = left + i * slot + (slot - bar) / 2
-        y = height - bottom
+        y = float(height - bottom)
         counts = per_day.get(day, {})
         for j, name in enumerate(series):
             value = (

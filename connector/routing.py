@@ -174,7 +174,7 @@ def route(
     templates = settings.messages[lang]
     priority = _bump(decision.priority, customer, settings)
     skills = list(dict.fromkeys([*team.skills, *([f"language:{lang}"] if language else [])]))
-    base = dict(
+    base: dict[str, Any] = dict(
         team=team_name,
         queue=decision.queue or team.queue,
         priority=priority,

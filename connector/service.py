@@ -55,8 +55,8 @@ def widget_url(runtime: Runtime, handoff_id: str, agent: str | None = None) -> s
 
 
 def control_of(conversation: ConversationRow) -> Control:
-    return Control(owner=conversation.owner, version=conversation.version,  # type: ignore[arg-type]
-                   since=conversation.owner_since, handoff_id=conversation.handoff_id)
+    return Control.model_validate({"owner": conversation.owner, "version": conversation.version,
+                                   "since": conversation.owner_since, "handoff_id": conversation.handoff_id})
 
 
 def _message_row(conversation_id: str, message: Message) -> MessageRow:
