@@ -10,6 +10,7 @@ Every problem is reported at once with its key path (``sources.demo.secret: fiel
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import logging
 import os
@@ -18,16 +19,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from connector.errors import ConfigError
 from connector.policy_config import (  # noqa: F401 - re-exported: the rule schema lives there
     PayloadSettings,
     PolicySettings,
-    RoutingSettings,
-    TeamSettings,
-    check_policy,
+    Section,
 )
+from connector.routing_config import RoutingSettings, TeamSettings  # noqa: F401 - re-exported
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +35,6 @@ logger = logging.getLogger(__name__)
 DEMO_DEFAULT_SECRET = "local-demo-secret"
 DEFAULT_API_KEY = "local-agent-key"
 DEFAULT_WIDGET_SECRET = "local-widget-secret"
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ServerSettings(Section):
@@ -424,6 +420,24 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def check_policy(policy: PolicySettings, routing: RoutingSettings) -> list[tuple[str, str]]:
+    """Checks across sections: every team a rule names must be a routing team."""
+    problems: list[tuple[str, str]] = []
+    teams = list(routing.teams)
+    for i, rule in enumerate(policy.rules):
+        team = rule.then.team
+        if team is not None and team not in routing.teams:
+            close = difflib.get_close_matches(team, teams, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(
+                (
+                    f"policy.rules[{i}].then.team",
+                    f"unknown team {team!r}{hint}; teams: {', '.join(teams)}",
+                )
+            )
+    return problems
 
 
 def check_destinations(settings: Settings) -> list[tuple[str, str]]:

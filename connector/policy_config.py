@@ -1,4 +1,4 @@
-"""The ``policy``, ``routing`` and ``payload`` sections of the configuration.
+"""The ``policy`` and ``payload`` sections of the configuration (``routing`` is in ``routing_config``).
 
 Kept apart from :mod:`connector.config` because the rule schema is most of the configuration's
 surface; ``config.py`` composes these models into ``Settings`` and re-exports them.
@@ -8,28 +8,28 @@ A rule is ``{id, when: {trigger, ...parameters}, then: {escalate, team, queue, p
 ``policy.rules[3].when.threshold: ...``), the trigger name is checked with a "did you mean", and a
 parameter that does not belong to the trigger is an error rather than silently ignored. Checks
 that need two sections at once (a rule's team must be a routing team) live in
-:func:`check_policy`, which ``load_config`` runs after validation.
+:func:`connector.config.check_policy`, which ``load_config`` runs after validation.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-import string
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connector.signals.human_request import DEFAULT_HUMAN_PATTERNS
-from connector.signals.text import term_regex
+from connector.signals.text import check_terms
 from connector.signals.topics import DEFAULT_CONTACT_TYPES, DEFAULT_POLICY_TOPICS
 
 Priority = Literal["low", "normal", "high", "urgent"]
 PRIORITIES: tuple[str, ...] = ("low", "normal", "high", "urgent")
 
 
-class _Section(BaseModel):
+class Section(BaseModel):
+    """A config section: unknown keys are errors."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -53,17 +53,6 @@ TRIGGERS = tuple(TRIGGER_PARAMS)
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
-def _check_terms(terms: list[str], where: str = "") -> None:
-    """Every term must translate to a regex that compiles (``re:`` terms are raw regexes)."""
-    for i, term in enumerate(terms):
-        if not isinstance(term, str) or not term.strip():
-            raise ValueError(f"{where}item {i}: a term must be a non-empty string")
-        try:
-            re.compile(term_regex(term))
-        except re.error as exc:
-            raise ValueError(f"{where}item {i}: regex does not compile: {exc}") from exc
-
-
 def _check_groups(groups: dict[str, list[str]], builtin: dict[str, Any], what: str) -> None:
     for name, terms in groups.items():
         if not terms and name not in builtin:
@@ -71,10 +60,10 @@ def _check_groups(groups: dict[str, list[str]], builtin: dict[str, Any], what: s
             raise ValueError(
                 f"{name}: no built-in {what} of that name (built-in: {known}); list its terms"
             )
-        _check_terms(terms, f"{name}: ")
+        check_terms(terms, f"{name}: ")
 
 
-class When(_Section):
+class When(Section):
     """``when``: the trigger and its parameters. Omitted parameters take the signal's default."""
 
     trigger: str
@@ -108,7 +97,7 @@ class When(_Section):
     @classmethod
     def _terms_compile(cls, terms: list[str] | None) -> list[str] | None:
         if terms:
-            _check_terms(terms)
+            check_terms(terms)
         return terms
 
     @field_validator("patterns")
@@ -171,7 +160,7 @@ class When(_Section):
         return self
 
 
-class Then(_Section):
+class Then(Section):
     """``then``: what the rule decides when its trigger fires."""
 
     escalate: bool = True
@@ -181,14 +170,14 @@ class Then(_Section):
     tags: list[str] = Field(default_factory=list)
 
 
-class Rule(_Section):
+class Rule(Section):
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     description: str = ""
     when: When
     then: Then = Field(default_factory=Then)
 
 
-class Guardrail(_Section):
+class Guardrail(Section):
     """Words a draft reply must never contain (a promise only a person may make)."""
 
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
@@ -198,7 +187,7 @@ class Guardrail(_Section):
     @field_validator("forbid")
     @classmethod
     def _compile(cls, terms: list[str]) -> list[str]:
-        _check_terms(terms)
+        check_terms(terms)
         return terms
 
 
@@ -258,7 +247,7 @@ def default_guardrails() -> list[Guardrail]:
     ]  # fmt: skip
 
 
-class PolicySettings(_Section):
+class PolicySettings(Section):
     rules: list[Rule] = Field(default_factory=default_rules)
     guardrails: list[Guardrail] = Field(default_factory=default_guardrails)
 
@@ -273,196 +262,6 @@ class PolicySettings(_Section):
                 )
             seen[rule.id] = i
         return rules
-
-
-# --- routing --------------------------------------------------------------------------------
-
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_HOURS = re.compile(
-    r"^(?P<d1>[a-z]{3})(?:-(?P<d2>[a-z]{3}))?\s+(?P<h1>\d\d):(?P<m1>\d\d)-(?P<h2>\d\d):(?P<m2>\d\d)$"
-)
-
-
-def parse_hours(spec: str) -> tuple[list[int], int, int]:
-    """``"mon-fri 09:00-17:30"`` → (weekdays 0-6, start minute, end minute). Raises ValueError."""
-    m = _HOURS.match(spec.strip().lower())
-    if not m:
-        raise ValueError(f"{spec!r}: write it as 'mon-fri 09:00-17:00' or 'sat 10:00-14:00'")
-    d1, d2 = m["d1"], m["d2"] or m["d1"]
-    for day in (d1, d2):
-        if day not in DAYS:
-            raise ValueError(f"{spec!r}: unknown day {day!r} (use {', '.join(DAYS)})")
-    start = int(m["h1"]) * 60 + int(m["m1"])
-    end = int(m["h2"]) * 60 + int(m["m2"])
-    if int(m["m1"]) > 59 or int(m["m2"]) > 59 or start >= 24 * 60 or end > 24 * 60:
-        raise ValueError(f"{spec!r}: times run from 00:00 to 24:00")
-    if end <= start:
-        raise ValueError(f"{spec!r}: the end must be after the start; split overnight spans in two")
-    a, b = DAYS.index(d1), DAYS.index(d2)
-    days = list(range(a, b + 1)) if a <= b else [*range(a, 7), *range(0, b + 1)]
-    return days, start, end
-
-
-class TeamSettings(_Section):
-    queue: str | None = None
-    wait_minutes: int = Field(default=5, ge=0, le=24 * 60)
-    skills: list[str] = Field(default_factory=list)
-    timezone: str = "UTC"
-    hours: list[str] = Field(default_factory=list)
-    on_call: str | None = None
-    on_call_wait_minutes: int = Field(default=30, ge=0, le=24 * 60)
-    # What the intent → team classifier looks for; None: the built-in list for this team name.
-    keywords: list[str] | None = None
-    examples: list[str] | None = None
-
-    @field_validator("keywords")
-    @classmethod
-    def _keywords(cls, keywords: list[str] | None) -> list[str] | None:
-        if keywords:
-            _check_terms(keywords)
-        return keywords
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, zone: str) -> str:
-        try:
-            ZoneInfo(zone)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(
-                f"unknown time zone {zone!r} (an IANA name such as Europe/Paris)"
-            ) from exc
-        return zone
-
-    @field_validator("hours")
-    @classmethod
-    def _hours(cls, hours: list[str]) -> list[str]:
-        for i, spec in enumerate(hours):
-            try:
-                parse_hours(spec)
-            except ValueError as exc:
-                raise ValueError(f"item {i}: {exc}") from exc
-        return hours
-
-
-MESSAGE_FIELDS = {"wait": "{wait}", "on_call": "{wait}", "unavailable": "{callback_time}"}
-PLACEHOLDERS = frozenset({"wait", "callback_time", "team"})
-
-
-class MessageTemplates(_Section):
-    """What the customer is told, per language. Placeholders: {wait}, {callback_time}, {team}."""
-
-    wait: str
-    on_call: str
-    unavailable: str
-
-    @model_validator(mode="after")
-    def _placeholders(self) -> MessageTemplates:
-        for name in MESSAGE_FIELDS:
-            text = getattr(self, name)
-            try:
-                used = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
-            except ValueError as exc:
-                raise ValueError(f"{name}: {exc}") from exc
-            unknown = used - PLACEHOLDERS
-            if unknown:
-                raise ValueError(
-                    f"{name}: unknown placeholder(s) {sorted(unknown)}; "
-                    f"use {', '.join('{' + p + '}' for p in sorted(PLACEHOLDERS))}"
-                )
-        return self
-
-
-DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
-    "en": {
-        "wait": "I'm passing this conversation to a person on our team. The wait is about {wait} minutes; "
-                "they will see everything we have discussed, so you won't need to repeat it.",
-        "on_call": "Our team is outside its usual hours, but someone on call will pick this up; the wait "
-                   "is about {wait} minutes. They will see everything we have discussed.",
-        "unavailable": "Nobody from our team is available right now, so I can't pass you to a person at "
-                       "the moment. We can call you back or reply by e-mail from {callback_time}: tell me "
-                       "which you prefer and how to reach you. Nothing we discussed will be lost.",
-    },
-    "es": {
-        "wait": "Estoy pasando esta conversación a una persona de nuestro equipo. La espera es de unos "
-                "{wait} minutos; verá todo lo que hemos hablado, así que no tendrá que repetirlo.",
-        "on_call": "Nuestro equipo está fuera de su horario, pero una persona de guardia atenderá su caso; "
-                   "la espera es de unos {wait} minutos.",
-        "unavailable": "Ahora mismo no hay nadie de nuestro equipo disponible, así que no puedo pasarle con "
-                       "una persona. Podemos llamarle o escribirle por correo a partir de {callback_time}: "
-                       "dígame qué prefiere y cómo contactarle. No se perderá nada de lo hablado.",
-    },
-    "fr": {
-        "wait": "Je transmets cette conversation à une personne de notre équipe. L'attente est d'environ "
-                "{wait} minutes ; elle verra tout notre échange, vous n'aurez rien à répéter.",
-        "on_call": "Notre équipe est en dehors de ses horaires, mais une personne d'astreinte va prendre "
-                   "le relais ; l'attente est d'environ {wait} minutes.",
-        "unavailable": "Personne de notre équipe n'est disponible pour le moment, je ne peux donc pas vous "
-                       "mettre en relation maintenant. Nous pouvons vous rappeler ou vous répondre par "
-                       "e-mail à partir de {callback_time} : dites-moi ce que vous préférez et comment "
-                       "vous joindre. Rien de notre échange ne sera perdu.",
-    },
-    "de": {
-        "wait": "Ich übergebe dieses Gespräch an eine Person aus unserem Team. Die Wartezeit beträgt etwa "
-                "{wait} Minuten; sie sieht unseren ganzen Verlauf, Sie müssen nichts wiederholen.",
-        "on_call": "Unser Team ist außerhalb der Geschäftszeiten, aber eine Person in Bereitschaft "
-                   "übernimmt; die Wartezeit beträgt etwa {wait} Minuten.",
-        "unavailable": "Gerade ist niemand aus unserem Team erreichbar, daher kann ich Sie im Moment nicht "
-                       "an eine Person übergeben. Wir können Sie ab {callback_time} zurückrufen oder per "
-                       "E-Mail antworten: Sagen Sie mir, was Ihnen lieber ist und wie wir Sie erreichen. "
-                       "Nichts aus unserem Gespräch geht verloren.",
-    },
-    "pt": {
-        "wait": "Estou passando esta conversa para uma pessoa da nossa equipe. A espera é de cerca de "
-                "{wait} minutos; ela verá tudo o que conversamos, então você não precisará repetir.",
-        "on_call": "Nossa equipe está fora do horário, mas uma pessoa de plantão vai assumir; a espera é "
-                   "de cerca de {wait} minutos.",
-        "unavailable": "No momento ninguém da nossa equipe está disponível, então não consigo passar você "
-                       "para uma pessoa agora. Podemos ligar de volta ou responder por e-mail a partir de "
-                       "{callback_time}: diga o que prefere e como falar com você. Nada do que "
-                       "conversamos será perdido.",
-    },
-}  # fmt: skip
-
-
-def default_teams() -> dict[str, TeamSettings]:
-    weekdays = ["mon-fri 08:00-20:00"]
-    return {
-        "general": TeamSettings(queue="support", wait_minutes=5, skills=["general"]),
-        "billing": TeamSettings(queue="billing", wait_minutes=10, skills=["billing", "refunds"],
-                                timezone="Europe/London", hours=weekdays),
-        "technical": TeamSettings(queue="tech-support", wait_minutes=10, skills=["technical"],
-                                  timezone="Europe/London", hours=["mon-sun 07:00-23:00"],
-                                  on_call="tech-on-call", on_call_wait_minutes=30),
-        "fraud": TeamSettings(queue="fraud", wait_minutes=3, skills=["fraud", "security"]),
-        "retention": TeamSettings(queue="retention", wait_minutes=10, skills=["retention"],
-                                  timezone="Europe/London", hours=["mon-sat 08:00-20:00"]),
-        "sales": TeamSettings(queue="sales", wait_minutes=5, skills=["sales"],
-                              timezone="America/New_York", hours=["mon-fri 09:00-18:00"]),
-        "partners": TeamSettings(queue="partners", wait_minutes=60, skills=["procurement"],
-                                 timezone="Europe/London", hours=["mon-fri 09:00-17:00"]),
-    }  # fmt: skip
-
-
-class RoutingSettings(_Section):
-    default_team: str = "general"
-    default_language: str = "en"
-    priority_tags: list[str] = Field(default_factory=lambda: ["vip"])
-    priority_tiers: list[str] = Field(default_factory=lambda: ["gold", "platinum", "enterprise"])
-    wait_history: int = Field(default=20, ge=1, le=1000)
-    wait_min_samples: int = Field(default=3, ge=1, le=1000)
-    wait_percentile: int = Field(default=75, ge=1, le=100)
-    messages: dict[str, MessageTemplates] = Field(
-        default_factory=lambda: {k: MessageTemplates(**v) for k, v in DEFAULT_MESSAGES.items()}
-    )
-    teams: dict[str, TeamSettings] = Field(default_factory=default_teams)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> RoutingSettings:
-        if self.default_team not in self.teams:
-            raise ValueError(f"default_team {self.default_team!r} is not one of teams")
-        if self.default_language not in self.messages:
-            raise ValueError(f"default_language {self.default_language!r} has no messages")
-        return self
 
 
 # --- payload --------------------------------------------------------------------------------
@@ -483,7 +282,7 @@ DEFAULT_DRAFTS: dict[str, str] = {
 }  # fmt: skip
 
 
-class PayloadSettings(_Section):
+class PayloadSettings(Section):
     tone: Literal["friendly", "formal"] = "friendly"
     drafts: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_DRAFTS))
 
@@ -493,21 +292,3 @@ class PayloadSettings(_Section):
         if "general" not in drafts:
             raise ValueError("a 'general' draft is required (used when no intent or team matches)")
         return drafts
-
-
-def check_policy(policy: PolicySettings, routing: RoutingSettings) -> list[tuple[str, str]]:
-    """Checks across sections: every team a rule names must be a routing team."""
-    problems: list[tuple[str, str]] = []
-    teams = list(routing.teams)
-    for i, rule in enumerate(policy.rules):
-        team = rule.then.team
-        if team is not None and team not in routing.teams:
-            close = difflib.get_close_matches(team, teams, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.append(
-                (
-                    f"policy.rules[{i}].then.team",
-                    f"unknown team {team!r}{hint}; teams: {', '.join(teams)}",
-                )
-            )
-    return problems

@@ -22,7 +22,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connector.policy_config import PRIORITIES, RoutingSettings, TeamSettings, parse_hours
+from connector.policy_config import PRIORITIES
+from connector.routing_config import RoutingSettings, TeamSettings, parse_hours
 from connector.schemas import BotContext, Customer, CustomerMessage, Decision, Routing
 from connector.signals import classify_team
 from connector.signals.intent import DEFAULT_TEAM_EXAMPLES, DEFAULT_TEAM_KEYWORDS

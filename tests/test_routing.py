@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from connector.config import load_config
-from connector.policy_config import RoutingSettings, TeamSettings, parse_hours
 from connector.routing import estimate_wait, guess_team, is_open, next_opening, route
+from connector.routing_config import RoutingSettings, TeamSettings, parse_hours
 from connector.schemas import BotContext, Customer, Decision, Message
 
 ROUTING = load_config(None, env={}).routing

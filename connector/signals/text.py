@@ -129,6 +129,17 @@ def find_terms(text: str, terms: Iterable[str]) -> list[str]:
     return list(seen)
 
 
+def check_terms(terms: list[str], where: str = "") -> None:
+    """Every term must translate to a regex that compiles (``re:`` terms are raw regexes)."""
+    for i, term in enumerate(terms):
+        if not isinstance(term, str) or not term.strip():
+            raise ValueError(f"{where}item {i}: a term must be a non-empty string")
+        try:
+            re.compile(term_regex(term))
+        except re.error as exc:
+            raise ValueError(f"{where}item {i}: regex does not compile: {exc}") from exc
+
+
 def role_of(message: Any) -> str:
     """Role of a message-like object; data-file roles ``user``/``assistant`` map to customer/bot."""
     role = str(getattr(message, "role", "") or "")
