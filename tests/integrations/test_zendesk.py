@@ -46,6 +46,8 @@ from integrations.zendesk import (  # noqa: E402
     INSTALL_HINT,
     WEBHOOK_BODY_TEMPLATE,
     ZendeskDestination,
+)
+from integrations.zendesk_ticket import (  # noqa: E402
     ZendeskSettings,
     build_ticket,
     existing_ticket_id,
