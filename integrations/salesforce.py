@@ -21,13 +21,12 @@ JWT) and is permanent after that.
 
 Inbound: a record-triggered Flow posts JSON to ``/v1/webhooks/salesforce`` with the shared secret in
 ``X-Handoff-Salesforce-Secret`` (or an HMAC of the body in ``X-Handoff-Salesforce-Signature``) and
-the org id in the body (docs/salesforce.md has the body and the Flow).
+the org id in the body (docs/salesforce.md has the body and the Flow). Checking it and turning it
+into events: ``integrations/salesforce_webhooks.py``; ``handoff doctor``: ``salesforce_doctor.py``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import threading
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from connector.errors import BadRequest, ConfigError, Unauthorized
+from connector.errors import ConfigError
 from integrations.base import (
     Delivery,
     DeliveryError,
@@ -53,7 +52,6 @@ from integrations.salesforce_case import (  # the pure half: settings and the Ca
     COMMENT_MAX_BYTES,
     FEED_MAX_CHARS,
     LOGIN_URLS,
-    MARKER,
     CaseRequest,
     SalesforceSettings,
     build_case,
@@ -63,14 +61,13 @@ from integrations.salesforce_case import (  # the pure half: settings and the Ca
     render_text,
     validate,
 )
+from integrations.salesforce_webhooks import parse_flow, verify_request
 
 __all__ = ["SalesforceDestination", "CaseRequest", "SalesforceSettings", "build_case"]
 
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "simple-salesforce is not installed: pip install 'handoff-connector[salesforce]'"
-SECRET_HEADER = "X-Handoff-Salesforce-Secret"
-SIGNATURE_HEADER = "X-Handoff-Salesforce-Signature"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 # --- the destination ----------------------------------------------------------------------------
@@ -86,13 +83,6 @@ def _sdk() -> Any:
 
 def _soql(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _same_id(a: str | None, b: str | None) -> bool:
-    """Salesforce ids compare on 15 characters when one is the short form, else in full."""
-    if not a or not b:
-        return False
-    return a[:15] == b[:15] if min(len(a), len(b)) == 15 else a == b
 
 
 class SalesforceDestination(Destination):
@@ -417,174 +407,15 @@ class SalesforceDestination(Destination):
         if data:  # a PATCH with the same values twice is harmless: update is idempotent
             self._call("case update", lambda sf: sf.Case.update(ref.id, data, headers=headers))
 
-    # -- inbound -------------------------------------------------------------------------------
+    # -- inbound (integrations/salesforce_webhooks.py) ------------------------------------------
     def verify_webhook(self, headers: dict[str, str], body: bytes) -> None:
-        secret, org_id = self.settings.webhook_secret, self.settings.org_id
-        if not secret or not org_id:
-            raise Unauthorized(
-                "Salesforce webhooks are off: set destinations.salesforce.webhook_secret and org_id"
-            )
-        lower = {k.lower(): v for k, v in headers.items()}
-        presented = lower.get(SECRET_HEADER.lower())
-        signature = lower.get(SIGNATURE_HEADER.lower())
-        if presented is not None:
-            ok = hmac.compare_digest(presented.encode(), secret.encode())
-        elif signature is not None:
-            expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-            ok = hmac.compare_digest(signature.removeprefix("sha256=").encode(), expected.encode())
-        else:
-            ok = False
-        if not ok:
-            raise Unauthorized(f"missing or wrong {SECRET_HEADER} (or {SIGNATURE_HEADER})")
-        if not _same_id(str(self._document(body).get("org_id") or ""), org_id):
-            raise Unauthorized(
-                "the webhook comes from another Salesforce org (org_id does not match)"
-            )
-
-    @staticmethod
-    def _document(body: bytes) -> dict[str, Any]:
-        try:
-            document = json.loads(body)
-        except ValueError as exc:
-            raise BadRequest("the Salesforce webhook body is not JSON") from exc
-        if not isinstance(document, dict):
-            raise BadRequest("the Salesforce webhook body must be a JSON object")
-        return document
+        verify_request(self.settings, headers, body)
 
     def parse_webhook(self, headers: dict[str, str], body: bytes) -> list[HelpdeskEvent]:
-        document = self._document(body)
-        items = document.get("events") if isinstance(document.get("events"), list) else [document]
-        events: list[HelpdeskEvent] = []
-        for item in items:
-            if isinstance(item, dict):
-                events.extend(self._events(item))
-        return events
+        return parse_flow(body, self.settings, self._user_id)
 
-    def _team_of_queue(self, queue_id: str) -> str:
-        for team, known in self.settings.queue_ids.items():
-            if _same_id(known, queue_id):
-                return team
-        return f"queue:{queue_id}"
-
-    def _events(self, item: dict[str, Any]) -> list[HelpdeskEvent]:
-        """One Flow record (docs/salesforce.md) as helpdesk events; our own writes give none."""
-        actor_id = str(item.get("actor_id") or "")
-        text = str(item.get("body") or "")
-        if (
-            _same_id(actor_id, self._user_id)
-            or MARKER in text
-            or MARKER in str(item.get("handback_note") or "")
-        ):
-            return []
-        handoff_id = item.get("handoff_id") or None
-        raw = str(item.get("event_id") or "") or None
-        common = {
-            "handoff_id": handoff_id,
-            "ticket_id": item.get("case_id"),
-            "actor": item.get("actor_name") or actor_id or None,
-        }
-
-        def event(kind: str, **extra: Any) -> HelpdeskEvent:
-            return HelpdeskEvent(
-                kind,
-                **{**common, **extra},  # type: ignore[arg-type]
-                raw_id=f"{raw}:{kind}" if raw else None,
-            )
-
-        kind = str(item.get("object") or "Case")
-        if kind == "CaseComment":
-            return [event("agent_replied")] if item.get("is_published") else []
-        if kind == "EmailMessage":
-            return [event("agent_replied")] if item.get("incoming") is False else []
-        out: list[HelpdeskEvent] = []
-        owner, prior = str(item.get("owner_id") or ""), str(item.get("prior_owner_id") or "")
-        if owner and not _same_id(owner, prior):
-            if owner.startswith("005"):
-                out.append(event("agent_assigned", actor=item.get("owner_name") or owner))
-            elif owner.startswith("00G"):
-                out.append(event("reassigned", team=self._team_of_queue(owner)))
-        status = item.get("status")
-        handback = item.get("handback") is True or (
-            self.settings.handback_status is not None
-            and status == self.settings.handback_status
-            and status != item.get("prior_status")
-        )
-        if handback:
-            out.append(event("handback", note=str(item.get("handback_note") or "") or None))
-        elif item.get("is_closed") is True and item.get("prior_is_closed") is not True:
-            out.append(
-                event("solved", note=f"Case closed in Salesforce ({status})." if status else None)
-            )
-        return out
-
-    # -- doctor --------------------------------------------------------------------------------
+    # -- doctor (integrations/salesforce_doctor.py) --------------------------------------------
     def doctor(self) -> list[Finding]:
-        findings: list[Finding] = []
-        try:
-            self._connect()
-            self._query("auth check", "SELECT Id FROM Group WHERE Type = 'Queue' LIMIT 1")
-        except DeliveryError as exc:
-            return [
-                Finding(
-                    False,
-                    f"authenticate to {self._instance_url or self.settings.domain}: {exc}",
-                    "check destinations.salesforce.instance_url and auth, and that the "
-                    "connected app's integration user has API access",
-                )
-            ]
-        findings.append(
-            Finding(True, f"authenticated to {self._instance_url} ({self.settings.auth_mode})")
-        )
+        from integrations.salesforce_doctor import doctor_findings  # it imports this module
 
-        def exists(sobject: str, ids: dict[str, str], path: str, extra: str = "") -> None:
-            if not ids:
-                return
-            id_list = ", ".join(_soql(v) for v in ids.values())
-            rows = self._query("doctor", f"SELECT Id FROM {sobject} WHERE Id IN ({id_list}){extra}")
-            for name, value in ids.items():
-                ok = any(_same_id(value, r["Id"]) for r in rows)
-                findings.append(
-                    Finding(
-                        ok,
-                        f"{path}.{name}: {sobject} {value} " + ("exists" if ok else "not found"),
-                        f"Setup → {'Queues' if sobject == 'Group' else sobject}: copy the id "
-                        "of an existing record into the config",
-                    )
-                )
-
-        exists("Group", self.settings.queue_ids, "queue_ids", " AND Type = 'Queue'")
-        omni = self.settings.omni_channel
-        if omni is not None:
-            exists(
-                "ServiceChannel", {"service_channel_id": omni.service_channel_id}, "omni_channel"
-            )
-            exists("Skill", omni.skill_ids, "omni_channel.skill_ids")
-        custom = [self.settings.external_id_field, *self.settings.fields.values()]
-        if self.settings.handback_field:
-            custom.append(self.settings.handback_field)
-        for api_name in dict.fromkeys(custom):
-            try:
-                self._query("doctor", f"SELECT Id, {api_name} FROM Case LIMIT 1")
-                findings.append(Finding(True, f"Case.{api_name} exists"))
-            except PermanentDeliveryError:
-                findings.append(
-                    Finding(
-                        False,
-                        f"Case.{api_name} does not exist or is not visible",
-                        "create it (docs/salesforce.md lists each field and type) and give "
-                        "the integration user's permission set read/edit access",
-                    )
-                )
-        ext = self.settings.external_id_field
-        try:
-            self._call("doctor", lambda sf: sf.Case.get_by_custom_id(ext, "handoff-doctor-probe"))
-        except PermanentDeliveryError as exc:
-            if "external ID field" in (exc.response or ""):
-                findings.append(
-                    Finding(
-                        False,
-                        f"Case.{ext} is not marked External ID",
-                        "edit the field and tick External ID (and Unique)",
-                    )
-                )
-        return findings
+        return doctor_findings(self)
