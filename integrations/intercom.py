@@ -14,18 +14,20 @@ by the handoff id ticket attribute before creating one.
 Errors are mapped at the edge (``_call``): ``ApiError.status_code`` through ``error_for_status``
 (a 429's ``Retry-After``, or else ``X-RateLimit-Reset``, becomes ``retry_after``), httpx timeouts and
 transport errors are transient. The SDK's own retries stay off; the outbox owns the retry policy.
+
+Siblings: the pure build step and settings are ``integrations/intercom_build.py``, the webhook
+signature and events ``intercom_webhooks.py``, and ``handoff doctor``'s checks ``intercom_doctor.py``.
 """
 
 from __future__ import annotations
 
-import hmac
 import html
 import json
 import logging
 import threading
 from typing import Any
 
-from connector.errors import BadRequest, ConfigError, Unauthorized
+from connector.errors import ConfigError
 from connector.schemas import HandoffPayload
 from integrations.base import (
     Delivery,
@@ -56,9 +58,9 @@ from integrations.intercom_build import (
     ticket_contact,
 )
 from integrations.intercom_webhooks import (
-    SIGNATURE_HEADER,
     handoff_id_of,
-    sign_webhook,
+    parse_notification,
+    verify_signature,
     webhook_events,
 )
 
@@ -298,7 +300,7 @@ class IntercomDestination(Destination):
     def _find_ticket(self, handoff_id: str) -> dict[str, Any] | None:
         if self._ticket_attribute_ids is None:
             types = self._call("list ticket types", lambda: self.raw.ticket_types.list())
-            found = next(
+            found: dict[str, Any] = next(
                 (
                     t
                     for t in _dump(types).get("data") or []
@@ -379,26 +381,12 @@ class IntercomDestination(Destination):
                 ),
             )
 
-    # -- webhooks -----------------------------------------------------------------------------------
+    # -- webhooks (integrations/intercom_webhooks.py) ---------------------------------------------
     def verify_webhook(self, headers: dict[str, str], body: bytes) -> None:
-        secret = self.settings.client_secret
-        if not secret:
-            raise Unauthorized(
-                "destinations.intercom.client_secret is not set: Intercom webhooks are refused"
-            )
-        presented = next(
-            (v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), ""
-        )
-        if not hmac.compare_digest(presented.strip().encode(), sign_webhook(secret, body).encode()):
-            raise Unauthorized(f"{SIGNATURE_HEADER} does not match the body", slug="bad-signature")
+        verify_signature(self.settings.client_secret, headers, body)
 
     def parse_webhook(self, headers: dict[str, str], body: bytes) -> list[HelpdeskEvent]:
-        try:
-            notification = json.loads(body)
-        except ValueError as exc:
-            raise BadRequest("the Intercom webhook body is not JSON") from exc
-        if not isinstance(notification, dict) or notification.get("type") != "notification_event":
-            raise BadRequest("expected an Intercom notification_event")
+        notification = parse_notification(body)
         events = webhook_events(notification, self.settings, self._routed_team(notification))
         logger.info(
             "intercom webhook %s %s: %d event(s)",
@@ -416,110 +404,11 @@ class IntercomDestination(Destination):
             handoff = tx.get_handoff(str(handoff_id))
         return handoff.team if handoff else None
 
-    # -- doctor ---------------------------------------------------------------------------------------
+    # -- doctor (integrations/intercom_doctor.py) -------------------------------------------------
     def doctor(self) -> list[Finding]:
-        s, out = self.settings, []
+        from integrations.intercom_doctor import doctor_findings  # it imports this module
 
-        def check(what: str, fn: Any) -> Any:
-            try:
-                return _dump(self._call(what, fn))
-            except DeliveryError as exc:
-                fix = (
-                    "create an access token for your app in the Developer Hub and set INTERCOM_TOKEN"
-                    if exc.status == 401
-                    else f"Intercom answered: {(exc.response or str(exc))[:200]}"
-                )
-                out.append(Finding(False, f"{what}: {exc}", fix))
-                return None
-
-        me = check("GET /me (the access token)", lambda: self.raw.admins.identify())
-        if me is None:
-            return out
-        out.append(Finding(True, f"token works (app {(me.get('app') or {}).get('name', '?')})"))
-        admins = check("list admins", lambda: self.raw.admins.list())
-        if admins is not None:
-            ids = {str(a.get("id")) for a in admins.get("admins") or []}
-            for key, value in (
-                ("admin_id", s.admin_id),
-                ("assignee_admin_id", s.assignee_admin_id),
-            ):
-                if value:
-                    ok = value in ids
-                    out.append(
-                        Finding(
-                            ok,
-                            f"{key} {value} is {'an admin' if ok else 'not an admin'} of this workspace",
-                            "use an id from Settings → Teammates (or GET /admins)",
-                        )
-                    )
-        if s.team_ids:
-            teams = check("list teams", lambda: self.raw.teams.list())
-            known = {str(t.get("id")) for t in (teams or {}).get("teams") or []}
-            for team, team_id in s.team_ids.items():
-                out.append(
-                    Finding(
-                        team_id in known,
-                        f"team_ids.{team} = {team_id} "
-                        + ("exists" if team_id in known else "is not a team"),
-                        "use an id from GET /teams",
-                    )
-                )
-        if s.ticket_type_id:
-            types = check("list ticket types", lambda: self.raw.ticket_types.list())
-            found = next(
-                (
-                    t
-                    for t in (types or {}).get("data") or []
-                    if str(t.get("id")) == s.ticket_type_id
-                ),
-                None,
-            )
-            out.append(
-                Finding(
-                    found is not None,
-                    f"ticket_type_id {s.ticket_type_id} "
-                    + ("exists" if found else "is not a ticket type"),
-                    "create it (see docs/intercom.md)",
-                )
-            )
-            names = {
-                a.get("name")
-                for a in ((found or {}).get("ticket_type_attributes") or {}).get("data") or []
-            }
-            for item, name in s.ticket_attributes.items():
-                if found is not None:
-                    out.append(
-                        Finding(
-                            name in names,
-                            f"ticket attribute {name!r} ({item}) "
-                            + ("exists" if name in names else "is missing"),
-                            "add it to the ticket type (see docs/intercom.md)",
-                        )
-                    )
-        defined = check(
-            "list conversation attributes",
-            lambda: self.raw.data_attributes.list(model="conversation"),
-        )
-        if defined is not None:
-            names = {a.get("name") for a in defined.get("data") or []}
-            for item, name in s.conversation_attributes.items():
-                out.append(
-                    Finding(
-                        name in names,
-                        f"conversation attribute {name!r} ({item}) "
-                        + ("exists" if name in names else "is not defined"),
-                        "create it under Settings → Data → Conversation attributes",
-                    )
-                )
-        if not s.client_secret:
-            out.append(
-                Finding(
-                    False,
-                    "client_secret is not set: webhooks are refused",
-                    "copy the app's client secret (Developer Hub → Basic information)",
-                )
-            )
-        return out
+        return doctor_findings(self)
 
     def close(self) -> None:
         if self._http is not None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from datetime import UTC, datetime
 from typing import Any
 
-from integrations.base import HelpdeskEvent
+from connector.errors import BadRequest, Unauthorized
+from integrations.base import HelpdeskEvent, HelpdeskEventKind
 from integrations.intercom_build import IntercomSettings, author_id, parts_of, plain_text
 
 SIGNATURE_HEADER = "X-Hub-Signature"
@@ -52,7 +54,7 @@ def webhook_events(
     def last(*types: str) -> dict[str, Any] | None:
         return next((p for p in reversed(parts) if p.get("part_type") in types), None)
 
-    def event(kind: str, part: dict[str, Any] | None, **kw: Any) -> HelpdeskEvent:
+    def event(kind: HelpdeskEventKind, part: dict[str, Any] | None, **kw: Any) -> HelpdeskEvent:
         author = (part or {}).get("author") or {}
         actor = author.get("name") or (
             f"intercom admin {author['id']}" if author.get("id") else None
@@ -125,3 +127,25 @@ def webhook_events(
 def sign_webhook(secret: str, body: bytes) -> str:
     """``X-Hub-Signature``: ``sha1=`` + hex HMAC-SHA1 of the raw body with the app's client secret."""
     return "sha1=" + hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+
+
+def verify_signature(secret: str | None, headers: dict[str, str], body: bytes) -> None:
+    """Raise ``Unauthorized`` unless ``X-Hub-Signature`` signs ``body`` with ``secret``."""
+    if not secret:
+        raise Unauthorized(
+            "destinations.intercom.client_secret is not set: Intercom webhooks are refused"
+        )
+    presented = next((v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), "")
+    if not hmac.compare_digest(presented.strip().encode(), sign_webhook(secret, body).encode()):
+        raise Unauthorized(f"{SIGNATURE_HEADER} does not match the body", slug="bad-signature")
+
+
+def parse_notification(body: bytes) -> dict[str, Any]:
+    """The webhook body as a ``notification_event``; ``BadRequest`` when it is anything else."""
+    try:
+        notification = json.loads(body)
+    except ValueError as exc:
+        raise BadRequest("the Intercom webhook body is not JSON") from exc
+    if not isinstance(notification, dict) or notification.get("type") != "notification_event":
+        raise BadRequest("expected an Intercom notification_event")
+    return notification

@@ -1,0 +1,116 @@
+"""``handoff doctor`` for Intercom: the token, and every id and attribute name the config uses.
+
+The admins, the teams, the ticket type with its ticket attributes and the conversation attributes
+the config names must exist, and ``client_secret`` must be set for webhooks. The checks go through
+``IntercomDestination``'s own client (``integrations/intercom.py``), so they meet the same errors
+as a delivery.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from integrations.base import DeliveryError, Finding
+from integrations.intercom import IntercomDestination, _dump
+
+
+def doctor_findings(dest: IntercomDestination) -> list[Finding]:
+    """One finding per check; when ``GET /me`` fails, that failure is the only finding."""
+    s, out = dest.settings, []
+
+    def check(what: str, fn: Any) -> Any:
+        try:
+            return _dump(dest._call(what, fn))
+        except DeliveryError as exc:
+            fix = (
+                "create an access token for your app in the Developer Hub and set INTERCOM_TOKEN"
+                if exc.status == 401
+                else f"Intercom answered: {(exc.response or str(exc))[:200]}"
+            )
+            out.append(Finding(False, f"{what}: {exc}", fix))
+            return None
+
+    me = check("GET /me (the access token)", lambda: dest.raw.admins.identify())
+    if me is None:
+        return out
+    out.append(Finding(True, f"token works (app {(me.get('app') or {}).get('name', '?')})"))
+    admins = check("list admins", lambda: dest.raw.admins.list())
+    if admins is not None:
+        ids = {str(a.get("id")) for a in admins.get("admins") or []}
+        for key, value in (
+            ("admin_id", s.admin_id),
+            ("assignee_admin_id", s.assignee_admin_id),
+        ):
+            if value:
+                ok = value in ids
+                out.append(
+                    Finding(
+                        ok,
+                        f"{key} {value} is {'an admin' if ok else 'not an admin'} of this workspace",
+                        "use an id from Settings → Teammates (or GET /admins)",
+                    )
+                )
+    if s.team_ids:
+        teams = check("list teams", lambda: dest.raw.teams.list())
+        known = {str(t.get("id")) for t in (teams or {}).get("teams") or []}
+        for team, team_id in s.team_ids.items():
+            out.append(
+                Finding(
+                    team_id in known,
+                    f"team_ids.{team} = {team_id} "
+                    + ("exists" if team_id in known else "is not a team"),
+                    "use an id from GET /teams",
+                )
+            )
+    if s.ticket_type_id:
+        types = check("list ticket types", lambda: dest.raw.ticket_types.list())
+        found = next(
+            (t for t in (types or {}).get("data") or [] if str(t.get("id")) == s.ticket_type_id),
+            None,
+        )
+        out.append(
+            Finding(
+                found is not None,
+                f"ticket_type_id {s.ticket_type_id} "
+                + ("exists" if found else "is not a ticket type"),
+                "create it (see docs/intercom.md)",
+            )
+        )
+        names = {
+            a.get("name")
+            for a in ((found or {}).get("ticket_type_attributes") or {}).get("data") or []
+        }
+        for item, name in s.ticket_attributes.items():
+            if found is not None:
+                out.append(
+                    Finding(
+                        name in names,
+                        f"ticket attribute {name!r} ({item}) "
+                        + ("exists" if name in names else "is missing"),
+                        "add it to the ticket type (see docs/intercom.md)",
+                    )
+                )
+    defined = check(
+        "list conversation attributes",
+        lambda: dest.raw.data_attributes.list(model="conversation"),
+    )
+    if defined is not None:
+        names = {a.get("name") for a in defined.get("data") or []}
+        for item, name in s.conversation_attributes.items():
+            out.append(
+                Finding(
+                    name in names,
+                    f"conversation attribute {name!r} ({item}) "
+                    + ("exists" if name in names else "is not defined"),
+                    "create it under Settings → Data → Conversation attributes",
+                )
+            )
+    if not s.client_secret:
+        out.append(
+            Finding(
+                False,
+                "client_secret is not set: webhooks are refused",
+                "copy the app's client secret (Developer Hub → Basic information)",
+            )
+        )
+    return out
