@@ -24,7 +24,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed-run  ## install and start the service (SQLite + local inbox); HANDOFF_PORT honoured
 	$(BIN)/handoff serve --config $(CONFIG)
 
-test: $(VENV)/.installed-test browser  ## install what the tests need and run them all
+test: $(VENV)/.installed-test browser lint  ## install what the tests need and run them all
 	$(BIN)/python -m pytest
 
 # The browser tests drive Debian's chromium (never a downloaded browser). Installed when missing and
@@ -38,8 +38,9 @@ browser:
 	  fi; \
 	fi
 
-lint: $(VENV)/.installed-test
+lint: $(VENV)/.installed-test  ## ruff on everything, mypy on the packages (pyproject.toml)
 	$(BIN)/ruff check connector integrations sidebar_widget tests bench
+	$(BIN)/mypy
 
 bench: $(VENV)/.installed-test  ## benchmarks print figures (see bench/README.md)
 	$(BIN)/python bench/bench_ingest.py

@@ -18,7 +18,7 @@ import json
 import re
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 
 from connector import drafts, service
 from connector.api import json_response, runtime
@@ -214,7 +214,7 @@ def canvas(
 
 
 @bp.post("/v1/intercom/canvas/initialize")
-def initialize():
+def initialize() -> Response:
     req = _verify()
     options = req.get("card_creation_options") or {}
     if isinstance(options.get("draft"), str):
@@ -224,7 +224,7 @@ def initialize():
 
 
 @bp.post("/v1/intercom/canvas/submit")
-def submit():
+def submit() -> Response:
     req = _verify()
     rt = runtime()
     row = _find(req)
