@@ -105,12 +105,12 @@ def deliver_to_destination(runtime: Runtime, row: OutboxRow) -> dict[str, Any]:
     if op == "note":
         if previous is None:
             raise TransientDeliveryError("the handoff is not delivered to this destination yet")
-        destination.add_note(previous, str(row.body.get("text", "")))
+        destination.add_note(previous, str(row.body.get("text", "")), key=row.idempotency_key)
         return {"ref": previous.to_dict()}
     if op == "update":
         if previous is None:
             raise TransientDeliveryError("the handoff is not delivered to this destination yet")
-        destination.update(previous, dict(row.body.get("fields", {})))
+        destination.update(previous, dict(row.body.get("fields", {})), key=row.idempotency_key)
         return {"ref": previous.to_dict()}
     raise PermanentDeliveryError(f"unknown outbox operation {op!r}")
 

@@ -104,10 +104,14 @@ class Destination:
     def deliver(self, delivery: Delivery) -> TicketRef:
         raise NotImplementedError
 
-    def add_note(self, ref: TicketRef, text: str) -> None:
+    def add_note(self, ref: TicketRef, text: str, *, key: str | None = None) -> None:
+        """Add an internal note. ``key`` is the outbox row's idempotency key: a retry passes the
+        same key and must not leave a second note, while two notes with the same text and
+        different keys (a reminder in a later round) are both added."""
         raise NotImplementedError
 
-    def update(self, ref: TicketRef, fields: dict[str, Any]) -> None:
+    def update(self, ref: TicketRef, fields: dict[str, Any], *, key: str | None = None) -> None:
+        """Change priority, team or mapped fields; ``key`` as for :meth:`add_note`."""
         raise NotImplementedError
 
     def verify_webhook(self, headers: dict[str, str], body: bytes) -> None:

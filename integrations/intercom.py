@@ -324,7 +324,9 @@ class IntercomDestination(Destination):
         return {"id": ticket.id, "ticket_id": ticket.ticket_id} if ticket is not None else None
 
     # -- later notes and updates ----------------------------------------------------------------
-    def add_note(self, ref: TicketRef, text: str) -> None:
+    def add_note(self, ref: TicketRef, text: str, *, key: str | None = None) -> None:
+        # Intercom notes carry no hidden marker, so ``key`` is not stored: a retry is recognised
+        # by our newest note already saying exactly this (a repeat after other notes is new)
         body = (
             "".join(f"<p>{html.escape(line)}</p>" for line in text.splitlines() if line.strip())
             or "<p></p>"
@@ -351,7 +353,7 @@ class IntercomDestination(Destination):
                 lambda: self.client.conversations.reply(conversation_id=ref.id, request=request),
             )
 
-    def update(self, ref: TicketRef, fields: dict[str, Any]) -> None:
+    def update(self, ref: TicketRef, fields: dict[str, Any], *, key: str | None = None) -> None:
         """``team`` reassigns (when it has an Intercom team id); mapped items become attributes."""
         s = self.settings
         team_id = s.team_ids.get(str(fields.get("team") or ""))

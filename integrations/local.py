@@ -43,16 +43,20 @@ class LocalInboxDestination(Destination):
         return TicketRef(self.name, str(number), self._url(delivery.handoff_id),
                          {"handoff_id": delivery.handoff_id})
 
-    def add_note(self, ref: TicketRef, text: str) -> None:
+    def add_note(self, ref: TicketRef, text: str, *, key: str | None = None) -> None:
         handoff_id = ref.extra.get("handoff_id")
         with self.runtime.store.atomic() as tx:
-            if not handoff_id or tx.get_inbox_item(handoff_id) is None:
+            item = tx.get_inbox_item(handoff_id) if handoff_id else None
+            if item is None:
                 raise PermanentDeliveryError(f"inbox item {ref.id} does not exist")
-            tx.add_inbox_note(handoff_id, text, iso(self.runtime.now()))
+            if key and any(note.get("key") == key for note in item["notes"]):
+                return  # a retry of a note that was filed before its outbox row was finished
+            tx.add_inbox_note(handoff_id, text, iso(self.runtime.now()), key=key)
 
-    def update(self, ref: TicketRef, fields: dict[str, Any]) -> None:
+    def update(self, ref: TicketRef, fields: dict[str, Any], *, key: str | None = None) -> None:
         if fields:
-            self.add_note(ref, "Updated: " + ", ".join(f"{k}={v}" for k, v in sorted(fields.items())))
+            self.add_note(ref, "Updated: " + ", ".join(f"{k}={v}" for k, v in sorted(fields.items())),
+                          key=key)
 
     def verify_webhook(self, headers: dict[str, str], body: bytes) -> None:
         raise Unauthorized("the local inbox has no webhooks: agents act through /v1/handoffs")

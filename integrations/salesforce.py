@@ -376,8 +376,9 @@ class SalesforceDestination(Destination):
             "note create", lambda sf: getattr(sf, sobject).create({"ParentId": case_id, **fields})
         )
 
-    def add_note(self, ref: TicketRef, text: str) -> None:
-        marker = marker_for(f"note:{ref.id}:{text}")
+    def add_note(self, ref: TicketRef, text: str, *, key: str | None = None) -> None:
+        # the marker names the outbox row, so a retry finds its note and a repeat text is new
+        marker = marker_for(f"note:{ref.id}:{key}" if key else f"note:{ref.id}:{text}")
         line = [("Handoff connector", text)]
         if self.settings.note_as == "FeedItem":
             fields = {
@@ -392,7 +393,7 @@ class SalesforceDestination(Destination):
             }
         self._ensure_note(ref.id, self.settings.note_as, fields, marker)
 
-    def update(self, ref: TicketRef, fields: dict[str, Any]) -> None:
+    def update(self, ref: TicketRef, fields: dict[str, Any], *, key: str | None = None) -> None:
         data: dict[str, Any] = {}
         headers: dict[str, str] = {}
         if fields.get("priority") in self.settings.priority_map:

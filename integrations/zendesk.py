@@ -269,9 +269,10 @@ class ZendeskDestination(Destination):
             audit = client.tickets.create(_zenpy_objects(ticket))
         return self._ref(audit.ticket.id, **extra)
 
-    def add_note(self, ref: TicketRef, text: str) -> None:
-        key = "n-" + hashlib.sha256(f"{ref.id}\n{text}".encode()).hexdigest()[:20]
-        reference = note_reference(key)
+    def add_note(self, ref: TicketRef, text: str, *, key: str | None = None) -> None:
+        # the marker names the outbox row, so a retry finds its note and a repeat text is new
+        origin = f"{ref.id}\n{key}" if key else f"{ref.id}\n{text}"
+        reference = note_reference("n-" + hashlib.sha256(origin.encode()).hexdigest()[:20])
         client = self._client()
         with _edge("comment list"):
             for comment in client.tickets.comments(ticket=int(ref.id)):
@@ -286,7 +287,7 @@ class ZendeskDestination(Destination):
                 _zenpy_objects({"id": int(ref.id), "comment": {"html_body": body, "public": False}})
             )
 
-    def update(self, ref: TicketRef, fields: dict[str, Any]) -> None:
+    def update(self, ref: TicketRef, fields: dict[str, Any], *, key: str | None = None) -> None:
         change: dict[str, Any] = {}
         if fields.get("priority") in ("low", "normal", "high", "urgent"):
             change["priority"] = fields["priority"]

@@ -173,3 +173,26 @@ def test_fifty_threads_escalating_one_conversation(live_server, runtime):  # typ
         assert tx.get_conversation("race").version == 2
         assert len(tx.list_messages("race")) == 50
         assert len([r for r in tx.list_outbox() if r.kind == "destination"]) == 1
+
+
+def test_a_note_retried_after_a_lost_finish_is_filed_once(client, worker, runtime, clock):  # type: ignore[no-untyped-def]
+    """The worker filed a note, then died before finishing the row: the retry must not file it again,
+    while a second note with the same words (a later reminder round) is still filed."""
+    from connector.delivery import deliver_to_destination
+
+    handoff_id = escalate(client)["handoff"]["id"]
+    drain(worker)  # filed in the local inbox
+    now = clock().timestamp()
+    with runtime.store.atomic() as tx:
+        first = tx.enqueue("destination", "local", f"note:{handoff_id}:local:r1",
+                           {"op": "note", "text": "Waiting."}, now, handoff_id=handoff_id)
+        again = tx.enqueue("destination", "local", f"note:{handoff_id}:local:r2",
+                           {"op": "note", "text": "Waiting."}, now, handoff_id=handoff_id)
+        rows = [tx.get_outbox(first), tx.get_outbox(again)]
+    deliver_to_destination(runtime, rows[0])
+    deliver_to_destination(runtime, rows[0])  # the retry of a row whose finish was lost
+    deliver_to_destination(runtime, rows[1])
+    with runtime.store.reading() as tx:
+        notes = tx.get_inbox_item(handoff_id)["notes"]
+    assert [(n["text"], n["key"]) for n in notes] == [("Waiting.", f"note:{handoff_id}:local:r1"),
+                                                      ("Waiting.", f"note:{handoff_id}:local:r2")]

@@ -286,7 +286,8 @@ class Tx(ABC):
     def get_inbox_item(self, handoff_id: str) -> dict[str, Any] | None: ...
 
     @abstractmethod
-    def add_inbox_note(self, handoff_id: str, text: str, now: str) -> None: ...
+    def add_inbox_note(self, handoff_id: str, text: str, now: str, key: str | None = None) -> None:
+        """Append a note to the inbox item; ``key`` (the outbox key) is kept with it when given."""
 
     # audit -------------------------------------------------------------------------------------
     @abstractmethod

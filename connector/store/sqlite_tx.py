@@ -356,11 +356,11 @@ class SqliteTx(Tx):
         return {"number": row["number"], "handoff_id": row["handoff_id"], "payload": _l(row["payload"]),
                 "notes": _l(row["notes"]) or [], "filed_at": row["filed_at"]}
 
-    def add_inbox_note(self, handoff_id, text, now):
+    def add_inbox_note(self, handoff_id, text, now, key=None):
         item = self.get_inbox_item(handoff_id)
         if item is None:
             raise KeyError(handoff_id)
-        notes = item["notes"] + [{"at": now, "text": text}]
+        notes = item["notes"] + [{"at": now, "text": text, **({"key": key} if key else {})}]
         self.conn.execute("UPDATE inbox SET notes=? WHERE handoff_id=?", (_j(notes), handoff_id))
 
     # audit

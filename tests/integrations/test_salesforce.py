@@ -933,3 +933,15 @@ def test_the_commented_example_in_config_example_yaml_is_valid():
     assert validate(example) == []
     assert parse_settings(example).queue_ids["billing"].startswith("00G")
     assert load_config(root / "config.example.yaml", env={}).destinations
+
+
+def test_notes_are_told_apart_by_their_outbox_key(salesforce_standin):  # type: ignore[no-untyped-def]
+    """The same reminder words in a later round are a new note; a retry of one row is not."""
+    dest = destination(salesforce_standin)
+    ref = dest.deliver(delivery())
+    dest.add_note(ref, "Reminder 1/2: nobody answered.", key="reminder:h:1:salesforce:note")
+    dest.add_note(ref, "Reminder 1/2: nobody answered.", key="reminder:h:1:salesforce:note")
+    dest.add_note(ref, "Reminder 1/2: nobody answered.", key="reminder:h:7:salesforce:note")
+    notes = [c["CommentBody"] for c in salesforce_standin.find("CaseComment", ParentId=ref.id)]
+    assert sum("Reminder 1/2" in n for n in notes) == 2, notes
+    assert salesforce_standin.validation_errors == []

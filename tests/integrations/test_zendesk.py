@@ -707,3 +707,14 @@ def test_doctor_with_a_wrong_token(runtime, zendesk):
     config = zd_config(zendesk, token="wrong-token-123")
     [finding] = ZendeskDestination.from_config(config, runtime).doctor()
     assert not finding.ok and "401" in finding.what and "API token" in finding.fix
+
+
+def test_notes_are_told_apart_by_their_outbox_key(destination, zendesk):  # type: ignore[no-untyped-def]
+    """The same reminder words in a later round are a new note; a retry of one row is not."""
+    ref = destination.deliver(delivery())
+    destination.add_note(ref, "Reminder 1/2: nobody answered.", key="reminder:h:1:zendesk:note")
+    destination.add_note(ref, "Reminder 1/2: nobody answered.", key="reminder:h:1:zendesk:note")
+    destination.add_note(ref, "Reminder 1/2: nobody answered.", key="reminder:h:7:zendesk:note")
+    notes = [n["html_body"] for n in zendesk.internal_notes(int(ref.id))]
+    assert sum("Reminder 1/2" in n for n in notes) == 2, notes
+    assert zendesk.validation_errors == []
