@@ -93,6 +93,12 @@ def enqueue_callback(
     )
 
 
+def note_destinations(tx: Tx, settings: Settings, handoff_id: str) -> list[str]:
+    """Where notes about a handoff go: every destination it reached, or before any delivery,
+    every configured one (the outbox runs a note after its delivery)."""
+    return list(tx.get_ticket_refs(handoff_id)) or list(settings.destinations)
+
+
 def hand_back(
     tx: Tx,
     settings: Settings,
@@ -126,7 +132,7 @@ def hand_back(
         key=f"{handoff_id}:handback", now=now, conversation_id=conversation.id, handoff_id=handoff_id,
         body={"conversation_id": conversation.id, "handoff_id": handoff_id, **details},
     )
-    for destination in list(tx.get_ticket_refs(handoff_id)) or list(settings.destinations):
+    for destination in note_destinations(tx, settings, handoff_id):
         tx.enqueue("destination", destination, f"note:{handoff_id}:{destination}:handback",
                    {"op": "note", "text": destination_note}, now.timestamp(),
                    handoff_id=handoff_id, conversation_id=conversation.id)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from connector import control, metrics
 from connector.config import FallbackSettings, Settings
@@ -202,13 +203,21 @@ def _tell_customer(tx: Tx, settings: Settings, handoff: HandoffRow, key: str, te
     )
 
 
-def _targets(runtime, tx: Tx, handoff_id: str) -> list[str]:  # type: ignore[no-untyped-def]
-    return list(tx.get_ticket_refs(handoff_id)) or list(runtime.settings.destinations)
-
-
 def _supports_update(runtime, name: str) -> bool:  # type: ignore[no-untyped-def]
     destination = runtime.destinations.get(name)
     return destination is not None and type(destination).update is not Destination.update
+
+
+def _tell_destinations(runtime, tx: Tx, handoff: HandoffRow, key: str, note: str,  # type: ignore[no-untyped-def]
+                       fields: dict[str, Any], ts: float) -> None:
+    """Queue ``note`` for every destination of the handoff, and ``fields`` (when any) for those
+    that can update a ticket; outbox keys are ``<key>:<destination>:note`` and ``…:update``."""
+    for name in control.note_destinations(tx, runtime.settings, handoff.id):
+        tx.enqueue("destination", name, f"{key}:{name}:note", {"op": "note", "text": note}, ts,
+                   handoff_id=handoff.id, conversation_id=handoff.conversation_id)
+        if fields and _supports_update(runtime, name):
+            tx.enqueue("destination", name, f"{key}:{name}:update", {"op": "update", "fields": fields},
+                       ts, handoff_id=handoff.id, conversation_id=handoff.conversation_id)
 
 
 def _remind(
@@ -231,27 +240,8 @@ def _remind(
         f"Reminder {step}/{total}: the customer has waited {waited} min and no agent has answered. "
         f"Priority is now {priority}."
     )
-    for name in _targets(runtime, tx, handoff.id):
-        key = f"reminder:{handoff.id}:{timer.id}:{name}"
-        tx.enqueue(
-            "destination",
-            name,
-            f"{key}:note",
-            {"op": "note", "text": note},
-            ts,
-            handoff_id=handoff.id,
-            conversation_id=handoff.conversation_id,
-        )
-        if priority != handoff.priority and _supports_update(runtime, name):
-            tx.enqueue(
-                "destination",
-                name,
-                f"{key}:update",
-                {"op": "update", "fields": {"priority": priority}},
-                ts,
-                handoff_id=handoff.id,
-                conversation_id=handoff.conversation_id,
-            )
+    _tell_destinations(runtime, tx, handoff, f"reminder:{handoff.id}:{timer.id}", note,
+                       {"priority": priority} if priority != handoff.priority else {}, ts)
     handoff.priority = priority
     enqueue_alerts(
         tx,
@@ -317,30 +307,9 @@ def _reroute(
     priority = bump(handoff.priority) if settings.reminders.priority_bump else handoff.priority
     tx.update_handoff(handoff.id, team=team, priority=priority, updated_at=stamp)
     reason = f"no agent response after {waited} min: moved from {old_team} to {team}"
-    for name in _targets(runtime, tx, handoff.id):
-        key = f"fallback:{handoff.id}:{timer.id}:{name}"
-        tx.enqueue(
-            "destination",
-            name,
-            f"{key}:note",
-            {
-                "op": "note",
-                "text": f"No agent on {old_team} answered in {waited} min; moved to {team}.",
-            },
-            ts,
-            handoff_id=handoff.id,
-            conversation_id=handoff.conversation_id,
-        )
-        if _supports_update(runtime, name):
-            tx.enqueue(
-                "destination",
-                name,
-                f"{key}:update",
-                {"op": "update", "fields": {"team": team, "queue": queue, "priority": priority}},
-                ts,
-                handoff_id=handoff.id,
-                conversation_id=handoff.conversation_id,
-            )
+    _tell_destinations(runtime, tx, handoff, f"fallback:{handoff.id}:{timer.id}",
+                       f"No agent on {old_team} answered in {waited} min; moved to {team}.",
+                       {"team": team, "queue": queue, "priority": priority}, ts)
     tx.add_fact(
         handoff.id, "rerouted", stamp, {"from_team": old_team, "to_team": team, "by": ACTOR}
     )
