@@ -46,12 +46,11 @@ class LocalInboxDestination(Destination):
     def add_note(self, ref: TicketRef, text: str, *, key: str | None = None) -> None:
         handoff_id = ref.extra.get("handoff_id")
         with self.runtime.store.atomic() as tx:
-            item = tx.get_inbox_item(handoff_id) if handoff_id else None
-            if item is None:
-                raise PermanentDeliveryError(f"inbox item {ref.id} does not exist")
-            if key and any(note.get("key") == key for note in item["notes"]):
-                return  # a retry of a note that was filed before its outbox row was finished
-            tx.add_inbox_note(handoff_id, text, iso(self.runtime.now()), key=key)
+            try:
+                # a retry of a note filed before its outbox row was finished is not added again
+                tx.add_inbox_note(handoff_id or "", text, iso(self.runtime.now()), key=key)
+            except KeyError:
+                raise PermanentDeliveryError(f"inbox item {ref.id} does not exist") from None
 
     def update(self, ref: TicketRef, fields: dict[str, Any], *, key: str | None = None) -> None:
         if fields:

@@ -14,6 +14,7 @@ from connector.cli import main
 from connector.delivery import Worker, backoff_seconds
 from integrations.base import (
     PermanentDeliveryError,
+    TicketRef,
     TransientDeliveryError,
     error_for_status,
     parse_retry_after,
@@ -196,3 +197,11 @@ def test_a_note_retried_after_a_lost_finish_is_filed_once(client, worker, runtim
         notes = tx.get_inbox_item(handoff_id)["notes"]
     assert [(n["text"], n["key"]) for n in notes] == [("Waiting.", f"note:{handoff_id}:local:r1"),
                                                       ("Waiting.", f"note:{handoff_id}:local:r2")]
+
+
+def test_a_note_for_an_item_the_local_inbox_never_filed_is_permanent(runtime):  # type: ignore[no-untyped-def]
+    local = runtime.destinations["local"]
+    with pytest.raises(PermanentDeliveryError, match="inbox item 7 does not exist"):
+        local.add_note(TicketRef("local", "7", None, {"handoff_id": "ho_missing"}), "hello", key="k")
+    with pytest.raises(PermanentDeliveryError, match="inbox item 8 does not exist"):
+        local.add_note(TicketRef("local", "8", None, {}), "hello")

@@ -286,8 +286,9 @@ class Tx(ABC):
     def get_inbox_item(self, handoff_id: str) -> dict[str, Any] | None: ...
 
     @abstractmethod
-    def add_inbox_note(self, handoff_id: str, text: str, now: str, key: str | None = None) -> None:
-        """Append a note to the inbox item; ``key`` (the outbox key) is kept with it when given."""
+    def add_inbox_note(self, handoff_id: str, text: str, now: str, key: str | None = None) -> bool:
+        """Append a note to the inbox item (``KeyError`` when there is none); ``key`` (the outbox
+        key) is kept with it, and a note whose key is already there is not added again: False."""
 
     # audit -------------------------------------------------------------------------------------
     @abstractmethod

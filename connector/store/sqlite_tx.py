@@ -360,8 +360,11 @@ class SqliteTx(Tx):
         item = self.get_inbox_item(handoff_id)
         if item is None:
             raise KeyError(handoff_id)
+        if key and any(note.get("key") == key for note in item["notes"]):
+            return False
         notes = item["notes"] + [{"at": now, "text": text, **({"key": key} if key else {})}]
         self.conn.execute("UPDATE inbox SET notes=? WHERE handoff_id=?", (_j(notes), handoff_id))
+        return True
 
     # audit
     def append_audit(self, *, at, action, actor, conversation_id, handoff_id, reason, data):
