@@ -215,6 +215,36 @@ def test_widget_token_claims_hands_back_and_renews(client, runtime, clock):  # t
     assert back.status_code == 200 and back.json["owner"] == "bot"
 
 
+def test_a_token_issued_for_an_agent_acts_as_that_agent(client, runtime):  # type: ignore[no-untyped-def]
+    handoff = escalate(client)
+    session = client.post(
+        "/v1/widget/sessions", headers=AGENT, json={"handoff_id": handoff["id"], "agent": "mia@example.com"}
+    )
+    token = session.json["token"]
+    url = f"/v1/handoffs/{handoff['id']}"
+    claimed = client.post(f"{url}/claim", json={"actor": "bob"}, headers=widget_headers(runtime, token))
+    assert claimed.status_code == 200
+    again = client.post(f"{url}/claim", json={"actor": "bob"}, headers=widget_headers(runtime, token))
+    assert again.status_code == 200  # the same agent claiming twice is a no-op, not "already claimed"
+    copied = client.post(f"{url}/draft-events", json={"action": "copied", "actor": "bob"},
+                         headers=widget_headers(runtime, token))
+    assert copied.json["actor"] == "mia@example.com"
+    back = client.post(f"{url}/handback", json={"actor": "bob", "note": "sorted"},
+                       headers=widget_headers(runtime, token))
+    assert back.status_code == 200 and back.json["owner"] == "bot"
+    with runtime.store.reading() as tx:
+        assert tx.get_handoff(handoff["id"]).claimed_by == "mia@example.com"
+        actors = {a.action: a.actor for a in tx.list_audit("conv-1")}
+    assert actors["handback"] == "mia@example.com" and "bob" not in actors.values()
+    # a token without an agent (an API answer's link) keeps the actor the page sends
+    other = escalate(client, "conv-2")
+    plain = client.post(f"/v1/handoffs/{other['id']}/claim", json={"actor": "bob"},
+                        headers=widget_headers(runtime, token_of(other)))
+    assert plain.status_code == 200
+    with runtime.store.reading() as tx:
+        assert tx.get_handoff(other["id"]).claimed_by == "bob"
+
+
 def test_draft_events_record_the_edit_distance(client, runtime):  # type: ignore[no-untyped-def]
     handoff = escalate(client, draft="Hi Ada, checking order 881.")
     token = token_of(handoff)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, g, request
 
 from connector import service
-from connector.api import json_response, parse_body, runtime
+from connector.api import M, json_response, parse_body, runtime
 from connector.errors import BadRequest, NotFound
 from connector.schemas import Claim, Handback, HandoffList, HandoffView
 from connector.store import HandoffRow, Tx
@@ -20,7 +20,19 @@ def _auth() -> None:
     # an API key, or the widget's token for this one handoff (connector/api/widget.py)
     from connector.api.widget import authenticate_agent
 
-    authenticate_agent((request.view_args or {}).get("handoff_id"))
+    g.principal = authenticate_agent((request.view_args or {}).get("handoff_id"))
+
+
+def _as_token_agent(body: M) -> M:
+    """A widget token issued for a named agent acts as that agent, whatever the body says.
+
+    The helpdesk back-end vouched for who is looking when it asked for the link; the audit trail
+    and first-response times must not name someone else.
+    """
+    agent = g.principal.agent
+    if agent and getattr(body, "actor", None) != agent:
+        return body.model_copy(update={"actor": agent})
+    return body
 
 
 def handoff_view(tx: Tx, row: HandoffRow) -> HandoffView:
@@ -66,9 +78,9 @@ def get_handoff(handoff_id: str):
 
 @bp.post("/v1/handoffs/<handoff_id>/claim")
 def claim(handoff_id: str):
-    return json_response(service.claim(runtime(), handoff_id, parse_body(Claim)))
+    return json_response(service.claim(runtime(), handoff_id, _as_token_agent(parse_body(Claim))))
 
 
 @bp.post("/v1/handoffs/<handoff_id>/handback")
 def handback(handoff_id: str):
-    return json_response(service.handback(runtime(), handoff_id, parse_body(Handback)))
+    return json_response(service.handback(runtime(), handoff_id, _as_token_agent(parse_body(Handback))))
