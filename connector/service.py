@@ -126,7 +126,7 @@ def ingest_event(runtime: Runtime, source: str, event: Event) -> EventResponse:
         first = tx.get_event(source, event.id)
         if first is not None:
             metrics.safely(runtime, lambda m: m.events.labels(source, event.type, "true").inc())
-            return EventResponse.model_validate({**first, "duplicate": True})
+            return _replayed(runtime, first)
         conversation = _conversation_for(tx, source, event, stamp)
         new_rows = tx.add_messages([_message_row(conversation.id, m) for m in event.messages])
         transcript = [_message(r) for r in tx.list_messages(conversation.id)]
@@ -200,13 +200,30 @@ def ingest_event(runtime: Runtime, source: str, event: Event) -> EventResponse:
             event_id=event.id, duplicate=False, decision=decision, control=control_of(conversation),
             handoff=handoff_ref, customer_message=customer_message,
         )
-        tx.put_event(source, event.id, conversation.id, response.model_dump(mode="json"), stamp)
+        tx.put_event(source, event.id, conversation.id, _stored_answer(response), stamp)
     _count_decision(runtime, source, event, decision, escalated)
     if escalated:
         runtime.waker.notify()
         logger.info("handoff opened", extra={"conversation": conversation.id,
                                              "handoff": handoff_ref.id if handoff_ref else None})
     return response
+
+
+def _stored_answer(response: EventResponse) -> dict[str, Any]:
+    """The answer as kept for repeats of the event: without the widget link, whose token is a
+    credential that would outlive its purpose in the store (a repeat gets a fresh one)."""
+    answer = response.model_dump(mode="json")
+    if answer.get("handoff"):
+        answer["handoff"]["widget_url"] = None
+    return answer
+
+
+def _replayed(runtime: Runtime, first: dict[str, Any]) -> EventResponse:
+    """The first answer to an event, again: same decision, control and handoff, a fresh widget link."""
+    answer = {**first, "duplicate": True}
+    if answer.get("handoff"):
+        answer["handoff"] = {**answer["handoff"], "widget_url": widget_url(runtime, answer["handoff"]["id"])}
+    return EventResponse.model_validate(answer)
 
 
 def _count_decision(runtime: Runtime, source: str, event: Event, decision: Decision, escalated: bool) -> None:

@@ -4,6 +4,7 @@ claim → send gate → handback → bot called back (signed, through the outbox
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 from connector import security
 from tests.conftest import drain
@@ -91,12 +92,21 @@ def test_escalation_walk(client, worker, receiver, runtime):  # type: ignore[no-
     assert notes[0]["text"].startswith("Handed back to the bot by agent.mia")
 
 
-def test_repeated_event_returns_first_answer_and_changes_nothing(client, runtime):  # type: ignore[no-untyped-def]
-    first = post(client, event())
+def test_repeated_event_returns_first_answer_and_changes_nothing(client, runtime, clock):  # type: ignore[no-untyped-def]
+    first = post(client, event()).json
     again = post(client, event())
     assert again.status_code == 200
-    assert again.json == {**first.json, "duplicate": True}
+    repeat = again.json
+    link, first_link = repeat["handoff"].pop("widget_url"), first["handoff"].pop("widget_url")
+    assert repeat == {**first, "duplicate": True}
+    # the link is minted afresh (the store keeps no live token), so it still opens the widget
+    clock.advance(runtime.settings.widget.token_ttl_seconds + 60)
+    late = post(client, event(), timestamp=int(clock.now.timestamp())).json["handoff"]["widget_url"]
+    assert link.split("?")[0] == first_link.split("?")[0] == late.split("?")[0]
+    assert client.get(urlsplit(late).path + "?" + urlsplit(late).query).status_code == 200
+    assert client.get(urlsplit(first_link).path + "?" + urlsplit(first_link).query).status_code == 401
     with runtime.store.reading() as tx:
+        assert "token=" not in json.dumps(tx.get_event("demo", "evt-1"))
         assert len(tx.list_handoffs()) == 1
         assert len(tx.list_outbox()) == 2
         assert len(tx.list_messages("conv-1")) == 3
