@@ -108,8 +108,10 @@ def serve(config: str | None, host: str | None, port: int | None, no_worker: boo
 @main.command()
 @click.option("--config", "-c", help=CONFIG_HELP)
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
-def worker(config: str | None, once: bool) -> None:
+@click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve this worker's /metrics here (overrides worker.metrics_port).")
+def worker(config: str | None, once: bool, metrics_port: int | None) -> None:
     """Run only the delivery worker (several may run against one store)."""
+    from connector import metrics
     from connector.delivery import Worker
     from connector.runtime import build_runtime
 
@@ -130,10 +132,21 @@ def worker(config: str | None, once: bool) -> None:
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    port = metrics_port or settings.worker.metrics_port
+    exposed = None
+    if port:
+        try:
+            exposed = metrics.serve(runtime, settings.server.host, port)
+        except OSError as exc:
+            runtime.close()
+            _fail(f"cannot serve metrics on {settings.server.host}:{port}: {exc.strerror or exc}")
     delivery.start()
-    click.echo(f"handoff worker {delivery.worker_id} running ({delivery.concurrency} threads)", err=True)
+    where = f", metrics on http://{settings.server.host}:{port}/metrics" if exposed else ""
+    click.echo(f"handoff worker {delivery.worker_id} running ({delivery.concurrency} threads{where})", err=True)
     stopped.wait()
     delivery.stop()
+    if exposed:
+        exposed.shutdown()
     runtime.close()
 
 

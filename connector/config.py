@@ -99,6 +99,8 @@ class WorkerSettings(Section):
     backoff_max_seconds: float = Field(default=600.0, gt=0, le=86_400)
     claim_timeout_seconds: float = Field(default=120.0, ge=1, le=86_400)
     idle_wake_seconds: float = Field(default=30.0, ge=0.1, le=3600)
+    # `handoff worker` (a process with no API) serves its own /metrics here, on server.host
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
 
 # --- response windows and reminders (connector/timers.py) ----------------------------------------

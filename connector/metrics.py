@@ -13,8 +13,15 @@ import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -138,6 +145,16 @@ def of(runtime: Any) -> Metrics:
             if metrics is None:
                 metrics = runtime.extras["metrics"] = Metrics(runtime)
     return metrics  # type: ignore[no-any-return]
+
+
+def serve(runtime: Any, host: str, port: int) -> WSGIServer:
+    """Serve this process's ``/metrics`` on a port of its own, on a daemon thread.
+
+    For ``handoff worker``, which has no API: its delivery counters live in its memory. Stop it
+    with ``shutdown()``.
+    """
+    server, _ = start_http_server(port, addr=host, registry=of(runtime).registry)
+    return server
 
 
 def safely(runtime: Any, fn: Any) -> None:

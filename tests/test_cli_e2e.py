@@ -152,3 +152,41 @@ def test_worker_killed_mid_delivery_loses_nothing(tmp_path, receiver):  # type: 
     # and only the rows in flight at the kill can repeat
     assert sum(n - 1 for n in ids.values()) <= 2
     assert all(item is not None for item in inbox) and len({i["number"] for i in inbox}) == conversations
+
+
+def test_a_separate_worker_serves_its_own_metrics(tmp_path, receiver):  # type: ignore[no-untyped-def]
+    port, metrics_port = free_port(), free_port()
+    config = write_config(tmp_path, port, receiver.url, metrics_port=metrics_port)
+    base = f"http://127.0.0.1:{port}"
+    server = start(["serve", "--no-worker", "--config", str(config)], tmp_path, "api")
+    worker = None
+    try:
+        wait_healthy(base, server)
+        for i in range(3):
+            raw = dumps(event(f"conv-{i}", f"evt-{i}"))
+            assert requests.post(f"{base}/v1/events", data=raw, headers=signed_headers(raw),
+                                 timeout=10).status_code == 200
+        worker = start(["worker", "--config", str(config)], tmp_path, "worker")
+        delivered = 'handoff_deliveries_total{destination="local",kind="destination",outcome="delivered"} 3.0'
+        deadline = time.monotonic() + 20
+        text = ""
+        while delivered not in text:
+            assert time.monotonic() < deadline, text or "the worker's metrics port never answered"
+            assert worker.poll() is None, (tmp_path / "worker.log").read_text()
+            try:
+                text = requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=1).text
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        assert "handoff_outbox_depth" in text  # the store gauges too
+        # the API process delivered nothing itself, so its counters show none of it
+        assert "outcome=\"delivered\"" not in requests.get(f"{base}/metrics", timeout=5).text
+        # a port already taken is one readable line and a non-zero exit
+        busy = start(["worker", "--config", str(config)], tmp_path, "busy")
+        assert busy.wait(20) == 1
+        log = (tmp_path / "busy.log").read_text()
+        assert f"error: cannot serve metrics on 127.0.0.1:{metrics_port}" in log and "Traceback" not in log
+    finally:
+        if worker is not None:
+            stop(worker)
+        stop(server)
