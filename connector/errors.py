@@ -8,7 +8,9 @@
     │   ├── Forbidden             403: authenticated, not allowed
     │   ├── NotFound              404: unknown conversation, handoff, outbox row
     │   ├── Conflict              409: the control state does not allow it (agent owns it, …)
-    │   └── PayloadTooLarge       413: body over ``server.max_body_bytes``
+    │   ├── PayloadTooLarge       413: body over ``server.max_body_bytes``
+    │   └── StoreBusy             503: another process held the store's write lock past the busy
+    │                             timeout; nothing was stored, the answer says when to retry
     └── DeliveryError             a destination could not take a delivery (integrations/base.py)
         ├── TransientDeliveryError   try again later (timeouts, 408, 429, 5xx); may carry retry_after
         └── PermanentDeliveryError   retrying cannot help (401, 403, 400/422): dead-letter it
@@ -78,6 +80,11 @@ class Conflict(ProblemError):
 
 class PayloadTooLarge(ProblemError):
     status, slug, title = 413, "payload-too-large", "Payload too large"
+
+
+class StoreBusy(ProblemError):
+    status, slug, title = 503, "store-busy", "Store busy"
+    retry_after_seconds = 1
 
 
 class DeliveryError(HandoffError):

@@ -24,7 +24,7 @@ def _ok(name: str, description: str = "OK") -> dict[str, Any]:
 
 def _problems(*codes: int) -> dict[str, Any]:
     text = {400: "Bad input", 401: "Not authenticated", 404: "Not found", 409: "Conflict",
-            413: "Body too large"}
+            413: "Body too large", 503: "Store busy: another process kept the write lock; retry after Retry-After"}
     return {str(code): {"description": text[code], "content": {"application/problem+json": {
         "schema": {"$ref": REF.format(model="Problem")}}}} for code in codes}
 
@@ -46,7 +46,7 @@ def _widget_paths(hid: dict[str, Any]) -> dict[str, Any]:
         "/v1/handoffs/{handoff_id}/draft-events": {"post": {
             "summary": "Record how the agent used the draft reply (edit distance when final_text is sent)",
             "parameters": [hid], "security": widget_auth, "requestBody": inline(DraftEvent),
-            "responses": {"201": {"description": "Recorded"}, **_problems(400, 401, 404)}}},
+            "responses": {"201": {"description": "Recorded"}, **_problems(400, 401, 404, 503)}}},
         "/v1/widget/sessions": {"post": {
             "summary": "Exchange an API key for a widget link to one handoff (helpdesk back-ends)",
             "security": AGENT_AUTH, "requestBody": inline(WidgetSession),
@@ -67,7 +67,7 @@ def openapi_document() -> dict[str, Any]:
         "/v1/events": {"post": {
             "summary": "Post a bot event; the policy decides whether a human takes over",
             "security": BOT_AUTH, "requestBody": _body("Event"),
-            "responses": {"200": _ok("EventResponse"), **_problems(400, 401, 409, 413)}}},
+            "responses": {"200": _ok("EventResponse"), **_problems(400, 401, 409, 413, 503)}}},
         "/v1/conversations/{conversation_id}/control": {"get": {
             "summary": "Who owns the conversation now", "parameters": [conv],
             "security": BOT_AUTH + AGENT_AUTH,
@@ -75,7 +75,7 @@ def openapi_document() -> dict[str, Any]:
         "/v1/conversations/{conversation_id}/bot-replies": {"post": {
             "summary": "The send gate: 200 when the bot may reply, 409 when an agent owns it",
             "parameters": [conv], "security": BOT_AUTH, "requestBody": _body("BotReply"),
-            "responses": {"200": _ok("BotReplyResponse"), **_problems(400, 401, 404, 409)}}},
+            "responses": {"200": _ok("BotReplyResponse"), **_problems(400, 401, 404, 409, 503)}}},
         "/v1/handoffs": {"get": {
             "summary": "List handoffs", "security": AGENT_AUTH,
             "parameters": [
@@ -91,17 +91,17 @@ def openapi_document() -> dict[str, Any]:
         "/v1/handoffs/{handoff_id}/claim": {"post": {
             "summary": "An agent takes over", "parameters": [hid], "security": AGENT_AUTH,
             "requestBody": _body("Claim"),
-            "responses": {"200": _ok("Control"), **_problems(400, 401, 404, 409)}}},
+            "responses": {"200": _ok("Control"), **_problems(400, 401, 404, 409, 503)}}},
         "/v1/handoffs/{handoff_id}/handback": {"post": {
             "summary": "Hand the conversation back to the bot with a note", "parameters": [hid],
             "security": AGENT_AUTH, "requestBody": _body("Handback"),
-            "responses": {"200": _ok("Control"), **_problems(400, 401, 404, 409)}}},
+            "responses": {"200": _ok("Control"), **_problems(400, 401, 404, 409, 503)}}},
         "/v1/webhooks/{vendor}": {"post": {
             "summary": "A helpdesk reports what an agent did (each vendor's own signature scheme)",
             "parameters": [{"name": "vendor", "in": "path", "required": True,
                             "schema": {"type": "string", "enum": ["zendesk", "salesforce", "intercom"]}}],
             "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-            "responses": {"200": {"description": "Applied"}, **_problems(401, 404)}}},
+            "responses": {"200": {"description": "Applied"}, **_problems(401, 404, 503)}}},
         **_widget_paths(hid),
         "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK"}}}},
         "/readyz": {"get": {"summary": "Readiness (the store answers)",

@@ -34,7 +34,11 @@ def problem_response(status: int, title: str, detail: str = "", slug: str = "abo
 
 
 def from_problem(exc: ProblemError) -> Response:
-    return problem_response(exc.status, exc.title, exc.detail, exc.slug, exc.errors)
+    response = problem_response(exc.status, exc.title, exc.detail, exc.slug, exc.errors)
+    retry_after = getattr(exc, "retry_after_seconds", None)
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def json_response(model: BaseModel | dict[str, Any], status: int = 200) -> Response:

@@ -2,11 +2,11 @@
 its schema the migrations in ``sqlite_migrations.py``.
 
 Each thread reads through its own connection. Writers of one process take turns on a Python lock
-and write through one shared connection (which keeps its page cache warm); each write transaction
-then takes the database's write lock at ``BEGIN IMMEDIATE``, so a transaction's reads and writes
-are one atomic step even across processes; other processes' writers wait up to
-``busy_timeout_ms``. Readers never block under WAL. A background thread checkpoints the WAL, so
-no request pays for copying it back into the database.
+and write through one shared connection (which keeps its page cache warm); writers of different
+processes take turns on a file lock (``sqlite_queue.py``), waiting up to ``busy_timeout_ms``; each
+write transaction then takes the database's write lock at ``BEGIN IMMEDIATE``, so a transaction's
+reads and writes are one atomic step even across processes. Readers never block under WAL. A
+background thread checkpoints the WAL, so no request pays for copying it back into the database.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from connector.errors import StoreBusy
 from connector.store import sqlite_migrations
 from connector.store.base import Store, Tx
+from connector.store.sqlite_queue import WriterQueue
 from connector.store.sqlite_tx import SqliteTx
 
 logger = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ class SqliteStore(Store):
         self._writes = 0  # write transactions committed since the last background checkpoint
         self._stopped = threading.Event()
         self._checkpointer: threading.Thread | None = None
+        # Other processes' writers (a separate `handoff worker`) queue with ours in the kernel.
+        self._queue = WriterQueue(self.path) if self.path != ":memory:" else None
         if self.path != ":memory:":
             Path(self.path).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
@@ -85,7 +89,13 @@ class SqliteStore(Store):
     @contextmanager
     def _transaction(self, begin: str, conn: sqlite3.Connection | None = None) -> Iterator[Tx]:
         conn = conn or self._conn()
-        conn.execute(begin)
+        try:
+            conn.execute(begin)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            raise StoreBusy(f"the store stayed locked for {self.busy_timeout_ms} ms ({exc}); nothing was "
+                            "stored, try again") from exc
         try:
             yield SqliteTx(conn)
         except BaseException:
@@ -97,8 +107,14 @@ class SqliteStore(Store):
     @contextmanager
     def atomic(self) -> Iterator[Tx]:
         with self._write_lock:
-            with self._transaction("BEGIN IMMEDIATE", self._writer()) as tx:
-                yield tx
+            if self._queue is not None:
+                self._queue.acquire(self.busy_timeout_ms / 1000)
+            try:
+                with self._transaction("BEGIN IMMEDIATE", self._writer()) as tx:
+                    yield tx
+            finally:
+                if self._queue is not None:
+                    self._queue.release()
             self._writes += 1
             if self._checkpointer is None and self.path != ":memory:":
                 self._checkpointer = threading.Thread(target=self._checkpoint_loop, args=(self._stopped,),
@@ -142,3 +158,5 @@ class SqliteStore(Store):
             self._all.clear()
         self._local = threading.local()
         self._write_conn = None
+        if self._queue is not None:
+            self._queue.close()
