@@ -46,11 +46,16 @@ def new_handoff_id() -> str:
     return "ho_" + uuid.uuid4().hex[:20]
 
 
-def widget_url(runtime: Runtime, handoff_id: str, agent: str | None = None) -> str:
-    """The agent widget for this handoff with a fresh signed, expiring token (docs/widget.md)."""
-    token = security.issue_widget_token(runtime.settings.widget.secret, handoff_id,
-                                        now=runtime.now().timestamp(),
-                                        ttl=runtime.settings.widget.token_ttl_seconds, agent=agent)
+def widget_token(runtime: Runtime, handoff_id: str, agent: str | None = None) -> str:
+    """A fresh signed, expiring token that opens the widget for this handoff (docs/widget.md)."""
+    return security.issue_widget_token(runtime.settings.widget.secret, handoff_id,
+                                       now=runtime.now().timestamp(),
+                                       ttl=runtime.settings.widget.token_ttl_seconds, agent=agent)
+
+
+def widget_url(runtime: Runtime, handoff_id: str, agent: str | None = None, *, token: str | None = None) -> str:
+    """The agent widget for this handoff, with ``token`` or a fresh one."""
+    token = token or widget_token(runtime, handoff_id, agent)
     return f"{runtime.base_url}/widget/handoffs/{quote(handoff_id, safe='')}?token={token}"
 
 

@@ -16,7 +16,6 @@ from markupsafe import Markup
 
 from connector import service
 from connector.api import parse_body, require_api_key, runtime
-from connector.api.widget import issue_token
 from connector.errors import BadRequest, Forbidden, NotFound
 from connector.schemas import Claim, Handback
 from connector.store import HandoffRow
@@ -91,7 +90,7 @@ def _console(selected_id: str | None):  # type: ignore[no-untyped-def]
                 rt,
                 selected,
                 conversation,
-                token=issue_token(rt, selected.id),
+                token=service.widget_token(rt, selected.id),
                 mode="console",
                 inbox_item=tx.get_inbox_item(selected.id),
                 key=_key(),

@@ -12,8 +12,9 @@ from flask import Blueprint, Response, render_template, request
 
 from connector import security
 from connector.api import json_response, runtime
-from connector.api.widget import check_same_origin, issue_token
+from connector.api.widget import check_same_origin
 from connector.errors import BadRequest, NotFound
+from connector.service import widget_token
 from sidebar_widget import view
 
 bp = Blueprint(
@@ -67,7 +68,7 @@ def renew_token(handoff_id: str):
     assert token is not None
     security.check_csrf(rt.settings.widget.secret, token, request.headers.get(security.CSRF_HEADER))
     agent = claims.get("agent")
-    fresh = issue_token(rt, handoff_id, str(agent) if agent else None)
+    fresh = widget_token(rt, handoff_id, str(agent) if agent else None)
     return json_response(
         {
             "token": fresh,

@@ -19,10 +19,9 @@ from urllib.parse import quote, urlsplit
 from flask import Blueprint, request
 from pydantic import Field, model_validator
 
-from connector import drafts, security
+from connector import drafts, security, service
 from connector.api import json_response, parse_body, require_api_key, runtime
 from connector.errors import Forbidden, NotFound
-from connector.runtime import Runtime
 from connector.schemas import Strict
 
 bp = Blueprint("widget_api", __name__)
@@ -39,21 +38,6 @@ class Principal:
     def agent(self) -> str | None:
         value = self.claims.get("agent")
         return str(value) if value else None
-
-
-def issue_token(rt: Runtime, handoff_id: str, agent: str | None = None) -> str:
-    return security.issue_widget_token(
-        rt.settings.widget.secret,
-        handoff_id,
-        now=rt.now().timestamp(),
-        ttl=rt.settings.widget.token_ttl_seconds,
-        agent=agent,
-    )
-
-
-def widget_url(rt: Runtime, handoff_id: str, agent: str | None = None) -> str:
-    """The widget for ``handoff_id`` with a fresh token (what API answers and helpdesk apps link to)."""
-    return f"{rt.base_url}/widget/handoffs/{quote(handoff_id, safe='')}?token={issue_token(rt, handoff_id, agent)}"
 
 
 def check_same_origin() -> None:
@@ -142,8 +126,8 @@ def create_session():
             row = tx.latest_handoff_for_conversation(body.conversation_id)
     if row is None:
         raise NotFound("no handoff for that handoff_id or conversation_id", slug="unknown-handoff")
-    token = issue_token(rt, row.id, body.agent)
-    url = f"{rt.base_url}/widget/handoffs/{quote(row.id, safe='')}?token={token}"
+    token = service.widget_token(rt, row.id, body.agent)
+    url = service.widget_url(rt, row.id, token=token)
     if body.host_origin:
         url += "&host_origin=" + quote(body.host_origin, safe="")
     expires = rt.now().timestamp() + rt.settings.widget.token_ttl_seconds
