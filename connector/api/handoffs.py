@@ -24,15 +24,10 @@ def _auth() -> None:
 
 
 def _as_token_agent(body: M) -> M:
-    """A widget token issued for a named agent acts as that agent, whatever the body says.
-
-    The helpdesk back-end vouched for who is looking when it asked for the link; the audit trail
-    and first-response times must not name someone else.
-    """
-    agent = g.principal.agent
-    if agent and getattr(body, "actor", None) != agent:
-        return body.model_copy(update={"actor": agent})
-    return body
+    """``body`` with the actor the request is authenticated as (``Principal.acting_as``)."""
+    named = getattr(body, "actor", None)
+    actor = g.principal.acting_as(named)
+    return body if actor == named else body.model_copy(update={"actor": actor})
 
 
 def handoff_view(tx: Tx, row: HandoffRow) -> HandoffView:

@@ -39,6 +39,14 @@ class Principal:
         value = self.claims.get("agent")
         return str(value) if value else None
 
+    def acting_as(self, named: str | None) -> str | None:
+        """Who acts: the agent a widget token was issued for, whatever the request names.
+
+        The helpdesk back-end vouched for who is looking when it asked for the link; the audit
+        trail and first-response times must not name someone else.
+        """
+        return self.agent or named
+
 
 def check_same_origin() -> None:
     """Refuse a state-changing browser request that does not come from the connector's own pages."""
@@ -94,7 +102,7 @@ def authenticate_agent(handoff_id: str | None) -> Principal:
 def post_draft_event(handoff_id: str):
     principal = authenticate_agent(handoff_id)
     event = parse_body(drafts.DraftEvent)
-    actor = principal.agent or event.actor or ("widget" if principal.kind == "widget" else "api")
+    actor = principal.acting_as(event.actor) or ("widget" if principal.kind == "widget" else "api")
     row = drafts.record(runtime(), handoff_id, event, actor=actor, via=principal.kind)
     return json_response(row, status=201)
 
