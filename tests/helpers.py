@@ -57,6 +57,12 @@ def dumps(data: Any) -> bytes:
     return json.dumps(data).encode()
 
 
+def post_event(client: Any, body: dict[str, Any], **sign: Any) -> Any:
+    """POST ``body`` to ``/v1/events`` through a Flask test client, signed (``signed_headers``)."""
+    raw = dumps(body)
+    return client.post("/v1/events", data=raw, headers=signed_headers(raw, **sign))
+
+
 class Receiver:
     """A real HTTP server on 127.0.0.1 that records what it receives and answers as told.
 

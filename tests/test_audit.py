@@ -11,16 +11,13 @@ from click.testing import CliRunner
 from connector import audit as audit_mod
 from connector.cli import main
 from tests.conftest import drain
-from tests.helpers import dumps, event, signed_headers
+from tests.helpers import event, post_event
 
 
 @pytest.fixture
 def walked(client, runtime, worker, clock, settings):  # type: ignore[no-untyped-def]
     """One escalation, one reminder, a take-over and a handback: every kind of audited step."""
-    raw = dumps(event())
-    handoff_id = client.post("/v1/events", data=raw, headers=signed_headers(raw)).json["handoff"][
-        "id"
-    ]
+    handoff_id = post_event(client, event()).json["handoff"]["id"]
     drain(worker)
     clock.advance(601)
     drain(worker)

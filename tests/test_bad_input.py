@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.conftest import make_settings
-from tests.helpers import API_KEY, SECRET, dumps, event, signed_headers
+from tests.helpers import API_KEY, SECRET, dumps, event, post_event, signed_headers
 
 AGENT = {"X-API-Key": API_KEY}
 
@@ -160,8 +160,7 @@ def test_bot_reply_to_unknown_conversation(client):  # type: ignore[no-untyped-d
 
 
 def test_bot_reply_bad_body(client):  # type: ignore[no-untyped-def]
-    raw = dumps(event())
-    client.post("/v1/events", data=raw, headers=signed_headers(raw))
+    post_event(client, event())
     body = dumps({"text": ""})
     response = client.post("/v1/conversations/conv-1/bot-replies", data=body, headers=signed_headers(body))
     assert response.status_code == 400 and response.json["errors"][0]["path"] == "text"

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from connector import helpdesk
 from integrations.base import HelpdeskEvent
-from tests.helpers import dumps, event, signed_headers
+from tests.helpers import event, post_event
 
 
 def escalate(client) -> str:  # type: ignore[no-untyped-def]
-    raw = dumps(event())
-    answer = client.post("/v1/events", data=raw, headers=signed_headers(raw))
+    answer = post_event(client, event())
     assert answer.status_code == 200, answer.json
     return str(answer.json["handoff"]["id"])
 

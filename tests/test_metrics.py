@@ -8,7 +8,7 @@ from connector import metrics
 from connector.app import create_app
 from connector.runtime import build_runtime
 from tests.conftest import drain, make_settings
-from tests.helpers import dumps, event, signed_headers
+from tests.helpers import event, post_event
 
 
 def scrape(client) -> dict[tuple[str, tuple], float]:  # type: ignore[no-untyped-def]
@@ -26,15 +26,13 @@ def value(samples, name: str, **labels) -> float:  # type: ignore[no-untyped-def
 
 
 def escalate(client, conversation_id="conv-1", event_id="evt-1") -> str:  # type: ignore[no-untyped-def]
-    raw = dumps(event(conversation_id, event_id))
-    return client.post("/v1/events", data=raw, headers=signed_headers(raw)).json["handoff"]["id"]
+    return post_event(client, event(conversation_id, event_id)).json["handoff"]["id"]
 
 
 def test_metrics_cover_the_whole_walk(client, runtime, worker, receiver, clock):  # type: ignore[no-untyped-def]
     receiver.responses = [(503, {})]  # the first callback fails once: a retry
     handoff_id = escalate(client)
-    raw = dumps(event("conv-1", "evt-1"))
-    client.post("/v1/events", data=raw, headers=signed_headers(raw))  # a duplicate
+    post_event(client, event("conv-1", "evt-1"))  # a duplicate
     clock.advance(5)
     drain(worker)
     s = scrape(client)

@@ -16,7 +16,7 @@ from connector.delivery import Worker
 from connector.runtime import Runtime, build_runtime
 from integrations.notify import SlackNotifier, alert_body
 from tests.conftest import drain, make_settings
-from tests.helpers import SECRET, Receiver, dumps, event, signed_headers
+from tests.helpers import SECRET, Receiver, event, post_event
 
 ALERT_SECRET = "alert-secret-123"
 
@@ -69,8 +69,7 @@ def alert_runtime(tmp_path: Path, callback_url: str, clock, channels: dict) -> R
 
 def escalate(runtime: Runtime) -> str:
     client = create_app(runtime=runtime).test_client()
-    raw = dumps(event())
-    answer = client.post("/v1/events", data=raw, headers=signed_headers(raw)).json
+    answer = post_event(client, event()).json
     return str(answer["handoff"]["id"])
 
 

@@ -16,15 +16,15 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.helpers import API_KEY, dumps, event, signed_headers
+from tests.helpers import API_KEY, event, post_event, signed_headers
 
 BOT_PATHS = ("/v1/events", "/v1/conversations/")
 
 
 @pytest.fixture
 def existing(client) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    raw = dumps(event("conv-1", "evt-1", bot={"draft_reply": "Hi Ada, checking order 881."}))
-    answer = client.post("/v1/events", data=raw, headers=signed_headers(raw))
+    body = event("conv-1", "evt-1", bot={"draft_reply": "Hi Ada, checking order 881."})
+    answer = post_event(client, body)
     assert answer.status_code == 200
     return {"handoff_id": answer.json["handoff"]["id"], "conversation_id": "conv-1"}
 

@@ -20,12 +20,11 @@ from integrations.base import (
     parse_retry_after,
 )
 from tests.conftest import drain
-from tests.helpers import dumps, event, signed_headers
+from tests.helpers import dumps, event, post_event, signed_headers
 
 
 def escalate(client, event_id: str = "evt-1", conversation_id: str = "conv-1"):  # type: ignore[no-untyped-def]
-    raw = dumps(event(conversation_id, event_id))
-    return client.post("/v1/events", data=raw, headers=signed_headers(raw)).json
+    return post_event(client, event(conversation_id, event_id)).json
 
 
 def callback_row(runtime):  # type: ignore[no-untyped-def]

@@ -11,14 +11,13 @@ from connector import service, timers
 from connector.errors import ConfigError
 from connector.schemas import Claim
 from tests.conftest import drain, make_settings
-from tests.helpers import dumps, event, signed_headers
+from tests.helpers import dumps, event, post_event, signed_headers
 
 WINDOW = 10 * 60  # the default response window, in seconds
 
 
 def escalate(client, conversation_id: str = "conv-1", event_id: str = "evt-1") -> dict:  # type: ignore[no-untyped-def]
-    raw = dumps(event(conversation_id, event_id))
-    answer = client.post("/v1/events", data=raw, headers=signed_headers(raw))
+    answer = post_event(client, event(conversation_id, event_id))
     assert answer.status_code == 200, answer.json
     return answer.json
 

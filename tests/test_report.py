@@ -13,7 +13,7 @@ from connector.cli import main
 from connector.report import build_report, kpi_table, render_html
 from connector.schemas import Claim
 from connector.store import MessageRow
-from tests.helpers import API_KEY, dumps, event, signed_headers
+from tests.helpers import API_KEY, dumps, event, post_event, signed_headers
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 
@@ -290,11 +290,11 @@ def test_dashboard(history, client):  # type: ignore[no-untyped-def]
 def test_report_columns_backfill_matches_insert(client, runtime):  # type: ignore[no-untyped-def]
     """Migration 011's SQL backfill computes what insert_handoff stores for new rows."""
     from connector.store.sqlite_migrations import BACKFILL_REPORT_COLUMNS
-    from tests.helpers import dumps, event, signed_headers
+    from tests.helpers import event
 
     for i in range(3):
-        raw = dumps(event(f"conv-b{i}", f"evt-b{i}", bot={"draft_reply": "Hi!"} if i else {}))
-        assert client.post("/v1/events", data=raw, headers=signed_headers(raw)).status_code == 200
+        body = event(f"conv-b{i}", f"evt-b{i}", bot={"draft_reply": "Hi!"} if i else {})
+        assert post_event(client, body).status_code == 200
     query = "SELECT id, intent, triggers, has_draft, transcript_turns FROM handoffs ORDER BY id"
     with runtime.store.atomic() as tx:
         inserted = [tuple(r) for r in tx.conn.execute(query)]

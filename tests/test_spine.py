@@ -8,18 +8,13 @@ from urllib.parse import urlsplit
 
 from connector import security
 from tests.conftest import drain
-from tests.helpers import API_KEY, SECRET, dumps, event, signed_headers
+from tests.helpers import API_KEY, SECRET, dumps, event, post_event, signed_headers
 
 AGENT = {"Authorization": f"Bearer {API_KEY}"}
 
 
-def post(client, body, **kw):  # type: ignore[no-untyped-def]
-    raw = dumps(body)
-    return client.post("/v1/events", data=raw, headers=signed_headers(raw, **kw))
-
-
 def test_escalation_walk(client, worker, receiver, runtime):  # type: ignore[no-untyped-def]
-    answer = post(client, event(bot={"summary": "Order 881 never arrived; customer wants a person.",
+    answer = post_event(client, event(bot={"summary": "Order 881 never arrived; customer wants a person.",
                                      "draft_reply": "Hi Ada, I'm checking order 881 now.",
                                      "citations": [{"title": "Returns", "url": "https://h.example/r"}]}))
     assert answer.status_code == 200, answer.json
@@ -93,15 +88,15 @@ def test_escalation_walk(client, worker, receiver, runtime):  # type: ignore[no-
 
 
 def test_repeated_event_returns_first_answer_and_changes_nothing(client, runtime, clock):  # type: ignore[no-untyped-def]
-    first = post(client, event()).json
-    again = post(client, event())
+    first = post_event(client, event()).json
+    again = post_event(client, event())
     assert again.status_code == 200
     repeat = again.json
     link, first_link = repeat["handoff"].pop("widget_url"), first["handoff"].pop("widget_url")
     assert repeat == {**first, "duplicate": True}
     # the link is minted afresh (the store keeps no live token), so it still opens the widget
     clock.advance(runtime.settings.widget.token_ttl_seconds + 60)
-    late = post(client, event(), timestamp=int(clock.now.timestamp())).json["handoff"]["widget_url"]
+    late = post_event(client, event(), timestamp=int(clock.now.timestamp())).json["handoff"]["widget_url"]
     assert link.split("?")[0] == first_link.split("?")[0] == late.split("?")[0]
     assert client.get(urlsplit(late).path + "?" + urlsplit(late).query).status_code == 200
     assert client.get(urlsplit(first_link).path + "?" + urlsplit(first_link).query).status_code == 401
@@ -114,12 +109,12 @@ def test_repeated_event_returns_first_answer_and_changes_nothing(client, runtime
 
 def test_bot_recommendation_escalates_and_plain_turns_do_not(client):  # type: ignore[no-untyped-def]
     calm = event(messages=[{"id": "a1", "role": "customer", "text": "What are your opening hours?"}])
-    answer = post(client, calm).json
+    answer = post_event(client, calm).json
     assert answer["decision"] == {**answer["decision"], "escalate": False, "reasons": []}
     assert answer["control"]["owner"] == "bot" and answer.get("handoff") is None
     asked = event(event_id="evt-2", type="handoff.requested", messages=[],
                   bot={"recommend_handoff": {"reason": "policy question outside my scope"}})
-    answer = post(client, asked).json
+    answer = post_event(client, asked).json
     assert answer["decision"]["escalate"] is True
     assert answer["decision"]["reasons"][0] == {"trigger": "bot_recommended",
                                                 "rule": "escalate_on_bot_recommendation",
@@ -127,8 +122,8 @@ def test_bot_recommendation_escalates_and_plain_turns_do_not(client):  # type: i
 
 
 def test_second_escalation_while_pending_keeps_one_handoff(client, runtime):  # type: ignore[no-untyped-def]
-    first = post(client, event()).json
-    second = post(client, event(event_id="evt-2", messages=[
+    first = post_event(client, event()).json
+    second = post_event(client, event(event_id="evt-2", messages=[
         {"id": "x1", "role": "customer", "text": "Hello?? Can I speak to an agent?"}])).json
     assert second["decision"]["escalate"] is False
     assert second["handoff"]["id"] == first["handoff"]["id"]
@@ -137,9 +132,9 @@ def test_second_escalation_while_pending_keeps_one_handoff(client, runtime):  # 
 
 
 def test_escalating_again_after_handback_opens_a_new_handoff(client):  # type: ignore[no-untyped-def]
-    first = post(client, event()).json["handoff"]["id"]
+    first = post_event(client, event()).json["handoff"]["id"]
     client.post(f"/v1/handoffs/{first}/handback", headers=AGENT, json={"actor": "a", "note": "done"})
-    second = post(client, event(event_id="evt-2", messages=[
+    second = post_event(client, event(event_id="evt-2", messages=[
         {"id": "y1", "role": "customer", "text": "Sorry, I need to talk to a human again"}])).json
     assert second["decision"]["escalate"] is True and second["handoff"]["id"] != first
     view = client.get(f"/v1/handoffs/{second['handoff']['id']}", headers=AGENT).json
@@ -147,7 +142,7 @@ def test_escalating_again_after_handback_opens_a_new_handoff(client):  # type: i
 
 
 def test_claim_and_handback_conflicts(client):  # type: ignore[no-untyped-def]
-    handoff_id = post(client, event()).json["handoff"]["id"]
+    handoff_id = post_event(client, event()).json["handoff"]["id"]
     ok = client.post(f"/v1/handoffs/{handoff_id}/claim", json={"actor": "a1"}, headers=AGENT)
     same = client.post(f"/v1/handoffs/{handoff_id}/claim", json={"actor": "a1"}, headers=AGENT)
     other = client.post(f"/v1/handoffs/{handoff_id}/claim", json={"actor": "a2"}, headers=AGENT)
@@ -169,7 +164,7 @@ def test_agent_endpoints_need_an_api_key(client):  # type: ignore[no-untyped-def
 
 
 def test_inbox_forms_take_over_and_hand_back(client, worker, receiver):  # type: ignore[no-untyped-def]
-    handoff_id = post(client, event()).json["handoff"]["id"]
+    handoff_id = post_event(client, event()).json["handoff"]["id"]
     drain(worker)
     page = client.get(f"/inbox?key={API_KEY}").get_data(as_text=True)
     assert handoff_id in page and "Take over" in page
@@ -192,7 +187,7 @@ def test_inbox_forms_take_over_and_hand_back(client, worker, receiver):  # type:
 def test_customer_text_is_escaped_in_the_inbox(client, worker):  # type: ignore[no-untyped-def]
     evil = event(messages=[{"id": "e1", "role": "customer",
                             "text": "<script>alert(1)</script> talk to a human"}])
-    handoff_id = post(client, evil).json["handoff"]["id"]
+    handoff_id = post_event(client, evil).json["handoff"]["id"]
     drain(worker)
     page = client.get(f"/inbox/{handoff_id}?key={API_KEY}").get_data(as_text=True)
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page

@@ -46,7 +46,7 @@ from integrations.intercom_build import (  # noqa: E402
 )
 from integrations.intercom_webhooks import sign_webhook, webhook_events  # noqa: E402
 from tests.conftest import drain, make_settings  # noqa: E402
-from tests.helpers import API_KEY, SECRET, dumps, event, signed_headers  # noqa: E402
+from tests.helpers import API_KEY, SECRET, event, post_event  # noqa: E402
 from tests.integrations.harness import (  # noqa: E402
     FAILURE_TABLE,
     check_failure,
@@ -305,8 +305,7 @@ def escalate(
 ) -> str:
     body = event(conversation_id, event_id)
     body["conversation"]["channel"] = channel
-    raw = dumps(body)
-    response = client.post("/v1/events", data=raw, headers=signed_headers(raw))
+    response = post_event(client, body)
     assert response.status_code == 200, response.get_json()
     return str(response.get_json()["handoff"]["id"])
 

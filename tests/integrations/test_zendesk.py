@@ -54,7 +54,7 @@ from integrations.zendesk_ticket import (  # noqa: E402
     render_note,
 )
 from tests.conftest import drain, make_settings  # noqa: E402
-from tests.helpers import API_KEY, SECRET, dumps, event, signed_headers  # noqa: E402
+from tests.helpers import API_KEY, SECRET, event, post_event  # noqa: E402
 from tests.integrations.harness import (  # noqa: E402
     FAILURE_TABLE,
     check_failure,
@@ -137,15 +137,14 @@ def delivery(handoff_id: str = "ho_test1", attempt: int = 1, **over: Any) -> Del
     )
 
 
-def post_event(client, body):  # type: ignore[no-untyped-def]
-    raw = dumps(body)
-    answer = client.post("/v1/events", data=raw, headers=signed_headers(raw))
+def accepted(client, body):  # type: ignore[no-untyped-def]
+    answer = post_event(client, body)
     assert answer.status_code == 200, answer.json
     return answer.json
 
 
 def escalate(client, worker, **extra: Any) -> str:  # type: ignore[no-untyped-def]
-    body = post_event(client, event(**extra))
+    body = accepted(client, event(**extra))
     assert body["decision"]["escalate"] is True
     drain(worker)
     return str(body["handoff"]["id"])
@@ -396,7 +395,7 @@ def test_outage_and_recovery_deliver_everything_exactly_once(
         drain(worker)
 
     zendesk.fail_next(503, times=3)  # down: the lookup is refused three times
-    body = post_event(client, event())
+    body = accepted(client, event())
     handoff_id = body["handoff"]["id"]
     drain(worker)
     for _ in range(2):
