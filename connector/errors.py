@@ -40,6 +40,7 @@ class ProblemError(HandoffError):
     status = 400
     slug = "bad-request"
     title = "Bad request"
+    retry_after_seconds: int | None = None  # sent as Retry-After when set
 
     def __init__(
         self,

@@ -35,9 +35,8 @@ def problem_response(status: int, title: str, detail: str = "", slug: str = "abo
 
 def from_problem(exc: ProblemError) -> Response:
     response = problem_response(exc.status, exc.title, exc.detail, exc.slug, exc.errors)
-    retry_after = getattr(exc, "retry_after_seconds", None)
-    if retry_after is not None:
-        response.headers["Retry-After"] = str(retry_after)
+    if exc.retry_after_seconds is not None:
+        response.headers["Retry-After"] = str(exc.retry_after_seconds)
     return response
 
 
