@@ -14,6 +14,11 @@ from integrations.base import DeliveryError, Finding
 from integrations.intercom import IntercomDestination, _dump
 
 
+def _known(ok: bool, what: str, present: str, missing: str, fix: str) -> Finding:
+    """Whether an id or a name the config uses exists in the workspace."""
+    return Finding(ok, f"{what} {present if ok else missing}", fix)
+
+
 def doctor_findings(dest: IntercomDestination) -> list[Finding]:
     """One finding per check; when ``GET /me`` fails, that failure is the only finding."""
     s, out = dest.settings, []
@@ -42,54 +47,31 @@ def doctor_findings(dest: IntercomDestination) -> list[Finding]:
             ("assignee_admin_id", s.assignee_admin_id),
         ):
             if value:
-                ok = value in ids
-                out.append(
-                    Finding(
-                        ok,
-                        f"{key} {value} is {'an admin' if ok else 'not an admin'} of this workspace",
-                        "use an id from Settings → Teammates (or GET /admins)",
-                    )
-                )
+                out.append(_known(value in ids, f"{key} {value}", "is an admin of this workspace",
+                                  "is not an admin of this workspace",
+                                  "use an id from Settings → Teammates (or GET /admins)"))
     if s.team_ids:
         teams = check("list teams", lambda: dest.raw.teams.list())
         known = {str(t.get("id")) for t in (teams or {}).get("teams") or []}
         for team, team_id in s.team_ids.items():
-            out.append(
-                Finding(
-                    team_id in known,
-                    f"team_ids.{team} = {team_id} "
-                    + ("exists" if team_id in known else "is not a team"),
-                    "use an id from GET /teams",
-                )
-            )
+            out.append(_known(team_id in known, f"team_ids.{team} = {team_id}", "exists", "is not a team",
+                              "use an id from GET /teams"))
     if s.ticket_type_id:
         types = check("list ticket types", lambda: dest.raw.ticket_types.list())
         found = next(
             (t for t in (types or {}).get("data") or [] if str(t.get("id")) == s.ticket_type_id),
             None,
         )
-        out.append(
-            Finding(
-                found is not None,
-                f"ticket_type_id {s.ticket_type_id} "
-                + ("exists" if found else "is not a ticket type"),
-                "create it (see docs/intercom.md)",
-            )
-        )
+        out.append(_known(found is not None, f"ticket_type_id {s.ticket_type_id}", "exists",
+                          "is not a ticket type", "create it (see docs/intercom.md)"))
         names = {
             a.get("name")
             for a in ((found or {}).get("ticket_type_attributes") or {}).get("data") or []
         }
         for item, name in s.ticket_attributes.items():
             if found is not None:
-                out.append(
-                    Finding(
-                        name in names,
-                        f"ticket attribute {name!r} ({item}) "
-                        + ("exists" if name in names else "is missing"),
-                        "add it to the ticket type (see docs/intercom.md)",
-                    )
-                )
+                out.append(_known(name in names, f"ticket attribute {name!r} ({item})", "exists",
+                                  "is missing", "add it to the ticket type (see docs/intercom.md)"))
     defined = check(
         "list conversation attributes",
         lambda: dest.raw.data_attributes.list(model="conversation"),
@@ -97,14 +79,8 @@ def doctor_findings(dest: IntercomDestination) -> list[Finding]:
     if defined is not None:
         names = {a.get("name") for a in defined.get("data") or []}
         for item, name in s.conversation_attributes.items():
-            out.append(
-                Finding(
-                    name in names,
-                    f"conversation attribute {name!r} ({item}) "
-                    + ("exists" if name in names else "is not defined"),
-                    "create it under Settings → Data → Conversation attributes",
-                )
-            )
+            out.append(_known(name in names, f"conversation attribute {name!r} ({item})", "exists",
+                              "is not defined", "create it under Settings → Data → Conversation attributes"))
     if not s.client_secret:
         out.append(
             Finding(
