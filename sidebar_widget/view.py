@@ -7,6 +7,7 @@ Shared by the widget page (``/widget/handoffs/{id}``) and the console (``/inbox`
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -74,6 +75,20 @@ def safe_url(url: str | None) -> str | None:
     return None
 
 
+def due_text(respond_by: Any, now: datetime) -> str:
+    """``08:00 UTC`` when the deadline is today (UTC), else with its day: ``Mon 23 Nov 08:00 UTC``.
+
+    A bare time on a Saturday would read as today's when the deadline is Monday morning.
+    """
+    try:
+        due = datetime.fromisoformat(str(respond_by)).astimezone(UTC)
+    except ValueError:
+        return str(respond_by)
+    if due.date() == now.astimezone(UTC).date():
+        return due.strftime("%H:%M UTC")
+    return due.strftime("%a %d %b %H:%M UTC")
+
+
 def context(
     rt: Runtime,
     row: HandoffRow,
@@ -93,6 +108,7 @@ def context(
         rt.settings.widget.secret, token, row.id, now=rt.now().timestamp()
     )
     citations = [{**c, "href": safe_url(c.get("url"))} for c in payload.get("citations") or []]
+    respond_by = (payload.get("routing") or {}).get("respond_by")
     return {
         "row": row,
         "p": payload,
@@ -102,6 +118,7 @@ def context(
         "can_claim": current and owner == "pending_agent",
         "can_hand_back": current,
         "citations": citations,
+        "due_text": due_text(respond_by, rt.now()) if respond_by else "",
         "token": token,
         "csrf": security.csrf_token(rt.settings.widget.secret, token),
         "expires_at": claims["exp"],

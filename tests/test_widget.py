@@ -389,3 +389,35 @@ def test_levenshtein_matches_the_textbook_table():
         assert levenshtein(a, b) == textbook(a, b), (a, b)
     long_a = "".join(rng.choice("abcdefghij ") for _ in range(10_000))
     assert levenshtein(long_a, long_a[::-1]) > 0  # 10k × 10k finishes quickly (bit-parallel)
+
+
+def test_respond_by_names_the_day_unless_it_is_today():
+    from datetime import UTC, datetime
+
+    from sidebar_widget.view import due_text
+
+    saturday = datetime(2026, 11, 21, 12, 34, tzinfo=UTC)
+    assert due_text("2026-11-21T15:00:00Z", saturday) == "15:00 UTC"
+    assert due_text("2026-11-23T08:00:00Z", saturday) == "Mon 23 Nov 08:00 UTC"
+    assert due_text("2026-11-21T16:00:00+01:00", saturday) == "15:00 UTC"  # shown in UTC
+
+
+def test_widget_header_shows_the_deadline_and_the_queue_once(client, runtime):  # type: ignore[no-untyped-def]
+    from sidebar_widget.view import due_text
+
+    handoff = escalate(client)
+    routing = client.get(f"/v1/handoffs/{handoff['id']}", headers=AGENT).json["payload"]["routing"]
+    url = urlsplit(handoff["widget_url"])
+    html = client.get(f"{url.path}?{url.query}").get_data(as_text=True)
+    header = html.split('class="hw-meta"', 1)[1].split("</p>", 1)[0]
+    assert f"respond by <time datetime=\"{routing['respond_by']}\">" in header
+    assert due_text(routing["respond_by"], runtime.now()) in header
+    assert (routing["team"], routing["queue"]) == ("general", "support")
+    assert "general · queue support" in header
+    # the demo's billing team has a queue of the same name: said once
+    with runtime.store.atomic() as tx:
+        row = tx.get_handoff(handoff["id"])
+        tx.update_handoff(handoff["id"], payload={**row.payload, "routing": {**routing, "queue": "general"}})
+    html = client.get(f"{url.path}?{url.query}").get_data(as_text=True)
+    header = html.split('class="hw-meta"', 1)[1].split("</p>", 1)[0]
+    assert "queue" not in header and header.count("general") == 1
