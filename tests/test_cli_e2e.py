@@ -1,4 +1,4 @@
-"""Real processes: `handoff serve`, `handoff demo`, `handoff worker` killed with SIGKILL mid-delivery."""
+"""Real processes: `handoff serve`, `handoff demo`, `handoff worker`; SIGKILL mid-delivery and mid-load."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -190,3 +191,89 @@ def test_a_separate_worker_serves_its_own_metrics(tmp_path, receiver):  # type: 
         if worker is not None:
             stop(worker)
         stop(server)
+
+
+def test_serve_killed_under_load_loses_and_duplicates_nothing(tmp_path, receiver):  # type: ignore[no-untyped-def]
+    """SIGKILL the API (with its in-process worker) while clients post; restart; bots retry."""
+    port = free_port()
+    config = write_config(tmp_path, port, receiver.url, claim_timeout_seconds=1)
+    base = f"http://127.0.0.1:{port}"
+    answers: dict[str, list[dict]] = {}
+    unanswered: set[str] = set()
+    bodies: dict[str, bytes] = {}
+    lock = threading.Lock()
+    halt = threading.Event()
+
+    def post(session: requests.Session, eid: str) -> None:
+        try:
+            r = session.post(f"{base}/v1/events", data=bodies[eid], headers=signed_headers(bodies[eid]),
+                             timeout=10)
+        except requests.RequestException:  # refused, reset, or cut mid-answer
+            with lock:
+                unanswered.add(eid)
+            return
+        assert r.status_code == 200, r.text  # never a 5xx, even mid-crash
+        with lock:
+            answers.setdefault(eid, []).append(r.json())
+
+    def client(n: int) -> None:
+        session = requests.Session()
+        i = 0
+        while not halt.is_set():
+            eid = f"evt-{n}-{i}"
+            with lock:
+                bodies[eid] = dumps(event(f"conv-{n}-{i}", eid))  # every event escalates
+            post(session, eid)
+            i += 1
+
+    server = start(["serve", "--config", str(config)], tmp_path, "serve1")
+    try:
+        wait_healthy(base, server)
+        clients = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+        for c in clients:
+            c.start()
+        deadline = time.monotonic() + 30
+        while len(answers) < 40:
+            assert time.monotonic() < deadline and server.poll() is None
+            time.sleep(0.01)
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+        halt.set()
+        for c in clients:
+            c.join()
+        server = start(["serve", "--config", str(config)], tmp_path, "serve2")
+        wait_healthy(base, server)
+        session = requests.Session()
+        answered_before = sorted(answers)
+        for eid in sorted(unanswered) + answered_before[:10]:  # bots retry what got no answer
+            post(session, eid)
+        assert not (unanswered - set(answers)), "a retry after the restart got no answer"
+        store = SqliteStore(tmp_path / "e2e.db")
+        deadline = time.monotonic() + 30
+        while True:
+            with store.reading() as tx:
+                rows = tx.list_outbox(limit=10_000)
+            if all(r.status == "done" for r in rows):
+                break
+            assert time.monotonic() < deadline, [(r.id, r.status, r.last_error) for r in rows]
+            time.sleep(0.05)
+        with store.reading() as tx:
+            handoffs = tx.list_handoffs(limit=10_000)
+            stored = {eid for eid in answers if tx.get_event("demo", eid) is not None}
+            inbox = [tx.get_inbox_item(h.id) for h in handoffs]
+        store.close()
+        verify = subprocess.run([HANDOFF, "audit", "verify", "--config", str(config)],
+                                capture_output=True, text=True, timeout=30)
+    finally:
+        halt.set()
+        stop(server)
+    assert stored == set(answers)  # every answered event is kept
+    for eid in answered_before[:10]:  # a repeat gets the first answer: same decision, same handoff
+        first, repeat = answers[eid][0], answers[eid][-1]
+        assert repeat["duplicate"] and repeat["handoff"]["id"] == first["handoff"]["id"]
+    ids = {a[0]["handoff"]["id"] for a in answers.values()}
+    assert ids == {h.id for h in handoffs} and len(handoffs) == len(answers)  # one per conversation
+    assert all(i is not None for i in inbox) and len({i["number"] for i in inbox}) == len(handoffs)
+    callbacks = {r.idempotency_key for r in rows if r.kind == "callback"}
+    assert len(callbacks) == len(handoffs) and callbacks <= set(receiver.delivery_ids())
+    assert verify.returncode == 0, verify.stdout + verify.stderr
