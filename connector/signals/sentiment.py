@@ -7,8 +7,10 @@ VADER's lexicon gives a polarity score; conversation cues decide what it means f
   A customer who says "I can't afford it" is negative but not frustrated.
 - Uninterested: disengagement ("no thanks", "not interested", "whatever", a bare "ok") or a
   negative score without an anger cue.
-- Interested: buying signals (price, plan, quote, upgrade, demo, donate, "how do I …") or a
-  clearly positive score.
+- Interested: buying signals (price, plan, quote, upgrade, demo, donate), engagement ("how do I
+  …", "I'd like …", "sure") or a clearly positive score. Asking for a person is not engagement:
+  in the sentence that asks for one ("Can I talk to a real person please?", "I would like to speak
+  to an agent") only product words count.
 
 Contract: pure functions; any string in, a :class:`Sentiment` out; never raises.
 """
@@ -22,6 +24,7 @@ from functools import lru_cache
 from typing import Any
 
 from connector.signals.failures import DEFAULT_SIMILARITY, similar
+from connector.signals.human_request import detect_human_request
 from connector.signals.text import clip, customer_texts, find_terms, normalize
 
 DEFAULT_PROFANITY: tuple[str, ...] = (
@@ -46,11 +49,15 @@ DEFAULT_ANGER_TERMS: tuple[str, ...] = (
 )  # fmt: skip
 DEFAULT_BUYING_TERMS: tuple[str, ...] = (
     "price*", "pricing", "plan", "quote", "upgrade", "demo", "trial", "donat*", "contribut*",
-    "buy", "purchas*", "place ... order", "to order", "subscrib*", "sign me up", "sign up", "how much", "cost",
-    "how do i", "how can i", "where do i", "interested in", "i'd like", "i would like",
+    "buy", "purchas*", "place ... order", "to order", "subscrib*", "sign me up", "sign up", "how much",
+    "cost", "interested in",
+)  # fmt: skip
+# Engagement without a product word: willingness, and asking how the process works ("what do I do
+# now?", "will it come from my…"). Not counted in the sentence that asks for a person.
+DEFAULT_ENGAGEMENT_TERMS: tuple[str, ...] = (
+    "how do i", "how can i", "where do i", "i'd like", "i would like",
     "i will", "i'll", "i want to", "count me in", "let's do it", "sure", "yes", "definitely",
     "of course", "happy to", "glad to", "willing", "ready to",
-    # asking how the process works is engagement ("what do I do now?", "will it come from my…")
     r"re:(?:^|[.!?]\s*)(?:how|what|when|where|which|will|would|does|do|can|could|is|are)\b"
     r"[^.!?]*\b(?:i|we|me|my|our|us)\b[^.!?]*\?",
 )  # fmt: skip
@@ -102,6 +109,20 @@ def _analyzer() -> Any:
     return SentimentIntensityAnalyzer()
 
 
+def _outside_request(raw: str, norm: str) -> str:
+    """``norm`` without the sentence that asks for a person, if one does."""
+    request = detect_human_request(raw)
+    if not request.requested:
+        return norm
+    at = norm.find(request.phrase or "")
+    if at < 0:  # the phrase spans text the detector blanked out: drop nothing we cannot place
+        return ""
+    start = max(norm.rfind(c, 0, at) for c in ".!?\n") + 1
+    ends = [i for i in (norm.find(c, at) for c in ".!?\n") if i >= 0]
+    end = min(ends) + 1 if ends else len(norm)
+    return norm[:start] + " " + norm[end:]
+
+
 def _shouting(raw: str) -> bool:
     words = _LETTERS.findall(raw)
     loud = _SHOUT.findall(raw)
@@ -116,6 +137,7 @@ def classify_message(
     rejection: Sequence[str] = DEFAULT_REJECTION_TERMS,
     anger: Sequence[str] = DEFAULT_ANGER_TERMS,
     buying: Sequence[str] = DEFAULT_BUYING_TERMS,
+    engagement: Sequence[str] = DEFAULT_ENGAGEMENT_TERMS,
     disengagement: Sequence[str] = DEFAULT_DISENGAGEMENT_TERMS,
     short_acks: Sequence[str] = DEFAULT_SHORT_ACKS,
     positive_threshold: float = DEFAULT_POSITIVE_THRESHOLD,
@@ -126,8 +148,8 @@ def classify_message(
     Results are cached by text and options: each event re-reads the same recent turns, and VADER
     is the costliest step of a decision. Options given as lists (from config) are not cached.
     """
-    args = (text, repeated, profanity, rejection, anger, buying, disengagement, short_acks,
-            positive_threshold, negative_threshold)
+    args = (text, repeated, profanity, rejection, anger, buying, engagement, disengagement,
+            short_acks, positive_threshold, negative_threshold)
     try:
         return _classify_cached(*args)
     except TypeError:  # an unhashable option
@@ -141,6 +163,7 @@ def _classify(
     rejection: Sequence[str],
     anger: Sequence[str],
     buying: Sequence[str],
+    engagement: Sequence[str],
     disengagement: Sequence[str],
     short_acks: Sequence[str],
     positive_threshold: float,
@@ -159,7 +182,7 @@ def _classify(
         angry.append("punctuation")
     if repeated:
         angry.append("repeated")
-    buys = find_terms(norm, buying)
+    buys = find_terms(norm, buying) + find_terms(_outside_request(raw, norm), engagement)
     away = find_terms(norm, disengagement)
     if norm.strip(" .!") in short_acks:
         away.append("short_ack")

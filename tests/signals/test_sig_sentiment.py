@@ -23,6 +23,12 @@ CASES = [
     ("positive", "That sounds great, thank you so much!", "Interested"),
     ("plain-fact", "My order number is 1234", "Neutral"),
     ("excited-not-angry", "Yes!!! Sign me up", "Interested"),
+    # asking for a person is not engagement; a product word beside it still is
+    ("asks-for-person", "Can I talk to a real person please? I need this refunded.", "Neutral"),
+    ("would-like-an-agent", "I would like to speak to an agent", "Neutral"),
+    ("want-to-talk", "I want to talk to a real person.", "Neutral"),
+    ("person-about-pricing", "Can I speak to someone about pricing?", "Interested"),
+    ("keen-then-person", "Sure! I would like to donate. Can I talk to someone?", "Interested"),
 ]
 
 
