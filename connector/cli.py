@@ -57,7 +57,7 @@ def main() -> None:
 @main.command()
 @click.option("--config", "-c", help=CONFIG_HELP)
 @click.option("--host", help="Listen address (overrides server.host).")
-@click.option("--port", type=int, help="Listen port (overrides server.port; env HANDOFF_PORT).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Listen port (overrides server.port; env HANDOFF_PORT).")
 @click.option("--no-worker", is_flag=True, help="Do not run the delivery worker in this process.")
 def serve(config: str | None, host: str | None, port: int | None, no_worker: bool) -> None:
     """Run the HTTP API on waitress, with the delivery worker in-process."""
@@ -79,13 +79,18 @@ def serve(config: str | None, host: str | None, port: int | None, no_worker: boo
     except HandoffError as exc:
         _fail(str(exc))
     app = create_app(runtime=runtime)
+    try:  # bind before the worker starts: a taken port leaves nothing running behind
+        server = waitress.create_server(app, host=settings.server.host, port=settings.server.port,
+                                        threads=settings.server.threads, ident="handoff-connector",
+                                        max_request_body_size=settings.server.max_body_bytes + 1)
+    except (OSError, ValueError) as exc:  # taken or forbidden port; a host that does not resolve
+        runtime.close()
+        reason = getattr(exc, "strerror", None) or str(exc)
+        _fail(f"cannot listen on {settings.server.host}:{settings.server.port}: {reason}")
     worker = None
     if settings.worker.enabled and not no_worker:
         worker = Worker(runtime)
         worker.start()
-    server = waitress.create_server(app, host=settings.server.host, port=settings.server.port,
-                                    threads=settings.server.threads, ident="handoff-connector",
-                                    max_request_body_size=settings.server.max_body_bytes + 1)
 
     def _stop(signum: int, frame: object) -> None:
         server.close()

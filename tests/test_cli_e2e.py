@@ -277,3 +277,20 @@ def test_serve_killed_under_load_loses_and_duplicates_nothing(tmp_path, receiver
     callbacks = {r.idempotency_key for r in rows if r.kind == "callback"}
     assert len(callbacks) == len(handoffs) and callbacks <= set(receiver.delivery_ids())
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_serve_on_a_taken_or_impossible_port_says_so_in_one_line(tmp_path, receiver):  # type: ignore[no-untyped-def]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config = write_config(tmp_path, port, receiver.url)
+        server = start(["serve", "--config", str(config)], tmp_path, "taken")
+        assert server.wait(20) == 1
+    log = (tmp_path / "taken.log").read_text()
+    assert f"error: cannot listen on 127.0.0.1:{port}: Address already in use" in log
+    assert "Traceback" not in log and "listening on" not in log
+    # a port out of range is refused before anything starts (it used to wrap around: 70000 → 4464)
+    out = subprocess.run([HANDOFF, "serve", "--config", str(config), "--port", "70000"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and "70000 is not in the range 1<=x<=65535" in out.stderr
