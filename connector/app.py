@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from flask import Flask
+from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
 from connector.api import from_problem, problem_response
@@ -49,6 +49,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
 
     @app.errorhandler(ProblemError)
     def _problem(exc: ProblemError):
+        if exc.status >= 500:  # the store is busy or cannot write: the operator needs to know
+            logger.error("%s %s: %s", request.method, request.path, exc)
         return from_problem(exc)
 
     @app.errorhandler(HTTPException)

@@ -25,7 +25,12 @@ from tenacity import wait_exponential_jitter
 
 from connector import metrics, security, timers
 from connector.control import iso
-from connector.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+from connector.errors import (
+    DeliveryError,
+    PermanentDeliveryError,
+    ProblemError,
+    TransientDeliveryError,
+)
 from connector.runtime import Runtime
 from connector.schemas import HandoffPayload
 from connector.store import OutboxRow
@@ -232,6 +237,10 @@ class Worker:
             generation = waker.generation
             try:
                 row = self.run_once()
+            except ProblemError as exc:  # the store is busy or cannot write: one line, not a trace
+                logger.error("worker loop: %s; backing off", exc)
+                self._stop.wait(1.0)
+                continue
             except Exception:
                 logger.exception("worker loop: store error; backing off")
                 self._stop.wait(1.0)

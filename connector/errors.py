@@ -9,8 +9,10 @@
     │   ├── NotFound              404: unknown conversation, handoff, outbox row
     │   ├── Conflict              409: the control state does not allow it (agent owns it, …)
     │   ├── PayloadTooLarge       413: body over ``server.max_body_bytes``
-    │   └── StoreBusy             503: another process held the store's write lock past the busy
-    │                             timeout; nothing was stored, the answer says when to retry
+    │   ├── StoreBusy             503: another process held the store's write lock past the busy
+    │   │                         timeout; nothing was stored, the answer says when to retry
+    │   └── StoreUnavailable      503: the store cannot write (disk full, I/O error, read-only
+    │                             file); nothing was stored, the answer says when to retry
     └── DeliveryError             a destination could not take a delivery (integrations/base.py)
         ├── TransientDeliveryError   try again later (timeouts, 408, 429, 5xx); may carry retry_after
         └── PermanentDeliveryError   retrying cannot help (401, 403, 400/422): dead-letter it
@@ -86,6 +88,11 @@ class PayloadTooLarge(ProblemError):
 class StoreBusy(ProblemError):
     status, slug, title = 503, "store-busy", "Store busy"
     retry_after_seconds = 1
+
+
+class StoreUnavailable(ProblemError):
+    status, slug, title = 503, "store-unavailable", "Store unavailable"
+    retry_after_seconds = 30  # a full disk or a failing device is not fixed in a second
 
 
 class DeliveryError(HandoffError):

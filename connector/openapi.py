@@ -24,7 +24,9 @@ def _ok(name: str, description: str = "OK") -> dict[str, Any]:
 
 def _problems(*codes: int) -> dict[str, Any]:
     text = {400: "Bad input", 401: "Not authenticated", 404: "Not found", 409: "Conflict",
-            413: "Body too large", 503: "Store busy: another process kept the write lock; retry after Retry-After"}
+            413: "Body too large",
+            503: "Store busy (another process kept the write lock) or unavailable (disk full, I/O error): "
+                 "nothing was stored; retry after Retry-After"}
     return {str(code): {"description": text[code], "content": {"application/problem+json": {
         "schema": {"$ref": REF.format(model="Problem")}}}} for code in codes}
 

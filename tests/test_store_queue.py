@@ -125,3 +125,32 @@ def test_sqlites_own_lock_held_past_the_busy_timeout_is_store_busy_too(tmp_path:
     with store.atomic() as tx:  # the queue's turn was given back with the failed transaction
         assert tx.get_event("demo", "nope") is None
     store.close()
+
+
+def test_a_full_store_answers_503_store_unavailable_and_recovers(tmp_path: Path) -> None:
+    """SQLite's own SQLITE_FULL (``max_page_count`` reached), failing inside the transaction."""
+    settings = make_settings(tmp_path)
+    runtime = build_runtime(settings)
+    client = create_app(runtime=runtime).test_client()
+    assert isinstance(runtime.store, SqliteStore)
+    first = dumps(event("conv-1", "evt-1"))
+    assert client.post("/v1/events", data=first, headers=signed_headers(first)).status_code == 200
+    writer = runtime.store._writer()
+    pages = writer.execute("PRAGMA page_count").fetchone()[0]
+    writer.execute(f"PRAGMA max_page_count = {pages}")  # no room for one more page
+    big = [{"id": f"m{i}", "role": "customer", "text": f"line {i} " + "x" * 4000} for i in range(8)]
+    raw = dumps(event("conv-2", "evt-2", messages=[*big, {"id": "m9", "role": "customer",
+                                                         "text": "I want to talk to a real person."}]))
+    full = client.post("/v1/events", data=raw, headers=signed_headers(raw))
+    assert full.status_code == 503 and full.headers["Retry-After"] == "30"
+    assert full.mimetype == "application/problem+json" and full.json["type"].endswith("/store-unavailable")
+    assert "database or disk is full" in full.json["detail"]
+    with runtime.store.reading() as tx:  # all or nothing
+        assert tx.get_event("demo", "evt-2") is None and tx.get_conversation("conv-2") is None
+        assert len(tx.list_handoffs()) == 1
+    writer.execute("PRAGMA max_page_count = 4294967294")  # room again: the bot's retry goes through
+    again = client.post("/v1/events", data=raw, headers=signed_headers(raw))
+    assert again.status_code == 200 and again.json["duplicate"] is False
+    with runtime.store.reading() as tx:
+        assert len(tx.list_handoffs()) == 2
+    runtime.close()

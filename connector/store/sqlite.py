@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from connector.errors import StoreBusy
+from connector.errors import StoreBusy, StoreUnavailable
 from connector.store import sqlite_migrations
 from connector.store.base import Store, Tx
 from connector.store.sqlite_queue import WriterQueue
@@ -28,6 +28,16 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_INTERVAL_SECONDS = 0.25  # how often the background thread checkpoints a written WAL
 WAL_SAFETY_PAGES = 20_000  # SQLite checkpoints in a commit only if the WAL outgrows this (~80 MB)
+
+# Primary result codes that mean the file cannot take a write now; retrying later may succeed.
+_CANNOT_WRITE = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN}
+
+
+def _cannot_write(exc: sqlite3.Error) -> StoreUnavailable | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None or code & 0xFF not in _CANNOT_WRITE:
+        return None
+    return StoreUnavailable(f"the store cannot write ({exc}); nothing was stored, try again later")
 
 
 class SqliteStore(Store):
@@ -92,17 +102,27 @@ class SqliteStore(Store):
         try:
             conn.execute(begin)
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StoreBusy(f"the store stayed locked for {self.busy_timeout_ms} ms ({exc}); nothing "
+                                "was stored, try again") from exc
+            unavailable = _cannot_write(exc)
+            if unavailable is None:
                 raise
-            raise StoreBusy(f"the store stayed locked for {self.busy_timeout_ms} ms ({exc}); nothing was "
-                            "stored, try again") from exc
+            raise unavailable from exc
         try:
             yield SqliteTx(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
             conn.execute("COMMIT")
+        except BaseException as exc:
+            # After a failed COMMIT (disk full, I/O error) SQLite may or may not have rolled back:
+            # end the transaction either way, or the shared writer could never begin another.
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    logger.warning("rollback failed after %s", exc)
+            if isinstance(exc, sqlite3.Error) and (unavailable := _cannot_write(exc)):
+                raise unavailable from exc
+            raise
 
     @contextmanager
     def atomic(self) -> Iterator[Tx]:
