@@ -61,8 +61,7 @@ def main() -> None:
 @click.option("--no-worker", is_flag=True, help="Do not run the delivery worker in this process.")
 def serve(config: str | None, host: str | None, port: int | None, no_worker: bool) -> None:
     """Run the HTTP API on waitress, with the delivery worker in-process."""
-    import waitress
-
+    from connector import serving
     from connector.app import create_app
     from connector.delivery import Worker
     from connector.runtime import build_runtime
@@ -80,9 +79,9 @@ def serve(config: str | None, host: str | None, port: int | None, no_worker: boo
         _fail(str(exc))
     app = create_app(runtime=runtime)
     try:  # bind before the worker starts: a taken port leaves nothing running behind
-        server = waitress.create_server(app, host=settings.server.host, port=settings.server.port,
-                                        threads=settings.server.threads, ident="handoff-connector",
-                                        max_request_body_size=settings.server.max_body_bytes + 1)
+        server = serving.create_server(app, host=settings.server.host, port=settings.server.port,
+                                       threads=settings.server.threads,
+                                       max_body_bytes=settings.server.max_body_bytes)
     except (OSError, ValueError) as exc:  # taken or forbidden port; a host that does not resolve
         runtime.close()
         reason = getattr(exc, "strerror", None) or str(exc)
@@ -91,19 +90,11 @@ def serve(config: str | None, host: str | None, port: int | None, no_worker: boo
     if settings.worker.enabled and not no_worker:
         worker = Worker(runtime)
         worker.start()
-
-    def _stop(signum: int, frame: object) -> None:
-        server.close()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
     click.echo(f"handoff-connector listening on {settings.server.base_url()} "
                f"(store {settings.store.path}, destinations {', '.join(settings.destinations)}, "
                f"worker {'on' if worker else 'off'})", err=True)
     try:
-        server.run()
-    except OSError:
-        pass  # closed by the signal handler
+        serving.run_until_signalled(server)
     finally:
         if worker:
             worker.stop()

@@ -193,8 +193,12 @@ def test_a_separate_worker_serves_its_own_metrics(tmp_path, receiver):  # type: 
         stop(server)
 
 
-def test_serve_killed_under_load_loses_and_duplicates_nothing(tmp_path, receiver):  # type: ignore[no-untyped-def]
-    """SIGKILL the API (with its in-process worker) while clients post; restart; bots retry."""
+@pytest.mark.parametrize("stop_signal", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+def test_serve_stopped_under_load_loses_and_duplicates_nothing(tmp_path, receiver, stop_signal):  # type: ignore[no-untyped-def]
+    """Stop the API (with its in-process worker) while clients post; restart; bots retry.
+
+    SIGTERM must also end the process by itself: it used to hang on the clients' keep-alive
+    connections, with its running requests failing on a closed pipe."""
     port = free_port()
     config = write_config(tmp_path, port, receiver.url, claim_timeout_seconds=1)
     base = f"http://127.0.0.1:{port}"
@@ -236,8 +240,8 @@ def test_serve_killed_under_load_loses_and_duplicates_nothing(tmp_path, receiver
         while len(answers) < 40:
             assert time.monotonic() < deadline and server.poll() is None
             time.sleep(0.01)
-        server.send_signal(signal.SIGKILL)
-        server.wait()
+        server.send_signal(stop_signal)
+        code = server.wait(30)
         halt.set()
         for c in clients:
             c.join()
@@ -267,6 +271,10 @@ def test_serve_killed_under_load_loses_and_duplicates_nothing(tmp_path, receiver
     finally:
         halt.set()
         stop(server)
+    assert code == (0 if stop_signal == signal.SIGTERM else -signal.SIGKILL)
+    if stop_signal == signal.SIGTERM:
+        log = (tmp_path / "serve1.log").read_text()
+        assert "Traceback" not in log and "Bad file descriptor" not in log, log[-2000:]
     assert stored == set(answers)  # every answered event is kept
     for eid in answered_before[:10]:  # a repeat gets the first answer: same decision, same handoff
         first, repeat = answers[eid][0], answers[eid][-1]
