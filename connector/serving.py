@@ -6,7 +6,8 @@ connection and returns. A request that never started is refused or cut, never ha
 retries it with the same event id, and a repeat gets the first answer. A second signal ends the
 process at once.
 
-Closing waitress from a signal handler instead (``server.close()``) left keep-alive connections
+The flush reaches into waitress's loop (its channel map), so pyproject.toml keeps waitress below
+4. Closing waitress from a signal handler instead (``server.close()``) left keep-alive connections
 in its loop, so under load the process never exited, and closing its wake-up pipe made every
 running request fail with "Bad file descriptor".
 """
