@@ -302,3 +302,8 @@ def test_serve_on_a_taken_or_impossible_port_says_so_in_one_line(tmp_path, recei
     out = subprocess.run([HANDOFF, "serve", "--config", str(config), "--port", "70000"],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 2 and "70000 is not in the range 1<=x<=65535" in out.stderr
+    # a host that does not resolve is one line too (".invalid" never resolves, RFC 6761)
+    out = subprocess.run([HANDOFF, "serve", "--config", str(config), "--host", "no-such-host.invalid"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "error: cannot listen on no-such-host.invalid:" in out.stderr
+    assert "Traceback" not in out.stderr
