@@ -70,8 +70,14 @@ def _message_row(conversation_id: str, message: Message) -> MessageRow:
                       text=message.text, at=iso(message.at) if message.at else None, data=data)
 
 
+MESSAGE_DATA_FIELDS = frozenset(Message.model_fields) - {"id", "role", "text", "at"}
+
+
 def _message(row: MessageRow) -> Message:
-    return Message(id=row.id, role=row.role, text=row.text, at=row.at, **row.data)  # type: ignore[arg-type]
+    """A stored message as a ``Message``. Stored rows must always load back: keys a ``Message`` does
+    not know (written by an older version, such as the send gate's ``via``) are left behind."""
+    known = {key: value for key, value in row.data.items() if key in MESSAGE_DATA_FIELDS}
+    return Message(id=row.id, role=row.role, text=row.text, at=row.at, **known)  # type: ignore[arg-type]
 
 
 def _merge_customer(old: dict[str, Any], new: Customer) -> dict[str, Any]:
@@ -270,8 +276,9 @@ def send_bot_reply(runtime: Runtime, source: str, conversation_id: str, reply: B
                 errors=[{"control": control_of(conversation).model_dump(mode="json")}],
             )
         message_id = reply.id or "bot-" + uuid.uuid4().hex[:16]
-        tx.add_messages([MessageRow(conversation_id=conversation_id, id=message_id, role="bot",
-                                    text=reply.text, at=iso(reply.at or now), data={"via": "send-gate"})])
+        # built as the Message it will be read back as, so it always loads back
+        message = Message(id=message_id, role="bot", text=reply.text, at=reply.at or now)
+        tx.add_messages([_message_row(conversation_id, message)])
     return BotReplyResponse(accepted=True, message_id=message_id, control=control_of(conversation))
 
 
