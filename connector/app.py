@@ -10,9 +10,10 @@ from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
 from connector.api import from_problem, problem_response
+from connector.clock import utcnow
 from connector.config import Settings, load_config
 from connector.errors import ProblemError
-from connector.runtime import Runtime, build_runtime, utcnow
+from connector.runtime import Runtime, build_runtime
 from connector.store import Store
 
 logger = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 
 import click
 
+from connector.clock import iso
 from connector.config import Settings, configure_logging, load_config
-from connector.control import iso
 from connector.errors import ConfigError, HandoffError
 from integrations.base import Finding
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from connector.clock import iso
 from connector.config import Settings
 from connector.errors import Conflict
 from connector.store import ConversationRow, Tx
@@ -23,10 +24,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     (PENDING, BOT): "handback",
     (AGENT, BOT): "handback",
 }
-
-
-def iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="microseconds")
 
 
 def transition(

@@ -24,7 +24,7 @@ import requests
 from tenacity import wait_exponential_jitter
 
 from connector import metrics, security, timers
-from connector.control import iso
+from connector.clock import iso
 from connector.errors import (
     DeliveryError,
     PermanentDeliveryError,

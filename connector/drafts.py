@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from connector.control import iso
+from connector.clock import iso
 from connector.errors import NotFound
 from connector.runtime import Runtime
 from connector.schemas import Strict

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from connector import service
-from connector.control import iso
+from connector.clock import iso
 from connector.errors import Conflict
 from connector.runtime import Runtime
 from connector.schemas import Claim, Handback

@@ -14,7 +14,7 @@ from typing import Any
 from jinja2 import Environment, Template
 from markupsafe import Markup
 
-from connector.control import iso
+from connector.clock import iso
 from connector.kpis import compute
 from connector.report_template import TEMPLATE
 

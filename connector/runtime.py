@@ -11,18 +11,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
+from connector.clock import utcnow
 from connector.config import Settings
 from connector.store import Store, open_store
 from integrations.base import Destination, destination_class
 
 logger = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Waker:

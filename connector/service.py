@@ -13,7 +13,8 @@ from typing import Any
 from urllib.parse import quote
 
 from connector import audit, control, metrics, security, timers
-from connector.control import AGENT, BOT, PENDING, iso
+from connector.clock import iso
+from connector.control import AGENT, BOT, PENDING
 from connector.errors import Conflict, NotFound
 from connector.payload import build_payload
 from connector.policy import DecisionInput, decide

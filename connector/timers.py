@@ -23,8 +23,9 @@ from datetime import datetime
 from typing import Any
 
 from connector import control, metrics
+from connector.clock import iso
 from connector.config import FallbackSettings, Settings
-from connector.control import PENDING, iso
+from connector.control import PENDING
 from connector.store import HandoffRow, Tx
 from connector.store.base import TimerRow
 from integrations.base import Destination

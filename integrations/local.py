@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.control import iso
+from connector.clock import iso
 from connector.errors import Unauthorized
 from integrations.base import (
     Delivery,
