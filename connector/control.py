@@ -2,7 +2,7 @@
 
 Every transition is a compare-and-swap on ``(conversation, version)``: of two threads or two
 replicas racing, exactly one wins and the other gets ``Conflict``. Each transition appends an audit
-row and enqueues a signed ``control.changed`` callback to the bot source, in the caller's
+row and queues a ``control.changed`` callback to the bot source (``outbox.Callback``), in the caller's
 transaction, so the change and its announcements commit (or vanish) together.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from connector import outbox
 from connector.clock import iso
 from connector.config import Settings
 from connector.errors import Conflict
@@ -79,15 +80,13 @@ def enqueue_callback(
     conversation_id: str | None = None,
     handoff_id: str | None = None,
 ) -> int | None:
-    """Queue a signed callback to the bot source, if it has a callback URL."""
+    """Queue a callback to the bot source, if the source takes callbacks; ``key`` is its id."""
     source_settings = settings.sources.get(source)
-    if source_settings is None or not source_settings.callback_url:
+    if source_settings is None or not source_settings.receives_callbacks:
         return None
-    document = {"id": key, "type": event_type, "occurred_at": iso(now), **body}
-    return tx.enqueue(
-        "callback", source, f"callback:{key}:{event_type}", document, now.timestamp(),
-        handoff_id=handoff_id, conversation_id=conversation_id,
-    )
+    return outbox.write(tx, outbox.Callback.at(
+        now, source=source, type=event_type, id=key, fields=body,
+        handoff_id=handoff_id, conversation_id=conversation_id), now)
 
 
 def note_destinations(tx: Tx, settings: Settings, handoff_id: str) -> list[str]:
@@ -129,7 +128,7 @@ def hand_back(
         key=f"{handoff_id}:handback", now=now, conversation_id=conversation.id, handoff_id=handoff_id,
         body={"conversation_id": conversation.id, "handoff_id": handoff_id, **details},
     )
-    for destination in note_destinations(tx, settings, handoff_id):
-        tx.enqueue("destination", destination, f"note:{handoff_id}:{destination}:handback",
-                   {"op": "note", "text": destination_note}, now.timestamp(),
-                   handoff_id=handoff_id, conversation_id=conversation.id)
+    outbox.write_all(tx, [
+        outbox.Note(destination=destination, occasion=f"handback:{handoff_id}", text=destination_note,
+                    handoff_id=handoff_id, conversation_id=conversation.id)
+        for destination in note_destinations(tx, settings, handoff_id)], now)

@@ -12,7 +12,6 @@ with an external id and look before creating again, so the effect happens once.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -20,10 +19,10 @@ import time
 import uuid
 from typing import Any
 
-import requests
 from tenacity import wait_exponential_jitter
 
-from connector import metrics, security, timers
+from connector import alerts as alerting
+from connector import links, metrics, outbox, timers
 from connector.clock import iso
 from connector.errors import (
     DeliveryError,
@@ -34,14 +33,10 @@ from connector.errors import (
 from connector.runtime import Runtime
 from connector.schemas import HandoffPayload
 from connector.store import OutboxRow
-from integrations import notify
-from integrations.base import Delivery, TicketRef, error_for_status
+from integrations import alerts
+from integrations.base import Delivery, TicketRef
 
 logger = logging.getLogger(__name__)
-
-DELIVERY_HEADER = "X-Handoff-Delivery"
-EVENT_HEADER = "X-Handoff-Event"
-
 
 class _Attempt:
     """The slice of tenacity's RetryCallState that its wait strategies read."""
@@ -60,64 +55,59 @@ def backoff_seconds(runtime: Runtime, attempt: int, retry_after: float | None) -
     return float(wait(_Attempt(attempt)))  # type: ignore[arg-type]
 
 
-def send_callback(runtime: Runtime, row: OutboxRow) -> dict[str, Any]:
-    """POST a signed callback to the bot source. Raise a DeliveryError on any failure."""
-    source = runtime.settings.sources.get(row.target)
-    if source is None or not source.callback_url:
-        raise PermanentDeliveryError(f"bot source {row.target!r} has no callback_url configured")
-    body = json.dumps(row.body, separators=(",", ":"), ensure_ascii=False).encode()
-    headers = {
-        "Content-Type": "application/json",
-        security.SIGNATURE_HEADER: security.sign(source.secret, body),
-        security.SOURCE_HEADER: row.target,
-        DELIVERY_HEADER: row.idempotency_key,
-        EVENT_HEADER: str(row.body.get("type", "")),
-        "User-Agent": "handoff-connector",
-    }
-    try:
-        response = requests.post(source.callback_url, data=body, headers=headers,
-                                 timeout=source.callback_timeout_seconds)
-    except requests.Timeout as exc:
-        raise TransientDeliveryError(f"callback timed out: {exc}") from exc
-    except requests.RequestException as exc:
-        raise TransientDeliveryError(f"callback failed: {type(exc).__name__}: {exc}") from exc
-    if response.status_code >= 300:
-        raise error_for_status(response.status_code, f"bot callback answered {response.status_code}",
-                               response=response.text[:2000],
-                               retry_after=response.headers.get("Retry-After"))
-    return {"status": response.status_code}
+def send_callback(runtime: Runtime, message: outbox.Callback, delivery_id: str) -> dict[str, Any]:
+    """Send a callback through its source's channel. Raise a DeliveryError on any failure."""
+    channel = runtime.channels.get(message.source)
+    if channel is None:
+        raise PermanentDeliveryError(f"bot source {message.source!r} is not configured any more")
+    return channel.send(message, delivery_id=delivery_id)
 
 
 def deliver_to_destination(runtime: Runtime, row: OutboxRow) -> dict[str, Any]:
-    destination = runtime.destinations.get(row.target)
+    """Deliver, note or update a handoff's ticket, as the row says. Raise a DeliveryError on failure."""
+    message = _read(row)
+    if not isinstance(message, outbox.Deliver | outbox.Note | outbox.Update):
+        raise PermanentDeliveryError(f"outbox row {row.id} is not for a destination")
+    destination = runtime.destinations.get(message.destination)
     if destination is None:
-        raise PermanentDeliveryError(f"destination {row.target!r} is not configured any more")
+        raise PermanentDeliveryError(f"destination {message.destination!r} is not configured any more")
     with runtime.store.reading() as tx:
-        handoff = tx.get_handoff(row.handoff_id or "")
-        refs = tx.get_ticket_refs(row.handoff_id or "")
+        handoff = tx.get_handoff(message.handoff_id or "")
+        refs = tx.get_ticket_refs(message.handoff_id or "")
     if handoff is None:
-        raise PermanentDeliveryError(f"handoff {row.handoff_id!r} does not exist")
+        raise PermanentDeliveryError(f"handoff {message.handoff_id!r} does not exist")
     previous = TicketRef.from_dict(refs[row.target]) if row.target in refs else None
-    op = row.body.get("op", "deliver")
-    if op == "deliver":
+    if isinstance(message, outbox.Deliver):
         ref = destination.deliver(Delivery(
             handoff_id=handoff.id, payload=HandoffPayload.model_validate(handoff.payload),
-            idempotency_key=row.idempotency_key,
-            widget_url=f"{runtime.base_url}/inbox/{handoff.id}", attempt=row.attempts,
-            previous=previous,
+            idempotency_key=row.idempotency_key, widget_url=links.inbox_url(runtime.base_url, handoff.id),
+            attempt=row.attempts, previous=previous,
         ))
         return {"ref": ref.to_dict()}
-    if op == "note":
-        if previous is None:
-            raise TransientDeliveryError("the handoff is not delivered to this destination yet")
-        destination.add_note(previous, str(row.body.get("text", "")), key=row.idempotency_key)
-        return {"ref": previous.to_dict()}
-    if op == "update":
-        if previous is None:
-            raise TransientDeliveryError("the handoff is not delivered to this destination yet")
-        destination.update(previous, dict(row.body.get("fields", {})), key=row.idempotency_key)
-        return {"ref": previous.to_dict()}
-    raise PermanentDeliveryError(f"unknown outbox operation {op!r}")
+    if previous is None:
+        raise TransientDeliveryError("the handoff is not delivered to this destination yet")
+    if isinstance(message, outbox.Note):
+        destination.add_note(previous, message.text, key=row.idempotency_key)
+    else:
+        destination.update(previous, dict(message.fields), key=row.idempotency_key)
+    return {"ref": previous.to_dict()}
+
+
+def _read(row: OutboxRow) -> outbox.Outbound:
+    try:
+        return outbox.read(row)
+    except ValueError as exc:  # a row no message describes: retrying cannot help
+        raise PermanentDeliveryError(str(exc)) from exc
+
+
+def send(runtime: Runtime, row: OutboxRow) -> dict[str, Any]:
+    """Send one outbox row through the registry that knows its kind."""
+    message = _read(row)
+    if isinstance(message, outbox.Callback):
+        return send_callback(runtime, message, row.idempotency_key)
+    if isinstance(message, outbox.Alert):
+        return alerts.send_alert(runtime.settings, message, row.idempotency_key)
+    return deliver_to_destination(runtime, row)
 
 
 class Worker:
@@ -149,12 +139,7 @@ class Worker:
     def _process(self, row: OutboxRow) -> None:
         runtime = self.runtime
         try:
-            if row.kind == "callback":
-                result = send_callback(runtime, row)
-            elif row.kind == "alert":
-                result = notify.send_alert(runtime, row)
-            else:
-                result = deliver_to_destination(runtime, row)
+            result = send(runtime, row)
         except DeliveryError as exc:
             self._failed(row, exc)
         except Exception as exc:  # a bug in a destination must not stop the worker
@@ -197,11 +182,12 @@ class Worker:
                 tx.append_audit(at=iso(now), action=f"{row.kind}.dead_letter", actor=f"worker:{row.target}",
                                 conversation_id=row.conversation_id, handoff_id=row.handoff_id,
                                 reason=reason[:500], data={"outbox_id": row.id, "attempts": row.attempts})
-                if row.kind != "alert":  # an alert about a dead alert could only loop
-                    notify.enqueue_alerts(tx, runtime.settings, "dead_letter",
-                                          tx.get_handoff(row.handoff_id) if row.handoff_id else None,
-                                          key=str(row.id), reason=f"{row.kind} to {row.target}: {reason[:300]}",
-                                          now=now, conversation_id=row.conversation_id)
+                if row.kind != outbox.ALERT:  # an alert about a dead alert could only loop
+                    outbox.write_all(tx, alerting.alerts_for(
+                        runtime.settings, "dead_letter",
+                        tx.get_handoff(row.handoff_id) if row.handoff_id else None,
+                        occasion=str(row.id), reason=f"{row.kind} to {row.target}: {reason[:300]}",
+                        now=now, conversation_id=row.conversation_id), now)
                 metrics.safely(runtime, lambda m: (m.deliveries.labels(row.kind, row.target, "dead").inc(),
                                                    m.dead_letters.labels(row.kind, row.target).inc()))
                 logger.error("outbox row %s to %s DEAD-LETTERED: %s", row.id, row.target, reason)

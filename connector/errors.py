@@ -22,6 +22,7 @@ HTTP handlers and the CLI catch ``HandoffError`` at one place each; anything els
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 
@@ -120,3 +121,40 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     permanent = True
+
+
+# --- one status → error table, shared by every HTTP-speaking destination, channel and notifier ---
+
+TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds from now: delta-seconds or an HTTP date; None when absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    from datetime import UTC
+
+    current = now or datetime.now(UTC)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - current).total_seconds())
+
+
+def error_for_status(status: int, message: str, *, response: str | None = None,
+                     retry_after: str | None = None) -> DeliveryError:
+    """408, 425, 429 and 5xx are worth retrying; every other 4xx is permanent."""
+    if status in TRANSIENT_STATUSES or status >= 500:
+        return TransientDeliveryError(message, status=status, response=response,
+                                      retry_after=parse_retry_after(retry_after))
+    return PermanentDeliveryError(message, status=status, response=response)

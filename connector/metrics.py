@@ -87,6 +87,11 @@ class Metrics:
         self.events = Counter(
             "handoff_events", "Bot events received", ["source", "type", "duplicate"], registry=r
         )
+        self.ingest_races = Counter(
+            "handoff_ingest_races",
+            "Events decided again because what their decision read changed before the write",
+            registry=r,
+        )
         self.decisions = Counter(
             "handoff_decisions",
             "Policy decisions by trigger that fired",

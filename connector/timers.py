@@ -20,16 +20,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from connector import control, metrics
+from connector import control, metrics, outbox
+from connector.alerts import alerts_for
 from connector.clock import iso
 from connector.config import FallbackSettings, Settings
 from connector.control import PENDING
 from connector.store import HandoffRow, Tx
 from connector.store.base import TimerRow
-from integrations.base import Destination
-from integrations.notify import enqueue_alerts
+
+if TYPE_CHECKING:  # the runtime is handed in; importing it would pull in the vendor layer
+    from connector.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -204,21 +206,23 @@ def _tell_customer(tx: Tx, settings: Settings, handoff: HandoffRow, key: str, te
     )
 
 
-def _supports_update(runtime, name: str) -> bool:  # type: ignore[no-untyped-def]
-    destination = runtime.destinations.get(name)
-    return destination is not None and type(destination).update is not Destination.update
-
-
-def _tell_destinations(runtime, tx: Tx, handoff: HandoffRow, key: str, note: str,  # type: ignore[no-untyped-def]
-                       fields: dict[str, Any], ts: float) -> None:
+def _tell_destinations(runtime: Runtime, tx: Tx, handoff: HandoffRow, occasion: str, note: str,
+                       fields: dict[str, Any], now: datetime) -> None:
     """Queue ``note`` for every destination of the handoff, and ``fields`` (when any) for those
-    that can update a ticket; outbox keys are ``<key>:<destination>:note`` and ``…:update``."""
+    that can update a ticket."""
+    ids = {"handoff_id": handoff.id, "conversation_id": handoff.conversation_id}
+    messages: list[outbox.Outbound] = []
     for name in control.note_destinations(tx, runtime.settings, handoff.id):
-        tx.enqueue("destination", name, f"{key}:{name}:note", {"op": "note", "text": note}, ts,
-                   handoff_id=handoff.id, conversation_id=handoff.conversation_id)
-        if fields and _supports_update(runtime, name):
-            tx.enqueue("destination", name, f"{key}:{name}:update", {"op": "update", "fields": fields},
-                       ts, handoff_id=handoff.id, conversation_id=handoff.conversation_id)
+        messages.append(outbox.Note(destination=name, occasion=occasion, text=note, **ids))
+        if fields and runtime.can_update(name):
+            messages.append(outbox.Update(destination=name, occasion=occasion, fields=fields, **ids))
+    outbox.write_all(tx, messages, now)
+
+
+def _alert(tx: Tx, settings: Settings, event: str, handoff: HandoffRow, *, occasion: str, reason: str,
+           now: datetime, extra: dict[str, Any]) -> None:
+    outbox.write_all(tx, alerts_for(settings, event, handoff, occasion=occasion, reason=reason, now=now,
+                                    extra=extra), now)
 
 
 def _remind(
@@ -242,18 +246,10 @@ def _remind(
         f"Priority is now {priority}."
     )
     _tell_destinations(runtime, tx, handoff, f"reminder:{handoff.id}:{timer.id}", note,
-                       {"priority": priority} if priority != handoff.priority else {}, ts)
+                       {"priority": priority} if priority != handoff.priority else {}, now)
     handoff.priority = priority
-    enqueue_alerts(
-        tx,
-        settings,
-        "reminder",
-        handoff,
-        key=f"{handoff.id}:{timer.id}",
-        reason=reason,
-        now=now,
-        extra={"waited_minutes": waited, "reminder": step, "max_reminders": total},
-    )
+    _alert(tx, settings, "reminder", handoff, occasion=f"{handoff.id}:{timer.id}", reason=reason,
+           now=now, extra={"waited_minutes": waited, "reminder": step, "max_reminders": total})
     text, offered = customer_update_text(
         step=step,
         max_reminders=total,
@@ -300,7 +296,7 @@ def _reroute(
     waited: int,  # type: ignore[no-untyped-def]
     now: datetime,
 ) -> None:
-    stamp, ts = iso(now), now.timestamp()
+    stamp = iso(now)
     settings = runtime.settings
     old_team = handoff.team
     team_settings = settings.routing.teams.get(team)
@@ -310,21 +306,13 @@ def _reroute(
     reason = f"no agent response after {waited} min: moved from {old_team} to {team}"
     _tell_destinations(runtime, tx, handoff, f"fallback:{handoff.id}:{timer.id}",
                        f"No agent on {old_team} answered in {waited} min; moved to {team}.",
-                       {"team": team, "queue": queue, "priority": priority}, ts)
+                       {"team": team, "queue": queue, "priority": priority}, now)
     tx.add_fact(
         handoff.id, "rerouted", stamp, {"from_team": old_team, "to_team": team, "by": ACTOR}
     )
     handoff.team, handoff.priority = team, priority
-    enqueue_alerts(
-        tx,
-        settings,
-        "fallback",
-        handoff,
-        key=f"{handoff.id}:{timer.id}",
-        reason=reason,
-        now=now,
-        extra={"waited_minutes": waited, "action": "route_to_team", "from_team": old_team},
-    )
+    _alert(tx, settings, "fallback", handoff, occasion=f"{handoff.id}:{timer.id}", reason=reason,
+           now=now, extra={"waited_minutes": waited, "action": "route_to_team", "from_team": old_team})
     window = window_for(settings, team)
     _tell_customer(
         tx, settings, handoff, f"reroute:{timer.id}",
@@ -375,16 +363,8 @@ def _handback(
         extra={"callback_promised": True,
                "customer_message": {"text": apology, "callback_offered": True}},
     )
-    enqueue_alerts(
-        tx,
-        settings,
-        "fallback",
-        handoff,
-        key=f"{handoff.id}:{timer.id}",
-        reason=reason,
-        now=now,
-        extra={"waited_minutes": waited, "action": "handback"},
-    )
+    _alert(tx, settings, "fallback", handoff, occasion=f"{handoff.id}:{timer.id}", reason=reason,
+           now=now, extra={"waited_minutes": waited, "action": "handback"})
     tx.append_audit(
         at=stamp,
         action="handback",

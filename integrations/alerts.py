@@ -1,8 +1,7 @@
-"""Agent alerts: a Slack incoming webhook, e-mail over SMTP, and a generic signed webhook.
+"""Agent alerts, the sending side: a Slack incoming webhook, e-mail over SMTP, a signed webhook.
 
-Alerts travel like everything else that leaves the connector: ``enqueue_alerts`` writes one outbox
-row (``kind="alert"``, ``target`` = channel name) per channel that listens to the event, in the
-caller's transaction; the delivery worker calls ``send_alert`` and the shared retry/dead-letter path
+The domain decides which alerts exist (``connector/alerts.py`` writes one ``outbox.Alert`` per
+channel that listens); the delivery worker calls ``send_alert`` and the shared retry/dead-letter path
 decides what a failure means. Each notifier builds its request without I/O (``build``), then sends.
 
 Errors, as everywhere: ``TransientDeliveryError`` (timeouts, refused connections, 408/429/5xx, SMTP
@@ -15,7 +14,6 @@ import html
 import json
 import smtplib
 import ssl
-from datetime import datetime
 from email.message import EmailMessage
 from typing import Any, ClassVar
 
@@ -28,88 +26,8 @@ from connector.config import (
     SlackChannelSettings,
     WebhookChannelSettings,
 )
-from connector.store import HandoffRow, Tx
+from connector.outbox import Alert
 from integrations.base import PermanentDeliveryError, TransientDeliveryError, error_for_status
-
-TITLES = {
-    "handoff.opened": "New handoff waiting for an agent",
-    "reminder": "Reminder: a customer is still waiting for an agent",
-    "fallback": "No agent answered: fallback applied",
-    "dead_letter": "A delivery was dead-lettered",
-}
-
-
-def alert_body(
-    event: str,
-    handoff: HandoffRow | None,
-    *,
-    base_url: str,
-    reason: str,
-    now: datetime,
-    conversation_id: str | None = None,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The channel-neutral alert: what every notifier renders. No full customer messages."""
-    payload = handoff.payload if handoff else {}
-    customer = payload.get("customer") or {}
-    return {
-        "event": event,
-        "title": TITLES.get(event, event),
-        "handoff_id": handoff.id if handoff else None,
-        "conversation_id": handoff.conversation_id if handoff else conversation_id,
-        "team": handoff.team if handoff else None,
-        "priority": handoff.priority if handoff else None,
-        "summary": str(payload.get("summary") or "")[:1500],
-        "customer": customer.get("name"),
-        "reason": reason,
-        "link": f"{base_url}/inbox/{handoff.id}" if handoff else None,
-        "at": now.isoformat(),
-        **(extra or {}),
-    }
-
-
-def enqueue_alerts(
-    tx: Tx,
-    settings: Settings,
-    event: str,
-    handoff: HandoffRow | None,
-    *,
-    key: str,
-    reason: str,
-    now: datetime,
-    conversation_id: str | None = None,
-    extra: dict[str, Any] | None = None,
-) -> list[int]:
-    """Queue ``event`` to every channel that listens to it (and to the handoff's team)."""
-    ids: list[int] = []
-    body: dict[str, Any] | None = None
-    team = handoff.team if handoff else None
-    for name, channel in settings.alerts.channels.items():
-        if event not in channel.events or (channel.teams and team not in channel.teams):
-            continue
-        if body is None:
-            body = alert_body(
-                event,
-                handoff,
-                base_url=settings.server.base_url(),
-                reason=reason,
-                now=now,
-                conversation_id=conversation_id,
-                extra=extra,
-            )
-        row_id = tx.enqueue(
-            "alert",
-            name,
-            f"alert:{event}:{key}:{name}",
-            body,
-            now.timestamp(),
-            handoff_id=handoff.id if handoff else None,
-            conversation_id=body["conversation_id"],
-        )
-        if row_id is not None:
-            ids.append(row_id)
-    return ids
-
 
 # --- notifiers ------------------------------------------------------------------------------------
 
@@ -339,6 +257,6 @@ def notifier_for(settings: Settings, channel: str) -> Notifier:
     return NOTIFIERS[config.type](config)  # type: ignore[no-any-return]
 
 
-def send_alert(runtime: Any, row: Any) -> dict[str, Any]:
-    """Deliver one ``kind="alert"`` outbox row (called by the delivery worker)."""
-    return notifier_for(runtime.settings, row.target).send(row.body, row.idempotency_key)
+def send_alert(settings: Settings, message: Alert, delivery_id: str) -> dict[str, Any]:
+    """Deliver one alert from the outbox (called by the delivery worker)."""
+    return notifier_for(settings, message.channel).send(message.alert, delivery_id)

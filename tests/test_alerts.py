@@ -11,10 +11,11 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from connector import security
+from connector.alerts import alert_body
 from connector.app import create_app
 from connector.delivery import Worker
 from connector.runtime import Runtime, build_runtime
-from integrations.notify import SlackNotifier, alert_body
+from integrations.alerts import SlackNotifier
 from tests.conftest import drain, make_settings
 from tests.helpers import SECRET, Receiver, event, post_event
 

@@ -19,7 +19,7 @@ from integrations.base import (
     error_for_status,
     parse_retry_after,
 )
-from tests.conftest import drain
+from tests.conftest import drain, make_settings
 from tests.helpers import dumps, event, post_event, signed_headers
 
 
@@ -110,12 +110,16 @@ def test_out_of_attempts_is_dead_lettered(client, runtime, receiver, clock, sett
     assert row.status == "dead" and row.last_error.startswith("gave up after 3 attempts")
 
 
-def test_unreachable_callback_is_transient(client, runtime, settings, worker):  # type: ignore[no-untyped-def]
-    settings.sources["demo"].callback_url = "http://127.0.0.1:9/nothing-listens-here"
-    escalate(client)
-    drain(worker)
-    row = callback_row(runtime)
-    assert row.status == "pending" and "callback failed" in row.last_error
+class TestUnreachableBot:
+    @pytest.fixture
+    def settings(self, tmp_path):  # type: ignore[no-untyped-def]
+        return make_settings(tmp_path, callback_url="http://127.0.0.1:9/nothing-listens-here")
+
+    def test_unreachable_callback_is_transient(self, client, runtime, worker):  # type: ignore[no-untyped-def]
+        escalate(client)
+        drain(worker)
+        row = callback_row(runtime)
+        assert row.status == "pending" and "callback failed" in row.last_error
 
 
 def test_expired_claim_is_taken_over_and_the_late_finisher_is_ignored(client, runtime, clock):  # type: ignore[no-untyped-def]
