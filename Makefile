@@ -39,7 +39,7 @@ browser:
 	fi
 
 lint: $(VENV)/.installed-test  ## ruff on everything, mypy on the packages (pyproject.toml)
-	$(BIN)/ruff check connector integrations sidebar_widget tests bench
+	$(BIN)/ruff check connector channels integrations sidebar_widget tests bench
 	$(BIN)/mypy
 
 bench: $(VENV)/.installed-test  ## benchmarks print figures (see bench/README.md)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connector.errors import ConfigError
 from connector.policy_config import (  # noqa: F401 - re-exported: the rule schema lives there
@@ -79,9 +79,26 @@ class SecuritySettings(Section):
 
 
 class SourceSettings(Section):
+    """One bot source. ``channel`` names its format (``channels/``: ``native`` is our signed JSON);
+    a non-native channel's own keys sit beside these and are checked by the channel itself."""
+
+    model_config = ConfigDict(extra="allow")
+
+    channel: str = "native"
     secret: str = Field(min_length=8)
     callback_url: str | None = None
     callback_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    @property
+    def channel_settings(self) -> dict[str, Any]:
+        """The keys the channel reads: the shared ones and the channel's own."""
+        return self.model_dump(exclude={"channel"})
+
+    @property
+    def receives_callbacks(self) -> bool:
+        """Does the domain queue callbacks for this source? A native source only with a
+        ``callback_url``; another channel always (it answers through its platform's API)."""
+        return bool(self.callback_url) or self.channel != "native"
 
     @field_validator("callback_url")
     @classmethod
@@ -418,6 +435,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
         raise ConfigError(problems)
     problems.extend(check_policy(settings.policy, settings.routing))
     problems.extend(check_destinations(settings))
+    problems.extend(check_sources(settings))
     problems.extend(check_teams(settings))
     if problems:
         raise ConfigError(problems)
@@ -455,6 +473,22 @@ def check_destinations(settings: Settings) -> list[tuple[str, str]]:
                 problems.extend((f"destinations.{name}.{p}" if p else f"destinations.{name}", m) for p, m in validate(dest_settings))
         except ConfigError as exc:
             problems.extend(exc.problems)
+    return problems
+
+
+def check_sources(settings: Settings) -> list[tuple[str, str]]:
+    """Resolve each source's channel and let it check the source's keys."""
+    from channels.base import channel_class
+
+    problems: list[tuple[str, str]] = []
+    for name, source in settings.sources.items():
+        try:
+            cls = channel_class(source.channel, key_path=f"sources.{name}.channel")
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        problems.extend((f"sources.{name}.{path}", msg)
+                        for path, msg in cls.validate_settings(source.channel_settings))
     return problems
 
 

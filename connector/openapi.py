@@ -70,6 +70,13 @@ def openapi_document() -> dict[str, Any]:
             "summary": "Post a bot event; the policy decides whether a human takes over",
             "security": BOT_AUTH, "requestBody": _body("Event"),
             "responses": {"200": _ok("EventResponse"), **_problems(400, 401, 409, 413, 503)}}},
+        "/v1/channels/{source}": {"post": {
+            "summary": "A bot platform posts in its own format; the source's channel verifies, parses "
+                       "and answers it (channels/; sub-paths where a platform calls several endpoints)",
+            "parameters": [{"name": "source", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "responses": {"200": {"description": "the channel's answer, in the platform's format"},
+                          **_problems(400, 401, 409, 413, 503)}}},
         "/v1/conversations/{conversation_id}/control": {"get": {
             "summary": "Who owns the conversation now", "parameters": [conv],
             "security": BOT_AUTH + AGENT_AUTH,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from channels.base import BotChannel, channel_class
 from connector.clock import utcnow
 from connector.config import Settings
 from connector.store import Store, open_store
@@ -122,15 +123,26 @@ class Runtime:
     waker: Waker
     clock: Callable[[], datetime] = utcnow
     extras: dict[str, object] = field(default_factory=dict)
+    channels: dict[str, BotChannel] = field(default_factory=dict)  # by source name
 
     def now(self) -> datetime:
         return self.clock()
+
+    def can_update(self, destination: str) -> bool:
+        """Can this destination change a ticket's fields (priority, team)? Not every one can."""
+        found = self.destinations.get(destination)
+        return found is not None and type(found).update is not Destination.update
 
     @property
     def base_url(self) -> str:
         return self.settings.server.base_url()
 
     def close(self) -> None:
+        for channel in self.channels.values():
+            try:
+                channel.close()
+            except Exception:  # closing must never stop the rest from closing
+                logger.exception("closing channel of source %s", channel.source)
         for destination in self.destinations.values():
             close = getattr(destination, "close", None)
             if close is not None:
@@ -150,6 +162,11 @@ def build_runtime(settings: Settings, *, store: Store | None = None,
         for name, dest_settings in settings.destinations.items():
             cls = destination_class(name)
             runtime.destinations[name] = cls.from_config(dest_settings, runtime)
+        window = settings.security.replay_window_seconds
+        for source, source_settings in settings.sources.items():
+            channel = channel_class(source_settings.channel, key_path=f"sources.{source}.channel")
+            runtime.channels[source] = channel.from_config(
+                source, source_settings.channel_settings, replay_window_seconds=window)
     except BaseException:
         runtime.close()  # release the store, the waker and any destination already built
         raise

@@ -6,10 +6,13 @@ Schema, so the documentation can never drift from what the service accepts.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from connector.errors import BadRequest
 
 Role = Literal["customer", "bot", "agent", "system"]
 Owner = Literal["bot", "pending_agent", "agent"]
@@ -300,3 +303,36 @@ class Problem(BaseModel):
     status: int
     detail: str = ""
     errors: list[dict[str, Any]] | None = None
+
+
+# --- reading a JSON body into a model: the one place bad input becomes a 400 with field paths ---
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(body)"
+
+
+def load_json(model: type[M], raw: bytes) -> M:
+    """Parse ``raw`` as a JSON object into ``model``; ``BadRequest`` names every bad field by path."""
+    if not raw.strip():
+        raise BadRequest("the request body is empty; send a JSON object", slug="malformed-json")
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"the request body is not valid JSON: {exc}", slug="malformed-json") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the request body must be a JSON object", slug="malformed-json")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [{"path": _path(e["loc"]), "message": e["msg"], "type": e["type"]} for e in exc.errors()]
+        first = errors[0]
+        raise BadRequest(
+            f"{len(errors)} invalid field(s); first: {first['path']}: {first['message']}",
+            slug="validation-error", title="Invalid request body", errors=errors,
+        ) from None

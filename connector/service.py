@@ -8,26 +8,30 @@ from __future__ import annotations
 
 import logging
 import uuid
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
-from connector import audit, control, metrics, security, timers
+from connector import audit, control, links, metrics, outbox, security, timers
 from connector.clock import iso
 from connector.control import AGENT, BOT, PENDING
 from connector.errors import Conflict, NotFound
-from connector.payload import build_payload
-from connector.policy import DecisionInput, decide
-from connector.routing import guess_team, route
+from connector.planning import (
+    Decided,
+    History,
+    Plan,
+    Snapshot,
+    decide_event,
+    message_row,
+    new_handoff_id,
+    plan_handoff,
+)
 from connector.runtime import Runtime
 from connector.schemas import (
-    BotContext,
     BotReply,
     BotReplyResponse,
     Claim,
     Control,
-    ConversationRef,
-    Customer,
     Decision,
     Event,
     EventResponse,
@@ -35,16 +39,11 @@ from connector.schemas import (
     HandoffRef,
     Message,
 )
-from connector.store import ConversationRow, HandoffRow, MessageRow, Tx
-from integrations import notify
+from connector.store import ConversationRow, HandoffRow, Tx
 
 logger = logging.getLogger(__name__)
 
 STATUS_FOR_OWNER = {PENDING: "open", AGENT: "with_agent"}
-
-
-def new_handoff_id() -> str:
-    return "ho_" + uuid.uuid4().hex[:20]
 
 
 def widget_token(runtime: Runtime, handoff_id: str, agent: str | None = None) -> str:
@@ -56,8 +55,7 @@ def widget_token(runtime: Runtime, handoff_id: str, agent: str | None = None) ->
 
 def widget_url(runtime: Runtime, handoff_id: str, agent: str | None = None, *, token: str | None = None) -> str:
     """The agent widget for this handoff, with ``token`` or a fresh one."""
-    token = token or widget_token(runtime, handoff_id, agent)
-    return f"{runtime.base_url}/widget/handoffs/{quote(handoff_id, safe='')}?token={token}"
+    return links.widget_url(runtime.base_url, handoff_id, token or widget_token(runtime, handoff_id, agent))
 
 
 def control_of(conversation: ConversationRow) -> Control:
@@ -65,159 +63,130 @@ def control_of(conversation: ConversationRow) -> Control:
                                    "since": conversation.owner_since, "handoff_id": conversation.handoff_id})
 
 
-def _message_row(conversation_id: str, message: Message) -> MessageRow:
-    data = message.model_dump(mode="json", exclude={"id", "role", "text", "at"}, exclude_defaults=True)
-    return MessageRow(conversation_id=conversation_id, id=message.id, role=message.role,
-                      text=message.text, at=iso(message.at) if message.at else None, data=data)
-
-
-MESSAGE_DATA_FIELDS = frozenset(Message.model_fields) - {"id", "role", "text", "at"}
-
-
-def _message(row: MessageRow) -> Message:
-    """A stored message as a ``Message``. Stored rows must always load back: keys a ``Message`` does
-    not know (written by an older version, such as the send gate's ``via``) are left behind."""
-    known = {key: value for key, value in row.data.items() if key in MESSAGE_DATA_FIELDS}
-    return Message(id=row.id, role=row.role, text=row.text, at=row.at, **known)  # type: ignore[arg-type]
-
-
-def _merge_customer(old: dict[str, Any], new: Customer) -> dict[str, Any]:
-    merged = dict(old)
-    for key, value in new.model_dump(mode="json", exclude_defaults=True).items():
-        if key == "attributes":
-            merged["attributes"] = {**merged.get("attributes", {}), **value}
-        else:
-            merged[key] = value
-    return merged
-
-
-def _conversation_for(tx: Tx, source: str, event: Event, stamp: str) -> ConversationRow:
-    conversation = tx.get_conversation(event.conversation.id)
-    ref = event.conversation
-    if conversation is None:
-        conversation = ConversationRow(
-            id=ref.id, source=source, owner=BOT, version=1, owner_since=stamp, created_at=stamp,
-            updated_at=stamp, channel=ref.channel, language=ref.language, url=ref.url,
-            customer=_merge_customer({}, event.customer),
-            bot=event.bot.model_dump(mode="json", exclude_defaults=True),
-        )
-        tx.insert_conversation(conversation)
-        return conversation
-    if conversation.source != source:
-        raise Conflict(
-            f"conversation {ref.id!r} belongs to another bot source",
-            slug="conversation-source-mismatch",
-        )
-    fresh = {
-        "channel": ref.channel or conversation.channel,
-        "language": ref.language or conversation.language,
-        "url": ref.url or conversation.url,
-        "customer": _merge_customer(conversation.customer, event.customer),
-        "bot": {**conversation.bot, **event.bot.model_dump(mode="json", exclude_defaults=True)},
-    }
-    # most events repeat what the conversation already holds: write only what changed
-    changed = {key: value for key, value in fresh.items() if getattr(conversation, key) != value}
-    for key, value in changed.items():
-        setattr(conversation, key, value)
-    tx.update_conversation(conversation.id, **changed, updated_at=stamp)
-    return conversation
-
-
 def _first_responses(tx: Tx, team: str, limit: int) -> dict[str, list[float]]:
     """The team's recent first-response times in minutes, oldest first, for the wait estimate."""
     return {team: [seconds / 60.0 for seconds in reversed(tx.recent_first_responses(team, limit))]}
 
 
+class _Raced(Exception):
+    """What an event's decision read changed before its write: read and decide again."""
+
+
+RACE_RETRIES = 4  # optimistic tries before the last one, which reads and writes under the lock
+
+
 def ingest_event(runtime: Runtime, source: str, event: Event) -> EventResponse:
-    """Record an event, decide, and (when the policy escalates) open a handoff. Idempotent by id."""
-    now = runtime.now()
-    stamp = iso(now)
+    """Record an event, decide, and (when the policy escalates) open a handoff. Idempotent by id.
+
+    Read → decide → write: what the decision needs is read without the write lock, the decision
+    is pure (``connector/planning.py``), and everything it implies is written in one short
+    transaction that first checks nothing it read has changed; a lost race decides again. The
+    last try holds the lock from its read to its write, so an event always gets an answer.
+    """
+    for attempt in range(RACE_RETRIES + 1):
+        try:
+            return _ingest_once(runtime, source, event, locked=attempt == RACE_RETRIES)
+        except _Raced:
+            metrics.safely(runtime, lambda m: m.ingest_races.inc())
+    raise AssertionError("unreachable: the locked try cannot race")
+
+
+def _ingest_once(runtime: Runtime, source: str, event: Event, *, locked: bool) -> EventResponse:
     settings = runtime.settings
-    escalated = False
-    with runtime.store.atomic() as tx:
-        first = tx.get_event(source, event.id)
-        if first is not None:
-            metrics.safely(runtime, lambda m: m.events.labels(source, event.type, "true").inc())
-            return _replayed(runtime, first)
-        conversation = _conversation_for(tx, source, event, stamp)
-        new_rows = tx.add_messages([_message_row(conversation.id, m) for m in event.messages])
-        transcript = [_message(r) for r in tx.list_messages(conversation.id)]
-        inputs = DecisionInput(
-            event_type=event.type,
-            conversation=ConversationRef(id=conversation.id, channel=conversation.channel,
-                                         language=conversation.language, url=conversation.url),
-            customer=Customer.model_validate(conversation.customer),
-            bot=BotContext.model_validate(conversation.bot),
-            messages=transcript,
-            new_messages=[_message(r) for r in new_rows],
-            event_bot=event.bot,
-        )
-        decision = decide(inputs, settings.policy)
-        handoff_ref = None
-        customer_message = None
-        if decision.escalate and conversation.owner != BOT:
-            decision = decision.model_copy(update={"escalate": False})
-        if decision.escalate:
-            handoff_id = new_handoff_id()
-            guess = guess_team(decision, transcript, settings.routing, inputs.bot)
-            routing, customer_message = route(decision, inputs.customer, conversation.language,
-                                              settings.routing, now, messages=transcript,
-                                              bot=inputs.bot, guess=guess,
-                                              first_responses=_first_responses(
-                                                  tx, guess.team, settings.routing.wait_history))
-            decision.team = routing.team
-            customer_id = inputs.customer.id
-            prior = tx.count_customer_handoffs(customer_id) if customer_id else 0
-            payload = build_payload(
-                handoff_id=handoff_id, inputs=inputs, decision=decision, routing=routing,
-                prior_handoffs=prior, now=now, transcript_url=f"{runtime.base_url}/inbox/{handoff_id}",
-                policy=settings.policy, settings=settings.payload,
-            )
-            opened = HandoffRow(
-                id=handoff_id, conversation_id=conversation.id, source=source, status="open",
-                team=routing.team, priority=routing.priority,
-                payload=payload.model_dump(mode="json", by_alias=True), created_at=stamp,
-                updated_at=stamp, customer_id=customer_id,
-            )
-            tx.insert_handoff(opened)
-            control.transition(tx, settings, conversation, PENDING, handoff_id=handoff_id,
-                               actor=f"policy:{decision.policy_version}",
-                               reason=", ".join(r.trigger for r in decision.reasons), now=now)
-            for destination in settings.destinations:
-                tx.enqueue("destination", destination, f"deliver:{handoff_id}:{destination}",
-                           {"op": "deliver"}, now.timestamp(), handoff_id=handoff_id,
-                           conversation_id=conversation.id)
-            timers.start(tx, settings, opened, now)
-            notify.enqueue_alerts(tx, settings, "handoff.opened", opened, key=handoff_id, now=now,
-                                  reason=", ".join(r.trigger for r in decision.reasons) or "escalated")
-            handoff_ref = HandoffRef(id=handoff_id, status="open", widget_url=widget_url(runtime, handoff_id))
-            escalated = True
-        elif conversation.handoff_id and conversation.owner != BOT:
-            handoff_ref = HandoffRef(id=conversation.handoff_id,
-                                     status=STATUS_FOR_OWNER[conversation.owner],  # type: ignore[arg-type]
-                                     widget_url=widget_url(runtime, conversation.handoff_id))
-        tx.append_audit(
-            at=stamp, action="decision", actor=f"policy:{decision.policy_version}",
-            conversation_id=conversation.id, handoff_id=handoff_ref.id if handoff_ref else None,
-            reason="escalate" if decision.escalate else "stay with bot",
-            data={"event_id": event.id, "event_type": event.type, "source": source,
-                  "new_messages": [r.id for r in new_rows],
-                  "inputs_digest": audit.digest(event.model_dump(mode="json")),
-                  "new_messages_digest": audit.digest([[r.id, r.role, r.text] for r in new_rows]),
-                  "rules_fired": [r.rule for r in decision.reasons],
-                  "policy_version": decision.policy_version,
-                  "decision": decision.model_dump(mode="json")},
-        )
-        response = EventResponse(
-            event_id=event.id, duplicate=False, decision=decision, control=control_of(conversation),
-            handoff=handoff_ref, customer_message=customer_message,
-        )
-        tx.put_event(source, event.id, conversation.id, _stored_answer(response), stamp)
-    _count_decision(runtime, source, event, decision, escalated)
-    if escalated:
+    with ExitStack() as stack:
+        held = stack.enter_context(runtime.store.atomic()) if locked else None
+
+        def reading() -> AbstractContextManager[Tx]:
+            return nullcontext(held) if held is not None else runtime.store.reading()
+
+        with reading() as tx:
+            first = tx.get_event(source, event.id)
+            if first is not None:
+                return _replayed(runtime, source, event, first)
+            found = tx.get_conversation(event.conversation.id)
+            snapshot = Snapshot(found, tx.list_messages(found.id) if found else [])
+        decided_at = runtime.now()
+        decided = decide_event(source, event, snapshot, settings, decided_at)
+        plan = None
+        if decided.decision.escalate:
+            assert decided.guess is not None
+            with reading() as tx:
+                customer_id = decided.inputs.customer.id
+                history = History(
+                    first_responses=_first_responses(tx, decided.guess.team, settings.routing.wait_history),
+                    prior_handoffs=tx.count_customer_handoffs(customer_id) if customer_id else 0)
+            plan = plan_handoff(source, decided, history, settings, handoff_id=new_handoff_id(),
+                                base_url=runtime.base_url, now=decided_at)
+        if held is not None:
+            response = _write(runtime, held, source, event, snapshot, decided, plan)
+        else:
+            with runtime.store.atomic() as tx:
+                response = _write(runtime, tx, source, event, snapshot, decided, plan)
+    if response.duplicate:
+        return response
+    _count_decision(runtime, source, event, decided.decision, plan is not None)
+    if plan is not None:
         runtime.waker.notify()
-        logger.info("handoff opened", extra={"conversation": conversation.id,
-                                             "handoff": handoff_ref.id if handoff_ref else None})
+        logger.info("handoff opened", extra={"conversation": decided.conversation.id,
+                                             "handoff": plan.handoff.id})
+    return response
+
+
+def _write(runtime: Runtime, tx: Tx, source: str, event: Event, snapshot: Snapshot,
+           decided: Decided, plan: Plan | None) -> EventResponse:
+    """Commit a decided event, after checking that nothing it read has changed (else ``_Raced``)."""
+    first = tx.get_event(source, event.id)
+    if first is not None:  # the same event, posted twice at once: the other one won
+        return _replayed(runtime, source, event, first)
+    if tx.get_conversation(event.conversation.id) != snapshot.conversation:
+        raise _Raced()
+    now = runtime.now()  # taken under the lock, so audit rows are in time order
+    stamp = iso(now)
+    conversation, decision = decided.conversation, decided.decision
+    if snapshot.conversation is None:
+        conversation.updated_at = stamp
+        tx.insert_conversation(conversation)
+    else:
+        tx.update_conversation(conversation.id, **decided.changed, updated_at=stamp)
+        conversation.updated_at = stamp
+    inserted = tx.add_messages(decided.new_rows)
+    last_seq = snapshot.transcript[-1].seq if snapshot.transcript else 0
+    if [r.id for r in inserted] != [r.id for r in decided.new_rows] or (
+            inserted and inserted[0].seq != last_seq + 1):
+        raise _Raced()  # messages arrived in between: the decision did not see them
+    handoff_ref = customer_message = None
+    if plan is not None:
+        handoff = plan.handoff
+        tx.insert_handoff(handoff)
+        control.transition(tx, runtime.settings, conversation, PENDING, handoff_id=handoff.id,
+                           actor=f"policy:{decision.policy_version}",
+                           reason=", ".join(r.trigger for r in decision.reasons), now=now)
+        outbox.write_all(tx, plan.outbound, now)
+        timers.start(tx, runtime.settings, handoff, now)
+        handoff_ref = HandoffRef(id=handoff.id, status="open", widget_url=widget_url(runtime, handoff.id))
+        customer_message = plan.customer_message
+    elif conversation.handoff_id and conversation.owner != BOT:
+        handoff_ref = HandoffRef(id=conversation.handoff_id,
+                                 status=STATUS_FOR_OWNER[conversation.owner],  # type: ignore[arg-type]
+                                 widget_url=widget_url(runtime, conversation.handoff_id))
+    decision_json = decision.model_dump(mode="json")
+    tx.append_audit(
+        at=stamp, action="decision", actor=f"policy:{decision.policy_version}",
+        conversation_id=conversation.id, handoff_id=handoff_ref.id if handoff_ref else None,
+        reason="escalate" if decision.escalate else "stay with bot",
+        data={"event_id": event.id, "event_type": event.type, "source": source,
+              "new_messages": [r.id for r in inserted],
+              "inputs_digest": audit.digest(event.model_dump(mode="json")),
+              "new_messages_digest": audit.digest([[r.id, r.role, r.text] for r in inserted]),
+              "rules_fired": [r.rule for r in decision.reasons],
+              "policy_version": decision.policy_version,
+              "decision": decision_json},
+    )
+    response = EventResponse(
+        event_id=event.id, duplicate=False, decision=decision, control=control_of(conversation),
+        handoff=handoff_ref, customer_message=customer_message,
+    )
+    tx.put_event(source, event.id, conversation.id, _stored_answer(response), stamp)
     return response
 
 
@@ -230,8 +199,9 @@ def _stored_answer(response: EventResponse) -> dict[str, Any]:
     return answer
 
 
-def _replayed(runtime: Runtime, first: dict[str, Any]) -> EventResponse:
+def _replayed(runtime: Runtime, source: str, event: Event, first: dict[str, Any]) -> EventResponse:
     """The first answer to an event, again: same decision, control and handoff, a fresh widget link."""
+    metrics.safely(runtime, lambda m: m.events.labels(source, event.type, "true").inc())
     answer = {**first, "duplicate": True}
     if answer.get("handoff"):
         answer["handoff"] = {**answer["handoff"], "widget_url": widget_url(runtime, answer["handoff"]["id"])}
@@ -279,7 +249,7 @@ def send_bot_reply(runtime: Runtime, source: str, conversation_id: str, reply: B
         message_id = reply.id or "bot-" + uuid.uuid4().hex[:16]
         # built as the Message it will be read back as, so it always loads back
         message = Message(id=message_id, role="bot", text=reply.text, at=reply.at or now)
-        tx.add_messages([_message_row(conversation_id, message)])
+        tx.add_messages([message_row(conversation_id, message)])
     return BotReplyResponse(accepted=True, message_id=message_id, control=control_of(conversation))
 
 

@@ -6,11 +6,13 @@ import json
 from typing import Any, TypeVar
 
 from flask import Response, current_app, request
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from channels.base import BotChannel, InboundRequest
 from connector import security
-from connector.errors import BadRequest, ProblemError, Unauthorized
+from connector.errors import ProblemError, Unauthorized
 from connector.runtime import Runtime
+from connector.schemas import load_json
 
 M = TypeVar("M", bound=BaseModel)
 PROBLEM_BASE = "https://handoff-connector.dev/problems/"
@@ -45,48 +47,32 @@ def json_response(model: BaseModel | dict[str, Any], status: int = 200) -> Respo
     return Response(text, status=status, mimetype="application/json")
 
 
-def _path(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(body)"
-
-
 def parse_body(model: type[M], raw: bytes | None = None) -> M:
     """Parse the raw body as JSON into ``model``; a 400 problem names every bad field by path."""
-    raw = request.get_data(cache=True) if raw is None else raw
-    if not raw.strip():
-        raise BadRequest("the request body is empty; send a JSON object", slug="malformed-json")
-    try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"the request body is not valid JSON: {exc}", slug="malformed-json") from None
-    if not isinstance(data, dict):
-        raise BadRequest("the request body must be a JSON object", slug="malformed-json")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors = [{"path": _path(e["loc"]), "message": e["msg"], "type": e["type"]} for e in exc.errors()]
-        first = errors[0]
-        raise BadRequest(
-            f"{len(errors)} invalid field(s); first: {first['path']}: {first['message']}",
-            slug="validation-error", title="Invalid request body", errors=errors,
-        ) from None
+    return load_json(model, request.get_data(cache=True) if raw is None else raw)
+
+
+def inbound_request(path: str = "") -> InboundRequest:
+    """The current request as a channel sees it (no Flask objects cross into ``channels/``)."""
+    return InboundRequest(method=request.method, path=path, headers=request.headers,  # type: ignore[arg-type]
+                          body=request.get_data(cache=True), query=request.args)
+
+
+def channel_of(source: str) -> BotChannel:
+    found = runtime().channels.get(source)
+    if found is None:
+        raise Unauthorized(f"unknown bot source {source!r}", slug="unknown-source")
+    return found
 
 
 def authenticate_bot() -> str:
-    """Check the source and its signature over the raw body, before anything is parsed."""
-    rt = runtime()
+    """Check the source (``X-Handoff-Source``) and let its channel verify the request, before
+    anything is parsed."""
     source = request.headers.get(security.SOURCE_HEADER)
     if not source:
         raise Unauthorized(f"missing {security.SOURCE_HEADER} header naming the bot source",
                            slug="missing-source")
-    settings = rt.settings.sources.get(source)
-    if settings is None:
-        raise Unauthorized(f"unknown bot source {source!r}", slug="unknown-source")
-    body = request.get_data(cache=True)
-    security.verify(settings.secret, request.headers.get(security.SIGNATURE_HEADER), body,
-                    now=rt.now().timestamp(), window=rt.settings.security.replay_window_seconds)
+    channel_of(source).verify(inbound_request(), now=runtime().now().timestamp())
     return source
 
 

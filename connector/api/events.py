@@ -1,21 +1,53 @@
-"""Bot-facing endpoints: events in, control state, and the send gate."""
+"""Bot-facing endpoints: events in (our format, or a platform's own through its channel), control
+state, and the send gate."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, Response, request
 
 from connector import security, service
-from connector.api import authenticate_bot, json_response, parse_body, presented_api_key, runtime
-from connector.schemas import BotReply, Event
+from connector.api import (
+    authenticate_bot,
+    channel_of,
+    inbound_request,
+    json_response,
+    parse_body,
+    presented_api_key,
+    runtime,
+)
+from connector.errors import BadRequest
+from connector.schemas import BotReply
 
 bp = Blueprint("events", __name__)
 
 
+def _ingest(source: str, path: str = "", *, verified: bool = False) -> Response:
+    """Verify, parse, decide every event, and answer the way the source's channel expects."""
+    rt = runtime()
+    channel = channel_of(source)
+    inbound = inbound_request(path)
+    if not verified:
+        channel.verify(inbound, now=rt.now().timestamp())
+    events = channel.parse(inbound, now=rt.now())
+    responses = [service.ingest_event(rt, source, event) for event in events]
+    answer = channel.answer(inbound, responses)
+    return Response(answer.body, status=answer.status, mimetype=answer.content_type)
+
+
 @bp.post("/v1/events")
 def post_event():
-    source = authenticate_bot()
-    event = parse_body(Event)
-    return json_response(service.ingest_event(runtime(), source, event))
+    source = request.headers.get(security.SOURCE_HEADER) or ""
+    channel = channel_of(source) if source else None
+    if channel is not None and channel.name != "native":
+        raise BadRequest(f"source {source!r} speaks {channel.name!r}: post its events to "
+                         f"/v1/channels/{source}", slug="wrong-channel")
+    return _ingest(authenticate_bot(), verified=True)
+
+
+@bp.post("/v1/channels/<source>")
+@bp.post("/v1/channels/<source>/<path:path>")
+def post_channel(source: str, path: str = ""):
+    return _ingest(source, path)
 
 
 @bp.get("/v1/conversations/<conversation_id>/control")

@@ -1,0 +1,1 @@
+"""Bot channels: one module per bot platform's format, behind ``channels.base.BotChannel``."""
