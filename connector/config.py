@@ -2,7 +2,8 @@
 
 Order of precedence (last wins): model defaults → YAML file → ``HANDOFF_<SECTION>__<KEY>=value``
 environment overrides (``__`` separates levels; values are read as YAML scalars) → the shorthands
-``HANDOFF_HOST``, ``HANDOFF_PORT`` and ``HANDOFF_DB``. ``${NAME}`` and ``${NAME:-default}`` in YAML
+``HANDOFF_HOST``, ``HANDOFF_PORT``, ``HANDOFF_DB`` (``store.path``) and ``HANDOFF_STORE_URL``
+(``store.url``). ``${NAME}`` and ``${NAME:-default}`` in YAML
 strings are replaced from the environment, so secrets never need to live in the file.
 
 Every problem is reported at once with its key path (``sources.demo.secret: field required``).
@@ -59,10 +60,50 @@ class ServerSettings(Section):
             return False
 
 
+SQLITE_URL_PREFIX = "sqlite:///"
+
+
 class StoreSettings(Section):
-    backend: Literal["sqlite"] = "sqlite"
-    path: str = "handoff.db"
+    """Where the store lives. ``url``'s scheme picks the store (``STORES`` in ``connector/store/base.py``).
+
+    ``path`` is the older spelling of a SQLite ``url``: ``path: x.db`` means ``url: sqlite:///x.db``.
+    Either may be given; both are filled in after validation (``path`` only for SQLite), and
+    given together they must name the same file. ``backend``, kept for older files, must be the
+    url's scheme when set. With neither, the store is ``sqlite:///handoff.db``.
+    """
+
+    url: str | None = None
+    backend: str | None = None
+    path: str | None = None
     busy_timeout_ms: int = Field(default=10_000, ge=0, le=600_000)
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, url: str | None) -> str | None:
+        if url is not None and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", url):
+            raise ValueError("must be a URL like sqlite:///handoff.db (scheme://...)")
+        return url
+
+    @model_validator(mode="after")
+    def _one_location(self) -> StoreSettings:
+        if self.url is None:
+            self.url = SQLITE_URL_PREFIX + (self.path or "handoff.db")
+        scheme = self.url.partition("://")[0].lower()
+        if scheme == "sqlite" and self.url.startswith(SQLITE_URL_PREFIX):
+            from_url = self.url[len(SQLITE_URL_PREFIX):]
+            if self.path is not None and os.path.normpath(self.path) != os.path.normpath(from_url):
+                raise ValueError(
+                    f"store.url ({self.url}) and store.path ({self.path}) name different files; "
+                    "give only one (an environment override of either replaces both)"
+                )
+            self.path = from_url or None
+        elif self.path is not None:
+            raise ValueError(f"store.path is for SQLite only, but store.url is {scheme}://...; drop store.path")
+        if self.backend is not None and self.backend != scheme:
+            raise ValueError(f"store.backend {self.backend!r} disagrees with the scheme of store.url "
+                             f"({scheme!r}); drop store.backend, the url picks the store")
+        self.backend = scheme
+        return self
 
 
 class SecuritySettings(Section):
@@ -327,11 +368,17 @@ SHORTHANDS = {
     "HANDOFF_HOST": ["server", "host"],
     "HANDOFF_PORT": ["server", "port"],
     "HANDOFF_DB": ["store", "path"],
+    "HANDOFF_STORE_URL": ["store", "url"],
     "HANDOFF_PUBLIC_URL": ["server", "public_url"],
 }
 
+# store.url and store.path are two spellings of one place (and backend a third, older one): an
+# override of one replaces what the file said through the others, rather than disagreeing with it.
+_STORE_LOCATION = ("url", "path", "backend")
+
 
 def _env_overrides(data: dict[str, Any], env: dict[str, str]) -> None:
+    store_keys_set: set[str] = set()
     for name in sorted(env):
         if not name.startswith("HANDOFF_"):
             continue
@@ -349,6 +396,13 @@ def _env_overrides(data: dict[str, Any], env: dict[str, str]) -> None:
         if keys[-1] in ("secret", "token", "password", "api_key"):
             value = raw  # secrets are strings, even when they look like numbers
         _set_path(data, keys, value)
+        if len(keys) == 2 and keys[0] == "store" and keys[1] in _STORE_LOCATION:
+            store_keys_set.add(keys[1])
+    store = data.get("store")
+    if store_keys_set - {"backend"} and isinstance(store, dict):
+        for key in _STORE_LOCATION:
+            if key not in store_keys_set:
+                store.pop(key, None)
 
 
 def _error_path(loc: tuple[Any, ...]) -> str:
@@ -373,6 +427,7 @@ def _default_document() -> dict[str, Any]:
     }
     data["widget"]["secret"] = "${HANDOFF_WIDGET_SECRET:-" + DEFAULT_WIDGET_SECRET + "}"
     data["widget"]["intercom_client_secret"] = "${HANDOFF_INTERCOM_CLIENT_SECRET:-}"
+    data["store"].update(path=None, backend=None)  # as in the example: the url alone says where
     return data
 
 
@@ -417,6 +472,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
     if problems:
         raise ConfigError(problems)
     problems.extend(check_policy(settings.policy, settings.routing))
+    problems.extend(check_store(settings))
     problems.extend(check_destinations(settings))
     problems.extend(check_teams(settings))
     if problems:
@@ -440,6 +496,17 @@ def check_policy(policy: PolicySettings, routing: RoutingSettings) -> list[tuple
                 )
             )
     return problems
+
+
+def check_store(settings: Settings) -> list[tuple[str, str]]:
+    """Resolve ``store.url``'s scheme to a store and let it check the rest of the URL."""
+    from connector.store.base import store_class, url_scheme
+
+    url = settings.store.url or ""
+    try:
+        return store_class(url_scheme(url)).check_url(url)
+    except ConfigError as exc:
+        return list(exc.problems)
 
 
 def check_destinations(settings: Settings) -> list[tuple[str, str]]:
