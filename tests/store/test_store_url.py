@@ -17,7 +17,7 @@ from connector.store.sqlite import SqliteStore, SqliteWaker
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
 
 
-def loaded(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> tuple[str | None, str | None]:
+def loaded(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> tuple[str, str]:
     path = tmp_path / "c.yaml"
     path.write_text(text)
     store = load_config(path, env=env or {}).store
