@@ -7,7 +7,7 @@ another writer (another thread, or another process on the same file). ``store.re
 this process and in others, that work was written.
 
 Implementations are named in ``STORES`` by the scheme of ``store.url`` and imported only when
-chosen; each must pass the contract suite in ``tests/store/test_contract.py``. Today: ``sqlite``
+chosen; each must pass the contract suite in ``tests/store/test_contract*.py``. Today: ``sqlite``
 (``connector/store/sqlite/``, the default).
 """
 
@@ -164,7 +164,9 @@ class Tx(ABC):
 
     @abstractmethod
     def put_event(self, source: str, event_id: str, conversation_id: str,
-                  response: dict[str, Any], received_at: str) -> None: ...
+                  response: dict[str, Any], received_at: str) -> None:
+        """Keep the answer to an event; a (source, event id) already kept raises (the caller looks
+        with ``get_event`` first, in the same transaction)."""
 
     # conversations and messages ----------------------------------------------------------------
     @abstractmethod
