@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from connector.errors import ConfigError
 from connector.policy_config import (  # noqa: F401 - re-exported: the rule schema lives there
@@ -29,6 +29,7 @@ from connector.policy_config import (  # noqa: F401 - re-exported: the rule sche
     Section,
 )
 from connector.routing_config import RoutingSettings, TeamSettings  # noqa: F401 - re-exported
+from connector.store_config import StoreSettings, check_store
 
 logger = logging.getLogger(__name__)
 
@@ -58,60 +59,6 @@ class ServerSettings(Section):
             return ipaddress.ip_address(self.host).is_loopback
         except ValueError:
             return False
-
-
-SQLITE_URL_PREFIX = "sqlite:///"
-
-
-def _null_is_unset(value: Any) -> Any:
-    return "" if value is None else value
-
-
-# null or absent in the file: filled in from the other spelling (``StoreSettings``); always a str
-_Spelling = Annotated[str, BeforeValidator(_null_is_unset)]
-
-
-class StoreSettings(Section):
-    """Where the store lives. ``url``'s scheme picks the store (``STORES`` in ``connector/store/base.py``).
-
-    ``path`` is the older spelling of a SQLite ``url``: ``path: x.db`` means ``url: sqlite:///x.db``.
-    Either may be given; after validation both are filled in (``path`` is empty for a store that
-    is not SQLite), and given together they must name the same file. ``backend``, kept for older
-    files, must be the url's scheme when set. With neither, the store is ``sqlite:///handoff.db``.
-    """
-
-    url: _Spelling = ""
-    backend: _Spelling = ""
-    path: _Spelling = ""
-    busy_timeout_ms: int = Field(default=10_000, ge=0, le=600_000)
-
-    @field_validator("url")
-    @classmethod
-    def _scheme(cls, url: str) -> str:
-        if url and not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", url):
-            raise ValueError("must be a URL like sqlite:///handoff.db (scheme://...)")
-        return url
-
-    @model_validator(mode="after")
-    def _one_location(self) -> StoreSettings:
-        if not self.url:
-            self.url = SQLITE_URL_PREFIX + (self.path or "handoff.db")
-        scheme = self.url.partition("://")[0].lower()
-        if scheme == "sqlite" and self.url.startswith(SQLITE_URL_PREFIX):
-            from_url = self.url[len(SQLITE_URL_PREFIX):]
-            if self.path and os.path.normpath(self.path) != os.path.normpath(from_url):
-                raise ValueError(
-                    f"store.url ({self.url}) and store.path ({self.path}) name different files; "
-                    "give only one (an environment override of either replaces both)"
-                )
-            self.path = from_url
-        elif self.path:
-            raise ValueError(f"store.path is for SQLite only, but store.url is {scheme}://...; drop store.path")
-        if self.backend and self.backend != scheme:
-            raise ValueError(f"store.backend {self.backend!r} disagrees with the scheme of store.url "
-                             f"({scheme!r}); drop store.backend, the url picks the store")
-        self.backend = scheme
-        return self
 
 
 class SecuritySettings(Section):
@@ -480,7 +427,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
     if problems:
         raise ConfigError(problems)
     problems.extend(check_policy(settings.policy, settings.routing))
-    problems.extend(check_store(settings))
+    problems.extend(check_store(settings.store))
     problems.extend(check_destinations(settings))
     problems.extend(check_teams(settings))
     if problems:
@@ -504,17 +451,6 @@ def check_policy(policy: PolicySettings, routing: RoutingSettings) -> list[tuple
                 )
             )
     return problems
-
-
-def check_store(settings: Settings) -> list[tuple[str, str]]:
-    """Resolve ``store.url``'s scheme to a store and let it check the rest of the URL."""
-    from connector.store.base import store_class, url_scheme
-
-    url = settings.store.url
-    try:
-        return store_class(url_scheme(url)).check_url(url)
-    except ConfigError as exc:
-        return list(exc.problems)
 
 
 def check_destinations(settings: Settings) -> list[tuple[str, str]]:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from connector.errors import ConfigError
 
 if TYPE_CHECKING:
-    from connector.config import StoreSettings
+    from connector.store_config import StoreSettings
 
 
 @dataclass

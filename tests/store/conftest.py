@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from connector.config import StoreSettings
 from connector.store import STORES, Store, store_class, url_scheme
+from connector.store_config import StoreSettings
 
 
 def _sqlite(tmp_path: Path) -> str:

@@ -30,7 +30,7 @@ from connector.store.sqlite.tx import SqliteTx
 from connector.store.sqlite.waker import SqliteWaker
 
 if TYPE_CHECKING:
-    from connector.config import StoreSettings
+    from connector.store_config import StoreSettings
 
 logger = logging.getLogger(__name__)
 
