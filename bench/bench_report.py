@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from connector.report import build_report, kpi_table, render_html  # noqa: E402
 from connector.store.sqlite import SqliteStore  # noqa: E402
-from connector.store.sqlite_migrations import BACKFILL_REPORT_COLUMNS  # noqa: E402
+from connector.store.sqlite.migrations import BACKFILL_REPORT_COLUMNS  # noqa: E402
 
 TEAMS = ["general", "billing", "technical", "fraud", "retention", "sales"]
 REASONS = [

@@ -240,9 +240,6 @@ def outbox_list(config: str | None, dead: bool, as_json: bool, limit: int) -> No
 @click.argument("row_id", type=int)
 def outbox_retry(config: str | None, row_id: int) -> None:
     """Put a dead-lettered row back in line, due now."""
-    from connector.runtime import Waker
-
-    settings = _load(config)
     store = _runtime_store(config)
     with store.atomic() as tx:
         row = tx.get_outbox(row_id)
@@ -252,8 +249,8 @@ def outbox_retry(config: str | None, row_id: int) -> None:
         if row.status not in ("dead", "pending"):
             _fail(f"outbox row {row_id} is {row.status}; only dead or pending rows can be retried")
         tx.retry_outbox(row_id, time.time())
+    waker = store.waker()
     store.close()
-    waker = Waker(settings.store.path)
     waker.notify()
     waker.close()
     click.echo(f"outbox row {row_id} is due again")

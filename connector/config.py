@@ -2,7 +2,8 @@
 
 Order of precedence (last wins): model defaults → YAML file → ``HANDOFF_<SECTION>__<KEY>=value``
 environment overrides (``__`` separates levels; values are read as YAML scalars) → the shorthands
-``HANDOFF_HOST``, ``HANDOFF_PORT`` and ``HANDOFF_DB``. ``${NAME}`` and ``${NAME:-default}`` in YAML
+``HANDOFF_HOST``, ``HANDOFF_PORT``, ``HANDOFF_DB`` (``store.path``) and ``HANDOFF_STORE_URL``
+(``store.url``). ``${NAME}`` and ``${NAME:-default}`` in YAML
 strings are replaced from the environment, so secrets never need to live in the file.
 
 Every problem is reported at once with its key path (``sources.demo.secret: field required``).
@@ -28,6 +29,7 @@ from connector.policy_config import (  # noqa: F401 - re-exported: the rule sche
     Section,
 )
 from connector.routing_config import RoutingSettings, TeamSettings  # noqa: F401 - re-exported
+from connector.store_config import StoreSettings, check_store
 
 logger = logging.getLogger(__name__)
 
@@ -57,12 +59,6 @@ class ServerSettings(Section):
             return ipaddress.ip_address(self.host).is_loopback
         except ValueError:
             return False
-
-
-class StoreSettings(Section):
-    backend: Literal["sqlite"] = "sqlite"
-    path: str = "handoff.db"
-    busy_timeout_ms: int = Field(default=10_000, ge=0, le=600_000)
 
 
 class SecuritySettings(Section):
@@ -344,11 +340,17 @@ SHORTHANDS = {
     "HANDOFF_HOST": ["server", "host"],
     "HANDOFF_PORT": ["server", "port"],
     "HANDOFF_DB": ["store", "path"],
+    "HANDOFF_STORE_URL": ["store", "url"],
     "HANDOFF_PUBLIC_URL": ["server", "public_url"],
 }
 
+# store.url and store.path are two spellings of one place (and backend a third, older one): an
+# override of one replaces what the file said through the others, rather than disagreeing with it.
+_STORE_LOCATION = ("url", "path", "backend")
+
 
 def _env_overrides(data: dict[str, Any], env: dict[str, str]) -> None:
+    store_keys_set: set[str] = set()
     for name in sorted(env):
         if not name.startswith("HANDOFF_"):
             continue
@@ -366,6 +368,13 @@ def _env_overrides(data: dict[str, Any], env: dict[str, str]) -> None:
         if keys[-1] in ("secret", "token", "password", "api_key"):
             value = raw  # secrets are strings, even when they look like numbers
         _set_path(data, keys, value)
+        if len(keys) == 2 and keys[0] == "store" and keys[1] in _STORE_LOCATION:
+            store_keys_set.add(keys[1])
+    store = data.get("store")
+    if store_keys_set - {"backend"} and isinstance(store, dict):
+        for key in _STORE_LOCATION:
+            if key not in store_keys_set:
+                store.pop(key, None)
 
 
 def _error_path(loc: tuple[Any, ...]) -> str:
@@ -390,6 +399,7 @@ def _default_document() -> dict[str, Any]:
     }
     data["widget"]["secret"] = "${HANDOFF_WIDGET_SECRET:-" + DEFAULT_WIDGET_SECRET + "}"
     data["widget"]["intercom_client_secret"] = "${HANDOFF_INTERCOM_CLIENT_SECRET:-}"
+    data["store"].update(path=None, backend=None)  # as in the example: the url alone says where
     return data
 
 
@@ -434,6 +444,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
     if problems:
         raise ConfigError(problems)
     problems.extend(check_policy(settings.policy, settings.routing))
+    problems.extend(check_store(settings.store))
     problems.extend(check_destinations(settings))
     problems.extend(check_sources(settings))
     problems.extend(check_teams(settings))

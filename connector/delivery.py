@@ -4,7 +4,7 @@ Claiming is one conditional UPDATE (a row that is pending and due, or whose clai
 workers never hold the same row. Retry state lives on the row. Transient failures come back after
 an exponential backoff with jitter, or after the ``Retry-After`` the other side asked for; permanent
 failures and rows out of attempts are dead-lettered, loudly, with the reason. Nothing sleeps on a
-timer while there is work: writers wake the worker (see ``runtime.Waker``).
+timer while there is work: writers wake the worker (the store's ``Waker``).
 
 Delivery is at least once; each request carries the row's idempotency key, destinations create
 with an external id and look before creating again, so the effect happens once.

@@ -289,7 +289,7 @@ def test_dashboard(history, client):  # type: ignore[no-untyped-def]
 
 def test_report_columns_backfill_matches_insert(client, runtime):  # type: ignore[no-untyped-def]
     """Migration 011's SQL backfill computes what insert_handoff stores for new rows."""
-    from connector.store.sqlite_migrations import BACKFILL_REPORT_COLUMNS
+    from connector.store.sqlite.migrations import BACKFILL_REPORT_COLUMNS
     from tests.helpers import event
 
     for i in range(3):

@@ -3,18 +3,30 @@
 Every write happens inside ``store.atomic()``, which yields a ``Tx``: one transaction that holds
 the write lock from its first statement, so checks and writes inside it cannot interleave with
 another writer (another thread, or another process on the same file). ``store.reading()`` yields a
-``Tx`` for consistent reads. Implementations: ``SqliteStore`` (the default).
+``Tx`` for consistent reads. ``store.waker()`` gives the ``Waker`` that tells delivery workers, in
+this process and in others, that work was written.
+
+Implementations are named in ``STORES`` by the scheme of ``store.url`` and imported only when
+chosen; each must pass the contract suite in ``tests/store/test_contract*.py``. Today: ``sqlite``
+(``connector/store/sqlite/``, the default).
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import importlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from connector.errors import ConfigError
+
+if TYPE_CHECKING:
+    from connector.store_config import StoreSettings
 
 
 @dataclass
@@ -152,7 +164,9 @@ class Tx(ABC):
 
     @abstractmethod
     def put_event(self, source: str, event_id: str, conversation_id: str,
-                  response: dict[str, Any], received_at: str) -> None: ...
+                  response: dict[str, Any], received_at: str) -> None:
+        """Keep the answer to an event; a (source, event id) already kept raises (the caller looks
+        with ``get_event`` first, in the same transaction)."""
 
     # conversations and messages ----------------------------------------------------------------
     @abstractmethod
@@ -311,8 +325,54 @@ class Tx(ABC):
         """The conversation's most recent handoff, open or not (helpdesk apps look it up by it)."""
 
 
+class Waker(ABC):
+    """Tells delivery workers that work was written, so they need not poll.
+
+    The contract, which ``connector/delivery.py`` relies on:
+
+    - ``generation`` counts the wake-ups this waker has seen; it only grows.
+    - ``notify()`` raises ``generation`` here and reaches every waker that called ``listen()`` on
+      the same store, in this process or another one. It never raises and never blocks: it is
+      called after each commit that adds work.
+    - ``wait(since, timeout)`` returns as soon as ``generation != since`` (at once if it already
+      is), or after ``timeout`` seconds. Reading ``generation`` before looking for work and then
+      waiting from it loses no wake-up that came in between.
+    - ``listen()`` starts receiving other processes' ``notify`` (workers call it; twice is once).
+    - ``close()`` stops listening and frees what the waker holds; the store does not close it.
+    """
+
+    @property
+    @abstractmethod
+    def generation(self) -> int: ...
+
+    @abstractmethod
+    def notify(self) -> None: ...
+
+    @abstractmethod
+    def wait(self, since: int, timeout: float) -> None: ...
+
+    @abstractmethod
+    def listen(self) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
 class Store(ABC):
+    """A store: ``name`` is its key in ``STORES`` (the scheme of its ``store.url``)."""
+
     name = ""
+
+    @classmethod
+    @abstractmethod
+    def check_url(cls, url: str) -> list[tuple[str, str]]:
+        """Problems with ``url`` as ``(key path, message)``, without touching the store:
+        what ``handoff check-config`` reports. Empty when ``from_url`` can use it."""
+
+    @classmethod
+    @abstractmethod
+    def from_url(cls, url: str, settings: StoreSettings) -> Store:
+        """The store at ``url``, not yet migrated; ``ConfigError`` if ``check_url`` finds problems."""
 
     @abstractmethod
     def migrate(self) -> list[str]:
@@ -331,8 +391,42 @@ class Store(ABC):
         """Raise if the store cannot answer (``/readyz``)."""
 
     @abstractmethod
+    def waker(self) -> Waker:
+        """A new ``Waker`` that meets every other waker of this same store; the caller closes it."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
     def iter_audit(self, conversation_id: str | None = None) -> Iterator[AuditRow]:
         with self.reading() as tx:
             yield from tx.list_audit(conversation_id)
+
+
+# The stores, by the scheme of ``store.url``: import strings, so a store's driver is imported only
+# when it is chosen.
+STORES: dict[str, str] = {
+    "sqlite": "connector.store.sqlite:SqliteStore",
+}
+
+
+def url_scheme(url: str) -> str:
+    """``sqlite`` of ``sqlite:///handoff.db``; empty when ``url`` has no ``scheme://``."""
+    scheme, sep, _ = url.partition("://")
+    return scheme.lower() if sep else ""
+
+
+def store_class(scheme: str, *, key_path: str = "store.url") -> type[Store]:
+    """Resolve a URL scheme to its store class, with a "did you mean" for typos."""
+    target = STORES.get(scheme)
+    if target is None:
+        close = difflib.get_close_matches(scheme, STORES, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        known = ", ".join(sorted(STORES))
+        raise ConfigError([(key_path, f"unknown store {scheme!r}{hint}; known: {known}")])
+    module_name, _, class_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise ConfigError([(key_path, f"cannot load {module_name}: {exc}")]) from exc
+    cls: type[Store] = getattr(module, class_name)
+    return cls

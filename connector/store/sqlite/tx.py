@@ -1,4 +1,4 @@
-"""``SqliteTx``: the queries of one transaction against the SQLite store (``connector/store/sqlite.py``).
+"""``SqliteTx``: the queries of one transaction against the SQLite store (``connector/store/sqlite/store.py``).
 
 Every method is one or two plain SQL statements on the transaction's connection; JSON columns
 are encoded compactly on the way in and decoded on the way out.
@@ -22,7 +22,7 @@ from connector.store.base import (
     audit_hash,
     canonical_json,
 )
-from connector.store.sqlite_migrations import report_columns
+from connector.store.sqlite.migrations import report_columns
 
 
 def _j(value: Any) -> str | None:
@@ -335,7 +335,7 @@ class SqliteTx(Tx):
                 for r in self.conn.execute(sql, params)]
 
     def report_data(self, since, until, team=None):
-        from connector.store.sqlite_reports import report_data
+        from connector.store.sqlite.reports import report_data
 
         return report_data(self.conn, since, until, team)
 

@@ -1,9 +1,12 @@
-"""``SqliteStore``: the default store, one file, WAL; its queries are ``SqliteTx`` (``sqlite_tx.py``),
-its schema the migrations in ``sqlite_migrations.py``.
+"""``SqliteStore``: the default store, one file, WAL; its queries are ``SqliteTx`` (``tx.py``), its
+schema the migrations in ``migrations.py``, its wake-up of workers ``SqliteWaker`` (``waker.py``).
+
+Its URL is ``sqlite:///`` followed by the file's path as given: ``sqlite:///handoff.db`` is relative
+to the working directory, ``sqlite:////var/lib/handoff/handoff.db`` absolute.
 
 Each thread reads through its own connection. Writers of one process take turns on a Python lock
 and write through one shared connection (which keeps its page cache warm); writers of different
-processes take turns on a file lock (``sqlite_queue.py``), waiting up to ``busy_timeout_ms``; each
+processes take turns on a file lock (``queue.py``), waiting up to ``busy_timeout_ms``; each
 write transaction then takes the database's write lock at ``BEGIN IMMEDIATE``, so a transaction's
 reads and writes are one atomic step even across processes. Readers never block under WAL. A
 background thread checkpoints the WAL, so no request pays for copying it back into the database.
@@ -17,12 +20,17 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from connector.errors import StoreBusy, StoreUnavailable
-from connector.store import sqlite_migrations
+from connector.errors import ConfigError, StoreBusy, StoreUnavailable
 from connector.store.base import Store, Tx
-from connector.store.sqlite_queue import WriterQueue
-from connector.store.sqlite_tx import SqliteTx
+from connector.store.sqlite import migrations
+from connector.store.sqlite.queue import WriterQueue
+from connector.store.sqlite.tx import SqliteTx
+from connector.store.sqlite.waker import SqliteWaker
+
+if TYPE_CHECKING:
+    from connector.store_config import StoreSettings
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +48,25 @@ def _cannot_write(exc: sqlite3.Error) -> StoreUnavailable | None:
     return StoreUnavailable(f"the store cannot write ({exc}); nothing was stored, try again later")
 
 
+URL_PREFIX = "sqlite:///"
+
+
 class SqliteStore(Store):
     name = "sqlite"
+
+    @classmethod
+    def check_url(cls, url: str) -> list[tuple[str, str]]:
+        if not url.startswith(URL_PREFIX) or not url[len(URL_PREFIX):]:
+            return [("store.url", f"{url!r} is not a SQLite URL: write sqlite:///relative/path.db or "
+                                  "sqlite:////absolute/path.db")]
+        return []
+
+    @classmethod
+    def from_url(cls, url: str, settings: StoreSettings) -> SqliteStore:
+        problems = cls.check_url(url)
+        if problems:
+            raise ConfigError(problems)
+        return cls(url[len(URL_PREFIX):], busy_timeout_ms=settings.busy_timeout_ms)
 
     def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10_000):
         self.path = str(path)
@@ -94,7 +119,7 @@ class SqliteStore(Store):
         return self._write_conn
 
     def migrate(self) -> list[str]:
-        return sqlite_migrations.apply(self._conn())
+        return migrations.apply(self._conn())
 
     @contextmanager
     def _transaction(self, begin: str, conn: sqlite3.Connection | None = None) -> Iterator[Tx]:
@@ -162,6 +187,9 @@ class SqliteStore(Store):
 
     def ping(self) -> None:
         self._conn().execute("SELECT 1").fetchone()
+
+    def waker(self) -> SqliteWaker:
+        return SqliteWaker(self.path)
 
     def close(self) -> None:
         self._stopped.set()

@@ -1,4 +1,4 @@
-"""Writers of different processes take turns on ``<database>.writers`` (``sqlite_queue.py``).
+"""Writers of different processes take turns on ``<database>.writers`` (``connector/store/sqlite/queue.py``).
 
 Other processes here are real ones holding the real lock file.
 """
@@ -18,7 +18,7 @@ from connector.app import create_app
 from connector.errors import StoreBusy
 from connector.runtime import build_runtime
 from connector.store.sqlite import SqliteStore
-from connector.store.sqlite_queue import WriterQueue
+from connector.store.sqlite.queue import WriterQueue
 from tests.conftest import make_settings
 from tests.helpers import dumps, event, signed_headers
 

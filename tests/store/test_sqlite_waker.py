@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from connector.runtime import Waker
+from connector.store.sqlite.waker import SqliteWaker as Waker
 
 
 def _woken(waker: Waker, since: int) -> bool:
