@@ -1,10 +1,5 @@
-"""Agent authentication for the widget, and the widget's own API.
-
-An agent-facing request is authenticated one of two ways:
-- an API key (``Authorization: Bearer`` or ``X-API-Key``): tools, helpdesk back-ends, the console;
-- a widget token (``X-Widget-Token``, see ``connector.security``): the widget page in a browser.
-  It opens one handoff only. State-changing requests made with it must also come from the widget's
-  own origin (``Origin``/``Sec-Fetch-Site``) and echo the page's ``X-CSRF-Token``.
+"""The widget's own API. Agents are authenticated by ``connector.agents`` (an API key, or a widget
+token bound to one handoff).
 
 Endpoints here: ``POST /v1/handoffs/{id}/draft-events`` and ``POST /v1/widget/sessions`` (a
 helpdesk back-end, holding an API key, exchanges a handoff or conversation id for a widget link).
@@ -12,90 +7,18 @@ helpdesk back-end, holding an API key, exchanges a handoff or conversation id fo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-from flask import Blueprint, request
+from flask import Blueprint
 from pydantic import Field, model_validator
 
-from connector import drafts, security, service
+from connector import drafts, service
+from connector.agents import authenticate_agent
 from connector.api import json_response, parse_body, require_api_key, runtime
-from connector.errors import Forbidden, NotFound
+from connector.errors import NotFound
 from connector.schemas import Strict
 
 bp = Blueprint("widget_api", __name__)
-
-SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
-
-
-@dataclass
-class Principal:
-    kind: str  # "api_key" | "widget"
-    claims: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def agent(self) -> str | None:
-        value = self.claims.get("agent")
-        return str(value) if value else None
-
-    def acting_as(self, named: str | None) -> str | None:
-        """Who acts: the agent a widget token was issued for, whatever the request names.
-
-        The helpdesk back-end vouched for who is looking when it asked for the link; the audit
-        trail and first-response times must not name someone else.
-        """
-        return self.agent or named
-
-
-def check_same_origin() -> None:
-    """Refuse a state-changing browser request that does not come from the connector's own pages."""
-    site = request.headers.get("Sec-Fetch-Site")
-    if site and site not in ("same-origin", "none"):
-        raise Forbidden(
-            f"cross-site request refused (Sec-Fetch-Site: {site})", slug="cross-site-request"
-        )
-    origin = request.headers.get("Origin")
-    if not origin or origin == "null":
-        origin = request.headers.get("Referer")
-    if not origin:
-        raise Forbidden(
-            "widget actions must carry an Origin header (send them from the widget page)",
-            slug="cross-site-request",
-        )
-    seen = urlsplit(origin)
-    allowed = {request.host}
-    public = runtime().settings.server.public_url
-    if public:
-        allowed.add(urlsplit(public).netloc)
-    if seen.netloc not in allowed:
-        raise Forbidden(
-            f"cross-site request from {seen.scheme}://{seen.netloc} refused",
-            slug="cross-site-request",
-        )
-
-
-def authenticate_agent(handoff_id: str | None) -> Principal:
-    """API key, or a widget token bound to ``handoff_id`` (plus origin and CSRF checks on writes)."""
-    rt = runtime()
-    token = request.headers.get(security.WIDGET_TOKEN_HEADER)
-    if not token:
-        require_api_key()
-        return Principal("api_key")
-    if handoff_id is None:
-        raise Forbidden(
-            "a widget token opens one handoff; listing handoffs needs an API key",
-            slug="widget-token-scope",
-        )
-    claims = security.verify_widget_token(
-        rt.settings.widget.secret, token, handoff_id, now=rt.now().timestamp()
-    )
-    if request.method not in SAFE_METHODS:
-        check_same_origin()
-        security.check_csrf(
-            rt.settings.widget.secret, token, request.headers.get(security.CSRF_HEADER)
-        )
-    return Principal("widget", claims)
 
 
 @bp.post("/v1/handoffs/<handoff_id>/draft-events")
