@@ -9,7 +9,7 @@ import socket
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -123,12 +123,26 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     extras: dict[str, object] = field(default_factory=dict)
 
+    # -- what destinations may use (``integrations.base.DestinationContext``) --
     def now(self) -> datetime:
         return self.clock()
 
     @property
     def base_url(self) -> str:
         return self.settings.server.base_url()
+
+    @property
+    def replay_window_seconds(self) -> int:
+        return self.settings.security.replay_window_seconds
+
+    @property
+    def team_names(self) -> Collection[str]:
+        return self.settings.routing.teams.keys()
+
+    def handoff_team(self, handoff_id: str) -> str | None:
+        with self.store.reading() as tx:
+            handoff = tx.get_handoff(handoff_id)
+        return handoff.team if handoff else None
 
     def close(self) -> None:
         for destination in self.destinations.values():

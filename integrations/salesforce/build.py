@@ -1,8 +1,8 @@
 """Salesforce settings and the Case builder: ``destinations.salesforce`` → Case fields, headers, note.
 
-Pure: no I/O, no clock. ``validate`` lists every problem with its key path (``handoff check-config``);
-``build_case`` is the "build" step of the Salesforce destination (``integrations/salesforce.py``),
-unit-tested on its own.
+No I/O but two file checks (``ca_bundle`` and the JWT key must exist), no clock. ``validate`` lists
+every problem of the settings model with its key path (``handoff check-config``); ``build_case`` is
+the "build" step of the Salesforce destination (``destination.py``), unit-tested on its own.
 """
 
 from __future__ import annotations
@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import html
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from connector.errors import ConfigError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
 from connector.schemas import HandoffPayload
+from integrations.base import DestinationSettings, config_error, rule, settings_problems
 
 MARKER = "[handoff-connector ref:"
 COMMENT_MAX_BYTES = 4000  # CaseComment.CommentBody
@@ -41,251 +43,221 @@ FIELD_ITEMS = {
 }
 _ID = re.compile(r"^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$")
 _API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
-_KEYS = {
-    "instance_url",
-    "domain",
-    "api_version",
-    "auth",
-    "external_id_field",
-    "fields",
-    "origin",
-    "status",
-    "priority_map",
-    "queue_ids",
-    "omni_channel",
-    "note_as",
-    "webhook_secret",
-    "org_id",
-    "integration_user_id",
-    "handback_status",
-    "handback_field",
-    "requests_per_minute",
-    "timeout_seconds",
-    "ca_bundle",
+AUTH_MODES = {
+    "client_credentials": ("client_id", "client_secret"),
+    "jwt": ("client_id", "username", "private_key_file"),
+    "session": ("session_id",),
 }
 
 
 # --- settings ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class OmniChannel:
-    service_channel_id: str
-    skill_ids: dict[str, str]
-    capacity_weight: float = 1.0
-    routing_priority: int = 1
-
-
-@dataclass(frozen=True)
-class SalesforceSettings:
-    instance_url: str | None
-    domain: str = "login"
-    api_version: str = "59.0"
-    auth_mode: str = "session"
-    auth: dict[str, str] = field(default_factory=dict)
-    external_id_field: str = "Handoff_Id__c"
-    fields: dict[str, str] = field(default_factory=dict)
-    origin: str = "Web"
-    status: str = "New"
-    priority_map: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_PRIORITY_MAP))
-    queue_ids: dict[str, str] = field(default_factory=dict)
-    omni_channel: OmniChannel | None = None
-    note_as: str = "CaseComment"
-    webhook_secret: str | None = None
-    org_id: str | None = None
-    integration_user_id: str | None = None
-    handback_status: str | None = None
-    handback_field: str | None = None
-    requests_per_minute: float = 60.0
-    timeout_seconds: float = 10.0
-    ca_bundle: str | None = None
-
-
 def _is_id(value: Any, prefix: str) -> bool:
     return isinstance(value, str) and bool(_ID.match(value)) and value.startswith(prefix)
 
 
-def _check_ids(problems: list, path: str, mapping: Any, prefix: str, what: str) -> None:
-    if not isinstance(mapping, dict):
-        problems.append((path, f"must be a mapping of name -> {what} id"))
-        return
-    for name, value in mapping.items():
-        if not _is_id(value, prefix):
-            problems.append(
-                (
-                    f"{path}.{name}",
-                    f"{value!r} is not a {what} id (15 or 18 characters starting with {prefix})",
-                )
-            )
+def _number_in(value: Any, top: float) -> bool:
+    return isinstance(value, int | float) and 0 < value <= top
 
 
-def validate(settings: dict[str, Any]) -> list[tuple[str, str]]:
-    """Every problem of ``destinations.salesforce``, as (key path below it, message)."""
-    problems: list[tuple[str, str]] = []
-    for key in sorted(set(settings) - _KEYS):
-        problems.append((key, "unknown key"))
-    domain = settings.get("domain", "login")
-    if domain not in ("login", "test", "custom"):
-        problems.append(("domain", "must be login, test or custom (the instance_url's My Domain)"))
-    url = settings.get("instance_url")
-    if url is not None and not (isinstance(url, str) and re.match(r"^https://[^\s/]+/?$", url)):
-        problems.append(("instance_url", "must be https://<host> (your My Domain URL), no path"))
-    if not re.fullmatch(r"\d{2}\.0", str(settings.get("api_version", "59.0"))):
-        problems.append(("api_version", "must look like 59.0"))
-    auth = settings.get("auth")
-    modes = {
-        "client_credentials": ("client_id", "client_secret"),
-        "jwt": ("client_id", "username", "private_key_file"),
-        "session": ("session_id",),
-    }
-    if not isinstance(auth, dict) or len(auth) != 1 or next(iter(auth)) not in modes:
-        problems.append(("auth", "set exactly one of client_credentials, jwt or session"))
-    else:
-        mode, values = next(iter(auth.items()))
-        values = values if isinstance(values, dict) else {}
-        for key in modes[mode]:
-            if not values.get(key):
-                problems.append((f"auth.{mode}.{key}", "required key is missing"))
-        for key in sorted(set(values) - set(modes[mode]) - {"audience"}):
-            problems.append((f"auth.{mode}.{key}", "unknown key"))
-        if (
-            mode == "jwt"
-            and values.get("private_key_file")
-            and not Path(values["private_key_file"]).is_file()
-        ):
-            problems.append(("auth.jwt.private_key_file", "file not found"))
-        if mode == "client_credentials" and domain != "custom":
-            problems.append(
-                (
-                    "domain",
-                    "the client credentials flow only works on your My Domain: "
-                    "set domain: custom and instance_url",
-                )
-            )
-        if (mode == "session" or domain == "custom") and not url:
-            problems.append(
-                (
-                    "instance_url",
-                    f"required with {'auth.session' if mode == 'session' else 'domain: custom'}",
-                )
-            )
-    for key in ("external_id_field", "handback_field"):
-        value = settings.get(key)
-        if value is not None and not (
-            isinstance(value, str) and value.endswith("__c") and _API_NAME.match(value)
-        ):
-            problems.append((key, "must be a custom field API name ending in __c"))
-    fields = settings.get("fields", {})
-    if not isinstance(fields, dict):
-        problems.append(("fields", "must be a mapping of payload item -> field API name"))
-    else:
-        for item, api_name in fields.items():
+def _record_id(prefix: str, what: str) -> Any:
+    """A Salesforce record id of one kind (by its key prefix), with the message check-config shows."""
+    return rule(
+        lambda v: _is_id(v, prefix),
+        lambda v: f"{v!r} is not a {what} id (15 or 18 characters starting with {prefix})",
+    )
+
+
+def _ids(what: str) -> Any:
+    return rule(lambda v: isinstance(v, dict), f"must be a mapping of name -> {what} id")
+
+
+def _optional_id(prefix: str) -> Any:
+    return rule(lambda v: v is None or _is_id(v, prefix),
+                f"must be a Salesforce id starting with {prefix}")  # fmt: skip
+
+
+def _custom_field(value: Any) -> bool:
+    return isinstance(value, str) and value.endswith("__c") and bool(_API_NAME.match(value))
+
+
+CUSTOM_FIELD = "must be a custom field API name ending in __c"
+ONE_AUTH = "set exactly one of client_credentials, jwt or session"
+ApiName = Annotated[
+    str,
+    rule(lambda v: isinstance(v, str) and bool(_API_NAME.match(v)),
+         lambda v: f"{v!r} is not a field API name"),
+]  # fmt: skip
+
+
+class OmniChannel(BaseModel):
+    """``destinations.salesforce.omni_channel``: skills-based routing of each Case."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    service_channel_id: Annotated[
+        str, rule(lambda v: _is_id(v, "0N9"), "must be a ServiceChannel id (0N9…)")
+    ]
+    routing_type: Annotated[
+        str,
+        rule(lambda v: v == "SkillsBased",
+             "only SkillsBased is supported; for queue-based routing use queue_ids"),
+    ] = "SkillsBased"  # fmt: skip
+    skill_ids: Annotated[dict[str, Annotated[str, _record_id("0C5", "Skill")]], _ids("Skill")] = (
+        Field(default_factory=dict)
+    )
+    capacity_weight: Annotated[
+        float, rule(lambda v: _number_in(v, 1000), "must be a number above 0")
+    ] = 1.0
+    routing_priority: int = 1
+
+
+class SalesforceSettings(DestinationSettings):
+    """``destinations.salesforce`` (every key is documented in ``docs/salesforce.md``).
+
+    Rules that span keys (the ``auth`` block, ``domain`` with ``instance_url``, the webhook pair)
+    are in ``key_problems``, so they are reported with the other problems in one go.
+    """
+
+    instance_url: Annotated[
+        str | None,
+        rule(lambda v: v is None or (isinstance(v, str) and bool(re.match(r"^https://[^\s/]+/?$", v))),
+             "must be https://<host> (your My Domain URL), no path"),
+    ] = None  # fmt: skip
+    domain: Annotated[
+        Literal["login", "test", "custom"],
+        rule(lambda v: v in ("login", "test", "custom"),
+             "must be login, test or custom (the instance_url's My Domain)"),
+    ] = "login"  # fmt: skip
+    # YAML reads 59.0 as a number: the version is its text (the right-most validator runs first)
+    api_version: Annotated[
+        str, rule(lambda v: bool(re.fullmatch(r"\d{2}\.0", v)), "must look like 59.0"),
+        BeforeValidator(str),
+    ] = "59.0"  # fmt: skip
+    auth: Annotated[dict[str, Any], rule(lambda v: isinstance(v, dict), ONE_AUTH)] = Field(
+        default_factory=dict
+    )
+    external_id_field: Annotated[str, rule(_custom_field, CUSTOM_FIELD)] = "Handoff_Id__c"
+    fields: Annotated[
+        dict[str, ApiName],
+        rule(lambda v: isinstance(v, dict), "must be a mapping of payload item -> field API name"),
+    ] = Field(default_factory=dict)
+    origin: str = "Web"
+    status: str = "New"
+    priority_map: Annotated[
+        dict[str, str],
+        rule(lambda v: isinstance(v, dict) and not set(v) - set(DEFAULT_PRIORITY_MAP),
+             "keys must be among low, normal, high, urgent"),
+    ] = Field(default_factory=lambda: dict(DEFAULT_PRIORITY_MAP))  # fmt: skip
+    queue_ids: Annotated[dict[str, Annotated[str, _record_id("00G", "queue")]], _ids("queue")] = (
+        Field(default_factory=dict)
+    )
+    omni_channel: Annotated[
+        OmniChannel | None, rule(lambda v: v is None or isinstance(v, dict), "must be a mapping")
+    ] = None
+    note_as: Annotated[
+        Literal["CaseComment", "FeedItem"],
+        rule(lambda v: v in ("CaseComment", "FeedItem"), "must be CaseComment or FeedItem"),
+    ] = "CaseComment"
+    webhook_secret: Annotated[
+        str | None,
+        rule(lambda v: v is None or (isinstance(v, str) and len(v) >= 16),
+             "must be at least 16 characters"),
+    ] = None  # fmt: skip
+    org_id: Annotated[str | None, _optional_id("00D")] = None
+    integration_user_id: Annotated[str | None, _optional_id("005")] = None
+    handback_status: str | None = None
+    handback_field: Annotated[str | None, rule(lambda v: v is None or _custom_field(v), CUSTOM_FIELD)] = None
+    requests_per_minute: Annotated[
+        float, rule(lambda v: _number_in(v, 100_000), "must be a number above 0")
+    ] = 60.0
+    timeout_seconds: Annotated[
+        float,
+        rule(lambda v: _number_in(v, 120), "must be a number of seconds, above 0, at most 120"),
+    ] = 10.0
+    ca_bundle: Annotated[
+        str | None, rule(lambda v: v is None or Path(str(v)).is_file(), "file not found")
+    ] = None
+
+    @field_validator("instance_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str | None) -> str | None:
+        return (value or "").rstrip("/") or None
+
+    @field_validator("priority_map")
+    @classmethod
+    def _over_the_defaults(cls, value: dict[str, str]) -> dict[str, str]:
+        return {**DEFAULT_PRIORITY_MAP, **value}
+
+    @property
+    def auth_mode(self) -> str:
+        """``client_credentials``, ``jwt`` or ``session``: the one key of ``auth``."""
+        return next(iter(self.auth))
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        """The values under ``auth.<mode>``, as text."""
+        values = self.auth[self.auth_mode] or {}
+        return {k: str(v) for k, v in values.items()}
+
+    @classmethod
+    def key_problems(
+        cls, raw: dict[str, Any], parsed: SalesforceSettings | None
+    ) -> list[tuple[str, str]]:
+        problems: list[tuple[str, str]] = []
+        domain, url = raw.get("domain", "login"), raw.get("instance_url")
+        auth = raw.get("auth", {})
+        if not isinstance(auth, dict):
+            pass  # the field's own rule says so
+        elif len(auth) != 1 or next(iter(auth)) not in AUTH_MODES:
+            problems.append(("auth", ONE_AUTH))
+        else:
+            mode, values = next(iter(auth.items()))
+            values = values if isinstance(values, dict) else {}
+            for key in AUTH_MODES[mode]:
+                if not values.get(key):
+                    problems.append((f"auth.{mode}.{key}", "required key is missing"))
+            for key in sorted(set(values) - set(AUTH_MODES[mode]) - {"audience"}):
+                problems.append((f"auth.{mode}.{key}", "unknown key"))
+            key_file = values.get("private_key_file")
+            if mode == "jwt" and key_file and not Path(key_file).is_file():
+                problems.append(("auth.jwt.private_key_file", "file not found"))
+            if mode == "client_credentials" and domain != "custom":
+                problems.append(("domain", "the client credentials flow only works on your My "
+                                 "Domain: set domain: custom and instance_url"))  # fmt: skip
+            if (mode == "session" or domain == "custom") and not url:
+                needs = "auth.session" if mode == "session" else "domain: custom"
+                problems.append(("instance_url", f"required with {needs}"))
+        fields = raw.get("fields", {})
+        for item in fields if isinstance(fields, dict) else ():
             if item not in FIELD_ITEMS:
                 problems.append(
                     (f"fields.{item}", f"unknown item; known: {', '.join(sorted(FIELD_ITEMS))}")
                 )
-            if not (isinstance(api_name, str) and _API_NAME.match(api_name)):
-                problems.append((f"fields.{item}", f"{api_name!r} is not a field API name"))
-    priority_map = settings.get("priority_map", {})
-    if not isinstance(priority_map, dict) or set(priority_map) - set(DEFAULT_PRIORITY_MAP):
-        problems.append(("priority_map", "keys must be among low, normal, high, urgent"))
-    _check_ids(problems, "queue_ids", settings.get("queue_ids", {}), "00G", "queue")
-    omni = settings.get("omni_channel")
-    if omni is not None:
-        if not isinstance(omni, dict):
-            problems.append(("omni_channel", "must be a mapping"))
-        else:
-            for key in sorted(
-                set(omni)
-                - {
-                    "service_channel_id",
-                    "routing_type",
-                    "skill_ids",
-                    "capacity_weight",
-                    "routing_priority",
-                }
-            ):
-                problems.append((f"omni_channel.{key}", "unknown key"))
-            if not _is_id(omni.get("service_channel_id"), "0N9"):
-                problems.append(
-                    ("omni_channel.service_channel_id", "must be a ServiceChannel id (0N9…)")
-                )
-            if omni.get("routing_type", "SkillsBased") != "SkillsBased":
-                problems.append(
-                    (
-                        "omni_channel.routing_type",
-                        "only SkillsBased is supported; for queue-based routing use queue_ids",
-                    )
-                )
-            _check_ids(
-                problems, "omni_channel.skill_ids", omni.get("skill_ids", {}), "0C5", "Skill"
-            )
-            weight = omni.get("capacity_weight", 1)
-            if not isinstance(weight, int | float) or not 0 < weight <= 1000:
-                problems.append(("omni_channel.capacity_weight", "must be a number above 0"))
-    if settings.get("note_as", "CaseComment") not in ("CaseComment", "FeedItem"):
-        problems.append(("note_as", "must be CaseComment or FeedItem"))
-    secret = settings.get("webhook_secret")
-    if secret is not None and (not isinstance(secret, str) or len(secret) < 16):
-        problems.append(("webhook_secret", "must be at least 16 characters"))
-    if (secret is None) != (settings.get("org_id") is None):
-        problems.append(
-            (
+        secret = raw.get("webhook_secret")
+        if (secret is None) != (raw.get("org_id") is None):
+            problems.append((
                 "webhook_secret" if secret is None else "org_id",
                 "webhook_secret and org_id go together (both are checked on every webhook)",
-            )
-        )
-    for key, prefix in (("org_id", "00D"), ("integration_user_id", "005")):
-        if settings.get(key) is not None and not _is_id(settings[key], prefix):
-            problems.append((key, f"must be a Salesforce id starting with {prefix}"))
-    rpm = settings.get("requests_per_minute", 60)
-    if not isinstance(rpm, int | float) or not 0 < rpm <= 100_000:
-        problems.append(("requests_per_minute", "must be a number above 0"))
-    timeout = settings.get("timeout_seconds", 10)
-    if not isinstance(timeout, int | float) or not 0 < timeout <= 120:
-        problems.append(("timeout_seconds", "must be a number of seconds, above 0, at most 120"))
-    ca_bundle = settings.get("ca_bundle")
-    if ca_bundle is not None and not Path(str(ca_bundle)).is_file():
-        problems.append(("ca_bundle", "file not found"))
-    return problems
+            ))  # fmt: skip
+        return problems
+
+
+KEYS = tuple(SalesforceSettings.model_fields)  # every key of destinations.salesforce
+
+
+def validate(settings: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every problem of ``destinations.salesforce``, as (key path below it, message)."""
+    return settings_problems(SalesforceSettings, settings)[1]
 
 
 def parse_settings(settings: dict[str, Any]) -> SalesforceSettings:
-    problems = validate(settings)
-    if problems:
-        raise ConfigError([(f"destinations.salesforce.{p}", m) for p, m in problems])
-    mode, values = next(iter(settings["auth"].items()))
-    omni = settings.get("omni_channel")
-    return SalesforceSettings(
-        instance_url=(settings.get("instance_url") or "").rstrip("/") or None,
-        domain=settings.get("domain", "login"),
-        api_version=str(settings.get("api_version", "59.0")),
-        auth_mode=mode,
-        auth={k: str(v) for k, v in values.items()},
-        external_id_field=settings.get("external_id_field", "Handoff_Id__c"),
-        fields=dict(settings.get("fields", {})),
-        origin=settings.get("origin", "Web"),
-        status=settings.get("status", "New"),
-        priority_map={**DEFAULT_PRIORITY_MAP, **settings.get("priority_map", {})},
-        queue_ids=dict(settings.get("queue_ids", {})),
-        omni_channel=OmniChannel(
-            omni["service_channel_id"],
-            dict(omni.get("skill_ids", {})),
-            float(omni.get("capacity_weight", 1)),
-            int(omni.get("routing_priority", 1)),
-        )
-        if omni
-        else None,
-        note_as=settings.get("note_as", "CaseComment"),
-        webhook_secret=settings.get("webhook_secret"),
-        org_id=settings.get("org_id"),
-        integration_user_id=settings.get("integration_user_id"),
-        handback_status=settings.get("handback_status"),
-        handback_field=settings.get("handback_field"),
-        requests_per_minute=float(settings.get("requests_per_minute", 60)),
-        timeout_seconds=float(settings.get("timeout_seconds", 10)),
-        ca_bundle=settings.get("ca_bundle"),
-    )
+    """``destinations.salesforce`` parsed, or ``ConfigError`` naming every problem's key path."""
+    parsed, problems = settings_problems(SalesforceSettings, settings)
+    if problems or parsed is None:
+        raise config_error("salesforce", problems)
+    return parsed
 
 
 # --- build: payload -> Case, without I/O ----------------------------------------------------
