@@ -117,7 +117,8 @@ class DestinationContext(Protocol):
 
     Kept narrow on purpose, so a helpdesk package never needs the store or the settings tree:
     the clock, the public base URL, the webhook replay window, the configured team names (to
-    check a vendor's team map against ``routing.teams``), and two reads/writes by name.
+    check a vendor's team map against ``routing.teams``), the team a handoff was routed to, and
+    for the built-in inbox only, the store typed down to its two writes.
     """
 
     @property

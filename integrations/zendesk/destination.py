@@ -58,6 +58,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+
 class ZendeskDestination(Destination):
     name = "zendesk"
 
