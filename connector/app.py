@@ -36,9 +36,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.register_blueprint(blueprint)
 
     # the agent widget, its API and the Intercom inbox app (docs/widget.md)
-    from connector.api import canvas
-    from connector.api import widget as widget_api
-    from sidebar_widget import widget
+    from sidebar_widget import canvas, widget, widget_api
 
     for blueprint in (widget_api.bp, widget.bp, canvas.bp):
         app.register_blueprint(blueprint)

@@ -37,8 +37,8 @@ AGENT_AUTH: list[dict[str, list[str]]] = [{"apiKey": []}, {"bearer": []}]
 
 def _widget_paths(hid: dict[str, Any]) -> dict[str, Any]:
     """The widget's endpoints (docs/widget.md); their bodies are the models that validate them."""
-    from connector.api.widget import WidgetSession
     from connector.drafts import DraftEvent
+    from sidebar_widget.widget_api import WidgetSession
 
     def inline(model: Any) -> dict[str, Any]:
         return {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}

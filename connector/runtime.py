@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -26,6 +26,7 @@ class Runtime:
     extras: dict[str, object] = field(default_factory=dict)
     channels: dict[str, BotChannel] = field(default_factory=dict)  # by source name
 
+    # -- what destinations may use (``integrations.base.DestinationContext``) --
     def now(self) -> datetime:
         return self.clock()
 
@@ -37,6 +38,19 @@ class Runtime:
     @property
     def base_url(self) -> str:
         return self.settings.server.base_url()
+
+    @property
+    def replay_window_seconds(self) -> int:
+        return self.settings.security.replay_window_seconds
+
+    @property
+    def team_names(self) -> Collection[str]:
+        return self.settings.routing.teams.keys()
+
+    def handoff_team(self, handoff_id: str) -> str | None:
+        with self.store.reading() as tx:
+            handoff = tx.get_handoff(handoff_id)
+        return handoff.team if handoff else None
 
     def close(self) -> None:
         for channel in self.channels.values():

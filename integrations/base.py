@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import difflib
 import importlib
+from collections.abc import Callable, Collection
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol, Self, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from connector.errors import (  # re-exported: integrations import errors from here
     TRANSIENT_STATUSES,
@@ -27,6 +32,8 @@ from connector.schemas import HandoffPayload
 
 __all__ = [
     "DeliveryError",
+    "DestinationContext",
+    "DestinationSettings",
     "PermanentDeliveryError",
     "TransientDeliveryError",
     "Delivery",
@@ -37,9 +44,12 @@ __all__ = [
     "TicketRef",
     "DESTINATIONS",
     "TRANSIENT_STATUSES",
+    "config_error",
     "destination_class",
     "error_for_status",
     "parse_retry_after",
+    "rule",
+    "settings_problems",
 ]
 
 
@@ -94,17 +104,63 @@ class HelpdeskEvent:
     raw_id: str | None = None
 
 
+class InboxTx(Protocol):
+    """The two store writes of the local inbox (``connector.store``'s ``Tx`` has them)."""
+
+    def put_inbox_item(self, handoff_id: str, payload: dict[str, Any], now: str) -> tuple[int, bool]:
+        ...
+
+    def add_inbox_note(self, handoff_id: str, text: str, now: str, key: str | None = None) -> bool:
+        ...
+
+
+class InboxStore(Protocol):
+    def atomic(self) -> AbstractContextManager[InboxTx]: ...
+
+
+class DestinationContext(Protocol):
+    """What a destination may use of the running connector; ``connector.runtime.Runtime`` is one.
+
+    Kept narrow on purpose, so a helpdesk package never needs the store or the settings tree:
+    the clock, the public base URL, the webhook replay window, the configured team names (to
+    check a vendor's team map against ``routing.teams``), the team a handoff was routed to, and
+    for the built-in inbox only, the store typed down to its two writes.
+    """
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def replay_window_seconds(self) -> int: ...
+
+    @property
+    def team_names(self) -> Collection[str]: ...
+
+    @property
+    def store(self) -> InboxStore:
+        """Only the local inbox writes here (its items are the connector's own rows)."""
+        ...
+
+    def now(self) -> datetime: ...
+
+    def handoff_team(self, handoff_id: str) -> str | None:
+        """The team a handoff was routed to, or None when there is no such handoff."""
+        ...
+
+
 class Destination:
     """Base class of every helpdesk destination. Subclasses set ``name`` and implement the verbs."""
 
     name: ClassVar[str] = ""
 
     @classmethod
-    def from_config(cls, settings: dict[str, Any], context: Any) -> Destination:
-        """Validate ``settings`` (raise ``ConfigError`` with key paths) and build the destination.
+    def validate_settings(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
+        """Every problem of ``destinations.<name>`` as (key path below it, message); [] when fine."""
+        return []
 
-        ``context`` carries the store, the public base URL and the clock.
-        """
+    @classmethod
+    def from_config(cls, settings: dict[str, Any], context: DestinationContext) -> Destination:
+        """Validate ``settings`` (raise ``ConfigError`` with key paths) and build the destination."""
         raise NotImplementedError
 
     def deliver(self, delivery: Delivery) -> TicketRef:
@@ -135,9 +191,9 @@ class Destination:
 # name -> "module:Class"; imported lazily so a missing vendor SDK only matters when it is configured
 DESTINATIONS: dict[str, str] = {
     "local": "integrations.local:LocalInboxDestination",
-    "zendesk": "integrations.zendesk:ZendeskDestination",
-    "salesforce": "integrations.salesforce:SalesforceDestination",
-    "intercom": "integrations.intercom:IntercomDestination",
+    "zendesk": "integrations.zendesk.destination:ZendeskDestination",
+    "salesforce": "integrations.salesforce.destination:SalesforceDestination",
+    "intercom": "integrations.intercom.destination:IntercomDestination",
 }
 
 
@@ -158,6 +214,92 @@ def destination_class(name: str, *, key_path: str = "destinations") -> type[Dest
         ) from exc
     cls: type[Destination] = getattr(module, class_name)
     return cls
+
+
+# --- settings: one pydantic model per destination, its problems named by key path ------------------
+
+# what ``handoff check-config`` says for pydantic's own error types; every other message is the
+# model's (a ``rule`` message, or pydantic's sentence for a wrong type or bound)
+SETTINGS_MESSAGES = {"extra_forbidden": "unknown key", "missing": "required key is missing"}
+
+
+def _problem(path: str, message: str, value: Any = None) -> InitErrorDetails:
+    loc = tuple(int(p) if p.isdigit() else p for p in path.split(".")) if path else ()
+    # the message goes in as context, so braces in it (a repr of a dict) are never a template
+    return InitErrorDetails(type=PydanticCustomError("settings", "{message}", {"message": message}),
+                            loc=loc, input=value)  # fmt: skip
+
+
+def rule(ok: Callable[[Any], bool], message: str | Callable[[Any], str]) -> BeforeValidator:
+    """A check on one settings value, with the sentence ``check-config`` shows when it fails.
+
+    Runs before pydantic's own type check, so a wrong value gets this message rather than a
+    generic one about types.
+    """
+
+    def check(value: Any) -> Any:
+        if not ok(value):
+            text = message(value) if callable(message) else message
+            raise PydanticCustomError("settings", "{message}", {"message": text})
+        return value
+
+    return BeforeValidator(check)
+
+
+class DestinationSettings(BaseModel):
+    """Base of every destination's settings model: unknown keys are errors, and rules that span
+    several keys (``key_problems``) are reported with the field errors, each at its key path."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def key_problems(cls, raw: dict[str, Any], parsed: Self | None) -> list[tuple[str, str]]:
+        """Rules across keys, as (key path, message). ``parsed`` is None when a field failed."""
+        return []
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _across_keys(cls, data: Any, handler: Callable[[Any], Self]) -> Self:
+        try:
+            parsed: Self | None = handler(data)
+            errors: list[InitErrorDetails] = []
+        except ValidationError as exc:
+            parsed = None
+            errors = [_problem(".".join(str(p) for p in e["loc"]),
+                               SETTINGS_MESSAGES.get(e["type"], e["msg"]), e.get("input"))
+                      for e in exc.errors()]  # fmt: skip
+        raw = data if isinstance(data, dict) else {}
+        errors += [_problem(path, message) for path, message in cls.key_problems(raw, parsed)]
+        if errors:
+            # raised inside a validator, pydantic keeps each error's own key path
+            raise ValidationError.from_exception_data(cls.__name__, errors)
+        assert parsed is not None
+        return parsed
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def settings_problems(model: type[M], settings: Any) -> tuple[M | None, list[tuple[str, str]]]:
+    """``settings`` parsed by ``model``, or None and every problem as (key path, message).
+
+    The one way every destination turns its model's validation errors into ``check-config``
+    lines: the path is the error's location joined with dots, the message is
+    ``SETTINGS_MESSAGES`` for pydantic's "unknown key" and "missing" errors, else the model's own.
+    """
+    try:
+        return model.model_validate(settings if settings is not None else {}), []
+    except ValidationError as exc:
+        return None, [
+            (".".join(str(p) for p in e["loc"]), SETTINGS_MESSAGES.get(e["type"], e["msg"]))
+            for e in exc.errors()
+        ]
+
+
+def config_error(name: str, problems: list[tuple[str, str]]) -> ConfigError:
+    """``problems`` below ``destinations.<name>`` as the ``ConfigError`` that start-up raises."""
+    prefix = f"destinations.{name}"
+    return ConfigError([(f"{prefix}.{path}" if path else prefix, m) for path, m in problems])
 
 
 @dataclass(frozen=True)

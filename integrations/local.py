@@ -13,6 +13,7 @@ from connector.errors import Unauthorized
 from integrations.base import (
     Delivery,
     Destination,
+    DestinationContext,
     HelpdeskEvent,
     PermanentDeliveryError,
     TicketRef,
@@ -22,33 +23,35 @@ from integrations.base import (
 class LocalInboxDestination(Destination):
     name = "local"
 
-    def __init__(self, runtime: Any):
-        self.runtime = runtime
+    def __init__(self, context: DestinationContext):
+        self.context = context
 
     @classmethod
     def validate_settings(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
         return [(key, "unknown key (the local inbox takes no settings)") for key in settings]
 
     @classmethod
-    def from_config(cls, settings: dict[str, Any], context: Any) -> LocalInboxDestination:
+    def from_config(
+        cls, settings: dict[str, Any], context: DestinationContext
+    ) -> LocalInboxDestination:
         return cls(context)
 
     def _url(self, handoff_id: str) -> str:
-        return f"{self.runtime.base_url}/inbox/{handoff_id}"
+        return f"{self.context.base_url}/inbox/{handoff_id}"
 
     def deliver(self, delivery: Delivery) -> TicketRef:
         payload = delivery.payload.model_dump(mode="json", by_alias=True)
-        with self.runtime.store.atomic() as tx:
-            number, _created = tx.put_inbox_item(delivery.handoff_id, payload, iso(self.runtime.now()))
+        with self.context.store.atomic() as tx:
+            number, _created = tx.put_inbox_item(delivery.handoff_id, payload, iso(self.context.now()))
         return TicketRef(self.name, str(number), self._url(delivery.handoff_id),
                          {"handoff_id": delivery.handoff_id})
 
     def add_note(self, ref: TicketRef, text: str, *, key: str | None = None) -> None:
         handoff_id = ref.extra.get("handoff_id")
-        with self.runtime.store.atomic() as tx:
+        with self.context.store.atomic() as tx:
             try:
                 # a retry of a note filed before its outbox row was finished is not added again
-                tx.add_inbox_note(handoff_id or "", text, iso(self.runtime.now()), key=key)
+                tx.add_inbox_note(handoff_id or "", text, iso(self.context.now()), key=key)
             except KeyError:
                 raise PermanentDeliveryError(f"inbox item {ref.id} does not exist") from None
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template, request
 
 from connector import security
+from connector.agents import check_same_origin
 from connector.api import json_response, runtime
-from connector.api.widget import check_same_origin
 from connector.errors import BadRequest, NotFound
 from connector.service import widget_token
 from sidebar_widget import view

@@ -17,8 +17,8 @@ STATUSES = ("open", "with_agent", "handed_back", "closed")
 
 @bp.before_request
 def _auth() -> None:
-    # an API key, or the widget's token for this one handoff (connector/api/widget.py)
-    from connector.api.widget import authenticate_agent
+    # an API key, or the widget's token for this one handoff (connector/agents.py)
+    from connector.agents import authenticate_agent
 
     g.principal = authenticate_agent((request.view_args or {}).get("handoff_id"))
 

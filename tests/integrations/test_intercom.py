@@ -37,14 +37,14 @@ from connector.schemas import (  # noqa: E402
 )
 from integrations.base import Delivery, TicketRef, TransientDeliveryError  # noqa: E402
 from integrations.intercom import IntercomDestination  # noqa: E402
-from integrations.intercom_build import (  # noqa: E402
+from integrations.intercom.build import (  # noqa: E402
     IntercomSettings,
     is_intercom_conversation,
     mapped,
     payload_items,
     render_note,
 )
-from integrations.intercom_webhooks import sign_webhook, webhook_events  # noqa: E402
+from integrations.intercom.webhooks import sign_webhook, webhook_events  # noqa: E402
 from tests.conftest import drain, make_settings  # noqa: E402
 from tests.helpers import API_KEY, SECRET, event, post_event  # noqa: E402
 from tests.integrations.harness import (  # noqa: E402

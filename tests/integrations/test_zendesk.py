@@ -42,17 +42,15 @@ from integrations.base import (  # noqa: E402
     TicketRef,
     TransientDeliveryError,
 )
-from integrations.zendesk import (  # noqa: E402
-    INSTALL_HINT,
-    WEBHOOK_BODY_TEMPLATE,
-    ZendeskDestination,
-)
-from integrations.zendesk_ticket import (  # noqa: E402
+from integrations.zendesk import ZendeskDestination  # noqa: E402
+from integrations.zendesk.build import (  # noqa: E402
     ZendeskSettings,
     build_ticket,
     existing_ticket_id,
     render_note,
 )
+from integrations.zendesk.client import INSTALL_HINT  # noqa: E402
+from integrations.zendesk.webhooks import WEBHOOK_BODY_TEMPLATE  # noqa: E402
 from tests.conftest import drain, make_settings  # noqa: E402
 from tests.helpers import API_KEY, SECRET, event, post_event  # noqa: E402
 from tests.integrations.harness import (  # noqa: E402

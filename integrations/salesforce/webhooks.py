@@ -4,7 +4,7 @@ A record-triggered Flow posts JSON to ``/v1/webhooks/salesforce`` with the share
 ``X-Handoff-Salesforce-Secret`` (or an HMAC of the body in ``X-Handoff-Salesforce-Signature``) and
 the org id in the body (docs/salesforce.md has the body and the Flow). Pure functions: the settings
 and the integration user's id are passed in by ``SalesforceDestination``
-(``integrations/salesforce.py``). Records the integration user wrote, or that carry the note
+(``destination.py``). Records the integration user wrote, or that carry the note
 marker, are our own echoes and map to nothing.
 """
 
@@ -17,17 +17,11 @@ from typing import Any
 
 from connector.errors import BadRequest, Unauthorized
 from integrations.base import HelpdeskEvent, HelpdeskEventKind
-from integrations.salesforce_case import MARKER, SalesforceSettings
+from integrations.salesforce.build import MARKER, SalesforceSettings
+from integrations.salesforce.client import same_id
 
 SECRET_HEADER = "X-Handoff-Salesforce-Secret"
 SIGNATURE_HEADER = "X-Handoff-Salesforce-Signature"
-
-
-def _same_id(a: str | None, b: str | None) -> bool:
-    """Salesforce ids compare on 15 characters when one is the short form, else in full."""
-    if not a or not b:
-        return False
-    return a[:15] == b[:15] if min(len(a), len(b)) == 15 else a == b
 
 
 def verify_request(settings: SalesforceSettings, headers: dict[str, str], body: bytes) -> None:
@@ -49,7 +43,7 @@ def verify_request(settings: SalesforceSettings, headers: dict[str, str], body: 
         ok = False
     if not ok:
         raise Unauthorized(f"missing or wrong {SECRET_HEADER} (or {SIGNATURE_HEADER})")
-    if not _same_id(str(_document(body).get("org_id") or ""), org_id):
+    if not same_id(str(_document(body).get("org_id") or ""), org_id):
         raise Unauthorized("the webhook comes from another Salesforce org (org_id does not match)")
 
 
@@ -79,7 +73,7 @@ def parse_flow(
 
 def _team_of_queue(queue_id: str, settings: SalesforceSettings) -> str:
     for team, known in settings.queue_ids.items():
-        if _same_id(known, queue_id):
+        if same_id(known, queue_id):
             return team
     return f"queue:{queue_id}"
 
@@ -91,7 +85,7 @@ def _events(
     actor_id = str(item.get("actor_id") or "")
     text = str(item.get("body") or "")
     if (
-        _same_id(actor_id, user_id)
+        same_id(actor_id, user_id)
         or MARKER in text
         or MARKER in str(item.get("handback_note") or "")
     ):
@@ -118,7 +112,7 @@ def _events(
         return [event("agent_replied")] if item.get("incoming") is False else []
     out: list[HelpdeskEvent] = []
     owner, prior = str(item.get("owner_id") or ""), str(item.get("prior_owner_id") or "")
-    if owner and not _same_id(owner, prior):
+    if owner and not same_id(owner, prior):
         if owner.startswith("005"):
             out.append(event("agent_assigned", actor=item.get("owner_name") or owner))
         elif owner.startswith("00G"):

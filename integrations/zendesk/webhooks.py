@@ -1,7 +1,7 @@
 """What Zendesk tells us: the trigger's webhook, its signature, and the events it means.
 
 Pure functions (the clock and the settings are passed in), used by ``ZendeskDestination`` in
-``integrations/zendesk.py``. The trigger, the webhook and the body are set up as in
+``destination.py``. The trigger, the webhook and the body are set up as in
 ``docs/zendesk.md``; the body is ``WEBHOOK_BODY_TEMPLATE`` with Zendesk's placeholders filled in.
 """
 

@@ -2,16 +2,19 @@
 
 The admins, the teams, the ticket type with its ticket attributes and the conversation attributes
 the config names must exist, and ``client_secret`` must be set for webhooks. The checks go through
-``IntercomDestination``'s own client (``integrations/intercom.py``), so they meet the same errors
-as a delivery.
+``IntercomDestination``'s own client (``destination.py``), so they meet the same errors as a
+delivery.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from integrations.base import DeliveryError, Finding
-from integrations.intercom import IntercomDestination, _dump
+from integrations.intercom.client import dump
+
+if TYPE_CHECKING:  # the destination imports this module to answer ``doctor()``
+    from integrations.intercom.destination import IntercomDestination
 
 
 def _known(ok: bool, what: str, present: str, missing: str, fix: str) -> Finding:
@@ -25,7 +28,7 @@ def doctor_findings(dest: IntercomDestination) -> list[Finding]:
 
     def check(what: str, fn: Any) -> Any:
         try:
-            return _dump(dest._call(what, fn))
+            return dump(dest.call(what, fn))
         except DeliveryError as exc:
             fix = (
                 "create an access token for your app in the Developer Hub and set INTERCOM_TOKEN"

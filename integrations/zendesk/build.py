@@ -1,7 +1,7 @@
 """Zendesk settings and the ticket builder: ``destinations.zendesk`` and a payload → ticket body, note.
 
 Pure: no I/O, no clock. ``build_ticket`` is the "build" step of ``ZendeskDestination``
-(``integrations/zendesk.py``), unit-tested on its own; ``render_note`` is the internal note's HTML,
+(``destination.py``), unit-tested on its own; ``render_note`` is the internal note's HTML,
 with every piece of customer or bot text escaped.
 """
 
@@ -11,18 +11,17 @@ import html
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from connector.schemas import HandoffPayload
+from integrations.base import DestinationSettings
 
 TAG = r"^[a-z0-9_\-/:.]{1,80}$"
 _TICKET_IN_CONVERSATION = re.compile(r"^(?:zendesk[:_-](?:ticket[:_-])?)?(\d{1,15})$")
 
 
-class ZendeskSettings(BaseModel):
+class ZendeskSettings(DestinationSettings):
     """``destinations.zendesk`` (every key is documented in ``docs/zendesk.md``)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     subdomain: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
@@ -44,7 +43,8 @@ class ZendeskSettings(BaseModel):
 # --- the build step: payload -> ticket body, no I/O ------------------------------------------------
 
 
-def _tag(*parts: str) -> str:
+def tag(*parts: str) -> str:
+    """A Zendesk tag from parts: lower case, only the characters Zendesk keeps, at most 80."""
     return re.sub(r"[^a-z0-9_\-/:]+", "_", "_".join(parts).lower()).strip("_")[:80]
 
 
@@ -134,11 +134,11 @@ def _custom_fields(payload: HandoffPayload, settings: ZendeskSettings) -> list[d
 
 def _tags(payload: HandoffPayload) -> list[str]:
     tags = ["handoff"]
-    tags += [_tag("handoff_reason", r.trigger) for r in payload.escalation.reasons]
+    tags += [tag("handoff_reason", r.trigger) for r in payload.escalation.reasons]
     if payload.routing.team:
-        tags.append(_tag("handoff_team", payload.routing.team))
+        tags.append(tag("handoff_team", payload.routing.team))
     if payload.sentiment:
-        tags.append(_tag("handoff_sentiment", payload.sentiment.label))
+        tags.append(tag("handoff_sentiment", payload.sentiment.label))
     return list(dict.fromkeys(t for t in tags if t))
 
 

@@ -1,30 +1,25 @@
-"""Agent authentication for the widget, and the widget's own API.
+"""Who an agent-facing request comes from: an API key, or a widget token for one handoff.
 
-An agent-facing request is authenticated one of two ways:
 - an API key (``Authorization: Bearer`` or ``X-API-Key``): tools, helpdesk back-ends, the console;
 - a widget token (``X-Widget-Token``, see ``connector.security``): the widget page in a browser.
   It opens one handoff only. State-changing requests made with it must also come from the widget's
   own origin (``Origin``/``Sec-Fetch-Site``) and echo the page's ``X-CSRF-Token``.
 
-Endpoints here: ``POST /v1/handoffs/{id}/draft-events`` and ``POST /v1/widget/sessions`` (a
-helpdesk back-end, holding an API key, exchanges a handoff or conversation id for a widget link).
+No blueprint here: ``connector.api.handoffs`` and the agent surfaces in ``sidebar_widget`` both
+import it, and neither imports the other.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
-from flask import Blueprint, request
-from pydantic import Field, model_validator
+from flask import request
 
-from connector import drafts, security, service
-from connector.api import json_response, parse_body, require_api_key, runtime
-from connector.errors import Forbidden, NotFound
-from connector.schemas import Strict
-
-bp = Blueprint("widget_api", __name__)
+from connector import security
+from connector.api import require_api_key, runtime
+from connector.errors import Forbidden
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -96,55 +91,3 @@ def authenticate_agent(handoff_id: str | None) -> Principal:
             rt.settings.widget.secret, token, request.headers.get(security.CSRF_HEADER)
         )
     return Principal("widget", claims)
-
-
-@bp.post("/v1/handoffs/<handoff_id>/draft-events")
-def post_draft_event(handoff_id: str):
-    principal = authenticate_agent(handoff_id)
-    event = parse_body(drafts.DraftEvent)
-    actor = principal.acting_as(event.actor) or ("widget" if principal.kind == "widget" else "api")
-    row = drafts.record(runtime(), handoff_id, event, actor=actor, via=principal.kind)
-    return json_response(row, status=201)
-
-
-class WidgetSession(Strict):
-    """``POST /v1/widget/sessions``: which handoff to open, by its id or its conversation's id."""
-
-    handoff_id: str | None = Field(default=None, max_length=200)
-    conversation_id: str | None = Field(default=None, max_length=200)
-    agent: str | None = Field(default=None, max_length=200)
-    host_origin: str | None = Field(default=None, max_length=300)
-
-    @model_validator(mode="after")
-    def _one_of(self) -> WidgetSession:
-        if not (self.handoff_id or self.conversation_id):
-            raise ValueError("give handoff_id or conversation_id")
-        return self
-
-
-@bp.post("/v1/widget/sessions")
-def create_session():
-    """A helpdesk back-end (Zendesk secure request, Salesforce Apex, any proxy) gets a widget link."""
-    require_api_key()
-    body = parse_body(WidgetSession)
-    rt = runtime()
-    with rt.store.reading() as tx:
-        row = tx.get_handoff(body.handoff_id) if body.handoff_id else None
-        if row is None and body.conversation_id:
-            row = tx.latest_handoff_for_conversation(body.conversation_id)
-    if row is None:
-        raise NotFound("no handoff for that handoff_id or conversation_id", slug="unknown-handoff")
-    token = service.widget_token(rt, row.id, body.agent)
-    url = service.widget_url(rt, row.id, token=token)
-    if body.host_origin:
-        url += "&host_origin=" + quote(body.host_origin, safe="")
-    expires = rt.now().timestamp() + rt.settings.widget.token_ttl_seconds
-    return json_response(
-        {
-            "handoff_id": row.id,
-            "status": row.status,
-            "widget_url": url,
-            "token": token,
-            "expires_at": int(expires),
-        }
-    )

@@ -3,42 +3,46 @@
 Queues, the Omni-Channel service channel and skills must exist; the external ID field and every
 mapped custom field must exist on Case and be visible to the integration user, and the external ID
 field must be marked External ID. The checks go through ``SalesforceDestination``'s own client
-(``integrations/salesforce.py``), so they meet the same authentication and errors as a delivery.
+(``destination.py``), so they meet the same authentication and errors as a delivery.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from integrations.base import DeliveryError, Finding, PermanentDeliveryError
-from integrations.salesforce import SalesforceDestination, _soql
-from integrations.salesforce_webhooks import _same_id
+from integrations.salesforce.client import same_id, soql
+
+if TYPE_CHECKING:  # the destination imports this module to answer ``doctor()``
+    from integrations.salesforce.destination import SalesforceDestination
 
 
 def doctor_findings(dest: SalesforceDestination) -> list[Finding]:
     """One finding per check; when authentication fails, that failure is the only finding."""
     findings: list[Finding] = []
     try:
-        dest._connect()
-        dest._query("auth check", "SELECT Id FROM Group WHERE Type = 'Queue' LIMIT 1")
+        dest.connect()
+        dest.query("auth check", "SELECT Id FROM Group WHERE Type = 'Queue' LIMIT 1")
     except DeliveryError as exc:
         return [
             Finding(
                 False,
-                f"authenticate to {dest._instance_url or dest.settings.domain}: {exc}",
+                f"authenticate to {dest.instance_url or dest.settings.domain}: {exc}",
                 "check destinations.salesforce.instance_url and auth, and that the "
                 "connected app's integration user has API access",
             )
         ]
     findings.append(
-        Finding(True, f"authenticated to {dest._instance_url} ({dest.settings.auth_mode})")
+        Finding(True, f"authenticated to {dest.instance_url} ({dest.settings.auth_mode})")
     )
 
     def exists(sobject: str, ids: dict[str, str], path: str, extra: str = "") -> None:
         if not ids:
             return
-        id_list = ", ".join(_soql(v) for v in ids.values())
-        rows = dest._query("doctor", f"SELECT Id FROM {sobject} WHERE Id IN ({id_list}){extra}")
+        id_list = ", ".join(soql(v) for v in ids.values())
+        rows = dest.query("doctor", f"SELECT Id FROM {sobject} WHERE Id IN ({id_list}){extra}")
         for name, value in ids.items():
-            ok = any(_same_id(value, r["Id"]) for r in rows)
+            ok = any(same_id(value, r["Id"]) for r in rows)
             findings.append(
                 Finding(
                     ok,
@@ -58,7 +62,7 @@ def doctor_findings(dest: SalesforceDestination) -> list[Finding]:
         custom.append(dest.settings.handback_field)
     for api_name in dict.fromkeys(custom):
         try:
-            dest._query("doctor", f"SELECT Id, {api_name} FROM Case LIMIT 1")
+            dest.query("doctor", f"SELECT Id, {api_name} FROM Case LIMIT 1")
             findings.append(Finding(True, f"Case.{api_name} exists"))
         except PermanentDeliveryError:
             findings.append(
@@ -71,7 +75,7 @@ def doctor_findings(dest: SalesforceDestination) -> list[Finding]:
             )
     ext = dest.settings.external_id_field
     try:
-        dest._call("doctor", lambda sf: sf.Case.get_by_custom_id(ext, "handoff-doctor-probe"))
+        dest.call("doctor", lambda sf: sf.Case.get_by_custom_id(ext, "handoff-doctor-probe"))
     except PermanentDeliveryError as exc:
         if "external ID field" in (exc.response or ""):
             findings.append(

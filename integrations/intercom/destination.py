@@ -11,12 +11,13 @@ first reads the conversation and skips what is already there: a note carrying th
 (``handoff:<id>``) by our admin, the assignee, the attribute values. A ticket retry searches tickets
 by the handoff id ticket attribute before creating one.
 
-Errors are mapped at the edge (``_call``): ``ApiError.status_code`` through ``error_for_status``
+Errors are mapped at the edge (``call``): ``ApiError.status_code`` through ``error_for_status``
 (a 429's ``Retry-After``, or else ``X-RateLimit-Reset``, becomes ``retry_after``), httpx timeouts and
 transport errors are transient. The SDK's own retries stay off; the outbox owns the retry policy.
 
-Siblings: the pure build step and settings are ``integrations/intercom_build.py``, the webhook
-signature and events ``intercom_webhooks.py``, and ``handoff doctor``'s checks ``intercom_doctor.py``.
+The package's other modules: the pure build step and settings are ``build.py``, the webhook
+signature and events ``webhooks.py``, ``handoff doctor``'s checks ``doctor.py``, and the raw
+responses both this module and the doctor read ``client.py``.
 """
 
 from __future__ import annotations
@@ -33,21 +34,23 @@ from integrations.base import (
     Delivery,
     DeliveryError,
     Destination,
+    DestinationContext,
     Finding,
     HelpdeskEvent,
     PermanentDeliveryError,
     RateLimiter,
     TicketRef,
     TransientDeliveryError,
+    config_error,
     error_for_status,
+    settings_problems,
 )
-from integrations.intercom_build import (
+from integrations.intercom.build import (
     INSTALL_HINT,
     ITEMS,
     IntercomSettings,
     assignment_request,
     author_id,
-    check_settings,
     is_intercom_conversation,
     mapped,
     note_request,
@@ -57,7 +60,9 @@ from integrations.intercom_build import (
     steps_found,
     ticket_contact,
 )
-from integrations.intercom_webhooks import (
+from integrations.intercom.client import Raw, dump
+from integrations.intercom.doctor import doctor_findings
+from integrations.intercom.webhooks import (
     handoff_id_of,
     parse_notification,
     verify_signature,
@@ -72,9 +77,9 @@ API_VERSION = "2.14"
 class IntercomDestination(Destination):
     name = "intercom"
 
-    def __init__(self, settings: IntercomSettings, runtime: Any):
+    def __init__(self, settings: IntercomSettings, context: DestinationContext):
         self.settings = settings
-        self.runtime = runtime
+        self.context = context
         self._client: Any = None
         self._http: Any = None
         self._lock = threading.Lock()
@@ -83,7 +88,7 @@ class IntercomDestination(Destination):
 
     @classmethod
     def validate_settings(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
-        problems = check_settings(settings)[1]
+        problems = settings_problems(IntercomSettings, settings)[1]
         try:
             import intercom  # noqa: F401
         except ImportError:
@@ -91,19 +96,17 @@ class IntercomDestination(Destination):
         return problems
 
     @classmethod
-    def from_config(cls, settings: dict[str, Any], context: Any) -> IntercomDestination:
-        parsed, problems = check_settings(settings)
-        routing = getattr(
-            getattr(getattr(context, "settings", None), "routing", None), "teams", None
-        )
-        if parsed is not None and routing is not None:
+    def from_config(cls, settings: dict[str, Any], context: DestinationContext) -> IntercomDestination:
+        parsed, problems = settings_problems(IntercomSettings, settings)
+        if parsed is not None:
+            teams = context.team_names
             problems += [
                 (f"team_ids.{team}", "not one of routing.teams")
                 for team in parsed.team_ids
-                if team not in routing
+                if team not in teams
             ]
         if problems or parsed is None:
-            raise ConfigError([(f"destinations.intercom.{p}".rstrip("."), m) for p, m in problems])
+            raise config_error(cls.name, problems)
         try:
             import intercom  # noqa: F401
         except ImportError as exc:
@@ -134,11 +137,11 @@ class IntercomDestination(Destination):
         return self._client
 
     @property
-    def raw(self) -> _Raw:
-        """The same client, answering with raw responses (``_dump`` reads their JSON)."""
-        return _Raw(self.client)
+    def raw(self) -> Raw:
+        """The same client, answering with raw responses (``dump`` reads their JSON)."""
+        return Raw(self.client)
 
-    def _call(self, what: str, fn: Any) -> Any:
+    def call(self, what: str, fn: Any) -> Any:
         """One request: rate-limited, with every SDK and httpx failure mapped to a DeliveryError."""
         import httpx
         from intercom.core.api_error import ApiError
@@ -172,7 +175,7 @@ class IntercomDestination(Destination):
         )
         reset = headers.get("x-ratelimit-reset", "")
         if status == 429 and error.retry_after is None and reset.isdigit():
-            error.retry_after = max(1.0, int(reset) - self.runtime.now().timestamp())
+            error.retry_after = max(1.0, int(reset) - self.context.now().timestamp())
         return error
 
     # -- deliver ----------------------------------------------------------------------------------
@@ -207,12 +210,12 @@ class IntercomDestination(Destination):
             done.update(delivery.previous.extra)
         if delivery.attempt > 1 or delivery.previous is not None:
             # an earlier attempt may have landed without us learning it: look before doing it again
-            found = self._call(
+            found = self.call(
                 "read conversation", lambda: self.raw.conversations.find(conversation_id)
             )
             done.update(
                 steps_found(
-                    _dump(found),
+                    dump(found),
                     handoff_id=delivery.handoff_id,
                     admin_id=s.admin_id,
                     target=target,
@@ -221,8 +224,8 @@ class IntercomDestination(Destination):
             )
         if "note_part_id" not in done:
             body = render_note(payload, delivery.widget_url)
-            result = _dump(
-                self._call(
+            result = dump(
+                self.call(
                     "post note",
                     lambda: self.raw.conversations.reply(
                         conversation_id, request=note_request(s.admin_id, body)
@@ -238,7 +241,7 @@ class IntercomDestination(Destination):
             )
             done["note_part_id"] = posted.get("note_part_id", "")
         if target is not None and done.get("assigned") != f"{target[0]}:{target[1]}":
-            self._call(
+            self.call(
                 "assign conversation",
                 lambda: self.client.conversations.manage(
                     conversation_id=conversation_id, request=assignment_request(s.admin_id, target)
@@ -246,7 +249,7 @@ class IntercomDestination(Destination):
             )
             done["assigned"] = f"{target[0]}:{target[1]}"
         if attributes and not done.get("attributes_set"):
-            self._call(
+            self.call(
                 "set attributes",
                 lambda: self.client.conversations.update(
                     conversation_id=conversation_id, custom_attributes=attributes
@@ -279,7 +282,7 @@ class IntercomDestination(Destination):
         }
         if target is not None:
             kwargs["assignment"] = {f"{target[0]}_assignee_id": target[1]}
-        ticket = _dump(self._call("create ticket", lambda: self.raw.tickets.create(**kwargs)))
+        ticket = dump(self.call("create ticket", lambda: self.raw.tickets.create(**kwargs)))
         if not ticket.get("id"):
             raise TransientDeliveryError("intercom create ticket answered without a ticket id")
         return self._ticket_ref(ticket, delivery.handoff_id)
@@ -299,11 +302,11 @@ class IntercomDestination(Destination):
 
     def _find_ticket(self, handoff_id: str) -> dict[str, Any] | None:
         if self._ticket_attribute_ids is None:
-            types = self._call("list ticket types", lambda: self.raw.ticket_types.list())
+            types = self.call("list ticket types", lambda: self.raw.ticket_types.list())
             found: dict[str, Any] = next(
                 (
                     t
-                    for t in _dump(types).get("data") or []
+                    for t in dump(types).get("data") or []
                     if str(t.get("id")) == self.settings.ticket_type_id
                 ),
                 {},
@@ -319,7 +322,7 @@ class IntercomDestination(Destination):
                 f"{self.settings.ticket_attributes['handoff_id']!r}; run `handoff doctor`"
             )
         query = {"field": f"ticket_attribute.{attribute_id}", "operator": "=", "value": handoff_id}
-        page = self._call("search tickets", lambda: self.client.tickets.search(query=query))
+        page = self.call("search tickets", lambda: self.client.tickets.search(query=query))
         ticket = next((t for t in page.items or [] if t is not None), None)
         return {"id": ticket.id, "ticket_id": ticket.ticket_id} if ticket is not None else None
 
@@ -333,22 +336,22 @@ class IntercomDestination(Destination):
         )
         request = note_request(self.settings.admin_id, body)
         if ref.extra.get("kind") == "ticket":
-            current = self._call("read ticket", lambda: self.raw.tickets.get(ref.id))
+            current = self.call("read ticket", lambda: self.raw.tickets.get(ref.id))
         else:
-            current = self._call("read conversation", lambda: self.raw.conversations.find(ref.id))
+            current = self.call("read conversation", lambda: self.raw.conversations.find(ref.id))
         ours = [
             p
-            for p in parts_of(_dump(current))
+            for p in parts_of(dump(current))
             if p.get("part_type") == "note" and author_id(p) == self.settings.admin_id
         ]
         if ours and ours[-1].get("body") == body:
             return  # an earlier attempt landed: the newest note of ours already says exactly this
         if ref.extra.get("kind") == "ticket":
-            self._call(
+            self.call(
                 "post ticket note", lambda: self.client.tickets.reply(ref.id, request=request)
             )
         else:
-            self._call(
+            self.call(
                 "post note",
                 lambda: self.client.conversations.reply(conversation_id=ref.id, request=request),
             )
@@ -364,10 +367,10 @@ class IntercomDestination(Destination):
                 extra: dict[str, Any] = {"ticket_attributes": attributes} if attributes else {}
                 if team_id:
                     extra.update(admin_id=int(s.admin_id), assignee_id=team_id)
-                self._call("update ticket", lambda: self.client.tickets.update(ref.id, **extra))
+                self.call("update ticket", lambda: self.client.tickets.update(ref.id, **extra))
             return
         if team_id:
-            self._call(
+            self.call(
                 "assign conversation",
                 lambda: self.client.conversations.manage(
                     conversation_id=ref.id,
@@ -376,14 +379,14 @@ class IntercomDestination(Destination):
             )
         attributes = mapped(items, s.conversation_attributes)
         if attributes:
-            self._call(
+            self.call(
                 "set attributes",
                 lambda: self.client.conversations.update(
                     conversation_id=ref.id, custom_attributes=attributes
                 ),
             )
 
-    # -- webhooks (integrations/intercom_webhooks.py) ---------------------------------------------
+    # -- webhooks (webhooks.py) ---------------------------------------------------------------------
     def verify_webhook(self, headers: dict[str, str], body: bytes) -> None:
         verify_signature(self.settings.client_secret, headers, body)
 
@@ -402,36 +405,12 @@ class IntercomDestination(Destination):
         handoff_id = handoff_id_of((notification.get("data") or {}).get("item"), self.settings)
         if not handoff_id:
             return None
-        with self.runtime.store.reading() as tx:
-            handoff = tx.get_handoff(str(handoff_id))
-        return handoff.team if handoff else None
+        return self.context.handoff_team(str(handoff_id))
 
-    # -- doctor (integrations/intercom_doctor.py) -------------------------------------------------
+    # -- doctor (doctor.py) ---------------------------------------------------------------------------
     def doctor(self) -> list[Finding]:
-        from integrations.intercom_doctor import doctor_findings  # it imports this module
-
         return doctor_findings(self)
 
     def close(self) -> None:
         if self._http is not None:
             self._http.close()
-
-
-class _Raw:
-    """``raw.conversations.find(...)`` is ``client.conversations.with_raw_response.find(...)``."""
-
-    def __init__(self, client: Any):
-        self._client = client
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name).with_raw_response
-
-
-def _dump(response: Any) -> dict[str, Any]:
-    """The JSON Intercom sent, from the SDK's raw response (its models re-serialise lossily)."""
-    if response is None:
-        return {}
-    if isinstance(response, dict):
-        return response
-    data = response._response.json()  # HttpResponse keeps the httpx.Response; no public accessor
-    return data if isinstance(data, dict) else {}

@@ -1,6 +1,6 @@
 """Intercom without I/O: the settings, and a handoff turned into Intercom request bodies.
 
-Pure functions of data (no SDK, no HTTP, no clock): what ``integrations/intercom.py`` sends is built
+Pure functions of data (no SDK, no HTTP, no clock): what ``destination.py`` sends is built
 here and unit-tested on its own. Notes are Intercom's note HTML subset with every customer or bot
 text escaped; each handoff note carries ``marker(handoff_id)`` so a retry can find it.
 """
@@ -12,10 +12,10 @@ import re
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BeforeValidator, Field
 
 from connector.schemas import HandoffPayload
-from integrations.base import PermanentDeliveryError
+from integrations.base import DestinationSettings, PermanentDeliveryError, rule
 
 REGIONS = {
     "us": "https://api.intercom.io",
@@ -35,13 +35,16 @@ def _id(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-IntercomId = Annotated[str, BeforeValidator(_id), Field(pattern=r"^\d+$")]
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and re.fullmatch(r"\d+", value) is not None
 
 
-class IntercomSettings(BaseModel):
+# YAML reads an unquoted id as a number: take it as the digits it is (the right-most runs first)
+IntercomId = Annotated[str, rule(_is_id, "must be an Intercom id (digits)"), BeforeValidator(_id)]
+
+
+class IntercomSettings(DestinationSettings):
     """``destinations.intercom`` (see docs/intercom.md)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     token: str = Field(min_length=1)
     base_url: str = REGIONS["us"]
@@ -67,51 +70,44 @@ class IntercomSettings(BaseModel):
     requests_per_minute: float = Field(default=1000, gt=0, le=10000)
     timeout_seconds: float = Field(default=10, gt=0, le=120)
 
-
-def check_settings(
-    settings: dict[str, Any],
-) -> tuple[IntercomSettings | None, list[tuple[str, str]]]:
-    try:
-        parsed = IntercomSettings.model_validate(settings or {})
-    except ValidationError as exc:
-        out = []
-        for err in exc.errors():
-            msg = {"extra_forbidden": "unknown key", "missing": "required key is missing"}.get(
-                err["type"], err["msg"]
-            )
-            if err["type"] == "string_pattern_mismatch":
-                msg = "must be an Intercom id (digits)"
-            out.append((".".join(str(p) for p in err["loc"]), msg))
-        return None, out
-    problems: list[tuple[str, str]] = []
-    url = urlsplit(parsed.base_url)
-    if url.scheme not in ("http", "https") or not url.netloc:
-        problems.append(("base_url", "must be an http(s) URL such as " + REGIONS["us"]))
-    for section in ("ticket_attributes", "conversation_attributes"):
-        for item, name in getattr(parsed, section).items():
-            if item not in ITEMS:
-                problems.append(
-                    (f"{section}.{item}", "unknown payload item; known: " + ", ".join(ITEMS))
+    @classmethod
+    def key_problems(
+        cls, raw: dict[str, Any], parsed: IntercomSettings | None
+    ) -> list[tuple[str, str]]:
+        """Checked once every key has the right type (so only when ``parsed`` is there)."""
+        if parsed is None:
+            return []
+        problems: list[tuple[str, str]] = []
+        url = urlsplit(parsed.base_url)
+        if url.scheme not in ("http", "https") or not url.netloc:
+            problems.append(("base_url", "must be an http(s) URL such as " + REGIONS["us"]))
+        for section in ("ticket_attributes", "conversation_attributes"):
+            for item, name in getattr(parsed, section).items():
+                if item not in ITEMS:
+                    problems.append(
+                        (f"{section}.{item}", "unknown payload item; known: " + ", ".join(ITEMS))
+                    )
+                if not name.strip():
+                    problems.append((f"{section}.{item}", "must name an Intercom attribute"))
+        if "handoff_id" not in parsed.conversation_attributes:
+            problems.append(
+                (
+                    "conversation_attributes.handoff_id",
+                    "required: webhooks find the handoff through this conversation attribute",
                 )
-            if not name.strip():
-                problems.append((f"{section}.{item}", "must name an Intercom attribute"))
-    if "handoff_id" not in parsed.conversation_attributes:
-        problems.append(
-            (
-                "conversation_attributes.handoff_id",
-                "required: webhooks find the handoff through this conversation attribute",
             )
-        )
-    if parsed.ticket_type_id and "handoff_id" not in parsed.ticket_attributes:
-        problems.append(
-            (
-                "ticket_attributes.handoff_id",
-                "required with ticket_type_id: a retry searches it before creating a ticket",
+        if parsed.ticket_type_id and "handoff_id" not in parsed.ticket_attributes:
+            problems.append(
+                (
+                    "ticket_attributes.handoff_id",
+                    "required with ticket_type_id: a retry searches it before creating a ticket",
+                )
             )
-        )
-    if parsed.client_secret is not None and not parsed.client_secret.strip():
-        problems.append(("client_secret", "must not be empty (unset it to refuse all webhooks)"))
-    return (None if problems else parsed), problems
+        if parsed.client_secret is not None and not parsed.client_secret.strip():
+            problems.append(
+                ("client_secret", "must not be empty (unset it to refuse all webhooks)")
+            )
+        return problems
 
 
 def is_intercom_conversation(payload: HandoffPayload, channels: list[str]) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 
 from connector.errors import BadRequest, Unauthorized
 from integrations.base import HelpdeskEvent, HelpdeskEventKind
-from integrations.intercom_build import IntercomSettings, author_id, parts_of, plain_text
+from integrations.intercom.build import IntercomSettings, author_id, parts_of, plain_text
 
 SIGNATURE_HEADER = "X-Hub-Signature"
 

@@ -22,7 +22,8 @@ JWT) and is permanent after that.
 Inbound: a record-triggered Flow posts JSON to ``/v1/webhooks/salesforce`` with the shared secret in
 ``X-Handoff-Salesforce-Secret`` (or an HMAC of the body in ``X-Handoff-Salesforce-Signature``) and
 the org id in the body (docs/salesforce.md has the body and the Flow). Checking it and turning it
-into events: ``integrations/salesforce_webhooks.py``; ``handoff doctor``: ``salesforce_doctor.py``.
+into events: ``webhooks.py``; ``handoff doctor``: ``doctor.py``; settings and the pure build step:
+``build.py``; what they share (SDK import, SOQL quoting, id comparison): ``client.py``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from integrations.base import (
     Delivery,
     DeliveryError,
     Destination,
+    DestinationContext,
     Finding,
     HelpdeskEvent,
     PermanentDeliveryError,
@@ -47,8 +49,9 @@ from integrations.base import (
     TicketRef,
     TransientDeliveryError,
     error_for_status,
+    settings_problems,
 )
-from integrations.salesforce_case import (  # the pure half: settings and the Case builder
+from integrations.salesforce.build import (  # the pure half: settings and the Case builder
     COMMENT_MAX_BYTES,
     FEED_MAX_CHARS,
     LOGIN_URLS,
@@ -59,38 +62,26 @@ from integrations.salesforce_case import (  # the pure half: settings and the Ca
     parse_settings,
     render_html,
     render_text,
-    validate,
 )
-from integrations.salesforce_webhooks import parse_flow, verify_request
+from integrations.salesforce.client import INSTALL_HINT, sdk, soql
+from integrations.salesforce.doctor import doctor_findings
+from integrations.salesforce.webhooks import parse_flow, verify_request
 
 __all__ = ["SalesforceDestination", "CaseRequest", "SalesforceSettings", "build_case"]
 
 logger = logging.getLogger(__name__)
 
-INSTALL_HINT = "simple-salesforce is not installed: pip install 'handoff-connector[salesforce]'"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 # --- the destination ----------------------------------------------------------------------------
 
 
-def _sdk() -> Any:
-    try:
-        import simple_salesforce
-    except ImportError as exc:
-        raise ConfigError([("destinations.salesforce", INSTALL_HINT)]) from exc
-    return simple_salesforce
-
-
-def _soql(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 class SalesforceDestination(Destination):
     name = "salesforce"
 
-    def __init__(self, settings: SalesforceSettings, runtime: Any = None):
+    def __init__(self, settings: SalesforceSettings, context: DestinationContext | None = None):
         self.settings = settings
-        self.runtime = runtime
+        self.context = context  # unused: Salesforce needs neither the clock nor the store
         self.limiter = RateLimiter(settings.requests_per_minute)
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -101,16 +92,18 @@ class SalesforceDestination(Destination):
 
     @classmethod
     def validate_settings(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
-        problems = validate(settings)
+        problems = settings_problems(SalesforceSettings, settings)[1]
         try:
-            _sdk()
+            sdk()
         except ConfigError:
             problems.append(("", INSTALL_HINT))
         return problems
 
     @classmethod
-    def from_config(cls, settings: dict[str, Any], context: Any) -> SalesforceDestination:
-        _sdk()
+    def from_config(
+        cls, settings: dict[str, Any], context: DestinationContext
+    ) -> SalesforceDestination:
+        sdk()
         return cls(parse_settings(settings), context)
 
     # -- the wire ----------------------------------------------------------------------------
@@ -147,7 +140,7 @@ class SalesforceDestination(Destination):
         """An access token from the OAuth token endpoint (client credentials or JWT bearer)."""
         import requests
 
-        auth = self.settings.auth
+        auth = self.settings.credentials
         if self.settings.auth_mode == "client_credentials":
             form = {
                 "grant_type": "client_credentials",
@@ -202,15 +195,15 @@ class SalesforceDestination(Destination):
             self._user_id = str(body["id"]).rstrip("/").rsplit("/", 1)[-1]
         return str(body["access_token"])
 
-    def _connect(self, *, fresh: bool = False) -> Any:
+    def connect(self, *, fresh: bool = False) -> Any:
         with self._lock:
             if self._client is not None and not fresh:
                 return self._client
             if self.settings.auth_mode == "session":
-                token = self.settings.auth["session_id"]
+                token = self.settings.credentials["session_id"]
             else:
                 token = self._authenticate()
-            self._client = _sdk().Salesforce(
+            self._client = sdk().Salesforce(
                 instance_url=self._instance_url,
                 session_id=token,
                 version=self.settings.api_version,
@@ -252,30 +245,36 @@ class SalesforceDestination(Destination):
             retry_after=getattr(self._local, "retry_after", None),
         )
 
-    def _call(self, what: str, fn: Any) -> Any:
+    def call(self, what: str, fn: Any) -> Any:
         """Run ``fn(client)`` under the rate limit; map errors; re-authenticate once on a 401."""
-        sdk = _sdk()
+        module = sdk()
         for attempt in (1, 2):
-            client = self._connect()
+            client = self.connect()
             self.limiter.acquire()
             self._local.retry_after = None
             try:
                 return fn(client)
-            except sdk.exceptions.SalesforceExpiredSession as exc:
+            except module.exceptions.SalesforceExpiredSession as exc:
                 if attempt == 1 and self.settings.auth_mode != "session":
                     logger.info("salesforce: session expired, authenticating again")
-                    self._connect(fresh=True)
+                    self.connect(fresh=True)
                     continue
                 raise self._mapped(exc, what) from exc
             except (
-                sdk.exceptions.SalesforceError,
+                module.exceptions.SalesforceError,
                 OSError,
             ) as exc:  # requests' errors are OSErrors
                 raise self._mapped(exc, what) from exc
         raise AssertionError("unreachable")
 
-    def _query(self, what: str, soql: str) -> list[dict[str, Any]]:
-        return list(self._call(what, lambda sf: sf.query(soql))["records"])
+    def query(self, what: str, statement: str) -> list[dict[str, Any]]:
+        """The records a SOQL ``statement`` selects, through ``call``."""
+        return list(self.call(what, lambda sf: sf.query(statement))["records"])
+
+    @property
+    def instance_url(self) -> str | None:
+        """The org's URL: configured, or learnt from the token endpoint once signed in."""
+        return self._instance_url
 
     # -- the verbs -----------------------------------------------------------------------------
     def _ref(self, case_id: str, handoff_id: str) -> TicketRef:
@@ -293,12 +292,12 @@ class SalesforceDestination(Destination):
         case_id = delivery.previous.id if delivery.previous else None
         if case_id is None and (delivery.attempt > 1):
             # a retry: the Case may exist already (and an agent may own it): do not write it again
-            found = self._query(
-                "case lookup", f"SELECT Id FROM Case WHERE {ext} = {_soql(delivery.handoff_id)}"
+            found = self.query(
+                "case lookup", f"SELECT Id FROM Case WHERE {ext} = {soql(delivery.handoff_id)}"
             )
             case_id = found[0]["Id"] if found else None
         if case_id is None:
-            response = self._call(
+            response = self.call(
                 "case upsert",
                 lambda sf: sf.Case.upsert(
                     path, request.fields, raw_response=True, headers=request.headers
@@ -307,7 +306,7 @@ class SalesforceDestination(Destination):
             try:
                 case_id = response.json()["id"]
             except (ValueError, KeyError, TypeError):  # 204 before API 46.0: read it back
-                case_id = self._call(
+                case_id = self.call(
                     "case read", lambda sf: sf.Case.get_by_custom_id(ext, delivery.handoff_id)
                 )["Id"]
         if self.settings.omni_channel is not None:
@@ -320,17 +319,17 @@ class SalesforceDestination(Destination):
         """One PendingServiceRouting with its SkillRequirements, made ready once they are all there."""
         omni = self.settings.omni_channel
         assert omni is not None
-        found = self._query(
+        found = self.query(
             "routing lookup",
             "SELECT Id, IsReadyForRouting FROM PendingServiceRouting "
-            f"WHERE WorkItemId = {_soql(case_id)}",
+            f"WHERE WorkItemId = {soql(case_id)}",
         )
         if found and found[0].get("IsReadyForRouting"):
             return
         if found:
             psr_id = found[0]["Id"]
         else:
-            psr_id = self._call(
+            psr_id = self.call(
                 "routing create",
                 lambda sf: sf.PendingServiceRouting.create(
                     {
@@ -346,33 +345,33 @@ class SalesforceDestination(Destination):
             )["id"]
         have = {
             r["SkillId"]
-            for r in self._query(
+            for r in self.query(
                 "skill lookup",
-                f"SELECT Id, SkillId FROM SkillRequirement WHERE RelatedRecordId = {_soql(psr_id)}",
+                f"SELECT Id, SkillId FROM SkillRequirement WHERE RelatedRecordId = {soql(psr_id)}",
             )
         }
         for skill_id in skill_ids:
             if skill_id not in have:
-                self._call(
+                self.call(
                     "skill create",
                     lambda sf, s=skill_id: sf.SkillRequirement.create(
                         {"RelatedRecordId": psr_id, "SkillId": s}
                     ),
                 )
-        self._call(
+        self.call(
             "routing ready",
             lambda sf: sf.PendingServiceRouting.update(psr_id, {"IsReadyForRouting": True}),
         )
 
     def _ensure_note(self, case_id: str, sobject: str, fields: dict[str, Any], marker: str) -> None:
         body_field = "Body" if sobject == "FeedItem" else "CommentBody"
-        existing = self._query(
+        existing = self.query(
             "note lookup",
-            f"SELECT Id, {body_field} FROM {sobject} WHERE ParentId = {_soql(case_id)}",
+            f"SELECT Id, {body_field} FROM {sobject} WHERE ParentId = {soql(case_id)}",
         )
         if any(marker in (r.get(body_field) or "") for r in existing):
             return
-        self._call(
+        self.call(
             "note create", lambda sf: getattr(sf, sobject).create({"ParentId": case_id, **fields})
         )
 
@@ -406,17 +405,15 @@ class SalesforceDestination(Destination):
             if item in self.settings.fields and fields.get(item) is not None:
                 data[self.settings.fields[item]] = str(fields[item])
         if data:  # a PATCH with the same values twice is harmless: update is idempotent
-            self._call("case update", lambda sf: sf.Case.update(ref.id, data, headers=headers))
+            self.call("case update", lambda sf: sf.Case.update(ref.id, data, headers=headers))
 
-    # -- inbound (integrations/salesforce_webhooks.py) ------------------------------------------
+    # -- inbound (webhooks.py) ------------------------------------------------------------------
     def verify_webhook(self, headers: dict[str, str], body: bytes) -> None:
         verify_request(self.settings, headers, body)
 
     def parse_webhook(self, headers: dict[str, str], body: bytes) -> list[HelpdeskEvent]:
         return parse_flow(body, self.settings, self._user_id)
 
-    # -- doctor (integrations/salesforce_doctor.py) --------------------------------------------
+    # -- doctor (doctor.py) ----------------------------------------------------------------------
     def doctor(self) -> list[Finding]:
-        from integrations.salesforce_doctor import doctor_findings  # it imports this module
-
         return doctor_findings(self)

@@ -1,0 +1,6 @@
+"""Intercom: ``destination.py`` (the destination), ``build.py`` and ``webhooks.py`` (pure),
+``client.py`` (raw SDK responses and their JSON), ``doctor.py``."""
+
+from integrations.intercom.destination import IntercomDestination
+
+__all__ = ["IntercomDestination"]

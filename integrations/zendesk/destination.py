@@ -1,0 +1,193 @@
+"""Zendesk Support through zenpy: one ticket per handoff, its internal note, and agents' answers back.
+
+Three steps, as everywhere: ``build_ticket`` turns the payload into the ticket body (pure), zenpy
+sends it, the answer becomes a ``TicketRef``. Set-up in Zendesk and the webhook body are in
+``docs/zendesk.md``. The package's other modules: ``build.py`` (settings and the build step:
+``build_ticket``, ``render_note``), ``webhooks.py`` (signature, trigger body, events), ``client.py``
+(zenpy behind one edge that maps every failure to a delivery error) and ``doctor.py``.
+
+Exactly once. The ticket's ``external_id`` is the handoff id, and ``deliver`` looks it up before
+creating, on every attempt: an earlier attempt whose answer was lost (timeout, dropped connection,
+a worker crash, an operator's ``outbox retry``, which resets the attempt count) is found and not
+repeated. Ticket, fields and the payload note go in one request (a create, or one update of the
+customer's own ticket), so finding the ticket means finding the note. A later note carries a
+reference (``ref n-<hash of ticket and text>``) and is only added when no comment has it yet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import logging
+import threading
+from typing import Any
+
+from integrations.base import (
+    Delivery,
+    Destination,
+    DestinationContext,
+    Finding,
+    HelpdeskEvent,
+    PermanentDeliveryError,
+    RateLimiter,
+    TicketRef,
+    config_error,
+    settings_problems,
+)
+from integrations.zendesk.build import (  # the pure half: settings and the ticket builder
+    ZendeskSettings,
+    build_ticket,
+    existing_ticket_id,
+    note_reference,
+    render_note,
+    tag,
+    update_for_existing,
+)
+from integrations.zendesk.client import INSTALL_HINT, edge, zenpy_client, zenpy_objects
+from integrations.zendesk.doctor import doctor_findings
+from integrations.zendesk.webhooks import WEBHOOK_BODY_TEMPLATE, parse_trigger, verify_signature
+
+__all__ = [
+    "WEBHOOK_BODY_TEMPLATE",
+    "ZendeskDestination",
+    "ZendeskSettings",
+    "build_ticket",
+    "existing_ticket_id",
+    "render_note",
+]
+
+logger = logging.getLogger(__name__)
+
+
+class ZendeskDestination(Destination):
+    name = "zendesk"
+
+    def __init__(self, settings: ZendeskSettings, context: DestinationContext):
+        self.settings = settings
+        self.context = context
+        self.limiter = RateLimiter(settings.requests_per_minute, max_wait=0.5)
+        self._local = threading.local()
+        self._teams = {gid: team for team, gid in settings.group_ids.items()}
+
+    # -- configuration ------------------------------------------------------------------------------
+    @classmethod
+    def validate_settings(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
+        problems = settings_problems(ZendeskSettings, settings)[1]
+        try:
+            import zenpy  # noqa: F401
+        except ImportError:
+            problems.append(("", INSTALL_HINT))
+        return problems
+
+    @classmethod
+    def from_config(cls, settings: dict[str, Any], context: DestinationContext) -> ZendeskDestination:
+        parsed, problems = settings_problems(ZendeskSettings, settings)
+        try:
+            import zenpy  # noqa: F401
+        except ImportError:
+            problems.append(("", INSTALL_HINT))
+        if problems or parsed is None:
+            raise config_error(cls.name, problems)
+        return cls(parsed, context)
+
+    def _client(self) -> Any:
+        """A zenpy client per thread (``client.py`` builds it: no retry adapter, our hooks)."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = zenpy_client(self.settings, self.limiter)
+        return client
+
+    def _ref(self, ticket_id: int | str, **extra: Any) -> TicketRef:
+        url = f"https://{self.settings.subdomain}.zendesk.com/agent/tickets/{ticket_id}"
+        return TicketRef(self.name, str(ticket_id), url, extra)
+
+    # -- verbs --------------------------------------------------------------------------------------
+    def find_ticket(self, handoff_id: str) -> int | None:
+        """The oldest ticket whose ``external_id`` is this handoff, if any."""
+        with edge("ticket lookup"):
+            found = [int(t.id) for t in self._client().tickets(external_id=handoff_id)]
+        return min(found) if found else None
+
+    def deliver(self, delivery: Delivery) -> TicketRef:
+        extra = {"handoff_id": delivery.handoff_id}
+        if delivery.previous is not None and delivery.previous.destination == self.name:
+            return self._ref(delivery.previous.id, **extra)
+        found = self.find_ticket(delivery.handoff_id)
+        if found is not None:
+            logger.info(
+                "handoff %s: ticket %s already exists; not creating another",
+                delivery.handoff_id,
+                found,
+            )
+            return self._ref(found, **extra)
+        ticket = build_ticket(delivery.payload, self.settings, delivery.widget_url)
+        existing = existing_ticket_id(delivery.payload, self.settings)
+        client = self._client()
+        if existing is not None:
+            update = update_for_existing(ticket, self.settings.handback_tag)
+            try:
+                with edge("ticket update"):
+                    client.tickets.update(zenpy_objects({"id": existing, **update}))
+                return self._ref(existing, updated_existing=True, **extra)
+            except PermanentDeliveryError as exc:
+                if exc.status != 404:
+                    raise
+                logger.warning(
+                    "handoff %s: Zendesk ticket %s is gone; creating a new one",
+                    delivery.handoff_id,
+                    existing,
+                )
+        with edge("ticket create"):
+            audit = client.tickets.create(zenpy_objects(ticket))
+        return self._ref(audit.ticket.id, **extra)
+
+    def add_note(self, ref: TicketRef, text: str, *, key: str | None = None) -> None:
+        # the marker names the outbox row, so a retry finds its note and a repeat text is new
+        origin = f"{ref.id}\n{key}" if key else f"{ref.id}\n{text}"
+        reference = note_reference("n-" + hashlib.sha256(origin.encode()).hexdigest()[:20])
+        client = self._client()
+        with edge("comment list"):
+            for comment in client.tickets.comments(ticket=int(ref.id)):
+                if any(
+                    reference in (getattr(comment, f, None) or "")
+                    for f in ("html_body", "body", "plain_body")
+                ):
+                    return  # an earlier attempt added it; its answer was lost
+        body = f"<p>{html.escape(text)}</p>\n<p><small>{html.escape(reference)}</small></p>"
+        with edge("note"):
+            client.tickets.update(
+                zenpy_objects({"id": int(ref.id), "comment": {"html_body": body, "public": False}})
+            )
+
+    def update(self, ref: TicketRef, fields: dict[str, Any], *, key: str | None = None) -> None:
+        change: dict[str, Any] = {}
+        if fields.get("priority") in ("low", "normal", "high", "urgent"):
+            change["priority"] = fields["priority"]
+        team = fields.get("team")
+        if team and team in self.settings.group_ids:
+            change["group_id"] = self.settings.group_ids[team]
+            change["additional_tags"] = [tag("handoff_team", team)]
+        elif team:
+            logger.warning("zendesk: no group id for team %r; the group is left as it is", team)
+        if change:
+            with edge("ticket update"):
+                self._client().tickets.update(zenpy_objects({"id": int(ref.id), **change}))
+
+    # -- webhooks (webhooks.py) -------------------------------------------------------------------------
+    def verify_webhook(self, headers: dict[str, str], body: bytes) -> None:
+        window = self.context.replay_window_seconds
+        verify_signature(
+            self.settings.webhook_secret, headers, body, now=self.context.now(), window=window
+        )
+
+    def parse_webhook(self, headers: dict[str, str], body: bytes) -> list[HelpdeskEvent]:
+        return parse_trigger(
+            body,
+            api_email=self.settings.email,
+            handback_tag=self.settings.handback_tag,
+            teams=self._teams,
+        )
+
+    # -- doctor (doctor.py) --------------------------------------------------------------------------
+    def doctor(self) -> list[Finding]:
+        return doctor_findings(self.settings, self._client())
