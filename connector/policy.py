@@ -194,11 +194,15 @@ def _repeated_failure(when: When, inputs: DecisionInput) -> Outcome:
         max_fallbacks=when.max_fallbacks,
         max_rephrasings=when.max_rephrasings,
         similarity_threshold=when.similarity,
+        max_bot_failures=when.max_bot_failures,
     )
     detail = (
         f"{found.fallbacks} bot fallback(s) (threshold {found.max_fallbacks}), "
+        f"{found.bot_failures} bot turn(s) saying they failed (threshold {found.max_bot_failures}), "
         f"{found.rephrasings} rephrasing(s) (threshold {found.max_rephrasings})"
     )
+    if found.failure_quotes:
+        detail += f"; bot said: {_quote(found.failure_quotes, 3)}"
     if found.pairs:
         detail += f": {_quote([b for _, b in found.pairs], 2)}"
     return found.failed, detail

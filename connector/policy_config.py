@@ -44,7 +44,9 @@ TRIGGER_PARAMS: dict[str, frozenset[str]] = {
     "customer_tag": frozenset({"tags", "tiers"}),
     "tool_failure": frozenset({"max_failures", "window"}),
     "buying_intent": frozenset({"terms", "exclude", "last"}),
-    "repeated_failure": frozenset({"max_fallbacks", "max_rephrasings", "similarity", "window"}),
+    "repeated_failure": frozenset(
+        {"max_fallbacks", "max_rephrasings", "max_bot_failures", "similarity", "window"}
+    ),
     "contact_type": frozenset({"types", "last"}),
     "bot_recommended": frozenset(),
 }
@@ -80,6 +82,7 @@ class When(Section):
     max_failures: int = Field(default=1, ge=1, le=100)
     max_fallbacks: int = Field(default=2, ge=1, le=100)
     max_rephrasings: int = Field(default=2, ge=1, le=100)
+    max_bot_failures: int = Field(default=2, ge=1, le=100)
     similarity: Unit = 0.6
     window: int = Field(default=12, ge=1, le=1000)
     last: int = Field(default=1, ge=1, le=20)
@@ -219,13 +222,14 @@ def default_rules() -> list[Rule]:
               "a tool call failed: never fake an answer"),
         _rule("frustrated", {"trigger": "frustration"}, "the customer is frustrated",
               priority="high"),
-        _rule("repeated_failure", {"trigger": "repeated_failure", "max_fallbacks": 2, "max_rephrasings": 2},
+        _rule("repeated_failure", {"trigger": "repeated_failure", "max_fallbacks": 2, "max_rephrasings": 2,
+                                   "max_bot_failures": 2},
               "the bot failed twice or the customer rephrased twice"),
         _rule("low_confidence", {"trigger": "low_confidence", "threshold": 0.4,
                                  "intents": {"billing": 0.6, "refund": 0.7, "cancel": 0.6, "fraud": 0.8}},
               "the bot is not sure what the customer wants"),
-        _rule("buying_to_sales", {"trigger": "buying_intent"}, "a buying signal: to sales",
-              team="sales"),
+        _rule("buying_to_sales", {"trigger": "buying_intent"},
+              "a buying signal: a person follows up; routing picks the team (a fee question is billing)"),
         _rule("escalate_on_bot_recommendation", {"trigger": "bot_recommended"},
               "the bot recommends a human; rules above may decide otherwise"),
     ]  # fmt: skip
