@@ -251,9 +251,42 @@ def default_guardrails() -> list[Guardrail]:
     ]  # fmt: skip
 
 
+# Escalation reasons the learned model may add, and the probability each needs. High on purpose:
+# the model only adds escalations the rules missed, and a false handoff costs an agent's time.
+MODEL_REASONS: tuple[str, ...] = ("human_request", "policy_topic", "buying_intent", "frustration")
+DEFAULT_MODEL_THRESHOLDS: dict[str, float] = {
+    "human_request": 0.8, "policy_topic": 0.85, "buying_intent": 0.85, "frustration": 0.8,
+}  # fmt: skip
+
+
+class ModelSettings(Section):
+    """``policy.model``: the learned signal beside the rules (docs/policy.md, "The learned signal").
+
+    It speaks only where the rules did not: an escalation no rule fired (``model_<reason>``, which
+    extends the first escalating rule of that trigger and takes its ``then``), and the team when no
+    rule, bot intent or team keyword names one. Without the ``[ml]`` extra the rules run alone.
+    """
+
+    enabled: bool = True
+    artefact: str | None = None  # None: the artefact shipped with the package
+    thresholds: dict[str, Unit] = Field(default_factory=lambda: dict(DEFAULT_MODEL_THRESHOLDS))
+    team_threshold: Unit = 0.5
+
+    @field_validator("thresholds")
+    @classmethod
+    def _known_reasons(cls, thresholds: dict[str, float]) -> dict[str, float]:
+        for reason in thresholds:
+            if reason not in MODEL_REASONS:
+                raise ValueError(
+                    f"unknown reason {reason!r}; the model speaks for {', '.join(MODEL_REASONS)}"
+                )
+        return thresholds
+
+
 class PolicySettings(Section):
     rules: list[Rule] = Field(default_factory=default_rules)
     guardrails: list[Guardrail] = Field(default_factory=default_guardrails)
+    model: ModelSettings = Field(default_factory=ModelSettings)
 
     @field_validator("rules")
     @classmethod

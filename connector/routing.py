@@ -4,7 +4,8 @@ Pure: the decision, the customer, the transcript, the settings, ``now`` and the 
 first-response times in; routing metadata and an honest customer message out.
 
 - Team: the deciding rule's team; else the bot's intent when it names a team (``billing.refund``
-  → billing); else the intent → team classifier on the customer's last turns; else the default.
+  → billing); else the team keywords on the customer's last turns; else the learned model's
+  proposal when it reached its threshold; else the example-phrase classifier; else the default.
 - Availability: a team with no ``hours`` is always staffed; otherwise it is open inside its hours
   in its own time zone, covered by ``on_call`` outside them, or unavailable.
 - Wait: a high percentile of the team's recent first responses (we would rather say 8 and answer
@@ -22,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from connector.learned.advice import proposed_team
 from connector.policy_config import PRIORITIES
 from connector.routing_config import RoutingSettings, TeamSettings, parse_hours
 from connector.schemas import BotContext, Customer, CustomerMessage, Decision, Routing
@@ -33,7 +35,7 @@ from connector.signals.text import customer_texts
 @dataclass(frozen=True)
 class TeamGuessResult:
     team: str
-    source: str  # rule | bot | keywords | examples | default
+    source: str  # rule | model | bot | keywords | examples | default
     confidence: float | None = None
     evidence: tuple[str, ...] = ()
 
@@ -77,6 +79,12 @@ def guess_team(
         examples=examples,
         default_team=settings.default_team,
     )
+    if guess.source != "keywords" and decision is not None:
+        # No rule, bot intent or team keyword named the team: the learned model's proposal, when
+        # it reached its threshold (connector.learned.advice), beats the word-count guess.
+        proposal = proposed_team(decision.learned)
+        if proposal is not None and proposal[0] in settings.teams:
+            return TeamGuessResult(proposal[0], "model", proposal[1], (proposal[2],))
     return TeamGuessResult(guess.team, guess.source, guess.confidence, guess.matched)
 
 

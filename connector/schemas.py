@@ -119,6 +119,8 @@ class Decision(BaseModel):
     queue: str | None = None
     tags: list[str] = Field(default_factory=list)
     checked: list[Reason] = Field(default_factory=list)
+    # What the learned model saw where it did not decide, or why it could not run (docs/policy.md)
+    learned: list[Reason] = Field(default_factory=list)
 
 
 class Control(BaseModel):
@@ -219,6 +221,8 @@ class SentimentInfo(BaseModel):
     score: float = 0.0
     trend: Literal["improving", "steady", "worsening"] = "steady"
     cues: list[str] = Field(default_factory=list)
+    # the score thresholds the label was read with (positive, negative, trend delta)
+    thresholds: dict[str, float] = Field(default_factory=dict)
 
 
 class Escalation(BaseModel):
