@@ -31,6 +31,7 @@ from connector.schemas import (
     TranscriptTurn,
 )
 from connector.signals import conversation_sentiment
+from connector.signals.sentiment import sentiment_thresholds
 from connector.signals.text import customer_texts, find_terms, normalize
 
 SUMMARY_MAX_WORDS = 80
@@ -206,7 +207,15 @@ def _intent(inputs: DecisionInput, routing: Routing) -> IntentInfo:
         if message.intent:
             return IntentInfo(name=message.intent, confidence=message.confidence, source="bot")
     if routing.team:
-        return IntentInfo(name=routing.team, source="connector")
+        # The connector's own guess explains itself: which words, rule or model score named the
+        # team, and how sure that source was (routing.guess_team).
+        return IntentInfo(
+            name=routing.team,
+            source="connector",
+            confidence=routing.team_confidence,
+            evidence=[f"{routing.team_source}: {e}" for e in routing.team_evidence]
+            or ([f"{routing.team_source}: nothing named a team"] if routing.team_source else []),
+        )
     return IntentInfo()
 
 
@@ -274,6 +283,7 @@ def build_payload(
             "score": max(-1.0, min(1.0, sentiment.score)),
             "trend": sentiment.trend,
             "cues": list(sentiment.cues),
+            "thresholds": sentiment_thresholds(sentiment),
         }),
         escalation=Escalation(
             reasons=decision.reasons,

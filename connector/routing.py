@@ -59,12 +59,17 @@ def guess_team(
 ) -> TeamGuessResult:
     """Which team takes the conversation; see the module docstring for the order."""
     if decision is not None and decision.team in settings.teams:
-        return TeamGuessResult(decision.team, "rule")  # type: ignore[arg-type]
+        return TeamGuessResult(
+            decision.team,  # type: ignore[arg-type]
+            "rule",
+            1.0,
+            (f"rule {decision.rule} names team {decision.team}",),
+        )
     name, confidence = _intent_name(bot, messages)
     if name:
         for key in (name, name.split(".")[0], name.split("_")[0]):
             if key in settings.teams:
-                return TeamGuessResult(key, "bot", confidence)
+                return TeamGuessResult(key, "bot", confidence, (f"bot intent {name}",))
     keywords = {
         t: tuple(s.keywords if s.keywords is not None else DEFAULT_TEAM_KEYWORDS.get(t, ()))
         for t, s in settings.teams.items()
@@ -192,6 +197,8 @@ def route(
         tier=customer.tier,
         tags=list(decision.tags),
         team_source=guess.source,
+        team_confidence=guess.confidence,
+        team_evidence=list(guess.evidence),
     )
     if is_open(team, now):
         wait, basis = estimate_wait((first_responses or {}).get(team_name), team, settings)

@@ -246,7 +246,9 @@ class Routing(BaseModel):
     tier: str | None = None
     respond_by: datetime | None = None
     tags: list[str] = Field(default_factory=list)
-    team_source: str | None = None  # rule | bot | keywords | examples | default
+    team_source: str | None = None  # rule | model | bot | keywords | examples | default
+    team_confidence: float | None = None  # how sure the source was (a rule: 1.0)
+    team_evidence: list[str] = Field(default_factory=list)  # matched words, rule, model score
     available: bool = True  # someone is on shift or on call
     on_call: str | None = None
     wait_minutes: int | None = None

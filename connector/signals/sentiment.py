@@ -319,3 +319,17 @@ def conversation_sentiment(
         counts = {lab: sum(r.label == lab for r in results) for lab in LABELS}
         label = max(LABELS, key=lambda lab: (counts[lab], lab == last.label))
     return Sentiment(label, round(mean, 4), last.compound, cues, trend, last.thresholds)
+
+
+def sentiment_thresholds(result: Sentiment) -> dict[str, float]:
+    """The thresholds behind a label, for the payload: VADER compound at or above ``positive``
+    reads Interested, at or below ``negative`` Uninterested (Frustrated needs an anger cue);
+    ``trend_delta`` separates a changing trend from a steady one; ``complaint`` is the score at or
+    below which repeated turns count as complaints."""
+    positive, negative = result.thresholds
+    return {
+        "positive": positive,
+        "negative": negative,
+        "trend_delta": DEFAULT_TREND_DELTA,
+        "complaint": DEFAULT_COMPLAINT_SCORE,
+    }
