@@ -165,7 +165,11 @@ def policy_functions(settings: Any = None) -> dict[str, Any]:
         return guess_team(decide(given, settings.policy), msgs, settings.routing).team
 
     def sentiment_fn(messages: Sequence[Any], unit: str = "last_user_message") -> str:
-        return conversation_sentiment(_as_messages(messages), unit=unit).label
+        from connector.learned.advice import learned_sentiment
+
+        msgs = _as_messages(messages)
+        label = conversation_sentiment(msgs, unit=unit).label
+        return learned_sentiment(msgs, settings.policy.model, label, unit)[0]
 
     return {"escalate_fn": escalate_fn, "route_fn": route_fn, "sentiment_fn": sentiment_fn}
 

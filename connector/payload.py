@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
+from connector.learned.advice import learned_sentiment
 from connector.policy import DecisionInput
 from connector.policy_config import Guardrail, PayloadSettings, PolicySettings
 from connector.schemas import (
@@ -247,6 +248,7 @@ def build_payload(
     citations = _citations(inputs)
     intent = _intent(inputs, routing)
     sentiment = conversation_sentiment(inputs.messages)
+    label, learned_cue = learned_sentiment(inputs.messages, policy.model, sentiment.label)
     replaced = broken_guardrails(bot.draft_reply, policy.guardrails) if bot.draft_reply else []
     draft = (
         bot.draft_reply
@@ -279,10 +281,10 @@ def build_payload(
         ),
         intent=intent,
         sentiment=SentimentInfo.model_validate({
-            "label": sentiment.label,
+            "label": label,
             "score": max(-1.0, min(1.0, sentiment.score)),
             "trend": sentiment.trend,
-            "cues": list(sentiment.cues),
+            "cues": [*sentiment.cues, *([learned_cue] if learned_cue else [])],
             "thresholds": sentiment_thresholds(sentiment),
         }),
         escalation=Escalation(

@@ -271,6 +271,7 @@ class ModelSettings(Section):
     artefact: str | None = None  # None: the artefact shipped with the package
     thresholds: dict[str, Unit] = Field(default_factory=lambda: dict(DEFAULT_MODEL_THRESHOLDS))
     team_threshold: Unit = 0.5
+    sentiment_threshold: Unit = 0.6
 
     @field_validator("thresholds")
     @classmethod

@@ -164,3 +164,19 @@ def test_rules_work_alone_without_the_ml_extra(text: str, rule: str) -> None:
     decided, note = done.stdout.strip().split(" | ")
     assert decided == rule
     assert "learned model unavailable" in note and "rules alone" in note
+
+
+def test_sentiment_keeps_the_rules_label_unless_the_model_is_sure() -> None:
+    from connector.learned.advice import learned_sentiment
+
+    _embedder()
+    model = load_config(None, env={}).policy.model
+    msgs = said("ok").messages
+    # the rules' Frustrated is never overruled; a disabled model changes nothing
+    assert learned_sentiment(msgs, model, "Frustrated") == ("Frustrated", None)
+    off = model.model_copy(update={"enabled": False})
+    assert learned_sentiment(msgs, off, "Neutral") == ("Neutral", None)
+    # a threshold above 1 can never be reached
+    never = model.model_copy(update={"sentiment_threshold": 1.0})
+    label, cue = learned_sentiment(said("you people are the worst, honestly").messages, never, "Neutral")
+    assert (label, cue) == ("Neutral", None)

@@ -154,3 +154,35 @@ def proposed_team(checked: Sequence[Reason]) -> tuple[str, float, str] | None:
             if found:
                 return found["team"], float(found["score"]), reason.detail
     return None
+
+
+def learned_sentiment(
+    messages: Sequence[Any], settings: ModelSettings, rules_label: str, unit: str = "last_user_message"
+) -> tuple[str, str | None]:
+    """The sentiment label after the model's say, and the cue that says why (None: unchanged).
+
+    The rules' label stands unless the sentiment head gives Frustrated at least
+    ``settings.sentiment_threshold`` (frustration without anger words), or the rules read Neutral
+    (no cue either way) and the head's top label reaches the threshold. Never raises.
+    """
+    if not settings.enabled or rules_label == "Frustrated":
+        return rules_label, None
+    model, _ = active_model(settings.artefact)
+    if model is None:
+        return rules_label, None
+    try:
+        ranking = model.rank("sentiment", messages, unit)
+    except Exception:  # noqa: BLE001 - the rules' label stands
+        return rules_label, None
+    if not ranking:
+        return rules_label, None
+    scores = dict(ranking)
+    threshold = settings.sentiment_threshold
+    top, score = ranking[0]
+    if scores.get("Frustrated", 0.0) >= threshold:
+        top, score = "Frustrated", scores["Frustrated"]
+    elif rules_label != "Neutral" or score < threshold:
+        return rules_label, None
+    if top == rules_label:
+        return rules_label, None
+    return top, f"model {model.version}: {top} {score:.2f} >= threshold {threshold:.2f}"
