@@ -427,13 +427,15 @@ def demo(url: str | None, config: str | None, source: str) -> None:
               help="k-fold cross-validation (default: when the model was trained on the file; 0: never).")  # fmt: skip
 def evaluate(files: tuple[str, ...], as_json: bool, config: str | None, folds: int | None) -> None:
     """Score the policy on labelled conversations (JSONL: escalate, team or label rows)."""
-    from connector.crossval import evaluate_honestly
+    from connector.crossval import CrossValidationUnavailable, evaluate_honestly
     from connector.evaluation import load_rows, report_json, report_text
 
     settings = _load(config) if config else load_config(None, env={})
     for path in files:
         try:
             result = evaluate_honestly(load_rows(path), settings, folds)
+        except CrossValidationUnavailable as exc:
+            _fail(f"{path}: {exc}")
         except (ValueError, KeyError) as exc:
             _fail(f"{path}: not a labelled JSONL file ({exc})")
         if as_json:

@@ -25,6 +25,10 @@ from connector.evaluation import evaluate, policy_functions
 DEFAULT_FOLDS = 5
 
 
+class CrossValidationUnavailable(ValueError):
+    """Folds were asked for, but the learned model cannot load (the [ml] extra is missing)."""
+
+
 def gold_of(row: dict[str, Any]) -> str:
     """The label a row is stratified on."""
     if "escalate" in row:
@@ -108,7 +112,7 @@ def cross_validate(
 
     base, why = active_model(settings.policy.model.artefact)
     if base is None:
-        raise ValueError(f"cross-validation needs the learned model: {why}")
+        raise CrossValidationUnavailable(f"cross-validation needs the learned model: {why}")
     folds = assign_folds(rows, k)
     per_fold: dict[int, dict[str, Any]] = {}
     for fold in range(k):

@@ -390,8 +390,21 @@ def _confusion_table(confusion: dict[str, dict[str, int]]) -> str:
 
 
 def report_text(result: dict[str, Any]) -> str:
-    """Human-readable tables for the result of :func:`evaluate`."""
+    """Human-readable tables for the result of :func:`evaluate` (or of
+    :func:`connector.crossval.evaluate_honestly`: validation, versions and rules alone first)."""
     out: list[str] = []
+    if "validation" in result:
+        versions = ", ".join(f"{k} {v}" for k, v in result.get("versions", {}).items())
+        out.append(f"VALIDATION  {result['validation']}")
+        out.append(f"VERSIONS    {versions}")
+    headline: dict[str, Sequence[str]] = {
+        "escalation": ("precision", "recall", "f1"), "routing": ("accuracy",), "sentiment": ("macro_f1",),
+    }  # fmt: skip
+    for kind, figure_keys in headline.items():
+        alone = result.get("rules_only", {}).get(kind)
+        if alone:
+            figures = "  ".join(f"{k}={alone[k]:.3f}" for k in figure_keys)
+            out.append(f"RULES ALONE  {kind}  {figures}")
     if "escalation" in result:
         e = result["escalation"]
         out.append(
@@ -404,6 +417,9 @@ def report_text(result: dict[str, Any]) -> str:
             )
         )
         out.append(_confusion_table(e["confusion"]))
+        if e.get("per_rule"):
+            cols = ("fired", "caught", "wrongly_fired", "decided", "decided_wrongly")
+            out.append(_table(["rule", *cols], [[r, *(v[c] for c in cols)] for r, v in e["per_rule"].items()]))
         out.append(_table(["source", "n", "precision", "recall", "f1"],
                           [[s, v["n"], v["precision"], v["recall"], v["f1"]] for s, v in e["per_source"].items()]))  # fmt: skip
     for kind, per in (("routing", "per_team"), ("sentiment", "per_class")):

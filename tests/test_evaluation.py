@@ -220,3 +220,17 @@ def test_evaluate_command_json_shape(tmp_path):  # type: ignore[no-untyped-def]
     bad.write_text('{"conversation": []}\n', encoding="utf-8")
     failed = CliRunner().invoke(cli, ["evaluate", str(bad)])
     assert failed.exit_code == 1 and "not a labelled JSONL file" in failed.output
+
+
+def test_text_report_says_how_the_figures_were_obtained(tmp_path):  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from connector.cli import main as cli
+
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in ESCALATION_ROWS) + "\n", encoding="utf-8")
+    out = CliRunner().invoke(cli, ["evaluate", str(path)])
+    assert out.exit_code == 0, out.output
+    assert "VALIDATION" in out.output and "VERSIONS    policy p-" in out.output
+    assert "RULES ALONE  escalation" in out.output
+    assert "wrongly_fired" in out.output  # the per-rule breakdown

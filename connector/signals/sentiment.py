@@ -66,7 +66,7 @@ DEFAULT_SARCASM_TERMS: tuple[str, ...] = (
     r"(?:'ve| have)? (?:\w+\s+)?(?:ask|explain|told|tell|call|contact|writ|wrote|tried|try|had to|"
     r"sent|report|complain)\w*",
     "ugh*", "smh", "jeez", "geez", "sick and tired", "had enough", "enough is enough",
-    "how dare", "shame on", "absurd", "insane", "bs", "pointless", "hopeless",
+    "how dare", "shame on", "absurd", "bs", "pointless", "hopeless",
 )  # fmt: skip
 DEFAULT_COMPLAINT_TURNS = 2  # negative customer turns among the last three that make frustration
 DEFAULT_COMPLAINT_SCORE = -0.3  # a turn at or below this VADER score is a complaint
