@@ -4,7 +4,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 CONFIG ?= config.example.yaml
-TEST_EXTRAS := test,zendesk,salesforce,intercom,postgres
+RUN_EXTRAS  := ml
+TEST_EXTRAS := test,zendesk,salesforce,intercom,postgres,ml
 
 .PHONY: run test browser lint bench demo clean
 
@@ -14,7 +15,7 @@ $(BIN)/python:
 
 # stamps: reinstall only when pyproject.toml changes
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
-	$(PIP) install -e .
+	$(PIP) install -e '.[$(RUN_EXTRAS)]'
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python

@@ -420,21 +420,44 @@ def demo(url: str | None, config: str | None, source: str) -> None:
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 @click.option("--config", "-c", help="Measure this config's policy (default: the shipped defaults).")
-def evaluate(files: tuple[str, ...], as_json: bool, config: str | None) -> None:
+@click.option("--folds", type=click.IntRange(0, 20), default=None,
+              help="k-fold cross-validation (default: when the model was trained on the file; 0: never).")  # fmt: skip
+def evaluate(files: tuple[str, ...], as_json: bool, config: str | None, folds: int | None) -> None:
     """Score the policy on labelled conversations (JSONL: escalate, team or label rows)."""
-    from connector.evaluation import evaluate_file, policy_functions, report_json, report_text
+    from connector.crossval import CrossValidationUnavailable, evaluate_honestly
+    from connector.evaluation import load_rows, report_json, report_text
 
     settings = _load(config) if config else load_config(None, env={})
-    fns = policy_functions(settings)
     for path in files:
         try:
-            result = evaluate_file(path, **fns)
+            result = evaluate_honestly(load_rows(path), settings, folds)
+        except CrossValidationUnavailable as exc:
+            _fail(f"{path}: {exc}")
         except (ValueError, KeyError) as exc:
             _fail(f"{path}: not a labelled JSONL file ({exc})")
         if as_json:
             click.echo(json.dumps(report_json(result), indent=2))
         else:
             click.echo(f"== {path}\n{report_text(result)}")
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--out", "-o", required=True, help="Write the artefact (.npz) here.")
+def train(files: tuple[str, ...], out: str) -> None:
+    """Train the learned model's heads on labelled JSONL files (needs the [ml] extra)."""
+    from connector.learned.embed import EmbedderUnavailable
+    from connector.learned.train import train_to
+
+    try:
+        artefact = train_to(files, out)
+    except EmbedderUnavailable as exc:
+        _fail(f"cannot train: {exc}")
+    except (ValueError, KeyError) as exc:
+        _fail(f"cannot train: {exc}")
+    heads = ", ".join(f"{n} ({len(h.classes)} classes)" for n, h in artefact.heads.items())
+    click.echo(f"wrote {out}: model {artefact.version}, heads {heads}")
+    click.echo(f"use it: policy.model.artefact: {out}  (measure: handoff evaluate FILE --config ...)")
 
 
 @main.command()

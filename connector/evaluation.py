@@ -41,7 +41,9 @@ REASONS = ("human_request", "policy_topic", "buying_intent", "repeated_failure",
 TEAMS = ("billing", "technical", "retention", "fraud", "sales", "general")
 LABELS = ("Interested", "Neutral", "Uninterested", "Frustrated")
 
-EscalateFn = Callable[[Sequence[Any]], tuple[bool, str]]
+# (escalate, reason) or (escalate, reason, ids of the rules that fired, deciding one first)
+EscalateFn = Callable[[Sequence[Any]], tuple[Any, ...]]
+RowFn = Callable[[dict[str, Any]], tuple[Any, ...]]
 RouteFn = Callable[[Sequence[Any]], str]
 SentimentFn = Callable[[Sequence[Any], str], str]
 
@@ -126,6 +128,15 @@ def _as_messages(messages: Sequence[Any]) -> list[Any]:
     ]
 
 
+def reason_of(decision: Any) -> str:
+    """The gold-file reason a decision gives: its first reason's trigger; for the learned model
+    (trigger ``model``, rule ``model_<reason>``) the reason it names."""
+    if not decision.reasons:
+        return "none"
+    first = decision.reasons[0]
+    return first.rule[len("model_") :] if first.trigger == "model" else first.trigger
+
+
 def policy_functions(settings: Any = None) -> dict[str, Any]:
     """``escalate_fn``, ``route_fn`` and ``sentiment_fn`` that run the real policy and routing.
 
@@ -145,16 +156,20 @@ def policy_functions(settings: Any = None) -> dict[str, Any]:
             "conversation.updated", ConversationRef(id="eval"), Customer(), BotContext(), msgs, msgs
         ), msgs
 
-    def escalate_fn(messages: Sequence[Any]) -> tuple[bool, str]:
+    def escalate_fn(messages: Sequence[Any]) -> tuple[bool, str, list[str]]:
         decision = decide(inputs(messages)[0], settings.policy)
-        return decision.escalate, decision.reasons[0].trigger if decision.reasons else "none"
+        return decision.escalate, reason_of(decision), [r.rule for r in decision.reasons]
 
     def route_fn(messages: Sequence[Any]) -> str:
         given, msgs = inputs(messages)
         return guess_team(decide(given, settings.policy), msgs, settings.routing).team
 
     def sentiment_fn(messages: Sequence[Any], unit: str = "last_user_message") -> str:
-        return conversation_sentiment(_as_messages(messages), unit=unit).label
+        from connector.learned.advice import learned_sentiment
+
+        msgs = _as_messages(messages)
+        label = conversation_sentiment(msgs, unit=unit).label
+        return learned_sentiment(msgs, settings.policy.model, label, unit)[0]
 
     return {"escalate_fn": escalate_fn, "route_fn": route_fn, "sentiment_fn": sentiment_fn}
 
@@ -187,10 +202,30 @@ def _per_class(
     return out
 
 
-def _escalation(rows: Sequence[dict[str, Any]], fn: EscalateFn) -> dict[str, Any]:
+def _per_rule(results: Sequence[tuple[Any, ...]], fired: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """Per rule: how often it fired, on rows to escalate (caught) or not (wrongly fired), and how
+    often it decided, rightly (gold escalate) or not."""
+    out: dict[str, dict[str, int]] = {}
+    for (_, gold, _, _, _), rules in zip(results, fired, strict=True):
+        for i, rule in enumerate(dict.fromkeys(rules)):
+            entry = out.setdefault(
+                rule, {"fired": 0, "caught": 0, "wrongly_fired": 0, "decided": 0, "decided_wrongly": 0}
+            )
+            entry["fired"] += 1
+            entry["caught" if gold else "wrongly_fired"] += 1
+            if i == 0:
+                entry["decided"] += 1
+                entry["decided_wrongly"] += 0 if gold else 1
+    return dict(sorted(out.items()))
+
+
+def _escalation(rows: Sequence[dict[str, Any]], fn: RowFn) -> dict[str, Any]:
     results = []
+    fired: list[Sequence[str]] = []
     for row in rows:
-        escalate, reason = fn(to_messages(row["conversation"]))
+        answer = fn(row)
+        escalate, reason = answer[0], answer[1]
+        fired.append(answer[2] if len(answer) > 2 else ())
         gold_reason = str(row.get("reason") or ("none" if not row["escalate"] else "unspecified"))
         results.append(
             (
@@ -228,9 +263,11 @@ def _escalation(rows: Sequence[dict[str, Any]], fn: EscalateFn) -> dict[str, Any
     by_source: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     for x in results:
         by_source[str(x[0].get("source", "?"))].append(x)
+    extra = {"per_rule": _per_rule(results, fired)} if any(fired) else {}
     return {
         **summary(results),
         "per_reason": per_reason,
+        **extra,
         "confusion": _confusion([(x[2], x[4]) for x in results]),
         "per_source": {s: summary(items) for s, items in sorted(by_source.items())},
     }
@@ -284,21 +321,35 @@ def evaluate(
     escalate_fn: EscalateFn = signals_decide,
     route_fn: RouteFn = signals_route,
     sentiment_fn: SentimentFn = signals_sentiment,
+    row_fns: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Score ``rows`` of one kind; returns ``{kind: metrics}`` (see :func:`report_json`)."""
+    """Score ``rows`` of one kind; returns ``{kind: metrics}`` (see :func:`report_json`).
+
+    ``row_fns(row)``, when given, returns the functions that score that row (cross-validation
+    scores each row with a model that never saw it: :mod:`connector.crossval`).
+    """
     kind = detect_kind(rows)
+    default = {"escalate_fn": escalate_fn, "route_fn": route_fn, "sentiment_fn": sentiment_fn}
+
+    def fns(row: dict[str, Any]) -> dict[str, Any]:
+        return row_fns(row) if row_fns is not None else default
+
     if kind == "escalation":
-        return {"escalation": _escalation(rows, escalate_fn)}
+        return {
+            "escalation": _escalation(
+                rows, lambda r: fns(r)["escalate_fn"](to_messages(r["conversation"]))
+            )
+        }
     if kind == "routing":
         res = _classification(
-            rows, "team", lambda r: route_fn(to_messages(r["conversation"])), TEAMS
+            rows, "team", lambda r: fns(r)["route_fn"](to_messages(r["conversation"])), TEAMS
         )
         res["per_team"] = res.pop("per_class")
         return {"routing": res}
     res = _classification(
         rows,
         "label",
-        lambda r: sentiment_fn(
+        lambda r: fns(r)["sentiment_fn"](
             to_messages(r["conversation"]), str(r.get("unit") or "last_user_message")
         ),
         LABELS,
@@ -339,8 +390,21 @@ def _confusion_table(confusion: dict[str, dict[str, int]]) -> str:
 
 
 def report_text(result: dict[str, Any]) -> str:
-    """Human-readable tables for the result of :func:`evaluate`."""
+    """Human-readable tables for the result of :func:`evaluate` (or of
+    :func:`connector.crossval.evaluate_honestly`: validation, versions and rules alone first)."""
     out: list[str] = []
+    if "validation" in result:
+        versions = ", ".join(f"{k} {v}" for k, v in result.get("versions", {}).items())
+        out.append(f"VALIDATION  {result['validation']}")
+        out.append(f"VERSIONS    {versions}")
+    headline: dict[str, Sequence[str]] = {
+        "escalation": ("precision", "recall", "f1"), "routing": ("accuracy",), "sentiment": ("macro_f1",),
+    }  # fmt: skip
+    for kind, figure_keys in headline.items():
+        alone = result.get("rules_only", {}).get(kind)
+        if alone:
+            figures = "  ".join(f"{k}={alone[k]:.3f}" for k in figure_keys)
+            out.append(f"RULES ALONE  {kind}  {figures}")
     if "escalation" in result:
         e = result["escalation"]
         out.append(
@@ -353,6 +417,9 @@ def report_text(result: dict[str, Any]) -> str:
             )
         )
         out.append(_confusion_table(e["confusion"]))
+        if e.get("per_rule"):
+            cols = ("fired", "caught", "wrongly_fired", "decided", "decided_wrongly")
+            out.append(_table(["rule", *cols], [[r, *(v[c] for c in cols)] for r, v in e["per_rule"].items()]))
         out.append(_table(["source", "n", "precision", "recall", "f1"],
                           [[s, v["n"], v["precision"], v["recall"], v["f1"]] for s, v in e["per_source"].items()]))  # fmt: skip
     for kind, per in (("routing", "per_team"), ("sentiment", "per_class")):

@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
+from connector.learned.advice import learned_sentiment
 from connector.policy import DecisionInput
 from connector.policy_config import Guardrail, PayloadSettings, PolicySettings
 from connector.schemas import (
@@ -31,6 +32,7 @@ from connector.schemas import (
     TranscriptTurn,
 )
 from connector.signals import conversation_sentiment
+from connector.signals.sentiment import sentiment_thresholds
 from connector.signals.text import customer_texts, find_terms, normalize
 
 SUMMARY_MAX_WORDS = 80
@@ -206,7 +208,15 @@ def _intent(inputs: DecisionInput, routing: Routing) -> IntentInfo:
         if message.intent:
             return IntentInfo(name=message.intent, confidence=message.confidence, source="bot")
     if routing.team:
-        return IntentInfo(name=routing.team, source="connector")
+        # The connector's own guess explains itself: which words, rule or model score named the
+        # team, and how sure that source was (routing.guess_team).
+        return IntentInfo(
+            name=routing.team,
+            source="connector",
+            confidence=routing.team_confidence,
+            evidence=[f"{routing.team_source}: {e}" for e in routing.team_evidence]
+            or ([f"{routing.team_source}: nothing named a team"] if routing.team_source else []),
+        )
     return IntentInfo()
 
 
@@ -238,6 +248,7 @@ def build_payload(
     citations = _citations(inputs)
     intent = _intent(inputs, routing)
     sentiment = conversation_sentiment(inputs.messages)
+    label, learned_cue = learned_sentiment(inputs.messages, policy.model, sentiment.label)
     replaced = broken_guardrails(bot.draft_reply, policy.guardrails) if bot.draft_reply else []
     draft = (
         bot.draft_reply
@@ -270,10 +281,11 @@ def build_payload(
         ),
         intent=intent,
         sentiment=SentimentInfo.model_validate({
-            "label": sentiment.label,
+            "label": label,
             "score": max(-1.0, min(1.0, sentiment.score)),
             "trend": sentiment.trend,
-            "cues": list(sentiment.cues),
+            "cues": [*sentiment.cues, *([learned_cue] if learned_cue else [])],
+            "thresholds": sentiment_thresholds(sentiment),
         }),
         escalation=Escalation(
             reasons=decision.reasons,

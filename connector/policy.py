@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from connector.learned.advice import advise
 from connector.policy_config import PolicySettings, Rule, When
 from connector.schemas import BotContext, ConversationRef, Customer, Decision, Message, Reason
 from connector.signals import (
@@ -194,11 +195,15 @@ def _repeated_failure(when: When, inputs: DecisionInput) -> Outcome:
         max_fallbacks=when.max_fallbacks,
         max_rephrasings=when.max_rephrasings,
         similarity_threshold=when.similarity,
+        max_bot_failures=when.max_bot_failures,
     )
     detail = (
         f"{found.fallbacks} bot fallback(s) (threshold {found.max_fallbacks}), "
+        f"{found.bot_failures} bot turn(s) saying they failed (threshold {found.max_bot_failures}), "
         f"{found.rephrasings} rephrasing(s) (threshold {found.max_rephrasings})"
     )
+    if found.failure_quotes:
+        detail += f"; bot said: {_quote(found.failure_quotes, 3)}"
     if found.pairs:
         detail += f": {_quote([b for _, b in found.pairs], 2)}"
     return found.failed, detail
@@ -264,7 +269,10 @@ def evaluate_rule(rule: Rule, inputs: DecisionInput) -> Outcome:
 
 
 def decide(inputs: DecisionInput, settings: PolicySettings) -> Decision:
-    """Evaluate every rule in order; the first whose trigger fires decides."""
+    """Evaluate every rule in order; the first whose trigger fires decides. Then the learned model
+    (``policy.model``, :mod:`connector.learned.advice`) may add an escalation no rule fired, as
+    reason ``model_<reason>``, and propose a team (``learned`` entry ``model_team``) that routing
+    uses when no rule, bot intent or team keyword names one."""
     reasons: list[Reason] = []
     checked: list[Reason] = []
     deciding: Rule | None = None
@@ -277,8 +285,32 @@ def decide(inputs: DecisionInput, settings: PolicySettings) -> Decision:
         else:
             checked.append(reason)
     version = _version(settings)
+    advice = advise(
+        inputs,
+        settings.model,
+        rules=settings.rules,
+        rules_escalated=deciding is not None and deciding.then.escalate,
+        rule_team=deciding.then.team if deciding is not None else None,
+    )
+    learned = advice.checked
+    if deciding is None and advice.escalation is not None and advice.extends is not None:
+        then = advice.extends.then
+        return Decision(
+            escalate=True,
+            reasons=[advice.escalation],
+            team=then.team,
+            queue=then.queue,
+            priority=then.priority or "normal",
+            tags=list(then.tags),
+            rule=advice.escalation.rule,
+            policy_version=version,
+            checked=checked,
+            learned=learned,
+        )
     if deciding is None:
-        return Decision(escalate=False, reasons=[], policy_version=version, checked=checked)
+        return Decision(
+            escalate=False, reasons=[], policy_version=version, checked=checked, learned=learned
+        )
     then = deciding.then
     return Decision(
         escalate=then.escalate,
@@ -290,4 +322,5 @@ def decide(inputs: DecisionInput, settings: PolicySettings) -> Decision:
         rule=deciding.id,
         policy_version=version,
         checked=checked,
+        learned=learned,
     )

@@ -44,7 +44,9 @@ TRIGGER_PARAMS: dict[str, frozenset[str]] = {
     "customer_tag": frozenset({"tags", "tiers"}),
     "tool_failure": frozenset({"max_failures", "window"}),
     "buying_intent": frozenset({"terms", "exclude", "last"}),
-    "repeated_failure": frozenset({"max_fallbacks", "max_rephrasings", "similarity", "window"}),
+    "repeated_failure": frozenset(
+        {"max_fallbacks", "max_rephrasings", "max_bot_failures", "similarity", "window"}
+    ),
     "contact_type": frozenset({"types", "last"}),
     "bot_recommended": frozenset(),
 }
@@ -80,6 +82,7 @@ class When(Section):
     max_failures: int = Field(default=1, ge=1, le=100)
     max_fallbacks: int = Field(default=2, ge=1, le=100)
     max_rephrasings: int = Field(default=2, ge=1, le=100)
+    max_bot_failures: int = Field(default=2, ge=1, le=100)
     similarity: Unit = 0.6
     window: int = Field(default=12, ge=1, le=1000)
     last: int = Field(default=1, ge=1, le=20)
@@ -219,13 +222,14 @@ def default_rules() -> list[Rule]:
               "a tool call failed: never fake an answer"),
         _rule("frustrated", {"trigger": "frustration"}, "the customer is frustrated",
               priority="high"),
-        _rule("repeated_failure", {"trigger": "repeated_failure", "max_fallbacks": 2, "max_rephrasings": 2},
+        _rule("repeated_failure", {"trigger": "repeated_failure", "max_fallbacks": 2, "max_rephrasings": 2,
+                                   "max_bot_failures": 2},
               "the bot failed twice or the customer rephrased twice"),
         _rule("low_confidence", {"trigger": "low_confidence", "threshold": 0.4,
                                  "intents": {"billing": 0.6, "refund": 0.7, "cancel": 0.6, "fraud": 0.8}},
               "the bot is not sure what the customer wants"),
-        _rule("buying_to_sales", {"trigger": "buying_intent"}, "a buying signal: to sales",
-              team="sales"),
+        _rule("buying_to_sales", {"trigger": "buying_intent"},
+              "a buying signal: a person follows up; routing picks the team (a fee question is billing)"),
         _rule("escalate_on_bot_recommendation", {"trigger": "bot_recommended"},
               "the bot recommends a human; rules above may decide otherwise"),
     ]  # fmt: skip
@@ -247,9 +251,43 @@ def default_guardrails() -> list[Guardrail]:
     ]  # fmt: skip
 
 
+# Escalation reasons the learned model may add, and the probability each needs. High on purpose:
+# the model only adds escalations the rules missed, and a false handoff costs an agent's time.
+MODEL_REASONS: tuple[str, ...] = ("human_request", "policy_topic", "buying_intent", "frustration")
+DEFAULT_MODEL_THRESHOLDS: dict[str, float] = {
+    "human_request": 0.8, "policy_topic": 0.85, "buying_intent": 0.85, "frustration": 0.8,
+}  # fmt: skip
+
+
+class ModelSettings(Section):
+    """``policy.model``: the learned signal beside the rules (docs/policy.md, "The learned signal").
+
+    It speaks only where the rules did not: an escalation no rule fired (``model_<reason>``, which
+    extends the first escalating rule of that trigger and takes its ``then``), and the team when no
+    rule, bot intent or team keyword names one. Without the ``[ml]`` extra the rules run alone.
+    """
+
+    enabled: bool = True
+    artefact: str | None = None  # None: the artefact shipped with the package
+    thresholds: dict[str, Unit] = Field(default_factory=lambda: dict(DEFAULT_MODEL_THRESHOLDS))
+    team_threshold: Unit = 0.5
+    sentiment_threshold: Unit = 0.6
+
+    @field_validator("thresholds")
+    @classmethod
+    def _known_reasons(cls, thresholds: dict[str, float]) -> dict[str, float]:
+        for reason in thresholds:
+            if reason not in MODEL_REASONS:
+                raise ValueError(
+                    f"unknown reason {reason!r}; the model speaks for {', '.join(MODEL_REASONS)}"
+                )
+        return thresholds
+
+
 class PolicySettings(Section):
     rules: list[Rule] = Field(default_factory=default_rules)
     guardrails: list[Guardrail] = Field(default_factory=default_guardrails)
+    model: ModelSettings = Field(default_factory=ModelSettings)
 
     @field_validator("rules")
     @classmethod

@@ -4,7 +4,8 @@ Pure: the decision, the customer, the transcript, the settings, ``now`` and the 
 first-response times in; routing metadata and an honest customer message out.
 
 - Team: the deciding rule's team; else the bot's intent when it names a team (``billing.refund``
-  → billing); else the intent → team classifier on the customer's last turns; else the default.
+  → billing); else the team keywords on the customer's last turns; else the learned model's
+  proposal when it reached its threshold; else the example-phrase classifier; else the default.
 - Availability: a team with no ``hours`` is always staffed; otherwise it is open inside its hours
   in its own time zone, covered by ``on_call`` outside them, or unavailable.
 - Wait: a high percentile of the team's recent first responses (we would rather say 8 and answer
@@ -22,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from connector.learned.advice import proposed_team
 from connector.policy_config import PRIORITIES
 from connector.routing_config import RoutingSettings, TeamSettings, parse_hours
 from connector.schemas import BotContext, Customer, CustomerMessage, Decision, Routing
@@ -33,7 +35,7 @@ from connector.signals.text import customer_texts
 @dataclass(frozen=True)
 class TeamGuessResult:
     team: str
-    source: str  # rule | bot | keywords | examples | default
+    source: str  # rule | model | bot | keywords | examples | default
     confidence: float | None = None
     evidence: tuple[str, ...] = ()
 
@@ -57,12 +59,17 @@ def guess_team(
 ) -> TeamGuessResult:
     """Which team takes the conversation; see the module docstring for the order."""
     if decision is not None and decision.team in settings.teams:
-        return TeamGuessResult(decision.team, "rule")  # type: ignore[arg-type]
+        return TeamGuessResult(
+            decision.team,  # type: ignore[arg-type]
+            "rule",
+            1.0,
+            (f"rule {decision.rule} names team {decision.team}",),
+        )
     name, confidence = _intent_name(bot, messages)
     if name:
         for key in (name, name.split(".")[0], name.split("_")[0]):
             if key in settings.teams:
-                return TeamGuessResult(key, "bot", confidence)
+                return TeamGuessResult(key, "bot", confidence, (f"bot intent {name}",))
     keywords = {
         t: tuple(s.keywords if s.keywords is not None else DEFAULT_TEAM_KEYWORDS.get(t, ()))
         for t, s in settings.teams.items()
@@ -77,6 +84,12 @@ def guess_team(
         examples=examples,
         default_team=settings.default_team,
     )
+    if guess.source != "keywords" and decision is not None:
+        # No rule, bot intent or team keyword named the team: the learned model's proposal, when
+        # it reached its threshold (connector.learned.advice), beats the word-count guess.
+        proposal = proposed_team(decision.learned)
+        if proposal is not None and proposal[0] in settings.teams:
+            return TeamGuessResult(proposal[0], "model", proposal[1], (proposal[2],))
     return TeamGuessResult(guess.team, guess.source, guess.confidence, guess.matched)
 
 
@@ -184,6 +197,8 @@ def route(
         tier=customer.tier,
         tags=list(decision.tags),
         team_source=guess.source,
+        team_confidence=guess.confidence,
+        team_evidence=list(guess.evidence),
     )
     if is_open(team, now):
         wait, basis = estimate_wait((first_responses or {}).get(team_name), team, settings)

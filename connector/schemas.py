@@ -122,6 +122,8 @@ class Decision(BaseModel):
     queue: str | None = None
     tags: list[str] = Field(default_factory=list)
     checked: list[Reason] = Field(default_factory=list)
+    # What the learned model saw where it did not decide, or why it could not run (docs/policy.md)
+    learned: list[Reason] = Field(default_factory=list)
 
 
 class Control(BaseModel):
@@ -222,6 +224,8 @@ class SentimentInfo(BaseModel):
     score: float = 0.0
     trend: Literal["improving", "steady", "worsening"] = "steady"
     cues: list[str] = Field(default_factory=list)
+    # the score thresholds the label was read with (positive, negative, trend delta)
+    thresholds: dict[str, float] = Field(default_factory=dict)
 
 
 class Escalation(BaseModel):
@@ -245,7 +249,9 @@ class Routing(BaseModel):
     tier: str | None = None
     respond_by: datetime | None = None
     tags: list[str] = Field(default_factory=list)
-    team_source: str | None = None  # rule | bot | keywords | examples | default
+    team_source: str | None = None  # rule | model | bot | keywords | examples | default
+    team_confidence: float | None = None  # how sure the source was (a rule: 1.0)
+    team_evidence: list[str] = Field(default_factory=list)  # matched words, rule, model score
     available: bool = True  # someone is on shift or on call
     on_call: str | None = None
     wait_minutes: int | None = None

@@ -10,6 +10,7 @@ from connector.evaluation import (
     detect_kind,
     evaluate,
     evaluate_file,
+    load_rows,
     main,
     policy_functions,
     report_json,
@@ -23,7 +24,6 @@ DATA = Path(
         "HANDOFF_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
     )
 )
-MARGIN = 0.02
 
 
 def _row(text, **gold):
@@ -107,34 +107,99 @@ def _dev_file(name):
     return path
 
 
-# Scores reached by the *shipped default config* (the real policy and routing, what `handoff
-# evaluate` runs) on the dev split when this was written; a change that lowers any of them by more
-# than MARGIN fails. Raise them when the policy improves.
+# Floors that memorising rows cannot meet. The rules were tuned on the dev files, so their dev
+# scores say little about new conversations (issue 16: F1 0.98 on dev, 0.77 on held-out rows);
+# their floors sit well below today's dev figures and only catch a rule that breaks outright.
+# The learned model is held to its own cross-validation: heads fitted without one fold must
+# score on that fold about what cross-validation on the rest predicted.
+RULES_FLOORS = {
+    "escalation_dev.jsonl": ("escalation", "f1", 0.85),
+    "repeated_failure_escalation_dev.jsonl": ("escalation", "f1", 0.70),
+    "frustration_escalation_dev.jsonl": ("escalation", "f1", 0.50),
+    "routing_dev.jsonl": ("routing", "accuracy", 0.80),
+    "sentiment_dev.jsonl": ("sentiment", "macro_f1", 0.50),
+}
+HUMAN_REQUEST_FLOOR = 0.85
+FOLD_TOLERANCE = 0.15  # one fold is ~50 rows: its score alone moves by about 0.1
+
+
 @pytest.fixture(scope="module")
-def shipped():  # type: ignore[no-untyped-def]
-    return policy_functions()
+def settings():  # type: ignore[no-untyped-def]
+    from connector.config import load_config
+
+    return load_config(None, env={})
 
 
-def test_escalation_dev_scores(shipped):  # type: ignore[no-untyped-def]
-    esc = report_json(evaluate_file(_dev_file("escalation_dev.jsonl"), **shipped))["escalation"]
-    assert esc["precision"] >= 0.981 - MARGIN
-    assert esc["recall"] >= 0.981 - MARGIN
-    assert esc["f1"] >= 0.981 - MARGIN
-    assert esc["per_reason"]["human_request"]["recall"] >= 0.983 - MARGIN
-    assert esc["per_reason"]["policy_topic"]["recall"] >= 0.985 - MARGIN
-    assert esc["per_reason"]["buying_intent"]["recall"] >= 0.968 - MARGIN
-    assert esc["per_reason"]["none"]["recall"] >= 0.967 - MARGIN
+@pytest.fixture(scope="module")
+def rules_only(settings):  # type: ignore[no-untyped-def]
+    from connector.crossval import _with_model
+
+    return policy_functions(_with_model(settings, None, enabled=False))
 
 
-def test_routing_dev_scores(shipped):  # type: ignore[no-untyped-def]
-    routing = report_json(evaluate_file(_dev_file("routing_dev.jsonl"), **shipped))["routing"]
-    assert routing["accuracy"] >= 0.944 - MARGIN
-    assert min(v["f1"] for v in routing["per_team"].values()) >= 0.869 - MARGIN
+@pytest.mark.parametrize("name", sorted(RULES_FLOORS))
+def test_rules_alone_stay_above_a_floor(name, rules_only):  # type: ignore[no-untyped-def]
+    kind, metric, floor = RULES_FLOORS[name]
+    result = report_json(evaluate_file(_dev_file(name), **rules_only))[kind]
+    assert result[metric] >= floor, (name, metric, result[metric])
+    if name == "escalation_dev.jsonl":
+        assert result["per_reason"]["human_request"]["recall"] >= HUMAN_REQUEST_FLOOR
 
 
-def test_sentiment_dev_scores(shipped):  # type: ignore[no-untyped-def]
-    sentiment = report_json(evaluate_file(_dev_file("sentiment_dev.jsonl"), **shipped))["sentiment"]
-    assert sentiment["macro_f1"] >= 0.640 - MARGIN
+def _model_or_skip():  # type: ignore[no-untyped-def]
+    from connector.learned import active_model
+
+    model, why = active_model(None)
+    if model is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the learned model is unavailable under CI=true: {why}")
+        pytest.skip(f"the learned model is unavailable: {why}")
+    return model
+
+
+@pytest.mark.parametrize(
+    "name,kind,metric",
+    [
+        ("escalation_dev.jsonl", "escalation", "f1"),
+        ("frustration_escalation_dev.jsonl", "escalation", "f1"),
+        ("routing_dev.jsonl", "routing", "accuracy"),
+    ],
+)
+def test_model_on_a_held_back_fold_scores_what_cross_validation_predicted(  # type: ignore[no-untyped-def]
+    name, kind, metric, settings
+):
+    from connector.crossval import _with_model, assign_folds, cross_validate
+    from connector.learned import LearnedModel, register_model
+    from connector.learned.heads import Artefact
+    from connector.learned.train import fit_heads
+
+    base = _model_or_skip()
+    rows = load_rows(_dev_file(name))
+    folds = assign_folds(rows, 5)
+    rest = [r for r, f in zip(rows, folds, strict=True) if f != 0]
+    held = [r for r, f in zip(rows, folds, strict=True) if f == 0]
+    predicted = cross_validate(rest, settings, 4)[0][kind][metric]
+    heads = {**base.artefact.heads, **fit_heads(rest, base.embedder)}
+    register_model("memory:test-held-back", LearnedModel(Artefact(heads, {"version": "m-test"}), base.embedder))
+    scored = evaluate(held, **policy_functions(_with_model(settings, "memory:test-held-back")))
+    assert abs(scored[kind][metric] - predicted) <= FOLD_TOLERANCE, (predicted, scored[kind][metric])
+
+
+def test_evaluate_cross_validates_a_file_the_model_was_trained_on(settings):  # type: ignore[no-untyped-def]
+    from connector.crossval import evaluate_honestly
+
+    _model_or_skip()
+    result = report_json(evaluate_honestly(load_rows(_dev_file("escalation_dev.jsonl")), settings))
+    assert result["validation"].startswith("5-fold cross-validation")
+    assert result["versions"]["policy"].startswith("p-")
+    assert result["versions"]["model"].startswith("m-")
+    esc = result["escalation"]
+    assert set(esc["per_source"]) == set(result["rules_only"]["escalation"]["per_source"])
+    # the per-rule breakdown: what each rule caught and what it fired on wrongly
+    assert esc["per_rule"]["asks_for_person"]["caught"] > 0
+    assert {"fired", "caught", "wrongly_fired", "decided", "decided_wrongly"} <= set(
+        esc["per_rule"]["asks_for_person"]
+    )
 
 
 def test_evaluate_command_json_shape(tmp_path):  # type: ignore[no-untyped-def]
@@ -155,3 +220,17 @@ def test_evaluate_command_json_shape(tmp_path):  # type: ignore[no-untyped-def]
     bad.write_text('{"conversation": []}\n', encoding="utf-8")
     failed = CliRunner().invoke(cli, ["evaluate", str(bad)])
     assert failed.exit_code == 1 and "not a labelled JSONL file" in failed.output
+
+
+def test_text_report_says_how_the_figures_were_obtained(tmp_path):  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from connector.cli import main as cli
+
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in ESCALATION_ROWS) + "\n", encoding="utf-8")
+    out = CliRunner().invoke(cli, ["evaluate", str(path)])
+    assert out.exit_code == 0, out.output
+    assert "VALIDATION" in out.output and "VERSIONS    policy p-" in out.output
+    assert "RULES ALONE  escalation" in out.output
+    assert "wrongly_fired" in out.output  # the per-rule breakdown

@@ -248,3 +248,30 @@ def test_schema_command_prints_the_json_schema():
     assert {"summary", "draft_reply", "next_action", "routing", "sentiment", "intent"} <= set(
         document["properties"]
     )
+
+
+INTENT_CASES = [
+    # (customer turn, bot block, team, intent source, evidence prefix, confidence)
+    ("my card was stolen, I need an agent", {}, "fraud", "connector", "keywords: stolen", 1.0),
+    ("agent please, why was I charged a fee", {}, "billing", "connector", "keywords: ", 1.0),
+    ("agent please", {"intent": {"name": "billing.refund", "confidence": 0.9}}, "billing", "bot", None, 0.9),
+]
+
+
+@pytest.mark.parametrize("text,bot,team,source,evidence,confidence", INTENT_CASES)
+def test_intent_explains_the_routing(text, bot, team, source, evidence, confidence):  # type: ignore[no-untyped-def]
+    given = payload(conversation(("customer", text), bot=bot))
+    assert given.intent.name.split(".")[0] == team and given.intent.source == source
+    if evidence is None:
+        assert given.intent.confidence == confidence
+    else:
+        assert given.intent.evidence and given.intent.evidence[0].startswith(evidence)
+        assert given.intent.confidence is not None and 0 < given.intent.confidence <= confidence
+
+
+def test_sentiment_reports_its_thresholds():
+    given = payload(conversation(("customer", "this is useless, agent now")))
+    assert given.sentiment is not None
+    assert given.sentiment.thresholds == {
+        "positive": 0.45, "negative": -0.3, "trend_delta": 0.25, "complaint": -0.3,
+    }  # fmt: skip

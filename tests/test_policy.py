@@ -399,3 +399,22 @@ def test_guardrail_regex_is_checked(tmp_path):  # type: ignore[no-untyped-def]
         "policy.guardrails[0].forbid: Value error, item 0: regex does not compile"
         in info.value.lines()[0]
     )
+
+
+def test_buying_rule_leaves_the_team_to_routing():
+    # issue 16: a fee or loan-payment question with a buying word is not a sales lead by force
+    decision = decide(said("what is the fee to upgrade my card"), DEFAULTS)
+    assert decision.rule == "buying_to_sales" and decision.team is None
+
+
+def test_bot_saying_twice_it_failed_escalates():
+    turns = [
+        msg("customer", "book a table for 4 at 8"),
+        msg("bot", "Sorry, nothing is free at 8 pm."),
+        msg("customer", "9 then"),
+        msg("bot", "I'm afraid I couldn't book 9 pm either."),
+        msg("customer", "hm"),
+    ]
+    decision = decide(inputs(*turns), DEFAULTS)
+    assert decision.rule == "repeated_failure"
+    assert "2 bot turn(s) saying they failed (threshold 2)" in decision.reasons[0].detail

@@ -6,6 +6,7 @@ history, and so a conversation that failed an hour ago and then recovered does n
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
@@ -14,7 +15,7 @@ from typing import Any
 
 from rapidfuzz.distance import Indel
 
-from connector.signals.text import normalize, role_of, stem, tokens
+from connector.signals.text import find_terms, normalize, role_of, stem, tokens
 
 DEFAULT_WINDOW = 12  # messages looked at, newest first
 DEFAULT_MAX_FALLBACKS = 2  # fallbacks in the window that make a failure
@@ -22,6 +23,29 @@ DEFAULT_MAX_REPHRASINGS = 2  # near-duplicate consecutive customer turns that ma
 DEFAULT_SIMILARITY = 0.6  # token Jaccard or character ratio at or above which turns are "the same"
 DEFAULT_MAX_TOOL_FAILURES = 1
 DEFAULT_MIN_WORDS = 3  # "ok", "yes", "fine" said twice are acknowledgements, not rephrasings
+
+DEFAULT_MAX_BOT_FAILURES = 2  # bot turns that say, in their own words, that they failed
+
+# A bot turn that says it failed: it could not find or do what was asked, or does not understand.
+# Worded by the bot itself, so it counts even when the bot platform sets no `fallback` flag.
+DEFAULT_BOT_FAILURE_TERMS: tuple[str, ...] = (
+    r"re:\b(?:i|we)\s+(?:could not|couldn't|couldnt|cannot|can't|cant|was not able to|wasn't able to|"
+    r"am not able to|am unable to|was unable to|were unable to|failed to|did not manage to)\b",
+    r"re:\b(?:unable|not able) to (?:find|complete|process|book|make|do|help|locate|access|"
+    r"understand|reserve|change|update|retrieve|get)\b",
+    r"re:\b(?:was|is|it's|its) not possible\b", r"re:\b(?:didn't|did not|doesn't|does not) (?:work|go through)\b",
+    r"re:\b(?:failed|unsuccessful)\b", "no results", "nothing found", "no matches", "not find any",
+    "don't understand", "didn't understand", "didn't catch", "did not understand", "not sure what you mean",
+    "rephrase", "say that again", "not available", "isn't available", "unavailable", "no availability",
+    "fully booked", "booked up", "sold out", "no slots", "no openings",
+)  # fmt: skip
+DEFAULT_BOT_APOLOGY_TERMS: tuple[str, ...] = ("sorry", "apolog*", "unfortunately", "i'm afraid", "regret")
+# Empathy is not failure: "sorry to hear that" says nothing about what the bot could do.
+_EMPATHY = re.compile(
+    r"\bsorry (?:to hear|for (?:the|your) (?:wait|delay|loss|trouble)|about (?:that|this|your))\b"
+    r"|\bapologi[sz]e for the (?:wait|delay)\b"
+)
+_NEGATIVE = re.compile(r"\b(?:no|not|none|nothing|never|n't)\b|n't\b")
 
 # Comparing two 100 KB pastes character by character is quadratic; a rephrasing is short anyway.
 _COMPARE_CHARS = 400
@@ -41,6 +65,9 @@ class RepeatedFailure:
     max_fallbacks: int
     max_rephrasings: int
     pairs: tuple[tuple[str, str], ...] = ()  # the near-duplicate customer turns, for the audit
+    bot_failures: int = 0  # bot turns that said they failed (own words or a fallback flag)
+    max_bot_failures: int = DEFAULT_MAX_BOT_FAILURES
+    failure_quotes: tuple[str, ...] = ()  # what those turns said, newest first, for the audit
 
 
 @dataclass(frozen=True)
@@ -92,6 +119,24 @@ def similar(a: str, b: str, threshold: float) -> bool:
     return SequenceMatcher(None, na, nb, autojunk=False).ratio() >= threshold
 
 
+def says_it_failed(
+    text: str | None,
+    *,
+    terms: Sequence[str] = DEFAULT_BOT_FAILURE_TERMS,
+    apologies: Sequence[str] = DEFAULT_BOT_APOLOGY_TERMS,
+) -> str | None:
+    """The words by which a bot turn says it failed, or None. A failure phrase counts; an apology
+    counts only with a negation beside it ("sorry, there is nothing at 7"); empathy never does."""
+    norm = _EMPATHY.sub(" ", normalize(text))
+    found = find_terms(norm, terms)
+    if found:
+        return found[0]
+    sorry = find_terms(norm, apologies)
+    if sorry and _NEGATIVE.search(norm):
+        return sorry[0]
+    return None
+
+
 def repeated_failure(
     messages: Sequence[Any],
     *,
@@ -100,16 +145,25 @@ def repeated_failure(
     max_rephrasings: int = DEFAULT_MAX_REPHRASINGS,
     similarity_threshold: float = DEFAULT_SIMILARITY,
     min_words: int = DEFAULT_MIN_WORDS,
+    max_bot_failures: int = DEFAULT_MAX_BOT_FAILURES,
 ) -> RepeatedFailure:
-    """Count bot fallbacks and customer rephrasings among the last ``window`` messages."""
+    """Count bot fallbacks, bot turns that say they failed, and customer rephrasings among the
+    last ``window`` messages; ``failed`` when any count reaches its threshold."""
     recent = list(messages[-window:]) if window > 0 else []
     fallbacks = 0
     consecutive = 0
     streak_open = True
+    quotes: list[str] = []
+    bot_failures = 0
     for message in reversed(recent):
         if role_of(message) != "bot":
             continue
-        if getattr(message, "fallback", False):
+        flagged = bool(getattr(message, "fallback", False))
+        said = says_it_failed(getattr(message, "text", ""))
+        if flagged or said:
+            bot_failures += 1
+            quotes.append(said or "fallback")
+        if flagged:
             fallbacks += 1
             consecutive += 1 if streak_open else 0
         else:
@@ -121,13 +175,18 @@ def repeated_failure(
         if len(b.split()) >= min_words and similar(a, b, similarity_threshold)
     )
     return RepeatedFailure(
-        failed=fallbacks >= max_fallbacks or len(pairs) >= max_rephrasings,
+        failed=fallbacks >= max_fallbacks
+        or len(pairs) >= max_rephrasings
+        or bot_failures >= max_bot_failures,
         fallbacks=fallbacks,
         consecutive_fallbacks=consecutive,
         rephrasings=len(pairs),
         max_fallbacks=max_fallbacks,
         max_rephrasings=max_rephrasings,
         pairs=pairs,
+        bot_failures=bot_failures,
+        max_bot_failures=max_bot_failures,
+        failure_quotes=tuple(quotes),
     )
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from connector.signals.text import normalize, role_of
+from connector.signals.text import correct_typos, normalize, role_of
 
 # Who a customer may ask for. Departments count: "connect me to the spa" is a transfer to people.
 _EN_WHO = (
@@ -58,6 +58,16 @@ DEFAULT_HUMAN_PATTERNS: Mapping[str, tuple[str, ...]] = {
         r"\b(?:(?:a|an|the)\s+)?(?:(?:real|live|actual|human)\s+)?(?:person|human|agent|someone|"
         r"somebody|anyone)\s+(?:\w+\s+){0,2}?(?:i can |i could |to |who can )(?:talk|speak|chat)\b",
         r"\b(?:live|human) (?:chat|support|help|assistance)\b",
+        # transfers to a department: "can I be put through to the spa", "transfer me to the bar"
+        r"\b(?:be|get|being)\s+(?:transferred|connected|put through|passed|forwarded|redirected)"
+        r"\s+(?:to|with)\b(?!\s+(?:the\s+|my\s+|a\s+)?(?:internet|wifi|wi-fi|network|app|server|"
+        r"account|bank|printer|tv|device|bluetooth)\b)",
+        # availability: "is anyone available to talk?", "are any agents online", "anybody there?"
+        r"\b(?:is|are)\s+(?:there\s+)?(?:anyone|anybody|someone|somebody|(?:any|an?)\s+(?:agents?|"
+        r"humans?|people|persons?|staff|representatives?|operators?))\s+(?:\w+\s+){0,2}?"
+        r"(?:available|free|around|online|there|in the office|on duty)\b",
+        r"^\W*(?:hello\W+|hi\W+)?(?:anyone|anybody|someone|somebody)\s+(?:there|available|around|"
+        r"home|awake)\b",
     ),
     "es": (
         r"\b(?:hablar|comunicar(?:me)?|chatear|conversar|contactar|pasa(?:me|r)?|comunica(?:me)?|"
@@ -130,6 +140,13 @@ DEFAULT_INDIRECT_EXCLUSIONS: tuple[str, ...] = (
     r"if|whether|what|when|why|which|who|to|about|for|my|is|are|do|does|can|could)\b",
 )
 
+# Words a typo away from these are read as them before matching ("agnet", "somone", "huamn"):
+# requests are often typed in a hurry, and these words carry the whole request.
+DEFAULT_PERSON_WORDS: frozenset[str] = frozenset(
+    "agent agents human humans someone somebody anyone anybody person people representative "
+    "representatives operator operators supervisor manager customer service support".split()
+)
+
 # How far before a match a negation still applies (characters, within the same clause).
 DEFAULT_NEGATION_WINDOW = 40
 
@@ -181,13 +198,18 @@ def detect_human_request(
     negations: Mapping[str, Sequence[str]] = DEFAULT_NEGATIONS,
     exclusions: Sequence[str] = DEFAULT_INDIRECT_EXCLUSIONS,
     negation_window: int = DEFAULT_NEGATION_WINDOW,
+    typo_words: frozenset[str] = DEFAULT_PERSON_WORDS,
 ) -> HumanRequest:
     """Detect a request for a human in one customer text. Never raises on any string input."""
     norm = normalize(text)
     if not norm:
         return HumanRequest(requested=False)
+    # Typos are read as English person words for the English patterns only: "agente" is Spanish
+    # for agent, not a typo of it.
+    fixed = correct_typos(norm, typo_words) if typo_words else norm
     for exclusion in exclusions:
         norm = re.sub(exclusion, " ", norm)
+        fixed = re.sub(exclusion, " ", fixed)
     for lang, pattern in _compiled(_freeze(bot_rejections)):
         m = pattern.search(norm)
         if m:
@@ -196,9 +218,10 @@ def detect_human_request(
     seen_negated: list[str] = []
     for lang, pattern in _compiled(_freeze(patterns)):
         neg_pattern = neg.get(lang) or neg.get("en")
-        for m in pattern.finditer(norm):
+        read = fixed if lang == "en" else norm
+        for m in pattern.finditer(read):
             if neg_pattern is not None and _negated(
-                norm, m.start(), m.end(), neg_pattern, negation_window
+                read, m.start(), m.end(), neg_pattern, negation_window
             ):
                 seen_negated.append(m.group(0).strip())
                 continue

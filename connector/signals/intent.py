@@ -14,6 +14,7 @@ When neither is confident the ``default_team`` is returned with the reason ``"de
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -178,6 +179,25 @@ def _naive_bayes(text: str, examples: Mapping[str, Sequence[str]]) -> tuple[dict
     return {team: v / norm for team, v in exp.items()}, evidence
 
 
+# A PIN, code or number the customer offers to identify themselves ("my PIN is 4821, for
+# verification") says who they are, not that access is broken: it is read out before the team
+# keywords look, so it does not vote for `technical`.
+DEFAULT_IDENTIFICATION = re.compile(
+    r"\b(?:(?:here(?:'s| is)|my|the)\s+)?(?:pin|passcode|security code|pin number|pin code|"
+    r"customer (?:number|id)|account number|member(?:ship)? number)\s*(?:is|was|:|=|-|#)?\s*\d[\d -]{2,18}\b"
+    r"(?:\s*,?\s*(?:for|to)\s+(?:(?:the\s+)?(?:verification|identification|security|id)|verify(?:ing)?"
+    r"(?:\s+(?:me|my identity|who i am))?|identify(?:ing)?\s+(?:me|myself))(?:\s+purposes)?)?"
+    r"|\b(?:for|to)\s+(?:verification|identification|verify(?:ing)? (?:me|my identity|who i am)|"
+    r"identify(?:ing)? (?:me|myself))(?:\s+purposes)?\W*(?:my\s+)?(?:pin|passcode|security code)"
+    r"\s*(?:is|:)?\s*\d[\d -]{2,18}\b"
+)
+
+
+def without_identification(norm: str) -> str:
+    """``norm`` with identification offers (a PIN and its number) blanked out."""
+    return DEFAULT_IDENTIFICATION.sub(" ", norm)
+
+
 def classify_team(
     text: str | None,
     *,
@@ -187,7 +207,7 @@ def classify_team(
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
 ) -> TeamGuess:
     """Guess the team for one customer text; never raises, always returns a team."""
-    norm = normalize(text)
+    norm = without_identification(normalize(text))
     hits = {team: found for team, terms in keywords.items() if (found := find_terms(norm, terms))}
     if hits:
         # A longer match is a more specific one ("loan balance" beats "loan"); on a tie the team

@@ -47,6 +47,30 @@ DEFAULT_ANGER_TERMS: tuple[str, ...] = (
     "angry", "mad", "furious", "annoy*", "frustrat*", "fed up", "sick of", "tired of", "hate",
     "outrag*", "livid", "pissed", "upset", "disappoint*", "sue", "scam*", "cheat*",
 )  # fmt: skip
+# Frustration that does not shout: sarcasm (polite words, opposite meaning), rhetorical questions
+# about whether anyone cares, and "again"-complaints. VADER reads "thanks a lot" as positive, so
+# these count as anger whatever the score.
+DEFAULT_SARCASM_TERMS: tuple[str, ...] = (
+    r"re:\bthank(?:s|s a lot|s so much| you| you so much| you very much)?\s+(?:\w+\s+)?for nothing\b",
+    "thanks a lot ... not", "oh great", "just great", "oh wonderful", "how wonderful", "oh perfect",
+    "just perfect", "yeah right", "what a surprise", "big surprise", "as usual",
+    "unbelievable", "are you kidding", "you must be kidding", "you have got to be kidding",
+    "you've got to be kidding", "give me a break",
+    r"re:\b(?:is|are|does|do)\s+(?:anyone|anybody|someone|you|any of you)\s+(?:\w+\s+)?(?:actually|even|"
+    r"really|ever)\s+(?:reading|read|listening|listen|paying attention|care|working|work|there|doing)\b",
+    r"re:\bwhy (?:do|did|should) i (?:even |ever )?(?:bother|try)\b", "what's the point",
+    "whats the point", "what is the point", "never again", "how hard can it be", "how hard is it",
+    r"re:\b(?:every single|every) time\b", "once again", "yet again", "still nothing", "still no",
+    r"re:\bfor the (?:second|third|fourth|fifth|tenth|hundredth|nth|\d+(?:st|nd|rd|th)) time\b",
+    r"re:\b(?:second|third|fourth|fifth|tenth|hundredth|nth|\d+(?:st|nd|rd|th)) time (?:that )?(?:i|we)"
+    r"(?:'ve| have)? (?:\w+\s+)?(?:ask|explain|told|tell|call|contact|writ|wrote|tried|try|had to|"
+    r"sent|report|complain)\w*",
+    "ugh*", "smh", "jeez", "geez", "sick and tired", "had enough", "enough is enough",
+    "how dare", "shame on", "absurd", "bs", "pointless", "hopeless",
+)  # fmt: skip
+DEFAULT_COMPLAINT_TURNS = 2  # negative customer turns among the last three that make frustration
+DEFAULT_COMPLAINT_SCORE = -0.3  # a turn at or below this VADER score is a complaint
+
 DEFAULT_BUYING_TERMS: tuple[str, ...] = (
     "price*", "pricing", "plan", "quote", "upgrade", "demo", "trial", "donat*", "contribut*",
     "buy", "purchas*", "place ... order", "to order", "subscrib*", "sign me up", "sign up", "how much",
@@ -73,6 +97,8 @@ DEFAULT_DISENGAGEMENT_TERMS: tuple[str, ...] = (
     "already", "i'd prefer", "hard to",
 )  # fmt: skip
 DEFAULT_SHORT_ACKS: tuple[str, ...] = ("ok", "okay", "k", "kk", "fine", "meh", "hmm", "right")
+# Declining (a donation, an offer) twice is not a complaint: these cues keep it Uninterested.
+DISENGAGED = frozenset(DEFAULT_DISENGAGEMENT_TERMS) | {"short_ack"}
 
 DEFAULT_POSITIVE_THRESHOLD = 0.45
 DEFAULT_NEGATIVE_THRESHOLD = -0.3
@@ -142,6 +168,7 @@ def classify_message(
     short_acks: Sequence[str] = DEFAULT_SHORT_ACKS,
     positive_threshold: float = DEFAULT_POSITIVE_THRESHOLD,
     negative_threshold: float = DEFAULT_NEGATIVE_THRESHOLD,
+    sarcasm: Sequence[str] = DEFAULT_SARCASM_TERMS,
 ) -> Sentiment:
     """Classify one customer message. ``repeated`` says the customer is repeating themselves.
 
@@ -149,7 +176,7 @@ def classify_message(
     is the costliest step of a decision. Options given as lists (from config) are not cached.
     """
     args = (text, repeated, profanity, rejection, anger, buying, engagement, disengagement,
-            short_acks, positive_threshold, negative_threshold)
+            short_acks, positive_threshold, negative_threshold, sarcasm)
     try:
         return _classify_cached(*args)
     except TypeError:  # an unhashable option
@@ -168,6 +195,7 @@ def _classify(
     short_acks: Sequence[str],
     positive_threshold: float,
     negative_threshold: float,
+    sarcasm: Sequence[str] = DEFAULT_SARCASM_TERMS,
 ) -> Sentiment:
     thresholds = (positive_threshold, negative_threshold)
     raw = clip(text)
@@ -182,17 +210,20 @@ def _classify(
         angry.append("punctuation")
     if repeated:
         angry.append("repeated")
+    ironic = find_terms(norm, sarcasm)
     buys = find_terms(norm, buying) + find_terms(_outside_request(raw, norm), engagement)
     away = find_terms(norm, disengagement)
     if norm.strip(" .!") in short_acks:
         away.append("short_ack")
-    score = compound + 0.2 * bool(buys) - 0.25 * bool(away) - 0.2 * len(angry)
+    score = compound + 0.2 * bool(buys) - 0.25 * bool(away) - 0.2 * len(angry) - 0.4 * bool(ironic)
     score = max(-1.0, min(1.0, score))
-    cues = tuple(angry + buys + away)
+    cues = tuple(angry + ironic + buys + away)
     # Punctuation or caps alone can be excitement ("I'm in!!!"); anger needs a negative reading too.
     strong = [c for c in angry if c not in ("caps", "punctuation", "repeated")]
     if (
-        strong
+        # sarcasm reads as positive to VADER ("thanks a lot for nothing"): its score is not asked
+        ironic
+        or strong
         and (compound < 0.3 or len(strong) > 1)
         or (angry and compound <= -0.2)
         or (repeated and compound < positive_threshold)
@@ -232,6 +263,8 @@ def conversation_sentiment(
     window: int = DEFAULT_TREND_WINDOW,
     trend_delta: float = DEFAULT_TREND_DELTA,
     similarity_threshold: float = DEFAULT_SIMILARITY,
+    complaint_turns: int = DEFAULT_COMPLAINT_TURNS,
+    complaint_score: float = DEFAULT_COMPLAINT_SCORE,
     **options: Any,
 ) -> Sentiment:
     """Sentiment of the customer in a conversation, with its trend over the last ``window`` turns.
@@ -257,6 +290,25 @@ def conversation_sentiment(
     ]
     trend = _trend([r.score for r in results], trend_delta)
     last = results[-1]
+    recent = results[-3:]
+    complaints = [r for r in recent if r.compound <= complaint_score and r.label != "Interested"]
+    if (
+        last.label != "Frustrated"
+        and last in complaints
+        and len(complaints) >= complaint_turns
+        and not any(c in DISENGAGED for r in complaints for c in r.cues)
+        # sad news told twice is not a complaint: one of the turns was angry, or all are bitter
+        and (
+            any(r.label == "Frustrated" for r in complaints)
+            or all(r.compound <= 2 * complaint_score for r in complaints)
+        )
+    ):
+        # Complaining turn after turn is frustration even when no single turn shouts.
+        last = Sentiment(
+            "Frustrated", last.score, last.compound, (*last.cues, "repeated complaints"),
+            thresholds=last.thresholds,
+        )  # fmt: skip
+        results[-1] = last
     if unit == "last_user_message":
         return Sentiment(last.label, last.score, last.compound, last.cues, trend, last.thresholds)
     mean = sum(r.score for r in results) / len(results)
@@ -267,3 +319,17 @@ def conversation_sentiment(
         counts = {lab: sum(r.label == lab for r in results) for lab in LABELS}
         label = max(LABELS, key=lambda lab: (counts[lab], lab == last.label))
     return Sentiment(label, round(mean, 4), last.compound, cues, trend, last.thresholds)
+
+
+def sentiment_thresholds(result: Sentiment) -> dict[str, float]:
+    """The thresholds behind a label, for the payload: VADER compound at or above ``positive``
+    reads Interested, at or below ``negative`` Uninterested (Frustrated needs an anger cue);
+    ``trend_delta`` separates a changing trend from a steady one; ``complaint`` is the score at or
+    below which repeated turns count as complaints."""
+    positive, negative = result.thresholds
+    return {
+        "positive": positive,
+        "negative": negative,
+        "trend_delta": DEFAULT_TREND_DELTA,
+        "complaint": DEFAULT_COMPLAINT_SCORE,
+    }

@@ -33,6 +33,16 @@ DEFAULT_POLICY_TOPICS: Mapping[str, tuple[str, ...]] = {
         r"re:\b(?:can|could|may|need to|want to|wanna|how to|how do i|how can i|to)\s+"
         r"(?:\w+\s+)?(?:return|exchange)\b(?!\s+rate)",
         r"re:^\W*(?:return|exchange)\b(?!\s+rate)",
+        # money back without the word: "I want to be paid back", "give me my money back",
+        # "return the money you took", "reverse the charge", "credit it back to my card"
+        r"re:\b(?:pay|credit|put|send|transfer|refund)\s+(?:me|us|it|that|this|the (?:money|amount|"
+        r"charge|fee|difference))\s+back\b",
+        r"re:\b(?:be|get|getting|been)\s+(?:paid|credited|reimbursed|refunded)\s+back\b",
+        r"re:\b(?:return|give|send|refund|reimburse)\w*\s+(?:me\s+)?(?:back\s+)?(?:my|the|our|all (?:my|the))\s+"
+        r"(?:\w+\s+)?(?:money|funds|cash|deposit|payment)\b",
+        r"re:\b(?:get|want|need|have|recover|claim)\w*\s+(?:\w+\s+){0,3}?(?:money|funds|cash|payment)\s+"
+        r"(?:\w+\s+)?(?:back|returned|reimbursed|repaid)\b",
+        r"re:\brevers(?:e|al|ed|ing)\b(?:\W+\w+){0,3}?\W+(?:charge|payment|transaction|debit)s?\b",
     ),
     "billing": (
         "overcharg*", "double charg*", "charged twice", "charged ... twice", "charged", "deducted",
