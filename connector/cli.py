@@ -81,7 +81,10 @@ def serve(config: str | None, host: str | None, port: int | None, no_worker: boo
     try:  # bind before the worker starts: a taken port leaves nothing running behind
         server = serving.create_server(app, host=settings.server.host, port=settings.server.port,
                                        threads=settings.server.threads,
-                                       max_body_bytes=settings.server.max_body_bytes)
+                                       max_body_bytes=settings.server.max_body_bytes,
+                                       connection_limit=settings.server.connection_limit,
+                                       channel_timeout=settings.server.channel_timeout,
+                                       request_timeout=settings.server.request_timeout)
     except (OSError, ValueError) as exc:  # taken or forbidden port; a host that does not resolve
         runtime.close()
         reason = getattr(exc, "strerror", None) or str(exc)

@@ -43,6 +43,10 @@ class ServerSettings(Section):
     public_url: str | None = None
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     threads: int = Field(default=8, ge=1, le=256)
+    # Slow peers (connector/serving.py): idle or dripping sockets cost a descriptor, never a thread.
+    connection_limit: int = Field(default=4000, ge=10, le=100_000)
+    channel_timeout: int = Field(default=60, ge=1, le=3600)
+    request_timeout: int = Field(default=30, ge=1, le=3600)
 
     def base_url(self) -> str:
         if self.public_url:

@@ -1,4 +1,14 @@
-"""``handoff serve``'s HTTP server: waitress, and a shutdown that finishes what it started.
+"""``handoff serve``'s HTTP server: waitress, hardened against slow peers, and a graceful shutdown.
+
+Slow peers: waitress reads every request whole on its event loop before a worker thread sees it,
+so an idle or slow-dripping socket costs a file descriptor and a little memory, never a thread.
+What used to take the API down was the count: waitress stops accepting at ``connection_limit``
+(100 by default), and its default ``select()`` loop cannot watch descriptors past 1024. So the
+server polls (``poll()``), accepts up to ``server.connection_limit`` connections, raises the
+process's soft open-file limit to fit them (``fit_open_file_limit``), closes connections idle for
+``server.channel_timeout`` seconds, and closes a connection whose current request has not arrived
+whole within ``server.request_timeout`` seconds of its first byte (a drip of one byte a second
+would otherwise keep it open for ever: waitress's own timeout only counts silence).
 
 On SIGTERM or SIGINT the server stops accepting connections, lets the requests already running
 finish (waitress waits up to 5 s for its threads), sends the answers they produced, closes every
@@ -6,14 +16,17 @@ connection and returns. A request that never started is refused or cut, never ha
 retries it with the same event id, and a repeat gets the first answer. A second signal ends the
 process at once.
 
-The flush reaches into waitress's loop (its channel map), so pyproject.toml keeps waitress below
-4. Closing waitress from a signal handler instead (``server.close()``) left keep-alive connections
-in its loop, so under load the process never exited, and closing its wake-up pipe made every
-running request fail with "Bad file descriptor".
+The flush and the request timeout reach into waitress's loop (its channel map, its channel and
+parser classes), so pyproject.toml keeps waitress below 4. Closing waitress from a signal handler
+instead (``server.close()``) left keep-alive connections in its loop, so under load the process
+never exited, and closing its wake-up pipe made every running request fail with "Bad file
+descriptor".
 """
 
 from __future__ import annotations
 
+import logging
+import resource
 import signal
 import time
 from typing import Any
@@ -21,14 +34,90 @@ from typing import Any
 import waitress
 from waitress import wasyncore
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
+from waitress.server import BaseWSGIServer
+
+logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 2.0  # at most this long sending finished answers after the threads are done
+# Descriptors the process needs besides client connections: SQLite and its WAL, the worker's
+# outbound HTTP clients, waitress's wake-up pipe, logs. Generous: they are cheap.
+RESERVED_FILES = 128
+CLEANUP_SECONDS = 1  # how often waitress looks for idle and overdue connections
 
 
-def create_server(app: Any, *, host: str, port: int, threads: int, max_body_bytes: int) -> Any:
-    """Bind now (``OSError`` or ``ValueError`` for a taken port or a host that does not resolve)."""
-    return waitress.create_server(app, host=host, port=port, threads=threads, ident="handoff-connector",
-                                  max_request_body_size=max_body_bytes + 1)
+class _TimedParser(HTTPRequestParser):
+    """Waitress's request parser, remembering when the request's first byte arrived."""
+
+    def __init__(self, adj: Any) -> None:
+        super().__init__(adj)
+        self.started = time.time()  # waitress's maintenance clock is time.time()
+
+
+class _Channel(HTTPChannel):
+    parser_class = _TimedParser
+
+
+def _maintenance(server: Any, request_timeout: float, now: float) -> None:
+    """Close connections idle past channel_timeout (waitress's rule) or mid-request past request_timeout."""
+    BaseWSGIServer.maintenance(server, now)
+    cutoff = now - request_timeout
+    for channel in list(server.active_channels.values()):
+        request = channel.request  # None between requests; a partial request otherwise
+        if request is not None and getattr(request, "started", now) < cutoff and not channel.will_close:
+            channel.will_close = True  # too slow to send one request: drop it, like an idle one
+
+
+def fit_open_file_limit(soft: int, hard: int, connection_limit: int) -> tuple[int, int]:
+    """Return ``(soft limit to set, connection limit that fits)`` for RLIMIT_NOFILE ``soft``/``hard``.
+
+    The soft limit is raised (never lowered) towards ``connection_limit + RESERVED_FILES``, up to
+    the hard limit (``resource.RLIM_INFINITY`` is unbounded). When even the hard limit is too low,
+    the connection limit shrinks to what fits, so the server refuses to accept rather than failing
+    on ``accept()`` with "too many open files".
+    """
+    needed = connection_limit + RESERVED_FILES
+    ceiling = needed if hard == resource.RLIM_INFINITY else min(hard, needed)
+    new_soft = soft if soft == resource.RLIM_INFINITY else max(soft, ceiling)
+    usable = needed if new_soft == resource.RLIM_INFINITY else new_soft
+    return new_soft, max(1, min(connection_limit, usable - RESERVED_FILES))
+
+
+def _raise_open_file_limit(connection_limit: int) -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    new_soft, fitted = fit_open_file_limit(soft, hard, connection_limit)
+    if new_soft != soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
+    if fitted < connection_limit:
+        logger.warning("open-file limit %s (hard %s) fits only %s connections; server.connection_limit "
+                       "is %s: raise the hard limit (ulimit -Hn, LimitNOFILE=)", new_soft, hard, fitted,
+                       connection_limit)
+    return fitted
+
+
+def create_server(app: Any, *, host: str, port: int, threads: int, max_body_bytes: int,
+                  connection_limit: int = 4000, channel_timeout: int = 60, request_timeout: int = 30) -> Any:
+    """Bind now (``OSError`` or ``ValueError`` for a taken port or a host that does not resolve).
+
+    ``connection_limit`` open connections at most (more wait in the listen backlog); a connection
+    silent for ``channel_timeout`` seconds between requests, or still sending one request
+    ``request_timeout`` seconds after its first byte, is closed.
+    """
+    limit = _raise_open_file_limit(connection_limit)
+    server = waitress.create_server(
+        app, host=host, port=port, threads=threads, ident="handoff-connector",
+        max_request_body_size=max_body_bytes + 1, connection_limit=limit, channel_timeout=channel_timeout,
+        cleanup_interval=CLEANUP_SECONDS, asyncore_use_poll=True)  # select() stops at descriptor 1024
+    listeners = server._map if isinstance(server, BaseWSGIServer) else server.map  # map: several addresses
+    for listener in list(listeners.values()):
+        _harden(listener, request_timeout)
+    return server
+
+
+def _harden(listener: Any, request_timeout: float) -> None:
+    if isinstance(listener, BaseWSGIServer):
+        listener.channel_class = _Channel
+        listener.maintenance = lambda now: _maintenance(listener, request_timeout, now)  # type: ignore[method-assign]
 
 
 def _stop(signum: int, frame: object) -> None:
