@@ -61,7 +61,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         if status == 413:
             detail = f"the body is larger than server.max_body_bytes ({runtime.settings.server.max_body_bytes} bytes)"
         slug = (exc.name or "error").lower().replace(" ", "-")
-        return problem_response(status, exc.name or "Error", detail, slug)
+        response = problem_response(status, exc.name or "Error", detail, slug)
+        for name, value in exc.get_headers():  # 405's Allow, 401's WWW-Authenticate, …
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

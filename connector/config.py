@@ -22,6 +22,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from connector.errors import ConfigError
+from connector.limits import LimitsSettings
 from connector.policy_config import (  # noqa: F401 - re-exported: the rule schema lives there
     PayloadSettings,
     PolicySettings,
@@ -250,6 +251,7 @@ class Settings(Section):
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     widget: WidgetSettings = Field(default_factory=WidgetSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
 
     @field_validator("sources")
     @classmethod

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from connector import audit, control, metrics, security, timers
+from connector import audit, control, limits, metrics, security, timers
 from connector.clock import iso
 from connector.control import AGENT, BOT, PENDING
 from connector.errors import Conflict, NotFound
@@ -142,6 +142,7 @@ def ingest_event(runtime: Runtime, source: str, event: Event) -> EventResponse:
         conversation = _conversation_for(tx, source, event, stamp)
         new_rows = tx.add_messages([_message_row(conversation.id, m) for m in event.messages])
         transcript = [_message(r) for r in tx.list_messages(conversation.id)]
+        limits.check_conversation(len(transcript), settings.limits)  # raising rolls the event back
         inputs = DecisionInput(
             event_type=event.type,
             conversation=ConversationRef(id=conversation.id, channel=conversation.channel,

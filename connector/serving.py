@@ -25,6 +25,7 @@ descriptor".
 
 from __future__ import annotations
 
+import json
 import logging
 import resource
 import signal
@@ -36,6 +37,9 @@ from waitress import wasyncore
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import BaseWSGIServer
+from waitress.task import ErrorTask
+
+from connector.api import PROBLEM_BASE
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +58,28 @@ class _TimedParser(HTTPRequestParser):
         self.started = time.time()  # waitress's maintenance clock is time.time()
 
 
+class _ProblemErrorTask(ErrorTask):
+    """Waitress's answer to a request it refuses before the app sees it (body or headers too
+    large, malformed HTTP), as the problem JSON every other error is, instead of text/plain."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        detail = str(error.body)
+        if error.code == 413:
+            limit = self.channel.server.adj.max_request_body_size - 1  # create_server adds 1
+            detail = f"the body is larger than server.max_body_bytes ({limit} bytes)"
+        body = json.dumps({"type": PROBLEM_BASE + error.reason.lower().replace(" ", "-"),
+                           "title": error.reason, "status": error.code, "detail": detail}).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/problem+json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
 class _Channel(HTTPChannel):
     parser_class = _TimedParser
+    error_task_class = _ProblemErrorTask
 
 
 def _maintenance(server: Any, request_timeout: float, now: float) -> None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from typing import Any
 
+from connector import limits
 from connector.errors import BadRequest, Unauthorized
 from integrations.base import HelpdeskEvent, HelpdeskEventKind
 from integrations.salesforce_case import MARKER, SalesforceSettings
@@ -55,7 +55,7 @@ def verify_request(settings: SalesforceSettings, headers: dict[str, str], body: 
 
 def _document(body: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(body)
+        document = limits.loads(body)
     except ValueError as exc:
         raise BadRequest("the Salesforce webhook body is not JSON") from exc
     if not isinstance(document, dict):

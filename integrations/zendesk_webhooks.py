@@ -10,10 +10,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from datetime import UTC, datetime
 from typing import Any
 
+from connector import limits
 from connector.errors import BadRequest, Unauthorized
 from integrations.base import HelpdeskEvent
 
@@ -102,7 +102,7 @@ def parse_trigger(
     ``teams`` maps Zendesk group ids back to connector teams.
     """
     try:
-        data = json.loads(body)
+        data = limits.loads(body)
         ticket = data["ticket"]
         if not isinstance(ticket, dict):
             raise TypeError("ticket is not an object")

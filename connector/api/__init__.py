@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from flask import Response, current_app, request
 from pydantic import BaseModel, ValidationError
 
-from connector import security
+from connector import limits, security
 from connector.errors import BadRequest, ProblemError, Unauthorized
 from connector.runtime import Runtime
 
@@ -53,18 +53,22 @@ def _path(loc: tuple[Any, ...]) -> str:
 
 
 def parse_body(model: type[M], raw: bytes | None = None) -> M:
-    """Parse the raw body as JSON into ``model``; a 400 problem names every bad field by path."""
+    """Parse the raw body as JSON into ``model``; a 400 problem names every bad field by path.
+
+    JSON over ``limits:`` (depth, number length) is a 400, a body over its message or text limits
+    a 413; both name the config key (``connector/limits.py``).
+    """
     raw = request.get_data(cache=True) if raw is None else raw
     if not raw.strip():
         raise BadRequest("the request body is empty; send a JSON object", slug="malformed-json")
     try:
-        data = json.loads(raw)
+        data = limits.loads(raw, runtime().settings.limits)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"the request body is not valid JSON: {exc}", slug="malformed-json") from None
     if not isinstance(data, dict):
         raise BadRequest("the request body must be a JSON object", slug="malformed-json")
     try:
-        return model.model_validate(data)
+        body = model.model_validate(data)
     except ValidationError as exc:
         errors = [{"path": _path(e["loc"]), "message": e["msg"], "type": e["type"]} for e in exc.errors()]
         first = errors[0]
@@ -72,6 +76,8 @@ def parse_body(model: type[M], raw: bytes | None = None) -> M:
             f"{len(errors)} invalid field(s); first: {first['path']}: {first['message']}",
             slug="validation-error", title="Invalid request body", errors=errors,
         ) from None
+    limits.check_body(body, runtime().settings.limits)
+    return body
 
 
 def authenticate_bot() -> str:
