@@ -61,7 +61,7 @@ def main() -> None:
 @click.option("--no-worker", is_flag=True, help="Do not run the delivery worker in this process.")
 def serve(config: str | None, host: str | None, port: int | None, no_worker: bool) -> None:
     """Run the HTTP API on waitress, with the delivery worker in-process."""
-    from connector import serving
+    from connector import backup, serving
     from connector.app import create_app
     from connector.delivery import Worker
     from connector.runtime import build_runtime
@@ -77,6 +77,7 @@ def serve(config: str | None, host: str | None, port: int | None, no_worker: boo
         runtime = build_runtime(settings)
     except HandoffError as exc:
         _fail(str(exc))
+    backup.hold(settings.store.path)  # `handoff restore` refuses while this process lives
     app = create_app(runtime=runtime)
     try:  # bind before the worker starts: a taken port leaves nothing running behind
         server = serving.create_server(app, host=settings.server.host, port=settings.server.port,
@@ -110,7 +111,7 @@ def serve(config: str | None, host: str | None, port: int | None, no_worker: boo
 @click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve this worker's /metrics here (overrides worker.metrics_port).")
 def worker(config: str | None, once: bool, metrics_port: int | None) -> None:
     """Run only the delivery worker (several may run against one store)."""
-    from connector import metrics
+    from connector import backup, metrics
     from connector.delivery import Worker
     from connector.runtime import build_runtime
 
@@ -121,6 +122,7 @@ def worker(config: str | None, once: bool, metrics_port: int | None) -> None:
     except HandoffError as exc:
         _fail(str(exc))
     delivery = Worker(runtime)
+    backup.hold(settings.store.path)  # `handoff restore` refuses while this process lives
     if once:
         count = 0
         while delivery.run_once() is not None:
@@ -488,3 +490,6 @@ def run() -> None:  # pragma: no cover - console entry point wrapper
     except HandoffError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+
+
+from connector import cli_store  # noqa: E402,F401 - registers `handoff backup` and `handoff restore`
