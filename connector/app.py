@@ -18,13 +18,18 @@ from connector.store import Store
 
 logger = logging.getLogger(__name__)
 
+# HTML pages without a policy of their own (the dashboard): inline styles and SVG only, no script,
+# no framing. The report file carries the same policy in a <meta> tag (connector/report_template.py).
+PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
+            "base-uri 'none'; frame-ancestors 'none'")
+
 
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
                store: Store | None = None, clock: Callable[[], datetime] = utcnow) -> Flask:
     """Build the app around a runtime (made from ``settings`` unless one is given)."""
     if runtime is None:
         runtime = build_runtime(settings or load_config(), store=store, clock=clock)
-    app = Flask("connector")
+    app = Flask("connector", static_folder=None)  # no files of its own: the widget serves its own
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.server.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["handoff"] = runtime
@@ -47,6 +52,17 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     from connector.api import dashboard
 
     app.register_blueprint(dashboard.bp)
+
+    @app.after_request
+    def _hygiene(response):  # type: ignore[no-untyped-def]
+        # Runs after the blueprints' own (the widget and the inbox set stricter, framed policies):
+        # every answer is nosniff, and an HTML page nobody secured is never framed or cached.
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if response.mimetype == "text/html":
+            response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
+            response.headers.setdefault("Referrer-Policy", "no-referrer")  # ?key= in the URL
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
 
     @app.errorhandler(ProblemError)
     def _problem(exc: ProblemError):
