@@ -9,6 +9,7 @@ from datetime import datetime
 from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 
+from connector import throttle
 from connector.api import from_problem, problem_response
 from connector.clock import utcnow
 from connector.config import Settings, load_config
@@ -64,10 +65,14 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
+    throttle.install(app, runtime)  # 429 for addresses guessing API keys (docs/operations.md)
+
     @app.errorhandler(ProblemError)
     def _problem(exc: ProblemError):
         if exc.status >= 500:  # the store is busy or cannot write: the operator needs to know
             logger.error("%s %s: %s", request.method, request.path, exc)
+        if exc.slug in throttle.FAILED_AUTH:
+            throttle.record(runtime, exc)
         return from_problem(exc)
 
     @app.errorhandler(HTTPException)

@@ -85,11 +85,16 @@ def serve(config: str | None, host: str | None, port: int | None, no_worker: boo
                                        max_body_bytes=settings.server.max_body_bytes,
                                        connection_limit=settings.server.connection_limit,
                                        channel_timeout=settings.server.channel_timeout,
-                                       request_timeout=settings.server.request_timeout)
+                                       request_timeout=settings.server.request_timeout,
+                                       trusted_proxy=settings.server.trusted_proxy)
     except (OSError, ValueError) as exc:  # taken or forbidden port; a host that does not resolve
         runtime.close()
         reason = getattr(exc, "strerror", None) or str(exc)
         _fail(f"cannot listen on {settings.server.host}:{settings.server.port}: {reason}")
+    if problems := settings.serving_problems():  # checked once bound: a host that does not resolve says so first
+        server.close()
+        runtime.close()
+        _fail("; ".join(f"{key}: {problem}" for key, problem in problems))
     worker = None
     if settings.worker.enabled and not no_worker:
         worker = Worker(runtime)
@@ -165,6 +170,8 @@ def check_config(file: str | None) -> None:
         raise SystemExit(1) from None
     for warning in settings.warnings():
         click.echo(f"warning: {warning}", err=True)
+    for key, problem in settings.serving_problems():  # errors for `serve` on this host, not for the file
+        click.echo(f"warning: {key}: {problem}; `handoff serve` refuses to start", err=True)
     click.echo(f"{path or 'built-in defaults'}: OK "
                f"({len(settings.sources)} source(s), destinations: {', '.join(settings.destinations)})")
 

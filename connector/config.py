@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 DEMO_DEFAULT_SECRET = "local-demo-secret"
 DEFAULT_API_KEY = "local-agent-key"
 DEFAULT_WIDGET_SECRET = "local-widget-secret"
+MIN_PUBLIC_API_KEY_CHARS = 32  # an API key that guards a non-loopback address
 
 
 class ServerSettings(Section):
@@ -48,6 +49,8 @@ class ServerSettings(Section):
     connection_limit: int = Field(default=4000, ge=10, le=100_000)
     channel_timeout: int = Field(default=60, ge=1, le=3600)
     request_timeout: int = Field(default=30, ge=1, le=3600)
+    # The reverse proxy's address: its X-Forwarded-For then names the client (for the auth throttle).
+    trusted_proxy: str | None = None
 
     def base_url(self) -> str:
         if self.public_url:
@@ -73,6 +76,9 @@ class StoreSettings(Section):
 class SecuritySettings(Section):
     api_keys: list[str] = Field(default_factory=lambda: [DEFAULT_API_KEY], min_length=1)
     replay_window_seconds: int = Field(default=300, ge=10, le=3600)
+    # Failed API keys per client address (connector/throttle.py): this many within the window → 429.
+    auth_max_failures: int = Field(default=10, ge=1, le=10_000)
+    auth_window_seconds: int = Field(default=60, ge=1, le=86_400)
 
     @field_validator("api_keys")
     @classmethod
@@ -267,6 +273,15 @@ class Settings(Section):
         if not dests:
             raise ValueError("configure at least one destination (the built-in one is 'local')")
         return {name: (value or {}) for name, value in dests.items()}
+
+    def serving_problems(self) -> list[tuple[str, str]]:
+        """``(key path, problem)`` that stop ``serve`` on ``server.host``, not ``load_config``: the
+        same file must keep working on loopback, where tests and ``make run`` use short keys."""
+        if self.server.is_loopback():
+            return []
+        return [(f"security.api_keys[{i}]", f"is {len(key)} characters; an API key must have at least "
+                 f"{MIN_PUBLIC_API_KEY_CHARS} to guard {self.server.host} (e.g. openssl rand -hex 24)")
+                for i, key in enumerate(self.security.api_keys) if len(key) < MIN_PUBLIC_API_KEY_CHARS]
 
     def warnings(self) -> list[str]:
         """Things that are allowed but dangerous; printed loudly at start-up and by check-config."""

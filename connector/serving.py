@@ -120,18 +120,25 @@ def _raise_open_file_limit(connection_limit: int) -> int:
 
 
 def create_server(app: Any, *, host: str, port: int, threads: int, max_body_bytes: int,
-                  connection_limit: int = 4000, channel_timeout: int = 60, request_timeout: int = 30) -> Any:
+                  connection_limit: int = 4000, channel_timeout: int = 60, request_timeout: int = 30,
+                  trusted_proxy: str | None = None) -> Any:
     """Bind now (``OSError`` or ``ValueError`` for a taken port or a host that does not resolve).
 
     ``connection_limit`` open connections at most (more wait in the listen backlog); a connection
     silent for ``channel_timeout`` seconds between requests, or still sending one request
-    ``request_timeout`` seconds after its first byte, is closed.
+    ``request_timeout`` seconds after its first byte, is closed. With ``trusted_proxy`` (the
+    reverse proxy's address), a request from it takes its client address from the last hop of
+    ``X-Forwarded-For``; that header is dropped from anyone else.
     """
+    proxy: dict[str, Any] = {}
+    if trusted_proxy:
+        proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_headers": {"x-forwarded-for"},
+                 "trusted_proxy_count": 1, "clear_untrusted_proxy_headers": True}
     limit = _raise_open_file_limit(connection_limit)
     server = waitress.create_server(
         app, host=host, port=port, threads=threads, ident="handoff-connector",
         max_request_body_size=max_body_bytes + 1, connection_limit=limit, channel_timeout=channel_timeout,
-        cleanup_interval=CLEANUP_SECONDS, asyncore_use_poll=True)  # select() stops at descriptor 1024
+        cleanup_interval=CLEANUP_SECONDS, asyncore_use_poll=True, **proxy)  # select() stops at descriptor 1024
     listeners = server._map if isinstance(server, BaseWSGIServer) else server.map  # map: several addresses
     for listener in list(listeners.values()):
         _harden(listener, request_timeout)
