@@ -280,6 +280,7 @@ def send_bot_reply(runtime: Runtime, source: str, conversation_id: str, reply: B
         message_id = reply.id or "bot-" + uuid.uuid4().hex[:16]
         # built as the Message it will be read back as, so it always loads back
         message = Message(id=message_id, role="bot", text=reply.text, at=reply.at or now)
+        limits.check_conversation(len(tx.list_messages(conversation_id)) + 1, runtime.settings.limits)
         tx.add_messages([_message_row(conversation_id, message)])
     return BotReplyResponse(accepted=True, message_id=message_id, control=control_of(conversation))
 

@@ -82,8 +82,13 @@ def test_a_conversation_stops_at_messages_per_conversation(tight) -> None:  # ty
             assert response.status_code == 200, response.json
     assert response.status_code == 413 and response.json["type"].endswith("/conversation-too-long")
     assert "limits.messages_per_conversation" in response.json["detail"]
+    reply = dumps({"text": "One moment."})  # the send gate adds turns too: the tenth fits, not the eleventh
+    path = "/v1/conversations/conv-1/bot-replies"
+    assert client.post(path, data=reply, headers=signed_headers(reply)).status_code == 200
+    refused = client.post(path, data=reply, headers=signed_headers(reply))
+    assert refused.status_code == 413 and refused.json["type"].endswith("/conversation-too-long")
     with runtime.store.reading() as tx:
-        assert len(tx.list_messages("conv-1")) == 9 and tx.get_event("demo", "evt-3") is None
+        assert len(tx.list_messages("conv-1")) == 10 and tx.get_event("demo", "evt-3") is None
 
 
 WEBHOOK_PARSERS = {
