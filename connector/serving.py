@@ -170,5 +170,5 @@ def run_until_signalled(server: Any) -> None:
             channel.close_when_flushed = True  # read nothing more; close once the answer is out
         deadline = time.monotonic() + FLUSH_SECONDS
         while time.monotonic() < deadline and any(isinstance(c, HTTPChannel) for c in server._map.values()):
-            wasyncore.loop(timeout=0.05, map=server._map, count=1)
+            wasyncore.loop(timeout=0.05, map=server._map, count=1, use_poll=True)  # past descriptor 1024 too
         wasyncore.close_all(server._map)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import resource
+import signal
 import socket
 
 import pytest
@@ -45,6 +46,32 @@ def test_serve_answers_events_and_healthz_under_hundreds_of_slow_sockets(tmp_pat
         stop(server)
     assert server.returncode == 0
     assert "Traceback" not in (tmp_path / "serve.log").read_text()
+
+
+@pytest.mark.slow
+def test_serve_stops_cleanly_on_sigterm_with_more_than_1024_sockets_open(tmp_path, receiver):  # type: ignore[no-untyped-def]
+    """The shutdown's flush loop used select(), which fails past descriptor 1024: a traceback, exit 1."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < 1400:
+        if hard != resource.RLIM_INFINITY and hard < 1400:
+            pytest.skip("this process may not open 1,100 sockets")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1400, hard))
+    port = free_port()
+    config = write_config(tmp_path, port, receiver.url)
+    server = start(["serve", "--config", str(config)], tmp_path, "serve")
+    idle: list[socket.socket] = []
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", server)
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(1100)]
+        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(30)
+    finally:
+        for s in idle:
+            s.close()
+        stop(server)
+    log = (tmp_path / "serve.log").read_text()
+    assert code == 0 and "Traceback" not in log, log[-1500:]
 
 
 def _pump(server, until, rounds: int = 200) -> None:  # type: ignore[no-untyped-def]
