@@ -124,6 +124,7 @@ def backup(store_path: str, dest: str | Path) -> Summary:
 def restore(backup_file: str | Path, store_path: str, *, force: bool = False) -> Summary:
     """Replace the store's contents with ``backup_file`` after checking both, as the module says."""
     wanted = inspect(backup_file)
+    Path(store_path).expanduser().parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(_serving(store_path), os.O_RDONLY | os.O_CREAT, 0o644)
     try:
         try:
@@ -132,7 +133,6 @@ def restore(backup_file: str | Path, store_path: str, *, force: bool = False) ->
             if not force:
                 raise BackupError(f"a running handoff serve or worker holds the store {store_path}; stop "
                                   "it first (or pass --force to restore under it)") from None
-        Path(store_path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         source = sqlite3.connect(f"file:{Path(backup_file).resolve()}?mode=ro", uri=True)
         target = sqlite3.connect(Path(store_path).expanduser(), timeout=30)
         try:
