@@ -24,7 +24,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
 
+from connector import limits
 from connector.errors import ConfigError
+from connector.limits import LimitsSettings
 from connector.outbox import Callback
 from connector.schemas import Event, EventResponse
 
@@ -55,10 +57,12 @@ class BotChannel:
     name: ClassVar[str] = ""
     settings_model: ClassVar[type[BaseModel]]
 
-    def __init__(self, source: str, settings: BaseModel, replay_window_seconds: int):
+    def __init__(self, source: str, settings: BaseModel, replay_window_seconds: int,
+                 bounds: LimitsSettings = limits.DEFAULTS):
         self.source = source
         self.settings = settings
         self.replay_window_seconds = replay_window_seconds
+        self.bounds = bounds  # what a request may carry (``limits:``): parse within these
 
     @classmethod
     def validate_settings(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
@@ -72,13 +76,13 @@ class BotChannel:
         return []
 
     @classmethod
-    def from_config(cls, source: str, settings: dict[str, Any], *,
-                    replay_window_seconds: int = 300) -> BotChannel:
+    def from_config(cls, source: str, settings: dict[str, Any], *, replay_window_seconds: int = 300,
+                    bounds: LimitsSettings = limits.DEFAULTS) -> BotChannel:
         """Validate ``settings`` (``ConfigError`` with key paths) and build the channel."""
         problems = cls.validate_settings(settings)
         if problems:
             raise ConfigError([(f"sources.{source}.{path}", msg) for path, msg in problems])
-        return cls(source, cls.settings_model.model_validate(settings), replay_window_seconds)
+        return cls(source, cls.settings_model.model_validate(settings), replay_window_seconds, bounds)
 
     # in -------------------------------------------------------------------------------------------
     def verify(self, request: InboundRequest, *, now: float) -> None:

@@ -58,7 +58,7 @@ class NativeChannel(BotChannel):
                         request.body, now=now, window=self.replay_window_seconds)
 
     def parse(self, request: InboundRequest, *, now: datetime) -> list[Event]:
-        return [load_json(Event, request.body)]
+        return [load_json(Event, request.body, self.bounds)]
 
     def answer(self, request: InboundRequest, responses: list[EventResponse]) -> ChannelAnswer:
         (response,) = responses

@@ -61,7 +61,7 @@ def main() -> None:
 @click.option("--no-worker", is_flag=True, help="Do not run the delivery worker in this process.")
 def serve(config: str | None, host: str | None, port: int | None, no_worker: bool) -> None:
     """Run the HTTP API on waitress, with the delivery worker in-process."""
-    from connector import serving
+    from connector import backup, serving
     from connector.app import create_app
     from connector.delivery import Worker
     from connector.runtime import build_runtime
@@ -77,15 +77,24 @@ def serve(config: str | None, host: str | None, port: int | None, no_worker: boo
         runtime = build_runtime(settings)
     except HandoffError as exc:
         _fail(str(exc))
+    backup.hold(settings.store.path)  # `handoff restore` refuses while this process lives
     app = create_app(runtime=runtime)
     try:  # bind before the worker starts: a taken port leaves nothing running behind
         server = serving.create_server(app, host=settings.server.host, port=settings.server.port,
                                        threads=settings.server.threads,
-                                       max_body_bytes=settings.server.max_body_bytes)
+                                       max_body_bytes=settings.server.max_body_bytes,
+                                       connection_limit=settings.server.connection_limit,
+                                       channel_timeout=settings.server.channel_timeout,
+                                       request_timeout=settings.server.request_timeout,
+                                       trusted_proxy=settings.server.trusted_proxy)
     except (OSError, ValueError) as exc:  # taken or forbidden port; a host that does not resolve
         runtime.close()
         reason = getattr(exc, "strerror", None) or str(exc)
         _fail(f"cannot listen on {settings.server.host}:{settings.server.port}: {reason}")
+    if problems := settings.serving_problems():  # checked once bound: a host that does not resolve says so first
+        server.close()
+        runtime.close()
+        _fail("; ".join(f"{key}: {problem}" for key, problem in problems))
     worker = None
     if settings.worker.enabled and not no_worker:
         worker = Worker(runtime)
@@ -107,7 +116,7 @@ def serve(config: str | None, host: str | None, port: int | None, no_worker: boo
 @click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve this worker's /metrics here (overrides worker.metrics_port).")
 def worker(config: str | None, once: bool, metrics_port: int | None) -> None:
     """Run only the delivery worker (several may run against one store)."""
-    from connector import metrics
+    from connector import backup, metrics
     from connector.delivery import Worker
     from connector.runtime import build_runtime
 
@@ -118,6 +127,7 @@ def worker(config: str | None, once: bool, metrics_port: int | None) -> None:
     except HandoffError as exc:
         _fail(str(exc))
     delivery = Worker(runtime)
+    backup.hold(settings.store.path)  # `handoff restore` refuses while this process lives
     if once:
         count = 0
         while delivery.run_once() is not None:
@@ -160,6 +170,8 @@ def check_config(file: str | None) -> None:
         raise SystemExit(1) from None
     for warning in settings.warnings():
         click.echo(f"warning: {warning}", err=True)
+    for key, problem in settings.serving_problems():  # errors for `serve` on this host, not for the file
+        click.echo(f"warning: {key}: {problem}; `handoff serve` refuses to start", err=True)
     click.echo(f"{path or 'built-in defaults'}: OK "
                f"({len(settings.sources)} source(s), destinations: {', '.join(settings.destinations)})")
 
@@ -505,3 +517,6 @@ def run() -> None:  # pragma: no cover - console entry point wrapper
     except HandoffError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
+
+
+from connector import cli_store  # noqa: E402,F401 - registers `handoff backup` and `handoff restore`

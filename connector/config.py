@@ -23,6 +23,7 @@ import yaml
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connector.errors import ConfigError
+from connector.limits import LimitsSettings
 from connector.policy_config import (  # noqa: F401 - re-exported: the rule schema lives there
     PayloadSettings,
     PolicySettings,
@@ -37,6 +38,7 @@ logger = logging.getLogger(__name__)
 DEMO_DEFAULT_SECRET = "local-demo-secret"
 DEFAULT_API_KEY = "local-agent-key"
 DEFAULT_WIDGET_SECRET = "local-widget-secret"
+MIN_PUBLIC_API_KEY_CHARS = 32  # an API key that guards a non-loopback address
 
 
 class ServerSettings(Section):
@@ -45,6 +47,12 @@ class ServerSettings(Section):
     public_url: str | None = None
     max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
     threads: int = Field(default=8, ge=1, le=256)
+    # Slow peers (connector/serving.py): idle or dripping sockets cost a descriptor, never a thread.
+    connection_limit: int = Field(default=4000, ge=10, le=100_000)
+    channel_timeout: int = Field(default=60, ge=1, le=3600)
+    request_timeout: int = Field(default=30, ge=1, le=3600)
+    # The reverse proxy's address: its X-Forwarded-For then names the client (for the auth throttle).
+    trusted_proxy: str | None = None
 
     def base_url(self) -> str:
         if self.public_url:
@@ -64,6 +72,9 @@ class ServerSettings(Section):
 class SecuritySettings(Section):
     api_keys: list[str] = Field(default_factory=lambda: [DEFAULT_API_KEY], min_length=1)
     replay_window_seconds: int = Field(default=300, ge=10, le=3600)
+    # Failed API keys per client address (connector/throttle.py): this many within the window → 429.
+    auth_max_failures: int = Field(default=10, ge=1, le=10_000)
+    auth_window_seconds: int = Field(default=60, ge=1, le=86_400)
 
     @field_validator("api_keys")
     @classmethod
@@ -259,6 +270,7 @@ class Settings(Section):
     alerts: AlertsSettings = Field(default_factory=AlertsSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     widget: WidgetSettings = Field(default_factory=WidgetSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
 
     @field_validator("sources")
     @classmethod
@@ -274,6 +286,15 @@ class Settings(Section):
         if not dests:
             raise ValueError("configure at least one destination (the built-in one is 'local')")
         return {name: (value or {}) for name, value in dests.items()}
+
+    def serving_problems(self) -> list[tuple[str, str]]:
+        """``(key path, problem)`` that stop ``serve`` on ``server.host``, not ``load_config``: the
+        same file must keep working on loopback, where tests and ``make run`` use short keys."""
+        if self.server.is_loopback():
+            return []
+        return [(f"security.api_keys[{i}]", f"is {len(key)} characters; an API key must have at least "
+                 f"{MIN_PUBLIC_API_KEY_CHARS} to guard {self.server.host} (e.g. openssl rand -hex 24)")
+                for i, key in enumerate(self.security.api_keys) if len(key) < MIN_PUBLIC_API_KEY_CHARS]
 
     def warnings(self) -> list[str]:
         """Things that are allowed but dangerous; printed loudly at start-up and by check-config."""

@@ -135,6 +135,12 @@ class Metrics:
         self.handbacks = Counter(
             "handoff_handbacks", "Conversations handed back to the bot", ["by"], registry=r
         )
+        self.auth_failures = Counter(
+            "handoff_auth_failures",
+            "Failed API-key authentications (reason bad-api-key) and requests refused while throttled",
+            ["reason"],
+            registry=r,
+        )
         r.register(StoreCollector(runtime))
 
     def render(self) -> bytes:

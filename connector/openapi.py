@@ -23,12 +23,73 @@ def _ok(name: str, description: str = "OK") -> dict[str, Any]:
 
 
 def _problems(*codes: int) -> dict[str, Any]:
-    text = {400: "Bad input", 401: "Not authenticated", 404: "Not found", 409: "Conflict",
+    text = {400: "Bad input", 401: "Not authenticated", 403: "Forbidden", 404: "Not found", 409: "Conflict",
             413: "Body too large",
             503: "Store busy (another process kept the write lock) or unavailable (disk full, I/O error): "
                  "nothing was stored; retry after Retry-After"}
     return {str(code): {"description": text[code], "content": {"application/problem+json": {
         "schema": {"$ref": REF.format(model="Problem")}}}} for code in codes}
+
+
+def _html(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"text/html": {}}}
+
+
+def _form(fields: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    schema = {"type": "object", "properties": fields, "required": required or []}
+    return {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": schema}}}
+
+
+def _page_paths(hid: dict[str, Any]) -> dict[str, Any]:
+    """The HTML surfaces and the Intercom canvas: agents' pages, not the JSON API, but routes all the same."""
+    key = {"name": "key", "in": "query", "schema": {"type": "string"},
+           "description": "the API key, for links opened in a browser"}
+    token = {"name": "token", "in": "query", "schema": {"type": "string"}, "description": "a widget token"}
+    text = {"type": "string"}
+    canvas = {"post": {
+        "summary": "Intercom inbox app (Canvas Kit), signed with X-Body-Signature (docs/widget.md)",
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+        "responses": {"200": {"description": "A canvas"}, **_problems(400, 401)}}}
+    return {
+        "/inbox": {"get": {
+            "summary": "The built-in inbox (HTML)", "security": AGENT_AUTH,
+            "parameters": [key, {"name": "status", "in": "query", "schema": text},
+                           {"name": "team", "in": "query", "schema": text}],
+            "responses": {"200": _html("The inbox"), **_problems(400, 401)}}},
+        "/inbox/{handoff_id}": {"get": {
+            "summary": "One handoff in the inbox (HTML)", "parameters": [hid, key], "security": AGENT_AUTH,
+            "responses": {"200": _html("The inbox with the handoff open"), **_problems(401, 404)}}},
+        "/inbox/{handoff_id}/claim": {"post": {
+            "summary": "Take over from the inbox (a form post; 303 back to the page)",
+            "parameters": [hid, key], "security": AGENT_AUTH, "requestBody": _form({"actor": text}),
+            "responses": {"303": {"description": "Back to the handoff"}, **_problems(400, 401, 404, 409)}}},
+        "/inbox/{handoff_id}/handback": {"post": {
+            "summary": "Hand back from the inbox (a form post; 303 back to the page)",
+            "parameters": [hid, key], "security": AGENT_AUTH,
+            "requestBody": _form({"note": text, "actor": text, "resolution": text, "resume_hint": text},
+                                 ["note"]),
+            "responses": {"303": {"description": "Back to the handoff"}, **_problems(400, 401, 404, 409)}}},
+        "/widget/handoffs/{handoff_id}": {"get": {
+            "summary": "The agent widget (HTML), opened with a widget token", "parameters": [
+                hid, token, {"name": "host_origin", "in": "query", "schema": text}],
+            "security": [{"widgetToken": []}],
+            "responses": {"200": _html("The widget"), **_problems(400, 401, 404)}}},
+        "/widget/handoffs/{handoff_id}/token": {"post": {
+            "summary": "Renew the open widget's token (X-Widget-Token and X-CSRF-Token)",
+            "parameters": [hid], "security": [{"widgetToken": []}],
+            "responses": {"200": {"description": "token, expires_at"}, **_problems(401, 403, 404)}}},
+        "/widget/static/{filename}": {"get": {
+            "summary": "The widget's script and style sheet",
+            "parameters": [{"name": "filename", "in": "path", "required": True, "schema": text}],
+            "responses": {"200": {"description": "A file"}, **_problems(404)}}},
+        "/dashboard": {"get": {
+            "summary": "The handoff report (HTML; docs/operations.md)", "security": AGENT_AUTH,
+            "parameters": [key, {"name": "since", "in": "query", "schema": text},
+                           {"name": "team", "in": "query", "schema": text}],
+            "responses": {"200": _html("The report"), **_problems(400, 401)}}},
+        "/v1/intercom/canvas/initialize": canvas,
+        "/v1/intercom/canvas/submit": canvas,
+    }
 
 
 BOT_AUTH: list[dict[str, list[str]]] = [{"handoffSignature": [], "handoffSource": []}]
@@ -57,6 +118,20 @@ def _widget_paths(hid: dict[str, Any]) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=1)
+def _channel_operation(*, sub_path: bool = False) -> dict[str, Any]:
+    parameters = [{"name": "source", "in": "path", "required": True, "schema": {"type": "string"}}]
+    if sub_path:
+        parameters.append({"name": "path", "in": "path", "required": True, "schema": {"type": "string"},
+                           "description": "the platform's endpoint, where it calls several"})
+    return {"post": {
+        "summary": "A bot platform posts in its own format; the source's channel verifies, parses "
+                   "and answers it (channels/)",
+        "parameters": parameters,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+        "responses": {"200": {"description": "the channel's answer, in the platform's format"},
+                      **_problems(400, 401, 409, 413, 503)}}}
+
+
 def openapi_document() -> dict[str, Any]:
     models: list[type[BaseModel]] = [schemas.Event, schemas.EventResponse, schemas.Control, schemas.BotReply,
               schemas.BotReplyResponse, schemas.Claim, schemas.Handback, schemas.HandoffView,
@@ -70,13 +145,8 @@ def openapi_document() -> dict[str, Any]:
             "summary": "Post a bot event; the policy decides whether a human takes over",
             "security": BOT_AUTH, "requestBody": _body("Event"),
             "responses": {"200": _ok("EventResponse"), **_problems(400, 401, 409, 413, 503)}}},
-        "/v1/channels/{source}": {"post": {
-            "summary": "A bot platform posts in its own format; the source's channel verifies, parses "
-                       "and answers it (channels/; sub-paths where a platform calls several endpoints)",
-            "parameters": [{"name": "source", "in": "path", "required": True, "schema": {"type": "string"}}],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-            "responses": {"200": {"description": "the channel's answer, in the platform's format"},
-                          **_problems(400, 401, 409, 413, 503)}}},
+        "/v1/channels/{source}": _channel_operation(),
+        "/v1/channels/{source}/{path}": _channel_operation(sub_path=True),
         "/v1/conversations/{conversation_id}/control": {"get": {
             "summary": "Who owns the conversation now", "parameters": [conv],
             "security": BOT_AUTH + AGENT_AUTH,
@@ -112,9 +182,15 @@ def openapi_document() -> dict[str, Any]:
             "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
             "responses": {"200": {"description": "Applied"}, **_problems(401, 404, 503)}}},
         **_widget_paths(hid),
+        **_page_paths(hid),
         "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK"}}}},
-        "/readyz": {"get": {"summary": "Readiness (the store answers)",
+        "/readyz": {"get": {"summary": "Readiness (the store answers and takes a write)",
                             "responses": {"200": {"description": "Ready"}, "503": {"description": "Not ready"}}}},
+        "/openapi.json": {"get": {"summary": "This document",
+                                  "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+        "/metrics": {"get": {"summary": "Prometheus metrics (docs/operations.md)",
+                             "responses": {"200": {"description": "Prometheus text format",
+                                                   "content": {"text/plain": {}}}}}},
     }
     return {
         "openapi": "3.1.0",

@@ -82,7 +82,8 @@ def build_runtime(settings: Settings, *, store: Store | None = None,
         for source, source_settings in settings.sources.items():
             channel = channel_class(source_settings.channel, key_path=f"sources.{source}.channel")
             runtime.channels[source] = channel.from_config(
-                source, source_settings.channel_settings, replay_window_seconds=window)
+                source, source_settings.channel_settings, replay_window_seconds=window,
+                bounds=settings.limits)
     except BaseException:
         runtime.close()  # release the store, the waker and any destination already built
         raise

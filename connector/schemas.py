@@ -12,7 +12,9 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from connector import limits
 from connector.errors import BadRequest
+from connector.limits import LimitsSettings
 
 Role = Literal["customer", "bot", "agent", "system"]
 Owner = Literal["bot", "pending_agent", "agent"]
@@ -323,18 +325,22 @@ def _path(loc: tuple[Any, ...]) -> str:
     return out or "(body)"
 
 
-def load_json(model: type[M], raw: bytes) -> M:
-    """Parse ``raw`` as a JSON object into ``model``; ``BadRequest`` names every bad field by path."""
+def load_json(model: type[M], raw: bytes, bounds: LimitsSettings = limits.DEFAULTS) -> M:
+    """Parse ``raw`` as a JSON object into ``model``; ``BadRequest`` names every bad field by path.
+
+    JSON over ``bounds`` (depth, number length) is a 400, a body over its message or text limits a
+    413; both name the config key (``connector/limits.py``).
+    """
     if not raw.strip():
         raise BadRequest("the request body is empty; send a JSON object", slug="malformed-json")
     try:
-        data = json.loads(raw)
+        data = limits.loads(raw, bounds)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"the request body is not valid JSON: {exc}", slug="malformed-json") from None
     if not isinstance(data, dict):
         raise BadRequest("the request body must be a JSON object", slug="malformed-json")
     try:
-        return model.model_validate(data)
+        body = model.model_validate(data)
     except ValidationError as exc:
         errors = [{"path": _path(e["loc"]), "message": e["msg"], "type": e["type"]} for e in exc.errors()]
         first = errors[0]
@@ -342,3 +348,5 @@ def load_json(model: type[M], raw: bytes) -> M:
             f"{len(errors)} invalid field(s); first: {first['path']}: {first['message']}",
             slug="validation-error", title="Invalid request body", errors=errors,
         ) from None
+    limits.check_body(body, bounds)
+    return body

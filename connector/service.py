@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager, ExitStack, nullcontext
 from datetime import datetime
 from typing import Any
 
-from connector import audit, control, links, metrics, outbox, security, timers
+from connector import audit, control, limits, links, metrics, outbox, security, timers
 from connector.clock import iso
 from connector.control import AGENT, BOT, PENDING
 from connector.errors import Conflict, NotFound
@@ -107,6 +107,7 @@ def _ingest_once(runtime: Runtime, source: str, event: Event, *, locked: bool) -
             snapshot = Snapshot(found, tx.list_messages(found.id) if found else [])
         decided_at = runtime.now()
         decided = decide_event(source, event, snapshot, settings, decided_at)
+        limits.check_conversation(len(snapshot.transcript) + len(decided.new_rows), settings.limits)
         plan = None
         if decided.decision.escalate:
             assert decided.guess is not None
@@ -249,6 +250,7 @@ def send_bot_reply(runtime: Runtime, source: str, conversation_id: str, reply: B
         message_id = reply.id or "bot-" + uuid.uuid4().hex[:16]
         # built as the Message it will be read back as, so it always loads back
         message = Message(id=message_id, role="bot", text=reply.text, at=reply.at or now)
+        limits.check_conversation(len(tx.list_messages(conversation_id)) + 1, runtime.settings.limits)
         tx.add_messages([message_row(conversation_id, message)])
     return BotReplyResponse(accepted=True, message_id=message_id, control=control_of(conversation))
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from connector import drafts, service
+from connector import drafts, limits, service
 from connector.api import json_response, runtime
 from connector.errors import BadRequest, ProblemError, Unauthorized
 from connector.schemas import Claim, Handback
@@ -53,7 +53,7 @@ def _verify() -> dict[str, Any]:
             slug="bad-signature",
         )
     try:
-        data = json.loads(body or b"{}")
+        data = limits.loads(body or b"{}", runtime().settings.limits)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise BadRequest("the body is not JSON", slug="malformed-json") from None
     if not isinstance(data, dict):

@@ -44,3 +44,14 @@ def test_every_endpoint_is_in_the_readme():
         readme_path = path.replace("{conversation_id}", "{id}").replace("{handoff_id}", "{id}")
         for method in methods:
             assert f"{method.upper()} {readme_path}" in README, f"{method.upper()} {path}"
+
+
+def test_every_route_is_in_the_openapi_document(app):  # type: ignore[no-untyped-def]
+    """A new route cannot be forgotten: the app's URL map and /openapi.json name the same operations."""
+    documented = {(method.upper(), path) for path, ops in openapi_document()["paths"].items() for method in ops}
+    routed = set()
+    for rule in app.url_map.iter_rules():
+        path = rule.rule.replace("<path:", "{").replace("<", "{").replace(">", "}")
+        routed |= {(method, path) for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert routed - documented == set(), "routes missing from /openapi.json"
+    assert documented - routed == set(), "/openapi.json names routes the app does not have"

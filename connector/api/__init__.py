@@ -48,8 +48,9 @@ def json_response(model: BaseModel | dict[str, Any], status: int = 200) -> Respo
 
 
 def parse_body(model: type[M], raw: bytes | None = None) -> M:
-    """Parse the raw body as JSON into ``model``; a 400 problem names every bad field by path."""
-    return load_json(model, request.get_data(cache=True) if raw is None else raw)
+    """Parse the raw body as JSON into ``model``; a 400 problem names every bad field by path, and a
+    body over ``limits:`` is a 400 or 413 naming the config key (``connector/limits.py``)."""
+    return load_json(model, request.get_data(cache=True) if raw is None else raw, runtime().settings.limits)
 
 
 def inbound_request(path: str = "") -> InboundRequest:

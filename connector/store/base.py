@@ -388,7 +388,11 @@ class Store(ABC):
 
     @abstractmethod
     def ping(self) -> None:
-        """Raise if the store cannot answer (``/readyz``)."""
+        """Raise if the store cannot answer or cannot take a write now (``/readyz``).
+
+        A real, tiny write: a disk that is full or a file that turned read-only still answers
+        reads, and readiness must fail while events would.
+        """
 
     @abstractmethod
     def waker(self) -> Waker:

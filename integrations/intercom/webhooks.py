@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from connector.errors import BadRequest, Unauthorized
+from connector.limits import loads as load_bounded
 from integrations.base import HelpdeskEvent, HelpdeskEventKind
 from integrations.intercom.build import IntercomSettings, author_id, parts_of, plain_text
 
@@ -143,7 +143,7 @@ def verify_signature(secret: str | None, headers: dict[str, str], body: bytes) -
 def parse_notification(body: bytes) -> dict[str, Any]:
     """The webhook body as a ``notification_event``; ``BadRequest`` when it is anything else."""
     try:
-        notification = json.loads(body)
+        notification = load_bounded(body)
     except ValueError as exc:
         raise BadRequest("the Intercom webhook body is not JSON") from exc
     if not isinstance(notification, dict) or notification.get("type") != "notification_event":

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from typing import Any
 
 from connector.errors import BadRequest, Unauthorized
+from connector.limits import loads as load_bounded
 from integrations.base import HelpdeskEvent, HelpdeskEventKind
 from integrations.salesforce.build import MARKER, SalesforceSettings
 from integrations.salesforce.client import same_id
@@ -49,7 +49,7 @@ def verify_request(settings: SalesforceSettings, headers: dict[str, str], body: 
 
 def _document(body: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(body)
+        document = load_bounded(body)
     except ValueError as exc:
         raise BadRequest("the Salesforce webhook body is not JSON") from exc
     if not isinstance(document, dict):

@@ -10,11 +10,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 from connector.errors import BadRequest, Unauthorized
+from connector.limits import loads as load_bounded
 from integrations.base import HelpdeskEvent
 
 SIGNATURE_HEADER = "X-Zendesk-Webhook-Signature"
@@ -102,7 +102,7 @@ def parse_trigger(
     ``teams`` maps Zendesk group ids back to connector teams.
     """
     try:
-        data = json.loads(body)
+        data = load_bounded(body)
         ticket = data["ticket"]
         if not isinstance(ticket, dict):
             raise TypeError("ticket is not an object")

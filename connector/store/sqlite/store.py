@@ -15,8 +15,10 @@ background thread checkpoints the WAL, so no request pays for copying it back in
 from __future__ import annotations
 
 import logging
+import shutil
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 CHECKPOINT_INTERVAL_SECONDS = 0.25  # how often the background thread checkpoints a written WAL
 WAL_SAFETY_PAGES = 20_000  # SQLite checkpoints in a commit only if the WAL outgrows this (~80 MB)
+SPARE_BYTES = 8 * 1_048_576  # free disk space /readyz wants beyond the WAL's size
 
 # Primary result codes that mean the file cannot take a write now; retrying later may succeed.
 _CANNOT_WRITE = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN}
@@ -49,6 +52,32 @@ def _cannot_write(exc: sqlite3.Error) -> StoreUnavailable | None:
 
 
 URL_PREFIX = "sqlite:///"
+
+
+def space_shortage(free_bytes: int, wal_bytes: int) -> str | None:
+    """Why ``free_bytes`` beside the store are too few, or None.
+
+    A checkpoint copies the WAL into the database file, which may grow by as much: with less free
+    space than the WAL's size (plus ``SPARE_BYTES`` for the next writes) the store fills up.
+    """
+    needed = wal_bytes + SPARE_BYTES
+    if free_bytes >= needed:
+        return None
+    return (f"has {free_bytes} bytes free on its disk; it needs at least {needed} "
+            f"(the WAL's {wal_bytes} bytes plus {SPARE_BYTES}): free some space")
+
+
+def _cannot_open(path: str, exc: sqlite3.Error, busy_timeout_ms: int) -> StoreUnavailable:
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "not a database" in str(exc):
+        reason = "is corrupt or not a SQLite database; restore a backup (handoff restore FILE)"
+    elif code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc):
+        reason = f"stayed locked by another program for {busy_timeout_ms} ms (store.busy_timeout_ms)"
+    elif code in _CANNOT_WRITE:
+        reason = "cannot be written (read-only file or folder, or disk full)"
+    else:
+        reason = "cannot be opened"
+    return StoreUnavailable(f"the store {path} {reason}: {exc}")
 
 
 class SqliteStore(Store):
@@ -119,7 +148,12 @@ class SqliteStore(Store):
         return self._write_conn
 
     def migrate(self) -> list[str]:
-        return migrations.apply(self._conn())
+        """Apply pending migrations; a corrupt, locked or unwritable file is ``StoreUnavailable``
+        with one readable line (the CLI prints it), not a traceback."""
+        try:
+            return migrations.apply(self._conn())
+        except sqlite3.Error as exc:
+            raise _cannot_open(self.path, exc, self.busy_timeout_ms) from exc
 
     @contextmanager
     def _transaction(self, begin: str, conn: sqlite3.Connection | None = None) -> Iterator[Tx]:
@@ -186,7 +220,17 @@ class SqliteStore(Store):
         return self._transaction("BEGIN")
 
     def ping(self) -> None:
-        self._conn().execute("SELECT 1").fetchone()
+        if self.path != ":memory:":
+            wal = Path(self.path + "-wal")
+            shortage = space_shortage(shutil.disk_usage(Path(self.path).expanduser().parent).free,
+                                      wal.stat().st_size if wal.exists() else 0)
+            if shortage:
+                raise StoreUnavailable(f"the store {self.path} {shortage}")
+        with self.atomic():  # the same path, locks and error mapping as every write
+            conn = self._writer()
+            # created here rather than by a migration: it holds nothing but the last probe's time
+            conn.execute("CREATE TABLE IF NOT EXISTS _probe (id INTEGER PRIMARY KEY, at REAL NOT NULL)")
+            conn.execute("INSERT OR REPLACE INTO _probe (id, at) VALUES (1, ?)", (time.time(),))
 
     def waker(self) -> SqliteWaker:
         return SqliteWaker(self.path)
