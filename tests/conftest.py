@@ -8,26 +8,10 @@ import pytest
 import waitress
 
 from connector.app import create_app
-from connector.config import Settings, load_config
+from connector.config import Settings
 from connector.delivery import Worker
 from connector.runtime import Runtime, build_runtime
-from tests.helpers import API_KEY, SECRET, Clock, Receiver
-
-
-def make_settings(tmp_path: Path, callback_url: str | None = None, **sections) -> Settings:  # type: ignore[no-untyped-def]
-    data = {
-        "store": {"path": str(tmp_path / "handoff.db")},
-        "security": {"api_keys": [API_KEY]},
-        "sources": {"demo": {"secret": SECRET, "callback_url": callback_url}},
-        "worker": {"backoff_initial_seconds": 1, "backoff_max_seconds": 60},
-    }
-    for key, value in sections.items():
-        data[key] = {**data.get(key, {}), **value}
-    path = tmp_path / "config.yaml"
-    import yaml
-
-    path.write_text(yaml.safe_dump(data))
-    return load_config(path, env={})
+from tests.helpers import Clock, Receiver, make_settings
 
 
 @pytest.fixture
@@ -68,13 +52,6 @@ def client(app):  # type: ignore[no-untyped-def]
 def worker(runtime: Runtime) -> Worker:
     """A worker the test drives by hand with ``drain()``/``run_once()``."""
     return Worker(runtime, concurrency=1, worker_id="test-worker")
-
-
-def drain(worker: Worker, limit: int = 100) -> int:
-    count = 0
-    while count < limit and worker.run_once() is not None:
-        count += 1
-    return count
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Test helpers: signed requests, a real HTTP callback receiver, a live server, a clock."""
+"""Test helpers: settings, signed requests, a real HTTP callback receiver, a clock, draining the
+worker. Test modules import from here; ``conftest.py`` holds only fixtures."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
+import yaml
+
 from connector import security
+from connector.config import Settings, load_config
+from connector.delivery import Worker
 
 SECRET = "test-secret-123"
 API_KEY = "test-agent-key"
@@ -122,3 +128,26 @@ class Receiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def make_settings(tmp_path: Path, callback_url: str | None = None, **sections: Any) -> Settings:
+    """Settings for a test: a store in ``tmp_path``, the ``demo`` source, ``sections`` merged in."""
+    data = {
+        "store": {"path": str(tmp_path / "handoff.db")},
+        "security": {"api_keys": [API_KEY]},
+        "sources": {"demo": {"secret": SECRET, "callback_url": callback_url}},
+        "worker": {"backoff_initial_seconds": 1, "backoff_max_seconds": 60},
+    }
+    for key, value in sections.items():
+        data[key] = {**data.get(key, {}), **value}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_config(path, env={})
+
+
+def drain(worker: Worker, limit: int = 100) -> int:
+    """Run the worker by hand until nothing is due (at most ``limit`` rows); return how many ran."""
+    count = 0
+    while count < limit and worker.run_once() is not None:
+        count += 1
+    return count

@@ -16,8 +16,7 @@ from connector.app import create_app
 from connector.delivery import Worker
 from connector.runtime import Runtime, build_runtime
 from integrations.alerts import SlackNotifier
-from tests.conftest import drain, make_settings
-from tests.helpers import SECRET, Receiver, event, post_event
+from tests.helpers import SECRET, Receiver, drain, event, make_settings, post_event
 
 ALERT_SECRET = "alert-secret-123"
 

@@ -10,8 +10,7 @@ from click.testing import CliRunner
 
 from connector import audit as audit_mod
 from connector.cli import main
-from tests.conftest import drain
-from tests.helpers import event, post_event
+from tests.helpers import drain, event, post_event
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ from connector.app import create_app
 from connector.config import load_config
 from connector.runtime import build_runtime
 from connector.throttle import AuthThrottle
-from tests.conftest import make_settings
-from tests.helpers import API_KEY, Clock, event, post_event
+from tests.helpers import API_KEY, Clock, event, make_settings, post_event
 from tests.test_cli_e2e import HANDOFF, free_port
 from tests.test_config import EXAMPLE
 

@@ -13,8 +13,7 @@ import requests
 from connector import backup as backups
 from connector.app import create_app
 from connector.runtime import build_runtime
-from tests.conftest import make_settings
-from tests.helpers import dumps, event, signed_headers
+from tests.helpers import dumps, event, make_settings, signed_headers
 from tests.test_cli_e2e import HANDOFF, free_port, start, stop, wait_healthy, write_config
 
 

@@ -6,8 +6,7 @@ import time
 
 import pytest
 
-from tests.conftest import make_settings
-from tests.helpers import API_KEY, SECRET, dumps, event, post_event, signed_headers
+from tests.helpers import API_KEY, SECRET, dumps, event, make_settings, post_event, signed_headers
 
 AGENT = {"X-API-Key": API_KEY}
 

@@ -22,8 +22,7 @@ from connector.errors import (
     error_for_status,
 )
 from connector.schemas import Event, EventResponse
-from tests.conftest import drain, make_settings
-from tests.helpers import API_KEY, dumps, event, post_event, signed_headers
+from tests.helpers import API_KEY, drain, dumps, event, make_settings, post_event, signed_headers
 
 
 class PlainSettings(BaseModel):

@@ -13,8 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.store import MessageRow
-from tests.conftest import drain
-from tests.helpers import API_KEY, dumps, event, post_event, signed_headers
+from tests.helpers import API_KEY, drain, dumps, event, post_event, signed_headers
 
 AGENT = {"X-API-Key": API_KEY}
 ASK_FOR_PERSON = [{"id": "ask", "role": "customer", "text": "Can I talk to a real person please?"}]

@@ -11,8 +11,7 @@ from connector.payload import build_payload
 from connector.policy import DecisionInput, decide
 from connector.routing import route
 from connector.schemas import BotContext, ConversationRef, Customer, Message
-from tests.conftest import drain
-from tests.helpers import API_KEY, dumps, event, signed_headers
+from tests.helpers import API_KEY, drain, dumps, event, signed_headers
 
 SETTINGS = load_config(None, env={})
 NOW = datetime(2025, 3, 5, 12, 0, tzinfo=UTC)

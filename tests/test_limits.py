@@ -15,8 +15,7 @@ from connector.runtime import build_runtime
 from integrations.intercom import webhooks as intercom_webhooks
 from integrations.salesforce.webhooks import _document
 from integrations.zendesk import webhooks as zendesk_webhooks
-from tests.conftest import make_settings
-from tests.helpers import API_KEY, dumps, event, signed_headers
+from tests.helpers import API_KEY, dumps, event, make_settings, signed_headers
 
 DEEP_OBJECT = b'{"a":' * 900 + b"1" + b"}" * 900
 DEEP_ARRAY = b"[" * 5000 + b"]" * 5000

@@ -7,8 +7,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from connector import metrics
 from connector.app import create_app
 from connector.runtime import build_runtime
-from tests.conftest import drain, make_settings
-from tests.helpers import event, post_event
+from tests.helpers import drain, event, make_settings, post_event
 
 
 def scrape(client) -> dict[tuple[str, tuple], float]:  # type: ignore[no-untyped-def]

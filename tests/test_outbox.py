@@ -19,8 +19,7 @@ from integrations.base import (
     error_for_status,
     parse_retry_after,
 )
-from tests.conftest import drain, make_settings
-from tests.helpers import dumps, event, post_event, signed_headers
+from tests.helpers import drain, dumps, event, make_settings, post_event, signed_headers
 
 
 def escalate(client, event_id: str = "evt-1", conversation_id: str = "conv-1"):  # type: ignore[no-untyped-def]

@@ -13,7 +13,7 @@ from connector.app import create_app
 from connector.runtime import build_runtime
 from connector.store.sqlite import SqliteStore
 from connector.store.sqlite.store import space_shortage
-from tests.conftest import make_settings
+from tests.helpers import make_settings
 from tests.test_cli_e2e import HANDOFF
 
 MB = 1_048_576

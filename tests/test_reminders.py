@@ -10,8 +10,7 @@ import pytest
 from connector import service, timers
 from connector.errors import ConfigError
 from connector.schemas import Claim
-from tests.conftest import drain, make_settings
-from tests.helpers import dumps, event, post_event, signed_headers
+from tests.helpers import drain, dumps, event, make_settings, post_event, signed_headers
 
 WINDOW = 10 * 60  # the default response window, in seconds
 

@@ -7,8 +7,7 @@ import json
 from urllib.parse import urlsplit
 
 from connector import security
-from tests.conftest import drain
-from tests.helpers import API_KEY, SECRET, dumps, event, post_event, signed_headers
+from tests.helpers import API_KEY, SECRET, drain, dumps, event, post_event, signed_headers
 
 AGENT = {"Authorization": f"Bearer {API_KEY}"}
 

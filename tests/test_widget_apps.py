@@ -240,7 +240,7 @@ def test_canvas_submit_inserts_takes_over_and_hands_back(
     assert "hand_back" not in components(back)
     conflict = submit("take_over")  # nothing to take over any more: said in the canvas
     assert any(c.get("style") == "error" for c in conflict["canvas"]["content"]["components"])
-    from tests.conftest import drain
+    from tests.helpers import drain
 
     drain(worker)
     handed = [

@@ -15,8 +15,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from tests.conftest import drain
-from tests.helpers import API_KEY, dumps, event, signed_headers
+from tests.helpers import API_KEY, drain, dumps, event, signed_headers
 
 DRAFT = "Hi Ada, I'm sorry order 881 hasn't arrived. I've asked the carrier for an update."
 

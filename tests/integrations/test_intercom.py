@@ -45,8 +45,7 @@ from integrations.intercom.build import (  # noqa: E402
     render_note,
 )
 from integrations.intercom.webhooks import sign_webhook, webhook_events  # noqa: E402
-from tests.conftest import drain, make_settings  # noqa: E402
-from tests.helpers import API_KEY, SECRET, event, post_event  # noqa: E402
+from tests.helpers import API_KEY, SECRET, drain, event, make_settings, post_event  # noqa: E402  # noqa: E402
 from tests.integrations.harness import (  # noqa: E402
     FAILURE_TABLE,
     check_failure,

@@ -53,8 +53,17 @@ from integrations.salesforce.build import (  # noqa: E402
     parse_settings,
     validate,
 )
-from tests.conftest import drain, make_settings  # noqa: E402
-from tests.helpers import API_KEY, SECRET, Clock, Receiver, dumps, event, signed_headers  # noqa: E402
+from tests.helpers import (  # noqa: E402  # noqa: E402
+    API_KEY,
+    SECRET,
+    Clock,
+    Receiver,
+    drain,
+    dumps,
+    event,
+    make_settings,
+    signed_headers,
+)
 from tests.integrations.harness import (  # noqa: E402
     FAILURE_TABLE,
     check_failure,

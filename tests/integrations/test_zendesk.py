@@ -51,8 +51,7 @@ from integrations.zendesk.build import (  # noqa: E402
 )
 from integrations.zendesk.client import INSTALL_HINT  # noqa: E402
 from integrations.zendesk.webhooks import WEBHOOK_BODY_TEMPLATE  # noqa: E402
-from tests.conftest import drain, make_settings  # noqa: E402
-from tests.helpers import API_KEY, SECRET, event, post_event  # noqa: E402
+from tests.helpers import API_KEY, SECRET, drain, event, make_settings, post_event  # noqa: E402  # noqa: E402
 from tests.integrations.harness import (  # noqa: E402
     FAILURE_TABLE,
     check_failure,

@@ -19,8 +19,7 @@ from connector.errors import StoreBusy
 from connector.runtime import build_runtime
 from connector.store.sqlite import SqliteStore
 from connector.store.sqlite.queue import WriterQueue
-from tests.conftest import make_settings
-from tests.helpers import dumps, event, signed_headers
+from tests.helpers import dumps, event, make_settings, signed_headers
 
 HOLD = (
     "import fcntl, os, sys\n"
