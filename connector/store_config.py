@@ -40,6 +40,7 @@ class StoreSettings(Section):
     backend: _Spelling = ""
     path: _Spelling = ""
     busy_timeout_ms: int = Field(default=10_000, ge=0, le=600_000)
+    pool_size: int = Field(default=10, ge=1, le=1000)  # PostgreSQL: connections per process
 
     @field_validator("url")
     @classmethod

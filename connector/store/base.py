@@ -8,7 +8,8 @@ this process and in others, that work was written.
 
 Implementations are named in ``STORES`` by the scheme of ``store.url`` and imported only when
 chosen; each must pass the contract suite in ``tests/store/test_contract*.py``. Today: ``sqlite``
-(``connector/store/sqlite/``, the default).
+(``connector/store/sqlite/``, the default) and ``postgresql`` (``connector/store/postgres/``, for
+several replicas on one database).
 """
 
 from __future__ import annotations
@@ -379,6 +380,10 @@ class Store(ABC):
         """Apply pending migrations; return the names applied."""
 
     @abstractmethod
+    def pending_migrations(self) -> list[str]:
+        """The migrations not yet applied, in order, without applying them (``migrate --check``)."""
+
+    @abstractmethod
     def atomic(self) -> AbstractContextManager[Tx]:
         """A write transaction: commit on success, roll back on any exception."""
 
@@ -409,6 +414,7 @@ class Store(ABC):
 # The stores, by the scheme of ``store.url``: import strings, so a store's driver is imported only
 # when it is chosen.
 STORES: dict[str, str] = {
+    "postgresql": "connector.store.postgres:PostgresStore",
     "sqlite": "connector.store.sqlite:SqliteStore",
 }
 

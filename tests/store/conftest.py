@@ -1,36 +1,44 @@
 """Fresh stores of every kind in ``STORES``, for the contract suite (``test_contract*.py``).
 
-Each kind needs one line in ``FRESH_URLS``: how to reach an empty store of it that the test owns.
-A store that needs a server (PostgreSQL) should ``pytest.skip`` there when none is configured,
-and CI should configure one.
+Each kind needs one line in ``FRESH_URLS``: how to reach an empty store of it that the test owns
+(a context manager: what it made is removed on exit). PostgreSQL gets a schema of its own per
+test (``tests/pg.py``): it skips without a server, and fails instead under ``CI=true``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import pytest
 
 from connector.store import STORES, Store, store_class, url_scheme
 from connector.store_config import StoreSettings
+from tests import pg
 
 
-def _sqlite(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'contract.db'}"  # tmp_path is absolute: sqlite:////tmp/...
+def _sqlite(tmp_path: Path) -> AbstractContextManager[str]:
+    return nullcontext(f"sqlite:///{tmp_path / 'contract.db'}")  # tmp_path is absolute: sqlite:////tmp/...
 
 
-FRESH_URLS: dict[str, Callable[[Path], str]] = {
+def _postgresql(tmp_path: Path) -> AbstractContextManager[str]:
+    return pg.fresh_url()
+
+
+FRESH_URLS: dict[str, Callable[[Path], AbstractContextManager[str]]] = {
+    "postgresql": _postgresql,
     "sqlite": _sqlite,
 }
 
 
 @pytest.fixture(params=sorted(STORES))
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     make = FRESH_URLS.get(request.param)
     if make is None:
         pytest.fail(f"STORES has {request.param!r} but tests/store/conftest.py has no FRESH_URLS line for it")
-    return make(tmp_path)
+    with make(tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

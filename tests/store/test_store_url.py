@@ -43,8 +43,9 @@ def test_where_the_store_is(tmp_path: Path, text: str, env: dict[str, str], url:
 
 
 @pytest.mark.parametrize("text,env,expected", [
-    ("store:\n  url: sqlit:///x.db\n", {}, "store.url: unknown store 'sqlit' (did you mean 'sqlite'?); known: sqlite"),
-    ("store:\n  url: postgresql://db/handoff\n", {}, "store.url: unknown store 'postgresql'; known: sqlite"),
+    ("store:\n  url: sqlit:///x.db\n", {},
+     "store.url: unknown store 'sqlit' (did you mean 'sqlite'?); known: postgresql, sqlite"),
+    ("store:\n  url: postgresql://db\n", {}, "store.url: 'postgresql://db' names no database"),
     ("store:\n  url: handoff.db\n", {}, "store.url: Value error, must be a URL like sqlite:///handoff.db"),
     ("store:\n  url: sqlite://x.db\n", {}, "store.url: 'sqlite://x.db' is not a SQLite URL"),
     ("store:\n  url: sqlite:///x.db\n  path: y.db\n", {},
@@ -52,7 +53,7 @@ def test_where_the_store_is(tmp_path: Path, text: str, env: dict[str, str], url:
     ("{}\n", {"HANDOFF_STORE_URL": "sqlite:///x.db", "HANDOFF_DB": "y.db"}, "name different files"),
     ("store:\n  url: redis://h/0\n  path: y.db\n", {}, "store.path is for SQLite only"),
     ("store:\n  backend: postgres\n  path: y.db\n", {}, "store.backend 'postgres' disagrees"),
-], ids=["typo", "not yet a store", "not a url", "two slashes", "url and path disagree",
+], ids=["typo", "postgresql without a database", "not a url", "two slashes", "url and path disagree",
         "env url and path disagree", "path with another store", "old backend key disagrees"])
 def test_a_bad_store_names_its_key(tmp_path: Path, text: str, env: dict[str, str], expected: str) -> None:
     path = tmp_path / "c.yaml"
@@ -67,7 +68,7 @@ def test_check_config_lists_the_known_stores_for_an_unknown_scheme(tmp_path: Pat
     path.write_text("store:\n  url: mysql://db/handoff\n")
     result = CliRunner().invoke(main, ["check-config", str(path)])
     assert result.exit_code == 1
-    assert "store.url: unknown store 'mysql'; known: sqlite" in result.output
+    assert "store.url: unknown store 'mysql'; known: postgresql, sqlite" in result.output
 
 
 def test_the_example_with_an_env_url_opens_that_file_and_the_runtime_wakes_through_it(tmp_path: Path) -> None:

@@ -155,6 +155,17 @@ class SqliteStore(Store):
         except sqlite3.Error as exc:
             raise _cannot_open(self.path, exc, self.busy_timeout_ms) from exc
 
+    def pending_migrations(self) -> list[str]:
+        try:
+            conn = self._conn()
+            if not conn.execute("SELECT 1 FROM sqlite_master WHERE name='_migrations'").fetchone():
+                done: set[str] = set()
+            else:
+                done = {r[0] for r in conn.execute("SELECT name FROM _migrations")}
+        except sqlite3.Error as exc:
+            raise _cannot_open(self.path, exc, self.busy_timeout_ms) from exc
+        return [name for name, _ in migrations.MIGRATIONS if name not in done]
+
     @contextmanager
     def _transaction(self, begin: str, conn: sqlite3.Connection | None = None) -> Iterator[Tx]:
         conn = conn or self._conn()

@@ -1,0 +1,453 @@
+"""``PostgresTx``: the queries of one transaction against the PostgreSQL store (``store.py``).
+
+Most methods are one plain statement. What SQLite gets from its single writer, PostgreSQL gets
+from locks the database holds until the transaction ends, so any number of replicas can write:
+
+- a write transaction that reads a conversation first takes an advisory lock on its id (the row
+  may not exist yet, so a row lock alone would not do): writers of one conversation take turns,
+  and the second sees what the first committed (read committed: every statement reads afresh);
+- handoffs and inbox items read for writing are read ``FOR UPDATE``;
+- outbox rows and timers are claimed ``FOR UPDATE SKIP LOCKED``, so claimers never wait for each
+  other and never take the same row;
+- repeats are refused by unique constraints, with ``ON CONFLICT`` where the contract says "adds
+  nothing".
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import psycopg
+
+from connector.store.base import (
+    AuditRow,
+    ConversationRow,
+    FactRow,
+    HandoffRow,
+    MessageRow,
+    OutboxRow,
+    TimerRow,
+    Tx,
+    audit_hash,
+    canonical_json,
+)
+from connector.store.sqlite.migrations import report_columns
+
+# One 64-bit advisory lock key per (kind, id); collisions only make two writers take turns.
+LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+AUDIT_HEAD = "audit-head"
+
+
+def _j(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _l(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+def _where(**filters: Any) -> tuple[str, list[Any]]:
+    used = {column: value for column, value in filters.items() if value}
+    clause = " WHERE " + " AND ".join(f"{column}=%s" for column in used) if used else ""
+    return clause, list(used.values())
+
+
+class PostgresTx(Tx):
+    def __init__(self, conn: psycopg.Connection[dict[str, Any]], *, write: bool):
+        self.conn = conn
+        self.write = write
+        self._locked: set[str] = set()
+
+    def _one(self, sql: str, params: tuple | list = ()) -> dict[str, Any] | None:
+        return self.conn.execute(sql, params).fetchone()
+
+    def _lock(self, key: str) -> None:
+        """Take the transaction's advisory lock on ``key`` (once; released at commit/rollback)."""
+        if self.write and key not in self._locked:
+            self.conn.execute(LOCK, (key,))
+            self._locked.add(key)
+
+    def _for_update(self) -> str:
+        return " FOR UPDATE" if self.write else ""
+
+    # events
+    def get_event(self, source, event_id):
+        # Writing, two posts of one event take turns here, so the second finds the first's answer
+        # (its conversation may look unchanged: the check in the ingest would not catch it).
+        # Event locks come before conversation locks in every transaction: no deadlock.
+        self._lock(f"event:{source}:{event_id}")
+        row = self._one("SELECT response FROM events WHERE source=%s AND event_id=%s", (source, event_id))
+        return None if row is None else _l(row["response"])
+
+    def put_event(self, source, event_id, conversation_id, response, received_at):
+        self.conn.execute(
+            "INSERT INTO events (source, event_id, conversation_id, response, received_at)"
+            " VALUES (%s,%s,%s,%s,%s)",
+            (source, event_id, conversation_id, _j(response), received_at),
+        )
+
+    # conversations
+    @staticmethod
+    def _conversation(row: dict[str, Any]) -> ConversationRow:
+        return ConversationRow(
+            id=row["id"], source=row["source"], owner=row["owner"], version=row["version"],
+            owner_since=row["owner_since"], created_at=row["created_at"], updated_at=row["updated_at"],
+            handoff_id=row["handoff_id"], channel=row["channel"], language=row["language"],
+            url=row["url"], customer=_l(row["customer"]) or {}, bot=_l(row["bot"]) or {},
+        )
+
+    def get_conversation(self, conversation_id):
+        self._lock("conversation:" + conversation_id)
+        row = self._one("SELECT * FROM conversations WHERE id=%s", (conversation_id,))
+        return None if row is None else self._conversation(row)
+
+    def insert_conversation(self, row):
+        self.conn.execute(
+            "INSERT INTO conversations (id, source, owner, version, owner_since, handoff_id, channel,"
+            " language, url, customer, bot, created_at, updated_at)"
+            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            (row.id, row.source, row.owner, row.version, row.owner_since, row.handoff_id, row.channel,
+             row.language, row.url, _j(row.customer), _j(row.bot), row.created_at, row.updated_at),
+        )
+
+    def update_conversation(self, conversation_id, **fields):
+        allowed = {"channel", "language", "url", "customer", "bot", "updated_at"}
+        assert set(fields) <= allowed, set(fields) - allowed
+        cols = ", ".join(f"{k}=%s" for k in fields)
+        values = [_j(v) if k in ("customer", "bot") else v for k, v in fields.items()]
+        self.conn.execute(f"UPDATE conversations SET {cols} WHERE id=%s", (*values, conversation_id))
+
+    def cas_control(self, conversation_id, expected_version, owner, handoff_id, now):
+        # the row lock the UPDATE takes makes a second CAS wait, then re-check the version
+        cur = self.conn.execute(
+            "UPDATE conversations SET owner=%s, version=version+1, owner_since=%s, handoff_id=%s,"
+            " updated_at=%s WHERE id=%s AND version=%s",
+            (owner, now, handoff_id, now, conversation_id, expected_version),
+        )
+        return cur.rowcount == 1
+
+    # messages
+    def add_messages(self, rows):
+        if not rows:
+            return []
+        conversation_id = rows[0].conversation_id
+        self._lock("conversation:" + conversation_id)  # numbering reads MAX(seq): one writer at a time
+        last = self._one("SELECT COALESCE(MAX(seq), 0) AS s FROM messages WHERE conversation_id=%s",
+                         (conversation_id,))
+        seq = last["s"] if last else 0
+        inserted = []
+        for row in rows:
+            cur = self.conn.execute(
+                "INSERT INTO messages (conversation_id, id, seq, role, text, at, data)"
+                " VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (conversation_id, id) DO NOTHING",
+                (row.conversation_id, row.id, seq + 1, row.role, row.text, row.at, _j(row.data)),
+            )
+            if cur.rowcount == 1:
+                seq += 1
+                row.seq = seq
+                inserted.append(row)
+        return inserted
+
+    def list_messages(self, conversation_id):
+        cur = self.conn.execute("SELECT * FROM messages WHERE conversation_id=%s ORDER BY seq",
+                                (conversation_id,))
+        return [
+            MessageRow(conversation_id=r["conversation_id"], id=r["id"], role=r["role"], text=r["text"],
+                       at=r["at"], data=_l(r["data"]) or {}, seq=r["seq"])
+            for r in cur
+        ]
+
+    # handoffs
+    @staticmethod
+    def _handoff(row: dict[str, Any]) -> HandoffRow:
+        return HandoffRow(
+            id=row["id"], conversation_id=row["conversation_id"], source=row["source"],
+            status=row["status"], team=row["team"], priority=row["priority"],
+            payload=_l(row["payload"]) or {}, created_at=row["created_at"],
+            updated_at=row["updated_at"], customer_id=row["customer_id"],
+            claimed_by=row["claimed_by"], handback=_l(row["handback"]),
+        )
+
+    def insert_handoff(self, row):
+        self.conn.execute(
+            "INSERT INTO handoffs (id, conversation_id, source, status, team, priority, payload,"
+            " customer_id, claimed_by, handback, created_at, updated_at, intent, triggers, has_draft,"
+            " transcript_turns) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            (row.id, row.conversation_id, row.source, row.status, row.team, row.priority,
+             _j(row.payload), row.customer_id, row.claimed_by, _j(row.handback), row.created_at,
+             row.updated_at, *report_columns(row.payload)),
+        )
+
+    def get_handoff(self, handoff_id):
+        row = self._one("SELECT * FROM handoffs WHERE id=%s" + self._for_update(), (handoff_id,))
+        return None if row is None else self._handoff(row)
+
+    def update_handoff(self, handoff_id, **fields):
+        allowed = {"status", "team", "priority", "payload", "claimed_by", "handback", "updated_at"}
+        assert set(fields) <= allowed, set(fields) - allowed
+        cols = ", ".join(f"{k}=%s" for k in fields)
+        values = [_j(v) if k in ("payload", "handback") else v for k, v in fields.items()]
+        self.conn.execute(f"UPDATE handoffs SET {cols} WHERE id=%s", (*values, handoff_id))
+
+    def list_handoffs(self, status=None, team=None, limit=100):
+        clause, params = _where(status=status, team=team)
+        sql = f"SELECT * FROM handoffs{clause} ORDER BY created_at DESC, id DESC LIMIT %s"
+        return [self._handoff(r) for r in self.conn.execute(sql, (*params, limit))]
+
+    def count_customer_handoffs(self, customer_id):
+        row = self._one("SELECT COUNT(*) AS n FROM handoffs WHERE customer_id=%s", (customer_id,))
+        return int(row["n"]) if row else 0
+
+    def put_ticket_ref(self, handoff_id, destination, ref):
+        self.conn.execute(
+            "INSERT INTO ticket_refs (handoff_id, destination, ref) VALUES (%s,%s,%s)"
+            " ON CONFLICT (handoff_id, destination) DO UPDATE SET ref=excluded.ref",
+            (handoff_id, destination, _j(ref)),
+        )
+
+    def get_ticket_refs(self, handoff_id):
+        cur = self.conn.execute("SELECT destination, ref FROM ticket_refs WHERE handoff_id=%s", (handoff_id,))
+        return {r["destination"]: _l(r["ref"]) for r in cur}
+
+    # outbox
+    @staticmethod
+    def _outbox(row: dict[str, Any]) -> OutboxRow:
+        return OutboxRow(
+            id=row["id"], kind=row["kind"], target=row["target"], handoff_id=row["handoff_id"],
+            conversation_id=row["conversation_id"], idempotency_key=row["idempotency_key"],
+            body=_l(row["body"]) or {}, status=row["status"], attempts=row["attempts"],
+            next_attempt_at=row["next_attempt_at"], claimed_by=row["claimed_by"],
+            claim_expires_at=row["claim_expires_at"], last_error=row["last_error"],
+            result=_l(row["result"]), created_at=row["created_at"], updated_at=row["updated_at"],
+        )
+
+    def enqueue(self, kind, target, idempotency_key, body, now, handoff_id=None, conversation_id=None):
+        row = self._one(
+            "INSERT INTO outbox (kind, target, handoff_id, conversation_id, idempotency_key,"
+            " body, status, attempts, next_attempt_at, created_at, updated_at)"
+            " VALUES (%s,%s,%s,%s,%s,%s,'pending',0,%s,%s,%s)"
+            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+            (kind, target, handoff_id, conversation_id, idempotency_key, _j(body), now, now, now),
+        )
+        return None if row is None else int(row["id"])
+
+    def claim_outbox(self, worker_id, now, lease_seconds):
+        row = self._one(
+            "UPDATE outbox SET status='delivering', claimed_by=%s, claim_expires_at=%s,"
+            " attempts=attempts+1, updated_at=%s WHERE id = ("
+            "  SELECT id FROM outbox WHERE (status='pending' AND next_attempt_at<=%s)"
+            "  OR (status='delivering' AND claim_expires_at<=%s)"
+            "  ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
+            ") RETURNING *",
+            (worker_id, now + lease_seconds, now, now, now),
+        )
+        return None if row is None else self._outbox(row)
+
+    def finish_outbox(self, row_id, worker_id, now, *, status, next_attempt_at=None, error=None,
+                      result=None):
+        cur = self.conn.execute(
+            "UPDATE outbox SET status=%s, next_attempt_at=COALESCE(%s, next_attempt_at),"
+            " last_error=%s, result=COALESCE(%s, result), claimed_by=NULL, claim_expires_at=NULL,"
+            " updated_at=%s WHERE id=%s AND claimed_by=%s AND status='delivering'",
+            (status, next_attempt_at, error, _j(result), now, row_id, worker_id),
+        )
+        return cur.rowcount == 1
+
+    def get_outbox(self, row_id):
+        row = self._one("SELECT * FROM outbox WHERE id=%s", (row_id,))
+        return None if row is None else self._outbox(row)
+
+    def list_outbox(self, status=None, limit=100):
+        clause, params = _where(status=status)
+        cur = self.conn.execute(f"SELECT * FROM outbox{clause} ORDER BY id LIMIT %s", (*params, limit))
+        return [self._outbox(r) for r in cur]
+
+    def retry_outbox(self, row_id, now):
+        cur = self.conn.execute(
+            "UPDATE outbox SET status='pending', attempts=0, next_attempt_at=%s, claimed_by=NULL,"
+            " claim_expires_at=NULL, updated_at=%s WHERE id=%s AND status IN ('dead','pending')",
+            (now, now, row_id),
+        )
+        return cur.rowcount == 1
+
+    def any_due(self, now):
+        row = self._one(
+            "SELECT 1 AS one FROM outbox WHERE (status='pending' AND next_attempt_at<=%s)"
+            " OR (status='delivering' AND claim_expires_at<=%s) LIMIT 1",
+            (now, now),
+        )
+        return row is not None
+
+    def next_due_at(self):
+        row = self._one(
+            "SELECT LEAST((SELECT MIN(next_attempt_at) FROM outbox WHERE status='pending'),"
+            " (SELECT MIN(claim_expires_at) FROM outbox WHERE status='delivering'),"
+            " (SELECT MIN(due_at) FROM timers WHERE status='pending')) AS t"
+        )
+        return None if row is None or row["t"] is None else float(row["t"])
+
+    def outbox_stats(self):
+        by_status = [
+            {"kind": r["kind"], "target": r["target"], "status": r["status"], "n": r["n"]}
+            for r in self.conn.execute(
+                "SELECT kind, target, status, COUNT(*) AS n FROM outbox GROUP BY kind, target, status")
+        ]
+        oldest = self._one("SELECT MIN(created_at) AS t FROM outbox WHERE status IN ('pending','delivering')")
+        timers = self._one("SELECT COUNT(*) AS n FROM timers WHERE status='pending'")
+        return {"rows": by_status, "oldest_undelivered_at": oldest["t"] if oldest else None,
+                "pending_timers": int(timers["n"]) if timers else 0}
+
+    # timers
+    @staticmethod
+    def _timer(row: dict[str, Any]) -> TimerRow:
+        return TimerRow(
+            id=row["id"], handoff_id=row["handoff_id"], conversation_id=row["conversation_id"],
+            kind=row["kind"], round=row["round"], step=row["step"], due_at=row["due_at"],
+            status=row["status"], created_at=row["created_at"], updated_at=row["updated_at"],
+            data=_l(row["data"]) or {}, claimed_by=row["claimed_by"], fired_at=row["fired_at"],
+        )
+
+    def add_timer(self, *, handoff_id, conversation_id, kind, round, step, due_at, now, data):
+        row = self._one(
+            "INSERT INTO timers (handoff_id, conversation_id, kind, round, step, due_at, status, data,"
+            " created_at, updated_at) VALUES (%s,%s,%s,%s,%s,%s,'pending',%s,%s,%s)"
+            " ON CONFLICT (handoff_id, kind, round, step) DO NOTHING RETURNING id",
+            (handoff_id, conversation_id, kind, round, step, due_at, _j(data), now, now),
+        )
+        return None if row is None else int(row["id"])
+
+    def claim_due_timer(self, worker_id, now):
+        row = self._one(
+            "UPDATE timers SET status='fired', claimed_by=%s, fired_at=%s, updated_at=%s WHERE id = ("
+            "  SELECT id FROM timers WHERE status='pending' AND due_at<=%s ORDER BY due_at, id"
+            "  LIMIT 1 FOR UPDATE SKIP LOCKED"
+            ") AND status='pending' RETURNING *",
+            (worker_id, now, now, now),
+        )
+        return None if row is None else self._timer(row)
+
+    def cancel_timers(self, handoff_id, now):
+        cur = self.conn.execute(
+            "UPDATE timers SET status='cancelled', updated_at=%s WHERE handoff_id=%s AND status='pending'",
+            (now, handoff_id),
+        )
+        return cur.rowcount
+
+    def next_timer_due_at(self):
+        row = self._one("SELECT MIN(due_at) AS t FROM timers WHERE status='pending'")
+        return None if row is None or row["t"] is None else float(row["t"])
+
+    def list_timers(self, handoff_id=None, status=None):
+        clause, params = _where(handoff_id=handoff_id, status=status)
+        return [self._timer(r) for r in self.conn.execute(f"SELECT * FROM timers{clause} ORDER BY id", params)]
+
+    # facts
+    def add_fact(self, handoff_id, kind, at, data, *, once=False):
+        if once:
+            self._lock(f"fact:{handoff_id}:{kind}")  # "only if none yet" holds across replicas
+            if self._one("SELECT 1 AS one FROM handoff_facts WHERE handoff_id=%s AND kind=%s",
+                         (handoff_id, kind)):
+                return False
+        self.conn.execute("INSERT INTO handoff_facts (handoff_id, kind, at, data) VALUES (%s,%s,%s,%s)",
+                          (handoff_id, kind, at, _j(data)))
+        return True
+
+    def recent_first_responses(self, team, limit):
+        cur = self.conn.execute(
+            "SELECT (f.data::jsonb ->> 'seconds')::float8 AS s FROM handoff_facts f"
+            " JOIN handoffs h ON h.id = f.handoff_id"
+            " WHERE f.kind = 'first_response' AND h.team = %s"
+            " ORDER BY f.at DESC, f.id DESC LIMIT %s",
+            (team, limit),
+        )
+        return [float(r["s"] or 0.0) for r in cur]
+
+    def list_facts(self, handoff_id=None, kind=None):
+        clause, params = _where(handoff_id=handoff_id, kind=kind)
+        return [FactRow(r["id"], r["handoff_id"], r["kind"], r["at"], _l(r["data"]) or {})
+                for r in self.conn.execute(f"SELECT * FROM handoff_facts{clause} ORDER BY id", params)]
+
+    def report_data(self, since, until, team=None):
+        from connector.store.postgres.reports import report_data
+
+        return report_data(self.conn, since, until, team)
+
+    # inbox
+    def put_inbox_item(self, handoff_id, payload, now):
+        inserted = self._one(
+            "INSERT INTO inbox (handoff_id, payload, notes, filed_at) VALUES (%s,%s,'[]',%s)"
+            " ON CONFLICT (handoff_id) DO NOTHING RETURNING number",
+            (handoff_id, _j(payload), now),
+        )
+        if inserted is not None:
+            return int(inserted["number"]), True
+        row = self._one("SELECT number FROM inbox WHERE handoff_id=%s", (handoff_id,))
+        assert row is not None
+        return int(row["number"]), False
+
+    def get_inbox_item(self, handoff_id):
+        row = self._one("SELECT * FROM inbox WHERE handoff_id=%s" + self._for_update(), (handoff_id,))
+        if row is None:
+            return None
+        return {"number": row["number"], "handoff_id": row["handoff_id"], "payload": _l(row["payload"]),
+                "notes": _l(row["notes"]) or [], "filed_at": row["filed_at"]}
+
+    def add_inbox_note(self, handoff_id, text, now, key=None):
+        item = self.get_inbox_item(handoff_id)  # FOR UPDATE: two notes at once both land
+        if item is None:
+            raise KeyError(handoff_id)
+        if key and any(note.get("key") == key for note in item["notes"]):
+            return False
+        notes = item["notes"] + [{"at": now, "text": text, **({"key": key} if key else {})}]
+        self.conn.execute("UPDATE inbox SET notes=%s WHERE handoff_id=%s", (_j(notes), handoff_id))
+        return True
+
+    # audit
+    def append_audit(self, *, at, action, actor, conversation_id, handoff_id, reason, data):
+        self._lock(AUDIT_HEAD)  # one chain: appenders take turns from reading the head to commit
+        last = self._one("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
+        prev = last["hash"] if last else ""
+        # the next id by hand, not from the sequence: a rolled-back append must leave no gap,
+        # which ``audit.verify`` would report as a deleted row
+        next_id = (int(last["id"]) if last else 0) + 1
+        data_json = canonical_json(data)
+        digest = audit_hash(prev, at, action, actor, conversation_id, handoff_id, reason, data,
+                            data_json=data_json)
+        row = self._one(
+            "INSERT INTO audit (id, at, action, actor, conversation_id, handoff_id, reason, data,"
+            " prev_hash, hash) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+            (next_id, at, action, actor, conversation_id, handoff_id, reason, data_json, prev, digest),
+        )
+        assert row is not None
+        return AuditRow(int(row["id"]), at, action, actor, conversation_id, handoff_id, reason, data,
+                        prev, digest)
+
+    def list_audit(self, conversation_id=None):
+        clause, params = _where(conversation_id=conversation_id)
+        cur = self.conn.execute(f"SELECT * FROM audit{clause} ORDER BY id", params)
+        return [
+            AuditRow(r["id"], r["at"], r["action"], r["actor"], r["conversation_id"], r["handoff_id"],
+                     r["reason"], _l(r["data"]) or {}, r["prev_hash"], r["hash"])
+            for r in cur
+        ]
+
+    # draft events (the widget)
+    def add_draft_event(self, row):
+        out = self._one(
+            "INSERT INTO draft_events (handoff_id, action, actor, via, at, draft_chars, final_chars,"
+            " edit_distance) VALUES (%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+            (row["handoff_id"], row["action"], row.get("actor"), row.get("via"), row["at"],
+             row.get("draft_chars"), row.get("final_chars"), row.get("edit_distance")),
+        )
+        assert out is not None
+        return int(out["id"])
+
+    def list_draft_events(self, handoff_id=None):
+        clause, params = _where(handoff_id=handoff_id)
+        return [dict(r) for r in self.conn.execute(f"SELECT * FROM draft_events{clause} ORDER BY id", params)]
+
+    def latest_handoff_for_conversation(self, conversation_id):
+        row = self._one("SELECT * FROM handoffs WHERE conversation_id=%s ORDER BY created_at DESC, id DESC"
+                        " LIMIT 1", (conversation_id,))
+        return None if row is None else self._handoff(row)
