@@ -301,11 +301,11 @@ def audit() -> None:
 @click.option("--config", "-c", help=CONFIG_HELP)
 @click.option("--anchor", help="A head hash printed by an earlier verify; fail if it is gone (truncation).")
 def audit_verify(config: str | None, anchor: str | None) -> None:
-    """Recompute the hash chain; report every edited or deleted row (exit 1 if any)."""
-    from connector.audit import verify
+    """Recompute the hash chains and checkpoints; report every edited or deleted row (exit 1 if any)."""
+    from connector.audit import verify_store
 
     store = _runtime_store(config)
-    result = verify(store.iter_audit(), anchor=anchor)
+    result = verify_store(store, anchor=anchor)
     store.close()
     for problem in result.problems:
         click.echo(f"BROKEN: {problem}", err=True)
@@ -314,7 +314,26 @@ def audit_verify(config: str | None, anchor: str | None) -> None:
     if not result.ok:
         _fail(f"audit chain broken: {len(result.problems) + (result.anchor_found is False)} problem(s) "
               f"in {result.rows} row(s)")
-    click.echo(f"audit chain OK: {result.rows} row(s), last id {result.last_id}, head {result.head or '-'}")
+    click.echo(f"audit chain OK: {result.rows} row(s), {result.checkpoints} checkpoint(s), "
+               f"last id {result.last_id}, head {result.head or '-'}")
+
+
+@audit.command("seal")
+@click.option("--config", "-c", help=CONFIG_HELP)
+def audit_seal(config: str | None) -> None:
+    """Seal a checkpoint of the chains changed since the last one now (workers do it every 5 min)."""
+    from connector.audit import seal
+    from connector.clock import iso, utcnow
+
+    store = _runtime_store(config)
+    try:
+        checkpoint = seal(store, iso(utcnow()))
+    finally:
+        store.close()
+    if checkpoint is None:
+        click.echo("nothing to seal: no chain changed since the last checkpoint")
+    else:
+        click.echo(f"sealed checkpoint {checkpoint.id}: {len(checkpoint.heads)} chain(s), hash {checkpoint.hash}")
 
 
 @audit.command("export")

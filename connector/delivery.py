@@ -22,7 +22,7 @@ from typing import Any
 from tenacity import wait_exponential_jitter
 
 from connector import alerts as alerting
-from connector import links, metrics, outbox, timers
+from connector import audit, links, metrics, outbox, timers
 from connector.clock import iso
 from connector.errors import (
     DeliveryError,
@@ -219,6 +219,7 @@ class Worker:
     def _loop(self) -> None:
         waker = self.runtime.waker
         idle = self.runtime.settings.worker.idle_wake_seconds
+        sealer = audit.Sealer(self.runtime.store, self.runtime.now)  # the audit's periodic checkpoints
         while not self._stop.is_set():
             generation = waker.generation
             try:
@@ -233,6 +234,7 @@ class Worker:
                 continue
             if row is not None:
                 continue
+            sealer.maybe()
             timeout = idle
             try:
                 with self.runtime.store.reading() as tx:

@@ -11,7 +11,35 @@ from connector.app import create_app
 from connector.config import Settings
 from connector.delivery import Worker
 from connector.runtime import Runtime, build_runtime
+from tests import helpers, pg
 from tests.helpers import Clock, Receiver, make_settings
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module that sets ``STORE_KINDS = ("sqlite", "postgresql")`` runs each test on each store
+    (``@pytest.mark.stores("sqlite")`` narrows one test: what it checks is that store's own)."""
+    kinds = getattr(metafunc.module, "STORE_KINDS", None)
+    marker = metafunc.definition.get_closest_marker("stores")
+    if kinds and marker is not None:
+        kinds = marker.args
+    if kinds and "store_kind" in metafunc.fixturenames:
+        metafunc.parametrize("store_kind", kinds, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def store_kind(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The store this test's ``make_settings`` opens: SQLite in ``tmp_path`` unless the module
+    asks for PostgreSQL too; then a schema of the test's own, dropped after (``tests/pg.py``)."""
+    kind = getattr(request, "param", "sqlite")
+    if kind != "postgresql":
+        yield kind
+        return
+    with pg.fresh_url() as url:
+        helpers.STORE_URL["url"] = url
+        try:
+            yield kind
+        finally:
+            helpers.STORE_URL["url"] = None
 
 
 @pytest.fixture

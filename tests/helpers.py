@@ -130,10 +130,36 @@ class Receiver:
         self.server.server_close()
 
 
+# The store URL ``make_settings`` uses instead of a SQLite file in ``tmp_path``: set for the length
+# of a test by the ``store_kind`` fixture (``tests/conftest.py``) when the test runs on PostgreSQL.
+STORE_URL: dict[str, str | None] = {"url": None}
+
+
+def store_env(settings: Settings) -> dict[str, str]:
+    """The environment that points a CLI command at the test's store, SQLite or PostgreSQL."""
+    return {"HANDOFF_STORE_URL": settings.store.url}
+
+
+def raw_execute(settings: Settings, sql: str) -> None:
+    """Run ``sql`` on the test's store behind the service's back (tampering, in the audit tests)."""
+    if settings.store.backend == "sqlite":
+        import sqlite3
+
+        with sqlite3.connect(settings.store.path) as db:
+            db.execute(sql)
+        return
+    import psycopg
+
+    with psycopg.connect(settings.store.url, autocommit=True) as conn:
+        conn.execute(sql.encode())
+
+
 def make_settings(tmp_path: Path, callback_url: str | None = None, **sections: Any) -> Settings:
-    """Settings for a test: a store in ``tmp_path``, the ``demo`` source, ``sections`` merged in."""
+    """Settings for a test: a store in ``tmp_path`` (or the test's PostgreSQL schema, see
+    ``STORE_URL``), the ``demo`` source, ``sections`` merged in."""
+    url = STORE_URL["url"]
     data = {
-        "store": {"path": str(tmp_path / "handoff.db")},
+        "store": {"url": url} if url else {"path": str(tmp_path / "handoff.db")},
         "security": {"api_keys": [API_KEY]},
         "sources": {"demo": {"secret": SECRET, "callback_url": callback_url}},
         "worker": {"backoff_initial_seconds": 1, "backoff_max_seconds": 60},

@@ -10,7 +10,9 @@ from click.testing import CliRunner
 
 from connector import audit as audit_mod
 from connector.cli import main
-from tests.helpers import drain, event, post_event
+from tests.helpers import drain, event, post_event, raw_execute, store_env
+
+STORE_KINDS = ("sqlite", "postgresql")  # tests/conftest.py runs each test on both stores
 
 
 @pytest.fixture
@@ -34,7 +36,7 @@ def walked(client, runtime, worker, clock, settings):  # type: ignore[no-untyped
     )
     assert answer.status_code == 200
     drain(worker)
-    return {"HANDOFF_DB": settings.store.path}
+    return store_env(settings)
 
 
 def test_every_step_is_audited_with_actor_and_reason(walked, runtime):  # type: ignore[no-untyped-def]
@@ -63,6 +65,7 @@ def test_digest_is_canonical():
     assert audit_mod.digest({"a": 1}) != audit_mod.digest({"a": 2})
 
 
+@pytest.mark.stores("sqlite")  # ids without gaps are SQLite's; PostgreSQL's case is the next test
 def test_verify_ok_then_finds_an_edit_and_a_deletion(walked, settings):  # type: ignore[no-untyped-def]
     cli = CliRunner()
     ok = cli.invoke(main, ["audit", "verify"], env=walked)
@@ -89,6 +92,59 @@ def test_verify_ok_then_finds_an_edit_and_a_deletion(walked, settings):  # type:
     db.close()
     truncated = cli.invoke(main, ["audit", "verify", "--anchor", head], env=walked)
     assert truncated.exit_code == 1 and f"anchor {head} is not in the chain" in truncated.output
+
+
+def test_verify_finds_an_edit_a_deletion_and_a_sealed_tail_cut_on_every_store(walked, settings):  # type: ignore[no-untyped-def]
+    cli = CliRunner()
+    sealed = cli.invoke(main, ["audit", "seal"], env=walked)
+    assert sealed.exit_code == 0 and "sealed checkpoint 1: 1 chain(s)" in sealed.output, sealed.output
+    assert cli.invoke(main, ["audit", "seal"], env=walked).output.startswith("nothing to seal")
+    ok = cli.invoke(main, ["audit", "verify"], env=walked)
+    assert ok.exit_code == 0 and "1 checkpoint(s)" in ok.output, ok.output
+
+    raw_execute(settings, "DELETE FROM audit WHERE id = (SELECT MAX(id) FROM audit)")  # the sealed tail
+    cut = cli.invoke(main, ["audit", "verify"], env=walked)
+    assert cut.exit_code == 1 and "of conversation 'conv-1' is missing" in cut.output, cut.output
+
+    raw_execute(settings, "UPDATE audit SET reason='nothing to see' WHERE id=3")
+    raw_execute(settings, "DELETE FROM audit WHERE id=5")
+    broken = cli.invoke(main, ["audit", "verify"], env=walked)
+    assert "row 3" in broken.output and "(edited)" in broken.output
+    assert "row 6: prev_hash does not match row 4's hash" in broken.output
+
+
+@pytest.mark.stores("sqlite")
+def test_rows_of_the_older_single_chain_still_verify_after_migration(tmp_path):  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    from connector.store.base import audit_hash
+    from connector.store.sqlite import SqliteStore, migrations
+
+    path = tmp_path / "old.db"
+    old = migrations.MIGRATIONS
+    migrations.MIGRATIONS = [m for m in old if m[0] < "012"]
+    try:
+        SqliteStore(path).migrate()
+    finally:
+        migrations.MIGRATIONS = old
+    prev = ""
+    with sqlite3.connect(path) as db:  # three rows of two conversations in one chain, as before 012
+        for i, cid in enumerate(["c1", "c2", "c1"], start=1):
+            digest = audit_hash(prev, "t", "a", "x", cid, None, "r", {})
+            db.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?)",
+                       (i, "t", "a", "x", cid, None, "r", "{}", prev, digest))
+            prev = digest
+    store = SqliteStore(path)
+    assert store.migrate() == ["012_audit_chains"]
+    with store.atomic() as tx:
+        tx.append_audit(at="t2", action="b", actor="x", conversation_id="c1", handoff_id=None, reason="r",
+                        data={})
+    result = audit_mod.verify_store(store)
+    assert result.ok and result.rows == 4 and result.checkpoints == 1, result.problems
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE audit SET reason='x' WHERE id=2")
+    assert not audit_mod.verify_store(store).ok
+    store.close()
 
 
 def test_verify_an_empty_trail(tmp_path):  # type: ignore[no-untyped-def]

@@ -19,7 +19,9 @@ from integrations.base import (
     error_for_status,
     parse_retry_after,
 )
-from tests.helpers import drain, dumps, event, make_settings, post_event, signed_headers
+from tests.helpers import drain, dumps, event, make_settings, post_event, signed_headers, store_env
+
+STORE_KINDS = ("sqlite", "postgresql")  # tests/conftest.py runs each test on both stores
 
 
 def escalate(client, event_id: str = "evt-1", conversation_id: str = "conv-1"):  # type: ignore[no-untyped-def]
@@ -83,7 +85,7 @@ def test_permanent_failure_is_dead_lettered_and_can_be_retried(client, worker, r
         assert "callback.dead_letter" in [a.action for a in tx.list_audit("conv-1")]
 
     cli = CliRunner()
-    env = {"HANDOFF_DB": settings.store.path}
+    env = store_env(settings)
     listed = cli.invoke(main, ["outbox", "list", "--dead"], env=env)
     assert listed.exit_code == 0 and f"{row.id:>6}" in listed.output and "HTTP 401" in listed.output
     retried = cli.invoke(main, ["outbox", "retry", str(row.id)], env=env)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from connector.store.base import (
     STORES,
+    AuditCheckpoint,
     AuditRow,
     ConversationRow,
     FactRow,
@@ -23,6 +24,7 @@ from connector.store.base import (
 
 __all__ = [
     "STORES",
+    "AuditCheckpoint",
     "AuditRow",
     "ConversationRow",
     "FactRow",

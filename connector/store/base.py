@@ -109,6 +109,24 @@ class AuditRow:
 
 
 @dataclass
+class AuditCheckpoint:
+    """A sealed checkpoint of the audit trail (``Tx.seal_audit``; ``connector/audit.py`` checks it).
+
+    ``heads`` maps each chain changed since the previous checkpoint (a conversation id, or ``""``
+    for rows of no conversation) to the hash of its last row then. ``legacy_upto``, on the
+    checkpoint a migration writes, is the last id of the older single chain (rows up to it link
+    one to the next regardless of conversation). Checkpoints chain like rows (``checkpoint_hash``).
+    """
+
+    id: int
+    at: str
+    heads: dict[str, str]
+    prev_hash: str
+    hash: str
+    legacy_upto: int | None = None
+
+
+@dataclass
 class TimerRow:
     """A response-window timer (``connector/timers.py``): fires once, at ``due_at``, unless stopped."""
 
@@ -154,6 +172,16 @@ def audit_hash(prev_hash: str, at: str, action: str, actor: str, conversation_id
     head = canonical_json([prev_hash, at, action, actor, conversation_id, handoff_id, reason])
     canonical = head[:-1] + "," + (canonical_json(data) if data_json is None else data_json) + "]"
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def audit_chain(conversation_id: str | None) -> str:
+    """The chain an audit row belongs to: its conversation's, or ``""`` for rows of none."""
+    return conversation_id or ""
+
+
+def checkpoint_hash(prev_hash: str, at: str, heads: dict[str, str], legacy_upto: int | None) -> str:
+    """The SHA-256 of the canonical JSON of a checkpoint's fields, linked to the one before it."""
+    return hashlib.sha256(canonical_json([prev_hash, at, heads, legacy_upto]).encode()).hexdigest()
 
 
 class Tx(ABC):
@@ -306,12 +334,26 @@ class Tx(ABC):
         key) is kept with it, and a note whose key is already there is not added again: False."""
 
     # audit -------------------------------------------------------------------------------------
+    # One hash chain per conversation (``audit_chain``): a row's ``prev_hash`` is the hash of the
+    # previous row of its conversation, so writers of different conversations never wait for one
+    # head row. Checkpoints seal the chains' heads, so a chain cut short is caught too.
     @abstractmethod
     def append_audit(self, *, at: str, action: str, actor: str, conversation_id: str | None,
-                     handoff_id: str | None, reason: str, data: dict[str, Any]) -> AuditRow: ...
+                     handoff_id: str | None, reason: str, data: dict[str, Any]) -> AuditRow:
+        """Append a row to its conversation's chain (writers of one chain take turns)."""
 
     @abstractmethod
-    def list_audit(self, conversation_id: str | None = None) -> list[AuditRow]: ...
+    def list_audit(self, conversation_id: str | None = None) -> list[AuditRow]:
+        """Rows in the order they were written: by time, and by id within a conversation."""
+
+    @abstractmethod
+    def seal_audit(self, at: str) -> AuditCheckpoint | None:
+        """Record the heads of the chains changed since the last checkpoint in a new one, chained
+        to it; None (nothing written) when no chain changed."""
+
+    @abstractmethod
+    def list_audit_checkpoints(self) -> list[AuditCheckpoint]:
+        """Every checkpoint, oldest first."""
 
     # draft events (the widget) -----------------------------------------------------------------
     @abstractmethod
@@ -360,9 +402,15 @@ class Waker(ABC):
 
 
 class Store(ABC):
-    """A store: ``name`` is its key in ``STORES`` (the scheme of its ``store.url``)."""
+    """A store: ``name`` is its key in ``STORES`` (the scheme of its ``store.url``).
+
+    ``audit_ids_contiguous``: audit row ids have no gaps (one writer at a time takes the next
+    id), so ``handoff audit verify`` reports a gap as deleted rows. Not so where many writers take
+    ids from a sequence that a rolled-back transaction leaves a hole in.
+    """
 
     name = ""
+    audit_ids_contiguous = True
 
     @classmethod
     @abstractmethod
@@ -409,6 +457,10 @@ class Store(ABC):
     def iter_audit(self, conversation_id: str | None = None) -> Iterator[AuditRow]:
         with self.reading() as tx:
             yield from tx.list_audit(conversation_id)
+
+    def audit_checkpoints(self) -> list[AuditCheckpoint]:
+        with self.reading() as tx:
+            return tx.list_audit_checkpoints()
 
 
 # The stores, by the scheme of ``store.url``: import strings, so a store's driver is imported only

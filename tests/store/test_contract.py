@@ -240,7 +240,7 @@ def test_draft_events_are_listed_in_order_by_handoff(store: Store) -> None:
 # --- audit ---------------------------------------------------------------------------------------
 
 
-def test_the_audit_chain_links_each_row_to_the_last_and_an_edit_breaks_it(store: Store) -> None:
+def test_each_conversation_has_its_own_audit_chain_and_an_edit_breaks_it(store: Store) -> None:
     def append(tx: Tx, action: str, cid: str | None, at: str) -> object:
         return tx.append_audit(at=at, action=action, actor="system", conversation_id=cid, handoff_id=None,
                                reason=f"because {action}", data={"n": action, "ü": [1, 2]})
@@ -251,15 +251,42 @@ def test_the_audit_chain_links_each_row_to_the_last_and_an_edit_breaks_it(store:
 
     rows = list(store.iter_audit())
     assert [r.action for r in rows] == ["opened", "noted", "closed"]
-    assert rows[0].prev_hash == "" and rows[-1] == last
-    assert all(later.prev_hash == earlier.hash for earlier, later in zip(rows, rows[1:], strict=False))
+    assert rows[0].prev_hash == "" and rows[1].prev_hash == "" and rows[-1] == last
+    assert rows[2].prev_hash == rows[0].hash  # linked to the last row of its own conversation
     assert [r.action for r in read(store, lambda tx: tx.list_audit("conv-1"))] == ["opened", "closed"]  # type: ignore[attr-defined]
 
     checked = audit.verify(rows, first_id=rows[0].id)
     assert checked.ok and checked.rows == 3 and checked.head == rows[-1].hash
     tampered = [rows[0], dataclasses.replace(rows[1], reason="something else"), rows[2]]
     assert not audit.verify(tampered, first_id=rows[0].id).ok
-    assert not audit.verify([rows[0], rows[2]], first_id=rows[0].id).ok  # a row taken out
+    assert not audit.verify([rows[1], rows[2]], first_id=rows[0].id, id_gaps=False).ok  # a row taken out
+
+
+def test_a_checkpoint_seals_the_changed_heads_and_catches_a_chain_cut_short(store: Store) -> None:
+    def append(tx: Tx, action: str, cid: str | None) -> object:
+        return tx.append_audit(at=T0, action=action, actor="system", conversation_id=cid, handoff_id=None,
+                               reason="r", data={})
+
+    assert audit.seal(store, T0) is None  # nothing to seal yet
+    write(store, lambda tx: append(tx, "a", "conv-1"))
+    write(store, lambda tx: append(tx, "b", "conv-2"))
+    write(store, lambda tx: append(tx, "c", None))
+    first = audit.seal(store, T1)
+    assert first is not None and set(first.heads) == {"conv-1", "conv-2", ""}
+    write(store, lambda tx: append(tx, "d", "conv-1"))
+    second = audit.seal(store, T2)
+    assert second is not None and set(second.heads) == {"conv-1"} and second.prev_hash == first.hash
+    assert audit.seal(store, T2) is None
+
+    checkpoints = store.audit_checkpoints()
+    assert checkpoints == [first, second]
+    rows = list(store.iter_audit())
+    assert audit.verify_store(store).ok and audit.verify_store(store).checkpoints == 2
+    cut = [r for r in rows if r.action != "d"]  # the tail of conv-1's chain, deleted
+    found = audit.verify(cut, checkpoints=checkpoints, id_gaps=False)
+    assert not found.ok and any("conversation 'conv-1' is missing" in p for p in found.problems)
+    edited = [checkpoints[0], dataclasses.replace(second, heads={"conv-1": rows[0].hash})]
+    assert not audit.verify(rows, checkpoints=edited, id_gaps=False).ok
 
 
 # --- reports -------------------------------------------------------------------------------------

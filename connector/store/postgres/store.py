@@ -62,6 +62,7 @@ def redact(url: str) -> str:
 
 class PostgresStore(Store):
     name = "postgresql"
+    audit_ids_contiguous = False  # ids come from a sequence; a rolled-back append leaves a hole
 
     @classmethod
     def check_url(cls, url: str) -> list[tuple[str, str]]:

@@ -21,6 +21,7 @@ from typing import Any
 import psycopg
 
 from connector.store.base import (
+    AuditCheckpoint,
     AuditRow,
     ConversationRow,
     FactRow,
@@ -29,14 +30,16 @@ from connector.store.base import (
     OutboxRow,
     TimerRow,
     Tx,
+    audit_chain,
     audit_hash,
     canonical_json,
+    checkpoint_hash,
 )
 from connector.store.sqlite.migrations import report_columns
 
 # One 64-bit advisory lock key per (kind, id); collisions only make two writers take turns.
 LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
-AUDIT_HEAD = "audit-head"
+CHECKPOINTS = "audit-checkpoints"
 
 
 def _j(value: Any) -> str | None:
@@ -405,32 +408,55 @@ class PostgresTx(Tx):
 
     # audit
     def append_audit(self, *, at, action, actor, conversation_id, handoff_id, reason, data):
-        self._lock(AUDIT_HEAD)  # one chain: appenders take turns from reading the head to commit
-        last = self._one("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
-        prev = last["hash"] if last else ""
-        # the next id by hand, not from the sequence: a rolled-back append must leave no gap,
-        # which ``audit.verify`` would report as a deleted row
-        next_id = (int(last["id"]) if last else 0) + 1
+        chain = audit_chain(conversation_id)
+        # the conversation's own lock (the ingest holds it already): chains of different
+        # conversations are appended to at once, with no shared head row
+        self._lock("conversation:" + chain if chain else "audit-chain:")
+        head = self._one("SELECT hash FROM audit_heads WHERE chain=%s", (chain,))
+        prev = head["hash"] if head else ""
         data_json = canonical_json(data)
         digest = audit_hash(prev, at, action, actor, conversation_id, handoff_id, reason, data,
                             data_json=data_json)
         row = self._one(
-            "INSERT INTO audit (id, at, action, actor, conversation_id, handoff_id, reason, data,"
-            " prev_hash, hash) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
-            (next_id, at, action, actor, conversation_id, handoff_id, reason, data_json, prev, digest),
+            "INSERT INTO audit (at, action, actor, conversation_id, handoff_id, reason, data, prev_hash,"
+            " hash) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
+            (at, action, actor, conversation_id, handoff_id, reason, data_json, prev, digest),
         )
+        self.conn.execute("INSERT INTO audit_heads (chain, hash) VALUES (%s,%s)"
+                          " ON CONFLICT (chain) DO UPDATE SET hash=excluded.hash", (chain, digest))
         assert row is not None
         return AuditRow(int(row["id"]), at, action, actor, conversation_id, handoff_id, reason, data,
                         prev, digest)
 
     def list_audit(self, conversation_id=None):
+        # by time: ids come from a sequence that concurrent writers draw from in any order
         clause, params = _where(conversation_id=conversation_id)
-        cur = self.conn.execute(f"SELECT * FROM audit{clause} ORDER BY id", params)
+        cur = self.conn.execute(f"SELECT * FROM audit{clause} ORDER BY at, id", params)
         return [
             AuditRow(r["id"], r["at"], r["action"], r["actor"], r["conversation_id"], r["handoff_id"],
                      r["reason"], _l(r["data"]) or {}, r["prev_hash"], r["hash"])
             for r in cur
         ]
+
+    def seal_audit(self, at):
+        self._lock(CHECKPOINTS)  # sealers (one per worker) take turns; appenders never wait here
+        # one statement: a head that moves meanwhile is sealed at the value this UPDATE set
+        heads = {r["chain"]: r["hash"] for r in self.conn.execute(
+            "UPDATE audit_heads SET sealed=hash WHERE sealed IS DISTINCT FROM hash RETURNING chain, hash")}
+        if not heads:
+            return None
+        last = self._one("SELECT hash FROM audit_checkpoints ORDER BY id DESC LIMIT 1")
+        prev = last["hash"] if last else ""
+        digest = checkpoint_hash(prev, at, heads, None)
+        row = self._one("INSERT INTO audit_checkpoints (at, heads, legacy_upto, prev_hash, hash)"
+                        " VALUES (%s,%s,NULL,%s,%s) RETURNING id", (at, canonical_json(heads), prev, digest))
+        assert row is not None
+        return AuditCheckpoint(int(row["id"]), at, heads, prev, digest)
+
+    def list_audit_checkpoints(self):
+        return [AuditCheckpoint(r["id"], r["at"], _l(r["heads"]) or {}, r["prev_hash"], r["hash"],
+                                r["legacy_upto"])
+                for r in self.conn.execute("SELECT * FROM audit_checkpoints ORDER BY id")]
 
     # draft events (the widget)
     def add_draft_event(self, row):

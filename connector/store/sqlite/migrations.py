@@ -145,12 +145,38 @@ def report_columns(payload: dict[str, Any]) -> tuple[str | None, str, int, int]:
             len((payload.get("transcript") or {}).get("turns") or []))
 
 
+def _m012_audit_chains(db: sqlite_utils.Database) -> None:
+    """One audit chain per conversation, with a head row each and sealed checkpoints.
+
+    Rows already written stay as they are, linked in one chain: the checkpoint written here
+    records its last id and hash, and ``audit.verify`` checks those rows as one chain as before.
+    """
+    _table(db, "audit_heads").create({"chain": str, "hash": str, "sealed": str}, pk="chain",
+                                     not_null={"hash"})
+    _table(db, "audit_checkpoints").create(
+        {"id": int, "at": str, "heads": str, "legacy_upto": int, "prev_hash": str, "hash": str},
+        pk="id",
+    )
+    last = db.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+    if last is None:
+        return
+    from datetime import UTC, datetime
+
+    from connector.store.base import canonical_json, checkpoint_hash
+
+    at = datetime.now(UTC).isoformat(timespec="microseconds")
+    heads = {"(single chain)": last[1]}
+    db.execute("INSERT INTO audit_checkpoints (at, heads, legacy_upto, prev_hash, hash) VALUES (?,?,?,?,?)",
+               (at, canonical_json(heads), last[0], "", checkpoint_hash("", at, heads, last[0])))
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("005_timers", _m005_timers),
     ("006_handoff_facts", _m006_handoff_facts),
     ("010_draft_events", _m010_draft_events),
     ("011_report_columns", _m011_report_columns),
+    ("012_audit_chains", _m012_audit_chains),
 ]
 
 

@@ -11,6 +11,7 @@ import sqlite3
 from typing import Any
 
 from connector.store.base import (
+    AuditCheckpoint,
     AuditRow,
     ConversationRow,
     FactRow,
@@ -19,8 +20,10 @@ from connector.store.base import (
     OutboxRow,
     TimerRow,
     Tx,
+    audit_chain,
     audit_hash,
     canonical_json,
+    checkpoint_hash,
 )
 from connector.store.sqlite.migrations import report_columns
 
@@ -368,8 +371,9 @@ class SqliteTx(Tx):
 
     # audit
     def append_audit(self, *, at, action, actor, conversation_id, handoff_id, reason, data):
-        last = self._one("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")
-        prev = last["hash"] if last else ""
+        chain = audit_chain(conversation_id)
+        head = self._one("SELECT hash FROM audit_heads WHERE chain=?", (chain,))
+        prev = head["hash"] if head else ""
         data_json = canonical_json(data)  # stored as hashed: one encoding of the largest field
         digest = audit_hash(prev, at, action, actor, conversation_id, handoff_id, reason, data,
                             data_json=data_json)
@@ -378,6 +382,8 @@ class SqliteTx(Tx):
             " VALUES (?,?,?,?,?,?,?,?,?)",
             (at, action, actor, conversation_id, handoff_id, reason, data_json, prev, digest),
         )
+        self.conn.execute("INSERT INTO audit_heads (chain, hash) VALUES (?,?)"
+                          " ON CONFLICT (chain) DO UPDATE SET hash=excluded.hash", (chain, digest))
         return AuditRow(int(cur.lastrowid or 0), at, action, actor, conversation_id, handoff_id, reason,
                         data, prev, digest)
 
@@ -392,6 +398,22 @@ class SqliteTx(Tx):
             for r in cur
         ]
 
+    def seal_audit(self, at):
+        heads = {r["chain"]: r["hash"] for r in self.conn.execute(
+            "UPDATE audit_heads SET sealed=hash WHERE sealed IS NULL OR sealed != hash RETURNING chain, hash")}
+        if not heads:
+            return None
+        last = self._one("SELECT hash FROM audit_checkpoints ORDER BY id DESC LIMIT 1")
+        prev = last["hash"] if last else ""
+        digest = checkpoint_hash(prev, at, heads, None)
+        cur = self.conn.execute("INSERT INTO audit_checkpoints (at, heads, legacy_upto, prev_hash, hash)"
+                                " VALUES (?,?,NULL,?,?)", (at, canonical_json(heads), prev, digest))
+        return AuditCheckpoint(int(cur.lastrowid or 0), at, heads, prev, digest)
+
+    def list_audit_checkpoints(self):
+        return [AuditCheckpoint(r["id"], r["at"], _l(r["heads"]) or {}, r["prev_hash"], r["hash"],
+                                r["legacy_upto"])
+                for r in self.conn.execute("SELECT * FROM audit_checkpoints ORDER BY id")]
 
     # draft events (the widget)
     def add_draft_event(self, row):
