@@ -15,10 +15,19 @@ from tests import helpers, pg
 from tests.helpers import Clock, Receiver, make_settings
 
 
+# The suites that run on both stores: the API, outbox, timers (reminders), helpdesk webhooks and
+# audit ones, where a store's locking and claiming show. The rest run on SQLite only, which keeps
+# `make test` short; the store contract suite (tests/store/) covers every store's verbs.
+BOTH_STORES = frozenset({
+    "tests.test_ingest", "tests.test_spine", "tests.test_outbox", "tests.test_reminders", "tests.test_audit",
+    "tests.integrations.test_zendesk", "tests.integrations.test_intercom", "tests.integrations.test_salesforce",
+})
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A module that sets ``STORE_KINDS = ("sqlite", "postgresql")`` runs each test on each store
+    """Each test of a module in ``BOTH_STORES`` runs on SQLite and on PostgreSQL
     (``@pytest.mark.stores("sqlite")`` narrows one test: what it checks is that store's own)."""
-    kinds = getattr(metafunc.module, "STORE_KINDS", None)
+    kinds = ("sqlite", "postgresql") if metafunc.module.__name__ in BOTH_STORES else None
     marker = metafunc.definition.get_closest_marker("stores")
     if kinds and marker is not None:
         kinds = marker.args

@@ -12,8 +12,6 @@ from connector import audit as audit_mod
 from connector.cli import main
 from tests.helpers import drain, event, post_event, raw_execute, store_env
 
-STORE_KINDS = ("sqlite", "postgresql")  # tests/conftest.py runs each test on both stores
-
 
 @pytest.fixture
 def walked(client, runtime, worker, clock, settings):  # type: ignore[no-untyped-def]

@@ -17,8 +17,6 @@ from connector.runtime import build_runtime
 from connector.store import OutboxRow
 from tests.helpers import dumps, event, post_event, signed_headers
 
-STORE_KINDS = ("sqlite", "postgresql")  # tests/conftest.py runs each test on both stores
-
 
 class Between:
     """Runs ``action`` once, the next time an event is decided: after the ingest walk has read

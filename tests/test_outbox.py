@@ -21,8 +21,6 @@ from integrations.base import (
 )
 from tests.helpers import drain, dumps, event, make_settings, post_event, signed_headers, store_env
 
-STORE_KINDS = ("sqlite", "postgresql")  # tests/conftest.py runs each test on both stores
-
 
 def escalate(client, event_id: str = "evt-1", conversation_id: str = "conv-1"):  # type: ignore[no-untyped-def]
     return post_event(client, event(conversation_id, event_id)).json

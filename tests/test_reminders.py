@@ -12,8 +12,6 @@ from connector.errors import ConfigError
 from connector.schemas import Claim
 from tests.helpers import drain, dumps, event, make_settings, post_event, signed_headers
 
-STORE_KINDS = ("sqlite", "postgresql")  # tests/conftest.py runs each test on both stores
-
 WINDOW = 10 * 60  # the default response window, in seconds
 
 

@@ -9,8 +9,6 @@ from urllib.parse import urlsplit
 from connector import security
 from tests.helpers import API_KEY, SECRET, drain, dumps, event, post_event, signed_headers
 
-STORE_KINDS = ("sqlite", "postgresql")  # tests/conftest.py runs each test on both stores
-
 AGENT = {"Authorization": f"Bearer {API_KEY}"}
 
 
