@@ -14,7 +14,6 @@ from connector.runtime import Runtime, build_runtime
 from tests import helpers, pg
 from tests.helpers import Clock, Receiver, make_settings
 
-
 # The suites that run on both stores: the API, outbox, timers (reminders), helpdesk webhooks and
 # audit ones, where a store's locking and claiming show. The rest run on SQLite only, which keeps
 # `make test` short; the store contract suite (tests/store/) covers every store's verbs.
