@@ -86,10 +86,13 @@ def verify(
     rows: Iterable[AuditRow], *, anchor: str | None = None, first_id: int = 1,
     checkpoints: Sequence[AuditCheckpoint] = (), id_gaps: bool = True,
 ) -> Verification:
-    """Recompute every chain over ``rows`` (in the order written: ``Tx.list_audit``), check the
-    checkpoints and that each head they sealed is still there, and list every break found.
+    """Recompute every chain over ``rows``, check the checkpoints and that each head they sealed
+    is still there, and list every break found.
 
-    ``id_gaps`` reports a jump in the ids as deleted rows (``Store.audit_ids_contiguous``).
+    Rows are checked in id order, whatever order they come in: within a conversation ids grow
+    in the order rows were appended (appenders of a chain take turns), while times need not (a
+    worker stamps a delivery before it waits for the chain). ``id_gaps`` reports a jump in the
+    ids as deleted rows (``Store.audit_ids_contiguous``).
     """
     result = Verification(anchor_found=None if anchor is None else False)
     wanted = _check_checkpoints(checkpoints, result)
@@ -98,7 +101,7 @@ def verify(
     legacy_upto = max((cp.legacy_upto or 0 for cp in checkpoints), default=0)
     last: dict[str, tuple[int, str]] = {}  # chain → (id, hash) of its latest row
     expected_id = first_id
-    for row in rows:
+    for row in sorted(rows, key=lambda r: r.id):
         result.rows += 1
         if id_gaps and row.id != expected_id:
             missing = (

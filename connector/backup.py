@@ -50,7 +50,11 @@ class Summary:
 
 
 def hold(store_path: str) -> int:
-    """Take the shared "a server uses this store" lock; keep the descriptor open while serving."""
+    """Take the shared "a server uses this store" lock; keep the descriptor open while serving.
+
+    Only a SQLite store has a file to lock: for another store (``store_path`` empty) it is -1."""
+    if not store_path:
+        return -1
     fd = os.open(_serving(store_path), os.O_RDONLY | os.O_CREAT, 0o644)
     fcntl.flock(fd, fcntl.LOCK_SH)
     return fd

@@ -100,7 +100,7 @@ def serve(config: str | None, host: str | None, port: int | None, no_worker: boo
         worker = Worker(runtime)
         worker.start()
     click.echo(f"handoff-connector listening on {settings.server.base_url()} "
-               f"(store {settings.store.path}, destinations {', '.join(settings.destinations)}, "
+               f"(store {settings.store.path or settings.store.backend}, destinations {', '.join(settings.destinations)}, "
                f"worker {'on' if worker else 'off'})", err=True)
     try:
         serving.run_until_signalled(server)

@@ -12,6 +12,12 @@ import click
 from connector.cli import CONFIG_HELP, _fail, _load, main
 
 
+def _sqlite_only(settings, command: str) -> None:  # type: ignore[no-untyped-def]
+    if settings.store.backend != "sqlite":
+        _fail(f"handoff {command} copies a SQLite file; the store is {settings.store.backend}: use pg_dump / "
+              "pg_restore (docs/operations.md)")
+
+
 @main.command()
 @click.option("--config", "-c", help=CONFIG_HELP)
 @click.argument("file", type=click.Path(dir_okay=False))
@@ -20,6 +26,7 @@ def backup(config: str | None, file: str) -> None:
     from connector import backup as backups
 
     settings = _load(config)
+    _sqlite_only(settings, "backup")
     try:
         summary = backups.backup(settings.store.path, file)
     except backups.BackupError as exc:
@@ -36,6 +43,7 @@ def restore(config: str | None, force: bool, file: str) -> None:
     from connector import backup as backups
 
     settings = _load(config)
+    _sqlite_only(settings, "restore")
     try:
         summary = backups.restore(file, settings.store.path, force=force)
     except backups.BackupError as exc:
