@@ -17,6 +17,13 @@ customer's turn and the bot's answer), the last event of each conversation askin
 that escalates (the heaviest path: decision, handoff, control change, outbox, audit, delivery).
 Message texts differ per event so no cache flatters the figures. Prints figures; asserts nothing.
 Usage: python bench/bench_ingest.py [--seconds 8] [--length 6] [--worker inprocess|process|none]
+
+Scale-out: ``--store postgresql://…`` instead runs 1, 2 and 4 ``handoff serve --no-worker``
+processes (``--servers 1,2,4``) and one ``handoff worker`` on PostgreSQL (a fresh schema of that
+database, dropped after) and, in the same run, on one SQLite file; clients spread over the
+servers as a load balancer would. Per run: events/s, CPU per event of the servers and of the
+database (from /proc), p99 at --rate, accepted → delivered p99; then outbox claims per second
+(``bench_scale.py``).
 """
 
 from __future__ import annotations
@@ -112,9 +119,12 @@ def make_body(worker: int, i: int) -> bytes:
     }).encode()
 
 
-def _client(port: int, worker: int, deadline: float, interval: float | None, start_at: float,
+def _client(port: int | list[int], worker: int, deadline: float, interval: float | None, start_at: float,
             queue: mp.Queue, length: int) -> None:
-    """One client process: send until the deadline; at a fixed interval when given (open loop)."""
+    """One client process: send until the deadline; at a fixed interval when given (open loop).
+    Given several ports (servers), client ``worker`` talks to one of them, as behind a balancer."""
+    if isinstance(port, list):
+        port = port[worker % len(port)]
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     latencies: list[float] = []
     errors = 0
@@ -148,7 +158,7 @@ def _client(port: int, worker: int, deadline: float, interval: float | None, sta
     queue.put((latencies, errors))
 
 
-def load(port: int, clients: int, seconds: float, rate: float | None = None, length: int = 1) -> dict:
+def load(port: int | list[int], clients: int, seconds: float, rate: float | None = None, length: int = 1) -> dict:
     queue: mp.Queue = mp.Queue()
     start_at = time.perf_counter() + 0.3
     deadline = start_at + seconds
@@ -212,7 +222,14 @@ def main() -> None:
     parser.add_argument("--worker", choices=("inprocess", "process", "none"), default="inprocess",
                         help="delivery worker: inside `handoff serve` (the default, as `make run`), "
                              "a separate `handoff worker` process, or none (ingest alone)")
+    parser.add_argument("--store", help="a postgresql:// URL: run the scale-out benchmark (bench_scale.py)")
+    parser.add_argument("--servers", default="1,2,4", help="server process counts for --store")
     args = parser.parse_args()
+    if args.store:
+        from bench_scale import scale
+
+        scale(args)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="handoff-bench-"))
     handoff = str(Path(sys.executable).parent / "handoff")
     results = {}

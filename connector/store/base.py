@@ -253,6 +253,12 @@ class Tx(ABC):
         """Take the most overdue row that is pending, or whose claim expired. Counts an attempt."""
 
     @abstractmethod
+    def claim_outbox_batch(self, worker_id: str, now: float, lease_seconds: float,
+                           limit: int) -> list[OutboxRow]:
+        """``claim_outbox`` for up to ``limit`` rows at once, most overdue first: one transaction
+        for many rows, for workers that deliver in batches. Concurrent claimers never share a row."""
+
+    @abstractmethod
     def finish_outbox(self, row_id: int, worker_id: str, now: float, *, status: str,
                       next_attempt_at: float | None = None, error: str | None = None,
                       result: dict[str, Any] | None = None) -> bool:

@@ -85,6 +85,17 @@ def test_claim_takes_the_most_overdue_due_row_and_counts_an_attempt(store: Store
     assert write(store, lambda tx: tx.claim_outbox("w1", 200.0, LEASE)) is None  # "future" is not due
 
 
+def test_a_batch_claim_takes_the_most_overdue_due_rows_up_to_its_limit(store: Store) -> None:
+    ids = [write(store, lambda tx, i=i: enqueue(tx, f"k{i}", 100.0 - i)) for i in range(5)]
+    write(store, lambda tx: enqueue(tx, "future", 500.0))
+    first = write(store, lambda tx: tx.claim_outbox_batch("w1", 200.0, LEASE, 3))
+    assert [r.id for r in first] == ids[::-1][:3]  # most overdue first
+    assert all((r.status, r.claimed_by, r.attempts) == ("delivering", "w1", 1) for r in first)
+    rest = write(store, lambda tx: tx.claim_outbox_batch("w2", 200.0, LEASE, 10))
+    assert [r.id for r in rest] == ids[::-1][3:]  # "future" is not due, claimed rows are not taken
+    assert write(store, lambda tx: tx.claim_outbox_batch("w3", 200.0 + LEASE, LEASE, 10)) != []  # leases end
+
+
 def test_a_claimed_row_is_claimed_again_only_after_its_lease_and_only_the_holder_finishes(store: Store) -> None:
     row_id = write(store, lambda tx: enqueue(tx, "k1", 100.0))
     assert write(store, lambda tx: tx.claim_outbox("w1", 100.0, LEASE)).id == row_id

@@ -22,7 +22,7 @@ def test_migrate_check_fails_while_pending_then_migrate_applies_once() -> None:
         pending = cli.invoke(main, ["migrate", "--check"], env=env)
         assert pending.exit_code == 1 and "migration(s) pending: 001_initial" in pending.output
         applied = cli.invoke(main, ["migrate"], env=env)
-        assert applied.exit_code == 0 and "applied 2 migration(s): 001_initial, 002_audit_chains" in applied.output
+        assert applied.exit_code == 0 and "applied 3 migration(s): 001_initial, 002_audit_chains, 003_claim_indexes" in applied.output
         for args in (["migrate", "--check"], ["migrate"]):
             again = cli.invoke(main, args, env=env)
             assert again.exit_code == 0 and "no migration pending" in again.output

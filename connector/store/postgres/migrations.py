@@ -88,9 +88,17 @@ CREATE TABLE audit_checkpoints (
 CREATE INDEX audit_at ON audit (at, id);
 """
 
+# Claims walk the due rows in order; done rows pile up at the front of that order, so the walk
+# reads only the rows still to deliver (and the timers still pending).
+M003_CLAIM_INDEXES = """
+CREATE INDEX outbox_claimable ON outbox (next_attempt_at, id) WHERE status IN ('pending', 'delivering');
+CREATE INDEX timers_claimable ON timers (due_at, id) WHERE status = 'pending';
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_initial", M001_INITIAL),
     ("002_audit_chains", M002_AUDIT_CHAINS),
+    ("003_claim_indexes", M003_CLAIM_INDEXES),
 ]
 
 # Held for the length of the migrating transaction; keyed by schema, so stores in different

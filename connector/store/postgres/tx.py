@@ -247,6 +247,18 @@ class PostgresTx(Tx):
         )
         return None if row is None else self._outbox(row)
 
+    def claim_outbox_batch(self, worker_id, now, lease_seconds, limit):
+        cur = self.conn.execute(
+            "UPDATE outbox SET status='delivering', claimed_by=%s, claim_expires_at=%s,"
+            " attempts=attempts+1, updated_at=%s WHERE id IN ("
+            "  SELECT id FROM outbox WHERE (status='pending' AND next_attempt_at<=%s)"
+            "  OR (status='delivering' AND claim_expires_at<=%s)"
+            "  ORDER BY next_attempt_at, id LIMIT %s FOR UPDATE SKIP LOCKED"
+            ") RETURNING *",
+            (worker_id, now + lease_seconds, now, now, now, limit),
+        )
+        return sorted((self._outbox(r) for r in cur), key=lambda r: (r.next_attempt_at, r.id))
+
     def finish_outbox(self, row_id, worker_id, now, *, status, next_attempt_at=None, error=None,
                       result=None):
         cur = self.conn.execute(

@@ -214,6 +214,19 @@ class SqliteTx(Tx):
         )
         return None if row is None else self._outbox(row)
 
+    def claim_outbox_batch(self, worker_id, now, lease_seconds, limit):
+        cur = self.conn.execute(
+            "UPDATE outbox SET status='delivering', claimed_by=?, claim_expires_at=?,"
+            " attempts=attempts+1, updated_at=? WHERE id IN ("
+            "  SELECT id FROM outbox WHERE (status='pending' AND next_attempt_at<=?)"
+            "  OR (status='delivering' AND claim_expires_at<=?)"
+            "  ORDER BY next_attempt_at, id LIMIT ?"
+            ") RETURNING *",
+            (worker_id, now + lease_seconds, now, now, now, limit),
+        )
+        rows = [self._outbox(r) for r in cur]
+        return sorted(rows, key=lambda r: (r.next_attempt_at, r.id))
+
     def finish_outbox(self, row_id, worker_id, now, *, status, next_attempt_at=None, error=None,
                       result=None):
         cur = self.conn.execute(
