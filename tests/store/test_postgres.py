@@ -1,15 +1,19 @@
 """What is true of the PostgreSQL store alone: its waker's fallback when the LISTEN connection drops,
-and migrations raced by replicas starting together."""
+migrations raced by replicas starting together, and text it cannot hold."""
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import psycopg
 
+from connector.app import create_app
+from connector.runtime import build_runtime
 from connector.store.postgres import PostgresStore
 from connector.store.postgres.migrations import MIGRATIONS
-from tests import pg
+from tests import helpers, pg
+from tests.helpers import Clock, event, make_settings, post_event
 
 
 def _listeners(url: str, channel: str) -> list[int]:
@@ -68,3 +72,23 @@ def test_replicas_starting_together_migrate_once() -> None:
         finally:
             for s in stores:
                 s.close()
+
+
+def test_a_nul_character_is_refused_whole_with_a_problem_not_stored_altered(tmp_path: Path) -> None:
+    with pg.fresh_url() as url:
+        helpers.STORE_URL["url"] = url
+        try:
+            runtime = build_runtime(make_settings(tmp_path), clock=Clock())
+        finally:
+            helpers.STORE_URL["url"] = None
+        try:
+            client = create_app(runtime=runtime).test_client()
+            body = event("conv-nul", "evt-nul", messages=[
+                {"id": "m1", "role": "customer", "text": "hello\u0000 I want a person"}])
+            answer = post_event(client, body)
+            assert answer.status_code == 400 and answer.json["type"].endswith("/nul-character")
+            with runtime.store.reading() as tx:
+                assert tx.get_event("demo", "evt-nul") is None and tx.get_conversation("conv-nul") is None
+            assert post_event(client, event("conv-ok", "evt-ok")).status_code == 200  # the pool is fine
+        finally:
+            runtime.close()

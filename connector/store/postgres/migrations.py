@@ -76,6 +76,7 @@ CREATE TABLE draft_events (
     action text NOT NULL, actor text, via text, at text NOT NULL, draft_chars integer,
     final_chars integer, edit_distance integer);
 CREATE INDEX draft_events_handoff ON draft_events (handoff_id, id);
+CREATE TABLE _probe (id integer PRIMARY KEY, at double precision);
 """
 
 # One audit chain per conversation (``Tx.append_audit``): its head, and sealed checkpoints. This

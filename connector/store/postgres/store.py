@@ -32,7 +32,7 @@ from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from connector.errors import ConfigError, StoreBusy, StoreUnavailable
+from connector.errors import BadRequest, ConfigError, StoreBusy, StoreUnavailable
 from connector.store.base import Store, Tx
 from connector.store.postgres import migrations
 from connector.store.postgres.tx import PostgresTx
@@ -127,6 +127,14 @@ class PostgresStore(Store):
             except pg_errors.LockNotAvailable as exc:
                 self._rollback(conn)
                 raise _busy(exc, self.busy_timeout_ms) from exc
+            except psycopg.DataError as exc:
+                self._rollback(conn)
+                if "NUL" not in str(exc):
+                    raise
+                # PostgreSQL's text cannot hold U+0000 (SQLite's can): refuse the request whole,
+                # rather than store something other than what was sent
+                raise BadRequest("a text or id contains the character U+0000 (NUL), which this store "
+                                 "(PostgreSQL) cannot keep; nothing was stored", slug="nul-character") from exc
             except (pg_errors.DiskFull, pg_errors.ReadOnlySqlTransaction, pg_errors.AdminShutdown,
                     psycopg.OperationalError) as exc:
                 self._rollback(conn)
@@ -165,7 +173,6 @@ class PostgresStore(Store):
         with self.atomic() as tx:
             assert isinstance(tx, PostgresTx)
             # a real write, as on SQLite: a read-only standby or a full disk fails here
-            tx.conn.execute("CREATE TABLE IF NOT EXISTS _probe (id integer PRIMARY KEY, at double precision)")
             tx.conn.execute("INSERT INTO _probe (id, at) VALUES (1, extract(epoch from now()))"
                             " ON CONFLICT (id) DO UPDATE SET at = excluded.at")
 
