@@ -124,7 +124,7 @@ class PostgresStore(Store):
                     conn.execute("ROLLBACK")
                     raise
                 conn.execute("COMMIT")
-            except pg_errors.LockNotAvailable as exc:
+            except (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected) as exc:
                 self._rollback(conn)
                 raise _busy(exc, self.busy_timeout_ms) from exc
             except psycopg.DataError as exc:

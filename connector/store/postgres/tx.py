@@ -6,7 +6,9 @@ from locks the database holds until the transaction ends, so any number of repli
 - a write transaction that reads a conversation first takes an advisory lock on its id (the row
   may not exist yet, so a row lock alone would not do): writers of one conversation take turns,
   and the second sees what the first committed (read committed: every statement reads afresh);
-- handoffs and inbox items read for writing are read ``FOR UPDATE``;
+- handoffs read for writing take their conversation's lock, then are read ``FOR UPDATE``, as are
+  inbox items; locks are taken in one order (event, conversation, rows), so writers do not
+  deadlock (and should they, the store answers ``StoreBusy``: retry);
 - outbox rows and timers are claimed ``FOR UPDATE SKIP LOCKED``, so claimers never wait for each
   other and never take the same row;
 - repeats are refused by unique constraints, with ``ON CONFLICT`` where the contract says "adds
@@ -183,7 +185,12 @@ class PostgresTx(Tx):
         )
 
     def get_handoff(self, handoff_id):
-        row = self._one("SELECT * FROM handoffs WHERE id=%s" + self._for_update(), (handoff_id,))
+        row = self._one("SELECT * FROM handoffs WHERE id=%s", (handoff_id,))
+        if row is not None and self.write:
+            # Its conversation's lock first, then the row: every writer of a conversation's things
+            # takes the locks in the one order (event, conversation, rows), so none deadlock.
+            self._lock("conversation:" + (row["conversation_id"] or ""))
+            row = self._one("SELECT * FROM handoffs WHERE id=%s FOR UPDATE", (handoff_id,))
         return None if row is None else self._handoff(row)
 
     def update_handoff(self, handoff_id, **fields):
