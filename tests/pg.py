@@ -25,16 +25,32 @@ def server_url() -> str:
     return os.environ.get("HANDOFF_TEST_PG_URL") or DEFAULT_URL
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @cache
 def _unreachable() -> str | None:
-    """Why the server cannot be used, or None (asked once per run)."""
+    """Why the server cannot be used, or None (asked once per run). Drops the schemas a killed
+    run of this machine left behind (named after a process that no longer exists)."""
     try:
         import psycopg
     except ImportError as exc:
         return f"psycopg is not installed ({exc}): pip install -e '.[postgres]'"
     try:
-        with psycopg.connect(server_url(), connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
+        with psycopg.connect(server_url(), connect_timeout=3, autocommit=True) as conn:
+            left = [r[0] for r in conn.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'handoff\\_test\\_%'")]
+            for schema in left:
+                pid = schema.split("_")[2]
+                if pid.isdigit() and not _alive(int(pid)):
+                    conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
     except psycopg.Error as exc:
         return f"no PostgreSQL at {server_url()} ({str(exc).strip().splitlines()[0]})"
     return None
