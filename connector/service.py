@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from datetime import datetime
 from typing import Any
@@ -264,46 +265,69 @@ def _handoff_and_conversation(tx: Tx, handoff_id: str) -> tuple[HandoffRow, Conv
     return handoff, conversation
 
 
+AfterCommit = list[Callable[[], None]]  # what an operation does once its transaction commits
+
+
+def run_after(after: AfterCommit) -> None:
+    for action in after:
+        action()
+
+
 def claim(runtime: Runtime, handoff_id: str, body: Claim) -> Control:
     """An agent takes over: pending_agent → agent. Claiming again as the same agent is a no-op."""
-    now = runtime.now()
+    after: AfterCommit = []
     with runtime.store.atomic() as tx:
-        handoff, conversation = _handoff_and_conversation(tx, handoff_id)
-        if conversation.handoff_id != handoff_id or conversation.owner == BOT:
-            raise Conflict("this handoff is no longer open", slug="handoff-not-open")
-        if conversation.owner == AGENT:
-            if handoff.claimed_by == body.actor:
-                return control_of(conversation)
-            raise Conflict(f"already taken over by {handoff.claimed_by}", slug="already-claimed")
-        control.transition(tx, runtime.settings, conversation, AGENT, handoff_id=handoff_id,
-                           actor=body.actor, reason="agent took over", now=now)
-        tx.update_handoff(handoff_id, status="with_agent", claimed_by=body.actor, updated_at=iso(now))
-        waited = _agent_responded(tx, handoff, body.actor, now, via="claim")
-    _observe_first_response(runtime, handoff, waited)
-    runtime.waker.notify()
+        result = claim_in(runtime, tx, handoff_id, body, after)
+    run_after(after)
+    return result
+
+
+def claim_in(runtime: Runtime, tx: Tx, handoff_id: str, body: Claim, after: AfterCommit) -> Control:
+    """``claim`` in the caller's transaction; what follows the commit goes to ``after``."""
+    now = runtime.now()
+    handoff, conversation = _handoff_and_conversation(tx, handoff_id)
+    if conversation.handoff_id != handoff_id or conversation.owner == BOT:
+        raise Conflict("this handoff is no longer open", slug="handoff-not-open")
+    if conversation.owner == AGENT:
+        if handoff.claimed_by == body.actor:
+            return control_of(conversation)
+        raise Conflict(f"already taken over by {handoff.claimed_by}", slug="already-claimed")
+    control.transition(tx, runtime.settings, conversation, AGENT, handoff_id=handoff_id,
+                       actor=body.actor, reason="agent took over", now=now)
+    tx.update_handoff(handoff_id, status="with_agent", claimed_by=body.actor, updated_at=iso(now))
+    waited = _agent_responded(tx, handoff, body.actor, now, via="claim")
+    after += [lambda: _observe_first_response(runtime, handoff, waited), runtime.waker.notify]
     return control_of(conversation)
 
 
 def handback(runtime: Runtime, handoff_id: str, body: Handback) -> Control:
     """The agent gives the conversation back to the bot, with a note the bot can resume from."""
+    after: AfterCommit = []
+    with runtime.store.atomic() as tx:
+        result = handback_in(runtime, tx, handoff_id, body, after)
+    run_after(after)
+    return result
+
+
+def handback_in(runtime: Runtime, tx: Tx, handoff_id: str, body: Handback, after: AfterCommit) -> Control:
+    """``handback`` in the caller's transaction; what follows the commit goes to ``after``."""
     now = runtime.now()
     stamp = iso(now)
-    with runtime.store.atomic() as tx:
-        handoff, conversation = _handoff_and_conversation(tx, handoff_id)
-        if conversation.handoff_id != handoff_id or conversation.owner == BOT:
-            raise Conflict("this handoff is not with an agent; nothing to hand back", slug="handoff-not-open")
-        timers.stop(tx, handoff_id, now, actor=body.actor, reason="handed back",
-                    conversation_id=conversation.id)
-        control.hand_back(
-            tx, runtime.settings, conversation, handoff_id, actor=body.actor, note=body.note,
-            resolution=body.resolution, resume_hint=body.resume_hint, reason="handback", now=now,
-            destination_note=f"Handed back to the bot by {body.actor}: {body.note}",
-        )
-        tx.append_audit(at=stamp, action="handback", actor=body.actor, conversation_id=conversation.id,
-                        handoff_id=handoff_id, reason=body.resolution or "handed back",
-                        data={"note_chars": len(body.note), "resume_hint": body.resume_hint})
-    runtime.waker.notify()
-    metrics.safely(runtime, lambda m: m.handbacks.labels("agent").inc())
+    handoff, conversation = _handoff_and_conversation(tx, handoff_id)
+    if conversation.handoff_id != handoff_id or conversation.owner == BOT:
+        raise Conflict("this handoff is not with an agent; nothing to hand back", slug="handoff-not-open")
+    timers.stop(tx, handoff_id, now, actor=body.actor, reason="handed back",
+                conversation_id=conversation.id)
+    control.hand_back(
+        tx, runtime.settings, conversation, handoff_id, actor=body.actor, note=body.note,
+        resolution=body.resolution, resume_hint=body.resume_hint, reason="handback", now=now,
+        destination_note=f"Handed back to the bot by {body.actor}: {body.note}",
+    )
+    tx.append_audit(at=stamp, action="handback", actor=body.actor, conversation_id=conversation.id,
+                    handoff_id=handoff_id, reason=body.resolution or "handed back",
+                    data={"note_chars": len(body.note), "resume_hint": body.resume_hint})
+    after += [runtime.waker.notify,
+              lambda: metrics.safely(runtime, lambda m: m.handbacks.labels("agent").inc())]
     return control_of(conversation)
 
 
@@ -333,39 +357,53 @@ def record_agent_reply(runtime: Runtime, handoff_id: str, actor: str, at: dateti
 
     Safe to call for every reply: later replies only append an audit row.
     """
+    after: AfterCommit = []
+    with runtime.store.atomic() as tx:
+        result = record_agent_reply_in(runtime, tx, handoff_id, actor, at, after)
+    run_after(after)
+    return result
+
+
+def record_agent_reply_in(runtime: Runtime, tx: Tx, handoff_id: str, actor: str, at: datetime | None,
+                          after: AfterCommit) -> Control:
+    """``record_agent_reply`` in the caller's transaction."""
     now = runtime.now()
     at = at or now
-    with runtime.store.atomic() as tx:
-        handoff, conversation = _handoff_and_conversation(tx, handoff_id)
-        if conversation.handoff_id == handoff_id and conversation.owner == PENDING:
-            control.transition(tx, runtime.settings, conversation, AGENT, handoff_id=handoff_id,
-                               actor=actor, reason="agent replied", now=now)
-            tx.update_handoff(handoff_id, status="with_agent", claimed_by=handoff.claimed_by or actor,
-                              updated_at=iso(now))
-        waited = _agent_responded(tx, handoff, actor, at, via="reply")
-        tx.append_audit(at=iso(now), action="agent.replied", actor=actor, conversation_id=conversation.id,
-                        handoff_id=handoff_id, reason="agent replied in the helpdesk",
-                        data={"at": iso(at), "first": waited is not None})
-    _observe_first_response(runtime, handoff, waited)
-    runtime.waker.notify()
+    handoff, conversation = _handoff_and_conversation(tx, handoff_id)
+    if conversation.handoff_id == handoff_id and conversation.owner == PENDING:
+        control.transition(tx, runtime.settings, conversation, AGENT, handoff_id=handoff_id,
+                           actor=actor, reason="agent replied", now=now)
+        tx.update_handoff(handoff_id, status="with_agent", claimed_by=handoff.claimed_by or actor,
+                          updated_at=iso(now))
+    waited = _agent_responded(tx, handoff, actor, at, via="reply")
+    tx.append_audit(at=iso(now), action="agent.replied", actor=actor, conversation_id=conversation.id,
+                    handoff_id=handoff_id, reason="agent replied in the helpdesk",
+                    data={"at": iso(at), "first": waited is not None})
+    after += [lambda: _observe_first_response(runtime, handoff, waited), runtime.waker.notify]
     return control_of(conversation)
 
 
 def record_reassignment(runtime: Runtime, handoff_id: str, from_team: str | None, to_team: str,
                         actor: str = "helpdesk", at: datetime | None = None) -> None:
     """The helpdesk moved the handoff to another team: a routing miss (routing accuracy KPI)."""
+    with runtime.store.atomic() as tx:
+        record_reassignment_in(runtime, tx, handoff_id, from_team, to_team, actor=actor, at=at)
+
+
+def record_reassignment_in(runtime: Runtime, tx: Tx, handoff_id: str, from_team: str | None, to_team: str,
+                           *, actor: str = "helpdesk", at: datetime | None = None) -> None:
+    """``record_reassignment`` in the caller's transaction."""
     now = runtime.now()
     at = at or now
-    with runtime.store.atomic() as tx:
-        handoff, conversation = _handoff_and_conversation(tx, handoff_id)
-        from_team = from_team or handoff.team
-        if from_team == to_team:
-            return
-        tx.add_fact(handoff_id, "reassigned", iso(at), {"from_team": from_team, "to_team": to_team, "actor": actor})
-        tx.update_handoff(handoff_id, team=to_team, updated_at=iso(now))
-        tx.append_audit(at=iso(now), action="reassigned", actor=actor, conversation_id=conversation.id,
-                        handoff_id=handoff_id, reason=f"moved from {from_team} to {to_team}",
-                        data={"from_team": from_team, "to_team": to_team})
+    handoff, conversation = _handoff_and_conversation(tx, handoff_id)
+    from_team = from_team or handoff.team
+    if from_team == to_team:
+        return
+    tx.add_fact(handoff_id, "reassigned", iso(at), {"from_team": from_team, "to_team": to_team, "actor": actor})
+    tx.update_handoff(handoff_id, team=to_team, updated_at=iso(now))
+    tx.append_audit(at=iso(now), action="reassigned", actor=actor, conversation_id=conversation.id,
+                    handoff_id=handoff_id, reason=f"moved from {from_team} to {to_team}",
+                    data={"from_team": from_team, "to_team": to_team})
 
 
 def record_csat(runtime: Runtime, handoff_id: str, score: float, *, scale: float = 5,
