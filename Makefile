@@ -39,9 +39,10 @@ browser:
 	  fi; \
 	fi
 
-lint: $(VENV)/.installed-test  ## ruff on everything, mypy on the packages (pyproject.toml)
+lint: $(VENV)/.installed-test  ## ruff, mypy, and the architecture's import contracts (pyproject.toml)
 	$(BIN)/ruff check connector channels integrations sidebar_widget tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(VENV)/.installed-test  ## benchmarks print figures (see bench/README.md)
 	$(BIN)/python bench/bench_ingest.py
