@@ -108,6 +108,7 @@ def _ingest_once(runtime: Runtime, source: str, event: Event, *, locked: bool) -
             snapshot = Snapshot(found, tx.list_messages(found.id) if found else [])
         decided_at = runtime.now()
         decided = decide_event(source, event, snapshot, settings, decided_at)
+        decided.inputs_digest = audit.digest(event.model_dump(mode="json"))  # outside the lock
         limits.check_conversation(len(snapshot.transcript) + len(decided.new_rows), settings.limits)
         plan = None
         if decided.decision.escalate:
@@ -119,6 +120,7 @@ def _ingest_once(runtime: Runtime, source: str, event: Event, *, locked: bool) -
                     prior_handoffs=tx.count_customer_handoffs(customer_id) if customer_id else 0)
             plan = plan_handoff(source, decided, history, settings, handoff_id=new_handoff_id(),
                                 base_url=runtime.base_url, now=decided_at)
+        decided.decision_json = decided.decision.model_dump(mode="json")  # final once planned
         if held is not None:
             response = _write(runtime, held, source, event, snapshot, decided, plan)
         else:
@@ -171,18 +173,17 @@ def _write(runtime: Runtime, tx: Tx, source: str, event: Event, snapshot: Snapsh
         handoff_ref = HandoffRef(id=conversation.handoff_id,
                                  status=STATUS_FOR_OWNER[conversation.owner],  # type: ignore[arg-type]
                                  widget_url=widget_url(runtime, conversation.handoff_id))
-    decision_json = decision.model_dump(mode="json")
     tx.append_audit(
         at=stamp, action="decision", actor=f"policy:{decision.policy_version}",
         conversation_id=conversation.id, handoff_id=handoff_ref.id if handoff_ref else None,
         reason="escalate" if decision.escalate else "stay with bot",
         data={"event_id": event.id, "event_type": event.type, "source": source,
               "new_messages": [r.id for r in inserted],
-              "inputs_digest": audit.digest(event.model_dump(mode="json")),
+              "inputs_digest": decided.inputs_digest,
               "new_messages_digest": audit.digest([[r.id, r.role, r.text] for r in inserted]),
               "rules_fired": [r.rule for r in decision.reasons],
               "policy_version": decision.policy_version,
-              "decision": decision_json},
+              "decision": decided.decision_json},
     )
     response = EventResponse(
         event_id=event.id, duplicate=False, decision=decision, control=control_of(conversation),
