@@ -123,10 +123,13 @@ class DialogflowChannel(BotChannel):
         (response,) = responses
         parameters: dict[str, Any] = {"handoff_owner": response.control.owner}
         body: dict[str, Any] = {"sessionInfo": {"parameters": parameters}}
-        if response.decision.escalate and response.handoff is not None:
-            parameters["handoff_id"] = response.handoff.id
-            metadata = {"handoff_id": response.handoff.id, "team": response.decision.team,
-                        "priority": response.decision.priority, "widget_url": response.handoff.widget_url}
+        asked = json.loads(request.body).get("fulfillmentInfo", {}).get("tag") in self.settings.handoff_tags
+        handoff_id = response.handoff.id if response.handoff is not None else response.control.handoff_id
+        # a handoff tag on a conversation already with a person hands off again to the same handoff
+        if handoff_id and (response.decision.escalate or (asked and response.control.owner != "bot")):
+            parameters["handoff_id"] = handoff_id
+            metadata = {"handoff_id": handoff_id, "team": response.decision.team,
+                        "priority": response.decision.priority}
             messages: list[dict[str, Any]] = []
             if response.customer_message is not None:
                 messages.append({"text": {"text": [response.customer_message.text]}})

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import requests
+from google.cloud import dialogflowcx_v3 as cx
 
 from channels.base import InboundRequest
 from channels.dialogflow import DialogflowChannel
@@ -18,8 +19,6 @@ from tests.channels.conftest import settings_with_source
 from tests.helpers import API_KEY, drain
 from tests.integrations.harness import FAILURE_TABLE, check_failure
 from tests.standins.dialogflow import DialogflowStandin
-
-cx = pytest.importorskip("google.cloud.dialogflowcx_v3")
 
 TOKEN = "dialogflow-webhook-token"
 GOOGLE_TOKEN = "ya29.test-access-token"
