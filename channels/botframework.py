@@ -69,7 +69,7 @@ class BotFrameworkSettings(BaseModel):
     directline_url: str = "https://directline.botframework.com"
     hub_id: str = "handoff-connector"  # ``from.id`` of what the hub posts
     hub_name: str = "Support"
-    callback_url: str | None = None  # unused: callbacks go through Direct Line
+    callback_url: str | None = None  # shared by every source; refused here (below)
     callback_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     @field_validator("directline_url")
@@ -78,6 +78,13 @@ class BotFrameworkSettings(BaseModel):
         if not re.match(r"^https?://[^\s/]+", url):
             raise ValueError("must be an http:// or https:// URL")
         return url.rstrip("/")
+
+    @field_validator("callback_url")
+    @classmethod
+    def _no_callback_url(cls, url: str | None) -> None:
+        if url is not None:
+            raise ValueError("not used by this channel: its callbacks go through Direct Line (directline_url)")
+        return None
 
 
 class BotFrameworkChannel(BotChannel):

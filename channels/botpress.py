@@ -58,7 +58,7 @@ class BotpressSettings(BaseModel):
 
     secret: str = Field(min_length=16, pattern=r"^[A-Za-z0-9_\-]+$")
     webhook_url: str  # the hitl-api integration's webhook, https://webhook.botpress.cloud/<id>
-    callback_url: str | None = None  # unused: callbacks go to webhook_url
+    callback_url: str | None = None  # shared by every source; refused here (below)
     callback_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     @field_validator("webhook_url")
@@ -67,6 +67,13 @@ class BotpressSettings(BaseModel):
         if not re.match(r"^https?://[^\s/]+", url):
             raise ValueError("must be an http:// or https:// URL")
         return url.rstrip("/")
+
+    @field_validator("callback_url")
+    @classmethod
+    def _no_callback_url(cls, url: str | None) -> None:
+        if url is not None:
+            raise ValueError("not used by this channel: its callbacks go to webhook_url")
+        return None
 
 
 class BotpressChannel(BotChannel):

@@ -27,7 +27,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from channels.base import BotChannel, ChannelAnswer, InboundRequest
 from channels.common import (
@@ -54,7 +54,7 @@ class DialogflowSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     secret: str = Field(min_length=8)
-    callback_url: str | None = None  # unused: callbacks go to Dialogflow's API
+    callback_url: str | None = None  # shared by every source; refused here (below)
     callback_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     handoff_tags: list[str] = Field(default_factory=lambda: ["handoff"], min_length=1)
     reason_parameter: str = "handoff_reason"
@@ -65,6 +65,13 @@ class DialogflowSettings(BaseModel):
     # a service account key file (needs the google-auth package), or a static token (tests, proxies)
     credentials_file: str | None = None
     access_token: str | None = None
+
+    @field_validator("callback_url")
+    @classmethod
+    def _no_callback_url(cls, url: str | None) -> None:
+        if url is not None:
+            raise ValueError("not used by this channel: its callbacks go to Dialogflow's API (detectIntent)")
+        return None
 
 
 class DialogflowChannel(BotChannel):
