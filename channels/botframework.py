@@ -112,7 +112,9 @@ class BotFrameworkChannel(BotChannel):
         if kind == "event" and activity.get("name") == INITIATE:
             return [self._initiate(activity, base)]
         if kind == "message":
-            role = "bot" if _role(activity.get("from")) == "bot" else "customer"
+            # only a bot posts to the Connector API paths; elsewhere the sender's role decides
+            from_bot = request.path.startswith("v3/conversations/") and _role(activity.get("from")) != "user"
+            role = "bot" if from_bot or _role(activity.get("from")) == "bot" else "customer"
             data = {**base, "type": "conversation.updated",
                     "messages": [{"id": activity_id, "role": role, "text": str(activity.get("text") or ""),
                                   "at": at}]}

@@ -39,7 +39,7 @@ from channels.common import (
     require,
     skipped,
 )
-from connector.errors import BadRequest, PermanentDeliveryError
+from connector.errors import BadRequest, PermanentDeliveryError, TransientDeliveryError
 from connector.outbox import Callback
 from connector.schemas import Event, EventResponse
 
@@ -182,12 +182,20 @@ class DialogflowChannel(BotChannel):
             from google.oauth2 import service_account
         except ImportError as exc:  # the optional extra is not installed
             raise PermanentDeliveryError(f"credentials_file needs the google-auth package: {exc}") from exc
-        if self._credentials is None:
-            self._credentials = service_account.Credentials.from_service_account_file(
-                self.settings.credentials_file,
-                scopes=["https://www.googleapis.com/auth/dialogflow"])
-        if not self._credentials.valid:
-            self._credentials.refresh(Request())
+        from google.auth import exceptions
+
+        try:
+            if self._credentials is None:
+                self._credentials = service_account.Credentials.from_service_account_file(
+                    self.settings.credentials_file,
+                    scopes=["https://www.googleapis.com/auth/dialogflow"])
+            if not self._credentials.valid:
+                self._credentials.refresh(Request())
+        except exceptions.TransportError as exc:  # Google's token endpoint unreachable: try later
+            raise TransientDeliveryError(f"getting a Google access token failed: {exc}") from exc
+        except (OSError, ValueError, exceptions.GoogleAuthError) as exc:  # no file, bad key, refused
+            raise PermanentDeliveryError(
+                f"sources.{self.source}.credentials_file: cannot get an access token: {exc}") from exc
         return str(self._credentials.token)
 
 

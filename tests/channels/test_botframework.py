@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -211,3 +212,16 @@ def test_a_replayed_initiate_is_the_same_handoff_and_one_callback(client, worker
     assert first.json["value"]["handoff_id"] == again.json["value"]["handoff_id"]
     drain(worker)
     assert [a["value"]["state"] for a in directline.activities["c-5"]] == ["accepted"]
+
+
+@pytest.mark.parametrize(("path", "role", "expected"), [
+    ("", "bot", "bot"), ("", "user", "customer"), ("", None, "customer"),
+    ("v3/conversations/c-6/activities/a-0", None, "bot"),  # only a bot replies on the Connector API
+    ("v3/conversations/c-6/activities", "user", "customer"),
+])
+def test_who_said_a_message(path, role, expected):  # type: ignore[no-untyped-def]
+    bf = BotFrameworkChannel.from_config("copilot", {"secret": TOKEN, "directline_secret": DIRECTLINE})
+    sender = ChannelAccount(id="someone", role=role)
+    raw = json.dumps(message("c-6", "a-1", "hello", sender).serialize()).encode()
+    (event,) = bf.parse(InboundRequest("POST", path, {}, raw), now=datetime.now(UTC))
+    assert event.messages[0].role == expected

@@ -175,3 +175,14 @@ def test_a_missing_session_is_named():  # type: ignore[no-untyped-def]
     cx_channel = DialogflowChannel.from_config("cx", {"secret": TOKEN})
     with pytest.raises(BadRequest, match="sessionInfo.session"):
         cx_channel.parse(InboundRequest("POST", "", {}, b'{"text": "hi"}'), now=None)  # type: ignore[arg-type]
+
+
+def test_an_unreadable_key_file_is_permanent_and_names_the_key(google, tmp_path):  # type: ignore[no-untyped-def]
+    pytest.importorskip("google.oauth2")
+    broken = tmp_path / "sa.json"
+    broken.write_text("{}")
+    for path in (tmp_path / "missing.json", broken):
+        cx_channel = channel(google, access_token=None, credentials_file=str(path))
+        with pytest.raises(PermanentDeliveryError, match=r"sources\.cx\.credentials_file"):
+            cx_channel.send(handed_back(), delivery_id="d1")
+    assert google.requests == []
