@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -41,6 +41,7 @@ from channels.common import (
     bearer,
     build_event,
     check_token,
+    parse_time,
     post_json,
     read_object,
     require,
@@ -103,7 +104,7 @@ class BotFrameworkChannel(BotChannel):
         activity_id = activity.get("id") or hashlib.sha256(request.body).hexdigest()[:32]
         if not isinstance(activity_id, str):
             raise BadRequest("id must be a string", slug=SLUG)
-        at = _time(activity.get("timestamp")) or now
+        at = parse_time(activity.get("timestamp")) or now
         base: dict[str, Any] = {
             "id": activity_id, "occurred_at": at,
             "conversation": {"id": conversation, "channel": str(activity.get("channelId") or "botframework"),
@@ -136,7 +137,7 @@ class BotFrameworkChannel(BotChannel):
                 continue
             messages.append({"id": str(turn.get("id") or f"{base['id']}:t{i}"),
                              "role": "bot" if _role(turn.get("from")) == "bot" else "customer",
-                             "text": turn["text"], "at": _time(turn.get("timestamp"))})
+                             "text": turn["text"], "at": parse_time(turn.get("timestamp"))})
         # the customer: the initiate goes from the bot to the user, so the user is its recipient
         customer = _account(activity.get("recipient")) if _role(activity.get("from")) == "bot" \
             else _account(activity.get("from"))
@@ -236,13 +237,3 @@ def _transcript(attachments: Any) -> list[dict[str, Any]]:
         if isinstance(activities, list):
             return [a for a in activities if isinstance(a, dict)]
     return []
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

@@ -38,7 +38,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from channels.base import BotChannel, ChannelAnswer, InboundRequest
-from channels.common import build_event, check_token, post_json, read_object, require, skipped
+from channels.common import (
+    build_event,
+    check_token,
+    parse_time,
+    post_json,
+    read_object,
+    require,
+    skipped,
+)
 from connector.errors import BadRequest, NotFound, PermanentDeliveryError
 from connector.outbox import Callback
 from connector.schemas import Event, EventResponse
@@ -125,7 +133,7 @@ class BotpressChannel(BotChannel):
                 raise BadRequest(f"payload.messages[{i}].text is missing", slug=SLUG)
             author = str(item.get("author") or "")
             messages.append({"id": f"h{i}", "role": "bot" if author.lower() in ("bot", "") else "customer",
-                             "text": text})
+                             "text": text, "at": parse_time(item.get("timestamp"))})
         reason = ": ".join(part for part in (title, description) if part) or "the bot started HITL"
         return build_event({
             "id": f"{conversation}:start", "type": "handoff.requested", "occurred_at": now,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -89,6 +90,17 @@ def post_json(url: str, body: dict[str, Any], *, headers: dict[str, str], timeou
                                response=response.text[:2000],
                                retry_after=response.headers.get("Retry-After"))
     return response
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 time a platform sent (``Z`` allowed; naive is UTC), or None when absent or bad."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def skipped(callback_type: str, why: str) -> dict[str, Any]:

@@ -68,7 +68,7 @@ def test_a_hitl_session_from_start_to_stop(live_server, worker, botpress):  # ty
     started = call(live_server, "createRemoteConversation", {
         "type": "createRemoteConversation",
         "payload": {"title": "Refund request", "description": "Customer wants a refund for A-1001",
-                    "messages": [{"text": "Where is my refund?", "author": "user"},
+                    "messages": [{"text": "Where is my refund?", "author": "user", "timestamp": "2026-12-05T10:00:00.000Z"},
                                  {"text": "Let me get a human.", "author": "bot"}]}})
     assert started.status_code == 200 and answer_errors("createRemoteConversation", started) == []
     conversation = started.json()["id"]
@@ -79,6 +79,7 @@ def test_a_hitl_session_from_start_to_stop(live_server, worker, botpress):  # ty
     assert payload["escalation"]["bot_recommendation"] == "Refund request: Customer wants a refund for A-1001"
     assert [(t["role"], t["text"]) for t in payload["transcript"]["turns"]] == [
         ("customer", "Where is my refund?"), ("bot", "Let me get a human.")]
+    assert payload["transcript"]["turns"][0]["at"].startswith("2026-12-05T10:00:00")
 
     # during HITL the integration forwards every message of the conversation, the customer's
     # under the id we gave it and the bot's as "BOT": turns of the same conversation
