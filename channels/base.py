@@ -110,6 +110,9 @@ class BotChannel:
 # name -> "module:Class"; imported lazily so a platform's SDK only matters when it is configured
 CHANNELS: dict[str, str] = {
     "native": "channels.native:NativeChannel",
+    "botframework": "channels.botframework:BotFrameworkChannel",
+    "botpress": "channels.botpress:BotpressChannel",
+    "dialogflow": "channels.dialogflow:DialogflowChannel",
 }
 
 
