@@ -148,7 +148,8 @@ def openapi_document() -> dict[str, Any]:
         "/v1/channels/{source}": _channel_operation(),
         "/v1/channels/{source}/{path}": _channel_operation(sub_path=True),
         "/v1/conversations/{conversation_id}/control": {"get": {
-            "summary": "Who owns the conversation now", "parameters": [conv],
+            "summary": "Who owns the conversation now (a bot: only its own source's, else 404)",
+            "parameters": [conv],
             "security": BOT_AUTH + AGENT_AUTH,
             "responses": {"200": _ok("Control"), **_problems(401, 404)}}},
         "/v1/conversations/{conversation_id}/bot-replies": {"post": {
@@ -201,7 +202,11 @@ def openapi_document() -> dict[str, Any]:
             "schemas": components,
             "securitySchemes": {
                 "handoffSignature": {"type": "apiKey", "in": "header", "name": "X-Handoff-Signature",
-                                     "description": "t=<unix seconds>,v1=HMAC-SHA256(secret, '<t>.<raw body>')"},
+                                     "description": "t=<unix seconds>,v2=HMAC-SHA256(secret, '<t>.<METHOD>.<path>."
+                                                    "<raw body>') (path percent-decoded, no query); the "
+                                                    "deprecated v1=HMAC-SHA256(secret, '<t>.<raw body>') is "
+                                                    "accepted unless sources.<name>.accept_v1_signatures "
+                                                    "is false"},
                 "handoffSource": {"type": "apiKey", "in": "header", "name": "X-Handoff-Source"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                 "bearer": {"type": "http", "scheme": "bearer"},

@@ -221,11 +221,12 @@ def _count_decision(runtime: Runtime, source: str, event: Event, decision: Decis
     metrics.safely(runtime, count)
 
 
-def get_control(runtime: Runtime, conversation_id: str) -> Control:
+def get_control(runtime: Runtime, conversation_id: str, *, source: str | None = None) -> Control:
+    """Who owns the conversation now. ``source``: only that bot source's conversations (else 404)."""
     with runtime.store.reading() as tx:
         conversation = tx.get_conversation(conversation_id)
-    if conversation is None:
-        raise NotFound(f"no conversation {conversation_id!r}", slug="unknown-conversation")
+    if conversation is None or (source is not None and conversation.source != source):
+        raise NotFound(f"no conversation {conversation_id!r} for this source", slug="unknown-conversation")
     return control_of(conversation)
 
 
