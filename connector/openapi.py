@@ -75,7 +75,9 @@ def _page_paths(hid: dict[str, Any]) -> dict[str, Any]:
             "security": [{"widgetToken": []}],
             "responses": {"200": _html("The widget"), **_problems(400, 401, 404)}}},
         "/widget/handoffs/{handoff_id}/token": {"post": {
-            "summary": "Renew the open widget's token (X-Widget-Token and X-CSRF-Token)",
+            "summary": "Renew the open widget's token (X-Widget-Token and X-CSRF-Token); 401 "
+                       "revoked-widget-token after handback, widget-session-over past "
+                       "widget.session_max_seconds",
             "parameters": [hid], "security": [{"widgetToken": []}],
             "responses": {"200": {"description": "token, expires_at"}, **_problems(401, 403, 404)}}},
         "/widget/static/{filename}": {"get": {

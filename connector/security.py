@@ -147,7 +147,8 @@ def check_api_key(presented: str | None, keys: list[str]) -> None:
 
 
 # --- widget tokens --------------------------------------------------------------------------------
-# ``hw1.<payload>.<mac>``: payload is base64url(JSON {"h": handoff id, "iat", "exp", "jti", "agent"?}),
+# ``hw1.<payload>.<mac>``: payload is base64url(JSON {"h": handoff id, "iat", "exp", "jti", "s": the
+# session's first issue time, "agent"?}),
 # mac is base64url(HMAC-SHA256(widget.secret, "hw1." + payload)). A token opens exactly one handoff
 # until it expires; it is a bearer credential carried in a header (never a cookie), so a
 # cross-site page can neither send it nor read it.
@@ -170,10 +171,15 @@ def _widget_mac(secret: str, payload: str) -> str:
 
 
 def issue_widget_token(secret: str, handoff_id: str, *, now: float, ttl: int,
-                       agent: str | None = None) -> str:
-    """A token that opens the widget (and its actions) for ``handoff_id`` until ``now + ttl``."""
+                       agent: str | None = None, session_start: int | None = None) -> str:
+    """A token that opens the widget (and its actions) for ``handoff_id`` until ``now + ttl``.
+
+    ``session_start`` (claim ``s``) is when the first token of this widget session was issued by a
+    credential: renewals carry it unchanged, so a session cannot be renewed forever.
+    """
     claims: dict[str, object] = {"h": handoff_id, "iat": int(now), "exp": int(now) + int(ttl),
-                                 "jti": secrets.token_hex(8)}
+                                 "jti": secrets.token_hex(8),
+                                 "s": int(now) if session_start is None else int(session_start)}
     if agent:
         claims["agent"] = agent
     payload = _b64(json.dumps(claims, separators=(",", ":")).encode())

@@ -164,12 +164,12 @@ def _write(runtime: Runtime, tx: Tx, source: str, event: Event, snapshot: Snapsh
                            reason=", ".join(r.trigger for r in decision.reasons), now=now)
         outbox.write_all(tx, plan.outbound, now)
         timers.start(tx, runtime.settings, handoff, now)
-        handoff_ref = HandoffRef(id=handoff.id, status="open", widget_url=widget_url(runtime, handoff.id))
+        handoff_ref = HandoffRef(id=handoff.id, status="open", url=links.inbox_url(runtime.base_url, handoff.id))
         customer_message = plan.customer_message
     elif conversation.handoff_id and conversation.owner != BOT:
         handoff_ref = HandoffRef(id=conversation.handoff_id,
                                  status=STATUS_FOR_OWNER[conversation.owner],  # type: ignore[arg-type]
-                                 widget_url=widget_url(runtime, conversation.handoff_id))
+                                 url=links.inbox_url(runtime.base_url, conversation.handoff_id))
     decision_json = decision.model_dump(mode="json")
     tx.append_audit(
         at=stamp, action="decision", actor=f"policy:{decision.policy_version}",
@@ -192,20 +192,22 @@ def _write(runtime: Runtime, tx: Tx, source: str, event: Event, snapshot: Snapsh
 
 
 def _stored_answer(response: EventResponse) -> dict[str, Any]:
-    """The answer as kept for repeats of the event: without the widget link, whose token is a
-    credential that would outlive its purpose in the store (a repeat gets a fresh one)."""
-    answer = response.model_dump(mode="json")
-    if answer.get("handoff"):
-        answer["handoff"]["widget_url"] = None
-    return answer
+    """The answer as kept for repeats of the event (it holds no credential: see ``HandoffRef``)."""
+    return response.model_dump(mode="json")
 
 
 def _replayed(runtime: Runtime, source: str, event: Event, first: dict[str, Any]) -> EventResponse:
-    """The first answer to an event, again: same decision, control and handoff, a fresh widget link."""
+    """The first answer to an event, again: same decision, control and handoff.
+
+    Answers stored before bots stopped getting widget links hold ``widget_url: null``: the handoff
+    reference is rebuilt from its id, so every stored row still loads back.
+    """
     metrics.safely(runtime, lambda m: m.events.labels(source, event.type, "true").inc())
     answer = {**first, "duplicate": True}
     if answer.get("handoff"):
-        answer["handoff"] = {**answer["handoff"], "widget_url": widget_url(runtime, answer["handoff"]["id"])}
+        ref = answer["handoff"]
+        answer["handoff"] = {"id": ref["id"], "status": ref["status"],
+                             "url": links.inbox_url(runtime.base_url, ref["id"])}
     return EventResponse.model_validate(answer)
 
 
