@@ -40,6 +40,8 @@ class InboundRequest:
     headers: Mapping[str, str]
     body: bytes
     query: Mapping[str, str] = field(default_factory=dict)
+    # the whole URL path as routed (percent-decoded, no query): what v2 signatures bind
+    url_path: str = ""
 
 
 @dataclass(frozen=True)

@@ -234,6 +234,8 @@ class WidgetSettings(Section):
 
     secret: str = Field(default=DEFAULT_WIDGET_SECRET, min_length=16)
     token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
+    # how long an open widget may keep renewing its token from one issued link (one shift)
+    session_max_seconds: int = Field(default=12 * 3600, ge=300, le=7 * 86_400)
     frame_ancestors: list[str] = Field(default_factory=list)
     intercom_client_secret: str | None = Field(default=None, min_length=8)
 

@@ -75,7 +75,9 @@ def _page_paths(hid: dict[str, Any]) -> dict[str, Any]:
             "security": [{"widgetToken": []}],
             "responses": {"200": _html("The widget"), **_problems(400, 401, 404)}}},
         "/widget/handoffs/{handoff_id}/token": {"post": {
-            "summary": "Renew the open widget's token (X-Widget-Token and X-CSRF-Token)",
+            "summary": "Renew the open widget's token (X-Widget-Token and X-CSRF-Token); 401 "
+                       "revoked-widget-token after handback, widget-session-over past "
+                       "widget.session_max_seconds",
             "parameters": [hid], "security": [{"widgetToken": []}],
             "responses": {"200": {"description": "token, expires_at"}, **_problems(401, 403, 404)}}},
         "/widget/static/{filename}": {"get": {
@@ -148,7 +150,8 @@ def openapi_document() -> dict[str, Any]:
         "/v1/channels/{source}": _channel_operation(),
         "/v1/channels/{source}/{path}": _channel_operation(sub_path=True),
         "/v1/conversations/{conversation_id}/control": {"get": {
-            "summary": "Who owns the conversation now", "parameters": [conv],
+            "summary": "Who owns the conversation now (a bot: only its own source's, else 404)",
+            "parameters": [conv],
             "security": BOT_AUTH + AGENT_AUTH,
             "responses": {"200": _ok("Control"), **_problems(401, 404)}}},
         "/v1/conversations/{conversation_id}/bot-replies": {"post": {
@@ -201,7 +204,11 @@ def openapi_document() -> dict[str, Any]:
             "schemas": components,
             "securitySchemes": {
                 "handoffSignature": {"type": "apiKey", "in": "header", "name": "X-Handoff-Signature",
-                                     "description": "t=<unix seconds>,v1=HMAC-SHA256(secret, '<t>.<raw body>')"},
+                                     "description": "t=<unix seconds>,v2=HMAC-SHA256(secret, '<t>.<METHOD>.<path>."
+                                                    "<raw body>') (path percent-decoded, no query); the "
+                                                    "deprecated v1=HMAC-SHA256(secret, '<t>.<raw body>') is "
+                                                    "accepted unless sources.<name>.accept_v1_signatures "
+                                                    "is false"},
                 "handoffSource": {"type": "apiKey", "in": "header", "name": "X-Handoff-Source"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                 "bearer": {"type": "http", "scheme": "bearer"},

@@ -136,9 +136,12 @@ class Control(BaseModel):
 
 
 class HandoffRef(BaseModel):
+    """The handoff an answer to a bot refers to. ``url`` opens it in the inbox for someone holding
+    an agent credential; a bot answer carries no credential of its own (docs/widget.md)."""
+
     id: str
     status: HandoffStatus
-    widget_url: str
+    url: str
 
 
 class CustomerMessage(BaseModel):

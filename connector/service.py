@@ -167,12 +167,12 @@ def _write(runtime: Runtime, tx: Tx, source: str, event: Event, snapshot: Snapsh
                            reason=", ".join(r.trigger for r in decision.reasons), now=now)
         outbox.write_all(tx, plan.outbound, now)
         timers.start(tx, runtime.settings, handoff, now)
-        handoff_ref = HandoffRef(id=handoff.id, status="open", widget_url=widget_url(runtime, handoff.id))
+        handoff_ref = HandoffRef(id=handoff.id, status="open", url=links.inbox_url(runtime.base_url, handoff.id))
         customer_message = plan.customer_message
     elif conversation.handoff_id and conversation.owner != BOT:
         handoff_ref = HandoffRef(id=conversation.handoff_id,
                                  status=STATUS_FOR_OWNER[conversation.owner],  # type: ignore[arg-type]
-                                 widget_url=widget_url(runtime, conversation.handoff_id))
+                                 url=links.inbox_url(runtime.base_url, conversation.handoff_id))
     tx.append_audit(
         at=stamp, action="decision", actor=f"policy:{decision.policy_version}",
         conversation_id=conversation.id, handoff_id=handoff_ref.id if handoff_ref else None,
@@ -194,20 +194,22 @@ def _write(runtime: Runtime, tx: Tx, source: str, event: Event, snapshot: Snapsh
 
 
 def _stored_answer(response: EventResponse) -> dict[str, Any]:
-    """The answer as kept for repeats of the event: without the widget link, whose token is a
-    credential that would outlive its purpose in the store (a repeat gets a fresh one)."""
-    answer = response.model_dump(mode="json")
-    if answer.get("handoff"):
-        answer["handoff"]["widget_url"] = None
-    return answer
+    """The answer as kept for repeats of the event (it holds no credential: see ``HandoffRef``)."""
+    return response.model_dump(mode="json")
 
 
 def _replayed(runtime: Runtime, source: str, event: Event, first: dict[str, Any]) -> EventResponse:
-    """The first answer to an event, again: same decision, control and handoff, a fresh widget link."""
+    """The first answer to an event, again: same decision, control and handoff.
+
+    Answers stored before bots stopped getting widget links hold ``widget_url: null``: the handoff
+    reference is rebuilt from its id, so every stored row still loads back.
+    """
     metrics.safely(runtime, lambda m: m.events.labels(source, event.type, "true").inc())
     answer = {**first, "duplicate": True}
     if answer.get("handoff"):
-        answer["handoff"] = {**answer["handoff"], "widget_url": widget_url(runtime, answer["handoff"]["id"])}
+        ref = answer["handoff"]
+        answer["handoff"] = {"id": ref["id"], "status": ref["status"],
+                             "url": links.inbox_url(runtime.base_url, ref["id"])}
     return EventResponse.model_validate(answer)
 
 
@@ -223,11 +225,12 @@ def _count_decision(runtime: Runtime, source: str, event: Event, decision: Decis
     metrics.safely(runtime, count)
 
 
-def get_control(runtime: Runtime, conversation_id: str) -> Control:
+def get_control(runtime: Runtime, conversation_id: str, *, source: str | None = None) -> Control:
+    """Who owns the conversation now. ``source``: only that bot source's conversations (else 404)."""
     with runtime.store.reading() as tx:
         conversation = tx.get_conversation(conversation_id)
-    if conversation is None:
-        raise NotFound(f"no conversation {conversation_id!r}", slug="unknown-conversation")
+    if conversation is None or (source is not None and conversation.source != source):
+        raise NotFound(f"no conversation {conversation_id!r} for this source", slug="unknown-conversation")
     return control_of(conversation)
 
 

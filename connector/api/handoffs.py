@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, request
 
-from connector import service
+from connector import security, service
 from connector.api import M, json_response, parse_body, runtime
 from connector.errors import BadRequest, NotFound
 from connector.schemas import Claim, Handback, HandoffList, HandoffView
@@ -39,8 +39,16 @@ def handoff_view(tx: Tx, row: HandoffRow) -> HandoffView:
         team=row.team, priority=row.priority, created_at=row.created_at, updated_at=row.updated_at,  # type: ignore[arg-type]
         control=service.control_of(conversation), payload=row.payload,  # type: ignore[arg-type]
         deliveries=[{"destination": name, **ref} for name, ref in sorted(refs.items())],
-        widget_url=service.widget_url(runtime(), row.id),
+        widget_url=_widget_link(row.id),
     )
+
+
+def _widget_link(handoff_id: str) -> str:
+    """A fresh widget link for an API key; for a widget token, the link it already is: a token must
+    not mint itself a new one (that would dodge revocation and the session limit)."""
+    if g.principal.kind == "widget":
+        return service.widget_url(runtime(), handoff_id, token=request.headers[security.WIDGET_TOKEN_HEADER])
+    return service.widget_url(runtime(), handoff_id)
 
 
 @bp.get("/v1/handoffs")
