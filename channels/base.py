@@ -110,6 +110,7 @@ class BotChannel:
 # name -> "module:Class"; imported lazily so a platform's SDK only matters when it is configured
 CHANNELS: dict[str, str] = {
     "native": "channels.native:NativeChannel",
+    "chatwoot": "channels.chatwoot:ChatwootChannel",
     "mapped": "channels.mapped:MappedChannel",
 }
 

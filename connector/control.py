@@ -37,8 +37,11 @@ def transition(
     actor: str,
     reason: str,
     now: datetime,
+    team: str | None = None,
 ) -> ConversationRow:
-    """Move control to ``to`` or raise ``Conflict``; return the conversation as it now is."""
+    """Move control to ``to`` or raise ``Conflict``; return the conversation as it now is.
+    ``team`` (the handoff's, on escalation) rides along in the callback: a channel that hands off
+    inside its platform (Chatwoot) assigns it there."""
     if (conversation.owner, to) not in ALLOWED:
         raise Conflict(
             f"control cannot move from {conversation.owner} to {to}",
@@ -62,7 +65,7 @@ def transition(
         tx, settings, conversation.source, "control.changed",
         key=f"{conversation.id}:control:{conversation.version}",
         body={"conversation_id": conversation.id, "owner": to, "version": conversation.version,
-              "reason": reason, "handoff_id": handoff_id},
+              "reason": reason, "handoff_id": handoff_id, **({"team": team} if team else {})},
         now=now, conversation_id=conversation.id, handoff_id=handoff_id,
     )
     return conversation
