@@ -112,6 +112,7 @@ CHANNELS: dict[str, str] = {
     "native": "channels.native:NativeChannel",
     "chatwoot": "channels.chatwoot:ChatwootChannel",
     "mapped": "channels.mapped:MappedChannel",
+    "rasa": "channels.rasa:RasaChannel",
 }
 
 

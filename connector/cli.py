@@ -520,3 +520,4 @@ def run() -> None:  # pragma: no cover - console entry point wrapper
 
 
 from connector import cli_store  # noqa: E402,F401 - registers `handoff backup` and `handoff restore`
+from connector import cli_consume  # noqa: E402,F401 - registers `handoff consume` (broker-fed channels)

@@ -21,7 +21,7 @@ def commented_sources() -> dict[str, dict]:  # type: ignore[type-arg]
 
 def test_every_commented_channel_source_is_valid() -> None:
     sources = commented_sources()
-    assert {"typebot", "chatwoot"} <= set(sources)
+    assert {"typebot", "chatwoot", "rasa"} <= set(sources)
     for name, source in sources.items():
         channel = source.pop("channel")
         cls = channel_class(channel, key_path=f"sources.{name}.channel")
