@@ -39,11 +39,15 @@ class ChatwootStandin(StandinServer):
         self.bot_token, self.user_token, self.account_id = bot_token, user_token, account_id
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.conversations: dict[int, dict[str, Any]] = {}
+        self.contacts: dict[int, dict[str, Any]] = {}
+        self.teams: list[dict[str, Any]] = [{"id": 11, "name": "general"}, {"id": 12, "name": "billing"}]
+        self.inboxes: list[dict[str, Any]] = [{"id": 3, "name": "Handoffs", "channel_type": "Channel::Api"}]
         self._ids = itertools.count(1000)
+        self._displays = itertools.count(900)
 
     def add_conversation(self, display_id: int, *, status: str = "pending") -> dict[str, Any]:
         conversation = {"status": status, "labels": [], "team_id": None, "assignee_id": None,
-                        "messages": []}
+                        "messages": [], "custom_attributes": {}, "priority": None, "contact_id": None}
         self.conversations[display_id] = conversation
         return conversation
 
@@ -63,6 +67,17 @@ class ChatwootStandin(StandinServer):
             ("POST", f"{c}/labels", self._set_labels),
             ("POST", f"{c}/assignments", self._assign),
             ("POST", f"{c}/toggle_status", self._toggle),
+            ("GET", c, self._get_conversation),
+            ("POST", f"{c}/custom_attributes", self._custom_attributes),
+            ("POST", f"{c}/toggle_priority", self._priority),
+            ("POST", r"/api/v1/accounts/(?P<account>\d+)/conversations", self._create_conversation),
+            ("GET", r"/api/v1/accounts/(?P<account>\d+)/contacts/search", self._search_contacts),
+            ("POST", r"/api/v1/accounts/(?P<account>\d+)/contacts", self._create_contact),
+            ("GET", r"/api/v1/accounts/(?P<account>\d+)/contacts/(?P<contact>\d+)/conversations",
+             self._contact_conversations),
+            ("GET", r"/api/v1/accounts/(?P<account>\d+)/teams", lambda r: Response(200, self.teams)),
+            ("GET", r"/api/v1/accounts/(?P<account>\d+)/inboxes",
+             lambda r: Response(200, {"payload": self.inboxes})),
         ]
 
     def validator(self) -> SpecValidator:
@@ -132,6 +147,62 @@ class ChatwootStandin(StandinServer):
         elif body.get("team_id") is not None:
             conversation["team_id"] = body["team_id"]
         return Response(200, {"id": body.get("team_id"), "name": "team"})
+
+    def _get_conversation(self, request: Request) -> Response:
+        conversation = self._conversation(request)
+        if conversation is None:
+            return self.error(404)
+        return Response(200, self._view(int(request.params["id"]), conversation))
+
+    def _view(self, display_id: int, conversation: dict[str, Any]) -> dict[str, Any]:
+        return {"id": display_id, "status": conversation["status"], "labels": conversation["labels"],
+                "custom_attributes": conversation["custom_attributes"], "priority": conversation["priority"],
+                "team_id": conversation["team_id"], "inbox_id": 3}
+
+    def _custom_attributes(self, request: Request) -> Response:
+        conversation = self._conversation(request)
+        if conversation is None:
+            return self.error(404)
+        conversation["custom_attributes"] = dict((request.json or {})["custom_attributes"])  # replaces
+        return Response(200, {"custom_attributes": conversation["custom_attributes"]})
+
+    def _priority(self, request: Request) -> Response:
+        conversation = self._conversation(request)
+        if conversation is None:
+            return self.error(404)
+        conversation["priority"] = (request.json or {})["priority"]
+        return Response(200, None)
+
+    def _create_conversation(self, request: Request) -> Response:
+        body = request.json or {}
+        if body.get("contact_id") not in self.contacts:
+            return self.error(404, message="contact not found")
+        display_id = next(self._displays)
+        conversation = self.add_conversation(display_id, status=body.get("status", "open"))
+        conversation.update(team_id=body.get("team_id"), contact_id=body["contact_id"],
+                            custom_attributes=dict(body.get("custom_attributes") or {}))
+        return Response(200, self._view(display_id, conversation))
+
+    def _search_contacts(self, request: Request) -> Response:
+        q = request.arg("q") or ""
+        found = [c for c in self.contacts.values() if q and q in (c.get("identifier") or "", c.get("name") or "")]
+        return Response(200, {"meta": {"count": len(found)}, "payload": found})
+
+    def _create_contact(self, request: Request) -> Response:
+        body = request.json or {}
+        if any(c.get("identifier") == body.get("identifier") for c in self.contacts.values()):
+            return self.error(422, message="Identifier has already been taken")
+        contact = {"id": next(self._ids), "name": body.get("name"), "identifier": body.get("identifier"),
+                   "email": body.get("email")}
+        self.contacts[contact["id"]] = contact
+        # Chatwoot answers {payload: {contact, contact_inbox}}
+        return Response(200, {"payload": {"contact": contact,
+                                          "contact_inbox": {"inbox_id": body["inbox_id"], "source_id": "x"}}})
+
+    def _contact_conversations(self, request: Request) -> Response:
+        contact_id = int(request.params["contact"])
+        return Response(200, {"payload": [self._view(d, c) for d, c in self.conversations.items()
+                                          if c.get("contact_id") == contact_id]})
 
     def _toggle(self, request: Request) -> Response:
         conversation = self._conversation(request)
