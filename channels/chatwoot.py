@@ -9,7 +9,8 @@ ends ours. Newer Chatwoot signs the body (``X-Chatwoot-Signature: sha256=<HMAC-S
 instead (``?token=``), accepted only with ``require_signature: false``.
 
 Out: the hand-off happens the Chatwoot way when ``control.changed`` moves to ``pending_agent``: a
-private note with the reason and handoff id, the configured labels (merged: Chatwoot's label call
+private note with the reason and handoff id, the connector's wait message to the customer, the
+configured labels (merged: Chatwoot's label call
 replaces the set), the team from our routing (``team_ids``), and ``toggle_status`` → ``open``, which
 is what makes Chatwoot hand a bot conversation to humans. ``conversation.handed_back`` posts a note
 and sets the conversation back to ``pending`` (the bot's state); ``agent.message`` and
@@ -61,6 +62,7 @@ class ChatwootSettings(BaseModel):
     labels: list[str] = Field(default_factory=lambda: ["handoff"])
     team_ids: dict[str, int] = Field(default_factory=dict)  # our team name → Chatwoot team id
     require_signature: bool = True
+    tell_customer: bool = True  # post the connector's wait message to the customer at hand-off
     callback_url: None = None  # shared key: Chatwoot is answered through its API, not a URL
     callback_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
@@ -227,6 +229,10 @@ class ChatwootChannel(BotChannel):
                 + (f". Team: {team}" if team else ""))
         done: dict[str, Any] = {"note": self._post_message_once(display, note, private=True,
                                                                  since=callback.occurred_at)}
+        if self.settings.tell_customer and fields.get("customer_message"):
+            # the wait message of our answer: Chatwoot ignores a bot's webhook answer
+            done["customer_message"] = self._post_message_once(
+                display, str(fields["customer_message"]), private=False, since=callback.occurred_at)
         if self.settings.labels and self.settings.user_access_token:
             current = self._call("GET", display, "labels", token=self.settings.user_access_token)
             have = list((current or {}).get("payload") or [])

@@ -162,7 +162,8 @@ def _write(runtime: Runtime, tx: Tx, source: str, event: Event, snapshot: Snapsh
         control.transition(tx, runtime.settings, conversation, PENDING, handoff_id=handoff.id,
                            actor=f"policy:{decision.policy_version}",
                            reason=", ".join(r.trigger for r in decision.reasons), now=now,
-                           team=handoff.team)
+                           extra={"team": handoff.team, "customer_message": plan.customer_message.text
+                                  if plan.customer_message else None})
         outbox.write_all(tx, plan.outbound, now)
         timers.start(tx, runtime.settings, handoff, now)
         handoff_ref = HandoffRef(id=handoff.id, status="open", widget_url=widget_url(runtime, handoff.id))

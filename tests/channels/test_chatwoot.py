@@ -116,6 +116,8 @@ def test_a_chatwoot_conversation_is_handed_off_the_chatwoot_way_and_back(
     assert handoff_id in note
     assert conversation["status"] == "open" and conversation["labels"] == ["vip", "handoff"]
     assert conversation["team_id"] == TEAMS[handoff["team"]]
+    (wait_message,) = chatwoot.public(42)  # our answer's wait message, which Chatwoot does not read
+    assert wait_message
 
     # our own note and relays come back as webhooks: they are not turns
     echo = post(live_server, message_created(42, note, message_type="outgoing", private=True,
@@ -133,7 +135,7 @@ def test_a_chatwoot_conversation_is_handed_off_the_chatwoot_way_and_back(
     drain(worker)
     clock.advance(120)
     drain(worker)
-    assert chatwoot.public(42) == ["Hi Ada, I'm Grace."]
+    assert chatwoot.public(42) == [wait_message, "Hi Ada, I'm Grace."]
 
     back = requests.post(f"{live_server}/v1/handoffs/{handoff_id}/handback", timeout=10,
                          headers={"X-API-Key": API_KEY},
