@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 CONFIG ?= config.example.yaml
 RUN_EXTRAS  := ml
-TEST_EXTRAS := test,zendesk,salesforce,intercom,postgres,ml
+TEST_EXTRAS := test,zendesk,salesforce,intercom,postgres,ml,rasa
 
 .PHONY: run test browser lint bench demo clean
 

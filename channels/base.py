@@ -115,6 +115,9 @@ CHANNELS: dict[str, str] = {
     "botframework": "channels.botframework:BotFrameworkChannel",
     "botpress": "channels.botpress:BotpressChannel",
     "dialogflow": "channels.dialogflow:DialogflowChannel",
+    "chatwoot": "channels.chatwoot:ChatwootChannel",
+    "mapped": "channels.mapped:MappedChannel",
+    "rasa": "channels.rasa:RasaChannel",
 }
 
 

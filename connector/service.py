@@ -164,7 +164,9 @@ def _write(runtime: Runtime, tx: Tx, source: str, event: Event, snapshot: Snapsh
         tx.insert_handoff(handoff)
         control.transition(tx, runtime.settings, conversation, PENDING, handoff_id=handoff.id,
                            actor=f"policy:{decision.policy_version}",
-                           reason=", ".join(r.trigger for r in decision.reasons), now=now)
+                           reason=", ".join(r.trigger for r in decision.reasons), now=now,
+                           extra={"team": handoff.team, "customer_message": plan.customer_message.text
+                                  if plan.customer_message else None})
         outbox.write_all(tx, plan.outbound, now)
         timers.start(tx, runtime.settings, handoff, now)
         handoff_ref = HandoffRef(id=handoff.id, status="open", url=links.inbox_url(runtime.base_url, handoff.id))
