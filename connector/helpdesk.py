@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from connector import service
+from connector import live, service
 from connector.clock import iso
 from connector.errors import Conflict
 from connector.runtime import Runtime
@@ -57,6 +57,9 @@ def apply_event(runtime: Runtime, vendor: str, event: HelpdeskEvent) -> str:
             return "reassigned"
         if event.kind == "agent_replied":
             service.record_agent_reply(runtime, handoff.id, actor, event.at or runtime.now())
+            if event.text:  # a public reply: the customer gets it through the bot (audit: agent.message)
+                live.relay_helpdesk_reply(runtime, vendor, handoff.id, actor=actor, text=event.text,
+                                          reply_id=event.raw_id or f"{event.at}:{event.text}")
             return "agent replied"
         if event.kind == "handback":
             note = (event.note or "").strip() or f"Handed back from {vendor} without a note."

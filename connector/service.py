@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager, ExitStack, nullcontext
 from datetime import datetime
 from typing import Any
 
-from connector import audit, control, limits, links, metrics, outbox, security, timers
+from connector import audit, control, limits, links, live, metrics, outbox, security, timers
 from connector.clock import iso
 from connector.control import AGENT, BOT, PENDING
 from connector.errors import Conflict, NotFound
@@ -156,9 +156,11 @@ def _write(runtime: Runtime, tx: Tx, source: str, event: Event, snapshot: Snapsh
             inserted and inserted[0].seq != last_seq + 1):
         raise _Raced()  # messages arrived in between: the decision did not see them
     handoff_ref = customer_message = None
+    live.relay_customer_turns(tx, runtime, snapshot.conversation, inserted, now)
     if plan is not None:
         handoff = plan.handoff
         tx.insert_handoff(handoff)
+        live.mark_opening(tx, handoff.id, inserted[-1].seq if inserted else last_seq, stamp)
         control.transition(tx, runtime.settings, conversation, PENDING, handoff_id=handoff.id,
                            actor=f"policy:{decision.policy_version}",
                            reason=", ".join(r.trigger for r in decision.reasons), now=now)

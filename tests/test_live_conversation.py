@@ -1,0 +1,110 @@
+"""After the handoff, agent and customer talk in the same thread (zero-setup default: local inbox).
+
+Real HTTP into the app, the real outbox and worker, a real callback receiver on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.helpers import API_KEY, SECRET, drain, event, post_event
+
+AGENT = {"Authorization": f"Bearer {API_KEY}"}
+
+
+def escalate(client: Any, conversation: str = "conv-1") -> str:
+    answer = post_event(client, event(conversation, f"{conversation}-e1"))
+    assert answer.status_code == 200, answer.text
+    return str(answer.json["handoff"]["id"])
+
+
+def customer_says(client: Any, conversation: str, event_id: str, *texts: str) -> None:
+    messages = [{"id": f"{event_id}-{i}", "role": "customer", "text": t} for i, t in enumerate(texts)]
+    answer = post_event(client, event(conversation, event_id, messages=messages))
+    assert answer.status_code == 200, answer.text
+    assert answer.json["decision"]["escalate"] is False or answer.json["handoff"]
+
+
+def agent_messages(receiver: Any) -> list[dict[str, Any]]:
+    """What the bot kept: the first copy of each agent.message, in arrival order."""
+    seen: dict[str, dict[str, Any]] = {}
+    for r in receiver.accepted():
+        body = r["json"]
+        if body["type"] == "agent.message" and body["id"] not in seen:
+            seen[body["id"]] = body
+    return list(seen.values())
+
+
+def test_the_owning_agent_writes_and_the_bot_gets_each_message_once_in_order(client, worker, receiver):  # type: ignore[no-untyped-def]
+    handoff_id = escalate(client)
+    early = client.post(f"/v1/handoffs/{handoff_id}/messages", json={"text": "hi", "actor": "mia"}, headers=AGENT)
+    assert early.status_code == 409 and early.json["type"].endswith("/not-claimed")
+    assert client.post(f"/v1/handoffs/{handoff_id}/claim", json={"actor": "mia"}, headers=AGENT).status_code == 200
+
+    other = client.post(f"/v1/handoffs/{handoff_id}/messages", json={"text": "me too", "actor": "sam"}, headers=AGENT)
+    assert other.status_code == 409 and other.json["type"].endswith("/not-your-conversation")
+    nobody = client.post(f"/v1/handoffs/{handoff_id}/messages", json={"text": "who?"}, headers=AGENT)
+    assert nobody.status_code == 400 and nobody.json["errors"][0]["path"] == "actor"
+
+    first = client.post(f"/v1/handoffs/{handoff_id}/messages", headers={**AGENT, "Idempotency-Key": "k1"},
+                        json={"text": "Hi Ada, I'm Mia. I can see the order.", "actor": "mia",
+                              "attachments": [{"name": "label.pdf", "url": "https://files.example.com/l.pdf",
+                                               "content_type": "application/pdf"}]})
+    assert first.status_code == 201, first.text
+    again = client.post(f"/v1/handoffs/{handoff_id}/messages", headers={**AGENT, "Idempotency-Key": "k1"},
+                        json={"text": "Hi Ada, I'm Mia. I can see the order.", "actor": "mia"})
+    assert again.status_code == 200 and again.json["duplicate"] is True and again.json["id"] == first.json["id"]
+    second = client.post(f"/v1/handoffs/{handoff_id}/messages", json={"text": "It ships today.", "actor": "mia"},
+                         headers=AGENT)
+    assert second.status_code == 201
+
+    drain(worker)
+    got = agent_messages(receiver)
+    assert [m["text"] for m in got] == ["Hi Ada, I'm Mia. I can see the order.", "It ships today."]
+    assert got[0]["author"] == {"name": "mia", "id": "mia"}
+    assert got[0]["attachments"] == [{"name": "label.pdf", "url": "https://files.example.com/l.pdf",
+                                      "content_type": "application/pdf"}]
+    assert {m["conversation_id"] for m in got} == {"conv-1"} and {m["handoff_id"] for m in got} == {handoff_id}
+    assert SECRET not in str(receiver.received)
+
+    # the customer answers through the bot: the turn is listed with both sides, in order
+    customer_says(client, "conv-1", "e2", "Great, thanks!")
+    view = client.get(f"/v1/handoffs/{handoff_id}", headers=AGENT).json
+    assert [(t["role"], t["text"]) for t in view["turns"]] == [
+        ("agent", "Hi Ada, I'm Mia. I can see the order."), ("agent", "It ships today."),
+        ("customer", "Great, thanks!")]
+    assert view["turns"][0]["via"] == "api" and view["control"]["owner"] == "agent"
+    assert client.get("/v1/handoffs", headers=AGENT).json["items"][0]["turns"] is None
+
+
+@pytest.fixture
+def advance(clock):  # type: ignore[no-untyped-def]
+    return clock.advance
+
+
+def test_handback_comes_after_every_earlier_agent_message_and_ends_relaying(client, worker, receiver, advance):  # type: ignore[no-untyped-def]
+    handoff_id = escalate(client)
+    client.post(f"/v1/handoffs/{handoff_id}/claim", json={"actor": "mia"}, headers=AGENT)
+    drain(worker)
+    before = len(receiver.accepted())
+    receiver.responses = [(503, {})]
+    for text in ("one", "two"):
+        client.post(f"/v1/handoffs/{handoff_id}/messages", json={"text": text, "actor": "mia"}, headers=AGENT)
+    client.post(f"/v1/handoffs/{handoff_id}/handback", json={"actor": "mia", "note": "done"}, headers=AGENT)
+    late = client.post(f"/v1/handoffs/{handoff_id}/messages", json={"text": "three", "actor": "mia"}, headers=AGENT)
+    assert late.status_code == 409 and late.json["type"].endswith("/handoff-not-open")
+    drain(worker)
+    assert len(receiver.accepted()) == before  # "one" waits for its retry, "two" and the handback behind it
+    advance(120)
+    drain(worker)
+    types = [(r["json"]["type"], r["json"].get("text")) for r in receiver.accepted()[before:]]
+    assert types[:2] == [("agent.message", "one"), ("agent.message", "two")]
+    assert ("conversation.handed_back", None) in types[2:]
+    assert types.index(("conversation.handed_back", None)) > 1
+
+    # after the handback the customer's turns are the bot's again: nothing goes to the agent
+    customer_says(client, "conv-1", "e3", "one more thing")
+    view = client.get(f"/v1/handoffs/{handoff_id}", headers=AGENT).json
+    assert view["status"] == "handed_back" and view["control"]["owner"] == "bot"
