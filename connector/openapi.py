@@ -63,6 +63,11 @@ def _page_paths(hid: dict[str, Any]) -> dict[str, Any]:
             "summary": "Take over from the inbox (a form post; 303 back to the page)",
             "parameters": [hid, key], "security": AGENT_AUTH, "requestBody": _form({"actor": text}),
             "responses": {"303": {"description": "Back to the handoff"}, **_problems(400, 401, 404, 409)}}},
+        "/inbox/{handoff_id}/reply": {"post": {
+            "summary": "Write to the customer from the inbox (a form post; 303 back to the page)",
+            "parameters": [hid, key], "security": AGENT_AUTH,
+            "requestBody": _form({"text": text, "actor": text}, ["text"]),
+            "responses": {"303": {"description": "Back to the handoff"}, **_problems(400, 401, 404, 409)}}},
         "/inbox/{handoff_id}/handback": {"post": {
             "summary": "Hand back from the inbox (a form post; 303 back to the page)",
             "parameters": [hid, key], "security": AGENT_AUTH,
@@ -179,6 +184,13 @@ def openapi_document() -> dict[str, Any]:
             "security": AGENT_AUTH, "requestBody": _body("AgentMessageIn"),
             "responses": {"201": _ok("AgentMessageOut"), "200": _ok("AgentMessageOut"),
                           **_problems(400, 401, 404, 409, 503)}}},
+        "/v1/handoffs/{handoff_id}/stream": {"get": {
+            "summary": "The live view: Server-Sent Events turn, control, reminder (token or key in the query)",
+            "parameters": [hid, {"name": "token", "in": "query", "schema": {"type": "string"}},
+                           {"name": "key", "in": "query", "schema": {"type": "string"}}],
+            "security": AGENT_AUTH,
+            "responses": {"200": {"description": "text/event-stream", "content": {"text/event-stream": {}}},
+                          **_problems(401, 404)}}},
         "/v1/handoffs/{handoff_id}/handback": {"post": {
             "summary": "Hand the conversation back to the bot with a note", "parameters": [hid],
             "security": AGENT_AUTH, "requestBody": _body("Handback"),

@@ -126,6 +126,8 @@ def _ingest_once(runtime: Runtime, source: str, event: Event, *, locked: bool) -
     if response.duplicate:
         return response
     _count_decision(runtime, source, event, decided.decision, plan is not None)
+    if plan is None and response.handoff is not None:
+        runtime.waker.notify()  # turns of an open handoff: to its tickets, and to the live views
     if plan is not None:
         runtime.waker.notify()
         logger.info("handoff opened", extra={"conversation": decided.conversation.id,
