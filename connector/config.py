@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from connector.agent_config import AgentSettings, check_agents
 from connector.errors import ConfigError
 from connector.limits import LimitsSettings
 from connector.policy_config import (  # noqa: F401 - re-exported: the rule schema lives there
@@ -271,6 +272,7 @@ class Settings(Section):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     widget: WidgetSettings = Field(default_factory=WidgetSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    agents: list[AgentSettings] = Field(default_factory=list)  # connector/agent_config.py
 
     @field_validator("sources")
     @classmethod
@@ -469,6 +471,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
     problems.extend(check_destinations(settings))
     problems.extend(check_sources(settings))
     problems.extend(check_teams(settings))
+    problems.extend(check_agents(settings.agents))
     if problems:
         raise ConfigError(problems)
     return settings

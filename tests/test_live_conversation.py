@@ -5,13 +5,27 @@ Real HTTP into the app, the real outbox and worker, a real callback receiver on 
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
 
-from tests.helpers import API_KEY, SECRET, drain, event, post_event
+from connector.agent_config import AgentSettings
+from tests.helpers import API_KEY, SECRET, drain, event, make_settings, post_event
 
 AGENT = {"Authorization": f"Bearer {API_KEY}"}
+MIA_KEY, SAM_KEY = "mia-personal-key-0123456789", "sam-personal-key-9876543210"
+
+
+@pytest.fixture
+def settings(tmp_path, receiver):  # type: ignore[no-untyped-def]
+    settings = make_settings(tmp_path, callback_url=receiver.url)
+    settings.agents = [
+        AgentSettings(name="Mia Chen", email="mia@example.com", teams=["general"],
+                      key_sha256=hashlib.sha256(MIA_KEY.encode()).hexdigest()),
+        AgentSettings(name="Sam Ortiz", key_sha256=hashlib.sha256(SAM_KEY.encode()).hexdigest()),
+    ]
+    return settings
 
 
 def escalate(client: Any, conversation: str = "conv-1") -> str:
@@ -108,3 +122,43 @@ def test_handback_comes_after_every_earlier_agent_message_and_ends_relaying(clie
     customer_says(client, "conv-1", "e3", "one more thing")
     view = client.get(f"/v1/handoffs/{handoff_id}", headers=AGENT).json
     assert view["status"] == "handed_back" and view["control"]["owner"] == "bot"
+
+
+def test_an_agents_own_key_makes_them_the_actor_whatever_the_body_types(client, worker, receiver, runtime):  # type: ignore[no-untyped-def]
+    handoff_id = escalate(client)
+    mia, sam = {"Authorization": f"Bearer {MIA_KEY}"}, {"X-API-Key": SAM_KEY}
+    claimed = client.post(f"/v1/handoffs/{handoff_id}/claim", json={"actor": "someone else"}, headers=mia)
+    assert claimed.status_code == 200
+    view = client.get(f"/v1/handoffs/{handoff_id}", headers=sam).json
+    assert view["control"]["owner"] == "agent"
+    # Sam cannot write in Mia's conversation, even by typing her name
+    refused = client.post(f"/v1/handoffs/{handoff_id}/messages", json={"text": "hi", "actor": "Mia Chen"}, headers=sam)
+    assert refused.status_code == 409 and refused.json["type"].endswith("/not-your-conversation")
+    sent = client.post(f"/v1/handoffs/{handoff_id}/messages", json={"text": "Hello, Mia here."}, headers=mia)
+    assert sent.status_code == 201 and sent.json["author"]["name"] == "Mia Chen"
+    back = client.post(f"/v1/handoffs/{handoff_id}/handback", json={"actor": "x", "note": "done"}, headers=mia)
+    assert back.status_code == 200
+    with runtime.store.reading() as tx:
+        actors = {a.action: a.actor for a in tx.list_audit("conv-1")}
+        assert tx.get_handoff(handoff_id).claimed_by == "Mia Chen"
+    assert actors["agent.message"] == actors["handback"] == "Mia Chen"
+    wrong = client.post(f"/v1/handoffs/{handoff_id}/claim", json={"actor": "x"}, headers={"X-API-Key": "not-a-key-at-all"})
+    assert wrong.status_code == 401
+
+
+@pytest.mark.parametrize(("agents", "expected"), [
+    ("- {name: Mia, key_sha256: abc}", "agents[0].key_sha256"),
+    ("- {name: Mia}", "agents[0].key_sha256: required key is missing"),
+    (f"- {{name: Mia, key_sha256: {'a' * 64}}}\n- {{name: Mia, key_sha256: {'b' * 64}}}", "agents[1].name"),
+    (f"- {{name: Mia, key_sha256: {'a' * 64}}}\n- {{name: Sam, key_sha256: {'a' * 64}}}", "agents[1].key_sha256"),
+    ("- {name: Mia, key: plain, key_sha256: x}", "agents[0].key: unknown key"),
+], ids=["short-digest", "no-digest", "same-name", "same-key", "plain-key"])
+def test_bad_agents_config_names_the_key_path(tmp_path, agents, expected):  # type: ignore[no-untyped-def]
+    from connector.config import load_config
+    from connector.errors import ConfigError
+
+    path = tmp_path / "config.yaml"
+    path.write_text("agents:\n" + "\n".join("  " + line for line in agents.splitlines()) + "\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(path, env={})
+    assert expected in str(raised.value)
