@@ -7,6 +7,9 @@
 - A customer turn that arrives while a handoff is open is appended to the ticket of every
   destination the handoff goes to (``outbox.Turn``), in the ticket's lane, once each.
 - ``turns`` lists both sides since the handoff, for ``GET /v1/handoffs/{id}`` and the live views.
+- Bridge messages (the warm transfer): when an agent takes over, the bot gets a ``customer.update``
+  with the agent's joining words in the conversation's language; on handback, optionally, a line
+  handing the customer back to the bot's voice. Both in the conversation's callback lane.
 
 Each operation is one store transaction, like those in ``connector/service.py``.
 """
@@ -177,3 +180,90 @@ def _turn(row: MessageRow) -> TurnView:
     data: dict[str, Any] = row.data or {}
     return TurnView.model_validate({"seq": row.seq, "id": row.id, "role": row.role, "text": row.text,
                                     "at": row.at, "author": data.get("author"), "via": data.get("via")})
+
+
+# --- bridge messages ---------------------------------------------------------------------------
+
+JOIN = {
+    "en": "Hi, I'm {agent} from {team}. I can see you were asking about {topic}, "
+          "so you won't need to repeat anything.",
+    "fr": "Bonjour, je suis {agent} de l'équipe {team}. Je vois que vous nous écriviez au sujet de "
+          "{topic} : inutile de tout répéter.",
+    "es": "Hola, soy {agent} del equipo de {team}. Veo que preguntabas por {topic}, así que no "
+          "tendrás que repetir nada.",
+    "de": "Hallo, ich bin {agent} vom Team {team}. Ich sehe, es geht um {topic}, Sie müssen also "
+          "nichts wiederholen.",
+}
+YOUR_REQUEST = {"en": "your request", "fr": "votre demande", "es": "tu consulta", "de": "Ihr Anliegen"}
+
+
+class _Blank(dict[str, str]):
+    def __missing__(self, key: str) -> str:  # an unknown {placeholder} stays as written
+        return "{" + key + "}"
+
+
+def pick(texts: dict[str, str], language: str | None) -> tuple[str, str] | None:
+    """(language, text) for ``language`` from ``texts``: exact, then its base ("pt-BR" → "pt"),
+    then ``*``, then English; None when there is none."""
+    wanted = (language or "en").lower()
+    for key in (wanted, wanted.split("-")[0], "*", "en"):
+        if key in texts:
+            return ("en" if key == "*" else key), texts[key]
+    return None
+
+
+def bridge_text(texts: dict[str, str], language: str | None, *, agent: str, team: str | None,
+                payload: dict[str, Any]) -> str | None:
+    """A bridge message, filled in; None when ``texts`` has nothing for this conversation."""
+    picked = pick(texts, language)
+    if picked is None:
+        return None
+    lang, template = picked
+    intent = payload.get("intent") or {}
+    topic = str(intent.get("sub_intent") or intent.get("name") or "").replace("_", " ").strip()
+    if not topic or topic == "unknown":
+        topic = YOUR_REQUEST.get(lang, YOUR_REQUEST["en"])
+    return template.format_map(_Blank(agent=agent, team=team or "support", topic=topic))
+
+
+def agent_display_name(runtime: Runtime, actor: str) -> str:
+    """What the customer is told the agent is called: the configured name for a known e-mail, the
+    first name of a configured agent, else the actor (an e-mail's local part)."""
+    for agent in runtime.settings.agents:
+        if actor in (agent.name, agent.email):
+            return agent.name.split()[0]
+    return actor.split("@")[0] if "@" in actor else actor
+
+
+def _bridge(tx: Tx, runtime: Runtime, handoff: HandoffRow, conversation: ConversationRow, kind: str,
+            text: str, actor: str, now: datetime) -> None:
+    control.enqueue_callback(
+        tx, runtime.settings, conversation.source, "customer.update", key=f"{handoff.id}:bridge:{kind}",
+        body={"conversation_id": conversation.id, "handoff_id": handoff.id, "text": text, "bridge": kind,
+              "agent": actor}, now=now, conversation_id=conversation.id, handoff_id=handoff.id)
+
+
+def bridge_join(tx: Tx, runtime: Runtime, handoff: HandoffRow, conversation: ConversationRow, actor: str,
+                now: datetime) -> None:
+    """Queue the joining message for the bot to relay (in the caller's transaction)."""
+    team = runtime.settings.routing.teams.get(handoff.team or "")
+    if team is None or team.bridge_join is None:
+        return
+    texts = team.bridge_join or JOIN
+    name = agent_display_name(runtime, actor)
+    text = bridge_text(texts, conversation.language, agent=name, team=handoff.team, payload=handoff.payload)
+    if text:
+        _bridge(tx, runtime, handoff, conversation, "join", text, actor, now)
+
+
+def bridge_handback(tx: Tx, runtime: Runtime, handoff: HandoffRow, conversation: ConversationRow, actor: str,
+                    now: datetime) -> None:
+    """Queue the team's handback line, if it has one (before ``conversation.handed_back``)."""
+    team = runtime.settings.routing.teams.get(handoff.team or "")
+    if team is None or not team.bridge_handback:
+        return
+    name = agent_display_name(runtime, actor)
+    text = bridge_text(team.bridge_handback, conversation.language, agent=name, team=handoff.team,
+                       payload=handoff.payload)
+    if text:
+        _bridge(tx, runtime, handoff, conversation, "handback", text, actor, now)

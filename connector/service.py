@@ -282,6 +282,7 @@ def claim(runtime: Runtime, handoff_id: str, body: Claim) -> Control:
         control.transition(tx, runtime.settings, conversation, AGENT, handoff_id=handoff_id,
                            actor=body.actor, reason="agent took over", now=now)
         tx.update_handoff(handoff_id, status="with_agent", claimed_by=body.actor, updated_at=iso(now))
+        live.bridge_join(tx, runtime, handoff, conversation, body.actor, now)
         waited = _agent_responded(tx, handoff, body.actor, now, via="claim")
     _observe_first_response(runtime, handoff, waited)
     runtime.waker.notify()
@@ -298,6 +299,7 @@ def handback(runtime: Runtime, handoff_id: str, body: Handback) -> Control:
             raise Conflict("this handoff is not with an agent; nothing to hand back", slug="handoff-not-open")
         timers.stop(tx, handoff_id, now, actor=body.actor, reason="handed back",
                     conversation_id=conversation.id)
+        live.bridge_handback(tx, runtime, handoff, conversation, body.actor, now)
         control.hand_back(
             tx, runtime.settings, conversation, handoff_id, actor=body.actor, note=body.note,
             resolution=body.resolution, resume_hint=body.resume_hint, reason="handback", now=now,
@@ -346,6 +348,7 @@ def record_agent_reply(runtime: Runtime, handoff_id: str, actor: str, at: dateti
                                actor=actor, reason="agent replied", now=now)
             tx.update_handoff(handoff_id, status="with_agent", claimed_by=handoff.claimed_by or actor,
                               updated_at=iso(now))
+            live.bridge_join(tx, runtime, handoff, conversation, actor, now)
         waited = _agent_responded(tx, handoff, actor, at, via="reply")
         tx.append_audit(at=iso(now), action="agent.replied", actor=actor, conversation_id=conversation.id,
                         handoff_id=handoff_id, reason="agent replied in the helpdesk",

@@ -162,3 +162,41 @@ def test_bad_agents_config_names_the_key_path(tmp_path, agents, expected):  # ty
     with pytest.raises(ConfigError) as raised:
         load_config(path, env={})
     assert expected in str(raised.value)
+
+
+@pytest.mark.parametrize(("texts", "language", "intent", "expected"), [
+    ({}, "en", {"name": "billing", "sub_intent": "double_charge"}, None),
+    ({"en": "Hi, {agent} ({team}) on {topic}"}, "en-GB", {"name": "billing", "sub_intent": "double_charge"},
+     "Hi, Mia (billing) on double charge"),
+    ({"en": "x {topic}", "fr": "Bonjour, {agent} : {topic}"}, "fr", {"name": "unknown"}, "Bonjour, Mia : votre demande"),
+    ({"*": "Hello {agent}"}, "ja", {}, "Hello Mia"),
+    ({"de": "nur Deutsch"}, "ja", {}, None),
+    ({"en": "{agent} says {unknown}"}, None, {}, "Mia says {unknown}"),
+], ids=["nothing", "base-language", "french-fallback-topic", "star", "no-match", "unknown-placeholder"])
+def test_bridge_text_picks_the_language_and_fills_in(texts, language, intent, expected):  # type: ignore[no-untyped-def]
+    from connector.live import bridge_text
+
+    assert bridge_text(texts, language, agent="Mia", team="billing", payload={"intent": intent}) == expected
+
+
+def test_bridge_messages_join_before_the_agent_and_hand_back_before_the_bot(client, worker, receiver, runtime):  # type: ignore[no-untyped-def]
+    from connector.live import JOIN
+
+    body = event()
+    body["conversation"]["language"] = "fr"
+    handoff_id = post_event(client, body).json["handoff"]["id"]
+    team = client.get(f"/v1/handoffs/{handoff_id}", headers=AGENT).json["team"]
+    runtime.settings.routing.teams[team].bridge_join = {}  # the built-in lines
+    runtime.settings.routing.teams[team].bridge_handback = {"en": "Thanks! {agent} is handing you back to our assistant."}
+    client.post(f"/v1/handoffs/{handoff_id}/claim", json={"actor": "x"}, headers={"X-API-Key": MIA_KEY})
+    client.post(f"/v1/handoffs/{handoff_id}/messages", json={"text": "Bonjour !"}, headers={"X-API-Key": MIA_KEY})
+    client.post(f"/v1/handoffs/{handoff_id}/handback", json={"actor": "x", "note": "ok"}, headers={"X-API-Key": MIA_KEY})
+    drain(worker)
+    seen = [(r["json"]["type"], r["json"].get("bridge"), r["json"].get("text")) for r in receiver.accepted()]
+    after_claim = seen[[s[0] for s in seen].index("control.changed", 1):]
+    assert [s[:2] for s in after_claim] == [
+        ("control.changed", None), ("customer.update", "join"), ("agent.message", None),
+        ("customer.update", "handback"), ("control.changed", None), ("conversation.handed_back", None)]
+    join = after_claim[1][2]
+    assert join.startswith("Bonjour, je suis Mia de l'équipe") and JOIN["fr"].split("{topic}")[1] in join
+    assert after_claim[3][2] == "Thanks! Mia is handing you back to our assistant."
