@@ -30,36 +30,36 @@ def customer_says(sf: Any, event_id: str, text: str) -> None:  # noqa: F811
 
 
 def test_case_comments_and_emails_reach_the_customer_and_turns_reach_the_case(delivered):  # type: ignore[no-untyped-def]  # noqa: F811
-    sf, hid, cid = delivered.sf, delivered.handoff_id, delivered.case_id
+    box, hid, cid = delivered.sf, delivered.handoff_id, delivered.case_id
     comment = {"org_id": ORG_ID, "event_id": "f1", "object": "CaseComment", "case_id": cid, "handoff_id": hid,
                "actor_id": AGENT_ID, "actor_name": "Mia Agent", "body": "Hi Ada, Mia here.", "is_published": True}
-    assert post_flow(sf, comment).json["results"] == ["agent replied"]
-    assert post_flow(sf, comment).json["results"] == ["duplicate"]
-    post_flow(sf, {**comment, "event_id": "f2", "body": "internal", "is_published": False})
-    customer_says(sf, "e2", "Thanks, Mia!")
+    assert post_flow(box, comment).json["results"] == ["agent replied"]
+    assert post_flow(box, comment).json["results"] == ["duplicate"]
+    post_flow(box, {**comment, "event_id": "f2", "body": "internal", "is_published": False})
+    customer_says(box, "e2", "Thanks, Mia!")
     email = {**comment, "event_id": "f3", "object": "EmailMessage", "incoming": False,
              "body": "I've sent the label by e-mail too."}
-    post_flow(sf, email)
-    customer_says(sf, "e3", "Got it.")
-    settle(sf)
+    post_flow(box, email)
+    customer_says(box, "e3", "Got it.")
+    settle(box)
 
-    relayed = list(dict.fromkeys(r["json"]["text"] for r in sf.receiver.accepted()
+    relayed = list(dict.fromkeys(r["json"]["text"] for r in box.receiver.accepted()
                                  if r["json"]["type"] == "agent.message"))
     assert relayed == ["Hi Ada, Mia here.", "I've sent the label by e-mail too."]
-    comments = [c["CommentBody"] for c in sf.standin.find("CaseComment", ParentId=cid)]
+    comments = [c["CommentBody"] for c in box.standin.find("CaseComment", ParentId=cid)]
     turns = [c for c in comments if "(customer)" in c]
     assert len(turns) == 2 and "Thanks, Mia!" in turns[0] and "Got it." in turns[1]
     assert all("Ada Lovelace (customer)" in c for c in turns)
-    assert sf.standin.validation_errors == []
+    assert box.standin.validation_errors == []
 
     # our own comments echo back through the Flow as nothing (they carry the connector's marker)
-    [ours] = [c for c in sf.standin.find("CaseComment", ParentId=cid) if "Got it." in c["CommentBody"]]
+    [ours] = [c for c in box.standin.find("CaseComment", ParentId=cid) if "Got it." in c["CommentBody"]]
     echo = {**comment, "event_id": "f4", "body": ours["CommentBody"], "is_published": True}
-    assert post_flow(sf, echo).json["received"] == 0
+    assert post_flow(box, echo).json["received"] == 0
 
-    back = sf.client.post(f"/v1/handoffs/{hid}/handback", json={"actor": "Mia Agent", "note": "Label sent."},
+    back = box.client.post(f"/v1/handoffs/{hid}/handback", json={"actor": "Mia Agent", "note": "Label sent."},
                           headers=AGENT)
     assert back.status_code == 200
-    customer_says(sf, "e4", "One more thing")
-    settle(sf)
-    assert not any("One more thing" in c["CommentBody"] for c in sf.standin.find("CaseComment", ParentId=cid))
+    customer_says(box, "e4", "One more thing")
+    settle(box)
+    assert not any("One more thing" in c["CommentBody"] for c in box.standin.find("CaseComment", ParentId=cid))
