@@ -81,6 +81,10 @@ def stream(handoff_id: str) -> Response:
         while True:
             since = rt.waker.generation
             control, turns, reminders = snapshot(rt, handoff_id, last_seq)
+            if control == last_control and not turns and reminders == last_reminders:
+                # a comment line: keeps proxies from timing out, and a write is how the server
+                # learns the viewer left (it ends this loop instead of waiting out the response)
+                yield ": idle\n\n"
             if control != last_control:
                 last_control = control
                 yield _event("control", control)
