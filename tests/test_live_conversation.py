@@ -200,3 +200,21 @@ def test_bridge_messages_join_before_the_agent_and_hand_back_before_the_bot(clie
     join = after_claim[1][2]
     assert join.startswith("Bonjour, je suis Mia de l'équipe") and JOIN["fr"].split("{topic}")[1] in join
     assert after_claim[3][2] == "Thanks! Mia is handing you back to our assistant."
+
+
+def test_the_console_reply_form_works_without_javascript(client, worker, receiver):  # type: ignore[no-untyped-def]
+    handoff_id = escalate(client)
+    page = client.get(f"/inbox/{handoff_id}?key={API_KEY}").get_data(as_text=True)
+    assert 'id="hw-reply"' not in page and 'id="hw-handback"' not in page  # nobody owns it yet
+    client.post(f"/inbox/{handoff_id}/claim", data={"key": API_KEY, "actor": "mia"})
+    page = client.get(f"/inbox/{handoff_id}?key={API_KEY}").get_data(as_text=True)
+    assert 'id="hw-reply"' in page and page.index('id="hw-actions"') < page.index('id="hw-summary"')
+    for text in ("Hi, Mia here.", "It ships <today>."):
+        sent = client.post(f"/inbox/{handoff_id}/reply", data={"key": API_KEY, "actor": "mia", "text": text})
+        assert sent.status_code == 303
+    empty = client.post(f"/inbox/{handoff_id}/reply", data={"key": API_KEY, "actor": "mia", "text": " "})
+    assert empty.status_code == 400 and empty.json["errors"][0]["path"] == "text"
+    page = client.get(f"/inbox/{handoff_id}?key={API_KEY}").get_data(as_text=True)
+    assert "It ships &lt;today&gt;." in page  # the conversation since the handoff, escaped
+    drain(worker)
+    assert [m["text"] for m in agent_messages(receiver)] == ["Hi, Mia here.", "It ships <today>."]
