@@ -63,3 +63,19 @@ def test_the_stream_sends_control_and_new_turns_and_resumes_after_the_last_id(li
                       timeout=10) as stream:
         [_, (_, kind, turn)] = read_events(stream.iter_lines(chunk_size=1, decode_unicode=True), 2)
         assert (kind, turn["text"]) == ("turn", "second")
+
+
+def test_the_stream_announces_a_reminder(live_server, worker, clock):  # type: ignore[no-untyped-def]
+    from tests.helpers import drain
+
+    handoff = open_handoff(live_server)
+    drain(worker)
+    url = f"{live_server}/v1/handoffs/{handoff['id']}/stream?key={API_KEY}"
+    with requests.get(url, stream=True, timeout=10) as stream:
+        lines = stream.iter_lines(chunk_size=1, decode_unicode=True)
+        [(_, kind, _)] = read_events(lines, 1)
+        assert kind == "control"
+        clock.advance(10 * 60 + 1)  # past the default response window
+        drain(worker)
+        kinds = [k for _, k, _ in read_events(lines, 1)]
+        assert kinds == ["reminder"]
