@@ -1,6 +1,8 @@
-"""Who an agent-facing request comes from: an API key, or a widget token for one handoff.
+"""Who an agent-facing request comes from: an API key, an agent's own key, or a widget token.
 
 - an API key (``Authorization: Bearer`` or ``X-API-Key``): tools, helpdesk back-ends, the console;
+- an agent's own key (the same headers; ``agents:`` in the config holds its SHA-256): the request
+  acts as that agent, whatever actor the body types;
 - a widget token (``X-Widget-Token``, see ``connector.security``): the widget page in a browser.
   It opens one handoff only. State-changing requests made with it must also come from the widget's
   own origin (``Origin``/``Sec-Fetch-Site``) and echo the page's ``X-CSRF-Token``. Tokens issued
@@ -15,6 +17,8 @@ import it, and neither imports the other.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,7 +27,7 @@ from urllib.parse import urlsplit
 from flask import request
 
 from connector import security
-from connector.api import require_api_key, runtime
+from connector.api import presented_api_key, require_api_key, runtime
 from connector.errors import Forbidden, NotFound, Unauthorized
 from connector.runtime import Runtime
 
@@ -32,7 +36,7 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 @dataclass
 class Principal:
-    kind: str  # "api_key" | "widget"
+    kind: str  # "api_key" | "agent_key" | "widget"
     claims: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -76,11 +80,28 @@ def check_same_origin() -> None:
         )
 
 
+def agent_for_key(presented: str | None) -> str | None:
+    """The name of the agent whose key this is (``agents:``), or None. Compares every digest in
+    constant time, so the answer's timing does not tell which agent came close."""
+    if not presented:
+        return None
+    digest = hashlib.sha256(presented.encode()).hexdigest()
+    found = None
+    for agent in runtime().settings.agents:
+        if hmac.compare_digest(digest, agent.key_sha256):
+            found = agent.name
+    return found
+
+
 def authenticate_agent(handoff_id: str | None) -> Principal:
-    """API key, or a widget token bound to ``handoff_id`` (plus origin and CSRF checks on writes)."""
+    """API key, an agent's key, or a widget token bound to ``handoff_id`` (plus origin and CSRF
+    checks on writes)."""
     rt = runtime()
     token = request.headers.get(security.WIDGET_TOKEN_HEADER)
     if not token:
+        agent = agent_for_key(presented_api_key())
+        if agent is not None:
+            return Principal("agent_key", {"agent": agent})
         require_api_key()
         return Principal("api_key")
     if handoff_id is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from connector import service
+from connector import live, service
 from connector.clock import iso
 from connector.errors import Conflict
 from connector.runtime import Runtime
@@ -70,6 +70,9 @@ def _apply(runtime: Runtime, tx: Tx, vendor: str, event: HelpdeskEvent, handoff:
         return "reassigned"
     if event.kind == "agent_replied":
         service.record_agent_reply_in(runtime, tx, handoff.id, actor, event.at or runtime.now(), after)
+        if event.text:  # a public reply: the customer gets it through the bot (audit: agent.message)
+            live.relay_helpdesk_reply_in(runtime, tx, vendor, handoff.id, actor=actor, text=event.text,
+                                         reply_id=event.raw_id or f"{event.at}:{event.text}", after=after)
         return "agent replied"
     if event.kind == "handback":
         note = (event.note or "").strip() or f"Handed back from {vendor} without a note."

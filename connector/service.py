@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, ExitStack, nullcontext
 from datetime import datetime
 from typing import Any
 
-from connector import audit, control, limits, links, metrics, outbox, security, timers
+from connector import audit, control, limits, links, live, metrics, outbox, security, timers
 from connector.clock import iso
 from connector.control import AGENT, BOT, PENDING
 from connector.errors import Conflict, NotFound
@@ -129,6 +129,8 @@ def _ingest_once(runtime: Runtime, source: str, event: Event, *, locked: bool) -
     if response.duplicate:
         return response
     _count_decision(runtime, source, event, decided.decision, plan is not None)
+    if plan is None and response.handoff is not None:
+        runtime.waker.notify()  # turns of an open handoff: to its tickets, and to the live views
     if plan is not None:
         runtime.waker.notify()
         logger.info("handoff opened", extra={"conversation": decided.conversation.id,
@@ -159,9 +161,11 @@ def _write(runtime: Runtime, tx: Tx, source: str, event: Event, snapshot: Snapsh
             inserted and inserted[0].seq != last_seq + 1):
         raise _Raced()  # messages arrived in between: the decision did not see them
     handoff_ref = customer_message = None
+    live.relay_customer_turns(tx, runtime, snapshot.conversation, inserted, now)
     if plan is not None:
         handoff = plan.handoff
         tx.insert_handoff(handoff)
+        live.mark_opening(tx, handoff.id, inserted[-1].seq if inserted else last_seq, stamp)
         control.transition(tx, runtime.settings, conversation, PENDING, handoff_id=handoff.id,
                            actor=f"policy:{decision.policy_version}",
                            reason=", ".join(r.trigger for r in decision.reasons), now=now,
@@ -301,6 +305,7 @@ def claim_in(runtime: Runtime, tx: Tx, handoff_id: str, body: Claim, after: Afte
     control.transition(tx, runtime.settings, conversation, AGENT, handoff_id=handoff_id,
                        actor=body.actor, reason="agent took over", now=now)
     tx.update_handoff(handoff_id, status="with_agent", claimed_by=body.actor, updated_at=iso(now))
+    live.bridge_join(tx, runtime, handoff, conversation, body.actor, now)
     waited = _agent_responded(tx, handoff, body.actor, now, via="claim")
     after += [lambda: _observe_first_response(runtime, handoff, waited), runtime.waker.notify]
     return control_of(conversation)
@@ -324,6 +329,7 @@ def handback_in(runtime: Runtime, tx: Tx, handoff_id: str, body: Handback, after
         raise Conflict("this handoff is not with an agent; nothing to hand back", slug="handoff-not-open")
     timers.stop(tx, handoff_id, now, actor=body.actor, reason="handed back",
                 conversation_id=conversation.id)
+    live.bridge_handback(tx, runtime, handoff, conversation, body.actor, now)
     control.hand_back(
         tx, runtime.settings, conversation, handoff_id, actor=body.actor, note=body.note,
         resolution=body.resolution, resume_hint=body.resume_hint, reason="handback", now=now,
@@ -381,6 +387,7 @@ def record_agent_reply_in(runtime: Runtime, tx: Tx, handoff_id: str, actor: str,
                            actor=actor, reason="agent replied", now=now)
         tx.update_handoff(handoff_id, status="with_agent", claimed_by=handoff.claimed_by or actor,
                           updated_at=iso(now))
+        live.bridge_join(tx, runtime, handoff, conversation, actor, now)
     waited = _agent_responded(tx, handoff, actor, at, via="reply")
     tx.append_audit(at=iso(now), action="agent.replied", actor=actor, conversation_id=conversation.id,
                     handoff_id=handoff_id, reason="agent replied in the helpdesk",

@@ -22,7 +22,8 @@ from urllib.parse import unquote
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -30,13 +31,20 @@ from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from connector import security
-from tests.helpers import API_KEY, SECRET, event, post_event
+from tests.helpers import API_KEY, SECRET, event, make_settings, post_event
 
 EXAMPLES = 20  # per operation and generation mode
 CHECKS = [not_a_server_error, response_schema_conformance]
 CREDENTIAL_HEADERS = {"authorization", "x-api-key", security.WIDGET_TOKEN_HEADER.lower(),
                       security.SIGNATURE_HEADER.lower(), security.SOURCE_HEADER.lower()}
 WIDGET_ORIGIN = "http://localhost"  # the Flask test client's origin: what check_same_origin allows
+
+
+@pytest.fixture
+def settings(tmp_path, receiver):  # type: ignore[no-untyped-def]
+    """A live view's response ends at once here: the fuzzer sends hundreds of requests, and each
+    valid one to the stream would otherwise hold its answer open for the stream's whole life."""
+    return make_settings(tmp_path, callback_url=receiver.url, widget={"stream_seconds": 0.05})
 
 
 @pytest.fixture
@@ -135,7 +143,7 @@ def test_generated_requests_never_get_a_server_error(app, credentials) -> None: 
     for operation in found:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
-            @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+            @examples(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                       suppress_health_check=list(HealthCheck))
             @given(case=operation.as_strategy(generation_mode=mode))
             def check(case):  # type: ignore[no-untyped-def]
