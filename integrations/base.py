@@ -194,6 +194,7 @@ DESTINATIONS: dict[str, str] = {
     "zendesk": "integrations.zendesk.destination:ZendeskDestination",
     "salesforce": "integrations.salesforce.destination:SalesforceDestination",
     "intercom": "integrations.intercom.destination:IntercomDestination",
+    "servicenow": "integrations.servicenow.destination:ServiceNowDestination",
 }
 
 
