@@ -195,6 +195,7 @@ DESTINATIONS: dict[str, str] = {
     "salesforce": "integrations.salesforce.destination:SalesforceDestination",
     "intercom": "integrations.intercom.destination:IntercomDestination",
     "servicenow": "integrations.servicenow.destination:ServiceNowDestination",
+    "freshdesk": "integrations.freshdesk.destination:FreshdeskDestination",
 }
 
 
