@@ -452,3 +452,61 @@ def test_the_commented_example_is_valid_settings():
         r"\$\{(\w+)\}", lambda m: f"{m.group(1).lower()}-value-long-enough", "\n".join(block)
     )
     assert FreshdeskDestination.validate_settings(yaml.safe_load(text)) == []
+
+
+def test_check_config_and_doctor_on_the_command_line(settings, tmp_path, freshdesk):
+    from click.testing import CliRunner
+
+    from connector.cli import main
+
+    config = str(tmp_path / "config.yaml")  # what make_settings wrote for the settings fixture
+    runner = CliRunner()
+    checked = runner.invoke(main, ["check-config", config])
+    assert checked.exit_code == 0 and "freshdesk" in checked.output, checked.output
+    doctor = runner.invoke(main, ["doctor", "--config", config])
+    assert doctor.exit_code == 0, doctor.output
+    assert f"freshdesk: ok  group_ids.billing = {BILLING} (Billing)" in doctor.output
+
+
+# --- an outage through the worker: everything exactly once ---------------------------------------
+
+
+def test_outage_and_recovery_deliver_exactly_once(
+    client, worker, runtime, freshdesk, receiver, clock
+):
+    def retry_later() -> None:
+        clock.advance(61)  # past the longest backoff (60 s) and Freshdesk's window
+        drain(worker)
+
+    freshdesk.fail_next(503, times=2)  # down: the lookup is refused twice
+    answer = post_event(client, event())
+    handoff_id = answer.json["handoff"]["id"]
+    drain(worker)
+    retry_later()
+    assert freshdesk.tickets == {}
+    freshdesk.drop_next(apply=True, route=r"^POST /api/v2/tickets$")
+    retry_later()  # created, but the answer is lost: no note yet
+    freshdesk.fail_next(429, retry_after="30", route=r"^GET /api/v2/tickets$")
+    retry_later()  # rate limited
+    freshdesk.drop_next(apply=True, route=r"^POST /api/v2/tickets/\d+/notes$")
+    retry_later()  # the ticket is found, its note added, the answer lost
+    retry_later()
+    [ticket_id] = freshdesk.tickets
+    assert len(freshdesk.notes(ticket_id)) == 1
+    assert client.get(f"/v1/handoffs/{handoff_id}", headers=AGENT).json["deliveries"][0][
+        "id"
+    ] == str(ticket_id)
+
+    back = client.post(f"/v1/handoffs/{handoff_id}/handback", headers=AGENT,
+                       json={"actor": "agent.mia", "note": "Refund <issued>."})  # fmt: skip
+    assert back.status_code == 200, back.json
+    freshdesk.drop_next(apply=True, route=r"^POST /api/v2/tickets/\d+/notes$")
+    drain(worker)
+    retry_later()
+    notes = freshdesk.notes(ticket_id)
+    assert len(notes) == 2 and "Refund &lt;issued&gt;." in notes[1]
+    assert len(freshdesk.requests_to("POST", r"^/api/v2/tickets$")) == 1
+    with runtime.store.reading() as tx:
+        rows = tx.list_outbox()
+    assert {r.status for r in rows} == {"done"}, [(r.target, r.status, r.last_error) for r in rows]
+    assert freshdesk.validation_errors == []

@@ -503,3 +503,60 @@ def test_the_commented_example_is_valid_settings():
         r"\$\{(\w+)\}", lambda m: f"{m.group(1).lower()}-value-long-enough", "\n".join(block)
     )
     assert ServiceNowDestination.validate_settings(yaml.safe_load(text)) == []
+
+
+def test_check_config_and_doctor_on_the_command_line(settings, tmp_path, servicenow):
+    from click.testing import CliRunner
+
+    from connector.cli import main
+
+    config = str(tmp_path / "config.yaml")  # what make_settings wrote for the settings fixture
+    runner = CliRunner()
+    checked = runner.invoke(main, ["check-config", config])
+    assert checked.exit_code == 0 and "servicenow" in checked.output, checked.output
+    doctor = runner.invoke(main, ["doctor", "--config", config])
+    assert doctor.exit_code == 0, doctor.output
+    assert f"servicenow: ok  assignment_groups.billing = {BILLING} (Billing)" in doctor.output
+
+
+# --- an outage through the worker: everything exactly once ---------------------------------------
+
+
+def test_outage_and_recovery_deliver_exactly_once(
+    client, worker, runtime, servicenow, receiver, clock
+):
+    def retry_later() -> None:
+        clock.advance(61)  # past the longest backoff in these settings (60 s)
+        drain(worker)
+
+    servicenow.fail_next(503, times=2)  # down: the lookup is refused twice
+    answer = post_event(client, event())
+    handoff_id = answer.json["handoff"]["id"]
+    drain(worker)
+    retry_later()
+    assert servicenow.cases == {}
+    servicenow.drop_next(apply=True, route=r"^POST /api/now/table/sn_customerservice_case$")
+    retry_later()  # created, but the answer is lost
+    servicenow.delay_next(1.0, route=r"^GET /api/now/table/sn_customerservice_case$")
+    retry_later()  # the lookup times out
+    retry_later()
+    [sys_id] = servicenow.cases
+    assert len(servicenow.notes(sys_id)) == 1
+    assert (
+        client.get(f"/v1/handoffs/{handoff_id}", headers=AGENT).json["deliveries"][0]["id"]
+        == sys_id
+    )
+
+    servicenow.drop_next(apply=True, route=r"^PATCH /api/now/table/sn_customerservice_case/")
+    back = client.post(f"/v1/handoffs/{handoff_id}/handback", headers=AGENT,
+                       json={"actor": "agent.mia", "note": "Refund issued."})  # fmt: skip
+    assert back.status_code == 200, back.json
+    drain(worker)
+    retry_later()
+    notes = servicenow.notes(sys_id)
+    assert len(notes) == 2 and "Refund issued." in notes[1]
+    assert len(servicenow.requests_to("POST", r"/sn_customerservice_case$")) == 1
+    with runtime.store.reading() as tx:
+        rows = tx.list_outbox()
+    assert {r.status for r in rows} == {"done"}, [(r.target, r.status, r.last_error) for r in rows]
+    assert servicenow.validation_errors == []
