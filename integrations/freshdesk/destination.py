@@ -51,6 +51,9 @@ __all__ = ["WEBHOOK_BODY_TEMPLATE", "FreshdeskDestination", "FreshdeskSettings",
 
 logger = logging.getLogger(__name__)
 
+# what the ticket list answers (400) for a requester e-mail with no contact
+NO_CONTACT = "There is no contact matching the given email"
+
 
 class FreshdeskDestination(Destination):
     name = "freshdesk"
@@ -91,9 +94,14 @@ class FreshdeskDestination(Destination):
     def find_ticket(self, delivery: Delivery) -> int | None:
         """The oldest ticket of this handoff among the requester's tickets updated since it was made."""
         since = delivery.payload.created_at - timedelta(minutes=5)  # clocks differ a little
-        listed = self.client().pages("ticket lookup", "/api/v2/tickets", {
-            "email": requester_email(delivery.payload, self.settings),
-            "updated_since": since.strftime("%Y-%m-%dT%H:%M:%SZ")})  # fmt: skip
+        try:
+            listed = self.client().pages("ticket lookup", "/api/v2/tickets", {
+                "email": requester_email(delivery.payload, self.settings),
+                "updated_since": since.strftime("%Y-%m-%dT%H:%M:%SZ")})  # fmt: skip
+        except PermanentDeliveryError as exc:
+            if exc.status == 400 and NO_CONTACT in (exc.response or ""):
+                return None  # Freshdesk has never seen this requester: there is no ticket yet
+            raise
         found = [
             int(t["id"]) for t in listed if is_handoff_ticket(t, delivery.handoff_id, self.settings)
         ]

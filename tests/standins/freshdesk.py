@@ -198,6 +198,11 @@ class FreshdeskStandin(StandinServer):
 
     def _list(self, request: Request) -> Response:
         email, since = request.arg("email"), request.arg("updated_since")
+        if email is not None and email not in {t["requester_email"] for t in self.tickets.values()}:
+            # Freshdesk refuses a requester filter for an e-mail that has no contact
+            return Response(400, {"description": "Validation failed", "errors": [
+                {"field": "email", "message": "There is no contact matching the given email",
+                 "code": "invalid_value"}]})  # fmt: skip
         rows = [t for t in self.tickets.values()
                 if (email is None or t["requester_email"] == email) and (since is None or t["updated_at"] >= since)]  # fmt: skip
         page, per_page = int(request.arg("page") or 1), int(request.arg("per_page") or 30)
