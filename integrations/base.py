@@ -214,6 +214,8 @@ DESTINATIONS: dict[str, str] = {
     "salesforce": "integrations.salesforce.destination:SalesforceDestination",
     "intercom": "integrations.intercom.destination:IntercomDestination",
     "chatwoot": "integrations.chatwoot.destination:ChatwootDestination",
+    "servicenow": "integrations.servicenow.destination:ServiceNowDestination",
+    "freshdesk": "integrations.freshdesk.destination:FreshdeskDestination",
 }
 
 
