@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 CONFIG ?= config.example.yaml
 RUN_EXTRAS  := ml
-TEST_EXTRAS := test,zendesk,salesforce,intercom,postgres,ml
+TEST_EXTRAS := test,zendesk,salesforce,intercom,postgres,ml,rasa
 
 .PHONY: run test browser lint bench demo clean
 
@@ -39,9 +39,10 @@ browser:
 	  fi; \
 	fi
 
-lint: $(VENV)/.installed-test  ## ruff on everything, mypy on the packages (pyproject.toml)
+lint: $(VENV)/.installed-test  ## ruff, mypy, and the architecture's import contracts (pyproject.toml)
 	$(BIN)/ruff check connector channels integrations sidebar_widget tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(VENV)/.installed-test  ## benchmarks print figures (see bench/README.md)
 	$(BIN)/python bench/bench_ingest.py

@@ -40,6 +40,8 @@ class InboundRequest:
     headers: Mapping[str, str]
     body: bytes
     query: Mapping[str, str] = field(default_factory=dict)
+    # the whole URL path as routed (percent-decoded, no query): what v2 signatures bind
+    url_path: str = ""
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,12 @@ class BotChannel:
 # name -> "module:Class"; imported lazily so a platform's SDK only matters when it is configured
 CHANNELS: dict[str, str] = {
     "native": "channels.native:NativeChannel",
+    "botframework": "channels.botframework:BotFrameworkChannel",
+    "botpress": "channels.botpress:BotpressChannel",
+    "dialogflow": "channels.dialogflow:DialogflowChannel",
+    "chatwoot": "channels.chatwoot:ChatwootChannel",
+    "mapped": "channels.mapped:MappedChannel",
+    "rasa": "channels.rasa:RasaChannel",
 }
 
 

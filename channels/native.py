@@ -1,8 +1,9 @@
 """Our own format: signed JSON events in (``POST /v1/events``), signed JSON callbacks out.
 
-Both directions carry ``X-Handoff-Signature: t=<unix seconds>,v1=<hex>``, where ``v1`` is the
-HMAC-SHA256 of ``"<t>.<raw body>"`` under the source's secret, and the receiver refuses a timestamp
-outside the replay window (docs/api.md). The callback body is the callback's document as it stands
+Both directions carry ``X-Handoff-Signature: t=<unix seconds>,v1=<hex>,v2=<hex>``: ``v2`` is the
+HMAC-SHA256 of ``"<t>.<METHOD>.<path>.<raw body>"`` under the source's secret, ``v1`` the deprecated
+HMAC of ``"<t>.<raw body>"`` (refused with ``accept_v1_signatures: false``), and the receiver refuses
+a timestamp outside the replay window (``connector/security.py``, docs/api.md). The callback body is the callback's document as it stands
 in the outbox; ``X-Handoff-Delivery`` is the outbox key, the same on every retry, so the bot can
 drop a repeat.
 """
@@ -10,6 +11,7 @@ drop a repeat.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import datetime
 from typing import Any
@@ -30,6 +32,8 @@ from connector.schemas import Event, EventResponse, load_json
 DELIVERY_HEADER = "X-Handoff-Delivery"
 EVENT_HEADER = "X-Handoff-Event"
 
+logger = logging.getLogger(__name__)
+
 
 class NativeSettings(BaseModel):
     """A native source: the shared secret, and where its callbacks go (none: no callbacks)."""
@@ -39,6 +43,8 @@ class NativeSettings(BaseModel):
     secret: str = Field(min_length=8)
     callback_url: str | None = None
     callback_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # v1 signatures do not cover the method and path; refuse them once the bot signs v2
+    accept_v1_signatures: bool = True
 
     @field_validator("callback_url")
     @classmethod
@@ -54,8 +60,16 @@ class NativeChannel(BotChannel):
     settings: NativeSettings
 
     def verify(self, request: InboundRequest, *, now: float) -> None:
-        security.verify(self.settings.secret, request.headers.get(security.SIGNATURE_HEADER),
-                        request.body, now=now, window=self.replay_window_seconds)
+        scheme = security.verify(
+            self.settings.secret, request.headers.get(security.SIGNATURE_HEADER), request.body,
+            now=now, window=self.replay_window_seconds, method=request.method,
+            path=request.url_path, accept_v1=self.settings.accept_v1_signatures)
+        if scheme == "v1" and not self._warned_v1:
+            self._warned_v1 = True  # once per process: enough to find the bot, not a log flood
+            logger.warning("bot source signs with the deprecated v1 scheme; move it to v2 and set "
+                           "accept_v1_signatures: false", extra={"source": self.source})
+
+    _warned_v1 = False
 
     def parse(self, request: InboundRequest, *, now: datetime) -> list[Event]:
         return [load_json(Event, request.body, self.bounds)]
@@ -65,11 +79,14 @@ class NativeChannel(BotChannel):
         return ChannelAnswer(200, response.model_dump_json(by_alias=True).encode())
 
     def render(self, callback: Callback, *, delivery_id: str) -> tuple[bytes, dict[str, str]]:
-        """The callback as it goes on the wire: the exact body and its headers (signed now)."""
+        """The callback as it goes on the wire: the exact body and its headers (signed now, v1 and
+        v2 over the callback URL's path)."""
+        url = self.settings.callback_url or "/"
         body = json.dumps(callback.body(), separators=(",", ":"), ensure_ascii=False).encode()
         headers = {
             "Content-Type": "application/json",
-            security.SIGNATURE_HEADER: security.sign(self.settings.secret, body),
+            security.SIGNATURE_HEADER: security.sign(self.settings.secret, body, method="POST",
+                                                     path=security.url_path(url)),
             security.SOURCE_HEADER: self.source,
             DELIVERY_HEADER: delivery_id,
             EVENT_HEADER: callback.type,
@@ -94,3 +111,4 @@ class NativeChannel(BotChannel):
                                    response=response.text[:2000],
                                    retry_after=response.headers.get("Retry-After"))
         return {"status": response.status_code}
+

@@ -42,9 +42,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         app.register_blueprint(blueprint)
 
     # the agent widget, its API and the Intercom inbox app (docs/widget.md)
-    from sidebar_widget import canvas, widget, widget_api
+    from sidebar_widget import canvas, live, widget, widget_api
 
-    for blueprint in (widget_api.bp, widget.bp, canvas.bp):
+    for blueprint in (widget_api.bp, widget.bp, canvas.bp, live.bp):
         app.register_blueprint(blueprint)
 
     # /metrics and /dashboard (docs/operations.md)

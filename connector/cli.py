@@ -538,4 +538,5 @@ def run() -> None:  # pragma: no cover - console entry point wrapper
         sys.exit(1)
 
 
-from connector import cli_store  # noqa: E402,F401 - registers `handoff backup` and `handoff restore`
+# these register `handoff consume` (broker-fed channels) and `handoff backup` / `handoff restore`
+from connector import cli_consume, cli_store  # noqa: E402,F401

@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from connector.agent_config import AgentSettings, check_agents
 from connector.errors import ConfigError
 from connector.limits import LimitsSettings
 from connector.policy_config import (  # noqa: F401 - re-exported: the rule schema lives there
@@ -234,6 +235,9 @@ class WidgetSettings(Section):
 
     secret: str = Field(default=DEFAULT_WIDGET_SECRET, min_length=16)
     token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
+    # how long an open widget may keep renewing its token from one issued link (one shift)
+    session_max_seconds: int = Field(default=12 * 3600, ge=300, le=7 * 86_400)
+    stream_seconds: float = Field(default=25.0, gt=0, le=300)
     frame_ancestors: list[str] = Field(default_factory=list)
     intercom_client_secret: str | None = Field(default=None, min_length=8)
 
@@ -271,6 +275,7 @@ class Settings(Section):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     widget: WidgetSettings = Field(default_factory=WidgetSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    agents: list[AgentSettings] = Field(default_factory=list)  # connector/agent_config.py
 
     @field_validator("sources")
     @classmethod
@@ -469,6 +474,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
     problems.extend(check_destinations(settings))
     problems.extend(check_sources(settings))
     problems.extend(check_teams(settings))
+    problems.extend(check_agents(settings.agents))
     if problems:
         raise ConfigError(problems)
     return settings

@@ -37,8 +37,12 @@ def transition(
     actor: str,
     reason: str,
     now: datetime,
+    extra: dict[str, Any] | None = None,
 ) -> ConversationRow:
-    """Move control to ``to`` or raise ``Conflict``; return the conversation as it now is."""
+    """Move control to ``to`` or raise ``Conflict``; return the conversation as it now is.
+    ``extra`` fields (on escalation: the handoff's ``team`` and the ``customer_message`` text) ride
+    along in the callback, for a channel that hands off inside its platform (Chatwoot assigns the
+    team and tells the customer); ``None`` values are left out."""
     if (conversation.owner, to) not in ALLOWED:
         raise Conflict(
             f"control cannot move from {conversation.owner} to {to}",
@@ -62,7 +66,8 @@ def transition(
         tx, settings, conversation.source, "control.changed",
         key=f"{conversation.id}:control:{conversation.version}",
         body={"conversation_id": conversation.id, "owner": to, "version": conversation.version,
-              "reason": reason, "handoff_id": handoff_id},
+              "reason": reason, "handoff_id": handoff_id,
+              **{k: v for k, v in (extra or {}).items() if v is not None}},
         now=now, conversation_id=conversation.id, handoff_id=handoff_id,
     )
     return conversation

@@ -66,7 +66,7 @@ def send_callback(runtime: Runtime, message: outbox.Callback, delivery_id: str) 
 def deliver_to_destination(runtime: Runtime, row: OutboxRow) -> dict[str, Any]:
     """Deliver, note or update a handoff's ticket, as the row says. Raise a DeliveryError on failure."""
     message = _read(row)
-    if not isinstance(message, outbox.Deliver | outbox.Note | outbox.Update):
+    if not isinstance(message, outbox.Deliver | outbox.Note | outbox.Update | outbox.Turn):
         raise PermanentDeliveryError(f"outbox row {row.id} is not for a destination")
     destination = runtime.destinations.get(message.destination)
     if destination is None:
@@ -88,6 +88,8 @@ def deliver_to_destination(runtime: Runtime, row: OutboxRow) -> dict[str, Any]:
         raise TransientDeliveryError("the handoff is not delivered to this destination yet")
     if isinstance(message, outbox.Note):
         destination.add_note(previous, message.text, key=row.idempotency_key)
+    elif isinstance(message, outbox.Turn):
+        destination.add_customer_turn(previous, message.text, author=message.author, key=row.idempotency_key)
     else:
         destination.update(previous, dict(message.fields), key=row.idempotency_key)
     return {"ref": previous.to_dict()}

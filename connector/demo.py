@@ -58,7 +58,8 @@ def post_demo(base_url: str, source: str, secret: str) -> tuple[str, dict[str, A
     conversation_id = f"demo-{uuid.uuid4().hex[:8]}"
     body = json.dumps(demo_event(conversation_id, datetime.now(UTC))).encode()
     headers = {"Content-Type": "application/json", security.SOURCE_HEADER: source,
-               security.SIGNATURE_HEADER: security.sign(secret, body)}
+               security.SIGNATURE_HEADER: security.sign(secret, body, method="POST",
+                                                        path=security.url_path(f"{base_url}/v1/events"))}
     try:
         response = requests.post(f"{base_url}/v1/events", data=body, headers=headers, timeout=15)
     except requests.RequestException as exc:

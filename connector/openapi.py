@@ -63,6 +63,11 @@ def _page_paths(hid: dict[str, Any]) -> dict[str, Any]:
             "summary": "Take over from the inbox (a form post; 303 back to the page)",
             "parameters": [hid, key], "security": AGENT_AUTH, "requestBody": _form({"actor": text}),
             "responses": {"303": {"description": "Back to the handoff"}, **_problems(400, 401, 404, 409)}}},
+        "/inbox/{handoff_id}/reply": {"post": {
+            "summary": "Write to the customer from the inbox (a form post; 303 back to the page)",
+            "parameters": [hid, key], "security": AGENT_AUTH,
+            "requestBody": _form({"text": text, "actor": text}, ["text"]),
+            "responses": {"303": {"description": "Back to the handoff"}, **_problems(400, 401, 404, 409)}}},
         "/inbox/{handoff_id}/handback": {"post": {
             "summary": "Hand back from the inbox (a form post; 303 back to the page)",
             "parameters": [hid, key], "security": AGENT_AUTH,
@@ -75,7 +80,9 @@ def _page_paths(hid: dict[str, Any]) -> dict[str, Any]:
             "security": [{"widgetToken": []}],
             "responses": {"200": _html("The widget"), **_problems(400, 401, 404)}}},
         "/widget/handoffs/{handoff_id}/token": {"post": {
-            "summary": "Renew the open widget's token (X-Widget-Token and X-CSRF-Token)",
+            "summary": "Renew the open widget's token (X-Widget-Token and X-CSRF-Token); 401 "
+                       "revoked-widget-token after handback, widget-session-over past "
+                       "widget.session_max_seconds",
             "parameters": [hid], "security": [{"widgetToken": []}],
             "responses": {"200": {"description": "token, expires_at"}, **_problems(401, 403, 404)}}},
         "/widget/static/{filename}": {"get": {
@@ -135,7 +142,8 @@ def _channel_operation(*, sub_path: bool = False) -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     models: list[type[BaseModel]] = [schemas.Event, schemas.EventResponse, schemas.Control, schemas.BotReply,
               schemas.BotReplyResponse, schemas.Claim, schemas.Handback, schemas.HandoffView,
-              schemas.HandoffList, schemas.HandoffPayload, schemas.Problem]
+              schemas.HandoffList, schemas.HandoffPayload, schemas.Problem, schemas.AgentMessageIn,
+              schemas.AgentMessageOut]
     _, top = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     components = top.get("$defs", {})
     conv = {"name": "conversation_id", "in": "path", "required": True, "schema": {"type": "string"}}
@@ -148,7 +156,8 @@ def openapi_document() -> dict[str, Any]:
         "/v1/channels/{source}": _channel_operation(),
         "/v1/channels/{source}/{path}": _channel_operation(sub_path=True),
         "/v1/conversations/{conversation_id}/control": {"get": {
-            "summary": "Who owns the conversation now", "parameters": [conv],
+            "summary": "Who owns the conversation now (a bot: only its own source's, else 404)",
+            "parameters": [conv],
             "security": BOT_AUTH + AGENT_AUTH,
             "responses": {"200": _ok("Control"), **_problems(401, 404)}}},
         "/v1/conversations/{conversation_id}/bot-replies": {"post": {
@@ -171,6 +180,20 @@ def openapi_document() -> dict[str, Any]:
             "summary": "An agent takes over", "parameters": [hid], "security": AGENT_AUTH,
             "requestBody": _body("Claim"),
             "responses": {"200": _ok("Control"), **_problems(400, 401, 404, 409, 503)}}},
+        "/v1/handoffs/{handoff_id}/messages": {"post": {
+            "summary": "The owning agent writes to the customer (relayed by the bot as agent.message)",
+            "parameters": [hid, {"name": "Idempotency-Key", "in": "header", "required": False,
+                                 "schema": {"type": "string", "maxLength": 200}}],
+            "security": AGENT_AUTH, "requestBody": _body("AgentMessageIn"),
+            "responses": {"201": _ok("AgentMessageOut"), "200": _ok("AgentMessageOut"),
+                          **_problems(400, 401, 404, 409, 503)}}},
+        "/v1/handoffs/{handoff_id}/stream": {"get": {
+            "summary": "The live view: Server-Sent Events turn, control, reminder (token or key in the query)",
+            "parameters": [hid, {"name": "token", "in": "query", "schema": {"type": "string"}},
+                           {"name": "key", "in": "query", "schema": {"type": "string"}}],
+            "security": AGENT_AUTH,
+            "responses": {"200": {"description": "text/event-stream", "content": {"text/event-stream": {}}},
+                          **_problems(401, 404)}}},
         "/v1/handoffs/{handoff_id}/handback": {"post": {
             "summary": "Hand the conversation back to the bot with a note", "parameters": [hid],
             "security": AGENT_AUTH, "requestBody": _body("Handback"),
@@ -201,7 +224,11 @@ def openapi_document() -> dict[str, Any]:
             "schemas": components,
             "securitySchemes": {
                 "handoffSignature": {"type": "apiKey", "in": "header", "name": "X-Handoff-Signature",
-                                     "description": "t=<unix seconds>,v1=HMAC-SHA256(secret, '<t>.<raw body>')"},
+                                     "description": "t=<unix seconds>,v2=HMAC-SHA256(secret, '<t>.<METHOD>.<path>."
+                                                    "<raw body>') (path percent-decoded, no query); the "
+                                                    "deprecated v1=HMAC-SHA256(secret, '<t>.<raw body>') is "
+                                                    "accepted unless sources.<name>.accept_v1_signatures "
+                                                    "is false"},
                 "handoffSource": {"type": "apiKey", "in": "header", "name": "X-Handoff-Source"},
                 "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
                 "bearer": {"type": "http", "scheme": "bearer"},

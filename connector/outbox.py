@@ -10,6 +10,7 @@ message                   idempotency key                                  row k
 ========================  ===============================================  =====================
 ``Deliver``               ``deliver:<handoff>:<destination>``              destination / name
 ``Note``, ``Update``      ``<occasion>:<destination>:note`` / ``:update``  destination / name
+``Turn``                  ``turn:<handoff>:<message>:<destination>:turn``  destination / name
 ``Callback``              ``callback:<id>:<type>``                         callback / source
 ``Alert``                 ``alert:<event>:<occasion>:<channel>``           alert / channel
 ========================  ===============================================  =====================
@@ -17,6 +18,20 @@ message                   idempotency key                                  row k
 An ``occasion`` names why a message exists (``handback:<handoff>``, ``reminder:<handoff>:<timer>``),
 so the same words sent for another reason are another message, and a retry of the same reason is
 not. A repeated key adds nothing (``Tx.enqueue`` returns ``None``).
+
+Order. Some messages must arrive in the order they were written, so they share a *lane*
+(``Tx.enqueue``: a row waits while an earlier row of its lane is undelivered):
+
+- every callback of one conversation to its bot (``callback:<source>:<conversation>``): the bot
+  sees ``control.changed``, the bridge ``customer.update``, each ``agent.message`` and
+  ``conversation.handed_back`` in the order they happened, so no agent message written before a
+  handback is delivered after it;
+- a ticket's creation and the customer turns appended to it (``destination:<name>:<conversation>``):
+  a turn never reaches a ticket that does not exist yet, nor before the turn it answers.
+
+Exactly once *at the receiver* comes from the ids: a delivery cut short (the worker killed between
+sending and recording) is sent again with the same callback id and idempotency key, and the
+receiver keeps the first copy.
 """
 
 from __future__ import annotations
@@ -48,6 +63,11 @@ class Outbound:
     def key(self) -> str:
         raise NotImplementedError
 
+    @property
+    def lane(self) -> str | None:
+        """The ordered lane this message is delivered in (module docstring), or None."""
+        return None
+
     def body(self) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -69,6 +89,10 @@ class Deliver(Outbound):
     @property
     def key(self) -> str:
         return f"deliver:{self.handoff_id}:{self.destination}"
+
+    @property
+    def lane(self) -> str | None:
+        return ticket_lane(self.destination, self.conversation_id)
 
     def body(self) -> dict[str, Any]:
         return {"op": "deliver"}
@@ -116,6 +140,43 @@ class Update(Outbound):
         return {"op": "update", "fields": dict(self.fields)}
 
 
+@dataclass(frozen=True)
+class Turn(Outbound):
+    """A customer turn that arrived after the handoff, appended to the ticket where the agent works
+    (a public comment by the requester, a reply as the contact, a case comment), once, in order."""
+
+    kind: ClassVar[str] = DESTINATION
+    destination: str = ""
+    message_id: str = ""
+    text: str = ""
+    author: str = ""
+    at: str = ""
+
+    @property
+    def target(self) -> str:
+        return self.destination
+
+    @property
+    def occasion(self) -> str:
+        return f"turn:{self.handoff_id}:{self.message_id}"
+
+    @property
+    def key(self) -> str:
+        return f"{self.occasion}:{self.destination}:turn"
+
+    @property
+    def lane(self) -> str | None:
+        return ticket_lane(self.destination, self.conversation_id)
+
+    def body(self) -> dict[str, Any]:
+        return {"op": "turn", "message_id": self.message_id, "text": self.text, "author": self.author,
+                "at": self.at}
+
+
+def ticket_lane(destination: str, conversation_id: str | None) -> str | None:
+    return f"destination:{destination}:{conversation_id}" if conversation_id else None
+
+
 # --- to the bot (through its channel) -----------------------------------------------------------
 
 
@@ -140,12 +201,32 @@ class Callback(Outbound):
     def key(self) -> str:
         return f"callback:{self.id}:{self.type}"
 
+    @property
+    def lane(self) -> str | None:
+        return f"callback:{self.source}:{self.conversation_id}" if self.conversation_id else None
+
     def body(self) -> dict[str, Any]:
         return {"id": self.id, "type": self.type, "occurred_at": self.occurred_at, **self.fields}
 
     @classmethod
     def at(cls, now: datetime, **values: Any) -> Callback:
         return cls(occurred_at=iso(now), **values)
+
+
+AGENT_MESSAGE = "agent.message"
+
+
+def agent_message(*, source: str, conversation_id: str, handoff_id: str, message_id: str, text: str,
+                  author: dict[str, Any], at: str, attachments: Sequence[dict[str, Any]],
+                  now: datetime) -> Callback:
+    """The ``agent.message`` callback: what an agent wrote, for the bot to relay to the customer.
+
+    Its callback id is the message id, so the receiver keeps exactly one copy of each message."""
+    return Callback.at(now, source=source, type=AGENT_MESSAGE, id=message_id, handoff_id=handoff_id,
+                       conversation_id=conversation_id, fields={
+                           "conversation_id": conversation_id, "handoff_id": handoff_id, "text": text,
+                           "author": dict(author), "at": at,
+                           "attachments": [dict(a) for a in attachments]})
 
 
 # --- to people (alerts) -------------------------------------------------------------------------
@@ -176,7 +257,8 @@ class Alert(Outbound):
 def write(tx: Tx, message: Outbound, now: datetime) -> int | None:
     """Queue ``message`` in the caller's transaction; a repeated key adds nothing (None)."""
     return tx.enqueue(message.kind, message.target, message.key, message.body(), now.timestamp(),
-                      handoff_id=message.handoff_id, conversation_id=message.conversation_id)
+                      handoff_id=message.handoff_id, conversation_id=message.conversation_id,
+                      lane=message.lane)
 
 
 def write_all(tx: Tx, messages: Sequence[Outbound], now: datetime) -> list[int]:
@@ -195,6 +277,10 @@ def read(row: OutboxRow) -> Outbound:
             return Deliver(destination=row.target, **ids)
         if op == "note":
             return Note(destination=row.target, occasion=occasion, text=str(body.get("text", "")), **ids)
+        if op == "turn":
+            return Turn(destination=row.target, message_id=str(body.get("message_id", "")),
+                        text=str(body.get("text", "")), author=str(body.get("author", "")),
+                        at=str(body.get("at", "")), **ids)
         if op == "update":
             return Update(destination=row.target, occasion=occasion, fields=dict(body.get("fields") or {}),
                           **ids)

@@ -81,6 +81,9 @@ class Decided:
     inputs: DecisionInput
     decision: Decision
     guess: TeamGuessResult | None  # the team an escalation will likely go to (reads its History)
+    # what the audit row records, computed before the write transaction so the lock is held less
+    inputs_digest: str = ""
+    decision_json: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -50,6 +50,12 @@ class TeamSettings(Section):
     # What the intent → team classifier looks for; None: the built-in list for this team name.
     keywords: list[str] | None = None
     examples: list[str] | None = None
+    # Bridge messages (connector/live.py), by language ("en", "fr", …; "*" for any other), with
+    # {agent}, {team}, {topic}: the agent's first words when they take over (None: none; {}: the
+    # built-in en/fr/es/de lines), and what the bot relays when the agent hands back ({}: nothing).
+    # Off by default: a bot that relays every customer.update would otherwise change behaviour.
+    bridge_join: dict[str, str] | None = None
+    bridge_handback: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("keywords")
     @classmethod

@@ -136,9 +136,12 @@ class Control(BaseModel):
 
 
 class HandoffRef(BaseModel):
+    """The handoff an answer to a bot refers to. ``url`` opens it in the inbox for someone holding
+    an agent credential; a bot answer carries no credential of its own (docs/widget.md)."""
+
     id: str
     status: HandoffStatus
-    widget_url: str
+    url: str
 
 
 class CustomerMessage(BaseModel):
@@ -181,6 +184,50 @@ class Handback(Strict):
     note: str = Field(min_length=1, max_length=5000)
     resolution: str | None = Field(default=None, max_length=200)
     resume_hint: str | None = Field(default=None, max_length=2000)
+
+
+class Attachment(Strict):
+    name: str = Field(min_length=1, max_length=500)
+    url: str = Field(min_length=1, max_length=4000, pattern=r"^https?://")
+    content_type: str | None = Field(default=None, max_length=200)
+
+
+class AgentMessageIn(Strict):
+    """``POST /v1/handoffs/{id}/messages``: the owning agent writes to the customer."""
+
+    text: str = Field(min_length=1, max_length=20_000)
+    actor: str | None = Field(default=None, min_length=1, max_length=200)
+    attachments: list[Attachment] = Field(default_factory=list, max_length=20)
+
+
+class Author(BaseModel):
+    name: str
+    id: str | None = None
+
+
+class AgentMessageOut(BaseModel):
+    """An agent message as the bot receives it in ``agent.message`` (plus ``duplicate``)."""
+
+    id: str
+    conversation_id: str
+    handoff_id: str
+    text: str
+    author: Author
+    at: datetime
+    attachments: list[Attachment] = Field(default_factory=list)
+    duplicate: bool = False
+
+
+class TurnView(BaseModel):
+    """One turn of the conversation since the handoff, either side, in order."""
+
+    seq: int
+    id: str
+    role: Role
+    text: str
+    at: datetime | None = None
+    author: Author | None = None
+    via: str | None = None  # where an agent wrote it: api, inbox, widget, zendesk, intercom, salesforce
 
 
 # ---------------------------------------------------------------------------------------------
@@ -297,6 +344,7 @@ class HandoffView(BaseModel):
     payload: HandoffPayload
     deliveries: list[dict[str, Any]] = Field(default_factory=list)
     widget_url: str
+    turns: list[TurnView] | None = None  # ``GET /v1/handoffs/{id}`` only: every turn since the handoff
 
 
 class HandoffList(BaseModel):

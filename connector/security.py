@@ -1,9 +1,17 @@
 """Signatures and keys.
 
-Bots sign every request: ``X-Handoff-Signature: t=<unix seconds>,v1=<hex>`` where
-``v1 = HMAC-SHA256(source secret, "<t>.<raw body>")``. The same scheme signs our callbacks to bots.
-Verification happens on the raw bytes, before anything is parsed, in constant time, and rejects
-timestamps outside the replay window in either direction.
+Bots sign every request: ``X-Handoff-Signature: t=<unix seconds>,v1=<hex>,v2=<hex>`` where
+
+- ``v2 = HMAC-SHA256(source secret, "<t>.<METHOD>.<path>.<raw body>")`` binds the request line too,
+  so a signature made for one request (say, an empty-body ``GET`` of one conversation's control)
+  cannot be replayed against another path or method inside the replay window;
+- ``v1 = HMAC-SHA256(source secret, "<t>.<raw body>")`` is the deprecated first scheme, accepted
+  unless the source refuses it (``sources.<name>.accept_v1_signatures: false``).
+
+``<path>`` is the URL path as the server routes it: percent-decoded, without the query string.
+The same scheme (both values) signs our callbacks to bots. Verification happens on the raw bytes,
+before anything is parsed, in constant time, and rejects timestamps outside the replay window in
+either direction.
 """
 
 from __future__ import annotations
@@ -14,23 +22,57 @@ import hmac
 import json
 import secrets
 import time
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
 
 from connector.errors import Forbidden, Unauthorized
 
 SIGNATURE_HEADER = "X-Handoff-Signature"
 SOURCE_HEADER = "X-Handoff-Source"
+SCHEMES = ("v1", "v2")
 
 
-def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
-    """The header value for ``body`` signed with ``secret`` at ``timestamp`` (default: now)."""
+def _mac(secret: str, message: bytes) -> str:
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _v1_message(timestamp: int, body: bytes) -> bytes:
+    return f"{timestamp}.".encode() + body
+
+
+def _v2_message(timestamp: int, method: str, path: str, body: bytes) -> bytes:
+    return f"{timestamp}.{method.upper()}.{path}.".encode() + body
+
+
+def url_path(url: str) -> str:
+    """The path a v2 signature binds for a request to ``url``: percent-decoded, without the query,
+    as the receiving server routes it (``/`` for a bare host)."""
+    return unquote(urlsplit(url).path) or "/"
+
+
+def sign(secret: str, body: bytes, timestamp: int | None = None, *,
+         method: str | None = None, path: str | None = None) -> str:
+    """The header value for ``body`` signed with ``secret`` at ``timestamp`` (default: now).
+
+    With ``method`` and ``path`` it carries ``v2`` beside ``v1`` (receivers that know only ``v1``
+    ignore the extra value); without them, ``v1`` alone.
+    """
     t = int(time.time()) if timestamp is None else int(timestamp)
-    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={mac}"
+    header = f"t={t},v1={_mac(secret, _v1_message(t, body))}"
+    if method is not None and path is not None:
+        header += f",v2={_mac(secret, _v2_message(t, method, path, body))}"
+    return header
 
 
-def parse_signature(header: str) -> tuple[int, list[str]]:
+@dataclass
+class ParsedSignature:
+    timestamp: int
+    macs: dict[str, list[str]] = field(default_factory=dict)  # scheme -> candidate values
+
+
+def parse_signature(header: str) -> ParsedSignature:
     timestamp: int | None = None
-    macs: list[str] = []
+    macs: dict[str, list[str]] = {}
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
         if key == "t":
@@ -38,37 +80,57 @@ def parse_signature(header: str) -> tuple[int, list[str]]:
                 timestamp = int(value)
             except ValueError:
                 raise Unauthorized("signature timestamp is not an integer", slug="bad-signature") from None
-        elif key == "v1" and value:
-            macs.append(value.lower())
+        elif key in SCHEMES and value:
+            macs.setdefault(key, []).append(value.lower())
     if timestamp is None or not macs:
         raise Unauthorized(
-            f"{SIGNATURE_HEADER} must look like 't=<unix seconds>,v1=<hex>'", slug="bad-signature"
+            f"{SIGNATURE_HEADER} must look like 't=<unix seconds>,v2=<hex>' (or the deprecated v1=)",
+            slug="bad-signature",
         )
-    return timestamp, macs
+    return ParsedSignature(timestamp, macs)
 
 
-def verify(secret: str, header: str | None, body: bytes, *, now: float, window: int) -> int:
-    """Check a signature header; return its timestamp. Raise ``Unauthorized`` with a clear reason.
+def _any_matches(expected: str, candidates: list[str]) -> bool:
+    # compare against every candidate without short-circuiting on the first match
+    ok = False
+    for mac in candidates:
+        ok |= hmac.compare_digest(expected, mac)
+    return ok
 
-    Several ``v1=`` values are accepted (a bot rotating its secret can send both).
+
+def verify(secret: str, header: str | None, body: bytes, *, now: float, window: int,
+           method: str | None = None, path: str | None = None, accept_v1: bool = True) -> str:
+    """Check a signature header; return the scheme that matched. Raise ``Unauthorized``.
+
+    A header with ``v2`` is judged by ``v2`` alone (against ``method`` and ``path``); one with only
+    ``v1`` passes when ``accept_v1``. Several values of a scheme are accepted (a bot rotating its
+    secret can send both).
     """
     if not header:
         raise Unauthorized(f"missing {SIGNATURE_HEADER} header", slug="missing-signature")
-    timestamp, macs = parse_signature(header)
+    parsed = parse_signature(header)
+    timestamp = parsed.timestamp
     if abs(now - timestamp) > window:
         raise Unauthorized(
             f"signature timestamp is {int(now - timestamp)} s away from the server clock; "
             f"the window is ±{window} s (replayed request or unsynchronised clock)",
             slug="stale-signature",
         )
-    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    # compare against every candidate without short-circuiting on the first match
-    ok = False
-    for mac in macs:
-        ok |= hmac.compare_digest(expected, mac)
-    if not ok:
+    if "v2" in parsed.macs and method is not None and path is not None:
+        expected = _mac(secret, _v2_message(timestamp, method, path, body))
+        if not _any_matches(expected, parsed.macs["v2"]):
+            raise Unauthorized("v2 signature does not match the method, path, body and the source's "
+                               "secret", slug="bad-signature")
+        return "v2"
+    if "v1" not in parsed.macs:
+        raise Unauthorized(f"{SIGNATURE_HEADER} has no v1= value, and v2 needs the request's method "
+                           "and path", slug="bad-signature")
+    if not accept_v1:
+        raise Unauthorized("this source refuses v1 signatures (accept_v1_signatures: false): sign "
+                           "\"<t>.<METHOD>.<path>.<body>\" as v2=", slug="v1-signature-refused")
+    if not _any_matches(_mac(secret, _v1_message(timestamp, body)), parsed.macs["v1"]):
         raise Unauthorized("signature does not match the body and the source's secret", slug="bad-signature")
-    return timestamp
+    return "v1"
 
 
 def check_api_key(presented: str | None, keys: list[str]) -> None:
@@ -85,7 +147,8 @@ def check_api_key(presented: str | None, keys: list[str]) -> None:
 
 
 # --- widget tokens --------------------------------------------------------------------------------
-# ``hw1.<payload>.<mac>``: payload is base64url(JSON {"h": handoff id, "iat", "exp", "jti", "agent"?}),
+# ``hw1.<payload>.<mac>``: payload is base64url(JSON {"h": handoff id, "iat", "exp", "jti", "s": the
+# session's first issue time, "agent"?}),
 # mac is base64url(HMAC-SHA256(widget.secret, "hw1." + payload)). A token opens exactly one handoff
 # until it expires; it is a bearer credential carried in a header (never a cookie), so a
 # cross-site page can neither send it nor read it.
@@ -108,10 +171,15 @@ def _widget_mac(secret: str, payload: str) -> str:
 
 
 def issue_widget_token(secret: str, handoff_id: str, *, now: float, ttl: int,
-                       agent: str | None = None) -> str:
-    """A token that opens the widget (and its actions) for ``handoff_id`` until ``now + ttl``."""
+                       agent: str | None = None, session_start: int | None = None) -> str:
+    """A token that opens the widget (and its actions) for ``handoff_id`` until ``now + ttl``.
+
+    ``session_start`` (claim ``s``) is when the first token of this widget session was issued by a
+    credential: renewals carry it unchanged, so a session cannot be renewed forever.
+    """
     claims: dict[str, object] = {"h": handoff_id, "iat": int(now), "exp": int(now) + int(ttl),
-                                 "jti": secrets.token_hex(8)}
+                                 "jti": secrets.token_hex(8),
+                                 "s": int(now) if session_start is None else int(session_start)}
     if agent:
         claims["agent"] = agent
     payload = _b64(json.dumps(claims, separators=(",", ":")).encode())

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack, nullcontext
 from datetime import datetime
 from typing import Any
 
-from connector import audit, control, limits, links, metrics, outbox, security, timers
+from connector import audit, control, limits, links, live, metrics, outbox, security, timers
 from connector.clock import iso
 from connector.control import AGENT, BOT, PENDING
 from connector.errors import Conflict, NotFound
@@ -107,6 +108,7 @@ def _ingest_once(runtime: Runtime, source: str, event: Event, *, locked: bool) -
             snapshot = Snapshot(found, tx.list_messages(found.id) if found else [])
         decided_at = runtime.now()
         decided = decide_event(source, event, snapshot, settings, decided_at)
+        decided.inputs_digest = audit.digest(event.model_dump(mode="json"))  # outside the lock
         limits.check_conversation(len(snapshot.transcript) + len(decided.new_rows), settings.limits)
         plan = None
         if decided.decision.escalate:
@@ -118,6 +120,7 @@ def _ingest_once(runtime: Runtime, source: str, event: Event, *, locked: bool) -
                     prior_handoffs=tx.count_customer_handoffs(customer_id) if customer_id else 0)
             plan = plan_handoff(source, decided, history, settings, handoff_id=new_handoff_id(),
                                 base_url=runtime.base_url, now=decided_at)
+        decided.decision_json = decided.decision.model_dump(mode="json")  # final once planned
         if held is not None:
             response = _write(runtime, held, source, event, snapshot, decided, plan)
         else:
@@ -126,6 +129,8 @@ def _ingest_once(runtime: Runtime, source: str, event: Event, *, locked: bool) -
     if response.duplicate:
         return response
     _count_decision(runtime, source, event, decided.decision, plan is not None)
+    if plan is None and response.handoff is not None:
+        runtime.waker.notify()  # turns of an open handoff: to its tickets, and to the live views
     if plan is not None:
         runtime.waker.notify()
         logger.info("handoff opened", extra={"conversation": decided.conversation.id,
@@ -156,32 +161,35 @@ def _write(runtime: Runtime, tx: Tx, source: str, event: Event, snapshot: Snapsh
             inserted and inserted[0].seq != last_seq + 1):
         raise _Raced()  # messages arrived in between: the decision did not see them
     handoff_ref = customer_message = None
+    live.relay_customer_turns(tx, runtime, snapshot.conversation, inserted, now)
     if plan is not None:
         handoff = plan.handoff
         tx.insert_handoff(handoff)
+        live.mark_opening(tx, handoff.id, inserted[-1].seq if inserted else last_seq, stamp)
         control.transition(tx, runtime.settings, conversation, PENDING, handoff_id=handoff.id,
                            actor=f"policy:{decision.policy_version}",
-                           reason=", ".join(r.trigger for r in decision.reasons), now=now)
+                           reason=", ".join(r.trigger for r in decision.reasons), now=now,
+                           extra={"team": handoff.team, "customer_message": plan.customer_message.text
+                                  if plan.customer_message else None})
         outbox.write_all(tx, plan.outbound, now)
         timers.start(tx, runtime.settings, handoff, now)
-        handoff_ref = HandoffRef(id=handoff.id, status="open", widget_url=widget_url(runtime, handoff.id))
+        handoff_ref = HandoffRef(id=handoff.id, status="open", url=links.inbox_url(runtime.base_url, handoff.id))
         customer_message = plan.customer_message
     elif conversation.handoff_id and conversation.owner != BOT:
         handoff_ref = HandoffRef(id=conversation.handoff_id,
                                  status=STATUS_FOR_OWNER[conversation.owner],  # type: ignore[arg-type]
-                                 widget_url=widget_url(runtime, conversation.handoff_id))
-    decision_json = decision.model_dump(mode="json")
+                                 url=links.inbox_url(runtime.base_url, conversation.handoff_id))
     tx.append_audit(
         at=stamp, action="decision", actor=f"policy:{decision.policy_version}",
         conversation_id=conversation.id, handoff_id=handoff_ref.id if handoff_ref else None,
         reason="escalate" if decision.escalate else "stay with bot",
         data={"event_id": event.id, "event_type": event.type, "source": source,
               "new_messages": [r.id for r in inserted],
-              "inputs_digest": audit.digest(event.model_dump(mode="json")),
+              "inputs_digest": decided.inputs_digest,
               "new_messages_digest": audit.digest([[r.id, r.role, r.text] for r in inserted]),
               "rules_fired": [r.rule for r in decision.reasons],
               "policy_version": decision.policy_version,
-              "decision": decision_json},
+              "decision": decided.decision_json},
     )
     response = EventResponse(
         event_id=event.id, duplicate=False, decision=decision, control=control_of(conversation),
@@ -192,20 +200,22 @@ def _write(runtime: Runtime, tx: Tx, source: str, event: Event, snapshot: Snapsh
 
 
 def _stored_answer(response: EventResponse) -> dict[str, Any]:
-    """The answer as kept for repeats of the event: without the widget link, whose token is a
-    credential that would outlive its purpose in the store (a repeat gets a fresh one)."""
-    answer = response.model_dump(mode="json")
-    if answer.get("handoff"):
-        answer["handoff"]["widget_url"] = None
-    return answer
+    """The answer as kept for repeats of the event (it holds no credential: see ``HandoffRef``)."""
+    return response.model_dump(mode="json")
 
 
 def _replayed(runtime: Runtime, source: str, event: Event, first: dict[str, Any]) -> EventResponse:
-    """The first answer to an event, again: same decision, control and handoff, a fresh widget link."""
+    """The first answer to an event, again: same decision, control and handoff.
+
+    Answers stored before bots stopped getting widget links hold ``widget_url: null``: the handoff
+    reference is rebuilt from its id, so every stored row still loads back.
+    """
     metrics.safely(runtime, lambda m: m.events.labels(source, event.type, "true").inc())
     answer = {**first, "duplicate": True}
     if answer.get("handoff"):
-        answer["handoff"] = {**answer["handoff"], "widget_url": widget_url(runtime, answer["handoff"]["id"])}
+        ref = answer["handoff"]
+        answer["handoff"] = {"id": ref["id"], "status": ref["status"],
+                             "url": links.inbox_url(runtime.base_url, ref["id"])}
     return EventResponse.model_validate(answer)
 
 
@@ -221,11 +231,12 @@ def _count_decision(runtime: Runtime, source: str, event: Event, decision: Decis
     metrics.safely(runtime, count)
 
 
-def get_control(runtime: Runtime, conversation_id: str) -> Control:
+def get_control(runtime: Runtime, conversation_id: str, *, source: str | None = None) -> Control:
+    """Who owns the conversation now. ``source``: only that bot source's conversations (else 404)."""
     with runtime.store.reading() as tx:
         conversation = tx.get_conversation(conversation_id)
-    if conversation is None:
-        raise NotFound(f"no conversation {conversation_id!r}", slug="unknown-conversation")
+    if conversation is None or (source is not None and conversation.source != source):
+        raise NotFound(f"no conversation {conversation_id!r} for this source", slug="unknown-conversation")
     return control_of(conversation)
 
 
@@ -264,46 +275,71 @@ def _handoff_and_conversation(tx: Tx, handoff_id: str) -> tuple[HandoffRow, Conv
     return handoff, conversation
 
 
+AfterCommit = list[Callable[[], None]]  # what an operation does once its transaction commits
+
+
+def run_after(after: AfterCommit) -> None:
+    for action in after:
+        action()
+
+
 def claim(runtime: Runtime, handoff_id: str, body: Claim) -> Control:
     """An agent takes over: pending_agent → agent. Claiming again as the same agent is a no-op."""
-    now = runtime.now()
+    after: AfterCommit = []
     with runtime.store.atomic() as tx:
-        handoff, conversation = _handoff_and_conversation(tx, handoff_id)
-        if conversation.handoff_id != handoff_id or conversation.owner == BOT:
-            raise Conflict("this handoff is no longer open", slug="handoff-not-open")
-        if conversation.owner == AGENT:
-            if handoff.claimed_by == body.actor:
-                return control_of(conversation)
-            raise Conflict(f"already taken over by {handoff.claimed_by}", slug="already-claimed")
-        control.transition(tx, runtime.settings, conversation, AGENT, handoff_id=handoff_id,
-                           actor=body.actor, reason="agent took over", now=now)
-        tx.update_handoff(handoff_id, status="with_agent", claimed_by=body.actor, updated_at=iso(now))
-        waited = _agent_responded(tx, handoff, body.actor, now, via="claim")
-    _observe_first_response(runtime, handoff, waited)
-    runtime.waker.notify()
+        result = claim_in(runtime, tx, handoff_id, body, after)
+    run_after(after)
+    return result
+
+
+def claim_in(runtime: Runtime, tx: Tx, handoff_id: str, body: Claim, after: AfterCommit) -> Control:
+    """``claim`` in the caller's transaction; what follows the commit goes to ``after``."""
+    now = runtime.now()
+    handoff, conversation = _handoff_and_conversation(tx, handoff_id)
+    if conversation.handoff_id != handoff_id or conversation.owner == BOT:
+        raise Conflict("this handoff is no longer open", slug="handoff-not-open")
+    if conversation.owner == AGENT:
+        if handoff.claimed_by == body.actor:
+            return control_of(conversation)
+        raise Conflict(f"already taken over by {handoff.claimed_by}", slug="already-claimed")
+    control.transition(tx, runtime.settings, conversation, AGENT, handoff_id=handoff_id,
+                       actor=body.actor, reason="agent took over", now=now)
+    tx.update_handoff(handoff_id, status="with_agent", claimed_by=body.actor, updated_at=iso(now))
+    live.bridge_join(tx, runtime, handoff, conversation, body.actor, now)
+    waited = _agent_responded(tx, handoff, body.actor, now, via="claim")
+    after += [lambda: _observe_first_response(runtime, handoff, waited), runtime.waker.notify]
     return control_of(conversation)
 
 
 def handback(runtime: Runtime, handoff_id: str, body: Handback) -> Control:
     """The agent gives the conversation back to the bot, with a note the bot can resume from."""
+    after: AfterCommit = []
+    with runtime.store.atomic() as tx:
+        result = handback_in(runtime, tx, handoff_id, body, after)
+    run_after(after)
+    return result
+
+
+def handback_in(runtime: Runtime, tx: Tx, handoff_id: str, body: Handback, after: AfterCommit) -> Control:
+    """``handback`` in the caller's transaction; what follows the commit goes to ``after``."""
     now = runtime.now()
     stamp = iso(now)
-    with runtime.store.atomic() as tx:
-        handoff, conversation = _handoff_and_conversation(tx, handoff_id)
-        if conversation.handoff_id != handoff_id or conversation.owner == BOT:
-            raise Conflict("this handoff is not with an agent; nothing to hand back", slug="handoff-not-open")
-        timers.stop(tx, handoff_id, now, actor=body.actor, reason="handed back",
-                    conversation_id=conversation.id)
-        control.hand_back(
-            tx, runtime.settings, conversation, handoff_id, actor=body.actor, note=body.note,
-            resolution=body.resolution, resume_hint=body.resume_hint, reason="handback", now=now,
-            destination_note=f"Handed back to the bot by {body.actor}: {body.note}",
-        )
-        tx.append_audit(at=stamp, action="handback", actor=body.actor, conversation_id=conversation.id,
-                        handoff_id=handoff_id, reason=body.resolution or "handed back",
-                        data={"note_chars": len(body.note), "resume_hint": body.resume_hint})
-    runtime.waker.notify()
-    metrics.safely(runtime, lambda m: m.handbacks.labels("agent").inc())
+    handoff, conversation = _handoff_and_conversation(tx, handoff_id)
+    if conversation.handoff_id != handoff_id or conversation.owner == BOT:
+        raise Conflict("this handoff is not with an agent; nothing to hand back", slug="handoff-not-open")
+    timers.stop(tx, handoff_id, now, actor=body.actor, reason="handed back",
+                conversation_id=conversation.id)
+    live.bridge_handback(tx, runtime, handoff, conversation, body.actor, now)
+    control.hand_back(
+        tx, runtime.settings, conversation, handoff_id, actor=body.actor, note=body.note,
+        resolution=body.resolution, resume_hint=body.resume_hint, reason="handback", now=now,
+        destination_note=f"Handed back to the bot by {body.actor}: {body.note}",
+    )
+    tx.append_audit(at=stamp, action="handback", actor=body.actor, conversation_id=conversation.id,
+                    handoff_id=handoff_id, reason=body.resolution or "handed back",
+                    data={"note_chars": len(body.note), "resume_hint": body.resume_hint})
+    after += [runtime.waker.notify,
+              lambda: metrics.safely(runtime, lambda m: m.handbacks.labels("agent").inc())]
     return control_of(conversation)
 
 
@@ -333,39 +369,54 @@ def record_agent_reply(runtime: Runtime, handoff_id: str, actor: str, at: dateti
 
     Safe to call for every reply: later replies only append an audit row.
     """
+    after: AfterCommit = []
+    with runtime.store.atomic() as tx:
+        result = record_agent_reply_in(runtime, tx, handoff_id, actor, at, after)
+    run_after(after)
+    return result
+
+
+def record_agent_reply_in(runtime: Runtime, tx: Tx, handoff_id: str, actor: str, at: datetime | None,
+                          after: AfterCommit) -> Control:
+    """``record_agent_reply`` in the caller's transaction."""
     now = runtime.now()
     at = at or now
-    with runtime.store.atomic() as tx:
-        handoff, conversation = _handoff_and_conversation(tx, handoff_id)
-        if conversation.handoff_id == handoff_id and conversation.owner == PENDING:
-            control.transition(tx, runtime.settings, conversation, AGENT, handoff_id=handoff_id,
-                               actor=actor, reason="agent replied", now=now)
-            tx.update_handoff(handoff_id, status="with_agent", claimed_by=handoff.claimed_by or actor,
-                              updated_at=iso(now))
-        waited = _agent_responded(tx, handoff, actor, at, via="reply")
-        tx.append_audit(at=iso(now), action="agent.replied", actor=actor, conversation_id=conversation.id,
-                        handoff_id=handoff_id, reason="agent replied in the helpdesk",
-                        data={"at": iso(at), "first": waited is not None})
-    _observe_first_response(runtime, handoff, waited)
-    runtime.waker.notify()
+    handoff, conversation = _handoff_and_conversation(tx, handoff_id)
+    if conversation.handoff_id == handoff_id and conversation.owner == PENDING:
+        control.transition(tx, runtime.settings, conversation, AGENT, handoff_id=handoff_id,
+                           actor=actor, reason="agent replied", now=now)
+        tx.update_handoff(handoff_id, status="with_agent", claimed_by=handoff.claimed_by or actor,
+                          updated_at=iso(now))
+        live.bridge_join(tx, runtime, handoff, conversation, actor, now)
+    waited = _agent_responded(tx, handoff, actor, at, via="reply")
+    tx.append_audit(at=iso(now), action="agent.replied", actor=actor, conversation_id=conversation.id,
+                    handoff_id=handoff_id, reason="agent replied in the helpdesk",
+                    data={"at": iso(at), "first": waited is not None})
+    after += [lambda: _observe_first_response(runtime, handoff, waited), runtime.waker.notify]
     return control_of(conversation)
 
 
 def record_reassignment(runtime: Runtime, handoff_id: str, from_team: str | None, to_team: str,
                         actor: str = "helpdesk", at: datetime | None = None) -> None:
     """The helpdesk moved the handoff to another team: a routing miss (routing accuracy KPI)."""
+    with runtime.store.atomic() as tx:
+        record_reassignment_in(runtime, tx, handoff_id, from_team, to_team, actor=actor, at=at)
+
+
+def record_reassignment_in(runtime: Runtime, tx: Tx, handoff_id: str, from_team: str | None, to_team: str,
+                           *, actor: str = "helpdesk", at: datetime | None = None) -> None:
+    """``record_reassignment`` in the caller's transaction."""
     now = runtime.now()
     at = at or now
-    with runtime.store.atomic() as tx:
-        handoff, conversation = _handoff_and_conversation(tx, handoff_id)
-        from_team = from_team or handoff.team
-        if from_team == to_team:
-            return
-        tx.add_fact(handoff_id, "reassigned", iso(at), {"from_team": from_team, "to_team": to_team, "actor": actor})
-        tx.update_handoff(handoff_id, team=to_team, updated_at=iso(now))
-        tx.append_audit(at=iso(now), action="reassigned", actor=actor, conversation_id=conversation.id,
-                        handoff_id=handoff_id, reason=f"moved from {from_team} to {to_team}",
-                        data={"from_team": from_team, "to_team": to_team})
+    handoff, conversation = _handoff_and_conversation(tx, handoff_id)
+    from_team = from_team or handoff.team
+    if from_team == to_team:
+        return
+    tx.add_fact(handoff_id, "reassigned", iso(at), {"from_team": from_team, "to_team": to_team, "actor": actor})
+    tx.update_handoff(handoff_id, team=to_team, updated_at=iso(now))
+    tx.append_audit(at=iso(now), action="reassigned", actor=actor, conversation_id=conversation.id,
+                    handoff_id=handoff_id, reason=f"moved from {from_team} to {to_team}",
+                    data={"from_team": from_team, "to_team": to_team})
 
 
 def record_csat(runtime: Runtime, handoff_id: str, score: float, *, scale: float = 5,

@@ -102,6 +102,7 @@ class HelpdeskEvent:
     note: str | None = None
     at: datetime | None = None
     raw_id: str | None = None
+    text: str | None = None  # agent_replied: the public reply, for the customer (``agent.message``)
 
 
 class InboxTx(Protocol):
@@ -152,6 +153,17 @@ class Destination:
     """Base class of every helpdesk destination. Subclasses set ``name`` and implement the verbs."""
 
     name: ClassVar[str] = ""
+    # conversation channels that are this helpdesk's own messenger (``DestinationSettings.relay``)
+    messenger_channels: ClassVar[tuple[str, ...]] = ()
+    # whether customer turns after the handoff are copied to the ticket (``add_customer_turn``)
+    copies_turns: ClassVar[bool] = True
+
+    def relays(self, channel: str | None) -> bool:
+        """Whether agent replies and customer turns are relayed for a conversation on ``channel``."""
+        mode = getattr(getattr(self, "settings", None), "relay", "auto")
+        if mode != "auto":
+            return bool(mode == "on")
+        return (channel or "").lower() not in self.messenger_channels
 
     @classmethod
     def validate_settings(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
@@ -176,6 +188,13 @@ class Destination:
         """Change priority, team or mapped fields; ``key`` as for :meth:`add_note`."""
         raise NotImplementedError
 
+    def add_customer_turn(self, ref: TicketRef, text: str, *, author: str, key: str | None = None) -> None:
+        """Append what the customer said after the handoff where the agent reads the conversation
+        (as the customer where the helpdesk allows it); ``key`` as for :meth:`add_note`. Turns
+        come one at a time, in order (the outbox lane). The default is a note naming the author,
+        for a helpdesk with no way to write as the customer."""
+        self.add_note(ref, f"{author or 'Customer'}: {text}", key=key)
+
     def verify_webhook(self, headers: dict[str, str], body: bytes) -> None:
         """Raise ``connector.errors.Unauthorized`` unless the request is really from the vendor."""
         raise NotImplementedError
@@ -194,6 +213,9 @@ DESTINATIONS: dict[str, str] = {
     "zendesk": "integrations.zendesk.destination:ZendeskDestination",
     "salesforce": "integrations.salesforce.destination:SalesforceDestination",
     "intercom": "integrations.intercom.destination:IntercomDestination",
+    "chatwoot": "integrations.chatwoot.destination:ChatwootDestination",
+    "servicenow": "integrations.servicenow.destination:ServiceNowDestination",
+    "freshdesk": "integrations.freshdesk.destination:FreshdeskDestination",
 }
 
 
@@ -251,6 +273,11 @@ class DestinationSettings(BaseModel):
     several keys (``key_problems``) are reported with the field errors, each at its key path."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # After the handoff, agent replies go to the customer through the bot and customer turns go to
+    # the ticket. ``auto``: unless the conversation runs in this helpdesk's own messenger (its
+    # channel is one of ``Destination.messenger_channels``), where both sides see it already.
+    relay: Literal["auto", "on", "off"] = "auto"
 
     @classmethod
     def key_problems(cls, raw: dict[str, Any], parsed: Self | None) -> list[tuple[str, str]]:

@@ -22,6 +22,7 @@ from integrations.base import (
 
 class LocalInboxDestination(Destination):
     name = "local"
+    copies_turns = False  # the inbox shows the conversation's own transcript, live
 
     def __init__(self, context: DestinationContext):
         self.context = context

@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from markupsafe import Markup
 
-from connector import service
+from connector import live, service
 from connector.api import parse_body, require_api_key, runtime
 from connector.errors import BadRequest, Forbidden, NotFound
-from connector.schemas import Claim, Handback
+from connector.schemas import AgentMessageIn, Claim, Handback
 from connector.store import HandoffRow
 from sidebar_widget import view
 
@@ -95,6 +95,7 @@ def _console(selected_id: str | None):  # type: ignore[no-untyped-def]
                 inbox_item=tx.get_inbox_item(selected.id),
                 key=_key(),
                 status=status,
+                turns=live.turns(tx, selected),
             )
             widget = Markup(render_template("_widget.html", **ctx))  # autoescaped by the template
     items = [(r, _overdue(r, now)) for r in rows]
@@ -125,6 +126,18 @@ def inbox_item(handoff_id: str):
 def inbox_claim(handoff_id: str):
     actor = (request.form.get("actor") or "").strip() or "inbox agent"
     service.claim(runtime(), handoff_id, Claim(actor=actor))
+    return redirect(url_for("inbox.inbox_item", handoff_id=handoff_id, key=_key()), code=303)
+
+
+@bp.post("/inbox/<handoff_id>/reply")
+def inbox_reply(handoff_id: str):
+    """The console's reply box without JavaScript (with it, the page posts to the JSON API)."""
+    text = (request.form.get("text") or "").strip()
+    if not text:
+        raise BadRequest("a reply needs text", slug="validation-error",
+                         errors=[{"path": "text", "message": "required"}])
+    actor = (request.form.get("actor") or "").strip() or None
+    live.post_agent_message(runtime(), handoff_id, AgentMessageIn(text=text), actor=actor, via="inbox")
     return redirect(url_for("inbox.inbox_item", handoff_id=handoff_id, key=_key()), code=303)
 
 

@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 
 from flask import Response
 
-from connector import security
+from connector import live, security
 from connector.runtime import Runtime
+from connector.schemas import TurnView
 from connector.store import ConversationRow, HandoffRow
 
 OWNER_TEXT = {
@@ -100,7 +101,10 @@ def context(
     inbox_item: dict[str, Any] | None = None,
     key: str = "",
     status: str | None = None,
+    turns: list[TurnView] | None = None,
 ) -> dict[str, Any]:
+    """What ``_widget.html`` needs. ``turns`` since the handoff are read here unless the caller,
+    already inside a transaction, passes them."""
     payload = row.payload or {}
     owner = conversation.owner if conversation else "bot"
     current = conversation is not None and conversation.handoff_id == row.id and owner != "bot"
@@ -108,6 +112,11 @@ def context(
         rt.settings.widget.secret, token, row.id, now=rt.now().timestamp()
     )
     citations = [{**c, "href": safe_url(c.get("url"))} for c in payload.get("citations") or []]
+    if turns is None:
+        with rt.store.reading() as tx:
+            turns = live.turns(tx, row)
+    viewer = claims.get("agent") or ""
+    with_agent = current and owner == "agent"
     respond_by = (payload.get("routing") or {}).get("respond_by")
     return {
         "row": row,
@@ -116,7 +125,12 @@ def context(
         "owner_text": OWNER_TEXT.get(owner if current else "bot", owner),
         "claimed_by": row.claimed_by,
         "can_claim": current and owner == "pending_agent",
-        "can_hand_back": current,
+        # Hand back once someone owns it; the reply box only for the owner (the server checks too)
+        "can_hand_back": with_agent,
+        "can_reply": with_agent and (not viewer or viewer == row.claimed_by),
+        "handed_back": row.status == "handed_back",
+        "turns": turns,
+        "last_seq": turns[-1].seq if turns else 0,
         "citations": citations,
         "due_text": due_text(respond_by, rt.now()) if respond_by else "",
         "token": token,

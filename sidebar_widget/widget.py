@@ -11,10 +11,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, render_template, request
 
 from connector import security
-from connector.agents import check_same_origin
+from connector.agents import check_same_origin, renew_widget_token, verify_widget
 from connector.api import json_response, runtime
 from connector.errors import BadRequest, NotFound
-from connector.service import widget_token
 from sidebar_widget import view
 
 bp = Blueprint(
@@ -35,9 +34,7 @@ def _headers(response: Response) -> Response:
 def widget_page(handoff_id: str):
     rt = runtime()
     token = request.args.get("token") or request.headers.get(security.WIDGET_TOKEN_HEADER)
-    security.verify_widget_token(
-        rt.settings.widget.secret, token, handoff_id, now=rt.now().timestamp()
-    )
+    verify_widget(rt, token, handoff_id, page=True)
     raw_origin = request.args.get("host_origin")
     host_origin = view.allowed_host_origin(raw_origin, rt.settings.widget.frame_ancestors)
     if raw_origin and host_origin is None:
@@ -58,21 +55,20 @@ def widget_page(handoff_id: str):
 
 @bp.post("/widget/handoffs/<handoff_id>/token")
 def renew_token(handoff_id: str):
-    """An open widget swaps its (still valid) token for a fresh one, so a long shift never breaks."""
+    """An open widget swaps its (still valid, unrevoked) token for a fresh one, so a shift never
+    breaks; within ``widget.session_max_seconds`` of the link it was opened with
+    (``connector.agents.renew_widget_token``)."""
     rt = runtime()
     token = request.headers.get(security.WIDGET_TOKEN_HEADER)
-    claims = security.verify_widget_token(
-        rt.settings.widget.secret, token, handoff_id, now=rt.now().timestamp()
-    )
+    claims = verify_widget(rt, token, handoff_id)
     check_same_origin()
     assert token is not None
     security.check_csrf(rt.settings.widget.secret, token, request.headers.get(security.CSRF_HEADER))
-    agent = claims.get("agent")
-    fresh = widget_token(rt, handoff_id, str(agent) if agent else None)
+    fresh, expires_at = renew_widget_token(rt, handoff_id, claims)
     return json_response(
         {
             "token": fresh,
             "csrf": security.csrf_token(rt.settings.widget.secret, fresh),
-            "expires_at": int(rt.now().timestamp()) + rt.settings.widget.token_ttl_seconds,
+            "expires_at": expires_at,
         }
     )

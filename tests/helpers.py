@@ -54,9 +54,11 @@ def event(conversation_id: str = "conv-1", event_id: str = "evt-1", *, type: str
 
 
 def signed_headers(body: bytes, *, source: str = "demo", secret: str = SECRET,
-                   timestamp: int | None = None) -> dict[str, str]:
+                   timestamp: int | None = None, method: str | None = None,
+                   path: str | None = None) -> dict[str, str]:
+    """A source's headers for ``body``: v1, plus v2 when the request's ``method`` and ``path`` are given."""
     return {"Content-Type": "application/json", security.SOURCE_HEADER: source,
-            security.SIGNATURE_HEADER: security.sign(secret, body, timestamp)}
+            security.SIGNATURE_HEADER: security.sign(secret, body, timestamp, method=method, path=path)}
 
 
 def dumps(data: Any) -> bytes:
@@ -66,6 +68,7 @@ def dumps(data: Any) -> bytes:
 def post_event(client: Any, body: dict[str, Any], **sign: Any) -> Any:
     """POST ``body`` to ``/v1/events`` through a Flask test client, signed (``signed_headers``)."""
     raw = dumps(body)
+    sign = {"method": "POST", "path": "/v1/events", **sign}
     return client.post("/v1/events", data=raw, headers=signed_headers(raw, **sign))
 
 

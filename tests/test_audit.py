@@ -120,20 +120,21 @@ def test_rows_of_the_older_single_chain_still_verify_after_migration(tmp_path): 
 
     path = tmp_path / "old.db"
     old = migrations.MIGRATIONS
-    migrations.MIGRATIONS = [m for m in old if m[0] < "012"]
+    chains = next(i for i, m in enumerate(old) if m[0].endswith("_audit_chains"))
+    migrations.MIGRATIONS = old[:chains]
     try:
         SqliteStore(path).migrate()
     finally:
         migrations.MIGRATIONS = old
     prev = ""
-    with sqlite3.connect(path) as db:  # three rows of two conversations in one chain, as before 012
+    with sqlite3.connect(path) as db:  # three rows of two conversations in one chain, as before audit_chains
         for i, cid in enumerate(["c1", "c2", "c1"], start=1):
             digest = audit_hash(prev, "t", "a", "x", cid, None, "r", {})
             db.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?)",
                        (i, "t", "a", "x", cid, None, "r", "{}", prev, digest))
             prev = digest
     store = SqliteStore(path)
-    assert store.migrate() == ["012_audit_chains"]
+    assert store.migrate() == [m[0] for m in old[chains:]]
     with store.atomic() as tx:
         tx.append_audit(at="t2", action="b", actor="x", conversation_id="c1", handoff_id=None, reason="r",
                         data={})

@@ -85,7 +85,8 @@ def test_unknown_channel_is_a_config_error_with_a_suggestion(tmp_path):  # type:
     with pytest.raises(ConfigError) as caught:
         load_config(path, env={})
     assert caught.value.lines() == [
-        "sources.bot.channel: unknown channel 'natve' (did you mean 'native'?); known: native"]
+        "sources.bot.channel: unknown channel 'natve' (did you mean 'native'?); "
+        f"known: {', '.join(sorted(CHANNELS))}"]
 
 
 def test_a_native_source_rejects_keys_it_does_not_know(tmp_path):  # type: ignore[no-untyped-def]

@@ -19,7 +19,8 @@ def _directives(csp: str) -> dict[str, str]:
 def pages(client, runtime):  # type: ignore[no-untyped-def]
     runtime.settings.widget.frame_ancestors = ["https://*.zendesk.com"]
     handoff = post_event(client, event()).json["handoff"]
-    widget = urlsplit(handoff["widget_url"])
+    widget = urlsplit(client.get(f"/v1/handoffs/{handoff['id']}",
+                                 headers={"Authorization": f"Bearer {API_KEY}"}).json["widget_url"])
     return {
         "inbox": (f"/inbox?key={API_KEY}", "'self'"),
         "inbox-item": (f"/inbox/{handoff['id']}?key={API_KEY}", "'self'"),

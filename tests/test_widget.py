@@ -23,7 +23,13 @@ def escalate(
     )
     answer = client.post("/v1/events", data=raw, headers=signed_headers(raw))
     assert answer.status_code == 200, answer.json
-    return answer.json["handoff"]
+    return with_widget_link(client, answer.json["handoff"])
+
+
+def with_widget_link(client, handoff: dict) -> dict:  # type: ignore[no-untyped-def]
+    """The bot's handoff reference plus the widget link an agent gets (the bot gets none)."""
+    view = client.get(f"/v1/handoffs/{handoff['id']}", headers=AGENT)
+    return {**handoff, "widget_url": view.json["widget_url"]}
 
 
 def token_of(handoff: dict) -> str:
@@ -335,7 +341,7 @@ def test_customer_text_is_escaped_in_the_widget(client):  # type: ignore[no-unty
         )
     )
     handoff = client.post("/v1/events", data=raw, headers=signed_headers(raw)).json["handoff"]
-    url = urlsplit(handoff["widget_url"])
+    url = urlsplit(with_widget_link(client, handoff)["widget_url"])
     page = client.get(f"{url.path}?{url.query}").get_data(as_text=True)
     for raw_text in (
         "<img src=x",

@@ -56,7 +56,8 @@ def parse_body(model: type[M], raw: bytes | None = None) -> M:
 def inbound_request(path: str = "") -> InboundRequest:
     """The current request as a channel sees it (no Flask objects cross into ``channels/``)."""
     return InboundRequest(method=request.method, path=path, headers=request.headers,  # type: ignore[arg-type]
-                          body=request.get_data(cache=True), query=request.args)
+                          body=request.get_data(cache=True), query=request.args,
+                          url_path=request.script_root + request.path)
 
 
 def channel_of(source: str) -> BotChannel:

@@ -52,12 +52,14 @@ def post_channel(source: str, path: str = ""):
 
 @bp.get("/v1/conversations/<conversation_id>/control")
 def get_control(conversation_id: str):
-    # bots sign the (empty) body; agents and tools may use an API key instead
+    # bots sign the (empty) body and see only their own conversations (404 for another source's:
+    # not even whether it exists); agents and tools may use an API key and see every one
+    source = None
     if presented_api_key() is not None:
         security.check_api_key(presented_api_key(), runtime().settings.security.api_keys)
     else:
-        authenticate_bot()
-    return json_response(service.get_control(runtime(), conversation_id))
+        source = authenticate_bot()
+    return json_response(service.get_control(runtime(), conversation_id, source=source))
 
 
 @bp.post("/v1/conversations/<conversation_id>/bot-replies")

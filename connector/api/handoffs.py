@@ -1,13 +1,15 @@
-"""Agent-facing endpoints: read handoffs, take over, hand back. API key or widget token."""
+"""Agent-facing endpoints: read handoffs, take over, write to the customer, hand back.
+
+API key (with a typed actor), an agent's own key, or a widget token (``connector/agents.py``)."""
 
 from __future__ import annotations
 
 from flask import Blueprint, g, request
 
-from connector import service
+from connector import live, security, service
 from connector.api import M, json_response, parse_body, runtime
 from connector.errors import BadRequest, NotFound
-from connector.schemas import Claim, Handback, HandoffList, HandoffView
+from connector.schemas import AgentMessageIn, Claim, Handback, HandoffList, HandoffView
 from connector.store import HandoffRow, Tx
 
 bp = Blueprint("handoffs", __name__)
@@ -30,7 +32,7 @@ def _as_token_agent(body: M) -> M:
     return body if actor == named else body.model_copy(update={"actor": actor})
 
 
-def handoff_view(tx: Tx, row: HandoffRow) -> HandoffView:
+def handoff_view(tx: Tx, row: HandoffRow, *, with_turns: bool = False) -> HandoffView:
     conversation = tx.get_conversation(row.conversation_id)
     assert conversation is not None
     refs = tx.get_ticket_refs(row.id)
@@ -39,8 +41,17 @@ def handoff_view(tx: Tx, row: HandoffRow) -> HandoffView:
         team=row.team, priority=row.priority, created_at=row.created_at, updated_at=row.updated_at,  # type: ignore[arg-type]
         control=service.control_of(conversation), payload=row.payload,  # type: ignore[arg-type]
         deliveries=[{"destination": name, **ref} for name, ref in sorted(refs.items())],
-        widget_url=service.widget_url(runtime(), row.id),
+        widget_url=_widget_link(row.id),
+        turns=live.turns(tx, row) if with_turns else None,
     )
+
+
+def _widget_link(handoff_id: str) -> str:
+    """A fresh widget link for an API key; for a widget token, the link it already is: a token must
+    not mint itself a new one (that would dodge revocation and the session limit)."""
+    if g.principal.kind == "widget":
+        return service.widget_url(runtime(), handoff_id, token=request.headers[security.WIDGET_TOKEN_HEADER])
+    return service.widget_url(runtime(), handoff_id)
 
 
 @bp.get("/v1/handoffs")
@@ -68,7 +79,7 @@ def get_handoff(handoff_id: str):
         row = tx.get_handoff(handoff_id)
         if row is None:
             raise NotFound(f"no handoff {handoff_id!r}", slug="unknown-handoff")
-        return json_response(handoff_view(tx, row))
+        return json_response(handoff_view(tx, row, with_turns=True))
 
 
 @bp.post("/v1/handoffs/<handoff_id>/claim")
@@ -79,3 +90,19 @@ def claim(handoff_id: str):
 @bp.post("/v1/handoffs/<handoff_id>/handback")
 def handback(handoff_id: str):
     return json_response(service.handback(runtime(), handoff_id, _as_token_agent(parse_body(Handback))))
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+@bp.post("/v1/handoffs/<handoff_id>/messages")
+def post_message(handoff_id: str):
+    """The owning agent writes to the customer; relayed by the bot as ``agent.message``."""
+    body = _as_token_agent(parse_body(AgentMessageIn))
+    key = request.headers.get(IDEMPOTENCY_HEADER) or None
+    if key is not None and len(key) > 200:
+        raise BadRequest(f"{IDEMPOTENCY_HEADER} is longer than 200 characters", slug="bad-header",
+                         errors=[{"path": IDEMPOTENCY_HEADER, "message": "too long"}])
+    via = "widget" if g.principal.kind == "widget" else "api"
+    out = live.post_agent_message(runtime(), handoff_id, body, actor=body.actor, via=via, idempotency_key=key)
+    return json_response(out, status=200 if out.duplicate else 201)

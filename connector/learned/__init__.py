@@ -36,7 +36,7 @@ class LearnedModel:
     def rank(self, head: str, messages: Any, unit: str = "last_user_message") -> list[tuple[str, float]]:
         """``(class, probability)`` of ``head`` for a conversation, most probable first;
         ``[]`` when the artefact has no such head."""
-        from connector.learned.train import feature
+        from connector.learned.features import feature
 
         found = self.artefact.heads.get(head)
         if found is None:

@@ -245,12 +245,18 @@ class Tx(ABC):
     # outbox ------------------------------------------------------------------------------------
     @abstractmethod
     def enqueue(self, kind: str, target: str, idempotency_key: str, body: dict[str, Any], now: float,
-                handoff_id: str | None = None, conversation_id: str | None = None) -> int | None:
-        """Add an outbox row; a repeated idempotency key adds nothing and returns None."""
+                handoff_id: str | None = None, conversation_id: str | None = None,
+                lane: str | None = None) -> int | None:
+        """Add an outbox row; a repeated idempotency key adds nothing and returns None.
+
+        Rows with the same ``lane`` are delivered in id order, one at a time: ``claim_outbox``,
+        ``any_due`` and ``next_due_at`` skip a row while an earlier row of its lane is pending or
+        delivering (a dead row does not hold the lane). ``None``: no order with other rows."""
 
     @abstractmethod
     def claim_outbox(self, worker_id: str, now: float, lease_seconds: float) -> OutboxRow | None:
-        """Take the most overdue row that is pending, or whose claim expired. Counts an attempt."""
+        """Take the most overdue row that is pending, or whose claim expired, and whose lane is free
+        (see ``enqueue``). Counts an attempt."""
 
     @abstractmethod
     def claim_outbox_batch(self, worker_id: str, now: float, lease_seconds: float,

@@ -94,7 +94,10 @@ def webhook_events(
         return [event("handback", note, note=plain_text(note.get("body")) if note else None)]
     if topic.endswith(".admin.replied") or topic == "ticket.admin.replied":
         part = last("comment", "close", "open")
-        return [] if part is None or author_id(part) == ours else [event("agent_replied", part)]
+        if part is None or author_id(part) == ours:
+            return []
+        said = plain_text(part.get("body")) if part.get("part_type") == "comment" else ""
+        return [event("agent_replied", part, text=said or None)]
     if topic.endswith(".admin.noted") or topic == "ticket.note.created":
         part = last("note")
         prefix = settings.handback_note_prefix

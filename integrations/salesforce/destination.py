@@ -78,6 +78,7 @@ JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 class SalesforceDestination(Destination):
     name = "salesforce"
+    messenger_channels = ("salesforce", "salesforce_messaging")
 
     def __init__(self, settings: SalesforceSettings, context: DestinationContext | None = None):
         self.settings = settings
@@ -391,6 +392,13 @@ class SalesforceDestination(Destination):
                 "IsPublished": False,
             }
         self._ensure_note(ref.id, self.settings.note_as, fields, marker)
+
+    def add_customer_turn(self, ref: TicketRef, text: str, *, author: str, key: str | None = None) -> None:
+        """A case comment with the customer's words (unpublished: they are the customer's own)."""
+        marker = marker_for(f"turn:{ref.id}:{key}" if key else f"turn:{ref.id}:{text}")
+        fields = {"CommentBody": render_text([(f"{author or 'Customer'} (customer)", text)], marker,
+                                             COMMENT_MAX_BYTES), "IsPublished": False}
+        self._ensure_note(ref.id, "CaseComment", fields, marker)
 
     def update(self, ref: TicketRef, fields: dict[str, Any], *, key: str | None = None) -> None:
         data: dict[str, Any] = {}

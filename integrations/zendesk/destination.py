@@ -61,6 +61,7 @@ logger = logging.getLogger(__name__)
 
 class ZendeskDestination(Destination):
     name = "zendesk"
+    messenger_channels = ("zendesk", "zendesk_messaging")
 
     def __init__(self, settings: ZendeskSettings, context: DestinationContext):
         self.settings = settings
@@ -158,6 +159,25 @@ class ZendeskDestination(Destination):
             client.tickets.update(
                 zenpy_objects({"id": int(ref.id), "comment": {"html_body": body, "public": False}})
             )
+
+    def add_customer_turn(self, ref: TicketRef, text: str, *, author: str, key: str | None = None) -> None:
+        """A public comment authored by the ticket's requester, as if they had written in Zendesk.
+
+        No marker (the customer may see it): a retry is recognised by the newest comment already
+        being the requester's with exactly this text."""
+        client = self._client()
+        with edge("ticket show"):
+            requester = getattr(client.tickets(id=int(ref.id)), "requester_id", None)
+        with edge("comment list"):
+            comments = list(client.tickets.comments(ticket=int(ref.id)))
+        if comments and getattr(comments[-1], "author_id", None) == requester and (
+                (getattr(comments[-1], "body", None) or "").strip() == text.strip()):
+            return  # an earlier attempt landed; its answer was lost
+        comment: dict[str, Any] = {"body": text, "public": True}
+        if requester:
+            comment["author_id"] = requester
+        with edge("customer turn"):
+            client.tickets.update(zenpy_objects({"id": int(ref.id), "comment": comment}))
 
     def update(self, ref: TicketRef, fields: dict[str, Any], *, key: str | None = None) -> None:
         change: dict[str, Any] = {}

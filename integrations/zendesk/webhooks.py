@@ -153,5 +153,6 @@ def parse_trigger(
     if comment and public and author and author not in (ours, requester):
         comment_id = _text(comment.get("id")) or _text(data.get("event_id"))
         events.append(HelpdeskEvent("agent_replied", actor=author, team=team,
-                                    raw_id=f"{handoff_id}:reply:{comment_id}", **common))  # fmt: skip
+                                    raw_id=f"{handoff_id}:reply:{comment_id}",
+                                    text=_text(comment.get("body")) or None, **common))  # fmt: skip
     return events

@@ -1,4 +1,5 @@
-/* The agent widget: Copy / Insert / Discard the draft, Take over, Hand back, token renewal, and the
+/* The agent widget: Copy / Insert / Discard the draft, Take over, Reply, Hand back, the live view
+   (Server-Sent Events: new turns, control changes, reminders), token renewal, and the
    postMessage handshake with a host helpdesk. Plain ES2017, no dependencies, no build step.
    Protocol (docs/widget.md): messages are objects {source, version: 1, type, ...}; the widget sends
    source "handoff-widget" only to the host origin the server vetted (data-host-origin), and accepts
@@ -10,8 +11,10 @@
   var d = root.dataset;
   var state = {
     token: d.token, csrf: d.csrf, expiresAt: Number(d.expiresAt) || 0,
-    hostOrigin: d.hostOrigin || "", host: null, draftUsed: false, pending: {}, seq: 0
+    hostOrigin: d.hostOrigin || "", host: null, draftUsed: false, pending: {}, seq: 0,
+    lastSeq: Number(d.lastSeq) || 0, owner: null, stream: null
   };
+  var replyBox = document.getElementById("hw-reply-text");
   var draft = document.getElementById("hw-draft");
   var insertBtn = document.getElementById("hw-insert");
 
@@ -24,10 +27,11 @@
     el.classList.toggle("hw-error", !!isError);
   }
 
-  function api(url, body) {
+  function api(url, body, extraHeaders) {
+    var headers = {"Content-Type": "application/json", "X-Widget-Token": state.token, "X-CSRF-Token": state.csrf};
+    Object.keys(extraHeaders || {}).forEach(function (k) { headers[k] = extraHeaders[k]; });
     return fetch(url, {
-      method: "POST", credentials: "omit", cache: "no-store",
-      headers: {"Content-Type": "application/json", "X-Widget-Token": state.token, "X-CSRF-Token": state.csrf},
+      method: "POST", credentials: "omit", cache: "no-store", headers: headers,
       body: JSON.stringify(body || {})
     }).then(function (res) {
       return res.text().then(function (text) {
@@ -96,6 +100,15 @@
     insertBtn.addEventListener("click", function () {
       var id = "ins-" + (++state.seq);
       var text = draft.value;
+      if (replyBox && !(state.host && state.hostOrigin)) {
+        // no helpdesk around: the draft goes into our own reply box
+        replyBox.value = text;
+        replyBox.focus();
+        state.draftUsed = true;
+        say("hw-draft-status", "Inserted into the reply box.");
+        draftEvent("inserted", text).catch(function (e) { say("hw-draft-status", e.message, true); });
+        return;
+      }
       if (!toHost("insert", {text: text, request_id: id})) {
         say("hw-draft-status", "No helpdesk is connected to insert into.", true);
         return;
@@ -179,6 +192,99 @@
       act(claimForm, d.claimUrl, {actor: $("hw-claim-actor").value.trim()}, "You own the conversation now.");
     });
   }
+
+  var replyForm = $("hw-reply");
+  if (replyForm) {
+    replyForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (!replyForm.reportValidity()) { return; }
+      var text = replyBox.value.trim();
+      var button = replyForm.querySelector("button[type=submit]");
+      var key = "r-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
+      button.disabled = true;
+      say("hw-action-status", "Sending…");
+      api(d.messagesUrl, {text: text, actor: d.claimedBy || currentActor() || null}, {"Idempotency-Key": key})
+        .then(function (message) {
+          button.disabled = false;
+          replyBox.value = "";
+          say("hw-action-status", "Sent to the customer.");
+          if (draft && state.draftUsed) {
+            var original = draft.getAttribute("data-original") || "";
+            draftEvent(text === original.trim() ? "sent_unedited" : "sent_edited", text)
+              .catch(function (e) { say("hw-draft-status", e.message, true); });
+            state.draftUsed = false;
+          }
+          return message;
+        }).catch(function (e) {
+          button.disabled = false;
+          say("hw-action-status", e.message, true);
+        });
+    });
+  }
+
+  // the live view: one EventSource, reopened with the current token after each response ends
+  function addTurn(turn) {
+    var list = $("hw-turns");
+    if (!list || turn.seq <= state.lastSeq) { return; }
+    state.lastSeq = turn.seq;
+    var li = document.createElement("li");
+    li.className = "hw-turn hw-turn-" + turn.role;
+    li.setAttribute("data-seq", String(turn.seq));
+    var who = document.createElement("span");
+    who.className = "hw-role";
+    who.textContent = turn.author && turn.author.name ? turn.author.name : turn.role;
+    li.appendChild(who);
+    li.appendChild(document.createTextNode(" " + turn.text));
+    list.appendChild(li);
+    var empty = $("hw-no-turns");
+    if (empty) { empty.hidden = true; }
+  }
+
+  function onControl(c) {
+    var first = state.owner === null;
+    root.setAttribute("data-live", "on");  // the stream answered: the page is live
+    var changed = !first && (c.owner !== state.owner.owner || c.status !== state.owner.status);
+    state.owner = c;
+    if (!changed) { return; }
+    var owner = $("hw-owner");
+    var me = currentActor();
+    if (c.status === "handed_back") {
+      owner.textContent = "Handed back to the bot";
+    } else if (c.owner === "agent") {
+      owner.textContent = "With " + (c.claimed_by || "an agent");
+    }
+    owner.setAttribute("data-owner", c.owner);
+    var claim = $("hw-claim");
+    if (claim && c.owner !== "pending_agent") {
+      claim.querySelector("button[type=submit]").disabled = true;
+      say("hw-action-status", c.claimed_by && c.claimed_by !== me
+        ? c.claimed_by + " took this conversation over." : "Someone took this conversation over.", true);
+    }
+    if (c.status === "handed_back") {
+      if (replyBox) { replyBox.readOnly = true; replyForm.querySelector("button[type=submit]").disabled = true; }
+      if (draft) { draft.readOnly = true; }
+      say("hw-live-status", "Handed back to the bot: the conversation is the bot's again.");
+    }
+  }
+
+  function listen() {
+    if (!window.EventSource || !d.streamUrl) { return; }
+    var url = d.streamUrl + "?token=" + encodeURIComponent(state.token) + "&after=" + state.lastSeq;
+    var source = new EventSource(url);
+    state.stream = source;
+    source.addEventListener("turn", function (e) { addTurn(JSON.parse(e.data)); });
+    source.addEventListener("control", function (e) { onControl(JSON.parse(e.data)); });
+    source.addEventListener("reminder", function (e) {
+      var r = JSON.parse(e.data);
+      say("hw-live-status", "Reminder " + r.count + " sent: the customer is still waiting.");
+    });
+    source.addEventListener("error", function () {
+      // the response ended (or the token was renewed): reconnect with the current token
+      source.close();
+      setTimeout(listen, 1000);
+    });
+  }
+  listen();
 
   var backForm = $("hw-handback");
   if (backForm) {

@@ -138,6 +138,39 @@ def test_a_failed_attempt_is_due_again_later_and_a_dead_row_can_be_retried(store
     assert write(store, lambda tx: tx.retry_outbox(row_id + 1000, 400.0)) is False
 
 
+def test_a_lane_delivers_one_row_at_a_time_in_id_order(store: Store) -> None:
+    def lane_row(tx: Tx, key: str, now: float, lane: str | None) -> int | None:
+        return tx.enqueue("callback", "bot", key, {"key": key}, now, conversation_id="conv-1", lane=lane)
+
+    first = write(store, lambda tx: lane_row(tx, "m1", 100.0, "bot:conv-1"))
+    second = write(store, lambda tx: lane_row(tx, "m2", 50.0, "bot:conv-1"))  # due earlier, still second
+    other = write(store, lambda tx: lane_row(tx, "o1", 100.0, "bot:conv-2"))
+    free = write(store, lambda tx: lane_row(tx, "f1", 100.0, None))
+
+    taken = [write(store, lambda tx: tx.claim_outbox("w1", 200.0, LEASE)).id for _ in range(3)]
+    assert sorted(taken) == sorted([first, other, free])
+    assert write(store, lambda tx: tx.claim_outbox("w1", 200.0, LEASE)) is None  # m2 waits for m1
+    assert read(store, lambda tx: tx.any_due(200.0)) is False
+    assert read(store, lambda tx: tx.next_due_at()) == 200.0 + LEASE  # the first claim's lease
+
+    for done in (other, free):
+        write(store, lambda tx, done=done: tx.finish_outbox(done, "w1", 201.0, status="done"))
+    # m1 fails and waits to be retried: m2 still waits behind it
+    write(store, lambda tx: tx.finish_outbox(first, "w1", 201.0, status="pending", next_attempt_at=300.0))
+    assert write(store, lambda tx: tx.claim_outbox("w1", 250.0, LEASE)) is None
+    assert write(store, lambda tx: tx.claim_outbox("w1", 300.0, LEASE)).id == first
+    write(store, lambda tx: tx.finish_outbox(first, "w1", 301.0, status="done"))
+    assert write(store, lambda tx: tx.claim_outbox("w1", 302.0, LEASE)).id == second
+
+
+def test_a_dead_row_does_not_hold_its_lane(store: Store) -> None:
+    first = write(store, lambda tx: tx.enqueue("callback", "bot", "m1", {}, 100.0, lane="L"))
+    second = write(store, lambda tx: tx.enqueue("callback", "bot", "m2", {}, 100.0, lane="L"))
+    write(store, lambda tx: tx.claim_outbox("w1", 100.0, LEASE))
+    write(store, lambda tx: tx.finish_outbox(first, "w1", 101.0, status="dead", error="gave up"))
+    assert write(store, lambda tx: tx.claim_outbox("w1", 102.0, LEASE)).id == second
+
+
 def test_next_due_at_covers_pending_rows_expiring_claims_and_timers(store: Store) -> None:
     assert read(store, lambda tx: tx.next_due_at()) is None
     write(store, lambda tx: enqueue(tx, "k1", 100.0))

@@ -145,7 +145,14 @@ def report_columns(payload: dict[str, Any]) -> tuple[str | None, str, int, int]:
             len((payload.get("transcript") or {}).get("turns") or []))
 
 
-def _m012_audit_chains(db: sqlite_utils.Database) -> None:
+def _m012_outbox_lanes(db: sqlite_utils.Database) -> None:
+    """An outbox row may belong to a lane: rows of one lane are delivered one at a time, in id order
+    (agent messages to a bot, customer turns to a ticket). NULL: no order with anything else."""
+    _table(db, "outbox").add_column("lane", str)
+    _table(db, "outbox").create_index(["lane", "status"])
+
+
+def _m013_audit_chains(db: sqlite_utils.Database) -> None:
     """One audit chain per conversation, with a head row each and sealed checkpoints.
 
     Rows already written stay as they are, linked in one chain: the checkpoint written here
@@ -176,7 +183,8 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("006_handoff_facts", _m006_handoff_facts),
     ("010_draft_events", _m010_draft_events),
     ("011_report_columns", _m011_report_columns),
-    ("012_audit_chains", _m012_audit_chains),
+    ("012_outbox_lanes", _m012_outbox_lanes),
+    ("013_audit_chains", _m013_audit_chains),
 ]
 
 

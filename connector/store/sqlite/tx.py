@@ -27,6 +27,13 @@ from connector.store.base import (
 )
 from connector.store.sqlite.migrations import report_columns
 
+# A row of a lane waits while an earlier row of its lane is undelivered (pending or delivering);
+# a dead row does not hold its lane forever: it is reported, and later rows go on.
+_LANE_FREE = (
+    " AND (o.lane IS NULL OR NOT EXISTS (SELECT 1 FROM outbox e WHERE e.lane = o.lane AND e.id < o.id"
+    " AND e.status IN ('pending', 'delivering')))"
+)
+
 
 def _j(value: Any) -> str | None:
     return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
@@ -193,12 +200,13 @@ class SqliteTx(Tx):
             result=_l(row["result"]), created_at=row["created_at"], updated_at=row["updated_at"],
         )
 
-    def enqueue(self, kind, target, idempotency_key, body, now, handoff_id=None, conversation_id=None):
+    def enqueue(self, kind, target, idempotency_key, body, now, handoff_id=None, conversation_id=None,
+                lane=None):
         cur = self.conn.execute(
             "INSERT OR IGNORE INTO outbox (kind, target, handoff_id, conversation_id, idempotency_key,"
-            " body, status, attempts, next_attempt_at, created_at, updated_at)"
-            " VALUES (?,?,?,?,?,?,'pending',0,?,?,?)",
-            (kind, target, handoff_id, conversation_id, idempotency_key, _j(body), now, now, now),
+            " body, status, attempts, next_attempt_at, created_at, updated_at, lane)"
+            " VALUES (?,?,?,?,?,?,'pending',0,?,?,?,?)",
+            (kind, target, handoff_id, conversation_id, idempotency_key, _j(body), now, now, now, lane),
         )
         return cur.lastrowid if cur.rowcount == 1 else None
 
@@ -206,8 +214,8 @@ class SqliteTx(Tx):
         row = self._one(
             "UPDATE outbox SET status='delivering', claimed_by=?, claim_expires_at=?,"
             " attempts=attempts+1, updated_at=? WHERE id = ("
-            "  SELECT id FROM outbox WHERE (status='pending' AND next_attempt_at<=?)"
-            "  OR (status='delivering' AND claim_expires_at<=?)"
+            "  SELECT id FROM outbox o WHERE ((status='pending' AND next_attempt_at<=?)"
+            "  OR (status='delivering' AND claim_expires_at<=?))" + _LANE_FREE +
             "  ORDER BY next_attempt_at, id LIMIT 1"
             ") RETURNING *",
             (worker_id, now + lease_seconds, now, now, now),
@@ -218,8 +226,8 @@ class SqliteTx(Tx):
         cur = self.conn.execute(
             "UPDATE outbox SET status='delivering', claimed_by=?, claim_expires_at=?,"
             " attempts=attempts+1, updated_at=? WHERE id IN ("
-            "  SELECT id FROM outbox WHERE (status='pending' AND next_attempt_at<=?)"
-            "  OR (status='delivering' AND claim_expires_at<=?)"
+            "  SELECT id FROM outbox o WHERE ((status='pending' AND next_attempt_at<=?)"
+            "  OR (status='delivering' AND claim_expires_at<=?))" + _LANE_FREE +
             "  ORDER BY next_attempt_at, id LIMIT ?"
             ") RETURNING *",
             (worker_id, now + lease_seconds, now, now, now, limit),
@@ -258,15 +266,16 @@ class SqliteTx(Tx):
 
     def any_due(self, now):
         row = self._one(
-            "SELECT 1 FROM outbox WHERE (status='pending' AND next_attempt_at<=?)"
-            " OR (status='delivering' AND claim_expires_at<=?) LIMIT 1",
+            "SELECT 1 FROM outbox o WHERE ((status='pending' AND next_attempt_at<=?)"
+            " OR (status='delivering' AND claim_expires_at<=?))" + _LANE_FREE + " LIMIT 1",
             (now, now),
         )
         return row is not None
 
     def next_due_at(self):
         row = self._one(
-            "SELECT MIN(t) AS t FROM (SELECT MIN(next_attempt_at) AS t FROM outbox WHERE status='pending'"
+            "SELECT MIN(t) AS t FROM (SELECT MIN(next_attempt_at) AS t FROM outbox o"
+            " WHERE status='pending'" + _LANE_FREE +
             " UNION ALL SELECT MIN(claim_expires_at) FROM outbox WHERE status='delivering'"
             " UNION ALL SELECT MIN(due_at) FROM timers WHERE status='pending')"
         )

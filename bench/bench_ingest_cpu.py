@@ -1,0 +1,228 @@
+"""Ingest cost: server CPU per event against a bare endpoint, write-lock hold time, two processes.
+
+Three measurements, each printed beside its baseline from the same run:
+
+1. **Server CPU per event** (user + system time of the server process from ``/proc/<pid>/stat``,
+   divided by the events it answered), for the bare Flask endpoint of ``bench_ingest.py`` (parses
+   the JSON, nothing else: this machine's floor) and for ``handoff serve --no-worker`` (the request
+   path alone), on three workloads: conversation events (one in six escalates), new conversations
+   of which 2 in 5 escalate, and all-escalating. CPU time, unlike throughput, does not move with
+   what else the shared machine is doing. With ``--model both`` the connector runs twice, with the
+   learned signal (``policy.model``) on and off.
+2. **Write-lock hold time per event**, in process: every ``store.atomic()`` an event opens is timed.
+   The read → decide → write walk (today) against the same walk forced to hold the lock from its
+   read to its write (``service.RACE_RETRIES = 0``: how every event was written before).
+3. **Two ``handoff serve`` processes on one SQLite file** against one, same clients, same seconds.
+
+Prints figures; asserts nothing. Usage: python bench/bench_ingest_cpu.py [--seconds 6] [--clients 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import bench_ingest  # noqa: E402
+from bench_ingest import BARE_APP, SECRET, free_port, load, wait_port  # noqa: E402
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime (fields 14, 15 of stat)
+
+
+def make_new_conversation_body(worker: int, i: int) -> bytes:
+    """Every event a new conversation; 2 in 5 ask for a person, the others ask a question."""
+    cid = f"new-{worker}-{i}-{os.getpid()}"
+    escalates = i % 5 < 2
+    text = (f"This is useless, I want to talk to a real person about order {worker}{i:05d}" if escalates
+            else f"What are your opening hours on day {i % 7} for store {worker}{i:05d}?")
+    return json.dumps({
+        "id": f"evt-{cid}", "type": "conversation.updated", "occurred_at": datetime.now(UTC).isoformat(),
+        "conversation": {"id": cid, "channel": "web", "language": "en"},
+        "customer": {"id": f"cus-{i % 500}", "name": "Bench Customer"},
+        "messages": [{"id": "m1", "role": "customer", "text": text},
+                     {"id": "m2", "role": "bot", "text": f"Let me check that for you ({i})."}],
+    }).encode()
+
+
+WORKLOADS = {  # label -> (length for bench_ingest.load, body maker override or None)
+    "conversation events (1 in 6 escalates)": (6, None),
+    "new conversations (2 in 5 escalate)": (1, make_new_conversation_body),
+    "all-escalating": (1, None),
+}
+
+
+@contextmanager
+def body_maker(maker):  # type: ignore[no-untyped-def]
+    """Let ``bench_ingest.load``'s clients build this workload's bodies (forked processes inherit it)."""
+    original = bench_ingest.make_body
+    if maker is not None:
+        bench_ingest.make_body = maker
+    try:
+        yield
+    finally:
+        bench_ingest.make_body = original
+
+
+def measure(port: int, pids: list[int], clients: int, seconds: float, length: int, maker) -> dict:  # type: ignore[no-untyped-def]
+    before = sum(cpu_seconds(p) for p in pids)
+    with body_maker(maker):
+        result = load(port, clients, seconds, length=length)
+    used = sum(cpu_seconds(p) for p in pids) - before
+    answered = result["requests"] - result["errors"]
+    return {**result, "cpu_ms_per_event": 1000 * used / max(1, answered)}
+
+
+def serve(tmp: Path, db: Path, threads: int, model: bool) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    config = tmp / f"config-{port}.yaml"
+    config.write_text(json.dumps({
+        "server": {"port": port, "threads": threads},
+        "store": {"path": str(db)},
+        "sources": {"bench": {"secret": SECRET}},
+        "logging": {"level": "WARNING"},
+        "policy": {"model": {"enabled": model}},
+    }))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
+    handoff = str(Path(sys.executable).parent / "handoff")
+    proc = subprocess.Popen([handoff, "serve", "--no-worker", "--config", str(config)], env=env,
+                            stderr=subprocess.DEVNULL)
+    wait_port(port, proc)
+    return proc, port
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    proc.wait()
+
+
+def lock_hold(events: int, locked: bool, model: bool) -> dict:
+    """Mean and p99 of the time each event holds the store's write transaction, in process."""
+    from connector import service
+    from connector.config import load_config
+    from connector.runtime import build_runtime
+    from connector.schemas import Event
+
+    tmp = Path(tempfile.mkdtemp(prefix="handoff-lock-"))
+    path = tmp / "config.yaml"
+    path.write_text(json.dumps({"store": {"path": str(tmp / "lock.db")},
+                                "sources": {"bench": {"secret": SECRET}},
+                                "policy": {"model": {"enabled": model}}}))
+    runtime = build_runtime(load_config(path, env={}))
+    held: list[float] = []
+    real_atomic = runtime.store.atomic
+
+    @contextmanager
+    def timed():  # type: ignore[no-untyped-def]
+        start = time.perf_counter()
+        with real_atomic() as tx:
+            yield tx
+        held.append(time.perf_counter() - start)
+
+    runtime.store.atomic = timed  # type: ignore[method-assign]
+    saved = service.RACE_RETRIES
+    service.RACE_RETRIES = 0 if locked else saved
+    per_event: list[float] = []
+    try:
+        for i in range(events):
+            body = json.loads(bench_ingest.make_conversation_body(0, i, 6))
+            held.clear()
+            service.ingest_event(runtime, "bench", Event.model_validate(body))
+            per_event.append(sum(held))
+    finally:
+        service.RACE_RETRIES = saved
+        runtime.close()
+    per_event = per_event[events // 10:]  # past the warm-up (imports, first model load)
+    per_event.sort()
+    return {"mean_ms": 1000 * statistics.fmean(per_event), "p50_ms": 1000 * statistics.median(per_event),
+            "p99_ms": 1000 * per_event[int(0.99 * (len(per_event) - 1))]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--lock-events", type=int, default=600)
+    parser.add_argument("--model", choices=("on", "off", "both"), default="both",
+                        help="the learned signal in the connector runs")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="handoff-bench-cpu-"))
+    models = {"on": [True], "off": [False], "both": [False, True]}[args.model]
+    rows: list[tuple[str, str, dict]] = []
+
+    bare_port = free_port()
+    bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(bare_port), str(args.threads)])
+    try:
+        wait_port(bare_port, bare)
+        for label, (length, maker) in WORKLOADS.items():
+            rows.append((label, "bare", measure(bare_port, [bare.pid], args.clients, args.seconds, length, maker)))
+    finally:
+        stop(bare)
+    for model in models:
+        name = f"connector, model {'on' if model else 'off'}"
+        for n, (label, (length, maker)) in enumerate(WORKLOADS.items()):
+            proc, port = serve(tmp, tmp / f"{name[-3:].strip()}-{n}.db", args.threads, model)
+            try:
+                rows.append((label, name, measure(port, [proc.pid], args.clients, args.seconds, length, maker)))
+            finally:
+                stop(proc)
+
+    print(f"# ingest cost: {args.clients} clients, {args.threads} server threads, {args.seconds:.0f} s "
+          f"per run, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print("\n## 1. server CPU per event (from /proc), same run")
+    bare_cpu = {label: r["cpu_ms_per_event"] for label, server, r in rows if server == "bare"}
+    for label, server, r in rows:
+        ratio = r["cpu_ms_per_event"] / bare_cpu[label]
+        print(f"{label:<42} {server:<22} {r['cpu_ms_per_event']:6.3f} ms/event  {ratio:5.2f}× bare  "
+              f"({r['rps']:.0f} ev/s, p99 {r['p99_ms']:.1f} ms, errors {r['errors']})")
+
+    print("\n## 2. write transaction held per conversation event (in process)")
+    for model in models:
+        for locked in (True, False):
+            walk = "lock held read → write (before)" if locked else "read → decide → write (now)"
+            r = lock_hold(args.lock_events, locked, model)
+            print(f"model {'on ' if model else 'off'}  {walk:<34} mean {r['mean_ms']:.3f} ms  "
+                  f"p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms")
+
+    print("\n## 3. one or two `handoff serve` processes on one SQLite file (conversation events)")
+    length, maker = WORKLOADS["conversation events (1 in 6 escalates)"]
+    db = tmp / "shared.db"
+    first, port1 = serve(tmp, db, args.threads, models[0])
+    try:
+        with body_maker(maker):
+            one = load(port1, args.clients, args.seconds, length=length)
+        second, port2 = serve(tmp, db, args.threads, models[0])
+        try:
+            half = max(1, args.clients // 2)
+            with body_maker(maker), ThreadPoolExecutor(2) as pool:  # both at once, half the clients each
+                a, b = pool.map(lambda port: load(port, half, args.seconds, length=length), (port1, port2))
+        finally:
+            stop(second)
+    finally:
+        stop(first)
+    print(f"one process:   {one['rps']:.0f} ev/s (p99 {one['p99_ms']:.1f} ms)")
+    print(f"two processes: {a['rps'] + b['rps']:.0f} ev/s together ({a['rps']:.0f} + {b['rps']:.0f}; "
+          f"p99 {max(a['p99_ms'], b['p99_ms']):.1f} ms)")
+
+
+if __name__ == "__main__":
+    main()
