@@ -171,6 +171,14 @@ def test_a_dead_row_does_not_hold_its_lane(store: Store) -> None:
     assert write(store, lambda tx: tx.claim_outbox("w1", 102.0, LEASE)).id == second
 
 
+def test_a_batch_claim_takes_only_the_first_undelivered_row_of_each_lane(store: Store) -> None:
+    ids = [write(store, lambda tx, k=k, lane=lane: tx.enqueue("callback", "bot", k, {}, 100.0, lane=lane))
+           for k, lane in [("a1", "A"), ("a2", "A"), ("b1", "B"), ("n1", None), ("b2", "B")]]
+    taken = write(store, lambda tx: tx.claim_outbox_batch("w1", 200.0, LEASE, 10))
+    assert sorted(r.id for r in taken) == sorted([ids[0], ids[2], ids[3]])
+    assert write(store, lambda tx: tx.claim_outbox_batch("w2", 200.0, LEASE, 10)) == []
+
+
 def test_next_due_at_covers_pending_rows_expiring_claims_and_timers(store: Store) -> None:
     assert read(store, lambda tx: tx.next_due_at()) is None
     write(store, lambda tx: enqueue(tx, "k1", 100.0))
@@ -279,3 +287,17 @@ def test_of_two_workers_claiming_one_due_timer_exactly_one_gets_it(
         timer_id = write(store, lambda tx, step=step: timer(tx, step, 100.0))
         claims = race(stores, lambda s, i: write(s, lambda tx: tx.claim_due_timer(f"w{i}", 100.0)))
         assert [c.id for c in claims if c is not None] == [timer_id]
+
+
+def test_of_two_workers_claiming_rows_of_one_lane_only_the_first_row_goes_out(
+        store: Store, open_store: Callable[[], Store]) -> None:
+    stores = [store, open_store()]
+    ids = [write(store, lambda tx, k=k: tx.enqueue("callback", "bot", k, {}, 100.0, lane="L"))
+           for k in ("m1", "m2", "m3")]
+    for now, expected in zip((100.0, 101.0, 102.0), ids, strict=True):
+        claims = race(stores, lambda s, i, now=now: write(s, lambda tx: tx.claim_outbox(f"w{i}", now, LEASE)))
+        winners = [c for c in claims if c is not None]
+        assert [c.id for c in winners] == [expected]
+        # while it is out, nobody takes the next row of the lane
+        assert write(store, lambda tx, now=now: tx.claim_outbox("w9", now, LEASE)) is None
+        write(store, lambda tx, w=winners[0], now=now: tx.finish_outbox(w.id, w.claimed_by, now, status="done"))

@@ -92,3 +92,43 @@ def test_a_nul_character_is_refused_whole_with_a_problem_not_stored_altered(tmp_
             assert post_event(client, event("conv-ok", "evt-ok")).status_code == 200  # the pool is fine
         finally:
             runtime.close()
+
+
+def test_a_second_writer_of_a_lane_draws_its_id_only_after_the_first_commits() -> None:
+    """Identity values are drawn at INSERT, not at COMMIT: without the lane's lock, a later row of
+    a lane could commit (and be delivered) before an earlier one became visible."""
+    with pg.fresh_url() as url:
+        stores = [PostgresStore(url) for _ in range(3)]
+        stores[0].migrate()
+        second: list[int | None] = []
+
+        def enqueue_second() -> None:
+            with stores[1].atomic() as tx:
+                second.append(tx.enqueue("callback", "bot", "m2", {}, 100.0, lane="L"))
+
+        try:
+            with stores[0].atomic() as tx:
+                first = tx.enqueue("callback", "bot", "m1", {}, 100.0, lane="L")
+                holder = tx.conn.info.backend_pid  # type: ignore[attr-defined]
+                thread = threading.Thread(target=enqueue_second)
+                thread.start()
+                with psycopg.connect(url, autocommit=True) as watch:
+                    for _ in range(600):  # until the second writer waits on this transaction's lock
+                        if watch.execute("SELECT 1 FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                                         (holder,)).fetchone():
+                            break
+                        threading.Event().wait(0.05)
+                    else:
+                        raise AssertionError("the second writer of the lane never waited for the first")
+                assert second == []
+                with stores[2].atomic() as other:  # a worker meanwhile: nothing of the lane is visible
+                    assert other.claim_outbox("w", 100.0, 30.0) is None
+            thread.join(timeout=30)
+            assert first is not None and second and second[0] is not None and second[0] > first
+            with stores[2].atomic() as other:
+                claimed = other.claim_outbox("w", 100.0, 30.0)
+                assert claimed is not None and claimed.id == first
+                assert other.claim_outbox("w", 100.0, 30.0) is None
+        finally:
+            for s in stores:
+                s.close()

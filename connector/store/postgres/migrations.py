@@ -96,10 +96,18 @@ CREATE INDEX outbox_claimable ON outbox (next_attempt_at, id) WHERE status IN ('
 CREATE INDEX timers_claimable ON timers (due_at, id) WHERE status = 'pending';
 """
 
+# Outbox lanes (``Tx.enqueue``; SQLite's 012_outbox_lanes). A claim asks, for each candidate, whether
+# an earlier row of its lane is still undelivered: this index answers from the undelivered rows only.
+M004_OUTBOX_LANES = """
+ALTER TABLE outbox ADD COLUMN lane text;
+CREATE INDEX outbox_lane_undelivered ON outbox (lane, id) WHERE status IN ('pending', 'delivering');
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_initial", M001_INITIAL),
     ("002_audit_chains", M002_AUDIT_CHAINS),
     ("003_claim_indexes", M003_CLAIM_INDEXES),
+    ("004_outbox_lanes", M004_OUTBOX_LANES),
 ]
 
 # Held for the length of the migrating transaction; keyed by schema, so stores in different

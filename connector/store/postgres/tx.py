@@ -10,17 +10,15 @@ from locks the database holds until the transaction ends, so any number of repli
   inbox items; locks are taken in one order (event, conversation, rows), so writers do not
   deadlock (and should they, the store answers ``StoreBusy``: retry);
 - outbox rows and timers are claimed ``FOR UPDATE SKIP LOCKED``, so claimers never wait for each
-  other and never take the same row;
+  other and never take the same row; an outbox lane is delivered one row at a time, and its
+  writers take turns on an advisory lock per lane (``tx_outbox.py`` says why that is enough);
 - repeats are refused by unique constraints, with ``ON CONFLICT`` where the contract says "adds
   nothing".
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
-
-import psycopg
 
 from connector.store.base import (
     AuditCheckpoint,
@@ -29,53 +27,20 @@ from connector.store.base import (
     FactRow,
     HandoffRow,
     MessageRow,
-    OutboxRow,
-    TimerRow,
     Tx,
     audit_chain,
     audit_hash,
     canonical_json,
     checkpoint_hash,
 )
+from connector.store.postgres.sql import _j, _l, _where
+from connector.store.postgres.tx_outbox import OutboxQueries
 from connector.store.sqlite.migrations import report_columns
 
-# One 64-bit advisory lock key per (kind, id); collisions only make two writers take turns.
-LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 CHECKPOINTS = "audit-checkpoints"
 
 
-def _j(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _l(value: str | None) -> Any:
-    return None if value is None else json.loads(value)
-
-
-def _where(**filters: Any) -> tuple[str, list[Any]]:
-    used = {column: value for column, value in filters.items() if value}
-    clause = " WHERE " + " AND ".join(f"{column}=%s" for column in used) if used else ""
-    return clause, list(used.values())
-
-
-class PostgresTx(Tx):
-    def __init__(self, conn: psycopg.Connection[dict[str, Any]], *, write: bool):
-        self.conn = conn
-        self.write = write
-        self._locked: set[str] = set()
-
-    def _one(self, sql: str, params: tuple | list = ()) -> dict[str, Any] | None:
-        return self.conn.execute(sql, params).fetchone()
-
-    def _lock(self, key: str) -> None:
-        """Take the transaction's advisory lock on ``key`` (once; released at commit/rollback)."""
-        if self.write and key not in self._locked:
-            self.conn.execute(LOCK, (key,))
-            self._locked.add(key)
-
-    def _for_update(self) -> str:
-        return " FOR UPDATE" if self.write else ""
-
+class PostgresTx(OutboxQueries, Tx):
     # events
     def get_event(self, source, event_id):
         # Writing, two posts of one event take turns here, so the second finds the first's answer
@@ -219,150 +184,6 @@ class PostgresTx(Tx):
     def get_ticket_refs(self, handoff_id):
         cur = self.conn.execute("SELECT destination, ref FROM ticket_refs WHERE handoff_id=%s", (handoff_id,))
         return {r["destination"]: _l(r["ref"]) for r in cur}
-
-    # outbox
-    @staticmethod
-    def _outbox(row: dict[str, Any]) -> OutboxRow:
-        return OutboxRow(
-            id=row["id"], kind=row["kind"], target=row["target"], handoff_id=row["handoff_id"],
-            conversation_id=row["conversation_id"], idempotency_key=row["idempotency_key"],
-            body=_l(row["body"]) or {}, status=row["status"], attempts=row["attempts"],
-            next_attempt_at=row["next_attempt_at"], claimed_by=row["claimed_by"],
-            claim_expires_at=row["claim_expires_at"], last_error=row["last_error"],
-            result=_l(row["result"]), created_at=row["created_at"], updated_at=row["updated_at"],
-        )
-
-    def enqueue(self, kind, target, idempotency_key, body, now, handoff_id=None, conversation_id=None):
-        row = self._one(
-            "INSERT INTO outbox (kind, target, handoff_id, conversation_id, idempotency_key,"
-            " body, status, attempts, next_attempt_at, created_at, updated_at)"
-            " VALUES (%s,%s,%s,%s,%s,%s,'pending',0,%s,%s,%s)"
-            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-            (kind, target, handoff_id, conversation_id, idempotency_key, _j(body), now, now, now),
-        )
-        return None if row is None else int(row["id"])
-
-    def claim_outbox(self, worker_id, now, lease_seconds):
-        row = self._one(
-            "UPDATE outbox SET status='delivering', claimed_by=%s, claim_expires_at=%s,"
-            " attempts=attempts+1, updated_at=%s WHERE id = ("
-            "  SELECT id FROM outbox WHERE (status='pending' AND next_attempt_at<=%s)"
-            "  OR (status='delivering' AND claim_expires_at<=%s)"
-            "  ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED"
-            ") RETURNING *",
-            (worker_id, now + lease_seconds, now, now, now),
-        )
-        return None if row is None else self._outbox(row)
-
-    def claim_outbox_batch(self, worker_id, now, lease_seconds, limit):
-        cur = self.conn.execute(
-            "UPDATE outbox SET status='delivering', claimed_by=%s, claim_expires_at=%s,"
-            " attempts=attempts+1, updated_at=%s WHERE id IN ("
-            "  SELECT id FROM outbox WHERE (status='pending' AND next_attempt_at<=%s)"
-            "  OR (status='delivering' AND claim_expires_at<=%s)"
-            "  ORDER BY next_attempt_at, id LIMIT %s FOR UPDATE SKIP LOCKED"
-            ") RETURNING *",
-            (worker_id, now + lease_seconds, now, now, now, limit),
-        )
-        return sorted((self._outbox(r) for r in cur), key=lambda r: (r.next_attempt_at, r.id))
-
-    def finish_outbox(self, row_id, worker_id, now, *, status, next_attempt_at=None, error=None,
-                      result=None):
-        cur = self.conn.execute(
-            "UPDATE outbox SET status=%s, next_attempt_at=COALESCE(%s, next_attempt_at),"
-            " last_error=%s, result=COALESCE(%s, result), claimed_by=NULL, claim_expires_at=NULL,"
-            " updated_at=%s WHERE id=%s AND claimed_by=%s AND status='delivering'",
-            (status, next_attempt_at, error, _j(result), now, row_id, worker_id),
-        )
-        return cur.rowcount == 1
-
-    def get_outbox(self, row_id):
-        row = self._one("SELECT * FROM outbox WHERE id=%s", (row_id,))
-        return None if row is None else self._outbox(row)
-
-    def list_outbox(self, status=None, limit=100):
-        clause, params = _where(status=status)
-        cur = self.conn.execute(f"SELECT * FROM outbox{clause} ORDER BY id LIMIT %s", (*params, limit))
-        return [self._outbox(r) for r in cur]
-
-    def retry_outbox(self, row_id, now):
-        cur = self.conn.execute(
-            "UPDATE outbox SET status='pending', attempts=0, next_attempt_at=%s, claimed_by=NULL,"
-            " claim_expires_at=NULL, updated_at=%s WHERE id=%s AND status IN ('dead','pending')",
-            (now, now, row_id),
-        )
-        return cur.rowcount == 1
-
-    def any_due(self, now):
-        row = self._one(
-            "SELECT 1 AS one FROM outbox WHERE (status='pending' AND next_attempt_at<=%s)"
-            " OR (status='delivering' AND claim_expires_at<=%s) LIMIT 1",
-            (now, now),
-        )
-        return row is not None
-
-    def next_due_at(self):
-        row = self._one(
-            "SELECT LEAST((SELECT MIN(next_attempt_at) FROM outbox WHERE status='pending'),"
-            " (SELECT MIN(claim_expires_at) FROM outbox WHERE status='delivering'),"
-            " (SELECT MIN(due_at) FROM timers WHERE status='pending')) AS t"
-        )
-        return None if row is None or row["t"] is None else float(row["t"])
-
-    def outbox_stats(self):
-        by_status = [
-            {"kind": r["kind"], "target": r["target"], "status": r["status"], "n": r["n"]}
-            for r in self.conn.execute(
-                "SELECT kind, target, status, COUNT(*) AS n FROM outbox GROUP BY kind, target, status")
-        ]
-        oldest = self._one("SELECT MIN(created_at) AS t FROM outbox WHERE status IN ('pending','delivering')")
-        timers = self._one("SELECT COUNT(*) AS n FROM timers WHERE status='pending'")
-        return {"rows": by_status, "oldest_undelivered_at": oldest["t"] if oldest else None,
-                "pending_timers": int(timers["n"]) if timers else 0}
-
-    # timers
-    @staticmethod
-    def _timer(row: dict[str, Any]) -> TimerRow:
-        return TimerRow(
-            id=row["id"], handoff_id=row["handoff_id"], conversation_id=row["conversation_id"],
-            kind=row["kind"], round=row["round"], step=row["step"], due_at=row["due_at"],
-            status=row["status"], created_at=row["created_at"], updated_at=row["updated_at"],
-            data=_l(row["data"]) or {}, claimed_by=row["claimed_by"], fired_at=row["fired_at"],
-        )
-
-    def add_timer(self, *, handoff_id, conversation_id, kind, round, step, due_at, now, data):
-        row = self._one(
-            "INSERT INTO timers (handoff_id, conversation_id, kind, round, step, due_at, status, data,"
-            " created_at, updated_at) VALUES (%s,%s,%s,%s,%s,%s,'pending',%s,%s,%s)"
-            " ON CONFLICT (handoff_id, kind, round, step) DO NOTHING RETURNING id",
-            (handoff_id, conversation_id, kind, round, step, due_at, _j(data), now, now),
-        )
-        return None if row is None else int(row["id"])
-
-    def claim_due_timer(self, worker_id, now):
-        row = self._one(
-            "UPDATE timers SET status='fired', claimed_by=%s, fired_at=%s, updated_at=%s WHERE id = ("
-            "  SELECT id FROM timers WHERE status='pending' AND due_at<=%s ORDER BY due_at, id"
-            "  LIMIT 1 FOR UPDATE SKIP LOCKED"
-            ") AND status='pending' RETURNING *",
-            (worker_id, now, now, now),
-        )
-        return None if row is None else self._timer(row)
-
-    def cancel_timers(self, handoff_id, now):
-        cur = self.conn.execute(
-            "UPDATE timers SET status='cancelled', updated_at=%s WHERE handoff_id=%s AND status='pending'",
-            (now, handoff_id),
-        )
-        return cur.rowcount
-
-    def next_timer_due_at(self):
-        row = self._one("SELECT MIN(due_at) AS t FROM timers WHERE status='pending'")
-        return None if row is None or row["t"] is None else float(row["t"])
-
-    def list_timers(self, handoff_id=None, status=None):
-        clause, params = _where(handoff_id=handoff_id, status=status)
-        return [self._timer(r) for r in self.conn.execute(f"SELECT * FROM timers{clause} ORDER BY id", params)]
 
     # facts
     def add_fact(self, handoff_id, kind, at, data, *, once=False):
