@@ -119,6 +119,7 @@ class WorkerSettings(Section):
     enabled: bool = True
     concurrency: int = Field(default=4, ge=1, le=64)
     max_attempts: int = Field(default=10, ge=1, le=100)
+    max_age_hours: float = Field(default=24.0, gt=0, le=24 * 90)
     backoff_initial_seconds: float = Field(default=1.0, gt=0, le=3600)
     backoff_max_seconds: float = Field(default=600.0, gt=0, le=86_400)
     claim_timeout_seconds: float = Field(default=120.0, ge=1, le=86_400)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import threading
 import time
 import uuid
@@ -25,6 +26,7 @@ from connector import alerts as alerting
 from connector import links, metrics, outbox, timers
 from connector.clock import iso
 from connector.errors import (
+    Deferred,
     DeliveryError,
     PermanentDeliveryError,
     ProblemError,
@@ -140,6 +142,8 @@ class Worker:
         runtime = self.runtime
         try:
             result = send(runtime, row)
+        except Deferred as exc:
+            self._deferred(row, exc)
         except DeliveryError as exc:
             self._failed(row, exc)
         except Exception as exc:  # a bug in a destination must not stop the worker
@@ -165,6 +169,21 @@ class Worker:
         metrics.safely(self.runtime, lambda m: m.deliveries.labels(row.kind, row.target, "delivered").inc())
         logger.info("outbox row %s delivered to %s", row.id, row.target)
 
+    def _deferred(self, row: OutboxRow, exc: Deferred) -> None:
+        """Our own limiter held the row back: nothing was sent, so no attempt is spent.
+
+        The row comes back when the budget has room, plus jitter of up to one request interval so
+        a burst of deferred rows does not come back at one instant; the rows still wait in line
+        (the claim takes the most overdue first).
+        """
+        now = self.runtime.now().timestamp()
+        wait = max(exc.retry_after or 0.0, 0.0)
+        delay = wait + random.uniform(0.0, min(1.0, 0.25 * wait) if wait else 0.05)
+        with self.runtime.store.atomic() as tx:
+            tx.defer_outbox(row.id, self.worker_id, now, now + delay)
+        metrics.safely(self.runtime, lambda m: m.deliveries.labels(row.kind, row.target, "deferred").inc())
+        logger.info("outbox row %s to %s held back by the rate limit for %.1fs", row.id, row.target, delay)
+
     def _failed(self, row: OutboxRow, exc: DeliveryError) -> None:
         runtime = self.runtime
         now = runtime.now()
@@ -173,10 +192,14 @@ class Worker:
             error = f"HTTP {exc.status}: {error}"
         if exc.response:
             error += f" | response: {exc.response[:500]}"
+        age = now.timestamp() - row.created_at
+        too_old = age >= runtime.settings.worker.max_age_hours * 3600
         out_of_attempts = row.attempts >= runtime.settings.worker.max_attempts
         with runtime.store.atomic() as tx:
-            if exc.permanent or out_of_attempts:
-                reason = error if exc.permanent else f"gave up after {row.attempts} attempts: {error}"
+            if exc.permanent or out_of_attempts or too_old:
+                reason = (error if exc.permanent
+                          else f"gave up after {row.attempts} attempts: {error}" if out_of_attempts
+                          else f"gave up after {age / 3600:.1f} hours: {error}")
                 if not tx.finish_outbox(row.id, self.worker_id, now.timestamp(), status="dead", error=reason):
                     return
                 tx.append_audit(at=iso(now), action=f"{row.kind}.dead_letter", actor=f"worker:{row.target}",

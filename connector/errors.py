@@ -123,6 +123,14 @@ class PermanentDeliveryError(DeliveryError):
     permanent = True
 
 
+class Deferred(TransientDeliveryError):
+    """The connector held the request back itself (its own rate limiter): nothing was sent.
+
+    The outbox reschedules the row after ``retry_after`` without spending one of its attempts,
+    so holding back can never dead-letter a delivery.
+    """
+
+
 # --- one status → error table, shared by every HTTP-speaking destination, channel and notifier ---
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})

@@ -82,7 +82,8 @@ class SalesforceDestination(Destination):
     def __init__(self, settings: SalesforceSettings, context: DestinationContext | None = None):
         self.settings = settings
         self.context = context  # unused: Salesforce needs neither the clock nor the store
-        self.limiter = RateLimiter(settings.requests_per_minute)
+        # shared through the store by every worker and replica (the context is the runtime)
+        self.limiter = RateLimiter(settings.requests_per_minute, shared=context, key=self.name)
         self._lock = threading.Lock()
         self._local = threading.local()
         self._client: Any = None
@@ -286,6 +287,15 @@ class SalesforceDestination(Destination):
         )
 
     def deliver(self, delivery: Delivery) -> TicketRef:
+        # the upsert, the note lookup and create, a lookup on a retry, and Omni-Channel routing's
+        # lookups, creates (one per skill) and the ready flag: reserved before the first one
+        routing = 0
+        if self.settings.omni_channel is not None:
+            routing = 4 + len(build_case(delivery.payload, self.settings, delivery.widget_url).skill_ids)
+        with self.limiter.reserve(3 + (delivery.attempt > 1) + routing):
+            return self._deliver(delivery)
+
+    def _deliver(self, delivery: Delivery) -> TicketRef:
         request = build_case(delivery.payload, self.settings, delivery.widget_url)
         ext = self.settings.external_id_field
         path = f"{ext}/{quote(delivery.handoff_id, safe='')}"
@@ -390,7 +400,8 @@ class SalesforceDestination(Destination):
                 "CommentBody": render_text(line, marker, COMMENT_MAX_BYTES),
                 "IsPublished": False,
             }
-        self._ensure_note(ref.id, self.settings.note_as, fields, marker)
+        with self.limiter.reserve(2):  # the lookup, then the note
+            self._ensure_note(ref.id, self.settings.note_as, fields, marker)
 
     def update(self, ref: TicketRef, fields: dict[str, Any], *, key: str | None = None) -> None:
         data: dict[str, Any] = {}

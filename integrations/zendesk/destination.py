@@ -65,7 +65,9 @@ class ZendeskDestination(Destination):
     def __init__(self, settings: ZendeskSettings, context: DestinationContext):
         self.settings = settings
         self.context = context
-        self.limiter = RateLimiter(settings.requests_per_minute, max_wait=0.5)
+        # shared through the store by every worker and replica (the context is the runtime)
+        self.limiter = RateLimiter(settings.requests_per_minute, max_wait=0.5, shared=context,
+                                   key=self.name)
         self._local = threading.local()
         self._teams = {gid: team for team, gid in settings.group_ids.items()}
 
@@ -109,6 +111,10 @@ class ZendeskDestination(Destination):
         return min(found) if found else None
 
     def deliver(self, delivery: Delivery) -> TicketRef:
+        with self.limiter.reserve(2):  # the lookup, then the create (or the update)
+            return self._deliver(delivery)
+
+    def _deliver(self, delivery: Delivery) -> TicketRef:
         extra = {"handoff_id": delivery.handoff_id}
         if delivery.previous is not None and delivery.previous.destination == self.name:
             return self._ref(delivery.previous.id, **extra)
@@ -146,7 +152,7 @@ class ZendeskDestination(Destination):
         origin = f"{ref.id}\n{key}" if key else f"{ref.id}\n{text}"
         reference = note_reference("n-" + hashlib.sha256(origin.encode()).hexdigest()[:20])
         client = self._client()
-        with edge("comment list"):
+        with self.limiter.reserve(2), edge("comment list"):
             for comment in client.tickets.comments(ticket=int(ref.id)):
                 if any(
                     reference in (getattr(comment, f, None) or "")

@@ -145,12 +145,19 @@ def report_columns(payload: dict[str, Any]) -> tuple[str | None, str, int, int]:
             len((payload.get("transcript") or {}).get("turns") or []))
 
 
+def _m012_budgets(db: sqlite_utils.Database) -> None:
+    """Rate-limit buckets per destination, shared by every worker and replica on the store."""
+    _table(db, "budgets").create({"key": str, "tokens": float, "updated_at": float}, pk="key",
+                                 not_null={"tokens", "updated_at"})
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("005_timers", _m005_timers),
     ("006_handoff_facts", _m006_handoff_facts),
     ("010_draft_events", _m010_draft_events),
     ("011_report_columns", _m011_report_columns),
+    ("012_budgets", _m012_budgets),
 ]
 
 
