@@ -37,6 +37,7 @@ from connector.schemas import HandoffPayload
 from connector.store import OutboxRow
 from integrations import alerts
 from integrations.base import Delivery, TicketRef
+from integrations.fields import clean, clean_deep
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +81,9 @@ def deliver_to_destination(runtime: Runtime, row: OutboxRow) -> dict[str, Any]:
         raise PermanentDeliveryError(f"handoff {message.handoff_id!r} does not exist")
     previous = TicketRef.from_dict(refs[row.target]) if row.target in refs else None
     if isinstance(message, outbox.Deliver):
+        # no control characters or bidi overrides from customer text reach any vendor
         ref = destination.deliver(Delivery(
-            handoff_id=handoff.id, payload=HandoffPayload.model_validate(handoff.payload),
+            handoff_id=handoff.id, payload=HandoffPayload.model_validate(clean_deep(handoff.payload)),
             idempotency_key=row.idempotency_key, widget_url=links.inbox_url(runtime.base_url, handoff.id),
             attempt=row.attempts, previous=previous,
         ))
@@ -89,9 +91,9 @@ def deliver_to_destination(runtime: Runtime, row: OutboxRow) -> dict[str, Any]:
     if previous is None:
         raise TransientDeliveryError("the handoff is not delivered to this destination yet")
     if isinstance(message, outbox.Note):
-        destination.add_note(previous, message.text, key=row.idempotency_key)
+        destination.add_note(previous, clean(message.text), key=row.idempotency_key)
     else:
-        destination.update(previous, dict(message.fields), key=row.idempotency_key)
+        destination.update(previous, clean_deep(dict(message.fields)), key=row.idempotency_key)
     return {"ref": previous.to_dict()}
 
 
@@ -190,6 +192,7 @@ class Worker:
         error = str(exc)
         if exc.status:
             error = f"HTTP {exc.status}: {error}"
+        said = error  # for log lines: a vendor's answer may quote the customer's name or e-mail
         if exc.response:
             error += f" | response: {exc.response[:500]}"
         age = now.timestamp() - row.created_at
@@ -213,7 +216,8 @@ class Worker:
                         now=now, conversation_id=row.conversation_id), now)
                 metrics.safely(runtime, lambda m: (m.deliveries.labels(row.kind, row.target, "dead").inc(),
                                                    m.dead_letters.labels(row.kind, row.target).inc()))
-                logger.error("outbox row %s to %s DEAD-LETTERED: %s", row.id, row.target, reason)
+                logger.error("outbox row %s to %s DEAD-LETTERED after %s attempts: %s (the vendor's answer "
+                             "is on the row: handoff outbox list --dead)", row.id, row.target, row.attempts, said)
                 return
             delay = backoff_seconds(runtime, row.attempts, exc.retry_after)
             tx.finish_outbox(row.id, self.worker_id, now.timestamp(), status="pending",
@@ -221,7 +225,7 @@ class Worker:
         metrics.safely(runtime, lambda m: (m.deliveries.labels(row.kind, row.target, "retry").inc(),
                                            m.retries.labels(row.kind, row.target).inc()))
         logger.warning("outbox row %s to %s failed (attempt %s), retry in %.1fs: %s",
-                       row.id, row.target, row.attempts, delay, error)
+                       row.id, row.target, row.attempts, delay, said)
 
     # the loop -----------------------------------------------------------------------------------
     def start(self) -> None:

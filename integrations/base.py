@@ -30,8 +30,22 @@ from connector.errors import (  # re-exported: integrations import errors from h
     parse_retry_after,
 )
 from connector.schemas import HandoffPayload
+from integrations.fields import (  # re-exported: a helpdesk package imports only integrations.base
+    Contact,
+    clean,
+    clean_deep,
+    contact,
+    valid_email,
+    valid_phone,
+)
 
 __all__ = [
+    "Contact",
+    "clean",
+    "clean_deep",
+    "contact",
+    "valid_email",
+    "valid_phone",
     "Deferred",
     "DeliveryError",
     "DestinationContext",

@@ -39,9 +39,11 @@ from integrations.zendesk.build import (  # the pure half: settings and the tick
     build_ticket,
     existing_ticket_id,
     note_reference,
+    refused_requester,
     render_note,
     tag,
     update_for_existing,
+    without_requester,
 )
 from integrations.zendesk.client import INSTALL_HINT, edge, zenpy_client, zenpy_objects
 from integrations.zendesk.doctor import doctor_findings
@@ -143,8 +145,19 @@ class ZendeskDestination(Destination):
                     delivery.handoff_id,
                     existing,
                 )
-        with edge("ticket create"):
-            audit = client.tickets.create(zenpy_objects(ticket))
+        try:
+            with edge("ticket create"):
+                audit = client.tickets.create(zenpy_objects(ticket))
+        except PermanentDeliveryError as exc:
+            if not refused_requester(exc, ticket):
+                raise
+            # Zendesk refused the customer's contact data (422: nothing was created): bad
+            # customer data must not lose the handoff, so file it without, and say so
+            logger.warning("handoff %s: Zendesk refused the requester; creating the ticket without it",
+                           delivery.handoff_id)
+            ticket = without_requester(ticket)
+            with edge("ticket create"):
+                audit = client.tickets.create(zenpy_objects(ticket))
         return self._ref(audit.ticket.id, **extra)
 
     def add_note(self, ref: TicketRef, text: str, *, key: str | None = None) -> None:
