@@ -170,3 +170,19 @@ def test_salesforce_gets_no_clipped_email_or_phone(salesforce_standin):  # type:
     assert "SuppliedPhone" not in case or not case["SuppliedPhone"]
     assert len(case["SuppliedName"]) == 80
     assert salesforce_standin.validation_errors == []
+
+
+def test_intake_warns_about_contact_fields_and_still_opens_the_handoff(client):  # type: ignore[no-untyped-def]
+    from tests.helpers import event, post_event
+
+    body = event("conv-bad-contact", "evt-bad-contact")
+    body["customer"].update(email="unknown", phone="call me")
+    answer = post_event(client, body)
+    assert answer.status_code == 200
+    data = answer.get_json()
+    assert data["handoff"] is not None
+    assert data["warnings"] == contact_problems("unknown", "call me")
+    replay = post_event(client, body).get_json()  # the replayed answer says the same
+    assert replay["duplicate"] is True and replay["warnings"] == data["warnings"]
+    good = event("conv-good-contact", "evt-good-contact")
+    assert post_event(client, good).get_json()["warnings"] == []
