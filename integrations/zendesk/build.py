@@ -220,8 +220,7 @@ def existing_ticket_id(payload: HandoffPayload, settings: ZendeskSettings) -> in
 
 def update_for_existing(ticket: dict[str, Any], handback_tag: str) -> dict[str, Any]:
     """The update that turns the customer's own ticket into the handoff ticket: keep its subject,
-    requester and tags (add ours, drop a handback tag left from an earlier handoff)."""
-    update = {k: v for k, v in ticket.items() if k not in ("subject", "requester", "tags")}
-    update["additional_tags"] = ticket["tags"]
-    update["remove_tags"] = [handback_tag]
-    return update
+    requester and tags. Tags change through the ticket tags endpoints (the single-ticket update
+    has no ``additional_tags``/``remove_tags`` in Zendesk's spec): add ``ticket["tags"]``, remove
+    ``handback_tag`` (left from an earlier handoff)."""
+    return {k: v for k, v in ticket.items() if k not in ("subject", "requester", "tags")}

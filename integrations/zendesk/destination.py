@@ -113,7 +113,7 @@ class ZendeskDestination(Destination):
         return min(found) if found else None
 
     def deliver(self, delivery: Delivery) -> TicketRef:
-        with self.limiter.reserve(2):  # the lookup, then the create (or the update)
+        with self.limiter.reserve(2):  # the lookup, then the create (or the tags and the update)
             return self._deliver(delivery)
 
     def _deliver(self, delivery: Delivery) -> TicketRef:
@@ -134,6 +134,9 @@ class ZendeskDestination(Destination):
         if existing is not None:
             update = update_for_existing(ticket, self.settings.handback_tag)
             try:
+                # the tags first: the update sets external_id, after which a retry finds the
+                # ticket and stops, so anything after the update might never be done
+                self._retag(existing, add=ticket["tags"], remove=[self.settings.handback_tag])
                 with edge("ticket update"):
                     client.tickets.update(zenpy_objects({"id": existing, **update}))
                 return self._ref(existing, updated_existing=True, **extra)
@@ -185,12 +188,34 @@ class ZendeskDestination(Destination):
         team = fields.get("team")
         if team and team in self.settings.group_ids:
             change["group_id"] = self.settings.group_ids[team]
-            change["additional_tags"] = [tag("handoff_team", team)]
         elif team:
             logger.warning("zendesk: no group id for team %r; the group is left as it is", team)
-        if change:
-            with edge("ticket update"):
-                self._client().tickets.update(zenpy_objects({"id": int(ref.id), **change}))
+        routed = bool(team) and team in self.settings.group_ids
+        with self.limiter.reserve(4 if routed else 1):  # the update, then the tags: list, remove, add
+            if change:
+                with edge("ticket update"):
+                    self._client().tickets.update(zenpy_objects({"id": int(ref.id), **change}))
+            if routed:  # a reroute replaces the team tag: the old team's goes
+                new = tag("handoff_team", str(team))
+                self._retag(int(ref.id), add=[new], remove_prefix="handoff_team_", keep=new)
+
+    def _retag(self, ticket_id: int, *, add: list[str], remove: list[str] | None = None,
+               remove_prefix: str | None = None, keep: str | None = None) -> None:
+        """Change a ticket's tags through the ticket tags endpoints (Add Tags, Remove Tags):
+        remove ``remove`` and, when given, every tag starting with ``remove_prefix`` but ``keep``;
+        then add ``add``. Both are idempotent, so a retry is harmless."""
+        client = self._client()
+        stale = list(remove or [])
+        if remove_prefix:
+            with edge("tag list"):
+                current = [str(t) for t in client.tickets.tags(ticket_id)]
+            stale += [t for t in current if t.startswith(remove_prefix) and t != keep]
+        if stale:
+            with edge("tag remove"):
+                client.tickets.delete_tags(ticket_id, stale)
+        if add:
+            with edge("tag add"):
+                client.tickets.add_tags(ticket_id, add)
 
     # -- webhooks (webhooks.py) -------------------------------------------------------------------------
     def verify_webhook(self, headers: dict[str, str], body: bytes) -> None:

@@ -665,8 +665,13 @@ def test_update_moves_group_and_priority(destination, zendesk):
     ticket = zendesk.tickets[int(ref.id)]
     assert (ticket["group_id"], ticket["priority"]) == (BILLING, "urgent")
     assert "handoff_team_billing" in ticket["tags"]
+    assert "handoff_team_general" not in ticket["tags"]  # a reroute replaces the team tag
+    sent = len(zendesk.requests)
     destination.update(ref, {"team": "nowhere"})  # unknown team: nothing to send
-    assert len(zendesk.requests_to("PUT", r"/tickets/")) == 1
+    assert len(zendesk.requests) == sent
+    assert [r.path for r in zendesk.requests_to("PUT", r"/tickets/")] == [
+        f"/api/v2/tickets/{ref.id}.json", f"/api/v2/tickets/{ref.id}/tags.json"]
+    assert zendesk.validation_errors == []
 
 
 def test_note_to_a_deleted_ticket_is_permanent(destination, zendesk):
