@@ -58,6 +58,7 @@ __all__ = [
     "HelpdeskEvent",
     "RateLimiter",
     "SharedBudget",
+    "settling",
     "TicketRef",
     "DESTINATIONS",
     "TRANSIENT_STATUSES",
@@ -333,6 +334,25 @@ class Finding:
     ok: bool
     what: str
     fix: str = ""
+
+
+@contextmanager
+def settling(seconds: float, what: str) -> Iterator[None]:
+    """Around a create the vendor cannot de-duplicate: a failure with no answer (a timeout, a
+    dropped connection) or a server error may mean it happened, and the retry will look for it
+    with a search that lags the vendor's writes. So that retry is not due before ``seconds``: by
+    then the search sees what was made."""
+    try:
+        yield
+    except TransientDeliveryError as exc:
+        if isinstance(exc, Deferred):
+            raise  # held back before anything was sent
+        if exc.retry_after is not None or exc.status not in (None, 500, 502, 504):
+            raise  # the vendor answered that it did not do it (429, 503 with a time to come back)
+        exc.retry_after = max(exc.retry_after or 0.0, seconds)
+        exc.args = (f"{exc.args[0] if exc.args else ''} (the {what} may exist: the retry looks for it "
+                    f"after {seconds:g}s)",)
+        raise
 
 
 class SharedBudget(Protocol):

@@ -75,6 +75,9 @@ class IntercomSettings(DestinationSettings):
     handback_note_prefix: str | None = "#handback"
     requests_per_minute: float = Field(default=1000, gt=0, le=10000)
     timeout_seconds: float = Field(default=10, gt=0, le=120)
+    # Intercom's ticket search is eventually consistent: after a create whose answer was lost,
+    # the retry that searches for the ticket waits this long, so the search can see it
+    search_settle_seconds: float = Field(default=60, ge=0, le=3600)
 
     @classmethod
     def key_problems(

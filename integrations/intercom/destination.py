@@ -44,6 +44,7 @@ from integrations.base import (
     config_error,
     error_for_status,
     settings_problems,
+    settling,
 )
 from integrations.intercom.build import (
     INSTALL_HINT,
@@ -287,7 +288,8 @@ class IntercomDestination(Destination):
         }
         if target is not None:
             kwargs["assignment"] = {f"{target[0]}_assignee_id": target[1]}
-        ticket = dump(self.call("create ticket", lambda: self.raw.tickets.create(**kwargs)))
+        with settling(self.settings.search_settle_seconds, "intercom ticket"):
+            ticket = dump(self.call("create ticket", lambda: self.raw.tickets.create(**kwargs)))
         if not ticket.get("id"):
             raise TransientDeliveryError("intercom create ticket answered without a ticket id")
         return self._ticket_ref(ticket, delivery.handoff_id)

@@ -38,6 +38,9 @@ class ZendeskSettings(DestinationSettings):
     # High Volume add-on; stay under the smallest plan unless told otherwise.
     requests_per_minute: int = Field(default=200, ge=1, le=2500)
     timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # after a create whose answer was lost, the retry that looks the ticket up by external_id
+    # waits this long, so a lookup that lags the write still sees the ticket
+    search_settle_seconds: float = Field(default=60, ge=0, le=3600)
 
 
 # --- the build step: payload -> ticket body, no I/O ------------------------------------------------

@@ -33,6 +33,7 @@ from integrations.base import (
     TicketRef,
     config_error,
     settings_problems,
+    settling,
 )
 from integrations.zendesk.build import (  # the pure half: settings and the ticket builder
     ZendeskSettings,
@@ -149,7 +150,7 @@ class ZendeskDestination(Destination):
                     existing,
                 )
         try:
-            with edge("ticket create"):
+            with settling(self.settings.search_settle_seconds, "zendesk ticket"), edge("ticket create"):
                 audit = client.tickets.create(zenpy_objects(ticket))
         except PermanentDeliveryError as exc:
             if not refused_requester(exc, ticket):
@@ -159,7 +160,7 @@ class ZendeskDestination(Destination):
             logger.warning("handoff %s: Zendesk refused the requester; creating the ticket without it",
                            delivery.handoff_id)
             ticket = without_requester(ticket)
-            with edge("ticket create"):
+            with settling(self.settings.search_settle_seconds, "zendesk ticket"), edge("ticket create"):
                 audit = client.tickets.create(zenpy_objects(ticket))
         return self._ref(audit.ticket.id, **extra)
 

@@ -621,6 +621,26 @@ def test_the_template_is_documented_verbatim():
 # --- the customer's own ticket -------------------------------------------------------------------
 
 
+def test_an_ambiguous_create_with_a_lagging_lookup_makes_one_ticket(client, worker, runtime, zendesk, clock):
+    zendesk.clock = clock
+    zendesk.lookup_lag_seconds = 45  # under the settle time (60 s by default)
+    handoff_id = accepted(client, event())["handoff"]["id"]
+    zendesk.drop_next(apply=True, route=r"^POST /api/v2/tickets")  # created, the answer lost
+    drain(worker)
+    with runtime.store.reading() as tx:
+        [row] = [r for r in tx.list_outbox() if r.kind == "destination"]
+    assert row.status == "pending" and row.next_attempt_at - clock().timestamp() >= 60
+    for _ in range(5):
+        with runtime.store.reading() as tx:
+            due = tx.next_due_at()
+        if due is None:
+            break
+        clock.advance(max(0.0, due - clock().timestamp()) + 0.01)
+        drain(worker)
+    [ticket] = zendesk.tickets.values()
+    assert ticket["external_id"] == handoff_id and zendesk.validation_errors == []
+
+
 def test_existing_zendesk_ticket_is_updated_not_duplicated(runtime, zendesk):
     from zenpy.lib.api_objects import Comment, Ticket
 

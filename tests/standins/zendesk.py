@@ -64,6 +64,7 @@ class ZendeskStandin(StandinServer):
     ``groups`` and ``ticket_fields`` seed the account (lists of ``{"id", "name"}`` and
     ``{"id", "title", "type"}``). State: ``tickets`` (id → ticket as the API returns it),
     ``comments`` (id → list), ``audits`` (id → list); ``find_tickets(external_id=...)``.
+    ``lookup_lag_seconds`` makes the external_id lookup miss a ticket that young (on ``clock``).
     """
 
     vendor = "zendesk"
@@ -93,6 +94,9 @@ class ZendeskStandin(StandinServer):
             {"id": 360002, "title": "Sentiment", "type": "tagger"},
         ]
         self.tickets: dict[int, dict[str, Any]] = {}
+        # a lookup by external_id that lags the writes (seconds on ``clock``), for ambiguous-create tests
+        self.lookup_lag_seconds = 0.0
+        self._visible_at: dict[int, dt.datetime] = {}
         self.comments: dict[int, list[dict[str, Any]]] = {}
         self.audits: dict[int, list[dict[str, Any]]] = {}
         self._ids = iter(range(6164039218714, 10**15, 128))
@@ -289,6 +293,7 @@ class ZendeskStandin(StandinServer):
         events += self._apply(ticket, data, "Create")
         ticket["raw_subject"] = ticket["subject"]
         self.tickets[ticket_id] = ticket
+        self._visible_at[ticket_id] = self.clock() + dt.timedelta(seconds=self.lookup_lag_seconds)
         audit = self._audit(ticket_id, events)
         audit["id"] = audit_id
         headers = {"Location": self._url(ticket_id)}
@@ -345,11 +350,12 @@ class ZendeskStandin(StandinServer):
         return Response(200, {"ticket": ticket}) if ticket else self.error(404)
 
     def _list(self, request: Request) -> Response:
-        external_id = request.arg("external_id")
+        external_id, now = request.arg("external_id"), self.clock()
         found = [
             t
             for t in self.tickets.values()
-            if external_id is None or t["external_id"] == external_id
+            if external_id is None
+            or (t["external_id"] == external_id and self._visible_at.get(t["id"], now) <= now)
         ]
         return self._page("tickets", found, cursor=request.arg("page[size]") is not None)
 
