@@ -123,6 +123,10 @@ class Worker:
         self.worker_id = worker_id or f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        per_target = runtime.settings.worker.per_destination_concurrency
+        self.per_target = per_target or max(1, (self.concurrency + 1) // 2)
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._slots_lock = threading.Lock()
 
     # one row ------------------------------------------------------------------------------------
     def run_once(self) -> OutboxRow | None:
@@ -140,7 +144,25 @@ class Worker:
         self._process(row)
         return row
 
+    def _slot(self, target: str) -> threading.BoundedSemaphore:
+        with self._slots_lock:
+            if target not in self._slots:
+                self._slots[target] = threading.BoundedSemaphore(self.per_target)
+            return self._slots[target]
+
     def _process(self, row: OutboxRow) -> None:
+        slot = self._slot(f"{row.kind}:{row.target}")
+        if not slot.acquire(blocking=False):
+            # this destination already holds its share of the threads (it may be slow): the row
+            # waits its turn, without spending an attempt, and this thread serves the others
+            self._deferred(row, Deferred("the destination's delivery threads are busy", retry_after=0.5))
+            return
+        try:
+            self._send(row)
+        finally:
+            slot.release()
+
+    def _send(self, row: OutboxRow) -> None:
         runtime = self.runtime
         try:
             result = send(runtime, row)
@@ -184,7 +206,7 @@ class Worker:
         with self.runtime.store.atomic() as tx:
             tx.defer_outbox(row.id, self.worker_id, now, now + delay)
         metrics.safely(self.runtime, lambda m: m.deliveries.labels(row.kind, row.target, "deferred").inc())
-        logger.info("outbox row %s to %s held back by the rate limit for %.1fs", row.id, row.target, delay)
+        logger.info("outbox row %s to %s held back for %.1fs: %s", row.id, row.target, delay, exc)
 
     def _failed(self, row: OutboxRow, exc: DeliveryError) -> None:
         runtime = self.runtime

@@ -124,7 +124,8 @@ class PermanentDeliveryError(DeliveryError):
 
 
 class Deferred(TransientDeliveryError):
-    """The connector held the request back itself (its own rate limiter): nothing was sent.
+    """The connector held the request back itself (its rate limiter, or a destination already
+    holding its share of the delivery threads): nothing was sent.
 
     The outbox reschedules the row after ``retry_after`` without spending one of its attempts,
     so holding back can never dead-letter a delivery.
