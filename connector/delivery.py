@@ -196,13 +196,20 @@ class Worker:
     def _deferred(self, row: OutboxRow, exc: Deferred) -> None:
         """Our own limiter held the row back: nothing was sent, so no attempt is spent.
 
-        The row comes back when the budget has room, plus jitter of up to one request interval so
-        a burst of deferred rows does not come back at one instant; the rows still wait in line
-        (the claim takes the most overdue first).
+        The row comes back when the budget has room for it behind the rows of its destination that
+        arrived before it (``exc.interval`` apart), plus jitter within half an interval: a burst is
+        served in arrival order, and waiting rows are not all polled again at every free slot.
         """
         now = self.runtime.now().timestamp()
         wait = max(exc.retry_after or 0.0, 0.0)
-        delay = wait + random.uniform(0.0, min(1.0, 0.25 * wait) if wait else 0.05)
+        interval = exc.interval or 0.0
+        ahead = 0
+        if interval:
+            with self.runtime.store.reading() as tx:
+                ahead = sum(1 for r in tx.list_outbox(status="pending", limit=100_000)
+                            if r.id < row.id and r.target == row.target and r.kind == row.kind)
+        spread = 0.5 * interval if interval else (min(1.0, 0.25 * wait) if wait else 0.05)
+        delay = wait + ahead * interval + random.uniform(0.0, spread)
         with self.runtime.store.atomic() as tx:
             tx.defer_outbox(row.id, self.worker_id, now, now + delay)
         metrics.safely(self.runtime, lambda m: m.deliveries.labels(row.kind, row.target, "deferred").inc())

@@ -128,8 +128,11 @@ class Deferred(TransientDeliveryError):
     holding its share of the delivery threads): nothing was sent.
 
     The outbox reschedules the row after ``retry_after`` without spending one of its attempts,
-    so holding back can never dead-letter a delivery.
+    so holding back can never dead-letter a delivery. ``interval`` (when known) is how long the
+    budget takes to serve one such delivery: the outbox spaces the rows waiting in line by it.
     """
+
+    interval: float | None = None
 
 
 # --- one status → error table, shared by every HTTP-speaking destination, channel and notifier ---

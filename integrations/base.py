@@ -415,7 +415,9 @@ class RateLimiter:
     def _spend(self, cost: float) -> None:
         wait = self._take(cost, self.max_wait)
         if wait > self.max_wait:
-            raise Deferred("rate limit: holding back to stay under the vendor's limit", retry_after=wait)
+            deferred = Deferred("rate limit: holding back to stay under the vendor's limit", retry_after=wait)
+            deferred.interval = min(cost, self.capacity) / self.rate
+            raise deferred
         if wait > 0:
             self._sleep(wait)  # the tokens are ours; their time is not there yet
 
