@@ -72,3 +72,17 @@ def test_an_alert_webhook_that_trickles_is_cut_off_at_the_deadline(trickle: Tric
     with pytest.raises(TransientDeliveryError, match="no complete answer within 0.3s"):
         WebhookNotifier(settings).send({"event": "dead_letter", "text": "x"}, "d-1")
     assert not trickle.finished.is_set()  # it ended before the receiver was done
+
+
+def test_a_bot_callback_that_trickles_is_cut_off_at_the_deadline(trickle: Trickle) -> None:
+    from channels.native import NativeChannel
+    from connector.outbox import Callback
+
+    channel = NativeChannel.from_config("demo", {"secret": "a-long-secret-123",
+                                                 "callback_url": f"http://127.0.0.1:{trickle.port}/cb",
+                                                 "callback_timeout_seconds": 0.3})
+    callback = Callback(handoff_id="h-1", conversation_id="conv-1", source="demo", type="customer.update",
+                        id="cb-1", occurred_at="2026-07-01T00:00:00Z")
+    with pytest.raises(TransientDeliveryError, match="no complete answer within 0.3s"):
+        channel.send(callback, delivery_id="d-1")
+    assert not trickle.finished.is_set()
