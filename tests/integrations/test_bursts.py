@@ -144,6 +144,7 @@ def test_a_burst_to_salesforce_is_delivered_once_each_within_the_limit(  # type:
                         lambda: len(salesforce_standin.requests))
     cases = Counter(c.get("Handoff_Id__c") for c in salesforce_standin.find("Case"))
     assert len(cases) == BURST and set(cases.values()) == {1}
+    assert salesforce_standin.validation_errors == []
     check(drained)
 
 
