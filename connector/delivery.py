@@ -127,6 +127,9 @@ class Worker:
         self.per_target = per_target or max(1, (self.concurrency + 1) // 2)
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._slots_lock = threading.Lock()
+        # a running attempt renews its claim this often (real seconds), so a slow attempt is never
+        # handed to another worker while it can still be running
+        self.heartbeat_seconds = max(0.05, runtime.settings.worker.claim_timeout_seconds / 3)
 
     # one row ------------------------------------------------------------------------------------
     def run_once(self) -> OutboxRow | None:
@@ -157,10 +160,29 @@ class Worker:
             # waits its turn, without spending an attempt, and this thread serves the others
             self._deferred(row, Deferred("the destination's delivery threads are busy", retry_after=0.5))
             return
+        beating = threading.Event()
+        heart = threading.Thread(target=self._heartbeat, args=(row, beating), daemon=True,
+                                 name=f"handoff-heartbeat-{row.id}")
+        heart.start()
         try:
             self._send(row)
         finally:
+            beating.set()
+            heart.join()
             slot.release()
+
+    def _heartbeat(self, row: OutboxRow, done: threading.Event) -> None:
+        lease = self.runtime.settings.worker.claim_timeout_seconds
+        while not done.wait(self.heartbeat_seconds):
+            try:
+                with self.runtime.store.atomic() as tx:
+                    held = tx.extend_outbox_claim(row.id, self.worker_id, self.runtime.now().timestamp(), lease)
+            except Exception:  # a busy store: the next beat tries again, well within the lease
+                logger.warning("outbox row %s: cannot renew the claim; trying again", row.id)
+                continue
+            if not held:
+                logger.warning("outbox row %s: claim lost while the attempt runs", row.id)
+                return
 
     def _send(self, row: OutboxRow) -> None:
         runtime = self.runtime

@@ -236,6 +236,11 @@ class Tx(ABC):
         holds the claim; ``last_error`` is left as it was."""
 
     @abstractmethod
+    def extend_outbox_claim(self, row_id: int, worker_id: str, now: float, lease_seconds: float) -> bool:
+        """The heartbeat of a running attempt: its claim now expires at ``now + lease_seconds``.
+        Iff ``worker_id`` still holds the claim (a lost claim stays lost)."""
+
+    @abstractmethod
     def take_budget(self, key: str, cost: float, per_second: float, capacity: float, now: float,
                     max_wait: float) -> float:
         """A token bucket named ``key``, shared by every worker and replica on this store.

@@ -2,7 +2,9 @@
 
 A real, slow Zendesk stand-in (each create takes a bounded fifth of a second) and a worker with two
 threads, each destination allowed one: the creates never overlap, the bot's callbacks are served
-meanwhile, and a row held back because its destination was busy keeps its attempts.
+meanwhile, and a row held back because its destination was busy keeps its attempts. And an attempt
+that runs past the claim's lease keeps its claim (a heartbeat renews it): the row is never handed
+to a second worker while the first attempt can still be running.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pytest
 from connector.app import create_app
 from connector.delivery import Worker
 from connector.runtime import build_runtime
-from tests.helpers import event, make_settings, post_event
+from tests.helpers import drain, event, make_settings, post_event
 
 pytest.importorskip("zenpy")
 
@@ -80,3 +82,62 @@ def test_a_slow_destination_holds_at_most_its_share_of_threads(tmp_path, receive
     assert slow.most_at_once == 1  # the second thread never joined the slow destination
     assert [r.attempts for r in rows] == [1, 1, 1]  # waiting for a thread spent no attempt
     assert len(receiver.accepted()) >= 3  # the bot's callbacks went out meanwhile
+
+
+class HeldZendesk(ZendeskStandin):
+    """Creates wait until the test releases them (bounded), so an attempt runs as long as needed."""
+
+    def __init__(self) -> None:
+        super().__init__(ticket_fields=TICKET_FIELDS)
+        self.arrived, self.release = threading.Event(), threading.Event()
+
+    def _dispatch(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Any:
+        if method == "POST" and path.startswith("/api/v2/tickets"):
+            self.arrived.set()
+            self.release.wait(5)  # bounded: a broken test cannot hang the suite
+        return super()._dispatch(method, path, headers, body)
+
+
+@pytest.fixture
+def held(vendor_specs: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    server = HeldZendesk()
+    try:
+        yield from _serve(server, monkeypatch)
+    finally:
+        server.release.set()
+
+
+def test_a_running_attempt_keeps_its_claim_past_the_lease(tmp_path, receiver, clock, held):  # type: ignore[no-untyped-def]
+    settings = make_settings(tmp_path, receiver.url, destinations={"zendesk": zd_config(held, timeout_seconds=5)},
+                             worker={"claim_timeout_seconds": 30}, reminders={"enabled": False})
+    runtime = build_runtime(settings, clock=clock)
+    try:
+        client = create_app(runtime=runtime).test_client()
+        assert post_event(client, event("conv-held", "evt-held")).status_code == 200
+        with runtime.store.reading() as tx:
+            [row] = [r for r in tx.list_outbox() if r.kind == "destination"]
+        first, second = Worker(runtime, worker_id="first"), Worker(runtime, worker_id="second")
+        first.heartbeat_seconds = 0.02
+        running = threading.Thread(target=lambda: drain(first))
+        running.start()
+        assert held.arrived.wait(5)  # the first worker's create is at the (held) vendor
+        clock.advance(31)  # past the lease: without a heartbeat the row would be claimable now
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # bounded: until a beat has renewed it on the new clock
+            with runtime.store.reading() as tx:
+                expires = tx.get_outbox(row.id).claim_expires_at
+            if expires is not None and expires > clock().timestamp():
+                break
+            time.sleep(0.01)
+        taken = []
+        while (claimed := second.run_once()) is not None:
+            taken.append(claimed.id)
+        assert row.id not in taken  # never handed out while the first attempt runs
+        held.release.set()
+        running.join(10)
+        with runtime.store.reading() as tx:
+            done = tx.get_outbox(row.id)
+        assert (done.status, done.attempts, len(held.tickets)) == ("done", 1, 1)
+    finally:
+        held.release.set()
+        runtime.close()

@@ -1,4 +1,4 @@
-"""The store contract, part three: deferring a claimed row, and the shared rate-limit budget.
+"""The store contract, part three: deferring a claimed row, its heartbeat, and the shared budget.
 
 A deferral is the connector holding a row back itself: the row is due again later and keeps its
 attempts. The budget is one token bucket per key on the store, so every worker and replica spends
@@ -59,3 +59,17 @@ def test_two_stores_racing_for_the_last_tokens_get_them_once(store: Store, open_
     waits = race([open_store(), open_store()],
                  lambda s, i: write(s, lambda tx: tx.take_budget("intercom", 1, 1.0, 3, 0.0, 0.0)))
     assert sorted(waits) == [0.0, 1.0]
+
+
+def test_a_heartbeat_extends_only_a_held_claim(store: Store) -> None:
+    row_id = write(store, lambda tx: enqueue(tx, "k1", 100.0))
+    write(store, lambda tx: tx.claim_outbox("w1", 100.0, LEASE))
+    assert write(store, lambda tx: tx.extend_outbox_claim(row_id, "w1", 120.0, LEASE)) is True
+    assert read(store, lambda tx: tx.get_outbox(row_id)).claim_expires_at == 120.0 + LEASE
+    assert write(store, lambda tx: tx.claim_outbox("w2", 100.0 + LEASE, LEASE)) is None  # renewed
+    assert write(store, lambda tx: tx.extend_outbox_claim(row_id, "w2", 121.0, LEASE)) is False
+    taken = write(store, lambda tx: tx.claim_outbox("w2", 120.0 + LEASE, LEASE))
+    assert taken is not None and taken.claimed_by == "w2"
+    assert write(store, lambda tx: tx.extend_outbox_claim(row_id, "w1", 151.0, LEASE)) is False  # lost
+    write(store, lambda tx: tx.finish_outbox(row_id, "w2", 152.0, status="done"))
+    assert write(store, lambda tx: tx.extend_outbox_claim(row_id, "w2", 153.0, LEASE)) is False

@@ -230,6 +230,14 @@ class SqliteTx(Tx):
         )
         return cur.rowcount == 1
 
+    def extend_outbox_claim(self, row_id, worker_id, now, lease_seconds):
+        cur = self.conn.execute(
+            "UPDATE outbox SET claim_expires_at=?, updated_at=? WHERE id=? AND claimed_by=?"
+            " AND status='delivering'",
+            (now + lease_seconds, now, row_id, worker_id),
+        )
+        return cur.rowcount == 1
+
     def take_budget(self, key, cost, per_second, capacity, now, max_wait):
         row = self._one("SELECT tokens, updated_at FROM budgets WHERE key=?", (key,))
         tokens = capacity if row is None else min(
