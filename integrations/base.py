@@ -30,6 +30,7 @@ from connector.errors import (  # re-exported: integrations import errors from h
     parse_retry_after,
 )
 from connector.schemas import HandoffPayload
+from integrations.deadline import WatchedAdapter, within  # re-exported, as the fields below
 from integrations.fields import (  # re-exported: a helpdesk package imports only integrations.base
     Contact,
     clean,
@@ -58,6 +59,8 @@ __all__ = [
     "HelpdeskEvent",
     "RateLimiter",
     "SharedBudget",
+    "WatchedAdapter",
+    "within",
     "settling",
     "TicketRef",
     "DESTINATIONS",

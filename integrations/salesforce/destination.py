@@ -48,8 +48,10 @@ from integrations.base import (
     RateLimiter,
     TicketRef,
     TransientDeliveryError,
+    WatchedAdapter,
     error_for_status,
     settings_problems,
+    within,
 )
 from integrations.salesforce.build import (  # the pure half: settings and the Case builder
     COMMENT_MAX_BYTES,
@@ -113,6 +115,7 @@ class SalesforceDestination(Destination):
             import requests
 
             timeout = (min(5.0, self.settings.timeout_seconds), self.settings.timeout_seconds)
+            deadline = self.settings.timeout_seconds
             verify, local = self.settings.ca_bundle, self._local
 
             class BoundedSession(requests.Session):
@@ -122,11 +125,15 @@ class SalesforceDestination(Destination):
                     kwargs.setdefault("timeout", timeout)
                     if verify:  # per request, so REQUESTS_CA_BUNDLE cannot override it
                         kwargs.setdefault("verify", verify)
-                    response = super().request(method, url, **kwargs)
+                    # timeout_seconds bounds the whole request, not each read (a trickle too)
+                    with within(deadline):
+                        response = super().request(method, url, **kwargs)
                     local.retry_after = response.headers.get("Retry-After")
                     return response
 
             self._http = BoundedSession()
+            for prefix in ("http://", "https://"):
+                self._http.mount(prefix, WatchedAdapter())
         return self._http
 
     def _token_url(self) -> str:

@@ -86,3 +86,16 @@ def test_a_bot_callback_that_trickles_is_cut_off_at_the_deadline(trickle: Trickl
     with pytest.raises(TransientDeliveryError, match="no complete answer within 0.3s"):
         channel.send(callback, delivery_id="d-1")
     assert not trickle.finished.is_set()
+
+
+def test_a_zendesk_call_that_trickles_is_cut_off_at_the_deadline(trickle, runtime, monkeypatch):  # type: ignore[no-untyped-def]
+    pytest.importorskip("zenpy")
+    from integrations.zendesk import ZendeskDestination
+
+    monkeypatch.setenv("ZENPY_FORCE_NETLOC", f"127.0.0.1:{trickle.port}")
+    monkeypatch.setenv("ZENPY_FORCE_SCHEME", "http")
+    destination = ZendeskDestination.from_config(
+        {"subdomain": "standin", "email": "agent@example.com", "token": "a-long-token", "timeout_seconds": 0.3}, runtime)
+    with pytest.raises(TransientDeliveryError, match="timed out"):
+        destination.find_ticket("ho_slow")  # the real zenpy, its answer trickling in
+    assert not trickle.finished.is_set()
