@@ -152,6 +152,12 @@ def _m012_outbox_lanes(db: sqlite_utils.Database) -> None:
     _table(db, "outbox").create_index(["lane", "status"])
 
 
+def _m013_budgets(db: sqlite_utils.Database) -> None:
+    """Rate-limit buckets per destination, shared by every worker and replica on the store."""
+    _table(db, "budgets").create({"key": str, "tokens": float, "updated_at": float}, pk="key",
+                                 not_null={"tokens", "updated_at"})
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("001_initial", _m001_initial),
     ("005_timers", _m005_timers),
@@ -159,6 +165,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("010_draft_events", _m010_draft_events),
     ("011_report_columns", _m011_report_columns),
     ("012_outbox_lanes", _m012_outbox_lanes),
+    ("013_budgets", _m013_budgets),
 ]
 
 
