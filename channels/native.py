@@ -28,6 +28,7 @@ from connector.errors import (
 )
 from connector.outbox import Callback
 from connector.schemas import Event, EventResponse, load_json
+from integrations.deadline import post_within
 
 DELIVERY_HEADER = "X-Handoff-Delivery"
 EVENT_HEADER = "X-Handoff-Event"
@@ -100,8 +101,9 @@ class NativeChannel(BotChannel):
             raise PermanentDeliveryError(f"bot source {self.source!r} has no callback_url configured")
         body, headers = self.render(callback, delivery_id=delivery_id)
         try:
-            response = requests.post(url, data=body, headers=headers,
-                                     timeout=self.settings.callback_timeout_seconds)
+            # the whole call, not each read: a bot that trickles its answer cannot hold a thread
+            response = post_within(url, data=body, headers=headers,
+                                   deadline=self.settings.callback_timeout_seconds)
         except requests.Timeout as exc:
             raise TransientDeliveryError(f"callback timed out: {exc}") from exc
         except requests.RequestException as exc:

@@ -120,6 +120,10 @@ class WorkerSettings(Section):
     enabled: bool = True
     concurrency: int = Field(default=4, ge=1, le=64)
     max_attempts: int = Field(default=10, ge=1, le=100)
+    max_age_hours: float = Field(default=24.0, gt=0, le=24 * 90)
+    # delivery threads one destination (or bot source) may hold at once; null: half of them, so
+    # one slow helpdesk or bot never holds every thread
+    per_destination_concurrency: int | None = Field(default=None, ge=1, le=64)
     backoff_initial_seconds: float = Field(default=1.0, gt=0, le=3600)
     backoff_max_seconds: float = Field(default=600.0, gt=0, le=86_400)
     claim_timeout_seconds: float = Field(default=120.0, ge=1, le=86_400)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import threading
 import time
 import uuid
@@ -25,6 +26,7 @@ from connector import alerts as alerting
 from connector import audit, links, metrics, outbox, timers
 from connector.clock import iso
 from connector.errors import (
+    Deferred,
     DeliveryError,
     PermanentDeliveryError,
     ProblemError,
@@ -35,6 +37,7 @@ from connector.schemas import HandoffPayload
 from connector.store import OutboxRow
 from integrations import alerts
 from integrations.base import Delivery, TicketRef
+from integrations.fields import clean, clean_deep
 
 logger = logging.getLogger(__name__)
 
@@ -78,8 +81,9 @@ def deliver_to_destination(runtime: Runtime, row: OutboxRow) -> dict[str, Any]:
         raise PermanentDeliveryError(f"handoff {message.handoff_id!r} does not exist")
     previous = TicketRef.from_dict(refs[row.target]) if row.target in refs else None
     if isinstance(message, outbox.Deliver):
+        # no control characters or bidi overrides from customer text reach any vendor
         ref = destination.deliver(Delivery(
-            handoff_id=handoff.id, payload=HandoffPayload.model_validate(handoff.payload),
+            handoff_id=handoff.id, payload=HandoffPayload.model_validate(clean_deep(handoff.payload)),
             idempotency_key=row.idempotency_key, widget_url=links.inbox_url(runtime.base_url, handoff.id),
             attempt=row.attempts, previous=previous,
         ))
@@ -87,11 +91,12 @@ def deliver_to_destination(runtime: Runtime, row: OutboxRow) -> dict[str, Any]:
     if previous is None:
         raise TransientDeliveryError("the handoff is not delivered to this destination yet")
     if isinstance(message, outbox.Note):
-        destination.add_note(previous, message.text, key=row.idempotency_key)
+        destination.add_note(previous, clean(message.text), key=row.idempotency_key)
     elif isinstance(message, outbox.Turn):
-        destination.add_customer_turn(previous, message.text, author=message.author, key=row.idempotency_key)
+        destination.add_customer_turn(previous, clean(message.text), author=message.author,
+                                      key=row.idempotency_key)
     else:
-        destination.update(previous, dict(message.fields), key=row.idempotency_key)
+        destination.update(previous, clean_deep(dict(message.fields)), key=row.idempotency_key)
     return {"ref": previous.to_dict()}
 
 
@@ -121,6 +126,13 @@ class Worker:
         self.worker_id = worker_id or f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        per_target = runtime.settings.worker.per_destination_concurrency
+        self.per_target = per_target or max(1, (self.concurrency + 1) // 2)
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._slots_lock = threading.Lock()
+        # a running attempt renews its claim this often (real seconds), so a slow attempt is never
+        # handed to another worker while it can still be running
+        self.heartbeat_seconds = max(0.05, runtime.settings.worker.claim_timeout_seconds / 3)
 
     # one row ------------------------------------------------------------------------------------
     def run_once(self) -> OutboxRow | None:
@@ -138,10 +150,49 @@ class Worker:
         self._process(row)
         return row
 
+    def _slot(self, target: str) -> threading.BoundedSemaphore:
+        with self._slots_lock:
+            if target not in self._slots:
+                self._slots[target] = threading.BoundedSemaphore(self.per_target)
+            return self._slots[target]
+
     def _process(self, row: OutboxRow) -> None:
+        slot = self._slot(f"{row.kind}:{row.target}")
+        if not slot.acquire(blocking=False):
+            # this destination already holds its share of the threads (it may be slow): the row
+            # waits its turn, without spending an attempt, and this thread serves the others
+            self._deferred(row, Deferred("the destination's delivery threads are busy", retry_after=0.5))
+            return
+        beating = threading.Event()
+        heart = threading.Thread(target=self._heartbeat, args=(row, beating), daemon=True,
+                                 name=f"handoff-heartbeat-{row.id}")
+        heart.start()
+        try:
+            self._send(row)
+        finally:
+            beating.set()
+            heart.join()
+            slot.release()
+
+    def _heartbeat(self, row: OutboxRow, done: threading.Event) -> None:
+        lease = self.runtime.settings.worker.claim_timeout_seconds
+        while not done.wait(self.heartbeat_seconds):
+            try:
+                with self.runtime.store.atomic() as tx:
+                    held = tx.extend_outbox_claim(row.id, self.worker_id, self.runtime.now().timestamp(), lease)
+            except Exception:  # a busy store: the next beat tries again, well within the lease
+                logger.warning("outbox row %s: cannot renew the claim; trying again", row.id)
+                continue
+            if not held:
+                logger.warning("outbox row %s: claim lost while the attempt runs", row.id)
+                return
+
+    def _send(self, row: OutboxRow) -> None:
         runtime = self.runtime
         try:
             result = send(runtime, row)
+        except Deferred as exc:
+            self._deferred(row, exc)
         except DeliveryError as exc:
             self._failed(row, exc)
         except Exception as exc:  # a bug in a destination must not stop the worker
@@ -167,18 +218,45 @@ class Worker:
         metrics.safely(self.runtime, lambda m: m.deliveries.labels(row.kind, row.target, "delivered").inc())
         logger.info("outbox row %s delivered to %s", row.id, row.target)
 
+    def _deferred(self, row: OutboxRow, exc: Deferred) -> None:
+        """Our own limiter held the row back: nothing was sent, so no attempt is spent.
+
+        The row comes back when the budget has room for it behind the rows of its destination that
+        arrived before it (``exc.interval`` apart), plus jitter within half an interval: a burst is
+        served in arrival order, and waiting rows are not all polled again at every free slot.
+        """
+        now = self.runtime.now().timestamp()
+        wait = max(exc.retry_after or 0.0, 0.0)
+        interval = exc.interval or 0.0
+        ahead = 0
+        if interval:
+            with self.runtime.store.reading() as tx:
+                ahead = sum(1 for r in tx.list_outbox(status="pending", limit=100_000)
+                            if r.id < row.id and r.target == row.target and r.kind == row.kind)
+        spread = 0.5 * interval if interval else (min(1.0, 0.25 * wait) if wait else 0.05)
+        delay = wait + ahead * interval + random.uniform(0.0, spread)
+        with self.runtime.store.atomic() as tx:
+            tx.defer_outbox(row.id, self.worker_id, now, now + delay)
+        metrics.safely(self.runtime, lambda m: m.deliveries.labels(row.kind, row.target, "deferred").inc())
+        logger.info("outbox row %s to %s held back for %.1fs: %s", row.id, row.target, delay, exc)
+
     def _failed(self, row: OutboxRow, exc: DeliveryError) -> None:
         runtime = self.runtime
         now = runtime.now()
         error = str(exc)
         if exc.status:
             error = f"HTTP {exc.status}: {error}"
+        said = error  # for log lines: a vendor's answer may quote the customer's name or e-mail
         if exc.response:
             error += f" | response: {exc.response[:500]}"
+        age = now.timestamp() - row.created_at
+        too_old = age >= runtime.settings.worker.max_age_hours * 3600
         out_of_attempts = row.attempts >= runtime.settings.worker.max_attempts
         with runtime.store.atomic() as tx:
-            if exc.permanent or out_of_attempts:
-                reason = error if exc.permanent else f"gave up after {row.attempts} attempts: {error}"
+            if exc.permanent or out_of_attempts or too_old:
+                reason = (error if exc.permanent
+                          else f"gave up after {row.attempts} attempts: {error}" if out_of_attempts
+                          else f"gave up after {age / 3600:.1f} hours: {error}")
                 if not tx.finish_outbox(row.id, self.worker_id, now.timestamp(), status="dead", error=reason):
                     return
                 tx.append_audit(at=iso(now), action=f"{row.kind}.dead_letter", actor=f"worker:{row.target}",
@@ -192,7 +270,8 @@ class Worker:
                         now=now, conversation_id=row.conversation_id), now)
                 metrics.safely(runtime, lambda m: (m.deliveries.labels(row.kind, row.target, "dead").inc(),
                                                    m.dead_letters.labels(row.kind, row.target).inc()))
-                logger.error("outbox row %s to %s DEAD-LETTERED: %s", row.id, row.target, reason)
+                logger.error("outbox row %s to %s DEAD-LETTERED after %s attempts: %s (the vendor's answer "
+                             "is on the row: handoff outbox list --dead)", row.id, row.target, row.attempts, said)
                 return
             delay = backoff_seconds(runtime, row.attempts, exc.retry_after)
             tx.finish_outbox(row.id, self.worker_id, now.timestamp(), status="pending",
@@ -200,7 +279,7 @@ class Worker:
         metrics.safely(runtime, lambda m: (m.deliveries.labels(row.kind, row.target, "retry").inc(),
                                            m.retries.labels(row.kind, row.target).inc()))
         logger.warning("outbox row %s to %s failed (attempt %s), retry in %.1fs: %s",
-                       row.id, row.target, row.attempts, delay, error)
+                       row.id, row.target, row.attempts, delay, said)
 
     # the loop -----------------------------------------------------------------------------------
     def start(self) -> None:

@@ -123,6 +123,18 @@ class PermanentDeliveryError(DeliveryError):
     permanent = True
 
 
+class Deferred(TransientDeliveryError):
+    """The connector held the request back itself (its rate limiter, or a destination already
+    holding its share of the delivery threads): nothing was sent.
+
+    The outbox reschedules the row after ``retry_after`` without spending one of its attempts,
+    so holding back can never dead-letter a delivery. ``interval`` (when known) is how long the
+    budget takes to serve one such delivery: the outbox spaces the rows waiting in line by it.
+    """
+
+    interval: float | None = None
+
+
 # --- one status → error table, shared by every HTTP-speaking destination, channel and notifier ---
 
 TRANSIENT_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})

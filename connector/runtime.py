@@ -52,6 +52,11 @@ class Runtime:
             handoff = tx.get_handoff(handoff_id)
         return handoff.team if handoff else None
 
+    def take_budget(self, key: str, cost: float, per_second: float, capacity: float, now: float,
+                    max_wait: float) -> float:
+        with self.store.atomic() as tx:
+            return tx.take_budget(key, cost, per_second, capacity, now, max_wait)
+
     def close(self) -> None:
         for channel in self.channels.values():
             try:

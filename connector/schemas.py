@@ -159,6 +159,9 @@ class EventResponse(BaseModel):
     control: Control
     handoff: HandoffRef | None = None
     customer_message: CustomerMessage | None = None
+    # contact fields no helpdesk will receive (an e-mail that is not an address, a phone that is
+    # not a number): a warning for the bot's developers, never a refusal
+    warnings: list[str] = Field(default_factory=list)
 
 
 class BotReply(Strict):

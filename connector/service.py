@@ -41,6 +41,7 @@ from connector.schemas import (
     Message,
 )
 from connector.store import ConversationRow, HandoffRow, Tx
+from integrations import fields
 
 logger = logging.getLogger(__name__)
 
@@ -84,9 +85,11 @@ def ingest_event(runtime: Runtime, source: str, event: Event) -> EventResponse:
     transaction that first checks nothing it read has changed; a lost race decides again. The
     last try holds the lock from its read to its write, so an event always gets an answer.
     """
+    warnings = fields.contact_problems(event.customer.email, event.customer.phone)
     for attempt in range(RACE_RETRIES + 1):
         try:
-            return _ingest_once(runtime, source, event, locked=attempt == RACE_RETRIES)
+            response = _ingest_once(runtime, source, event, locked=attempt == RACE_RETRIES)
+            return response.model_copy(update={"warnings": warnings}) if warnings else response
         except _Raced:
             metrics.safely(runtime, lambda m: m.ingest_races.inc())
     raise AssertionError("unreachable: the locked try cannot race")

@@ -28,6 +28,7 @@ from connector.config import (
 )
 from connector.outbox import Alert
 from integrations.base import PermanentDeliveryError, TransientDeliveryError, error_for_status
+from integrations.deadline import post_within
 
 # --- notifiers ------------------------------------------------------------------------------------
 
@@ -43,7 +44,8 @@ def _post(
     url: str, body: bytes, headers: dict[str, str], timeout: float, what: str
 ) -> requests.Response:
     try:
-        response = requests.post(url, data=body, headers=headers, timeout=timeout)
+        # ``timeout`` is the whole call's: a receiver that trickles its answer is cut off too
+        response = post_within(url, data=body, headers=headers, deadline=timeout)
     except requests.Timeout as exc:
         raise TransientDeliveryError(f"{what} timed out: {exc}") from exc
     except requests.RequestException as exc:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Callable, Collection
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Collection, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal, Protocol, Self, TypeVar
@@ -22,6 +22,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from connector.errors import (  # re-exported: integrations import errors from here
     TRANSIENT_STATUSES,
     ConfigError,
+    Deferred,
     DeliveryError,
     PermanentDeliveryError,
     TransientDeliveryError,
@@ -29,8 +30,24 @@ from connector.errors import (  # re-exported: integrations import errors from h
     parse_retry_after,
 )
 from connector.schemas import HandoffPayload
+from integrations.deadline import WatchedAdapter, within  # re-exported, as the fields below
+from integrations.fields import (  # re-exported: a helpdesk package imports only integrations.base
+    Contact,
+    clean,
+    clean_deep,
+    contact,
+    valid_email,
+    valid_phone,
+)
 
 __all__ = [
+    "Contact",
+    "clean",
+    "clean_deep",
+    "contact",
+    "valid_email",
+    "valid_phone",
+    "Deferred",
     "DeliveryError",
     "DestinationContext",
     "DestinationSettings",
@@ -41,6 +58,10 @@ __all__ = [
     "Finding",
     "HelpdeskEvent",
     "RateLimiter",
+    "SharedBudget",
+    "WatchedAdapter",
+    "within",
+    "settling",
     "TicketRef",
     "DESTINATIONS",
     "TRANSIENT_STATUSES",
@@ -124,8 +145,9 @@ class DestinationContext(Protocol):
 
     Kept narrow on purpose, so a helpdesk package never needs the store or the settings tree:
     the clock, the public base URL, the webhook replay window, the configured team names (to
-    check a vendor's team map against ``routing.teams``), the team a handoff was routed to, and
-    for the built-in inbox only, the store typed down to its two writes.
+    check a vendor's team map against ``routing.teams``), the team a handoff was routed to, the
+    shared rate-limit budget, and for the built-in inbox only, the store typed down to its two
+    writes.
     """
 
     @property
@@ -146,6 +168,12 @@ class DestinationContext(Protocol):
 
     def handoff_team(self, handoff_id: str) -> str | None:
         """The team a handoff was routed to, or None when there is no such handoff."""
+        ...
+
+    def take_budget(self, key: str, cost: float, per_second: float, capacity: float, now: float,
+                    max_wait: float) -> float:
+        """``Tx.take_budget`` in a transaction of its own: the rate-limit bucket every worker and
+        replica shares (a destination's ``RateLimiter`` uses it as its ``SharedBudget``)."""
         ...
 
 
@@ -338,16 +366,51 @@ class Finding:
     fix: str = ""
 
 
+@contextmanager
+def settling(seconds: float, what: str) -> Iterator[None]:
+    """Around a create the vendor cannot de-duplicate: a failure with no answer (a timeout, a
+    dropped connection) or a server error may mean it happened, and the retry will look for it
+    with a search that lags the vendor's writes. So that retry is not due before ``seconds``: by
+    then the search sees what was made."""
+    try:
+        yield
+    except TransientDeliveryError as exc:
+        if isinstance(exc, Deferred):
+            raise  # held back before anything was sent
+        if exc.retry_after is not None or exc.status not in (None, 500, 502, 504):
+            raise  # the vendor answered that it did not do it (429, 503 with a time to come back)
+        exc.retry_after = max(exc.retry_after or 0.0, seconds)
+        exc.args = (f"{exc.args[0] if exc.args else ''} (the {what} may exist: the retry looks for it "
+                    f"after {seconds:g}s)",)
+        raise
+
+
+class SharedBudget(Protocol):
+    """A token bucket kept in the store (``Tx.take_budget``), so workers and replicas share it."""
+
+    def take_budget(self, key: str, cost: float, per_second: float, capacity: float, now: float,
+                    max_wait: float) -> float: ...
+
+
 class RateLimiter:
     """A token bucket per destination that keeps under the vendor's documented request rate.
 
-    ``acquire`` waits only briefly: when the next slot is further away than ``max_wait`` seconds it
-    raises ``TransientDeliveryError`` with ``retry_after``, so the outbox reschedules the row and
-    the worker thread moves on instead of sleeping (one slow vendor never stalls the others).
+    ``acquire`` is one request. A delivery that makes several requests reserves them all first
+    (``with limiter.reserve(n):``), so our own limiter never stops it half-way; inside, each
+    ``acquire`` draws from the reservation, and what is left is given back at the end.
+
+    Taking waits only briefly: when the tokens are further away than ``max_wait`` seconds it
+    raises ``Deferred`` with ``retry_after`` and takes nothing, so the outbox reschedules the row
+    without counting an attempt and the worker thread moves on instead of sleeping.
+
+    With ``shared`` (the runtime, through the store) every worker and replica spends from one
+    bucket named ``key``, on wall-clock time (``clock``, injectable); without it the bucket is
+    this process's own, on the monotonic clock.
     """
 
     def __init__(self, per_minute: float, *, burst: int | None = None, max_wait: float = 1.0,
-                 clock: Any = None):
+                 clock: Any = None, shared: SharedBudget | None = None, key: str = "",
+                 sleep: Callable[[float], None] | None = None):
         import threading
         import time
 
@@ -355,22 +418,66 @@ class RateLimiter:
         self.capacity = float(burst if burst is not None else max(1, int(per_minute / 10)))
         self.tokens = self.capacity
         self.max_wait = max_wait
-        self._clock = clock or time.monotonic
-        self._sleep = time.sleep
-        self._updated = self._clock()
+        self.shared = shared
+        self.key = key
+        self.clock: Callable[[], float] = clock or (time.time if shared is not None else time.monotonic)
+        self._sleep = sleep or time.sleep
+        self._updated = self.clock()
         self._lock = threading.Lock()
+        self._local = threading.local()  # this thread's reservation: requests left in it
+
+    def _take(self, cost: float, max_wait: float) -> float:
+        """Seconds until ``cost`` tokens are there; taken iff that is at most ``max_wait``."""
+        if self.shared is not None:
+            return self.shared.take_budget(self.key, cost, self.rate, self.capacity, self.clock(), max_wait)
+        with self._lock:
+            now = self.clock()
+            self.tokens = min(self.capacity, self.tokens + max(0.0, now - self._updated) * self.rate)
+            self._updated = max(now, self._updated)
+            if cost < 0:
+                self.tokens = min(self.capacity, self.tokens - cost)
+                return 0.0
+            wait = max(0.0, min(cost, self.capacity) - self.tokens) / self.rate
+            if wait <= max_wait:
+                self.tokens -= cost
+            return wait
+
+    def _spend(self, cost: float) -> None:
+        wait = self._take(cost, self.max_wait)
+        if wait > self.max_wait:
+            deferred = Deferred("rate limit: holding back to stay under the vendor's limit", retry_after=wait)
+            deferred.interval = min(cost, self.capacity) / self.rate
+            raise deferred
+        if wait > 0:
+            self._sleep(wait)  # the tokens are ours; their time is not there yet
 
     def acquire(self) -> None:
-        with self._lock:
-            now = self._clock()
-            self.tokens = min(self.capacity, self.tokens + (now - self._updated) * self.rate)
-            self._updated = now
-            if self.tokens >= 1:
-                self.tokens -= 1
-                return
-            wait = (1 - self.tokens) / self.rate
-            if wait > self.max_wait:
-                raise TransientDeliveryError("rate limit: holding back to stay under the vendor's limit",
-                                             retry_after=wait)
-            self.tokens -= 1  # reserve the slot, then wait for it outside the lock
-        self._sleep(wait)
+        """One request: from this thread's reservation when it has one, else from the bucket.
+
+        Past the end of a reservation the request is taken anyway (waiting at most ``max_wait``):
+        some of the delivery's requests are sent already, and deferring now would cut it half-way.
+        """
+        left = getattr(self._local, "left", None)
+        if left:
+            self._local.left = left - 1
+        elif left is not None:  # the reservation fell short: never cut a delivery half-way
+            self._sleep(min(self._take(1, float("inf")), self.max_wait))
+        else:
+            self._spend(1)
+
+    @contextmanager
+    def reserve(self, requests: int) -> Iterator[None]:
+        """Take ``requests`` tokens before a delivery starts (or raise ``Deferred``); inside, every
+        ``acquire`` draws from them; unused ones go back to the bucket at the end. Nested
+        reservations draw from the outer one."""
+        if getattr(self._local, "left", None) is not None or requests <= 0:
+            yield
+            return
+        self._spend(requests)
+        self._local.left = requests
+        try:
+            yield
+        finally:
+            left, self._local.left = self._local.left, None
+            if left:
+                self._take(-left, 0.0)

@@ -271,6 +271,30 @@ class Tx(ABC):
         """Record an attempt's outcome iff ``worker_id`` still holds the claim."""
 
     @abstractmethod
+    def defer_outbox(self, row_id: int, worker_id: str, now: float, next_attempt_at: float) -> bool:
+        """Hand a claimed row back, due at ``next_attempt_at``, with the attempt its claim counted
+        given back (the connector held it back itself; nothing was tried). Iff ``worker_id`` still
+        holds the claim; ``last_error`` is left as it was."""
+
+    @abstractmethod
+    def extend_outbox_claim(self, row_id: int, worker_id: str, now: float, lease_seconds: float) -> bool:
+        """The heartbeat of a running attempt: its claim now expires at ``now + lease_seconds``.
+        Iff ``worker_id`` still holds the claim (a lost claim stays lost)."""
+
+    @abstractmethod
+    def take_budget(self, key: str, cost: float, per_second: float, capacity: float, now: float,
+                    max_wait: float) -> float:
+        """A token bucket named ``key``, shared by every worker and replica on this store.
+
+        The bucket starts full (``capacity``) and refills at ``per_second`` up to ``capacity``.
+        Returns the seconds until ``cost`` tokens are there (0 when they are now); when that is at
+        most ``max_wait`` the tokens are taken (the bucket may go below zero: the caller waits that
+        long, and later takers wait behind it), else nothing changes. A negative ``cost`` gives
+        tokens back (never above ``capacity``) and returns 0. A cost above ``capacity`` is taken
+        from a full bucket.
+        """
+
+    @abstractmethod
     def get_outbox(self, row_id: int) -> OutboxRow | None: ...
 
     @abstractmethod

@@ -15,7 +15,13 @@ from urllib.parse import urlsplit
 from pydantic import BeforeValidator, Field
 
 from connector.schemas import HandoffPayload
-from integrations.base import DestinationSettings, PermanentDeliveryError, rule
+from integrations.base import (
+    DestinationSettings,
+    PermanentDeliveryError,
+    contact,
+    rule,
+    valid_email,
+)
 
 REGIONS = {
     "us": "https://api.intercom.io",
@@ -69,6 +75,9 @@ class IntercomSettings(DestinationSettings):
     handback_note_prefix: str | None = "#handback"
     requests_per_minute: float = Field(default=1000, gt=0, le=10000)
     timeout_seconds: float = Field(default=10, gt=0, le=120)
+    # Intercom's ticket search is eventually consistent: after a create whose answer was lost,
+    # the retry that searches for the ticket waits this long, so the search can see it
+    search_settle_seconds: float = Field(default=60, ge=0, le=3600)
 
     @classmethod
     def key_problems(
@@ -181,6 +190,9 @@ def render_note(payload: HandoffPayload, widget_url: str, *, turns: int = 12) ->
     if p.sentiment:
         who += f" · {e(p.sentiment.label)} ({e(p.sentiment.trend)})"
     rows.append(f"<p><b>Customer:</b> {who or 'unknown'}</p>")
+    if p.customer.email and valid_email(p.customer.email) is None:
+        left_out = contact(None, p.customer.email, None, name_max=255, phone_max=40, vendor="Intercom")
+        rows.append(f"<p><b>Contact:</b> {e(left_out.note())}</p>")
     if p.intent.name:
         conf = f", {p.intent.confidence:.0%}" if p.intent.confidence is not None else ""
         sub = f" / {e(p.intent.sub_intent)}" if p.intent.sub_intent else ""
@@ -237,8 +249,10 @@ def assignment_request(admin_id: str, target: tuple[str, str]) -> dict[str, Any]
 
 
 def ticket_contact(payload: HandoffPayload) -> dict[str, str]:
-    if payload.customer.email:
-        return {"email": payload.customer.email}
+    """Who the ticket is for: the customer's e-mail when it is an address, else their id."""
+    email = valid_email(payload.customer.email or "")
+    if email:
+        return {"email": email}
     if payload.customer.id:
         return {"external_id": payload.customer.id}
     raise PermanentDeliveryError(

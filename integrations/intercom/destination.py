@@ -44,6 +44,7 @@ from integrations.base import (
     config_error,
     error_for_status,
     settings_problems,
+    settling,
 )
 from integrations.intercom.build import (
     INSTALL_HINT,
@@ -85,7 +86,9 @@ class IntercomDestination(Destination):
         self._http: Any = None
         self._lock = threading.Lock()
         self._ticket_attribute_ids: dict[str, str] | None = None
-        self.limiter = RateLimiter(settings.requests_per_minute, max_wait=1.0)
+        # shared through the store by every worker and replica (the context is the runtime)
+        self.limiter = RateLimiter(settings.requests_per_minute, max_wait=1.0, shared=context,
+                                   key=self.name)
 
     @classmethod
     def validate_settings(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
@@ -181,9 +184,12 @@ class IntercomDestination(Destination):
 
     # -- deliver ----------------------------------------------------------------------------------
     def deliver(self, delivery: Delivery) -> TicketRef:
+        retry = delivery.attempt > 1 or delivery.previous is not None
         if is_intercom_conversation(delivery.payload, self.settings.conversation_channels):
-            return self._deliver_conversation(delivery)
-        return self._deliver_ticket(delivery)
+            with self.limiter.reserve(3 + retry):  # (a read,) the note, the assignment, attributes
+                return self._deliver_conversation(delivery)
+        with self.limiter.reserve(1 + 2 * retry):  # (the type and the search,) the create
+            return self._deliver_ticket(delivery)
 
     def _target(self, payload: HandoffPayload) -> tuple[str, str] | None:
         team = self.settings.team_ids.get(payload.routing.team or "")
@@ -283,7 +289,8 @@ class IntercomDestination(Destination):
         }
         if target is not None:
             kwargs["assignment"] = {f"{target[0]}_assignee_id": target[1]}
-        ticket = dump(self.call("create ticket", lambda: self.raw.tickets.create(**kwargs)))
+        with settling(self.settings.search_settle_seconds, "intercom ticket"):
+            ticket = dump(self.call("create ticket", lambda: self.raw.tickets.create(**kwargs)))
         if not ticket.get("id"):
             raise TransientDeliveryError("intercom create ticket answered without a ticket id")
         return self._ticket_ref(ticket, delivery.handoff_id)
@@ -336,6 +343,10 @@ class IntercomDestination(Destination):
             or "<p></p>"
         )
         request = note_request(self.settings.admin_id, body)
+        with self.limiter.reserve(2):  # the read, then the note
+            self._add_note(ref, body, request)
+
+    def _add_note(self, ref: TicketRef, body: str, request: Any) -> None:
         if ref.extra.get("kind") == "ticket":
             current = self.call("read ticket", lambda: self.raw.tickets.get(ref.id))
         else:

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from connector.schemas import HandoffPayload
-from integrations.base import DestinationSettings, config_error, rule, settings_problems
+from integrations.base import DestinationSettings, config_error, contact, rule, settings_problems
 
 MARKER = "[handoff-connector ref:"
 COMMENT_MAX_BYTES = 4000  # CaseComment.CommentBody
@@ -375,13 +375,17 @@ def build_case(
         "Status": settings.status,
         "Priority": settings.priority_map.get(routing.priority, "Medium"),
     }
+    # Case.SuppliedName/Email hold 80 characters, SuppliedPhone 40; an e-mail or phone that does
+    # not fit (or is not one) is left out with a line in the note, never clipped into a wrong one
+    checked = contact(customer.name, customer.email, customer.phone, name_max=80, phone_max=40,
+                      email_max=80, vendor="Salesforce")
     for key, value in (
-        ("SuppliedName", customer.name),
-        ("SuppliedEmail", customer.email),
-        ("SuppliedPhone", customer.phone),
+        ("SuppliedName", checked.name),
+        ("SuppliedEmail", checked.email),
+        ("SuppliedPhone", checked.phone),
     ):
         if value:
-            fields[key] = value[:80]
+            fields[key] = value
     for item, api_name in settings.fields.items():
         value = FIELD_ITEMS[item](payload, widget_url)
         if value is not None:
@@ -404,6 +408,8 @@ def build_case(
         headers["Sforce-Auto-Assign"] = "FALSE"
     marker = marker_for(f"payload:{payload.handoff_id}")
     lines = _payload_lines(payload, widget_url)
+    if checked.left_out:
+        lines.insert(2, ("Contact", checked.note()))
     if settings.note_as == "FeedItem":
         note = {
             "Body": render_html(lines, marker, FEED_MAX_CHARS),

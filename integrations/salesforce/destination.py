@@ -48,8 +48,10 @@ from integrations.base import (
     RateLimiter,
     TicketRef,
     TransientDeliveryError,
+    WatchedAdapter,
     error_for_status,
     settings_problems,
+    within,
 )
 from integrations.salesforce.build import (  # the pure half: settings and the Case builder
     COMMENT_MAX_BYTES,
@@ -83,7 +85,8 @@ class SalesforceDestination(Destination):
     def __init__(self, settings: SalesforceSettings, context: DestinationContext | None = None):
         self.settings = settings
         self.context = context  # unused: Salesforce needs neither the clock nor the store
-        self.limiter = RateLimiter(settings.requests_per_minute)
+        # shared through the store by every worker and replica (the context is the runtime)
+        self.limiter = RateLimiter(settings.requests_per_minute, shared=context, key=self.name)
         self._lock = threading.Lock()
         self._local = threading.local()
         self._client: Any = None
@@ -113,6 +116,7 @@ class SalesforceDestination(Destination):
             import requests
 
             timeout = (min(5.0, self.settings.timeout_seconds), self.settings.timeout_seconds)
+            deadline = self.settings.timeout_seconds
             verify, local = self.settings.ca_bundle, self._local
 
             class BoundedSession(requests.Session):
@@ -122,11 +126,15 @@ class SalesforceDestination(Destination):
                     kwargs.setdefault("timeout", timeout)
                     if verify:  # per request, so REQUESTS_CA_BUNDLE cannot override it
                         kwargs.setdefault("verify", verify)
-                    response = super().request(method, url, **kwargs)
+                    # timeout_seconds bounds the whole request, not each read (a trickle too)
+                    with within(deadline):
+                        response = super().request(method, url, **kwargs)
                     local.retry_after = response.headers.get("Retry-After")
                     return response
 
             self._http = BoundedSession()
+            for prefix in ("http://", "https://"):
+                self._http.mount(prefix, WatchedAdapter())
         return self._http
 
     def _token_url(self) -> str:
@@ -287,6 +295,15 @@ class SalesforceDestination(Destination):
         )
 
     def deliver(self, delivery: Delivery) -> TicketRef:
+        # the upsert, the note lookup and create, a lookup on a retry, and Omni-Channel routing's
+        # lookups, creates (one per skill) and the ready flag: reserved before the first one
+        routing = 0
+        if self.settings.omni_channel is not None:
+            routing = 4 + len(build_case(delivery.payload, self.settings, delivery.widget_url).skill_ids)
+        with self.limiter.reserve(3 + (delivery.attempt > 1) + routing):
+            return self._deliver(delivery)
+
+    def _deliver(self, delivery: Delivery) -> TicketRef:
         request = build_case(delivery.payload, self.settings, delivery.widget_url)
         ext = self.settings.external_id_field
         path = f"{ext}/{quote(delivery.handoff_id, safe='')}"
@@ -391,7 +408,8 @@ class SalesforceDestination(Destination):
                 "CommentBody": render_text(line, marker, COMMENT_MAX_BYTES),
                 "IsPublished": False,
             }
-        self._ensure_note(ref.id, self.settings.note_as, fields, marker)
+        with self.limiter.reserve(2):  # the lookup, then the note
+            self._ensure_note(ref.id, self.settings.note_as, fields, marker)
 
     def add_customer_turn(self, ref: TicketRef, text: str, *, author: str, key: str | None = None) -> None:
         """A case comment with the customer's words (unpublished: they are the customer's own)."""

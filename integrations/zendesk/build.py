@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from connector.schemas import HandoffPayload
-from integrations.base import DestinationSettings
+from integrations.base import DestinationSettings, contact
 
 TAG = r"^[a-z0-9_\-/:.]{1,80}$"
 _TICKET_IN_CONVERSATION = re.compile(r"^(?:zendesk[:_-](?:ticket[:_-])?)?(\d{1,15})$")
@@ -38,6 +38,9 @@ class ZendeskSettings(DestinationSettings):
     # High Volume add-on; stay under the smallest plan unless told otherwise.
     requests_per_minute: int = Field(default=200, ge=1, le=2500)
     timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # after a create whose answer was lost, the retry that looks the ticket up by external_id
+    # waits this long, so a lookup that lags the write still sees the ticket
+    search_settle_seconds: float = Field(default=60, ge=0, le=3600)
 
 
 # --- the build step: payload -> ticket body, no I/O ------------------------------------------------
@@ -150,22 +153,28 @@ def build_ticket(
     ``comment`` is the internal note (``public: false``, so the customer is never e-mailed the
     payload); ``requester`` is omitted without an e-mail (the API user is then the requester).
     """
-    customer = payload.customer
+    # the requester's e-mail must be an address (the spec's ``format: email``): one that is not
+    # is left out, with a line in the note, and the API user is the requester instead
+    checked = contact(payload.customer.name, payload.customer.email, None, name_max=255,
+                      phone_max=40, vendor="Zendesk")
     topic = payload.intent.name or (
         payload.escalation.reasons[0].trigger if payload.escalation.reasons else "handoff"
     )
     subject = (
-        f"[Handoff] {topic.replace('_', ' ')} — {customer.name or customer.email or 'customer'}"
+        f"[Handoff] {topic.replace('_', ' ')} — {checked.name or checked.email or 'customer'}"
     )
+    note = render_note(payload, widget_url)
+    if checked.left_out:
+        note = f"<p><strong>Contact:</strong> {html.escape(checked.note())}</p>\n" + note
     ticket: dict[str, Any] = {
         "subject": subject[:150],
-        "comment": {"html_body": render_note(payload, widget_url), "public": False},
+        "comment": {"html_body": note, "public": False},
         "priority": payload.routing.priority,
         "tags": _tags(payload),
         "external_id": payload.handoff_id,
     }
-    if customer.email:
-        ticket["requester"] = {"name": customer.name or customer.email, "email": customer.email}
+    if checked.email:
+        ticket["requester"] = {"name": checked.name or checked.email, "email": checked.email}
     if settings.ticket_type:
         ticket["type"] = settings.ticket_type
     group_id = settings.group_ids.get(payload.routing.team or "")
@@ -175,6 +184,22 @@ def build_ticket(
     if fields:
         ticket["custom_fields"] = fields
     return ticket
+
+
+def refused_requester(error: Exception, ticket: dict[str, Any]) -> bool:
+    """Is ``error`` Zendesk's 422 about the requester (its e-mail or name) of ``ticket``?"""
+    status = getattr(error, "status", None)
+    said = (getattr(error, "response", None) or "").lower()
+    return status == 422 and "requester" in ticket and any(w in said for w in ("requester", "email"))
+
+
+def without_requester(ticket: dict[str, Any]) -> dict[str, Any]:
+    """``ticket`` without its requester, and a line at the top of the note saying why."""
+    line = ("<p><strong>Contact:</strong> Zendesk refused the customer's contact details "
+            f"({html.escape(ticket['requester'].get('email', ''))}); the ticket was filed without a "
+            "requester.</p>\n")
+    comment = {**ticket["comment"], "html_body": line + ticket["comment"]["html_body"]}
+    return {**{k: v for k, v in ticket.items() if k != "requester"}, "comment": comment}
 
 
 def existing_ticket_id(payload: HandoffPayload, settings: ZendeskSettings) -> int | None:
@@ -198,8 +223,7 @@ def existing_ticket_id(payload: HandoffPayload, settings: ZendeskSettings) -> in
 
 def update_for_existing(ticket: dict[str, Any], handback_tag: str) -> dict[str, Any]:
     """The update that turns the customer's own ticket into the handoff ticket: keep its subject,
-    requester and tags (add ours, drop a handback tag left from an earlier handoff)."""
-    update = {k: v for k, v in ticket.items() if k not in ("subject", "requester", "tags")}
-    update["additional_tags"] = ticket["tags"]
-    update["remove_tags"] = [handback_tag]
-    return update
+    requester and tags. Tags change through the ticket tags endpoints (the single-ticket update
+    has no ``additional_tags``/``remove_tags`` in Zendesk's spec): add ``ticket["tags"]``, remove
+    ``handback_tag`` (left from an earlier handoff)."""
+    return {k: v for k, v in ticket.items() if k not in ("subject", "requester", "tags")}

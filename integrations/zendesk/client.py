@@ -22,7 +22,9 @@ from integrations.base import (
     PermanentDeliveryError,
     RateLimiter,
     TransientDeliveryError,
+    WatchedAdapter,
     error_for_status,
+    within,
 )
 from integrations.zendesk.build import ZendeskSettings
 
@@ -98,7 +100,6 @@ def zenpy_objects(ticket: dict[str, Any]) -> Any:
 def zenpy_client(settings: ZendeskSettings, limiter: RateLimiter) -> Any:
     """A zenpy client on a session with no retry adapter, our rate limit and our error hook."""
     import requests
-    from requests.adapters import HTTPAdapter
 
     try:
         from zenpy import Zenpy
@@ -108,7 +109,9 @@ def zenpy_client(settings: ZendeskSettings, limiter: RateLimiter) -> Any:
     class Session(requests.Session):
         def request(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
             limiter.acquire()
-            return super().request(*args, **kwargs)
+            # timeout_seconds bounds the whole request, not each read: a trickle is cut off too
+            with within(settings.timeout_seconds):
+                return super().request(*args, **kwargs)
 
     def fail_on_error(response: Any, *args: Any, **kwargs: Any) -> Any:
         if response.status_code >= 400:
@@ -117,7 +120,7 @@ def zenpy_client(settings: ZendeskSettings, limiter: RateLimiter) -> Any:
 
     session = Session()
     for prefix in ("https://", "http://"):
-        session.mount(prefix, HTTPAdapter(max_retries=0))
+        session.mount(prefix, WatchedAdapter(max_retries=0))
     session.hooks["response"].append(fail_on_error)
     return Zenpy(
         subdomain=settings.subdomain,

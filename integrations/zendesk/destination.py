@@ -33,15 +33,18 @@ from integrations.base import (
     TicketRef,
     config_error,
     settings_problems,
+    settling,
 )
 from integrations.zendesk.build import (  # the pure half: settings and the ticket builder
     ZendeskSettings,
     build_ticket,
     existing_ticket_id,
     note_reference,
+    refused_requester,
     render_note,
     tag,
     update_for_existing,
+    without_requester,
 )
 from integrations.zendesk.client import INSTALL_HINT, edge, zenpy_client, zenpy_objects
 from integrations.zendesk.doctor import doctor_findings
@@ -66,7 +69,9 @@ class ZendeskDestination(Destination):
     def __init__(self, settings: ZendeskSettings, context: DestinationContext):
         self.settings = settings
         self.context = context
-        self.limiter = RateLimiter(settings.requests_per_minute, max_wait=0.5)
+        # shared through the store by every worker and replica (the context is the runtime)
+        self.limiter = RateLimiter(settings.requests_per_minute, max_wait=0.5, shared=context,
+                                   key=self.name)
         self._local = threading.local()
         self._teams = {gid: team for team, gid in settings.group_ids.items()}
 
@@ -110,6 +115,10 @@ class ZendeskDestination(Destination):
         return min(found) if found else None
 
     def deliver(self, delivery: Delivery) -> TicketRef:
+        with self.limiter.reserve(2):  # the lookup, then the create (or the tags and the update)
+            return self._deliver(delivery)
+
+    def _deliver(self, delivery: Delivery) -> TicketRef:
         extra = {"handoff_id": delivery.handoff_id}
         if delivery.previous is not None and delivery.previous.destination == self.name:
             return self._ref(delivery.previous.id, **extra)
@@ -127,6 +136,9 @@ class ZendeskDestination(Destination):
         if existing is not None:
             update = update_for_existing(ticket, self.settings.handback_tag)
             try:
+                # the tags first: the update sets external_id, after which a retry finds the
+                # ticket and stops, so anything after the update might never be done
+                self._retag(existing, add=ticket["tags"], remove=[self.settings.handback_tag])
                 with edge("ticket update"):
                     client.tickets.update(zenpy_objects({"id": existing, **update}))
                 return self._ref(existing, updated_existing=True, **extra)
@@ -138,8 +150,19 @@ class ZendeskDestination(Destination):
                     delivery.handoff_id,
                     existing,
                 )
-        with edge("ticket create"):
-            audit = client.tickets.create(zenpy_objects(ticket))
+        try:
+            with settling(self.settings.search_settle_seconds, "zendesk ticket"), edge("ticket create"):
+                audit = client.tickets.create(zenpy_objects(ticket))
+        except PermanentDeliveryError as exc:
+            if not refused_requester(exc, ticket):
+                raise
+            # Zendesk refused the customer's contact data (422: nothing was created): bad
+            # customer data must not lose the handoff, so file it without, and say so
+            logger.warning("handoff %s: Zendesk refused the requester; creating the ticket without it",
+                           delivery.handoff_id)
+            ticket = without_requester(ticket)
+            with settling(self.settings.search_settle_seconds, "zendesk ticket"), edge("ticket create"):
+                audit = client.tickets.create(zenpy_objects(ticket))
         return self._ref(audit.ticket.id, **extra)
 
     def add_note(self, ref: TicketRef, text: str, *, key: str | None = None) -> None:
@@ -147,7 +170,7 @@ class ZendeskDestination(Destination):
         origin = f"{ref.id}\n{key}" if key else f"{ref.id}\n{text}"
         reference = note_reference("n-" + hashlib.sha256(origin.encode()).hexdigest()[:20])
         client = self._client()
-        with edge("comment list"):
+        with self.limiter.reserve(2), edge("comment list"):
             for comment in client.tickets.comments(ticket=int(ref.id)):
                 if any(
                     reference in (getattr(comment, f, None) or "")
@@ -186,12 +209,34 @@ class ZendeskDestination(Destination):
         team = fields.get("team")
         if team and team in self.settings.group_ids:
             change["group_id"] = self.settings.group_ids[team]
-            change["additional_tags"] = [tag("handoff_team", team)]
         elif team:
             logger.warning("zendesk: no group id for team %r; the group is left as it is", team)
-        if change:
-            with edge("ticket update"):
-                self._client().tickets.update(zenpy_objects({"id": int(ref.id), **change}))
+        routed = bool(team) and team in self.settings.group_ids
+        with self.limiter.reserve(4 if routed else 1):  # the update, then the tags: list, remove, add
+            if change:
+                with edge("ticket update"):
+                    self._client().tickets.update(zenpy_objects({"id": int(ref.id), **change}))
+            if routed:  # a reroute replaces the team tag: the old team's goes
+                new = tag("handoff_team", str(team))
+                self._retag(int(ref.id), add=[new], remove_prefix="handoff_team_", keep=new)
+
+    def _retag(self, ticket_id: int, *, add: list[str], remove: list[str] | None = None,
+               remove_prefix: str | None = None, keep: str | None = None) -> None:
+        """Change a ticket's tags through the ticket tags endpoints (Add Tags, Remove Tags):
+        remove ``remove`` and, when given, every tag starting with ``remove_prefix`` but ``keep``;
+        then add ``add``. Both are idempotent, so a retry is harmless."""
+        client = self._client()
+        stale = list(remove or [])
+        if remove_prefix:
+            with edge("tag list"):
+                current = [str(t) for t in client.tickets.tags(ticket_id)]
+            stale += [t for t in current if t.startswith(remove_prefix) and t != keep]
+        if stale:
+            with edge("tag remove"):
+                client.tickets.delete_tags(ticket_id, stale)
+        if add:
+            with edge("tag add"):
+                client.tickets.add_tags(ticket_id, add)
 
     # -- webhooks (webhooks.py) -------------------------------------------------------------------------
     def verify_webhook(self, headers: dict[str, str], body: bytes) -> None:

@@ -74,6 +74,7 @@ class HandoffIntercomStandin(IntercomStandin):
             ],
             conversation_attributes=CONVERSATION_ATTRIBUTES,
         )
+        self.visible_at: dict[str, float] = {}  # ticket id -> when search first sees it
         handoff_type = copy.deepcopy(self.ticket_types[0])
         template = handoff_type["ticket_type_attributes"]["data"][0]
         handoff_type.update(id=HANDOFF_TYPE, name="Bot handoff")
@@ -108,13 +109,23 @@ class HandoffIntercomStandin(IntercomStandin):
                     return str(attribute["name"])
         return None
 
+    search_lag_seconds = 0.0  # Intercom's search is eventually consistent: a young ticket is missed
+
+    def _create_ticket(self, request: Any) -> Response:
+        response = super()._create_ticket(request)
+        if response.status < 300:
+            self.visible_at[str(response.body["id"])] = self.clock().timestamp() + self.search_lag_seconds
+        return response
+
     def _search(self, request: Any) -> Response:
         query = request.json["query"]
         name = self._attribute_name(query["field"].removeprefix("ticket_attribute."))
+        now = self.clock().timestamp()
         found = [
             t
             for t in self.tickets.values()
             if name and t["ticket_attributes"].get(name) == query["value"]
+            and self.visible_at.get(str(t["id"]), now) <= now
         ]
         return Response(
             200,
@@ -633,6 +644,28 @@ def test_outage_and_recovery_create_exactly_one_ticket(client, worker, runtime, 
     [ticket] = standin.tickets.values()
     assert ticket["ticket_attributes"]["handoff_id"] == handoff_id
     assert len(standin.requests_to("POST", r"^/tickets/search$")) >= 1
+    with runtime.store.reading() as tx:
+        assert tx.get_ticket_refs(handoff_id)["intercom"]["id"] == ticket["id"]
+
+
+def test_an_ambiguous_create_with_a_lagging_search_makes_one_ticket(client, worker, runtime, standin, clock):
+    standin.clock = clock
+    standin.search_lag_seconds = 45  # under the settle time (60 s by default)
+    handoff_id = escalate(client, "web-conv-lag", channel="web")
+    standin.drop_next(apply=True, route="^POST /tickets$")  # created, but the answer is lost
+    drain(worker)
+    with runtime.store.reading() as tx:
+        [row] = [r for r in tx.list_outbox() if r.kind == "destination"]
+    assert row.status == "pending" and row.next_attempt_at - clock().timestamp() >= 60
+    for _ in range(5):  # the retry is not due before the settle time; then it finds the ticket
+        with runtime.store.reading() as tx:
+            due = tx.next_due_at()
+        if due is None:
+            break
+        clock.advance(max(0.0, due - clock().timestamp()) + 0.01)
+        drain(worker)
+    [ticket] = standin.tickets.values()
+    assert ticket["ticket_attributes"]["handoff_id"] == handoff_id
     with runtime.store.reading() as tx:
         assert tx.get_ticket_refs(handoff_id)["intercom"]["id"] == ticket["id"]
 

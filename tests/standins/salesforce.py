@@ -102,6 +102,9 @@ class SalesforceStandin(StandinServer):
         self.custom_fields = custom_fields if custom_fields is not None else DEFAULT_CUSTOM_FIELDS
         self.external_id_fields = external_id_fields or {"Case": ["Handoff_Id__c"]}
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        # SOQL that lags the writes (seconds on ``clock``): a younger record is not found yet
+        self.query_lag_seconds = 0.0
+        self._visible_at: dict[str, dt.datetime] = {}
         self.records: dict[str, dict[str, dict[str, Any]]] = {}
         self._counter = itertools.count(1)
         self._case_numbers = itertools.count(1001)
@@ -192,6 +195,7 @@ class SalesforceStandin(StandinServer):
             )
         record.update(fields)
         self.records.setdefault(sobject, {})[record_id] = record
+        self._visible_at[record_id] = self.clock() + dt.timedelta(seconds=self.query_lag_seconds)
         return record_id
 
     def find(self, sobject: str, **where: Any) -> list[dict[str, Any]]:
@@ -308,7 +312,10 @@ class SalesforceStandin(StandinServer):
     def _query(self, request: Request) -> Response:
         schemas = self.validator().document["components"]["schemas"]
         try:
-            return Response(200, run_query(request.arg("q") or "", self.records, schemas, API))
+            now = self.clock()
+            visible = {obj: {i: r for i, r in rows.items() if self._visible_at.get(i, now) <= now}
+                       for obj, rows in self.records.items()}
+            return Response(200, run_query(request.arg("q") or "", visible, schemas, API))
         except SoqlError as exc:
             return self.error(400, exc.code, str(exc))
 

@@ -42,9 +42,10 @@ def test_zendesk_ticket_with_external_id_then_internal_note(zendesk_client, zend
         )
     )
     ticket_id = audit.ticket.id
-    update = Ticket(id=ticket_id, additional_tags=["bot_escalated"])
+    update = Ticket(id=ticket_id)
     update.comment = Comment(body="Summary", html_body="<p>Summary</p>", public=False)
     zendesk_client.tickets.update(update)
+    zendesk_client.tickets.add_tags(ticket_id, ["bot_escalated"])  # tags: their own endpoint
 
     [found] = zendesk_client.tickets(external_id="handoff-1")
     stored = zendesk_standin.tickets[ticket_id]
@@ -55,7 +56,7 @@ def test_zendesk_ticket_with_external_id_then_internal_note(zendesk_client, zend
     assert [n["html_body"] for n in zendesk_standin.internal_notes(ticket_id)][
         1
     ] == "<p>Summary</p>"
-    assert len(zendesk_standin.audits[ticket_id]) == 2
+    assert len(zendesk_standin.audits[ticket_id]) == 3
     assert zendesk_standin.validation_errors == []
 
 

@@ -64,6 +64,7 @@ class ZendeskStandin(StandinServer):
     ``groups`` and ``ticket_fields`` seed the account (lists of ``{"id", "name"}`` and
     ``{"id", "title", "type"}``). State: ``tickets`` (id → ticket as the API returns it),
     ``comments`` (id → list), ``audits`` (id → list); ``find_tickets(external_id=...)``.
+    ``lookup_lag_seconds`` makes the external_id lookup miss a ticket that young (on ``clock``).
     """
 
     vendor = "zendesk"
@@ -93,6 +94,9 @@ class ZendeskStandin(StandinServer):
             {"id": 360002, "title": "Sentiment", "type": "tagger"},
         ]
         self.tickets: dict[int, dict[str, Any]] = {}
+        # a lookup by external_id that lags the writes (seconds on ``clock``), for ambiguous-create tests
+        self.lookup_lag_seconds = 0.0
+        self._visible_at: dict[int, dt.datetime] = {}
         self.comments: dict[int, list[dict[str, Any]]] = {}
         self.audits: dict[int, list[dict[str, Any]]] = {}
         self._ids = iter(range(6164039218714, 10**15, 128))
@@ -107,6 +111,10 @@ class ZendeskStandin(StandinServer):
             ("GET", "/api/v2/tickets", self._list),
             ("GET", t, self._show),
             ("PUT", t, self._update),
+            ("GET", t + "/tags", lambda r: self._tags(r, "list")),
+            ("PUT", t + "/tags", lambda r: self._tags(r, "add")),
+            ("POST", t + "/tags", lambda r: self._tags(r, "set")),
+            ("DELETE", t + "/tags", lambda r: self._tags(r, "remove")),
             ("GET", t + "/comments", self._comments),
             ("GET", t + "/audits", self._audits),
             ("GET", "/api/v2/groups", lambda r: self._page("groups", self.groups)),
@@ -285,6 +293,7 @@ class ZendeskStandin(StandinServer):
         events += self._apply(ticket, data, "Create")
         ticket["raw_subject"] = ticket["subject"]
         self.tickets[ticket_id] = ticket
+        self._visible_at[ticket_id] = self.clock() + dt.timedelta(seconds=self.lookup_lag_seconds)
         audit = self._audit(ticket_id, events)
         audit["id"] = audit_id
         headers = {"Location": self._url(ticket_id)}
@@ -295,6 +304,10 @@ class ZendeskStandin(StandinServer):
         if ticket is None:
             return self.error(404)
         data = request.json["ticket"]
+        bulk_only = sorted(k for k in ("additional_tags", "remove_tags") if k in data)
+        if bulk_only:  # the published spec has these on the bulk update only (update_many)
+            return self.error(400, message=f"{', '.join(bulk_only)}: not a field of the single-ticket "
+                              "update; use the ticket tags endpoints or update_many")
         problem = self._check(data)
         if problem:
             return self.error(422, message=problem)
@@ -313,16 +326,36 @@ class ZendeskStandin(StandinServer):
             )
         return Response(200, {"ticket": copy.deepcopy(ticket), "audit": audit}, headers)
 
+    def _tags(self, request: Request, verb: str) -> Response:
+        """List Resource Tags, Add Tags (PUT), Set Tags (POST), Remove Tags (DELETE)."""
+        ticket = self.tickets.get(int(request.params["id"]))
+        if ticket is None:
+            return self.error(404)
+        if verb != "list":
+            given = list(dict.fromkeys((request.json or {}).get("tags") or []))
+            tags = {
+                "add": list(ticket["tags"]) + [t for t in given if t not in ticket["tags"]],
+                "set": given,
+                "remove": [t for t in ticket["tags"] if t not in given],
+            }[verb]
+            if tags != ticket["tags"]:
+                event = {"id": next(self._ids), "type": "Change", "field_name": "tags",
+                         "value": tags, "previous_value": ticket["tags"]}
+                ticket["tags"], ticket["updated_at"] = tags, self._now()
+                self._audit(ticket["id"], [event])
+        return Response(201 if verb == "set" else 200, {"tags": list(ticket["tags"])})
+
     def _show(self, request: Request) -> Response:
         ticket = self.tickets.get(int(request.params["id"]))
         return Response(200, {"ticket": ticket}) if ticket else self.error(404)
 
     def _list(self, request: Request) -> Response:
-        external_id = request.arg("external_id")
+        external_id, now = request.arg("external_id"), self.clock()
         found = [
             t
             for t in self.tickets.values()
-            if external_id is None or t["external_id"] == external_id
+            if external_id is None
+            or (t["external_id"] == external_id and self._visible_at.get(t["id"], now) <= now)
         ]
         return self._page("tickets", found, cursor=request.arg("page[size]") is not None)
 

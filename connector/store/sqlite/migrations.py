@@ -152,7 +152,13 @@ def _m012_outbox_lanes(db: sqlite_utils.Database) -> None:
     _table(db, "outbox").create_index(["lane", "status"])
 
 
-def _m013_audit_chains(db: sqlite_utils.Database) -> None:
+def _m013_budgets(db: sqlite_utils.Database) -> None:
+    """Rate-limit buckets per destination, shared by every worker and replica on the store."""
+    _table(db, "budgets").create({"key": str, "tokens": float, "updated_at": float}, pk="key",
+                                 not_null={"tokens", "updated_at"})
+
+
+def _m014_audit_chains(db: sqlite_utils.Database) -> None:
     """One audit chain per conversation, with a head row each and sealed checkpoints.
 
     Rows already written stay as they are, linked in one chain: the checkpoint written here
@@ -184,7 +190,8 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("010_draft_events", _m010_draft_events),
     ("011_report_columns", _m011_report_columns),
     ("012_outbox_lanes", _m012_outbox_lanes),
-    ("013_audit_chains", _m013_audit_chains),
+    ("013_budgets", _m013_budgets),
+    ("014_audit_chains", _m014_audit_chains),
 ]
 
 

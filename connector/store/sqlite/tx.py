@@ -245,6 +245,42 @@ class SqliteTx(Tx):
         )
         return cur.rowcount == 1
 
+    def defer_outbox(self, row_id, worker_id, now, next_attempt_at):
+        cur = self.conn.execute(
+            "UPDATE outbox SET status='pending', next_attempt_at=?, attempts=MAX(attempts-1, 0),"
+            " claimed_by=NULL, claim_expires_at=NULL, updated_at=?"
+            " WHERE id=? AND claimed_by=? AND status='delivering'",
+            (next_attempt_at, now, row_id, worker_id),
+        )
+        return cur.rowcount == 1
+
+    def extend_outbox_claim(self, row_id, worker_id, now, lease_seconds):
+        cur = self.conn.execute(
+            "UPDATE outbox SET claim_expires_at=?, updated_at=? WHERE id=? AND claimed_by=?"
+            " AND status='delivering'",
+            (now + lease_seconds, now, row_id, worker_id),
+        )
+        return cur.rowcount == 1
+
+    def take_budget(self, key, cost, per_second, capacity, now, max_wait):
+        row = self._one("SELECT tokens, updated_at FROM budgets WHERE key=?", (key,))
+        tokens = capacity if row is None else min(
+            capacity, row["tokens"] + max(0.0, now - row["updated_at"]) * per_second)
+        if cost < 0:
+            tokens, wait = min(capacity, tokens - cost), 0.0
+        else:
+            # a cost above the bucket's size is taken from a full bucket (it could never fit)
+            wait = max(0.0, min(cost, capacity) - tokens) / per_second
+            if wait > max_wait:
+                return wait
+            tokens -= cost
+        self.conn.execute(
+            "INSERT INTO budgets (key, tokens, updated_at) VALUES (?,?,?)"
+            " ON CONFLICT(key) DO UPDATE SET tokens=excluded.tokens, updated_at=excluded.updated_at",
+            (key, tokens, max(now, row["updated_at"]) if row is not None else now),
+        )
+        return wait
+
     def get_outbox(self, row_id):
         row = self._one("SELECT * FROM outbox WHERE id=?", (row_id,))
         return None if row is None else self._outbox(row)
