@@ -20,6 +20,7 @@ from tests.helpers import Clock, Receiver, make_settings
 BOTH_STORES = frozenset({
     "tests.test_ingest", "tests.test_spine", "tests.test_outbox", "tests.test_reminders", "tests.test_audit",
     "tests.integrations.test_zendesk", "tests.integrations.test_intercom", "tests.integrations.test_salesforce",
+    "tests.integrations.test_bursts",
 })
 
 

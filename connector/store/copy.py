@@ -35,6 +35,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "audit": ("id",),
     "audit_heads": ("chain",),
     "audit_checkpoints": ("id",),
+    "budgets": ("key",),  # the vendors' rate-limit buckets: the new store goes on spending from them
 }
 # Identity columns on PostgreSQL whose sequence must pass the copied ids.
 IDENTITIES = {"inbox": "number", "handoff_facts": "id", "draft_events": "id", "timers": "id",

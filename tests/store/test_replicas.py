@@ -68,8 +68,10 @@ class Replicas:
             try:
                 return requests.post(f"{self.base(i)}/v1/events", data=raw, headers=signed_headers(raw),
                                      timeout=30).status_code
-            except requests.ConnectionError:
-                time.sleep(0.05)  # that replica is down: the other one (or it, restarted) answers
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
+                # that replica is down (or was killed half-way through its answer): the other one
+                # (or it, restarted) answers; a repeated event gets the answer it was first given
+                time.sleep(0.05)
         raise AssertionError("no replica answered")
 
     def kill_and_restart(self, i: int, tmp_path: Path) -> None:

@@ -103,11 +103,19 @@ ALTER TABLE outbox ADD COLUMN lane text;
 CREATE INDEX outbox_lane_undelivered ON outbox (lane, id) WHERE status IN ('pending', 'delivering');
 """
 
+# Rate-limit buckets per destination, shared by every worker and replica (``Tx.take_budget``;
+# SQLite's 013_budgets).
+M005_BUDGETS = """
+CREATE TABLE budgets (key text PRIMARY KEY, tokens double precision NOT NULL,
+    updated_at double precision NOT NULL);
+"""
+
 MIGRATIONS: list[tuple[str, str]] = [
     ("001_initial", M001_INITIAL),
     ("002_audit_chains", M002_AUDIT_CHAINS),
     ("003_claim_indexes", M003_CLAIM_INDEXES),
     ("004_outbox_lanes", M004_OUTBOX_LANES),
+    ("005_budgets", M005_BUDGETS),
 ]
 
 # Held for the length of the migrating transaction; keyed by schema, so stores in different

@@ -1,4 +1,4 @@
-"""``PostgresTx``'s queue verbs: the outbox (with its lanes) and the timers.
+"""``PostgresTx``'s queue verbs: the outbox (with its lanes), the delivery budgets and the timers.
 
 Rows are claimed ``FOR UPDATE SKIP LOCKED``, so claimers never wait for each other and never take
 the same row; a claim holds a lease (``claim_expires_at``) after which another worker may take it.
@@ -90,6 +90,46 @@ class OutboxQueries(Queries):
             (status, next_attempt_at, error, _j(result), now, row_id, worker_id),
         )
         return cur.rowcount == 1
+
+    def defer_outbox(self, row_id, worker_id, now, next_attempt_at):
+        cur = self.conn.execute(
+            "UPDATE outbox SET status='pending', next_attempt_at=%s, attempts=GREATEST(attempts-1, 0),"
+            " claimed_by=NULL, claim_expires_at=NULL, updated_at=%s"
+            " WHERE id=%s AND claimed_by=%s AND status='delivering'",
+            (next_attempt_at, now, row_id, worker_id),
+        )
+        return cur.rowcount == 1
+
+    def extend_outbox_claim(self, row_id, worker_id, now, lease_seconds):
+        cur = self.conn.execute(
+            "UPDATE outbox SET claim_expires_at=%s, updated_at=%s WHERE id=%s AND claimed_by=%s"
+            " AND status='delivering'",
+            (now + lease_seconds, now, row_id, worker_id),
+        )
+        return cur.rowcount == 1
+
+    def take_budget(self, key, cost, per_second, capacity, now, max_wait):
+        # The bucket's row, locked until this transaction ends: takers on every replica take turns
+        # on it. A missing bucket is made full first (what a missing one means), so there is always
+        # a row to lock; two first takers meet on the primary key and the second then waits.
+        self.conn.execute(
+            "INSERT INTO budgets (key, tokens, updated_at) VALUES (%s,%s,%s) ON CONFLICT (key) DO NOTHING",
+            (key, float(capacity), now),
+        )
+        row = self._one("SELECT tokens, updated_at FROM budgets WHERE key=%s FOR UPDATE", (key,))
+        assert row is not None
+        tokens = min(capacity, row["tokens"] + max(0.0, now - row["updated_at"]) * per_second)
+        if cost < 0:
+            tokens, wait = min(capacity, tokens - cost), 0.0
+        else:
+            # a cost above the bucket's size is taken from a full bucket (it could never fit)
+            wait = max(0.0, min(cost, capacity) - tokens) / per_second
+            if wait > max_wait:
+                return wait
+            tokens -= cost
+        self.conn.execute("UPDATE budgets SET tokens=%s, updated_at=%s WHERE key=%s",
+                          (tokens, max(now, row["updated_at"]), key))
+        return wait
 
     def get_outbox(self, row_id):
         row = self._one("SELECT * FROM outbox WHERE id=%s", (row_id,))
