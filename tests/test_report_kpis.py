@@ -173,3 +173,52 @@ def test_dashboard_filters_navigation_and_web_wording(client, settings) -> None:
     assert ghost.status_code == 400 and ghost.json["errors"][0]["path"] == "source"
     by_key = client.get(f"/dashboard?key={API_KEY}").get_data(as_text=True)
     assert 'name="key"' in by_key  # the filter form keeps the way the page was opened
+
+
+# --- read-only commands never create a store ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args", [["outbox", "list"], ["report"], ["audit", "show", "conv-1"], ["audit", "export"]],
+    ids=lambda a: " ".join(a),
+)
+def test_read_only_commands_refuse_a_missing_store(tmp_path: Path, args: list[str]) -> None:
+    from click.testing import CliRunner
+
+    from connector.cli import main
+
+    db = tmp_path / "elsewhere" / "handoff.db"
+    result = CliRunner().invoke(main, args, env={"HANDOFF_DB": str(db), "HANDOFF_CONFIG": ""})
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == (
+        f"error: no store at {db}; run `handoff serve` first, or pass --config "
+        "(or set HANDOFF_CONFIG) to name the right one"
+    )
+    assert not db.exists() and not db.parent.exists()
+
+
+def test_audit_verify_of_a_missing_store_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from connector.cli import main
+
+    db = tmp_path / "nowhere.db"
+    result = CliRunner().invoke(main, ["audit", "verify"], env={"HANDOFF_DB": str(db)})
+    assert result.exit_code == 0 and f"no store at {db}" in result.output and not db.exists()
+
+
+def test_audit_takes_a_handoff_id(client, settings) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from connector.cli import main
+    from tests.helpers import event, post_event
+
+    answer = post_event(client, event("conv-a1", "evt-a1"))
+    handoff_id = answer.json["handoff"]["id"]
+    env = {"HANDOFF_DB": settings.store.path}
+    by_handoff = CliRunner().invoke(main, ["audit", handoff_id], env=env)
+    by_conversation = CliRunner().invoke(main, ["audit", "conv-a1"], env=env)
+    assert by_handoff.exit_code == 0 and f"handoff {handoff_id} is in conversation conv-a1" in by_handoff.output
+    assert by_conversation.output in by_handoff.output and "decision" in by_conversation.output
+    nothing = CliRunner().invoke(main, ["audit", "ho_nope"], env=env)
+    assert nothing.exit_code == 1 and "no audit rows for conversation or handoff 'ho_nope'" in nothing.output
