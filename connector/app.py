@@ -14,6 +14,7 @@ from connector.api import from_problem, problem_response
 from connector.clock import utcnow
 from connector.config import Settings, load_config
 from connector.errors import ProblemError
+from connector.logs import install_access_log
 from connector.runtime import Runtime, build_runtime
 from connector.store import Store
 
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         return response
 
     throttle.install(app, runtime)  # 429 for addresses guessing API keys (docs/operations.md)
+    install_access_log(app)  # one line per request on connector.access (connector/logs.py)
 
     @app.errorhandler(ProblemError)
     def _problem(exc: ProblemError):

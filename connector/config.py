@@ -224,6 +224,7 @@ class AlertsSettings(Section):
 
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"  # json: one JSON object per line, for log shippers
 
 
 _FRAME_ANCESTOR = re.compile(r"^(?:'self'|https?://(?:\*\.)?[A-Za-z0-9.-]+(?::\d{1,5})?)$")
@@ -546,7 +547,8 @@ def check_teams(settings: Settings) -> list[tuple[str, str]]:
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=getattr(logging, settings.logging.level),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    """Root logging as ``logging:`` says: level, and text or JSON lines with their ids
+    (``connector/logs.py``)."""
+    from connector.logs import configure
+
+    configure(settings.logging.level, settings.logging.format)

@@ -30,6 +30,7 @@ from connector.errors import (
     ProblemError,
     TransientDeliveryError,
 )
+from connector.logs import log_fields
 from connector.runtime import Runtime
 from connector.schemas import HandoffPayload
 from connector.store import OutboxRow
@@ -163,7 +164,7 @@ class Worker:
                 data={"outbox_id": row.id, "attempts": row.attempts, "result": result},
             )
         metrics.safely(self.runtime, lambda m: m.deliveries.labels(row.kind, row.target, "delivered").inc())
-        logger.info("outbox row %s delivered to %s", row.id, row.target)
+        logger.info("outbox row %s delivered to %s", row.id, row.target, extra=log_fields(row))
 
     def _failed(self, row: OutboxRow, exc: DeliveryError) -> None:
         runtime = self.runtime
@@ -190,7 +191,8 @@ class Worker:
                         now=now, conversation_id=row.conversation_id), now)
                 metrics.safely(runtime, lambda m: (m.deliveries.labels(row.kind, row.target, "dead").inc(),
                                                    m.dead_letters.labels(row.kind, row.target).inc()))
-                logger.error("outbox row %s to %s DEAD-LETTERED: %s", row.id, row.target, reason)
+                logger.error("outbox row %s to %s DEAD-LETTERED: %s", row.id, row.target, reason,
+                             extra=log_fields(row))
                 return
             delay = backoff_seconds(runtime, row.attempts, exc.retry_after)
             tx.finish_outbox(row.id, self.worker_id, now.timestamp(), status="pending",
@@ -198,7 +200,7 @@ class Worker:
         metrics.safely(runtime, lambda m: (m.deliveries.labels(row.kind, row.target, "retry").inc(),
                                            m.retries.labels(row.kind, row.target).inc()))
         logger.warning("outbox row %s to %s failed (attempt %s), retry in %.1fs: %s",
-                       row.id, row.target, row.attempts, delay, error)
+                       row.id, row.target, row.attempts, delay, error, extra=log_fields(row))
 
     # the loop -----------------------------------------------------------------------------------
     def start(self) -> None:

@@ -129,7 +129,7 @@ def _ingest_once(runtime: Runtime, source: str, event: Event, *, locked: bool) -
     if plan is not None:
         runtime.waker.notify()
         logger.info("handoff opened", extra={"conversation": decided.conversation.id,
-                                             "handoff": plan.handoff.id})
+                                             "handoff": plan.handoff.id, "source": source})
     return response
 
 
@@ -279,6 +279,8 @@ def claim(runtime: Runtime, handoff_id: str, body: Claim) -> Control:
                            actor=body.actor, reason="agent took over", now=now)
         tx.update_handoff(handoff_id, status="with_agent", claimed_by=body.actor, updated_at=iso(now))
         waited = _agent_responded(tx, handoff, body.actor, now, via="claim")
+    logger.info("handoff claimed", extra={"conversation": conversation.id, "handoff": handoff_id,
+                                          "source": handoff.source, "agent": body.actor})
     _observe_first_response(runtime, handoff, waited)
     runtime.waker.notify()
     return control_of(conversation)
@@ -302,6 +304,8 @@ def handback(runtime: Runtime, handoff_id: str, body: Handback) -> Control:
         tx.append_audit(at=stamp, action="handback", actor=body.actor, conversation_id=conversation.id,
                         handoff_id=handoff_id, reason=body.resolution or "handed back",
                         data={"note_chars": len(body.note), "resume_hint": body.resume_hint})
+    logger.info("handoff handed back", extra={"conversation": conversation.id, "handoff": handoff_id,
+                                              "source": handoff.source, "agent": body.actor})
     runtime.waker.notify()
     metrics.safely(runtime, lambda m: m.handbacks.labels("agent").inc())
     return control_of(conversation)
