@@ -36,10 +36,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["handoff"] = runtime
 
-    from connector.api import events, handoffs, health, webhooks
+    from connector.api import events, handoffs, health, pages, webhooks
     from sidebar_widget import inbox
 
-    for blueprint in (events.bp, handoffs.bp, health.bp, inbox.bp, webhooks.bp):
+    for blueprint in (events.bp, handoffs.bp, health.bp, inbox.bp, pages.bp, webhooks.bp):
         app.register_blueprint(blueprint)
 
     # the agent widget, its API and the Intercom inbox app (docs/widget.md)
