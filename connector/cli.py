@@ -164,9 +164,11 @@ def check_config(file: str | None) -> None:
     try:
         settings = load_config(path)
     except ConfigError as exc:
+        overridden = any("set by HANDOFF_" in hint for hint in exc.hints.values())
         for line in exc.lines():
             click.echo(line, err=True)
-        click.echo(f"{len(exc.problems)} problem(s) in {path or 'the built-in defaults'}", err=True)
+        click.echo(f"{len(exc.problems)} problem(s) in {path or 'the built-in defaults'}"
+                   + (" with HANDOFF_* overrides" if overridden else ""), err=True)
         raise SystemExit(1) from None
     for warning in settings.warnings():
         click.echo(f"warning: {warning}", err=True)

@@ -300,6 +300,9 @@ class Settings(Section):
     def warnings(self) -> list[str]:
         """Things that are allowed but dangerous; printed loudly at start-up and by check-config."""
         out = []
+        if not self.sources:
+            out.append("no bot sources (sources:): no bot can post events; add a sources.<name> "
+                       "block (config.example.yaml)")
         if not self.server.is_loopback():
             for name, source in self.sources.items():
                 if source.secret == DEMO_DEFAULT_SECRET:
@@ -371,8 +374,11 @@ SHORTHANDS = {
 _STORE_LOCATION = ("url", "path", "backend")
 
 
-def _env_overrides(data: dict[str, Any], env: dict[str, str]) -> None:
+def _env_overrides(data: dict[str, Any], env: dict[str, str]) -> dict[tuple[str, ...], str]:
+    """Apply the ``HANDOFF_*`` overrides to ``data``; return which key path each variable set, so
+    an error in an overridden value names the variable, not the file or the defaults."""
     store_keys_set: set[str] = set()
+    origins: dict[tuple[str, ...], str] = {}
     for name in sorted(env):
         if not name.startswith("HANDOFF_"):
             continue
@@ -390,6 +396,7 @@ def _env_overrides(data: dict[str, Any], env: dict[str, str]) -> None:
         if keys[-1] in ("secret", "token", "password", "api_key"):
             value = raw  # secrets are strings, even when they look like numbers
         _set_path(data, keys, value)
+        origins[tuple(keys)] = name
         if len(keys) == 2 and keys[0] == "store" and keys[1] in _STORE_LOCATION:
             store_keys_set.add(keys[1])
     store = data.get("store")
@@ -397,6 +404,50 @@ def _env_overrides(data: dict[str, Any], env: dict[str, str]) -> None:
         for key in _STORE_LOCATION:
             if key not in store_keys_set:
                 store.pop(key, None)
+    return origins
+
+
+def _origin(loc: tuple[Any, ...], origins: dict[tuple[str, ...], str], env: dict[str, str]) -> str:
+    """``set by HANDOFF_X=value`` when an environment override set the key at ``loc`` (or one
+    above it), else ``""``. Secrets' values are not repeated."""
+    path = tuple(str(part) for part in loc)
+    for keys, name in origins.items():
+        if path[: len(keys)] == keys:
+            shown = "…" if keys[-1] in ("secret", "token", "password", "api_key") else env[name]
+            return f"set by {name}={shown}"
+    return ""
+
+
+def _model_fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the model allows at ``loc``'s parent (for "did you mean"); empty when unknown."""
+    import types
+    import typing
+
+    from pydantic import BaseModel
+
+    model: Any = Settings
+    for part in loc[:-1]:
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            field = model.model_fields.get(str(part))
+            if field is None:
+                return []
+            model = field.annotation
+        elif typing.get_origin(model) is dict:
+            model = typing.get_args(model)[1]  # a name of the user's (a source, a team): its value
+        elif typing.get_origin(model) is list and isinstance(part, int):
+            model = typing.get_args(model)[0]
+        else:
+            return []
+        while typing.get_origin(model) in (typing.Union, types.UnionType):  # X | None: its X
+            model = next((a for a in typing.get_args(model) if a is not type(None)), None)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _did_you_mean(loc: tuple[Any, ...]) -> str:
+    close = difflib.get_close_matches(str(loc[-1]), _model_fields_at(loc), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else ""
 
 
 def _error_path(loc: tuple[Any, ...]) -> str:
@@ -451,18 +502,24 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
         if not isinstance(data, dict):
             raise ConfigError([("", f"{file} must contain a mapping of sections at the top level")])
     data = _interpolate(data, "", env, problems)
-    _env_overrides(data, env)
+    origins = _env_overrides(data, env)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
+        hints: dict[str, str] = {}
         for err in exc.errors():
             msg = err["msg"]
+            path = _error_path(err["loc"])
+            hint = [_origin(err["loc"], origins, env)]
             if err["type"] == "extra_forbidden":
                 msg = "unknown key"
+                hint.insert(0, _did_you_mean(err["loc"]))
             elif err["type"] == "missing":
                 msg = "required key is missing"
-            problems.append((_error_path(err["loc"]), msg))
-        raise ConfigError(problems) from exc
+            problems.append((path, msg))
+            if any(hint):
+                hints.setdefault(path, "; ".join(h for h in hint if h))
+        raise ConfigError(problems, hints) from exc
     if problems:
         raise ConfigError(problems)
     problems.extend(check_policy(settings.policy, settings.routing))
