@@ -534,10 +534,11 @@ def widget_package(helpdesk: str, connector_url: str | None, out: str | None, co
 
     from sidebar_widget.zendesk_package import build
 
-    if connector_url is None:
-        connector_url = _load(config).server.public_url
+    settings = _load(config)
+    connector_url = connector_url or settings.server.public_url
+    author = {"name": settings.widget.app_author_name, "email": settings.widget.app_author_email}
     try:
-        path, notes = build(Path(out or "dist/handoff-zendesk-app.zip"), connector_url)
+        path, notes = build(Path(out or "dist/handoff-zendesk-app.zip"), connector_url, author)
     except ValueError as exc:
         _fail(str(exc))
     for note in notes:

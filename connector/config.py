@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 DEMO_DEFAULT_SECRET = "local-demo-secret"
 DEFAULT_API_KEY = "local-agent-key"
 DEFAULT_WIDGET_SECRET = "local-widget-secret"
+PLACEHOLDER_AUTHOR_EMAIL = "support@example.com"  # the widget app's author until config names one
 MIN_PUBLIC_API_KEY_CHARS = 32  # an API key that guards a non-loopback address
 
 
@@ -237,6 +238,9 @@ class WidgetSettings(Section):
     token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     frame_ancestors: list[str] = Field(default_factory=list)
     intercom_client_secret: str | None = Field(default=None, min_length=8)
+    # The author Zendesk shows for the app `handoff widget package zendesk` builds (your team).
+    app_author_name: str = Field(default="handoff-connector", min_length=1)
+    app_author_email: str = Field(default=PLACEHOLDER_AUTHOR_EMAIL, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
     @field_validator("frame_ancestors")
     @classmethod
