@@ -417,7 +417,8 @@ def report(config: str | None, since: str, team: str | None, output: str | None)
         _fail(f"unknown team {team!r}; known: {', '.join(sorted(settings.routing.teams))}")
     store = _existing_store(config)
     try:
-        data = build_report(store, start, datetime.now(UTC), team=team)
+        data = build_report(store, start, datetime.now(UTC), team=team,
+                            targets=settings.report.model_dump())
     finally:
         store.close()
     click.echo(kpi_table(data))

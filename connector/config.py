@@ -255,6 +255,21 @@ class WidgetSettings(Section):
         return origins
 
 
+class ReportSettings(Section):
+    """Targets the report and the dashboard mark KPIs against (docs/kpis.md)."""
+
+    repeat_context_max: float = Field(default=0.05, ge=0, le=1)
+    routing_accuracy_min: float = Field(default=0.90, ge=0, le=1)
+    draft_usage_min: float = Field(default=0.50, ge=0, le=1)
+    draft_usage_max: float = Field(default=0.70, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _band(self) -> ReportSettings:
+        if self.draft_usage_min > self.draft_usage_max:
+            raise ValueError("draft_usage_min must not be above draft_usage_max")
+        return self
+
+
 def _local_inbox_only() -> dict[str, dict[str, Any]]:
     return {"local": {}}
 
@@ -276,6 +291,7 @@ class Settings(Section):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     widget: WidgetSettings = Field(default_factory=WidgetSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
 
     @field_validator("sources")
     @classmethod

@@ -222,3 +222,20 @@ def test_audit_takes_a_handoff_id(client, settings) -> None:  # type: ignore[no-
     assert by_conversation.output in by_handoff.output and "decision" in by_conversation.output
     nothing = CliRunner().invoke(main, ["audit", "ho_nope"], env=env)
     assert nothing.exit_code == 1 and "no audit rows for conversation or handoff 'ho_nope'" in nothing.output
+
+
+def test_targets_come_from_config(client, settings) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from connector.cli import main
+    from tests.helpers import event, post_event
+
+    assert post_event(client, event("conv-t1", "evt-t1")).status_code == 200
+    env = {"HANDOFF_DB": settings.store.path, "HANDOFF_REPORT__DRAFT_USAGE_MIN": "0.0",
+           "HANDOFF_REPORT__DRAFT_USAGE_MAX": "0.0"}
+    table = CliRunner().invoke(main, ["report"], env=env).output
+    draft = next(line for line in table.splitlines() if line.startswith("Draft usage"))
+    assert "target 0%–0%" in draft
+    bad = CliRunner().invoke(main, ["check-config"], env={"HANDOFF_REPORT__DRAFT_USAGE_MIN": "0.9",
+                                                         "HANDOFF_CONFIG": ""})
+    assert bad.exit_code == 1 and "draft_usage_min must not be above draft_usage_max" in bad.output

@@ -47,7 +47,8 @@ def dashboard():
     sources = sorted(rt.settings.sources)
     team = _choice("team", teams, "team")
     source = _choice("source", sources, "source")
-    report = build_report(rt.store, start, now, team=team, source=source)
+    report = build_report(rt.store, start, now, team=team, source=source,
+                          targets=rt.settings.report.model_dump())
     nav = {"since": since, "teams": teams, "sources": sources,
            "key": request.args.get("key") or None}
     return Response(render_html(report, generated_at=now, nav=nav), mimetype="text/html")
