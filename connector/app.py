@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from connector import throttle
 from connector.api import from_problem, problem_response
+from connector.api.access import install_access_log
 from connector.clock import utcnow
 from connector.config import Settings, load_config
 from connector.errors import ProblemError
@@ -35,10 +36,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["handoff"] = runtime
 
-    from connector.api import events, handoffs, health, webhooks
+    from connector.api import events, handoffs, health, pages, webhooks
     from sidebar_widget import inbox
 
-    for blueprint in (events.bp, handoffs.bp, health.bp, inbox.bp, webhooks.bp):
+    for blueprint in (events.bp, handoffs.bp, health.bp, inbox.bp, pages.bp, webhooks.bp):
         app.register_blueprint(blueprint)
 
     # the agent widget, its API and the Intercom inbox app (docs/widget.md)
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         return response
 
     throttle.install(app, runtime)  # 429 for addresses guessing API keys (docs/operations.md)
+    install_access_log(app)  # one line per request on connector.access (connector/api/access.py)
 
     @app.errorhandler(ProblemError)
     def _problem(exc: ProblemError):

@@ -119,10 +119,22 @@ def _png(size: int, rgb: tuple[int, int, int] = (29, 78, 137)) -> bytes:
     )
 
 
-def build(out: Path, connector_url: str | None = None) -> tuple[Path, list[str]]:
-    """Write the zip; return it and the notes worth telling the user. Raise ValueError on problems."""
+def build(
+    out: Path, connector_url: str | None = None, author: dict[str, str] | None = None
+) -> tuple[Path, list[str]]:
+    """Write the zip; return it and the notes worth telling the user. Raise ValueError on problems,
+    and without a connector URL (the app could not reach the connector: an empty domain whitelist
+    keeps Zendesk from sending the shared secret). ``author``: ``{name, email}`` for the manifest."""
     manifest = json.loads((APP_DIR / "manifest.json").read_text())
     notes: list[str] = []
+    if author:
+        manifest["author"] = {**manifest["author"], **author}
+    if manifest["author"].get("email") == "support@example.com":
+        notes.append("the app's author e-mail is the placeholder support@example.com: set "
+                     "widget.app_author_email (and app_author_name) in the config")
+    if not connector_url:
+        raise ValueError("no connector URL: pass --connector-url https://… or set server.public_url; "
+                         "without it the app cannot reach the connector")
     if connector_url:
         parts = urlsplit(connector_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -134,11 +146,6 @@ def build(out: Path, connector_url: str | None = None) -> tuple[Path, list[str]]
                 param["default"] = connector_url.rstrip("/")
         if parts.scheme != "https" or parts.hostname in ("127.0.0.1", "localhost"):
             notes.append(f"{connector_url} is not a public https URL: Zendesk cannot reach it")
-    else:
-        notes.append(
-            "no --connector-url: domainWhitelist is empty, so the secure shared secret "
-            "will not be sent; rebuild with the connector's public URL"
-        )
     problems = check_manifest(manifest)
     if problems:
         raise ValueError("manifest.json: " + "; ".join(problems))
