@@ -509,54 +509,62 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
     """
     env = dict(os.environ if env is None else env)
     problems: list[tuple[str, str]] = []
-    if path is None:
-        data: Any = _default_document()
-    else:
-        file = Path(path)
-        try:
-            text = file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError([("", f"cannot read config file {file}: {exc.strerror or exc}")]) from exc
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-            raise ConfigError([("", f"{file} is not valid YAML{where}: {getattr(exc, 'problem', exc)}")]) from exc
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise ConfigError([("", f"{file} must contain a mapping of sections at the top level")])
+    data = _default_document() if path is None else _read_document(Path(path))
     data = _interpolate(data, "", env, problems)
     origins = _env_overrides(data, env)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        hints: dict[str, str] = {}
-        for err in exc.errors():
-            msg = err["msg"]
-            path = _error_path(err["loc"])
-            hint = [_origin(err["loc"], origins, env)]
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key"
-                hint.insert(0, _did_you_mean(err["loc"]))
-            elif err["type"] == "missing":
-                msg = "required key is missing"
-            problems.append((path, msg))
-            if any(hint):
-                hints.setdefault(path, "; ".join(h for h in hint if h))
-        raise ConfigError(problems, hints) from exc
+        raise _explained(exc, origins, env) from exc
     if problems:
         raise ConfigError(problems)
-    problems.extend(check_policy(settings.policy, settings.routing))
-    problems.extend(check_store(settings.store))
-    problems.extend(check_destinations(settings))
-    problems.extend(check_sources(settings))
-    problems.extend(check_teams(settings))
-    problems.extend(check_agents(settings.agents))
+    for check in (lambda: check_policy(settings.policy, settings.routing),
+                  lambda: check_store(settings.store), lambda: check_destinations(settings),
+                  lambda: check_sources(settings), lambda: check_teams(settings),
+                  lambda: check_agents(settings.agents)):
+        problems.extend(check())
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def _read_document(file: Path) -> dict[str, Any]:
+    """The YAML file as a mapping, or ``ConfigError`` saying why not (with the line)."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([("", f"cannot read config file {file}: {exc.strerror or exc}")]) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError([("", f"{file} is not valid YAML{where}: {getattr(exc, 'problem', exc)}")]) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([("", f"{file} must contain a mapping of sections at the top level")])
+    return data
+
+
+def _explained(exc: ValidationError, origins: Any, env: dict[str, str]) -> ConfigError:
+    """Every validation problem with its key path, and a hint where one helps (a close key name,
+    the environment variable that set the value)."""
+    problems: list[tuple[str, str]] = []
+    hints: dict[str, str] = {}
+    for err in exc.errors():
+        msg = err["msg"]
+        path = _error_path(err["loc"])
+        hint = [_origin(err["loc"], origins, env)]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+            hint.insert(0, _did_you_mean(err["loc"]))
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        problems.append((path, msg))
+        if any(hint):
+            hints.setdefault(path, "; ".join(h for h in hint if h))
+    return ConfigError(problems, hints)
 
 
 def check_policy(policy: PolicySettings, routing: RoutingSettings) -> list[tuple[str, str]]:
