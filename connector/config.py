@@ -120,7 +120,7 @@ class SourceSettings(Section):
 class WorkerSettings(Section):
     enabled: bool = True
     concurrency: int = Field(default=4, ge=1, le=64)
-    max_attempts: int = Field(default=10, ge=1, le=100)
+    max_attempts: int | None = Field(default=None, ge=1, le=1000)  # None: only max_age_hours gives up
     max_age_hours: float = Field(default=24.0, gt=0, le=24 * 90)
     # delivery threads one destination (or bot source) may hold at once; null: half of them, so
     # one slow helpdesk or bot never holds every thread
@@ -515,7 +515,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        raise _explained(exc, origins, env) from exc
+        raise _explained(exc, origins, env, problems) from exc
     if problems:
         raise ConfigError(problems)
     for check in (lambda: check_policy(settings.policy, settings.routing),
@@ -547,10 +547,11 @@ def _read_document(file: Path) -> dict[str, Any]:
     return data
 
 
-def _explained(exc: ValidationError, origins: Any, env: dict[str, str]) -> ConfigError:
-    """Every validation problem with its key path, and a hint where one helps (a close key name,
-    the environment variable that set the value)."""
-    problems: list[tuple[str, str]] = []
+def _explained(exc: ValidationError, origins: Any, env: dict[str, str],
+               found: list[tuple[str, str]]) -> ConfigError:
+    """The problems ``found`` so far (an unset ``${VAR}``) and every validation problem, each with
+    its key path, and a hint where one helps (a close key name, the variable that set the value)."""
+    problems = list(found)
     hints: dict[str, str] = {}
     for err in exc.errors():
         msg = err["msg"]

@@ -252,7 +252,8 @@ class Worker:
             error += f" | response: {exc.response[:500]}"
         age = now.timestamp() - row.created_at
         too_old = age >= runtime.settings.worker.max_age_hours * 3600
-        out_of_attempts = row.attempts >= runtime.settings.worker.max_attempts
+        cap = runtime.settings.worker.max_attempts
+        out_of_attempts = cap is not None and row.attempts >= cap
         with runtime.store.atomic() as tx:
             if exc.permanent or out_of_attempts or too_old:
                 reason = (error if exc.permanent
