@@ -3,13 +3,17 @@
 Fills a fresh SQLite store (through the real migrations) with N handoffs spread over the last seven
 days, each with a realistic ``handoff/v1`` payload (6-turn transcript, customer, reasons, draft),
 its conversation and messages; 20 % with agent and customer messages after the handoff, 80 % with a
-first response, 7 % reassigned, 10 % with a CSAT score. Then times, three times each:
+first response, 7 % reassigned, 10 % with a CSAT score; then back-fills the per-handoff KPI rows
+the way migration 012 does for an existing store. Then times, three times each:
 
-1. ``build_report`` (the store queries + the KPI maths),
-2. ``render_html`` (the page with its SVG charts),
-3. the whole CLI, ``handoff report --since 7d --output report.html``, as a new process.
+1. ``build_report`` (reads the KPI rows + sums them),
+2. the baseline: ``build_report(from_raw=True)``, the slow path over the raw tables (once),
+3. ``render_html`` (the page with its SVG charts),
+4. the whole CLI, ``handoff report --since 7d --output report.html``, as a new process.
 
-Prints figures; asserts nothing. Usage: python bench/bench_report.py [--handoffs 100000]
+Prints figures; asserts nothing. ``--keep FILE`` fills FILE instead of a temporary store and
+leaves it there, so anyone can rerun ``HANDOFF_DB=FILE handoff report --since 7d`` on it.
+Usage: python bench/bench_report.py [--handoffs 100000] [--keep FILE]
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from connector.report import build_report, kpi_table, render_html  # noqa: E402
 from connector.store.sqlite import SqliteStore  # noqa: E402
 from connector.store.sqlite.migrations import BACKFILL_REPORT_COLUMNS  # noqa: E402
+from connector.store.sqlite.reports import backfill_kpis  # noqa: E402
 
 TEAMS = ["general", "billing", "technical", "fraud", "retention", "sales"]
 REASONS = [
@@ -60,11 +65,13 @@ def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")
 
 
-def fill(path: str, count: int, now: datetime) -> float:
+def fill(path: str, count: int, now: datetime, seed: int = 7) -> tuple[float, float]:
+    """Fill a fresh store at ``path``; return (seconds filling the raw tables, seconds back-filling
+    the KPI rows). The tests use it too, to compare the KPI rows with the slow path."""
     store = SqliteStore(path)
     store.migrate()
     conn = store._conn()  # noqa: SLF001 - a benchmark may write rows directly, it is not the API
-    rng = random.Random(7)
+    rng = random.Random(seed)
     started = time.perf_counter()
     conn.execute("BEGIN")
     conversations, handoffs, messages, facts, drafts = [], [], [], [], []
@@ -197,36 +204,62 @@ def fill(path: str, count: int, now: datetime) -> float:
     conn.executemany("INSERT INTO draft_events (handoff_id, action, at) VALUES (?,?,?)", drafts)
     # the columns insert_handoff derives from the payload, filled the way migration 011 does
     conn.execute(BACKFILL_REPORT_COLUMNS)
+    filled = time.perf_counter() - started
+    # the KPI rows, as migration 012 back-fills them for a store written before it
+    backfill_kpis(conn)
     conn.execute("COMMIT")
     store.close()
-    return time.perf_counter() - started
+    return filled, time.perf_counter() - started - filled
 
 
-def timed(fn, runs: int = 3) -> tuple[float, object]:  # type: ignore[no-untyped-def]
-    times, result = [], None
+def timed(fn, runs: int = 3) -> tuple[float, float, object]:  # type: ignore[no-untyped-def]
+    """(median wall seconds, median CPU seconds of this process, the last result)."""
+    walls, cpus, result = [], [], None
     for _ in range(runs):
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), result
+        walls.append(time.perf_counter() - started)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus), result
+
+
+def refresh_cost(path: str, count: int = 2000) -> float:
+    """Mean seconds of one ``refresh_handoff_kpis`` (what every write verb on a handoff adds)."""
+    store = SqliteStore(path)
+    with store.reading() as tx:
+        ids = [r[0] for r in tx.conn.execute("SELECT id FROM handoffs LIMIT ?", (count,))]
+    started = time.perf_counter()
+    with store.atomic() as tx:
+        for hid in ids:
+            tx.refresh_handoff_kpis(hid)
+    store.close()
+    return (time.perf_counter() - started) / max(1, len(ids))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--handoffs", type=int, default=100_000)
+    parser.add_argument("--keep", metavar="FILE", help="fill this new store file and leave it there")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="handoff-bench-report-"))
     path = str(folder / "handoff.db")
+    if args.keep:
+        if Path(args.keep).exists():
+            parser.error(f"--keep {args.keep}: the file exists; name a new one")
+        path = str(Path(args.keep).resolve())
     now = datetime.now(UTC)
-    fill_seconds = fill(path, args.handoffs, now)
+    fill_seconds, backfill_seconds = fill(path, args.handoffs, now)
     size_mb = os.path.getsize(path) / 1e6
-    print(f"filled {args.handoffs:,} handoffs in {fill_seconds:.1f} s ({size_mb:.0f} MB)")
+    print(f"filled {args.handoffs:,} handoffs in {fill_seconds:.1f} s ({size_mb:.0f} MB); "
+          f"KPI rows back-filled in {backfill_seconds:.1f} s")
 
     store = SqliteStore(path)
-    start = now - timedelta(days=7)
-    build_s, report = timed(lambda: build_report(store, start, now + timedelta(seconds=1)))
-    html_s, page = timed(lambda: render_html(report))  # type: ignore[arg-type]
+    start, end = now - timedelta(days=7), now + timedelta(seconds=1)
+    build_s, build_cpu, report = timed(lambda: build_report(store, start, end))
+    raw_s, _, raw = timed(lambda: build_report(store, start, end, from_raw=True), runs=1)
+    html_s, _, page = timed(lambda: render_html(report))  # type: ignore[arg-type]
     store.close()
+    same = raw == report
     print(kpi_table(report))  # type: ignore[arg-type]
     out = folder / "report.html"
     env = {**os.environ, "HANDOFF_DB": path}
@@ -240,11 +273,19 @@ def main() -> None:
             "--output",
             str(out),
         ]
-    cli_s, _ = timed(lambda: subprocess.run(cli, env=env, check=True, capture_output=True))
+    cli_s, _, _ = timed(lambda: subprocess.run(cli, env=env, check=True, capture_output=True))
+    children = os.times()
+    cli_cpu = (children.children_user + children.children_system) / 3
     print()
-    print(f"build_report (queries + KPIs): {build_s:.2f} s (median of 3)")
+    print(f"build_report (KPI rows):        {build_s:.2f} s (median of 3; CPU {build_cpu:.2f} s)")
+    print(f"baseline, from the raw tables:  {raw_s:.2f} s (once); same KPIs: {same}")
     print(f"render_html (SVG charts):      {html_s:.3f} s ({len(page) / 1e3:.0f} kB)")  # type: ignore[arg-type]
-    print(f"handoff report CLI, end to end: {cli_s:.2f} s (new process, median of 3)")
+    print(f"handoff report CLI, end to end: {cli_s:.2f} s (new process, median of 3; "
+          f"CPU {cli_cpu:.2f} s mean)")
+    print(f"one KPI row refresh (each write on a handoff): {refresh_cost(path) * 1e3:.2f} ms")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f}")
+    if args.keep:
+        print(f"store kept: HANDOFF_DB={path} handoff report --since 7d")
 
 
 if __name__ == "__main__":

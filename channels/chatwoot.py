@@ -34,6 +34,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from channels.base import BotChannel, ChannelAnswer, InboundRequest
+from connector.deadline import request_within
 from connector.errors import (
     BadRequest,
     PermanentDeliveryError,
@@ -271,8 +272,8 @@ class ChatwootChannel(BotChannel):
         headers = {"api_access_token": token or self.settings.api_access_token,
                    "User-Agent": "handoff-connector"}
         try:
-            response = requests.request(method, url, json=body, headers=headers,
-                                        timeout=self.settings.callback_timeout_seconds)
+            response = request_within(method, url, json=body, headers=headers,
+                                      deadline=self.settings.callback_timeout_seconds)
         except requests.RequestException as exc:
             raise TransientDeliveryError(f"Chatwoot {action} failed: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 300:

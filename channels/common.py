@@ -16,6 +16,7 @@ import requests
 from pydantic import ValidationError
 
 from connector import limits
+from connector.deadline import post_within
 from connector.errors import BadRequest, TransientDeliveryError, Unauthorized, error_for_status
 from connector.limits import LimitsSettings
 from connector.schemas import Event
@@ -76,11 +77,13 @@ def bearer(headers: Any) -> str | None:
 
 def post_json(url: str, body: dict[str, Any], *, headers: dict[str, str], timeout: float,
               what: str) -> requests.Response:
-    """POST ``body`` as JSON; a network failure or a 408/429/5xx is transient, another 4xx
-    permanent (``error_for_status``), with ``what`` naming the call in the message."""
+    """POST ``body`` as JSON within ``timeout`` seconds in all (``connector.deadline``: a platform
+    that trickles its answer cannot hold a delivery thread); a network failure or a 408/429/5xx is
+    transient, another 4xx permanent (``error_for_status``), with ``what`` naming the call."""
     try:
-        response = requests.post(url, json=body, timeout=timeout,
-                                 headers={"User-Agent": "handoff-connector", **headers})
+        response = post_within(url, data=json.dumps(body).encode(), deadline=timeout,
+                               headers={"User-Agent": "handoff-connector",
+                                        "Content-Type": "application/json", **headers})
     except requests.Timeout as exc:
         raise TransientDeliveryError(f"{what} timed out: {exc}") from exc
     except requests.RequestException as exc:

@@ -29,6 +29,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from channels.base import BotChannel, ChannelAnswer, InboundRequest
+from connector.deadline import request_within
 from connector.errors import BadRequest, TransientDeliveryError, Unauthorized, error_for_status
 from connector.outbox import Callback
 from connector.schemas import Event, EventResponse
@@ -233,8 +234,8 @@ class MappedChannel(BotChannel):
         headers = {"Authorization": f"Bearer {self.settings.secret}", "X-Handoff-Delivery": delivery_id,
                    "X-Handoff-Event": callback.type, "User-Agent": "handoff-connector"}
         try:
-            response = requests.post(url, json=callback.body(), headers=headers,
-                                     timeout=self.settings.callback_timeout_seconds)
+            response = request_within("POST", url, json=callback.body(), headers=headers,
+                                      deadline=self.settings.callback_timeout_seconds)
         except requests.RequestException as exc:
             raise TransientDeliveryError(f"callback failed: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 300:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from channels.base import BotChannel, ChannelAnswer, InboundRequest
 from connector import security
+from connector.deadline import post_within
 from connector.errors import (
     PermanentDeliveryError,
     TransientDeliveryError,
@@ -28,7 +29,6 @@ from connector.errors import (
 )
 from connector.outbox import Callback
 from connector.schemas import Event, EventResponse, load_json
-from integrations.deadline import post_within
 
 DELIVERY_HEADER = "X-Handoff-Delivery"
 EVENT_HEADER = "X-Handoff-Event"

@@ -38,6 +38,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from channels.base import BotChannel, ChannelAnswer, InboundRequest
+from connector.deadline import request_within
 from connector.errors import (
     BadRequest,
     HandoffError,
@@ -278,9 +279,9 @@ class RasaChannel(BotChannel):
         if self.settings.rasa_token:
             params["token"] = self.settings.rasa_token
         try:
-            response = requests.request(method, url, json=body, params=params,
-                                        headers={"User-Agent": "handoff-connector"},
-                                        timeout=self.settings.callback_timeout_seconds)
+            response = request_within(method, url, json=body, params=params,
+                                      headers={"User-Agent": "handoff-connector"},
+                                      deadline=self.settings.callback_timeout_seconds)
         except requests.RequestException as exc:
             raise TransientDeliveryError(f"Rasa {action} failed: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 300:

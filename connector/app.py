@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from connector import throttle
 from connector.api import from_problem, problem_response
+from connector.api.access import install_access_log
 from connector.clock import utcnow
 from connector.config import Settings, load_config
 from connector.errors import ProblemError
@@ -35,23 +36,27 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["handoff"] = runtime
 
-    from connector.api import events, handoffs, health, webhooks
-    from sidebar_widget import inbox
+    _register_blueprints(app)
+    _install_headers(app)
+    throttle.install(app, runtime)  # 429 for addresses guessing API keys (docs/operations.md)
+    install_access_log(app)  # one line per request on connector.access (connector/api/access.py)
+    _install_error_handlers(app, runtime)
+    return app
 
-    for blueprint in (events.bp, handoffs.bp, health.bp, inbox.bp, webhooks.bp):
+
+def _register_blueprints(app: Flask) -> None:
+    from connector.api import dashboard, events, handoffs, health, pages, webhooks
+    from sidebar_widget import canvas, inbox, live, widget, widget_api
+
+    for blueprint in (events.bp, handoffs.bp, health.bp, inbox.bp, pages.bp, webhooks.bp,
+                      # the agent widget, its API, the live view and the Intercom inbox app (docs/widget.md)
+                      widget_api.bp, widget.bp, canvas.bp, live.bp,
+                      # /metrics and /dashboard (docs/operations.md)
+                      dashboard.bp):
         app.register_blueprint(blueprint)
 
-    # the agent widget, its API and the Intercom inbox app (docs/widget.md)
-    from sidebar_widget import canvas, live, widget, widget_api
 
-    for blueprint in (widget_api.bp, widget.bp, canvas.bp, live.bp):
-        app.register_blueprint(blueprint)
-
-    # /metrics and /dashboard (docs/operations.md)
-    from connector.api import dashboard
-
-    app.register_blueprint(dashboard.bp)
-
+def _install_headers(app: Flask) -> None:
     @app.after_request
     def _hygiene(response):  # type: ignore[no-untyped-def]
         # Runs after the blueprints' own (the widget and the inbox set stricter, framed policies):
@@ -63,10 +68,12 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    throttle.install(app, runtime)  # 429 for addresses guessing API keys (docs/operations.md)
+
+def _install_error_handlers(app: Flask, runtime: Runtime) -> None:
+    """Every error is a problem JSON (RFC 9457): ours, the framework's, and bugs."""
 
     @app.errorhandler(ProblemError)
-    def _problem(exc: ProblemError):
+    def _problem(exc: ProblemError):  # type: ignore[no-untyped-def]
         if exc.status >= 500:  # the store is busy or cannot write: the operator needs to know
             logger.error("%s %s: %s", request.method, request.path, exc)
         if exc.slug in throttle.FAILED_AUTH:
@@ -74,7 +81,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         return from_problem(exc)
 
     @app.errorhandler(HTTPException)
-    def _http(exc: HTTPException):
+    def _http(exc: HTTPException):  # type: ignore[no-untyped-def]
         status = exc.code or 500
         detail = exc.description or ""
         if status == 413:
@@ -87,8 +94,6 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         return response
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception):
+    def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
         logger.exception("unhandled error")
         return problem_response(500, "Internal error", "the connector failed; the error is logged", "internal")
-
-    return app

@@ -14,8 +14,8 @@ checkpoints are chained too: ``verify`` checks that every sealed head is still t
 the last checkpoint are covered by the head hash ``verify`` prints: keep it elsewhere and pass it
 back as ``anchor``.
 
-Rows written before per-conversation chains (SQLite files older than migration 014_audit_chains) stay one
-chain, checked as before up to the id the migration's checkpoint records (``legacy_upto``).
+Rows written before per-conversation chains (SQLite files older than migration 015_audit_chains)
+stay one chain, checked as before up to the id the migration's checkpoint records (``legacy_upto``).
 """
 
 from __future__ import annotations

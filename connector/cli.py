@@ -164,12 +164,17 @@ def check_config(file: str | None) -> None:
     try:
         settings = load_config(path)
     except ConfigError as exc:
+        overridden = any("set by HANDOFF_" in hint for hint in exc.hints.values())
         for line in exc.lines():
             click.echo(line, err=True)
-        click.echo(f"{len(exc.problems)} problem(s) in {path or 'the built-in defaults'}", err=True)
+        click.echo(f"{len(exc.problems)} problem(s) in {path or 'the built-in defaults'}"
+                   + (" with HANDOFF_* overrides" if overridden else ""), err=True)
         raise SystemExit(1) from None
     for warning in settings.warnings():
         click.echo(f"warning: {warning}", err=True)
+    if not settings.sources:  # valid (a store-only tool config), but no bot could post events
+        click.echo("warning: no bot sources (sources:): no bot can post events; add a "
+                   "sources.<name> block (config.example.yaml)", err=True)
     for key, problem in settings.serving_problems():  # errors for `serve` on this host, not for the file
         click.echo(f"warning: {key}: {problem}; `handoff serve` refuses to start", err=True)
     click.echo(f"{path or 'built-in defaults'}: OK "
@@ -220,6 +225,26 @@ def _runtime_store(config: str | None):  # type: ignore[no-untyped-def]
     return open_store(_load(config))
 
 
+def _missing_store(config: str | None) -> str | None:
+    """The SQLite file the config names when it does not exist yet (a read-only command run in
+    the wrong folder, or with the wrong config), else None."""
+    settings = _load(config)
+    path = settings.store.path
+    if not path or path == ":memory:" or os.path.exists(path):
+        return None
+    return os.path.abspath(path)
+
+
+def _existing_store(config: str | None):  # type: ignore[no-untyped-def]
+    """The store for a read-only command: never creates one. A missing file is one error line, not
+    an empty answer from a store made on the spot."""
+    missing = _missing_store(config)
+    if missing is not None:
+        _fail(f"no store at {missing}; run `handoff serve` first, or pass --config "
+              "(or set HANDOFF_CONFIG) to name the right one")
+    return _runtime_store(config)
+
+
 @outbox.command("list")
 @click.option("--config", "-c", help=CONFIG_HELP)
 @click.option("--dead", is_flag=True, help="Only dead-lettered rows.")
@@ -227,7 +252,7 @@ def _runtime_store(config: str | None):  # type: ignore[no-untyped-def]
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
 def outbox_list(config: str | None, dead: bool, as_json: bool, limit: int) -> None:
     """List outbox rows (pending, delivering, done, dead)."""
-    store = _runtime_store(config)
+    store = _existing_store(config)
     with store.reading() as tx:
         rows = tx.list_outbox(status="dead" if dead else None, limit=limit)
     store.close()
@@ -304,6 +329,11 @@ def audit_verify(config: str | None, anchor: str | None) -> None:
     """Recompute the hash chains and checkpoints; report every edited or deleted row (exit 1 if any)."""
     from connector.audit import verify_store
 
+    missing = _missing_store(config)
+    if missing is not None:  # an absent trail is trivially whole, but say so and create nothing
+        click.echo(f"warning: no store at {missing}; nothing to verify (pass --config?)", err=True)
+        click.echo("audit chain OK: 0 row(s), last id -, head -")
+        return
     store = _runtime_store(config)
     result = verify_store(store, anchor=anchor)
     store.close()
@@ -345,7 +375,7 @@ def audit_export(config: str | None, since: str | None, output: str | None) -> N
     from connector.audit import export_lines
 
     start = _since(since)
-    store = _runtime_store(config)
+    store = _existing_store(config)
     lines = export_lines(store.iter_audit(), since=iso(start) if start else None)
     count = 0
     if output:
@@ -363,14 +393,21 @@ def audit_export(config: str | None, since: str | None, output: str | None) -> N
 @audit.command("show")
 @click.option("--config", "-c", help=CONFIG_HELP)
 @click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a timeline.")
-@click.argument("conversation_id")
+@click.argument("conversation_id", metavar="CONVERSATION_OR_HANDOFF_ID")
 def audit_show(config: str | None, as_json: bool, conversation_id: str) -> None:
-    """Print the audit timeline of one conversation (also: handoff audit CONVERSATION_ID)."""
-    store = _runtime_store(config)
+    """Print the audit timeline of one conversation, or of a handoff's conversation (also: handoff
+    audit ID)."""
+    store = _existing_store(config)
     rows = list(store.iter_audit(conversation_id))
+    if not rows:
+        with store.reading() as tx:
+            handoff = tx.get_handoff(conversation_id)
+        if handoff is not None:
+            click.echo(f"handoff {handoff.id} is in conversation {handoff.conversation_id}", err=True)
+            rows = list(store.iter_audit(handoff.conversation_id))
     store.close()
     if not rows:
-        _fail(f"no audit rows for conversation {conversation_id!r}")
+        _fail(f"no audit rows for conversation or handoff {conversation_id!r}")
     for row in rows:
         if as_json:
             click.echo(json.dumps({"id": row.id, "at": row.at, "action": row.action, "actor": row.actor,
@@ -397,9 +434,10 @@ def report(config: str | None, since: str, team: str | None, output: str | None)
     assert start is not None
     if team is not None and team not in settings.routing.teams:
         _fail(f"unknown team {team!r}; known: {', '.join(sorted(settings.routing.teams))}")
-    store = _runtime_store(config)
+    store = _existing_store(config)
     try:
-        data = build_report(store, start, datetime.now(UTC), team=team)
+        data = build_report(store, start, datetime.now(UTC), team=team,
+                            targets=settings.report.model_dump())
     finally:
         store.close()
     click.echo(kpi_table(data))
@@ -519,10 +557,11 @@ def widget_package(helpdesk: str, connector_url: str | None, out: str | None, co
 
     from sidebar_widget.zendesk_package import build
 
-    if connector_url is None:
-        connector_url = _load(config).server.public_url
+    settings = _load(config)
+    connector_url = connector_url or settings.server.public_url
+    author = {"name": settings.widget.app_author_name, "email": settings.widget.app_author_email}
     try:
-        path, notes = build(Path(out or "dist/handoff-zendesk-app.zip"), connector_url)
+        path, notes = build(Path(out or "dist/handoff-zendesk-app.zip"), connector_url, author)
     except ValueError as exc:
         _fail(str(exc))
     for note in notes:

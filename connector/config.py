@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 DEMO_DEFAULT_SECRET = "local-demo-secret"
 DEFAULT_API_KEY = "local-agent-key"
 DEFAULT_WIDGET_SECRET = "local-widget-secret"
+PLACEHOLDER_AUTHOR_EMAIL = "support@example.com"  # the widget app's author until config names one
 MIN_PUBLIC_API_KEY_CHARS = 32  # an API key that guards a non-loopback address
 
 
@@ -119,7 +120,7 @@ class SourceSettings(Section):
 class WorkerSettings(Section):
     enabled: bool = True
     concurrency: int = Field(default=4, ge=1, le=64)
-    max_attempts: int = Field(default=10, ge=1, le=100)
+    max_attempts: int | None = Field(default=None, ge=1, le=1000)  # None: only max_age_hours gives up
     max_age_hours: float = Field(default=24.0, gt=0, le=24 * 90)
     # delivery threads one destination (or bot source) may hold at once; null: half of them, so
     # one slow helpdesk or bot never holds every thread
@@ -229,6 +230,7 @@ class AlertsSettings(Section):
 
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"  # json: one JSON object per line, for log shippers
 
 
 _FRAME_ANCESTOR = re.compile(r"^(?:'self'|https?://(?:\*\.)?[A-Za-z0-9.-]+(?::\d{1,5})?)$")
@@ -244,6 +246,9 @@ class WidgetSettings(Section):
     stream_seconds: float = Field(default=25.0, gt=0, le=300)
     frame_ancestors: list[str] = Field(default_factory=list)
     intercom_client_secret: str | None = Field(default=None, min_length=8)
+    # The author Zendesk shows for the app `handoff widget package zendesk` builds (your team).
+    app_author_name: str = Field(default="handoff-connector", min_length=1)
+    app_author_email: str = Field(default=PLACEHOLDER_AUTHOR_EMAIL, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
     @field_validator("frame_ancestors")
     @classmethod
@@ -256,6 +261,21 @@ class WidgetSettings(Section):
                     "https://*.zendesk.com (no path, no spaces)"
                 )
         return origins
+
+
+class ReportSettings(Section):
+    """Targets the report and the dashboard mark KPIs against (docs/kpis.md)."""
+
+    repeat_context_max: float = Field(default=0.05, ge=0, le=1)
+    routing_accuracy_min: float = Field(default=0.90, ge=0, le=1)
+    draft_usage_min: float = Field(default=0.50, ge=0, le=1)
+    draft_usage_max: float = Field(default=0.70, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _band(self) -> ReportSettings:
+        if self.draft_usage_min > self.draft_usage_max:
+            raise ValueError("draft_usage_min must not be above draft_usage_max")
+        return self
 
 
 def _local_inbox_only() -> dict[str, dict[str, Any]]:
@@ -280,6 +300,7 @@ class Settings(Section):
     widget: WidgetSettings = Field(default_factory=WidgetSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     agents: list[AgentSettings] = Field(default_factory=list)  # connector/agent_config.py
+    report: ReportSettings = Field(default_factory=ReportSettings)
 
     @field_validator("sources")
     @classmethod
@@ -379,8 +400,11 @@ SHORTHANDS = {
 _STORE_LOCATION = ("url", "path", "backend")
 
 
-def _env_overrides(data: dict[str, Any], env: dict[str, str]) -> None:
+def _env_overrides(data: dict[str, Any], env: dict[str, str]) -> dict[tuple[str, ...], str]:
+    """Apply the ``HANDOFF_*`` overrides to ``data``; return which key path each variable set, so
+    an error in an overridden value names the variable, not the file or the defaults."""
     store_keys_set: set[str] = set()
+    origins: dict[tuple[str, ...], str] = {}
     for name in sorted(env):
         if not name.startswith("HANDOFF_"):
             continue
@@ -398,6 +422,7 @@ def _env_overrides(data: dict[str, Any], env: dict[str, str]) -> None:
         if keys[-1] in ("secret", "token", "password", "api_key"):
             value = raw  # secrets are strings, even when they look like numbers
         _set_path(data, keys, value)
+        origins[tuple(keys)] = name
         if len(keys) == 2 and keys[0] == "store" and keys[1] in _STORE_LOCATION:
             store_keys_set.add(keys[1])
     store = data.get("store")
@@ -405,6 +430,50 @@ def _env_overrides(data: dict[str, Any], env: dict[str, str]) -> None:
         for key in _STORE_LOCATION:
             if key not in store_keys_set:
                 store.pop(key, None)
+    return origins
+
+
+def _origin(loc: tuple[Any, ...], origins: dict[tuple[str, ...], str], env: dict[str, str]) -> str:
+    """``set by HANDOFF_X=value`` when an environment override set the key at ``loc`` (or one
+    above it), else ``""``. Secrets' values are not repeated."""
+    path = tuple(str(part) for part in loc)
+    for keys, name in origins.items():
+        if path[: len(keys)] == keys:
+            shown = "…" if keys[-1] in ("secret", "token", "password", "api_key") else env[name]
+            return f"set by {name}={shown}"
+    return ""
+
+
+def _model_fields_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the model allows at ``loc``'s parent (for "did you mean"); empty when unknown."""
+    import types
+    import typing
+
+    from pydantic import BaseModel
+
+    model: Any = Settings
+    for part in loc[:-1]:
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            field = model.model_fields.get(str(part))
+            if field is None:
+                return []
+            model = field.annotation
+        elif typing.get_origin(model) is dict:
+            model = typing.get_args(model)[1]  # a name of the user's (a source, a team): its value
+        elif typing.get_origin(model) is list and isinstance(part, int):
+            model = typing.get_args(model)[0]
+        else:
+            return []
+        while typing.get_origin(model) in (typing.Union, types.UnionType):  # X | None: its X
+            model = next((a for a in typing.get_args(model) if a is not type(None)), None)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return list(model.model_fields)
+    return []
+
+
+def _did_you_mean(loc: tuple[Any, ...]) -> str:
+    close = difflib.get_close_matches(str(loc[-1]), _model_fields_at(loc), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else ""
 
 
 def _error_path(loc: tuple[Any, ...]) -> str:
@@ -440,48 +509,63 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
     """
     env = dict(os.environ if env is None else env)
     problems: list[tuple[str, str]] = []
-    if path is None:
-        data: Any = _default_document()
-    else:
-        file = Path(path)
-        try:
-            text = file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError([("", f"cannot read config file {file}: {exc.strerror or exc}")]) from exc
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-            raise ConfigError([("", f"{file} is not valid YAML{where}: {getattr(exc, 'problem', exc)}")]) from exc
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise ConfigError([("", f"{file} must contain a mapping of sections at the top level")])
+    data = _default_document() if path is None else _read_document(Path(path))
     data = _interpolate(data, "", env, problems)
-    _env_overrides(data, env)
+    origins = _env_overrides(data, env)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        for err in exc.errors():
-            msg = err["msg"]
-            if err["type"] == "extra_forbidden":
-                msg = "unknown key"
-            elif err["type"] == "missing":
-                msg = "required key is missing"
-            problems.append((_error_path(err["loc"]), msg))
-        raise ConfigError(problems) from exc
+        raise _explained(exc, origins, env, problems) from exc
     if problems:
         raise ConfigError(problems)
-    problems.extend(check_policy(settings.policy, settings.routing))
-    problems.extend(check_store(settings.store))
-    problems.extend(check_destinations(settings))
-    problems.extend(check_sources(settings))
-    problems.extend(check_teams(settings))
-    problems.extend(check_agents(settings.agents))
+    for check in (lambda: check_policy(settings.policy, settings.routing),
+                  lambda: check_store(settings.store), lambda: check_destinations(settings),
+                  lambda: check_sources(settings), lambda: check_teams(settings),
+                  lambda: check_agents(settings.agents)):
+        problems.extend(check())
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def _read_document(file: Path) -> dict[str, Any]:
+    """The YAML file as a mapping, or ``ConfigError`` saying why not (with the line)."""
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([("", f"cannot read config file {file}: {exc.strerror or exc}")]) from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError([("", f"{file} is not valid YAML{where}: {getattr(exc, 'problem', exc)}")]) from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError([("", f"{file} must contain a mapping of sections at the top level")])
+    return data
+
+
+def _explained(exc: ValidationError, origins: Any, env: dict[str, str],
+               found: list[tuple[str, str]]) -> ConfigError:
+    """The problems ``found`` so far (an unset ``${VAR}``) and every validation problem, each with
+    its key path, and a hint where one helps (a close key name, the variable that set the value)."""
+    problems = list(found)
+    hints: dict[str, str] = {}
+    for err in exc.errors():
+        msg = err["msg"]
+        path = _error_path(err["loc"])
+        hint = [_origin(err["loc"], origins, env)]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+            hint.insert(0, _did_you_mean(err["loc"]))
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        problems.append((path, msg))
+        if any(hint):
+            hints.setdefault(path, "; ".join(h for h in hint if h))
+    return ConfigError(problems, hints)
 
 
 def check_policy(policy: PolicySettings, routing: RoutingSettings) -> list[tuple[str, str]]:
@@ -556,7 +640,8 @@ def check_teams(settings: Settings) -> list[tuple[str, str]]:
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=getattr(logging, settings.logging.level),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    """Root logging as ``logging:`` says: level, and text or JSON lines with their ids
+    (``connector/logs.py``)."""
+    from connector.logs import configure
+
+    configure(settings.logging.level, settings.logging.format)

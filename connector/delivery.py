@@ -32,6 +32,7 @@ from connector.errors import (
     ProblemError,
     TransientDeliveryError,
 )
+from connector.logs import log_fields
 from connector.runtime import Runtime
 from connector.schemas import HandoffPayload
 from connector.store import OutboxRow
@@ -216,7 +217,7 @@ class Worker:
                 data={"outbox_id": row.id, "attempts": row.attempts, "result": result},
             )
         metrics.safely(self.runtime, lambda m: m.deliveries.labels(row.kind, row.target, "delivered").inc())
-        logger.info("outbox row %s delivered to %s", row.id, row.target)
+        logger.info("outbox row %s delivered to %s", row.id, row.target, extra=log_fields(row))
 
     def _deferred(self, row: OutboxRow, exc: Deferred) -> None:
         """Our own limiter held the row back: nothing was sent, so no attempt is spent.
@@ -251,7 +252,8 @@ class Worker:
             error += f" | response: {exc.response[:500]}"
         age = now.timestamp() - row.created_at
         too_old = age >= runtime.settings.worker.max_age_hours * 3600
-        out_of_attempts = row.attempts >= runtime.settings.worker.max_attempts
+        cap = runtime.settings.worker.max_attempts
+        out_of_attempts = cap is not None and row.attempts >= cap
         with runtime.store.atomic() as tx:
             if exc.permanent or out_of_attempts or too_old:
                 reason = (error if exc.permanent
@@ -271,7 +273,8 @@ class Worker:
                 metrics.safely(runtime, lambda m: (m.deliveries.labels(row.kind, row.target, "dead").inc(),
                                                    m.dead_letters.labels(row.kind, row.target).inc()))
                 logger.error("outbox row %s to %s DEAD-LETTERED after %s attempts: %s (the vendor's answer "
-                             "is on the row: handoff outbox list --dead)", row.id, row.target, row.attempts, said)
+                             "is on the row: handoff outbox list --dead)", row.id, row.target, row.attempts, said,
+                             extra=log_fields(row))
                 return
             delay = backoff_seconds(runtime, row.attempts, exc.retry_after)
             tx.finish_outbox(row.id, self.worker_id, now.timestamp(), status="pending",
@@ -279,7 +282,7 @@ class Worker:
         metrics.safely(runtime, lambda m: (m.deliveries.labels(row.kind, row.target, "retry").inc(),
                                            m.retries.labels(row.kind, row.target).inc()))
         logger.warning("outbox row %s to %s failed (attempt %s), retry in %.1fs: %s",
-                       row.id, row.target, row.attempts, delay, said)
+                       row.id, row.target, row.attempts, delay, said, extra=log_fields(row))
 
     # the loop -----------------------------------------------------------------------------------
     def start(self) -> None:

@@ -31,12 +31,22 @@ class HandoffError(Exception):
 
 
 class ConfigError(HandoffError):
-    def __init__(self, problems: list[tuple[str, str]]):
+    """Every problem of a configuration, as (key path, message); ``hints`` (by key path) say how to
+    fix one — "did you mean", or which environment variable set the value — on a line of its own."""
+
+    def __init__(self, problems: list[tuple[str, str]], hints: dict[str, str] | None = None):
         self.problems = problems
+        self.hints = hints or {}
         super().__init__("; ".join(f"{path}: {msg}" for path, msg in problems))
 
     def lines(self) -> list[str]:
-        return [f"{path}: {msg}" if path else msg for path, msg in self.problems]
+        out, hinted = [], set()
+        for path, msg in self.problems:
+            out.append(f"{path}: {msg}" if path else msg)
+            if path in self.hints and path not in hinted:  # once, under the first problem there
+                hinted.add(path)
+                out.append(f"  {path}: {self.hints[path]}")
+        return out
 
 
 class ProblemError(HandoffError):

@@ -92,8 +92,19 @@ def _page_paths(hid: dict[str, Any]) -> dict[str, Any]:
         "/dashboard": {"get": {
             "summary": "The handoff report (HTML; docs/operations.md)", "security": AGENT_AUTH,
             "parameters": [key, {"name": "since", "in": "query", "schema": text},
-                           {"name": "team", "in": "query", "schema": text}],
+                           {"name": "team", "in": "query", "schema": text},
+                           {"name": "source", "in": "query", "schema": text}],
             "responses": {"200": _html("The report"), **_problems(400, 401)}}},
+        "/": {"get": {"summary": "Landing page: version, store readiness, links",
+                      "responses": {"200": _html("The page")}}},
+        "/docs": {"get": {"summary": "This document, rendered (Swagger UI from the installed package)",
+                          "responses": {"200": _html("The page")}}},
+        "/docs/init.js": {"get": {"summary": "The script that starts Swagger UI on /docs",
+                                  "responses": {"200": {"description": "JavaScript"}}}},
+        "/docs/static/{name}": {"get": {
+            "summary": "Swagger UI's files",
+            "parameters": [{"name": "name", "in": "path", "required": True, "schema": text}],
+            "responses": {"200": {"description": "A file"}, **_problems(404)}}},
         "/v1/intercom/canvas/initialize": canvas,
         "/v1/intercom/canvas/submit": canvas,
     }

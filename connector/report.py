@@ -7,6 +7,7 @@ drawn here, with the target lines (repeat-context under 5 %, routing accuracy ov
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 from html import escape
 from typing import Any
@@ -15,9 +16,11 @@ from jinja2 import Environment, Template
 from markupsafe import Markup
 
 from connector.clock import iso
-from connector.kpis import compute
+from connector.kpis import aggregate, compute, off_target
 from connector.report_template import TEMPLATE
 
+PERIODS = [("24h", "last 24 hours"), ("7d", "last 7 days"), ("30d", "last 30 days"),
+           ("90d", "last 90 days")]
 PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#9ca3af"]
 FIRST_RESPONSE_BUCKETS = [
     (60, "<1m"),
@@ -33,14 +36,31 @@ FIRST_RESPONSE_BUCKETS = [
 
 
 def build_report(
-    store: Any, start: datetime, end: datetime, *, team: str | None = None
+    store: Any,
+    start: datetime,
+    end: datetime,
+    *,
+    team: str | None = None,
+    source: str | None = None,
+    targets: dict[str, float] | None = None,
+    from_raw: bool = False,
 ) -> dict[str, Any]:
-    """Query the store for [start, end) and compute the KPIs. An empty period is a valid report."""
+    """Query the store for [start, end) and compute the KPIs. An empty period is a valid report.
+
+    Reads the per-handoff KPI rows (``Tx.list_handoff_kpis``); ``from_raw`` recomputes them from
+    the raw tables instead (the slow path: the tests prove both give the same report)."""
     if end < start:  # a clock that jumped back: report the empty period rather than fail
         end = start
     with store.reading() as tx:
-        data = tx.report_data(iso(start), iso(end), team)
-    kpis = compute(data, team=team)
+        if from_raw:
+            kpis = compute(tx.report_data(iso(start), iso(end), team), team=team, source=source,
+                           targets=targets)
+        else:
+            kpis = aggregate(
+                tx.list_handoff_kpis(iso(start), iso(end)),
+                conversations=tx.count_conversations(iso(start), iso(end)),
+                since=iso(start), until=iso(end), team=team, source=source, targets=targets,
+            )
     span = (end.date() - start.date()).days + 1
     kpis["days"] = (
         [(start + timedelta(days=i)).date().isoformat() for i in range(span)]
@@ -71,33 +91,44 @@ def kpi_rows(k: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(KPI, value, target or note) for the table printed by the CLI and shown on the page."""
     t = k["targets"]
     fr, ht, rc, dr = k["first_response"], k["handle_time"], k["repeat_context"], k["drafts"]
-    draft_note = f"target {t['draft_usage_min']:.0%}–{t['draft_usage_max']:.0%}"
+    off = off_target(k)
+    draft_note = _mark(off["draft_usage"],
+                       f"target {t['draft_usage_min']:.0%}–{t['draft_usage_max']:.0%}")
     if not dr["available"]:
         draft_note = "no draft events recorded"
+    elif dr["usage"] is None:
+        draft_note = "no data: no handoff had a draft"
+    routing_note = _mark(
+        off["routing_accuracy"],
+        f"target > {t['routing_accuracy_min']:.0%}; {k['routing']['reassigned']} reassigned",
+    )
+    if k["routing"]["accuracy"] is None:
+        routing_note = "no data: no agent acted on a handoff"
+    repeat_note = _mark(
+        off["repeat_context"], f"target < {t['repeat_context_max']:.0%}; {rc['observed']} observed"
+    )
+    if rc["rate"] is None:
+        repeat_note = "no data: no messages after a handoff"
     return [
         ("Conversations", str(k["conversations"]), ""),
         ("Handoffs", str(k["handoffs"]), ""),
         ("Handoff rate", pct(k["handoff_rate"]), ""),
         ("First agent response p50", dur(fr["p50"]), f"{fr['count']} responded"),
         ("First agent response p90", dur(fr["p90"]), ""),
-        ("Handle time, bot (p50)", dur(ht["bot_p50"]), ""),
+        (
+            "Handle time, bot (p50)",
+            dur(ht["bot_p50"]),
+            f"{ht['bot_count']} timed: first turn → last turn before the handoff",
+        ),
         (
             "Handle time, human (p50)",
             dur(ht["human_p50"]),
             f"{ht['human_count']} handed back by agents",
         ),
-        (
-            "Routing accuracy",
-            pct(k["routing"]["accuracy"]),
-            f"target > {t['routing_accuracy_min']:.0%}; {k['routing']['reassigned']} reassigned",
-        ),
+        ("Routing accuracy", pct(k["routing"]["accuracy"]), routing_note),
         ("Draft usage", pct(dr["usage"]), draft_note),
         ("Drafts sent unedited", pct(dr["unedited_share"]), f"of {dr['sent']} sent"),
-        (
-            "Repeat-context rate",
-            pct(rc["rate"]),
-            f"target < {t['repeat_context_max']:.0%}; {rc['observed']} observed",
-        ),
+        ("Repeat-context rate", pct(rc["rate"]), repeat_note),
         (
             "CSAT (post-escalation)",
             "n/a"
@@ -107,6 +138,13 @@ def kpi_rows(k: dict[str, Any]) -> list[tuple[str, str, str]]:
         ),
         ("Handed back after no answer", str(k["timed_out"]), ""),
     ]
+
+
+OFF_TARGET = "OFF TARGET"
+
+
+def _mark(off: bool, note: str) -> str:
+    return f"{OFF_TARGET}: {note}" if off else note
 
 
 def kpi_table(k: dict[str, Any]) -> str:
@@ -135,7 +173,7 @@ def _svg(width: int, height: int, body: str, label: str) -> Markup:
 
 
 def stacked_days(per_day: dict[str, dict[str, int]], days: list[str], series: list[str]) -> Markup:
-    """Handoffs per day, stacked by reason."""
+    """Handoffs per day, stacked by the reason that decided each one (so each counts once)."""
     width, height, left, bottom = 720, 260, 40, 40
     totals = [sum(per_day.get(d, {}).values()) for d in days]
     top = max(totals + [1])
@@ -176,7 +214,7 @@ def stacked_days(per_day: dict[str, dict[str, int]], days: list[str], series: li
             f'fill="{PALETTE[j % len(PALETTE)]}"/><text x="{left + j * 110 + 14}" y="{height - 5}" '
             f'font-size="11">{escape(name[:14])}</text>'
         )
-    return _svg(width, height, "".join(parts), "Handoffs per day by reason")
+    return _svg(width, height, "".join(parts), "Handoffs per day by deciding reason")
 
 
 def histogram(values: list[float]) -> Markup:
@@ -260,10 +298,17 @@ def _template() -> Template:
     return Environment(autoescape=True).from_string(TEMPLATE)
 
 
-def render_html(k: dict[str, Any], *, generated_at: datetime | None = None) -> str:
+def render_html(
+    k: dict[str, Any], *, generated_at: datetime | None = None, nav: dict[str, Any] | None = None
+) -> str:
+    """The report page. ``nav`` (the dashboard only) adds the links between the connector's pages
+    and the filter form: ``{"since": "7d", "teams": [...], "sources": [...], "key": str | None}``."""
     t = k["targets"]
-    series = [name for name, _ in k["top_reasons"][:6]]
-    if len(k["top_reasons"]) > 6:
+    primary: Counter[str] = Counter()
+    for counts in k["per_day"].values():
+        primary.update(counts)
+    series = [name for name, _ in primary.most_common(6)]
+    if len(primary) > 6:
         series.append("other")
     routing = [(team, row["accuracy"]) for team, row in k["routing"]["by_team"].items()]
     charts = {
@@ -292,5 +337,8 @@ def render_html(k: dict[str, Any], *, generated_at: datetime | None = None) -> s
         k=k,
         rows=kpi_rows(k),
         charts=charts,
+        off_marker=OFF_TARGET,
+        nav=nav,
+        periods=PERIODS,
         generated_at=iso(generated_at) if generated_at else k["until"],
     )

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -126,6 +126,35 @@ def next_opening(team: TeamSettings, now: datetime) -> datetime | None:
             if candidate > local:
                 return candidate
     return None
+
+
+def business_deadline(team: TeamSettings | None, start: datetime, minutes: float) -> datetime:
+    """``start`` plus ``minutes`` of the team's open time (its hours, in its time zone): a window
+    that starts at night counts from the opening. No team or no hours: plain minutes. Hours that
+    never open within 60 days (a config with no usable span) also fall back to plain minutes."""
+    if team is None or not team.hours or minutes <= 0:
+        return start + timedelta(minutes=minutes)
+    zone = ZoneInfo(team.timezone)
+    local = start.astimezone(zone)
+    left = timedelta(minutes=minutes)
+    cursor = local
+    spans = _spans(team)
+    for ahead in range(60):
+        day = (local + timedelta(days=ahead)).date()
+        opens = sorted((s, e) for days, s, e in spans if day.weekday() in days)
+        for s, e in opens:
+            begin = datetime(day.year, day.month, day.day, tzinfo=zone) + timedelta(minutes=s)
+            end = datetime(day.year, day.month, day.day, tzinfo=zone) + timedelta(minutes=e)
+            begin = max(begin, cursor)  # overlapping spans count once
+            if end <= begin:
+                continue
+            # elapsed time in UTC, so a DST change inside a span counts real minutes
+            room = end.astimezone(UTC) - begin.astimezone(UTC)
+            if left <= room:
+                return (begin.astimezone(UTC) + left).astimezone(start.tzinfo)
+            left -= room
+            cursor = end
+    return start + timedelta(minutes=minutes)
 
 
 def estimate_wait(

@@ -137,7 +137,7 @@ def _ingest_once(runtime: Runtime, source: str, event: Event, *, locked: bool) -
     if plan is not None:
         runtime.waker.notify()
         logger.info("handoff opened", extra={"conversation": decided.conversation.id,
-                                             "handoff": plan.handoff.id})
+                                             "handoff": plan.handoff.id, "source": source})
     return response
 
 
@@ -310,7 +310,10 @@ def claim_in(runtime: Runtime, tx: Tx, handoff_id: str, body: Claim, after: Afte
     tx.update_handoff(handoff_id, status="with_agent", claimed_by=body.actor, updated_at=iso(now))
     live.bridge_join(tx, runtime, handoff, conversation, body.actor, now)
     waited = _agent_responded(tx, handoff, body.actor, now, via="claim")
-    after += [lambda: _observe_first_response(runtime, handoff, waited), runtime.waker.notify]
+    after += [lambda: logger.info("handoff claimed", extra={
+                  "conversation": conversation.id, "handoff": handoff_id, "source": handoff.source,
+                  "agent": body.actor}),
+              lambda: _observe_first_response(runtime, handoff, waited), runtime.waker.notify]
     return control_of(conversation)
 
 
@@ -341,7 +344,10 @@ def handback_in(runtime: Runtime, tx: Tx, handoff_id: str, body: Handback, after
     tx.append_audit(at=stamp, action="handback", actor=body.actor, conversation_id=conversation.id,
                     handoff_id=handoff_id, reason=body.resolution or "handed back",
                     data={"note_chars": len(body.note), "resume_hint": body.resume_hint})
-    after += [runtime.waker.notify,
+    after += [lambda: logger.info("handoff handed back", extra={
+                  "conversation": conversation.id, "handoff": handoff_id, "source": handoff.source,
+                  "agent": body.actor}),
+              runtime.waker.notify,
               lambda: metrics.safely(runtime, lambda m: m.handbacks.labels("agent").inc())]
     return control_of(conversation)
 

@@ -26,9 +26,9 @@ from connector.config import (
     SlackChannelSettings,
     WebhookChannelSettings,
 )
+from connector.deadline import post_within
 from connector.outbox import Alert
 from integrations.base import PermanentDeliveryError, TransientDeliveryError, error_for_status
-from integrations.deadline import post_within
 
 # --- notifiers ------------------------------------------------------------------------------------
 

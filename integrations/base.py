@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal, Protocol, Self, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from connector.deadline import WatchedAdapter, within  # re-exported, as the fields below
 from connector.errors import (  # re-exported: integrations import errors from here
     TRANSIENT_STATUSES,
     ConfigError,
@@ -30,7 +31,6 @@ from connector.errors import (  # re-exported: integrations import errors from h
     parse_retry_after,
 )
 from connector.schemas import HandoffPayload
-from integrations.deadline import WatchedAdapter, within  # re-exported, as the fields below
 from integrations.fields import (  # re-exported: a helpdesk package imports only integrations.base
     Contact,
     clean,

@@ -69,10 +69,21 @@ def check_manifest(manifest: dict[str, Any], app_dir: Path = APP_DIR) -> list[st
         problems.append("frameworkVersion must be '2.0'")
     if not isinstance(manifest.get("domainWhitelist", []), list):
         problems.append("domainWhitelist must be a list of domains")
+    problems += _location_problems(manifest, app_dir)
+    translations = app_dir / "translations" / f"{manifest.get('defaultLocale', 'en')}.json"
+    labels = json.loads(translations.read_text()).get("app", {}) if translations.is_file() else {}
+    if not labels.get("name") or not labels.get("short_description"):
+        problems.append(f"{translations.name} needs app.name and app.short_description")
+    for i, param in enumerate(manifest.get("parameters", [])):
+        problems += _parameter_problems(f"parameters[{i}]", param, labels, translations.name)
+    return problems
+
+
+def _location_problems(manifest: dict[str, Any], app_dir: Path) -> list[str]:
     locations = (manifest.get("location") or {}).get("support")
     if not isinstance(locations, dict) or not locations:
-        problems.append("location.support must name at least one location")
-        locations = {}
+        return ["location.support must name at least one location"]
+    problems: list[str] = []
     for name, spec in locations.items():
         if name not in SUPPORT_LOCATIONS:
             problems.append(f"location.support.{name}: not a Support location")
@@ -85,20 +96,20 @@ def check_manifest(manifest: dict[str, Any], app_dir: Path = APP_DIR) -> list[st
             problems.append(f"location.support.{name}: url is required")
         elif not url.startswith(("http://", "https://")) and not (app_dir / url).is_file():
             problems.append(f"location.support.{name}: {url} is not in the app")
-    translations = app_dir / "translations" / f"{manifest.get('defaultLocale', 'en')}.json"
-    labels = json.loads(translations.read_text()).get("app", {}) if translations.is_file() else {}
-    if not labels.get("name") or not labels.get("short_description"):
-        problems.append(f"{translations.name} needs app.name and app.short_description")
-    for i, param in enumerate(manifest.get("parameters", [])):
-        where = f"parameters[{i}]"
-        if set(param) - PARAMETER_KEYS:
-            problems.append(f"{where}: unknown keys {sorted(set(param) - PARAMETER_KEYS)}")
-        if param.get("type") not in PARAMETER_TYPES:
-            problems.append(f"{where}: type must be one of {sorted(PARAMETER_TYPES)}")
-        if param.get("secure") and "default" in param:
-            problems.append(f"{where}: a secure parameter cannot have a default")
-        if not labels.get("parameters", {}).get(param.get("name"), {}).get("label"):
-            problems.append(f"{where}: no label in {translations.name}")
+    return problems
+
+
+def _parameter_problems(where: str, param: dict[str, Any], labels: dict[str, Any],
+                        translations: str) -> list[str]:
+    problems: list[str] = []
+    if set(param) - PARAMETER_KEYS:
+        problems.append(f"{where}: unknown keys {sorted(set(param) - PARAMETER_KEYS)}")
+    if param.get("type") not in PARAMETER_TYPES:
+        problems.append(f"{where}: type must be one of {sorted(PARAMETER_TYPES)}")
+    if param.get("secure") and "default" in param:
+        problems.append(f"{where}: a secure parameter cannot have a default")
+    if not labels.get("parameters", {}).get(param.get("name"), {}).get("label"):
+        problems.append(f"{where}: no label in {translations}")
     return problems
 
 
@@ -119,10 +130,22 @@ def _png(size: int, rgb: tuple[int, int, int] = (29, 78, 137)) -> bytes:
     )
 
 
-def build(out: Path, connector_url: str | None = None) -> tuple[Path, list[str]]:
-    """Write the zip; return it and the notes worth telling the user. Raise ValueError on problems."""
+def build(
+    out: Path, connector_url: str | None = None, author: dict[str, str] | None = None
+) -> tuple[Path, list[str]]:
+    """Write the zip; return it and the notes worth telling the user. Raise ValueError on problems,
+    and without a connector URL (the app could not reach the connector: an empty domain whitelist
+    keeps Zendesk from sending the shared secret). ``author``: ``{name, email}`` for the manifest."""
     manifest = json.loads((APP_DIR / "manifest.json").read_text())
     notes: list[str] = []
+    if author:
+        manifest["author"] = {**manifest["author"], **author}
+    if manifest["author"].get("email") == "support@example.com":
+        notes.append("the app's author e-mail is the placeholder support@example.com: set "
+                     "widget.app_author_email (and app_author_name) in the config")
+    if not connector_url:
+        raise ValueError("no connector URL: pass --connector-url https://… or set server.public_url; "
+                         "without it the app cannot reach the connector")
     if connector_url:
         parts = urlsplit(connector_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -134,11 +157,6 @@ def build(out: Path, connector_url: str | None = None) -> tuple[Path, list[str]]
                 param["default"] = connector_url.rstrip("/")
         if parts.scheme != "https" or parts.hostname in ("127.0.0.1", "localhost"):
             notes.append(f"{connector_url} is not a public https URL: Zendesk cannot reach it")
-    else:
-        notes.append(
-            "no --connector-url: domainWhitelist is empty, so the secure shared secret "
-            "will not be sent; rebuild with the connector's public URL"
-        )
     problems = check_manifest(manifest)
     if problems:
         raise ValueError("manifest.json: " + "; ".join(problems))

@@ -140,3 +140,39 @@ def test_check_config_cli(tmp_path):  # type: ignore[no-untyped-def]
 def test_example_is_valid_yaml_with_every_section():
     data = yaml.safe_load(EXAMPLE.read_text())
     assert set(data) == set(Settings.model_fields)
+
+
+# --- issue 19: hints, overrides named, no sources ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text,env,hint",
+    [
+        ("server:\n  prot: 1\n", {}, "  server.prot: did you mean 'port'?"),
+        ("logging:\n  levle: INFO\n", {}, "  logging.levle: did you mean 'level'?"),
+        ("reminders:\n  windw_minutes: 3\n", {},
+         "  reminders.windw_minutes: did you mean 'response_window_minutes'?"),
+        ("reminders:\n  qqq: 3\n", {}, None),
+        ("{}\n", {"HANDOFF_SERVER__PORT": "abc"}, "  server.port: set by HANDOFF_SERVER__PORT=abc"),
+        ("{}\n", {"HANDOFF_SERVER__PROT": "1"},
+         "  server.prot: did you mean 'port'?; set by HANDOFF_SERVER__PROT=1"),
+    ],
+    ids=["typo", "nested-typo", "far-typo", "no-close-key", "env-value", "env-typo"],
+)
+def test_hints_say_did_you_mean_and_which_variable(tmp_path, text, env, hint):  # type: ignore[no-untyped-def]
+    found = problems(tmp_path, text, env=env)
+    hints = [line for line in found if line.startswith("  ")]
+    assert hints == ([hint] if hint else [])
+
+
+def test_check_config_blames_the_variable_not_the_defaults():  # type: ignore[no-untyped-def]
+    result = CliRunner().invoke(main, ["check-config"], env={"HANDOFF_SERVER__PORT": "abc", "HANDOFF_CONFIG": ""})
+    assert result.exit_code == 1
+    assert "set by HANDOFF_SERVER__PORT=abc" in result.output
+    assert "1 problem(s) in the built-in defaults with HANDOFF_* overrides" in result.output
+
+
+def test_no_sources_is_a_warning_that_no_bot_can_post(tmp_path):  # type: ignore[no-untyped-def]
+    config = write(tmp_path, "sources: {}\n")
+    result = CliRunner().invoke(main, ["check-config", str(config)], env={})
+    assert result.exit_code == 0 and "warning: no bot sources (sources:): no bot can post events" in result.output

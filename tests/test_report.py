@@ -269,7 +269,8 @@ def test_cli_report_bad_input_is_one_line(settings, args, message):  # type: ign
     assert result.output.startswith(message)
 
 
-def test_cli_report_on_an_empty_store(settings):  # type: ignore[no-untyped-def]
+def test_cli_report_on_an_empty_store(settings, runtime):  # type: ignore[no-untyped-def]
+    # ``runtime`` creates the (empty) store: a missing one is refused (test_report_kpis.py)
     result = CliRunner().invoke(
         main, ["report", "--team", "general"], env={"HANDOFF_DB": settings.store.path}
     )

@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 import pytest
 
 from connector.config import load_config
-from connector.routing import estimate_wait, guess_team, is_open, next_opening, route
+from connector.routing import (
+    business_deadline,
+    estimate_wait,
+    guess_team,
+    is_open,
+    next_opening,
+    route,
+)
 from connector.routing_config import RoutingSettings, TeamSettings, parse_hours
 from connector.schemas import BotContext, Customer, Decision, Message
 
@@ -252,3 +259,31 @@ def test_check_config_explains_routing(tmp_path, yaml_text, expected):  # type: 
     with pytest.raises(ConfigError) as info:
         load_config(path, env={})
     assert any(expected in line for line in info.value.lines()), info.value.lines()
+
+
+# --- business minutes (issue 19: groundwork for reminders that respect team hours) -----------------
+
+_OFFICE = TeamSettings(timezone="Europe/Berlin", hours=["mon-fri 08:00-17:00"])
+
+
+@pytest.mark.parametrize(
+    "team,start,minutes,due",
+    [
+        (None, datetime(2026, 12, 1, 21, 17, tzinfo=UTC), 10, datetime(2026, 12, 1, 21, 27, tzinfo=UTC)),
+        (TeamSettings(), datetime(2026, 12, 1, 21, 17, tzinfo=UTC), 10, datetime(2026, 12, 1, 21, 27, tzinfo=UTC)),
+        # Tuesday 11:00 Berlin (10:00 UTC), open: plain minutes
+        (_OFFICE, datetime(2026, 12, 1, 10, 0, tzinfo=UTC), 10, datetime(2026, 12, 1, 10, 10, tzinfo=UTC)),
+        # Tuesday 21:17 Berlin: counts from Wednesday 08:00 Berlin (07:00 UTC)
+        (_OFFICE, datetime(2026, 12, 1, 20, 17, tzinfo=UTC), 10, datetime(2026, 12, 2, 7, 10, tzinfo=UTC)),
+        # 16:55 Berlin: 5 minutes today, 5 tomorrow
+        (_OFFICE, datetime(2026, 12, 1, 15, 55, tzinfo=UTC), 10, datetime(2026, 12, 2, 7, 5, tzinfo=UTC)),
+        # Friday 16:55 Berlin: the rest on Monday
+        (_OFFICE, datetime(2026, 12, 4, 15, 55, tzinfo=UTC), 10, datetime(2026, 12, 7, 7, 5, tzinfo=UTC)),
+        # overlapping spans count once
+        (TeamSettings(hours=["mon-fri 08:00-12:00", "mon-fri 10:00-13:00"]),
+         datetime(2026, 12, 1, 12, 50, tzinfo=UTC), 20, datetime(2026, 12, 2, 8, 10, tzinfo=UTC)),
+    ],
+    ids=["no-team", "no-hours", "open", "at-night", "across-closing", "weekend", "overlap"],
+)
+def test_business_deadline_counts_open_minutes(team, start, minutes, due):  # type: ignore[no-untyped-def]
+    assert business_deadline(team, start, minutes) == due

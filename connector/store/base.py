@@ -354,7 +354,41 @@ class Tx(ABC):
 
     @abstractmethod
     def report_data(self, since: str, until: str, team: str | None = None) -> dict[str, Any]:
-        """The rows the KPIs are computed from (``connector/kpis.py``), for handoffs in [since, until)."""
+        """The raw rows the KPIs are computed from (``connector/kpis.py``), for handoffs in
+        [since, until): the slow path, kept to prove the KPI rows right and to back-fill them."""
+
+    # KPI rows: one per handoff, kept current in the same transaction as what they summarise -----
+    @abstractmethod
+    def put_handoff_kpis(self, row: dict[str, Any]) -> None:
+        """Insert or replace the handoff's KPI row (``kpis.ROW_FIELDS``)."""
+
+    @abstractmethod
+    def list_handoff_kpis(self, since: str, until: str) -> list[tuple[Any, ...]]:
+        """The KPI rows of handoffs opened in [since, until), in any order, each a tuple of its
+        values in ``kpis.LIST_FIELDS`` order (tuples: 100,000 dicts would cost more than the read)."""
+
+    @abstractmethod
+    def count_conversations(self, since: str, until: str) -> int:
+        """How many conversations started in [since, until)."""
+
+    def refresh_handoff_kpis(self, handoff_id: str) -> None:
+        """Recompute the handoff's KPI row from its facts (built from the read verbs, so every store
+        gets it). A store calls it for every write verb that changes what a row summarises:
+        ``insert_handoff``, ``update_handoff`` (team, payload, claim, handback), ``add_fact``,
+        ``add_draft_event``, and ``add_messages`` (agent or customer messages: for each of the
+        conversation's handoffs), inside the same transaction: at once, or once per handoff just
+        before COMMIT (SQLite does that), as long as ``list_handoff_kpis`` in the same
+        transaction sees the result."""
+        from connector.kpis import row_from_store
+
+        handoff = self.get_handoff(handoff_id)
+        if handoff is None:
+            return
+        self.put_handoff_kpis(row_from_store(
+            handoff, self.get_conversation(handoff.conversation_id),
+            self.list_messages(handoff.conversation_id), self.list_facts(handoff_id),
+            [e["action"] for e in self.list_draft_events(handoff_id)],
+        ))
 
     # local inbox -------------------------------------------------------------------------------
     @abstractmethod

@@ -47,84 +47,96 @@ def webhook_events(
     handoff_id = handoff_id_of(item, settings)
     if not handoff_id:
         return []
-    ours, raw = settings.admin_id, str(notification.get("id") or "")
-    teams = {v: k for k, v in settings.team_ids.items()}
-    parts = parts_of(item)
+    seen = _Notification(notification, item, settings, str(handoff_id))
+    if settings.handback_tag and settings.handback_tag.lower() in _tags_added(item):
+        note = next((p for p in reversed(seen.parts)
+                     if p.get("part_type") == "note" and author_id(p) != seen.ours), None)
+        return [seen.event("handback", note, note=plain_text(note.get("body")) if note else None)]
+    if topic.endswith(".admin.replied") or topic == "ticket.admin.replied":
+        return seen.replied()
+    if topic.endswith(".admin.noted") or topic == "ticket.note.created":
+        return seen.noted()
+    if topic.endswith(".admin.assigned"):
+        return seen.assigned(routed_team)
+    if topic.endswith(".admin.closed") or (
+        topic in ("ticket.closed", "ticket.state.updated") and item.get("open") is False
+    ):
+        return [seen.event("solved", seen.last("close"))]
+    return []
 
-    def last(*types: str) -> dict[str, Any] | None:
-        return next((p for p in reversed(parts) if p.get("part_type") in types), None)
 
-    def event(kind: HelpdeskEventKind, part: dict[str, Any] | None, **kw: Any) -> HelpdeskEvent:
+def _tags_added(item: dict[str, Any]) -> list[str]:
+    added = item.get("tags_added")
+    if not isinstance(added, dict):
+        return []
+    return [str(t.get("name", "")).lower() for t in added.get("tags", []) if isinstance(t, dict)]
+
+
+class _Notification:
+    """One notification about one of our handoffs, and how its parts become events."""
+
+    def __init__(self, notification: dict[str, Any], item: dict[str, Any],
+                 settings: IntercomSettings, handoff_id: str) -> None:
+        self.notification, self.item, self.settings = notification, item, settings
+        self.handoff_id = handoff_id
+        self.ours, self.raw = settings.admin_id, str(notification.get("id") or "")
+        self.teams = {v: k for k, v in settings.team_ids.items()}
+        self.parts = parts_of(item)
+
+    def last(self, *types: str) -> dict[str, Any] | None:
+        return next((p for p in reversed(self.parts) if p.get("part_type") in types), None)
+
+    def event(self, kind: HelpdeskEventKind, part: dict[str, Any] | None, **kw: Any) -> HelpdeskEvent:
         author = (part or {}).get("author") or {}
         actor = author.get("name") or (
             f"intercom admin {author['id']}" if author.get("id") else None
         )
-        at = (part or {}).get("created_at") or notification.get("created_at")
+        at = (part or {}).get("created_at") or self.notification.get("created_at")
         return HelpdeskEvent(
             kind,
-            str(handoff_id),
-            ticket_id=str(item.get("id") or "") or None,
+            self.handoff_id,
+            ticket_id=str(self.item.get("id") or "") or None,
             actor=kw.pop("actor", actor),
-            raw_id=f"{raw}:{kind}" if raw else None,
+            raw_id=f"{self.raw}:{kind}" if self.raw else None,
             at=datetime.fromtimestamp(at, UTC) if isinstance(at, int) else None,
             **kw,
         )
 
-    def team_name(team_id: Any) -> str | None:
-        return (
-            teams.get(str(team_id), f"intercom:{team_id}")
-            if team_id not in (None, "", 0, "0")
-            else None
-        )
+    def team_name(self, team_id: Any) -> str | None:
+        if team_id in (None, "", 0, "0"):
+            return None
+        return self.teams.get(str(team_id), f"intercom:{team_id}")
 
-    added = (
-        [
-            str(t.get("name", "")).lower()
-            for t in (item.get("tags_added") or {}).get("tags", [])
-            if isinstance(t, dict)
-        ]
-        if isinstance(item.get("tags_added"), dict)
-        else []
-    )
-    if settings.handback_tag and settings.handback_tag.lower() in added:
-        note = next(
-            (p for p in reversed(parts) if p.get("part_type") == "note" and author_id(p) != ours),
-            None,
-        )
-        return [event("handback", note, note=plain_text(note.get("body")) if note else None)]
-    if topic.endswith(".admin.replied") or topic == "ticket.admin.replied":
-        part = last("comment", "close", "open")
-        if part is None or author_id(part) == ours:
+    def replied(self) -> list[HelpdeskEvent]:
+        part = self.last("comment", "close", "open")
+        if part is None or author_id(part) == self.ours:
             return []
         said = plain_text(part.get("body")) if part.get("part_type") == "comment" else ""
-        return [event("agent_replied", part, text=said or None)]
-    if topic.endswith(".admin.noted") or topic == "ticket.note.created":
-        part = last("note")
-        prefix = settings.handback_note_prefix
-        if part is None or author_id(part) == ours or not prefix:
+        return [self.event("agent_replied", part, text=said or None)]
+
+    def noted(self) -> list[HelpdeskEvent]:
+        part = self.last("note")
+        prefix = self.settings.handback_note_prefix
+        if part is None or author_id(part) == self.ours or not prefix:
             return []
         text = plain_text(part.get("body"))
         if not text.lower().startswith(prefix.lower()):
             return []
-        return [event("handback", part, note=text[len(prefix) :].strip(" :-\n") or None)]
-    if topic.endswith(".admin.assigned"):
-        part = last("assignment", "default_assignment")
-        if part is not None and author_id(part) == ours:
+        return [self.event("handback", part, note=text[len(prefix) :].strip(" :-\n") or None)]
+
+    def assigned(self, routed_team: str | None) -> list[HelpdeskEvent]:
+        part = self.last("assignment", "default_assignment")
+        if part is not None and author_id(part) == self.ours:
             return []
         to = (part or {}).get("assigned_to") or {}
-        team = team_name(item.get("team_assignee_id"))
-        if to.get("type") == "team" or (not to and not item.get("admin_assignee_id")):
-            team = team_name(to.get("id")) or team
-            return [event("reassigned", part, team=team)] if team and team != routed_team else []
-        admin = to.get("id") or item.get("admin_assignee_id")
+        team = self.team_name(self.item.get("team_assignee_id"))
+        if to.get("type") == "team" or (not to and not self.item.get("admin_assignee_id")):
+            team = self.team_name(to.get("id")) or team
+            return [self.event("reassigned", part, team=team)] if team and team != routed_team else []
+        admin = to.get("id") or self.item.get("admin_assignee_id")
         if admin in (None, "", 0, "0"):
             return []
-        return [event("agent_assigned", part, team=team, actor=f"intercom admin {admin}")]
-    if topic.endswith(".admin.closed") or (
-        topic in ("ticket.closed", "ticket.state.updated") and item.get("open") is False
-    ):
-        return [event("solved", last("close"))]
-    return []
+        return [self.event("agent_assigned", part, team=team, actor=f"intercom admin {admin}")]
 
 
 def sign_webhook(secret: str, body: bytes) -> str:

@@ -80,7 +80,7 @@ CREATE TABLE _probe (id integer PRIMARY KEY, at double precision);
 """
 
 # One audit chain per conversation (``Tx.append_audit``): its head, and sealed checkpoints. This
-# store has always chained per conversation, so unlike SQLite's 014_audit_chains there is no older chain.
+# store has always chained per conversation, so unlike SQLite's 015_audit_chains there is no older chain.
 M002_AUDIT_CHAINS = """
 CREATE TABLE audit_heads (chain text PRIMARY KEY, hash text NOT NULL, sealed text);
 CREATE TABLE audit_checkpoints (

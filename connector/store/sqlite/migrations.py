@@ -158,7 +158,28 @@ def _m013_budgets(db: sqlite_utils.Database) -> None:
                                  not_null={"tokens", "updated_at"})
 
 
-def _m014_audit_chains(db: sqlite_utils.Database) -> None:
+def _m014_handoff_kpis(db: sqlite_utils.Database) -> None:
+    """One narrow KPI row per handoff (``connector/kpis.py``), back-filled from the raw tables, so
+    a report reads 100,000 small rows instead of joining handoffs, facts and messages."""
+    from connector.kpis import ROW_FIELDS
+    from connector.store.sqlite.reports import backfill_kpis
+
+    real = {"bot_seconds", "first_response_seconds", "human_seconds", "csat_score", "csat_scale"}
+    text = {"handoff_id", "created_at", "day", "team", "source", "primary_reason", "reasons",
+            "intent", "agent_asks"}
+    columns = ", ".join(
+        f"{f} {'REAL' if f in real else 'TEXT' if f in text else 'INTEGER'}" for f in ROW_FIELDS
+    )
+    # Clustered by opening time (a handoff's created_at never changes), so a period is one
+    # sequential range of pages rather than 100,000 index look-ups.
+    db.execute(f"CREATE TABLE handoff_kpis ({columns}, PRIMARY KEY (created_at, handoff_id))"
+               " WITHOUT ROWID")
+    db.execute("CREATE UNIQUE INDEX handoff_kpis_id ON handoff_kpis (handoff_id)")
+    _table(db, "conversations").create_index(["created_at"])  # the handoff rate's denominator
+    backfill_kpis(db.conn)
+
+
+def _m015_audit_chains(db: sqlite_utils.Database) -> None:
     """One audit chain per conversation, with a head row each and sealed checkpoints.
 
     Rows already written stay as they are, linked in one chain: the checkpoint written here
@@ -191,7 +212,8 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("011_report_columns", _m011_report_columns),
     ("012_outbox_lanes", _m012_outbox_lanes),
     ("013_budgets", _m013_budgets),
-    ("014_audit_chains", _m014_audit_chains),
+    ("014_handoff_kpis", _m014_handoff_kpis),
+    ("015_audit_chains", _m015_audit_chains),
 ]
 
 

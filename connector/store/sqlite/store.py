@@ -180,7 +180,9 @@ class SqliteStore(Store):
                 raise
             raise unavailable from exc
         try:
-            yield SqliteTx(conn)
+            tx = SqliteTx(conn)
+            yield tx
+            tx.flush_kpis()  # the KPI rows of what this transaction changed, in it
             conn.execute("COMMIT")
         except BaseException as exc:
             # After a failed COMMIT (disk full, I/O error) SQLite may or may not have rolled back:

@@ -33,6 +33,8 @@ _LANE_FREE = (
     " AND (o.lane IS NULL OR NOT EXISTS (SELECT 1 FROM outbox e WHERE e.lane = o.lane AND e.id < o.id"
     " AND e.status IN ('pending', 'delivering')))"
 )
+# The handoff columns a KPI row reads: an update touching one of them recomputes the row.
+KPI_INPUTS = frozenset({"team", "payload", "claimed_by", "handback"})
 
 
 def _j(value: Any) -> str | None:
@@ -53,6 +55,19 @@ def _l(value: str | None) -> Any:
 class SqliteTx(Tx):
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
+        # Handoffs whose KPI row a write changed: recomputed once each at the end of the
+        # transaction (``flush_kpis``, before COMMIT), not once per write verb.
+        self._kpis_due: dict[str, None] = {}
+
+    def _kpis_changed(self, handoff_id: str) -> None:
+        self._kpis_due[handoff_id] = None
+
+    def flush_kpis(self) -> None:
+        """Recompute the KPI rows this transaction's writes changed; the store calls it before COMMIT."""
+        while self._kpis_due:
+            handoff_id = next(iter(self._kpis_due))
+            del self._kpis_due[handoff_id]
+            self.refresh_handoff_kpis(handoff_id)
 
     def _one(self, sql: str, params: tuple | list = ()) -> sqlite3.Row | None:
         return self.conn.execute(sql, params).fetchone()
@@ -124,6 +139,11 @@ class SqliteTx(Tx):
                 seq += 1
                 row.seq = seq
                 inserted.append(row)
+        if any(r.role in ("agent", "customer") for r in inserted):
+            # messages after a handoff feed its repeat-context figures
+            for h in self.conn.execute("SELECT id FROM handoffs WHERE conversation_id=?",
+                                       (conversation_id,)).fetchall():
+                self._kpis_changed(h["id"])
         return inserted
 
     def list_messages(self, conversation_id):
@@ -156,6 +176,7 @@ class SqliteTx(Tx):
              _j(row.payload), row.customer_id, row.claimed_by, _j(row.handback), row.created_at,
              row.updated_at, *report_columns(row.payload)),
         )
+        self._kpis_changed(row.id)
 
     def get_handoff(self, handoff_id):
         row = self._one("SELECT * FROM handoffs WHERE id=?", (handoff_id,))
@@ -167,6 +188,8 @@ class SqliteTx(Tx):
         cols = ", ".join(f"{k}=?" for k in fields)
         values = [_j(v) if k in ("payload", "handback") else v for k, v in fields.items()]
         self.conn.execute(f"UPDATE handoffs SET {cols} WHERE id=?", (*values, handoff_id))
+        if fields.keys() & KPI_INPUTS:
+            self._kpis_changed(handoff_id)
 
     def list_handoffs(self, status=None, team=None, limit=100):
         clause, params = _where(status=status, team=team)
@@ -377,6 +400,7 @@ class SqliteTx(Tx):
             return False
         self.conn.execute("INSERT INTO handoff_facts (handoff_id, kind, at, data) VALUES (?,?,?,?)",
                           (handoff_id, kind, at, _j(data)))
+        self._kpis_changed(handoff_id)
         return True
 
     def recent_first_responses(self, team, limit):
@@ -399,6 +423,23 @@ class SqliteTx(Tx):
         from connector.store.sqlite.reports import report_data
 
         return report_data(self.conn, since, until, team)
+
+    # KPI rows
+    def put_handoff_kpis(self, row):
+        from connector.store.sqlite.reports import put_kpi_rows
+
+        put_kpi_rows(self.conn, [row])
+
+    def list_handoff_kpis(self, since, until):
+        from connector.store.sqlite.reports import list_kpi_rows
+
+        self.flush_kpis()  # what this transaction wrote, read back in it
+        return list_kpi_rows(self.conn, since, until)
+
+    def count_conversations(self, since, until):
+        row = self._one("SELECT COUNT(*) AS n FROM conversations WHERE created_at >= ? AND created_at < ?",
+                        (since, until))
+        return int(row["n"]) if row else 0
 
     # inbox
     def put_inbox_item(self, handoff_id, payload, now):
@@ -481,6 +522,7 @@ class SqliteTx(Tx):
             (row["handoff_id"], row["action"], row.get("actor"), row.get("via"), row["at"],
              row.get("draft_chars"), row.get("final_chars"), row.get("edit_distance")),
         )
+        self._kpis_changed(row["handoff_id"])
         return int(cur.lastrowid or 0)
 
     def list_draft_events(self, handoff_id=None):

@@ -116,6 +116,15 @@ def within(deadline: float) -> Iterator[None]:
         _calls.watch = outer
 
 
+def request_within(method: str, url: str, *, deadline: float, **kwargs: Any) -> requests.Response:
+    """``requests.request`` that is over, answer read or not, ``deadline`` seconds after it started
+    (``post_within`` for any method; ``kwargs`` as ``requests`` takes them: json, params, …)."""
+    with requests.Session() as session, within(deadline):
+        for prefix in ("http://", "https://"):
+            session.mount(prefix, WatchedAdapter(max_retries=0))
+        return session.request(method, url, timeout=deadline, **kwargs)
+
+
 def post_within(url: str, *, data: bytes, headers: dict[str, str], deadline: float,
                 **kwargs: Any) -> requests.Response:
     """``requests.post`` that is over, answer read or not, ``deadline`` seconds after it started.
