@@ -138,7 +138,7 @@ def test_kpi_rows_give_the_same_report_as_the_raw_tables(generated, days, team) 
 
 
 def test_backfill_writes_what_the_write_verbs_keep(generated) -> None:  # type: ignore[no-untyped-def]
-    """Migration 012's back-fill and the rows kept on write agree: drop the rows, back-fill, compare."""
+    """Migration 014_handoff_kpis's back-fill and the rows kept on write agree: drop the rows, back-fill, compare."""
     store, _ = generated
     with store.atomic() as tx:
         before = sorted(tx.list_handoff_kpis("0001", "9999"), key=lambda r: r[0])  # handoff_id first

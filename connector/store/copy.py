@@ -35,7 +35,8 @@ TABLES: dict[str, tuple[str, ...]] = {
     "audit": ("id",),
     "audit_heads": ("chain",),
     "audit_checkpoints": ("id",),
-    "budgets": ("key",),  # the vendors' rate-limit buckets: the new store goes on spending from them
+    "budgets": ("key",),
+    "handoff_kpis": ("handoff_id",),  # derived from the rows above, copied as they are  # the vendors' rate-limit buckets: the new store goes on spending from them
 }
 # Identity columns on PostgreSQL whose sequence must pass the copied ids.
 IDENTITIES = {"inbox": "number", "handoff_facts": "id", "draft_events": "id", "timers": "id",

@@ -2,8 +2,8 @@
 
 ``apply`` runs the pending ones in one transaction that first takes a transaction-level advisory
 lock on the schema: replicas that start together queue on it, the first applies, the others then
-find nothing left to do. A migration is never edited after it has shipped, only followed by a new
-one. Core PostgreSQL 13+ only: no extensions.
+find nothing left to do. A migration is SQL, or a function when it needs Python (a back-fill); it
+is never edited after it has shipped, only followed by a new one. Core PostgreSQL 13+ only: no extensions.
 
 Columns mirror the SQLite store's (``connector/store/sqlite/migrations.py``) so ``handoff store
 copy`` moves rows unchanged: times the domain compares as strings stay ``text`` (ISO 8601), queue
@@ -13,6 +13,7 @@ audit's ``data`` must come back byte for byte as it was hashed; reports cast to 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -110,12 +111,32 @@ CREATE TABLE budgets (key text PRIMARY KEY, tokens double precision NOT NULL,
     updated_at double precision NOT NULL);
 """
 
-MIGRATIONS: list[tuple[str, str]] = [
+
+
+def _m006_handoff_kpis(conn: psycopg.Connection[Any]) -> None:
+    """One narrow KPI row per handoff (``connector/kpis.py``; SQLite's 014_handoff_kpis), back-filled
+    from the raw tables, so a report reads small rows instead of joining handoffs, facts and messages."""
+    from connector.kpis import ROW_FIELDS
+    from connector.store.postgres.reports import backfill_kpis
+
+    real = {"bot_seconds", "first_response_seconds", "human_seconds", "csat_score", "csat_scale"}
+    text = {"handoff_id", "created_at", "day", "team", "source", "primary_reason", "reasons",
+            "intent", "agent_asks"}
+    columns = ", ".join(
+        f"{f} {'double precision' if f in real else 'text' if f in text else 'integer'}" for f in ROW_FIELDS
+    )
+    conn.execute(f"CREATE TABLE handoff_kpis ({columns}, PRIMARY KEY (handoff_id))")
+    conn.execute("CREATE INDEX handoff_kpis_created ON handoff_kpis (created_at)")  # a period is a range
+    backfill_kpis(conn)
+
+
+MIGRATIONS: list[tuple[str, str | Callable[[psycopg.Connection[Any]], None]]] = [
     ("001_initial", M001_INITIAL),
     ("002_audit_chains", M002_AUDIT_CHAINS),
     ("003_claim_indexes", M003_CLAIM_INDEXES),
     ("004_outbox_lanes", M004_OUTBOX_LANES),
     ("005_budgets", M005_BUDGETS),
+    ("006_handoff_kpis", _m006_handoff_kpis),
 ]
 
 # Held for the length of the migrating transaction; keyed by schema, so stores in different
@@ -150,7 +171,10 @@ def apply(conn: psycopg.Connection[Any]) -> list[str]:
         for name, sql in MIGRATIONS:
             if name in done:
                 continue
-            conn.execute(sql)  # several statements in one: psycopg sends them as a simple query
+            if callable(sql):
+                sql(conn)  # a migration that needs Python (a back-fill)
+            else:
+                conn.execute(sql)  # several statements in one: psycopg sends them as a simple query
             conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (%s, now()::text)", (name,))
             applied.append(name)
     return applied

@@ -1,4 +1,8 @@
-"""The PostgreSQL queries behind the KPI report (``Tx.report_data``); ``connector/kpis.py`` does the maths.
+"""The PostgreSQL queries behind the KPI report; ``connector/kpis.py`` does the maths.
+
+The report reads ``handoff_kpis`` (one row per handoff, kept current by ``tx_reports.py``);
+``report_data`` is the slow path over the raw tables, which back-fills it (migration 006).
+
 
 The same rows as the SQLite store's ``reports.py``, selected and narrowed in SQL: the handoff scan
 reads the plain columns copied out of the payload on insert, facts and draft events are joined to
@@ -11,12 +15,18 @@ from typing import Any
 
 import psycopg
 
+from connector import kpis
+
 HANDOFFS = """
-SELECT h.id, h.conversation_id, h.created_at, h.team, h.status, h.priority,
-       h.intent, h.triggers, h.has_draft,
+SELECT h.id, h.conversation_id, h.created_at, h.team, h.status, h.priority, h.source,
+       h.claimed_by, h.intent, h.triggers, h.has_draft,
        h.handback::jsonb ->> 'at' AS handback_at,
        h.handback::jsonb ->> 'actor' AS handback_actor,
-       c.created_at AS conversation_created_at
+       c.created_at AS conversation_created_at,
+       (SELECT MIN(m.at) FROM messages m WHERE m.conversation_id = h.conversation_id
+         AND m.seq <= h.transcript_turns AND m.at IS NOT NULL AND m.at != '') AS first_message_at,
+       (SELECT MAX(m.at) FROM messages m WHERE m.conversation_id = h.conversation_id
+         AND m.seq <= h.transcript_turns AND m.at IS NOT NULL AND m.at != '') AS last_turn_at
 FROM handoffs h LEFT JOIN conversations c ON c.id = h.conversation_id
 WHERE h.created_at >= %(since)s AND h.created_at < %(until)s
 """
@@ -56,6 +66,8 @@ def report_data(conn: psycopg.Connection[Any], since: str, until: str,
             "reasons": r["triggers"].split(",") if r["triggers"] else [],
             "has_draft": bool(r["has_draft"]), "handback_at": r["handback_at"],
             "handback_actor": r["handback_actor"], "conversation_created_at": r["conversation_created_at"],
+            "source": r["source"], "claimed_by": r["claimed_by"],
+            "first_message_at": r["first_message_at"], "last_turn_at": r["last_turn_at"],
         }
         for r in conn.execute(HANDOFFS, window)
     ]
@@ -83,3 +95,29 @@ def report_data(conn: psycopg.Connection[Any], since: str, until: str,
         "conversations": int(counted["n"]) if counted else 0,
         "handoffs": handoffs, "facts": facts, "post_messages": post, "known": known, "drafts": drafts,
     }
+
+
+# Every handoff, from the first day a store can hold to the last: the back-fill's period.
+ALL_TIME = ("0001-01-02T00:00:00+00:00", "9999-12-31T00:00:00+00:00")
+KPI_COLUMNS = ", ".join(kpis.ROW_FIELDS)
+PUT_KPIS = (
+    f"INSERT INTO handoff_kpis ({KPI_COLUMNS}) VALUES ({', '.join('%s' for _ in kpis.ROW_FIELDS)})"
+    " ON CONFLICT (handoff_id) DO UPDATE SET "
+    + ", ".join(f"{f}=excluded.{f}" for f in kpis.ROW_FIELDS if f != "handoff_id")
+)
+LIST_KPIS = (
+    f"SELECT {', '.join(kpis.LIST_FIELDS)} FROM handoff_kpis WHERE created_at >= %s AND created_at < %s"
+)  # no ORDER BY: no KPI needs an order
+
+
+def put_kpi_rows(conn: psycopg.Connection[Any], rows: list[dict[str, Any]]) -> None:
+    if rows:
+        with conn.cursor() as cur:
+            cur.executemany(PUT_KPIS, [tuple(r[f] for f in kpis.ROW_FIELDS) for r in rows])
+
+
+def backfill_kpis(conn: psycopg.Connection[Any]) -> int:
+    """Write the KPI row of every stored handoff from the raw tables (the slow path); return how many."""
+    rows = kpis.rows_from_data(report_data(conn, *ALL_TIME))
+    put_kpi_rows(conn, rows)
+    return len(rows)

@@ -119,7 +119,9 @@ class PostgresStore(Store):
             try:
                 conn.execute(begin)
                 try:
-                    yield PostgresTx(conn, write=write)
+                    tx = PostgresTx(conn, write=write)
+                    yield tx
+                    tx.flush_kpis()  # the KPI rows of what this transaction changed, in it
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise

@@ -35,12 +35,13 @@ from connector.store.base import (
 )
 from connector.store.postgres.sql import _j, _l, _where
 from connector.store.postgres.tx_outbox import OutboxQueries
+from connector.store.postgres.tx_reports import KPI_INPUTS, ReportQueries
 from connector.store.sqlite.migrations import report_columns
 
 CHECKPOINTS = "audit-checkpoints"
 
 
-class PostgresTx(OutboxQueries, Tx):
+class PostgresTx(OutboxQueries, ReportQueries, Tx):
     # events
     def get_event(self, source, event_id):
         # Writing, two posts of one event take turns here, so the second finds the first's answer
@@ -117,6 +118,10 @@ class PostgresTx(OutboxQueries, Tx):
                 seq += 1
                 row.seq = seq
                 inserted.append(row)
+        if any(r.role in ("agent", "customer") for r in inserted):
+            # messages after a handoff feed its repeat-context figures
+            for h in self.conn.execute("SELECT id FROM handoffs WHERE conversation_id=%s", (conversation_id,)):
+                self._kpis_changed(h["id"])
         return inserted
 
     def list_messages(self, conversation_id):
@@ -148,6 +153,7 @@ class PostgresTx(OutboxQueries, Tx):
              _j(row.payload), row.customer_id, row.claimed_by, _j(row.handback), row.created_at,
              row.updated_at, *report_columns(row.payload)),
         )
+        self._kpis_changed(row.id)
 
     def get_handoff(self, handoff_id):
         row = self._one("SELECT * FROM handoffs WHERE id=%s", (handoff_id,))
@@ -164,6 +170,8 @@ class PostgresTx(OutboxQueries, Tx):
         cols = ", ".join(f"{k}=%s" for k in fields)
         values = [_j(v) if k in ("payload", "handback") else v for k, v in fields.items()]
         self.conn.execute(f"UPDATE handoffs SET {cols} WHERE id=%s", (*values, handoff_id))
+        if fields.keys() & KPI_INPUTS:
+            self._kpis_changed(handoff_id)
 
     def list_handoffs(self, status=None, team=None, limit=100):
         clause, params = _where(status=status, team=team)
@@ -194,6 +202,7 @@ class PostgresTx(OutboxQueries, Tx):
                 return False
         self.conn.execute("INSERT INTO handoff_facts (handoff_id, kind, at, data) VALUES (%s,%s,%s,%s)",
                           (handoff_id, kind, at, _j(data)))
+        self._kpis_changed(handoff_id)
         return True
 
     def recent_first_responses(self, team, limit):
@@ -210,11 +219,6 @@ class PostgresTx(OutboxQueries, Tx):
         clause, params = _where(handoff_id=handoff_id, kind=kind)
         return [FactRow(r["id"], r["handoff_id"], r["kind"], r["at"], _l(r["data"]) or {})
                 for r in self.conn.execute(f"SELECT * FROM handoff_facts{clause} ORDER BY id", params)]
-
-    def report_data(self, since, until, team=None):
-        from connector.store.postgres.reports import report_data
-
-        return report_data(self.conn, since, until, team)
 
     # inbox
     def put_inbox_item(self, handoff_id, payload, now):
@@ -307,6 +311,7 @@ class PostgresTx(OutboxQueries, Tx):
              row.get("draft_chars"), row.get("final_chars"), row.get("edit_distance")),
         )
         assert out is not None
+        self._kpis_changed(row["handoff_id"])
         return int(out["id"])
 
     def list_draft_events(self, handoff_id=None):
