@@ -42,3 +42,51 @@ def test_kpi_rows_back_filled_on_postgresql_agree_with_sqlite_and_with_the_raw_t
         finally:
             target.close()
             sqlite.close()
+
+
+def test_two_transactions_changing_one_handoff_recompute_its_kpi_row_in_turn() -> None:
+    """One transaction has recomputed the row (and holds it); another adds a fact. The second must
+    recompute after the first commits, from what it committed, not overwrite it with a row computed
+    before: the recompute waits on the conversation's lock."""
+    import threading
+
+    import psycopg
+
+    from connector import kpis
+    from connector.store import MessageRow
+    from tests.store.test_contract import DAY_END, DAY_START, T2, conversation, handoff
+
+    with pg.fresh_url() as url:
+        stores = [PostgresStore(url) for _ in range(2)]
+        stores[0].migrate()
+        try:
+            with stores[0].atomic() as tx:
+                tx.insert_conversation(conversation("conv-1"))
+                tx.add_messages([MessageRow("conv-1", "m1", "customer", "my order", T2)])
+                tx.insert_handoff(handoff("h-1"))  # its transcript: that one turn
+
+            def add_fact() -> None:
+                with stores[0].atomic() as tx:
+                    tx.add_fact("h-1", "first_response", T2, {"seconds": 42.0})
+
+            with stores[1].atomic() as first:
+                first.add_messages([MessageRow("conv-1", "a1", "agent", "What's your email address?", None)])
+                first.list_handoff_kpis(DAY_START, DAY_END)  # recomputed now, committed below
+                holder = first.conn.info.backend_pid  # type: ignore[attr-defined]
+                thread = threading.Thread(target=add_fact)
+                thread.start()
+                with psycopg.connect(url, autocommit=True) as watch:
+                    for _ in range(600):  # until the fact's transaction waits on this one
+                        if watch.execute("SELECT 1 FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                                         (holder,)).fetchone():
+                            break
+                        threading.Event().wait(0.05)
+                    else:
+                        raise AssertionError("the second transaction never waited for the first")
+            thread.join(timeout=30)
+            with stores[0].reading() as tx:
+                (row,) = [dict(zip(kpis.LIST_FIELDS, r, strict=True)) for r in tx.list_handoff_kpis(DAY_START, DAY_END)]
+            assert (row["first_response_seconds"], row["repeat_observed"]) == (42.0, 1)  # both writes
+        finally:
+            for s in stores:
+                s.close()
