@@ -106,7 +106,10 @@ def main() -> None:
         model.embedder.embed([m.text for m in conversation(40) if m.role == "customer"])
         columns.append((f"rules + model {model.version}", SETTINGS.policy))
     print(f"{'':>6}" + "".join(f"  {name:>28}" for name, _ in columns))
-    print(f"{'turns':>6}" + "".join(f"  {'median ms':>10} {'p95 ms':>8} {'µs/turn':>8}" for _ in columns))
+    print(
+        f"{'turns':>6}"
+        + "".join(f"  {'median ms':>10} {'p95 ms':>8} {'µs/turn':>8}" for _ in columns)
+    )
     for n in SIZES:
         messages = conversation(n)
         cells = []

@@ -56,8 +56,16 @@ def zendesk(count: int, folder: Path, receiver: Receiver) -> Drained:
     with ZendeskStandin(ticket_fields=TICKET_FIELDS) as standin, environment(standin.client_env()):
         config = zd_config(standin)
         del config["requests_per_minute"]  # the documented default
-        return run_burst(folder, receiver, Clock(), "zendesk", config,
-                         [f"conv-{i}" for i in range(count)], "web", lambda: len(standin.requests))
+        return run_burst(
+            folder,
+            receiver,
+            Clock(),
+            "zendesk",
+            config,
+            [f"conv-{i}" for i in range(count)],
+            "web",
+            lambda: len(standin.requests),
+        )
 
 
 def salesforce(count: int, folder: Path, receiver: Receiver) -> Drained:
@@ -67,8 +75,16 @@ def salesforce(count: int, folder: Path, receiver: Receiver) -> Drained:
     with SalesforceStandin() as standin, environment(standin.client_env()):
         config = sf_config(standin)
         del config["requests_per_minute"]
-        return run_burst(folder, receiver, Clock(), "salesforce", config,
-                         [f"conv-{i}" for i in range(count)], "web", lambda: len(standin.requests))
+        return run_burst(
+            folder,
+            receiver,
+            Clock(),
+            "salesforce",
+            config,
+            [f"conv-{i}" for i in range(count)],
+            "web",
+            lambda: len(standin.requests),
+        )
 
 
 def intercom(count: int, folder: Path, receiver: Receiver) -> Drained:
@@ -77,12 +93,22 @@ def intercom(count: int, folder: Path, receiver: Receiver) -> Drained:
     with HandoffIntercomStandin() as standin:
         conversations = [standin.add_conversation() for _ in range(count)]
         before = len(standin.requests)
-        return run_burst(folder, receiver, Clock(), "intercom", intercom_config(standin), conversations,
-                         "intercom", lambda: len(standin.requests) - before)
+        return run_burst(
+            folder,
+            receiver,
+            Clock(),
+            "intercom",
+            intercom_config(standin),
+            conversations,
+            "intercom",
+            lambda: len(standin.requests) - before,
+        )
 
 
 VENDORS: dict[str, Callable[[int, Path, Receiver], Drained]] = {
-    "zendesk": zendesk, "salesforce": salesforce, "intercom": intercom,
+    "zendesk": zendesk,
+    "salesforce": salesforce,
+    "intercom": intercom,
 }
 
 
@@ -91,8 +117,10 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--vendors", default=",".join(VENDORS))
     args = parser.parse_args()
-    print(f"{'vendor':<11} {'requests':>8} {'minimum s':>10} {'drained s':>10} {'ratio':>6} "
-          f"{'handoffs/min':>12} {'dead':>5} {'max attempts':>12} {'wall s':>7}")
+    print(
+        f"{'vendor':<11} {'requests':>8} {'minimum s':>10} {'drained s':>10} {'ratio':>6} "
+        f"{'handoffs/min':>12} {'dead':>5} {'max attempts':>12} {'wall s':>7}"
+    )
     receiver = Receiver()
     try:
         for name in args.vendors.split(","):
@@ -102,9 +130,11 @@ def main() -> None:
                 wall = time.monotonic() - started
             per_minute = args.count / drained.seconds * 60 if drained.seconds else float("inf")
             ratio = drained.seconds / drained.minimum if drained.minimum else float("nan")
-            print(f"{name:<11} {drained.requests:>8} {drained.minimum:>10.1f} {drained.seconds:>10.1f} "
-                  f"{ratio:>6.3f} {per_minute:>12.1f} {drained.dead:>5} {drained.deferred_attempts:>12} "
-                  f"{wall:>7.1f}")
+            print(
+                f"{name:<11} {drained.requests:>8} {drained.minimum:>10.1f} {drained.seconds:>10.1f} "
+                f"{ratio:>6.3f} {per_minute:>12.1f} {drained.dead:>5} {drained.deferred_attempts:>12} "
+                f"{wall:>7.1f}"
+            )
     finally:
         receiver.close()
 

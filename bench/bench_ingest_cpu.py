@@ -52,15 +52,24 @@ def make_new_conversation_body(worker: int, i: int) -> bytes:
     """Every event a new conversation; 2 in 5 ask for a person, the others ask a question."""
     cid = f"new-{worker}-{i}-{os.getpid()}"
     escalates = i % 5 < 2
-    text = (f"This is useless, I want to talk to a real person about order {worker}{i:05d}" if escalates
-            else f"What are your opening hours on day {i % 7} for store {worker}{i:05d}?")
-    return json.dumps({
-        "id": f"evt-{cid}", "type": "conversation.updated", "occurred_at": datetime.now(UTC).isoformat(),
-        "conversation": {"id": cid, "channel": "web", "language": "en"},
-        "customer": {"id": f"cus-{i % 500}", "name": "Bench Customer"},
-        "messages": [{"id": "m1", "role": "customer", "text": text},
-                     {"id": "m2", "role": "bot", "text": f"Let me check that for you ({i})."}],
-    }).encode()
+    text = (
+        f"This is useless, I want to talk to a real person about order {worker}{i:05d}"
+        if escalates
+        else f"What are your opening hours on day {i % 7} for store {worker}{i:05d}?"
+    )
+    return json.dumps(
+        {
+            "id": f"evt-{cid}",
+            "type": "conversation.updated",
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "conversation": {"id": cid, "channel": "web", "language": "en"},
+            "customer": {"id": f"cus-{i % 500}", "name": "Bench Customer"},
+            "messages": [
+                {"id": "m1", "role": "customer", "text": text},
+                {"id": "m2", "role": "bot", "text": f"Let me check that for you ({i})."},
+            ],
+        }
+    ).encode()
 
 
 WORKLOADS = {  # label -> (length for bench_ingest.load, body maker override or None)
@@ -94,17 +103,24 @@ def measure(port: int, pids: list[int], clients: int, seconds: float, length: in
 def serve(tmp: Path, db: Path, threads: int, model: bool) -> tuple[subprocess.Popen, int]:
     port = free_port()
     config = tmp / f"config-{port}.yaml"
-    config.write_text(json.dumps({
-        "server": {"port": port, "threads": threads},
-        "store": {"path": str(db)},
-        "sources": {"bench": {"secret": SECRET}},
-        "logging": {"level": "WARNING"},
-        "policy": {"model": {"enabled": model}},
-    }))
+    config.write_text(
+        json.dumps(
+            {
+                "server": {"port": port, "threads": threads},
+                "store": {"path": str(db)},
+                "sources": {"bench": {"secret": SECRET}},
+                "logging": {"level": "WARNING"},
+                "policy": {"model": {"enabled": model}},
+            }
+        )
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
     handoff = str(Path(sys.executable).parent / "handoff")
-    proc = subprocess.Popen([handoff, "serve", "--no-worker", "--config", str(config)], env=env,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [handoff, "serve", "--no-worker", "--config", str(config)],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
     wait_port(port, proc)
     return proc, port
 
@@ -123,9 +139,15 @@ def lock_hold(events: int, locked: bool, model: bool) -> dict:
 
     tmp = Path(tempfile.mkdtemp(prefix="handoff-lock-"))
     path = tmp / "config.yaml"
-    path.write_text(json.dumps({"store": {"path": str(tmp / "lock.db")},
-                                "sources": {"bench": {"secret": SECRET}},
-                                "policy": {"model": {"enabled": model}}}))
+    path.write_text(
+        json.dumps(
+            {
+                "store": {"path": str(tmp / "lock.db")},
+                "sources": {"bench": {"secret": SECRET}},
+                "policy": {"model": {"enabled": model}},
+            }
+        )
+    )
     runtime = build_runtime(load_config(path, env={}))
     held: list[float] = []
     real_atomic = runtime.store.atomic
@@ -150,10 +172,13 @@ def lock_hold(events: int, locked: bool, model: bool) -> dict:
     finally:
         service.RACE_RETRIES = saved
         runtime.close()
-    per_event = per_event[events // 10:]  # past the warm-up (imports, first model load)
+    per_event = per_event[events // 10 :]  # past the warm-up (imports, first model load)
     per_event.sort()
-    return {"mean_ms": 1000 * statistics.fmean(per_event), "p50_ms": 1000 * statistics.median(per_event),
-            "p99_ms": 1000 * per_event[int(0.99 * (len(per_event) - 1))]}
+    return {
+        "mean_ms": 1000 * statistics.fmean(per_event),
+        "p50_ms": 1000 * statistics.median(per_event),
+        "p99_ms": 1000 * per_event[int(0.99 * (len(per_event) - 1))],
+    }
 
 
 def main() -> None:
@@ -162,8 +187,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--lock-events", type=int, default=600)
-    parser.add_argument("--model", choices=("on", "off", "both"), default="both",
-                        help="the learned signal in the connector runs")
+    parser.add_argument(
+        "--model",
+        choices=("on", "off", "both"),
+        default="both",
+        help="the learned signal in the connector runs",
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="handoff-bench-cpu-"))
     models = {"on": [True], "off": [False], "both": [False, True]}[args.model]
@@ -174,7 +203,13 @@ def main() -> None:
     try:
         wait_port(bare_port, bare)
         for label, (length, maker) in WORKLOADS.items():
-            rows.append((label, "bare", measure(bare_port, [bare.pid], args.clients, args.seconds, length, maker)))
+            rows.append(
+                (
+                    label,
+                    "bare",
+                    measure(bare_port, [bare.pid], args.clients, args.seconds, length, maker),
+                )
+            )
     finally:
         stop(bare)
     for model in models:
@@ -182,26 +217,38 @@ def main() -> None:
         for n, (label, (length, maker)) in enumerate(WORKLOADS.items()):
             proc, port = serve(tmp, tmp / f"{name[-3:].strip()}-{n}.db", args.threads, model)
             try:
-                rows.append((label, name, measure(port, [proc.pid], args.clients, args.seconds, length, maker)))
+                rows.append(
+                    (
+                        label,
+                        name,
+                        measure(port, [proc.pid], args.clients, args.seconds, length, maker),
+                    )
+                )
             finally:
                 stop(proc)
 
-    print(f"# ingest cost: {args.clients} clients, {args.threads} server threads, {args.seconds:.0f} s "
-          f"per run, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print(
+        f"# ingest cost: {args.clients} clients, {args.threads} server threads, {args.seconds:.0f} s "
+        f"per run, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
+    )
     print("\n## 1. server CPU per event (from /proc), same run")
     bare_cpu = {label: r["cpu_ms_per_event"] for label, server, r in rows if server == "bare"}
     for label, server, r in rows:
         ratio = r["cpu_ms_per_event"] / bare_cpu[label]
-        print(f"{label:<42} {server:<22} {r['cpu_ms_per_event']:6.3f} ms/event  {ratio:5.2f}× bare  "
-              f"({r['rps']:.0f} ev/s, p99 {r['p99_ms']:.1f} ms, errors {r['errors']})")
+        print(
+            f"{label:<42} {server:<22} {r['cpu_ms_per_event']:6.3f} ms/event  {ratio:5.2f}× bare  "
+            f"({r['rps']:.0f} ev/s, p99 {r['p99_ms']:.1f} ms, errors {r['errors']})"
+        )
 
     print("\n## 2. write transaction held per conversation event (in process)")
     for model in models:
         for locked in (True, False):
             walk = "lock held read → write (before)" if locked else "read → decide → write (now)"
             r = lock_hold(args.lock_events, locked, model)
-            print(f"model {'on ' if model else 'off'}  {walk:<34} mean {r['mean_ms']:.3f} ms  "
-                  f"p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms")
+            print(
+                f"model {'on ' if model else 'off'}  {walk:<34} mean {r['mean_ms']:.3f} ms  "
+                f"p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms"
+            )
 
     print("\n## 3. one or two `handoff serve` processes on one SQLite file (conversation events)")
     length, maker = WORKLOADS["conversation events (1 in 6 escalates)"]
@@ -213,15 +260,22 @@ def main() -> None:
         second, port2 = serve(tmp, db, args.threads, models[0])
         try:
             half = max(1, args.clients // 2)
-            with body_maker(maker), ThreadPoolExecutor(2) as pool:  # both at once, half the clients each
-                a, b = pool.map(lambda port: load(port, half, args.seconds, length=length), (port1, port2))
+            with (
+                body_maker(maker),
+                ThreadPoolExecutor(2) as pool,
+            ):  # both at once, half the clients each
+                a, b = pool.map(
+                    lambda port: load(port, half, args.seconds, length=length), (port1, port2)
+                )
         finally:
             stop(second)
     finally:
         stop(first)
     print(f"one process:   {one['rps']:.0f} ev/s (p99 {one['p99_ms']:.1f} ms)")
-    print(f"two processes: {a['rps'] + b['rps']:.0f} ev/s together ({a['rps']:.0f} + {b['rps']:.0f}; "
-          f"p99 {max(a['p99_ms'], b['p99_ms']):.1f} ms)")
+    print(
+        f"two processes: {a['rps'] + b['rps']:.0f} ev/s together ({a['rps']:.0f} + {b['rps']:.0f}; "
+        f"p99 {max(a['p99_ms'], b['p99_ms']):.1f} ms)"
+    )
 
 
 if __name__ == "__main__":

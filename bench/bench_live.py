@@ -64,7 +64,9 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+                body = json.loads(
+                    self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}"
+                )
                 if body.get("type") == "agent.message":
                     receiver.arrived.setdefault(body["text"], time.perf_counter())
                 self.send_response(200)
@@ -101,8 +103,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--conversations", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--period", type=float, default=5, help="seconds between one conversation's exchanges")
-    parser.add_argument("--concurrency", type=int, default=4, help="delivery threads (worker.concurrency)")
+    parser.add_argument(
+        "--period", type=float, default=5, help="seconds between one conversation's exchanges"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="delivery threads (worker.concurrency)"
+    )
     args = parser.parse_args()
 
     zendesk = TimedZendesk(ticket_fields=TICKET_FIELDS)
@@ -111,11 +117,18 @@ def main() -> None:
     with zendesk, tempfile.TemporaryDirectory() as tmp:
         os.environ.update(zendesk.client_env())
         os.environ.pop("ZENPY_FORCE_SCHEME", None)
-        settings = make_settings(Path(tmp), receiver.url, destinations={
-            "zendesk": zd_config(zendesk, requests_per_minute=2500, timeout_seconds=5)})
+        settings = make_settings(
+            Path(tmp),
+            receiver.url,
+            destinations={
+                "zendesk": zd_config(zendesk, requests_per_minute=2500, timeout_seconds=5)
+            },
+        )
         settings.worker.concurrency = args.concurrency
         runtime = build_runtime(settings)
-        server = waitress.create_server(create_app(runtime=runtime), host="127.0.0.1", port=0, threads=16)
+        server = waitress.create_server(
+            create_app(runtime=runtime), host="127.0.0.1", port=0, threads=16
+        )
         threading.Thread(target=server.run, daemon=True).start()
         base = f"http://127.0.0.1:{server.effective_port}"
         worker = Worker(runtime)
@@ -124,11 +137,17 @@ def main() -> None:
         handoffs = []
         for i in range(args.conversations):
             raw = dumps(event(f"live-{i}", f"live-{i}-e0"))
-            handoffs.append(http.post(f"{base}/v1/events", data=raw, headers=signed_headers(raw)).json()["handoff"]["id"])
+            handoffs.append(
+                http.post(f"{base}/v1/events", data=raw, headers=signed_headers(raw)).json()[
+                    "handoff"
+                ]["id"]
+            )
         if not wait(lambda: len(zendesk.tickets) >= args.conversations, 60):
             sys.exit(f"only {len(zendesk.tickets)} tickets were created")
         for h in handoffs:
-            http.post(f"{base}/v1/handoffs/{h}/claim", json={"actor": "mia"}, headers=AGENT).raise_for_status()
+            http.post(
+                f"{base}/v1/handoffs/{h}/claim", json={"actor": "mia"}, headers=AGENT
+            ).raise_for_status()
 
         agent_sent: dict[str, float] = {}
         turn_sent: dict[str, float] = {}
@@ -144,15 +163,25 @@ def main() -> None:
                 text = f"agent {i}.{n}"
                 with lock:
                     agent_sent[text] = time.perf_counter()
-                session.post(f"{base}/v1/handoffs/{handoff_id}/messages", json={"text": text, "actor": "mia"},
-                             headers=AGENT).raise_for_status()
+                session.post(
+                    f"{base}/v1/handoffs/{handoff_id}/messages",
+                    json={"text": text, "actor": "mia"},
+                    headers=AGENT,
+                ).raise_for_status()
                 time.sleep(args.period / 2)
                 said = f"customer {i}.{n}"
-                raw = dumps(event(f"live-{i}", f"live-{i}-e{n}", messages=[
-                    {"id": f"live-{i}-m{n}", "role": "customer", "text": said}]))
+                raw = dumps(
+                    event(
+                        f"live-{i}",
+                        f"live-{i}-e{n}",
+                        messages=[{"id": f"live-{i}-m{n}", "role": "customer", "text": said}],
+                    )
+                )
                 with lock:
                     turn_sent[said] = time.perf_counter()
-                session.post(f"{base}/v1/events", data=raw, headers=signed_headers(raw)).raise_for_status()
+                session.post(
+                    f"{base}/v1/events", data=raw, headers=signed_headers(raw)
+                ).raise_for_status()
                 time.sleep(args.period / 2)
 
         threads = [threading.Thread(target=converse, args=(i, h)) for i, h in enumerate(handoffs)]
@@ -160,19 +189,30 @@ def main() -> None:
             t.start()
         for t in threads:
             t.join()
-        wait(lambda: set(agent_sent) <= set(receiver.arrived) and set(turn_sent) <= set(zendesk.created), 60)
+        wait(
+            lambda: (
+                set(agent_sent) <= set(receiver.arrived) and set(turn_sent) <= set(zendesk.created)
+            ),
+            60,
+        )
         worker.stop()
         server.close()
         runtime.close()
 
     agent = [receiver.arrived[t] - s for t, s in agent_sent.items() if t in receiver.arrived]
     turns = [zendesk.created[t] - s for t, s in turn_sent.items() if t in zendesk.created]
-    print(f"{args.conversations} live conversations, {args.seconds:.0f} s, one exchange per "
-          f"{args.period:.0f} s each (worker concurrency {settings.worker.concurrency})")
-    print(f"agent message → bot callback received:    {percentiles(agent)}"
-          f"  (lost: {len(agent_sent) - len(agent)})")
-    print(f"customer turn → Zendesk comment created:  {percentiles(turns)}"
-          f"  (lost: {len(turn_sent) - len(turns)})")
+    print(
+        f"{args.conversations} live conversations, {args.seconds:.0f} s, one exchange per "
+        f"{args.period:.0f} s each (worker concurrency {settings.worker.concurrency})"
+    )
+    print(
+        f"agent message → bot callback received:    {percentiles(agent)}"
+        f"  (lost: {len(agent_sent) - len(agent)})"
+    )
+    print(
+        f"customer turn → Zendesk comment created:  {percentiles(turns)}"
+        f"  (lost: {len(turn_sent) - len(turns)})"
+    )
 
 
 if __name__ == "__main__":

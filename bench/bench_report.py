@@ -239,7 +239,9 @@ def refresh_cost(path: str, count: int = 2000) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--handoffs", type=int, default=100_000)
-    parser.add_argument("--keep", metavar="FILE", help="fill this new store file and leave it there")
+    parser.add_argument(
+        "--keep", metavar="FILE", help="fill this new store file and leave it there"
+    )
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="handoff-bench-report-"))
     path = str(folder / "handoff.db")
@@ -250,8 +252,10 @@ def main() -> None:
     now = datetime.now(UTC)
     fill_seconds, backfill_seconds = fill(path, args.handoffs, now)
     size_mb = os.path.getsize(path) / 1e6
-    print(f"filled {args.handoffs:,} handoffs in {fill_seconds:.1f} s ({size_mb:.0f} MB); "
-          f"KPI rows back-filled in {backfill_seconds:.1f} s")
+    print(
+        f"filled {args.handoffs:,} handoffs in {fill_seconds:.1f} s ({size_mb:.0f} MB); "
+        f"KPI rows back-filled in {backfill_seconds:.1f} s"
+    )
 
     store = SqliteStore(path)
     start, end = now - timedelta(days=7), now + timedelta(seconds=1)
@@ -280,8 +284,10 @@ def main() -> None:
     print(f"build_report (KPI rows):        {build_s:.2f} s (median of 3; CPU {build_cpu:.2f} s)")
     print(f"baseline, from the raw tables:  {raw_s:.2f} s (once); same KPIs: {same}")
     print(f"render_html (SVG charts):      {html_s:.3f} s ({len(page) / 1e3:.0f} kB)")  # type: ignore[arg-type]
-    print(f"handoff report CLI, end to end: {cli_s:.2f} s (new process, median of 3; "
-          f"CPU {cli_cpu:.2f} s mean)")
+    print(
+        f"handoff report CLI, end to end: {cli_s:.2f} s (new process, median of 3; "
+        f"CPU {cli_cpu:.2f} s mean)"
+    )
     print(f"one KPI row refresh (each write on a handoff): {refresh_cost(path) * 1e3:.2f} ms")
     print(f"load average during the run: {os.getloadavg()[0]:.1f}")
     if args.keep:

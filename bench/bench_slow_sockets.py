@@ -49,13 +49,19 @@ def free_port() -> int:
 def body(n: int) -> bytes:
     conversation, turn = divmod(n, 6)
     text = "I want to talk to a person" if turn == 5 else f"where is my order {n}?"
-    return json.dumps({
-        "id": f"evt-{n}", "type": "conversation.updated", "occurred_at": datetime.now(UTC).isoformat(),
-        "conversation": {"id": f"conv-{conversation}", "channel": "web", "language": "en"},
-        "customer": {"id": f"cus-{conversation}", "name": "Bench"},
-        "messages": [{"id": f"m-{n}-c", "role": "customer", "text": text},
-                     {"id": f"m-{n}-b", "role": "bot", "text": f"Let me check {n}."}],
-    }).encode()
+    return json.dumps(
+        {
+            "id": f"evt-{n}",
+            "type": "conversation.updated",
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "conversation": {"id": f"conv-{conversation}", "channel": "web", "language": "en"},
+            "customer": {"id": f"cus-{conversation}", "name": "Bench"},
+            "messages": [
+                {"id": f"m-{n}-c", "role": "customer", "text": text},
+                {"id": f"m-{n}-b", "role": "bot", "text": f"Let me check {n}."},
+            ],
+        }
+    ).encode()
 
 
 def p(values: list[float], q: float) -> float:
@@ -80,9 +86,16 @@ def load(port: int, seconds: float, rate: float, first: int) -> dict:
                 if kind == "events":
                     raw = body(first + i)
                     result["sent"] += 1
-                    conn.request("POST", "/v1/events", raw, {
-                        "Content-Type": "application/json", security.SOURCE_HEADER: "bench",
-                        security.SIGNATURE_HEADER: security.sign(SECRET, raw)})
+                    conn.request(
+                        "POST",
+                        "/v1/events",
+                        raw,
+                        {
+                            "Content-Type": "application/json",
+                            security.SOURCE_HEADER: "bench",
+                            security.SIGNATURE_HEADER: security.sign(SECRET, raw),
+                        },
+                    )
                 else:
                     result["health_sent"] += 1
                     conn.request("GET", "/healthz")
@@ -99,8 +112,10 @@ def load(port: int, seconds: float, rate: float, first: int) -> dict:
             i += 1
         conn.close()
 
-    threads = [threading.Thread(target=run, args=("events", 1 / rate)),
-               threading.Thread(target=run, args=("health", 0.1))]
+    threads = [
+        threading.Thread(target=run, args=("events", 1 / rate)),
+        threading.Thread(target=run, args=("health", 0.1)),
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -164,10 +179,12 @@ def wait_healthy(port: int, proc: subprocess.Popen) -> None:
 
 def report(name: str, r: dict) -> None:
     ev, hz = r["events"], r["health"]
-    print(f"| {name} | {len(ev)}/{r['sent']} events, {len(hz)}/{r['health_sent']} healthz, "
-          f"{r['errors']} errors | {statistics.median(ev) if ev else float('nan'):.1f} ms | "
-          f"**{p(ev, 0.99):.1f} ms** | {statistics.median(hz) if hz else float('nan'):.1f} ms | "
-          f"**{p(hz, 0.99):.1f} ms** |")
+    print(
+        f"| {name} | {len(ev)}/{r['sent']} events, {len(hz)}/{r['health_sent']} healthz, "
+        f"{r['errors']} errors | {statistics.median(ev) if ev else float('nan'):.1f} ms | "
+        f"**{p(ev, 0.99):.1f} ms** | {statistics.median(hz) if hz else float('nan'):.1f} ms | "
+        f"**{p(hz, 0.99):.1f} ms** |"
+    )
 
 
 def main() -> None:
@@ -182,13 +199,21 @@ def main() -> None:
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "config.yaml"
-        config.write_text(json.dumps({
-            "server": {"port": port}, "store": {"path": str(Path(tmp) / "bench.db")},
-            "sources": {"bench": {"secret": SECRET}}, "logging": {"level": "WARNING"}}))
+        config.write_text(
+            json.dumps(
+                {
+                    "server": {"port": port},
+                    "store": {"path": str(Path(tmp) / "bench.db")},
+                    "sources": {"bench": {"secret": SECRET}},
+                    "logging": {"level": "WARNING"},
+                }
+            )
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
         handoff = str(Path(sys.executable).parent / "handoff")
-        server = subprocess.Popen([handoff, "serve", "--config", str(config)], env=env,
-                                  stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [handoff, "serve", "--config", str(config)], env=env, stderr=subprocess.DEVNULL
+        )
         try:
             wait_healthy(port, server)
             baseline = load(port, args.seconds, args.rate, first=0)
@@ -200,8 +225,10 @@ def main() -> None:
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(30)
-    print(f"# slow-socket benchmark: {args.rate:g} ev/s + /healthz 10/s for {args.seconds:g} s per run, "
-          f"default server.* keys")
+    print(
+        f"# slow-socket benchmark: {args.rate:g} ev/s + /healthz 10/s for {args.seconds:g} s per run, "
+        f"default server.* keys"
+    )
     print("| run | answered | events p50 | events p99 | /healthz p50 | /healthz p99 |")
     print("|---|---|---:|---:|---:|---:|")
     report("baseline, no slow sockets", baseline)

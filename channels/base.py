@@ -59,8 +59,13 @@ class BotChannel:
     name: ClassVar[str] = ""
     settings_model: ClassVar[type[BaseModel]]
 
-    def __init__(self, source: str, settings: BaseModel, replay_window_seconds: int,
-                 bounds: LimitsSettings = limits.DEFAULTS):
+    def __init__(
+        self,
+        source: str,
+        settings: BaseModel,
+        replay_window_seconds: int,
+        bounds: LimitsSettings = limits.DEFAULTS,
+    ):
         self.source = source
         self.settings = settings
         self.replay_window_seconds = replay_window_seconds
@@ -72,19 +77,31 @@ class BotChannel:
         try:
             cls.settings_model.model_validate(settings)
         except ValidationError as exc:
-            return [(".".join(str(p) for p in err["loc"]),
-                     "unknown key" if err["type"] == "extra_forbidden" else err["msg"])
-                    for err in exc.errors()]
+            return [
+                (
+                    ".".join(str(p) for p in err["loc"]),
+                    "unknown key" if err["type"] == "extra_forbidden" else err["msg"],
+                )
+                for err in exc.errors()
+            ]
         return []
 
     @classmethod
-    def from_config(cls, source: str, settings: dict[str, Any], *, replay_window_seconds: int = 300,
-                    bounds: LimitsSettings = limits.DEFAULTS) -> BotChannel:
+    def from_config(
+        cls,
+        source: str,
+        settings: dict[str, Any],
+        *,
+        replay_window_seconds: int = 300,
+        bounds: LimitsSettings = limits.DEFAULTS,
+    ) -> BotChannel:
         """Validate ``settings`` (``ConfigError`` with key paths) and build the channel."""
         problems = cls.validate_settings(settings)
         if problems:
             raise ConfigError([(f"sources.{source}.{path}", msg) for path, msg in problems])
-        return cls(source, cls.settings_model.model_validate(settings), replay_window_seconds, bounds)
+        return cls(
+            source, cls.settings_model.model_validate(settings), replay_window_seconds, bounds
+        )
 
     # in -------------------------------------------------------------------------------------------
     def verify(self, request: InboundRequest, *, now: float) -> None:
@@ -127,7 +144,9 @@ def channel_class(name: str, *, key_path: str) -> type[BotChannel]:
     if target is None:
         close = difflib.get_close_matches(name, CHANNELS, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError([(key_path, f"unknown channel {name!r}{hint}; known: {', '.join(sorted(CHANNELS))}")])
+        raise ConfigError(
+            [(key_path, f"unknown channel {name!r}{hint}; known: {', '.join(sorted(CHANNELS))}")]
+        )
     module_name, _, class_name = target.partition(":")
     try:
         module = importlib.import_module(module_name)

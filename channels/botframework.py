@@ -54,8 +54,18 @@ from connector.schemas import Event, EventResponse
 SLUG = "malformed-activity"
 INITIATE = "handoff.initiate"
 STATUS = "handoff.status"
-VA_FIELDS = ("va_AgentMessage", "va_LastTopic", "va_Language", "va_Scope", "va_Topics",
-             "va_LastPhrases", "va_Phrases", "va_ConversationId", "va_BotId", "va_BotName")
+VA_FIELDS = (
+    "va_AgentMessage",
+    "va_LastTopic",
+    "va_Language",
+    "va_Scope",
+    "va_Topics",
+    "va_LastPhrases",
+    "va_Phrases",
+    "va_ConversationId",
+    "va_BotId",
+    "va_BotName",
+)
 
 
 class BotFrameworkSettings(BaseModel):
@@ -84,7 +94,9 @@ class BotFrameworkSettings(BaseModel):
     @classmethod
     def _no_callback_url(cls, url: str | None) -> None:
         if url is not None:
-            raise ValueError("not used by this channel: its callbacks go through Direct Line (directline_url)")
+            raise ValueError(
+                "not used by this channel: its callbacks go through Direct Line (directline_url)"
+            )
         return None
 
 
@@ -98,7 +110,9 @@ class BotFrameworkChannel(BotChannel):
         check_token(bearer(request.headers), self.settings.secret)
 
     def parse(self, request: InboundRequest, *, now: datetime) -> list[Event]:
-        activity = read_object(request.body, self.bounds, what="a Bot Framework activity", slug=SLUG)
+        activity = read_object(
+            request.body, self.bounds, what="a Bot Framework activity", slug=SLUG
+        )
         kind = require(activity, "type", slug=SLUG)
         conversation = require(activity, "conversation.id", slug=SLUG)
         activity_id = activity.get("id") or hashlib.sha256(request.body).hexdigest()[:32]
@@ -106,25 +120,47 @@ class BotFrameworkChannel(BotChannel):
             raise BadRequest("id must be a string", slug=SLUG)
         at = parse_time(activity.get("timestamp")) or now
         base: dict[str, Any] = {
-            "id": activity_id, "occurred_at": at,
-            "conversation": {"id": conversation, "channel": str(activity.get("channelId") or "botframework"),
-                             "language": activity.get("locale") or None},
+            "id": activity_id,
+            "occurred_at": at,
+            "conversation": {
+                "id": conversation,
+                "channel": str(activity.get("channelId") or "botframework"),
+                "language": activity.get("locale") or None,
+            },
         }
         if kind == "event" and activity.get("name") == INITIATE:
             return [self._initiate(activity, base)]
         if kind == "message":
             # only a bot posts to the Connector API paths; elsewhere the sender's role decides
-            from_bot = request.path.startswith("v3/conversations/") and _role(activity.get("from")) != "user"
+            from_bot = (
+                request.path.startswith("v3/conversations/")
+                and _role(activity.get("from")) != "user"
+            )
             role = "bot" if from_bot or _role(activity.get("from")) == "bot" else "customer"
-            data = {**base, "type": "conversation.updated",
-                    "messages": [{"id": activity_id, "role": role, "text": str(activity.get("text") or ""),
-                                  "at": at}]}
+            data = {
+                **base,
+                "type": "conversation.updated",
+                "messages": [
+                    {
+                        "id": activity_id,
+                        "role": role,
+                        "text": str(activity.get("text") or ""),
+                        "at": at,
+                    }
+                ],
+            }
             if role == "customer":
                 data["customer"] = _account(activity.get("from"))
             return [build_event(data, self.bounds, what="the message activity", slug=SLUG)]
         if kind == "endOfConversation":
-            return [build_event({**base, "type": "conversation.ended"}, self.bounds,
-                                what="the endOfConversation activity", slug=SLUG)]
+            return [
+                build_event(
+                    {**base, "type": "conversation.ended"},
+                    self.bounds,
+                    what="the endOfConversation activity",
+                    slug=SLUG,
+                )
+            ]
         return []  # typing, conversationUpdate, traces…: nothing a handoff needs
 
     def _initiate(self, activity: dict[str, Any], base: dict[str, Any]) -> Event:
@@ -135,44 +171,88 @@ class BotFrameworkChannel(BotChannel):
         for i, turn in enumerate(_transcript(activity.get("attachments"))):
             if turn.get("type") != "message" or not isinstance(turn.get("text"), str):
                 continue
-            messages.append({"id": str(turn.get("id") or f"{base['id']}:t{i}"),
-                             "role": "bot" if _role(turn.get("from")) == "bot" else "customer",
-                             "text": turn["text"], "at": parse_time(turn.get("timestamp"))})
+            messages.append(
+                {
+                    "id": str(turn.get("id") or f"{base['id']}:t{i}"),
+                    "role": "bot" if _role(turn.get("from")) == "bot" else "customer",
+                    "text": turn["text"],
+                    "at": parse_time(turn.get("timestamp")),
+                }
+            )
         # the customer: the initiate goes from the bot to the user, so the user is its recipient
-        customer = _account(activity.get("recipient")) if _role(activity.get("from")) == "bot" \
+        customer = (
+            _account(activity.get("recipient"))
+            if _role(activity.get("from")) == "bot"
             else _account(activity.get("from"))
-        customer["attributes"] = {k: v for k, v in value.items()
-                                  if k not in VA_FIELDS and isinstance(v, str | int | float | bool)}
-        bot: dict[str, Any] = {"recommend_handoff": {
-            "reason": str(value.get("va_AgentMessage") or value.get("reason") or
-                          "the bot sent handoff.initiate")[:2000]}}
+        )
+        customer["attributes"] = {
+            k: v
+            for k, v in value.items()
+            if k not in VA_FIELDS and isinstance(v, str | int | float | bool)
+        }
+        bot: dict[str, Any] = {
+            "recommend_handoff": {
+                "reason": str(
+                    value.get("va_AgentMessage")
+                    or value.get("reason")
+                    or "the bot sent handoff.initiate"
+                )[:2000]
+            }
+        }
         if value.get("va_LastTopic"):
             bot["intent"] = {"name": str(value["va_LastTopic"])[:200]}
         conversation = dict(base["conversation"])
         if value.get("va_Language") and not conversation.get("language"):
             conversation["language"] = str(value["va_Language"])[:20]
-        return build_event({**base, "type": "handoff.requested", "conversation": conversation,
-                            "customer": customer, "messages": messages, "bot": bot},
-                           self.bounds, what="the handoff.initiate activity", slug=SLUG)
+        return build_event(
+            {
+                **base,
+                "type": "handoff.requested",
+                "conversation": conversation,
+                "customer": customer,
+                "messages": messages,
+                "bot": bot,
+            },
+            self.bounds,
+            what="the handoff.initiate activity",
+            slug=SLUG,
+        )
 
     def answer(self, request: InboundRequest, responses: list[EventResponse]) -> ChannelAnswer:
         activity = json.loads(request.body)
         if not (activity.get("type") == "event" and activity.get("name") == INITIATE):
-            return ChannelAnswer(200, json.dumps({"id": responses[0].event_id if responses
-                                                  else str(activity.get("id") or "")}).encode())
+            return ChannelAnswer(
+                200,
+                json.dumps(
+                    {"id": responses[0].event_id if responses else str(activity.get("id") or "")}
+                ).encode(),
+            )
         (response,) = responses
         # already with a person (an earlier turn escalated): the initiate is accepted all the same
-        handoff_id = response.handoff.id if response.handoff is not None else response.control.handoff_id
+        handoff_id = (
+            response.handoff.id if response.handoff is not None else response.control.handoff_id
+        )
         if handoff_id and (response.decision.escalate or response.control.owner != "bot"):
-            value: dict[str, Any] = {"state": "accepted", "handoff_id": handoff_id,
-                                     "team": response.decision.team}
+            value: dict[str, Any] = {
+                "state": "accepted",
+                "handoff_id": handoff_id,
+                "team": response.decision.team,
+            }
             if response.customer_message is not None:
                 value["message"] = response.customer_message.text
         else:
-            value = {"state": "failed",
-                     "message": "the handoff policy kept the conversation with the bot"}
-        status = self._activity("event", activity["conversation"]["id"], name=STATUS, value=value,
-                                replyToId=activity.get("id"), recipient=activity.get("from"))
+            value = {
+                "state": "failed",
+                "message": "the handoff policy kept the conversation with the bot",
+            }
+        status = self._activity(
+            "event",
+            activity["conversation"]["id"],
+            name=STATUS,
+            value=value,
+            replyToId=activity.get("id"),
+            recipient=activity.get("from"),
+        )
         return ChannelAnswer(200, json.dumps(status).encode())
 
     # out ------------------------------------------------------------------------------------------
@@ -181,22 +261,48 @@ class BotFrameworkChannel(BotChannel):
         conversation = str(fields.get("conversation_id") or "")
         if callback.type == "control.changed":
             if fields.get("owner") == "bot":
-                return skipped(callback.type, "the bot hears of the handback as handoff.status completed")
-            activity = self._activity("event", conversation, name=STATUS, value={
-                "state": "accepted", "owner": fields.get("owner"), "handoff_id": fields.get("handoff_id")})
+                return skipped(
+                    callback.type, "the bot hears of the handback as handoff.status completed"
+                )
+            activity = self._activity(
+                "event",
+                conversation,
+                name=STATUS,
+                value={
+                    "state": "accepted",
+                    "owner": fields.get("owner"),
+                    "handoff_id": fields.get("handoff_id"),
+                },
+            )
         elif callback.type == "conversation.handed_back":
-            activity = self._activity("event", conversation, name=STATUS, value={
-                "state": "completed", "message": fields.get("note"), "handoff_id": fields.get("handoff_id"),
-                "resolution": fields.get("resolution"), "resume_hint": fields.get("resume_hint")})
+            activity = self._activity(
+                "event",
+                conversation,
+                name=STATUS,
+                value={
+                    "state": "completed",
+                    "message": fields.get("note"),
+                    "handoff_id": fields.get("handoff_id"),
+                    "resolution": fields.get("resolution"),
+                    "resume_hint": fields.get("resume_hint"),
+                },
+            )
         elif callback.type == "agent.message":
             author = fields.get("author") if isinstance(fields.get("author"), dict) else {}
             activity = self._activity("message", conversation, text=str(fields.get("text") or ""))
-            activity["from"] = {"id": f"agent:{(author or {}).get('id') or 'agent'}",
-                                "name": str((author or {}).get("name") or self.settings.hub_name)}
-            attachments = [{"contentType": item.get("content_type") or "application/octet-stream",
-                            "contentUrl": item["url"], "name": item.get("name")}
-                           for item in fields.get("attachments") or []
-                           if isinstance(item, dict) and item.get("url")]
+            activity["from"] = {
+                "id": f"agent:{(author or {}).get('id') or 'agent'}",
+                "name": str((author or {}).get("name") or self.settings.hub_name),
+            }
+            attachments = [
+                {
+                    "contentType": item.get("content_type") or "application/octet-stream",
+                    "contentUrl": item["url"],
+                    "name": item.get("name"),
+                }
+                for item in fields.get("attachments") or []
+                if isinstance(item, dict) and item.get("url")
+            ]
             if attachments:
                 activity["attachments"] = attachments
         elif callback.type == "customer.update":
@@ -205,16 +311,30 @@ class BotFrameworkChannel(BotChannel):
             return skipped(callback.type, "no Bot Framework activity for it")
         # the outbox key is the same on every retry, so the bot can drop a repeat
         activity["channelData"] = {"handoffDelivery": delivery_id, "handoffCallback": callback.type}
-        url = (f"{self.settings.directline_url}/v3/directline/conversations/"
-               f"{quote(conversation, safe='')}/activities")
-        answer = post_json(url, activity, headers={"Authorization": f"Bearer {self.settings.directline_secret}"},
-                           timeout=self.settings.callback_timeout_seconds, what="Direct Line")
-        return {"status": answer.status_code, "activity": activity["type"],
-                "name": activity.get("name")}
+        url = (
+            f"{self.settings.directline_url}/v3/directline/conversations/"
+            f"{quote(conversation, safe='')}/activities"
+        )
+        answer = post_json(
+            url,
+            activity,
+            headers={"Authorization": f"Bearer {self.settings.directline_secret}"},
+            timeout=self.settings.callback_timeout_seconds,
+            what="Direct Line",
+        )
+        return {
+            "status": answer.status_code,
+            "activity": activity["type"],
+            "name": activity.get("name"),
+        }
 
     def _activity(self, kind: str, conversation: str, **extra: Any) -> dict[str, Any]:
-        activity = {"type": kind, "conversation": {"id": conversation},
-                    "from": {"id": self.settings.hub_id, "name": self.settings.hub_name}, **extra}
+        activity = {
+            "type": kind,
+            "conversation": {"id": conversation},
+            "from": {"id": self.settings.hub_id, "name": self.settings.hub_name},
+            **extra,
+        }
         return {key: value for key, value in activity.items() if value is not None}
 
 

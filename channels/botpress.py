@@ -52,8 +52,13 @@ from connector.outbox import Callback
 from connector.schemas import Event, EventResponse
 
 SLUG = "malformed-hitl-call"
-OPERATIONS = ("ping", "createRemoteUser", "createRemoteConversation", "botSendsMessage",
-              "closeRemoteTicket")
+OPERATIONS = (
+    "ping",
+    "createRemoteUser",
+    "createRemoteConversation",
+    "botSendsMessage",
+    "closeRemoteTicket",
+)
 BOT_USER = "BOT"  # the integration's remoteUserId for the bot's own messages
 PREFIX = "bp-"
 AGENT_USER = "handoff-agent"
@@ -92,22 +97,29 @@ class BotpressChannel(BotChannel):
     # in -------------------------------------------------------------------------------------------
     def verify(self, request: InboundRequest, *, now: float) -> None:
         token, _, _ = request.path.strip("/").partition("/")
-        check_token(token, self.settings.secret,
-                    where="the secret as the last segment of the integration's endpointBaseUrl")
+        check_token(
+            token,
+            self.settings.secret,
+            where="the secret as the last segment of the integration's endpointBaseUrl",
+        )
 
     @staticmethod
     def operation(request: InboundRequest) -> str:
         _, _, operation = request.path.strip("/").partition("/")
         if operation not in OPERATIONS:
-            raise NotFound(f"no hitl-api endpoint {operation!r}; known: {', '.join(OPERATIONS)}",
-                           slug="unknown-hitl-endpoint")
+            raise NotFound(
+                f"no hitl-api endpoint {operation!r}; known: {', '.join(OPERATIONS)}",
+                slug="unknown-hitl-endpoint",
+            )
         return operation
 
     def parse(self, request: InboundRequest, *, now: datetime) -> list[Event]:
         operation = self.operation(request)
         if operation == "ping":
             return []
-        body = read_object(request.body, self.bounds, what=f"a hitl-api {operation} call", slug=SLUG)
+        body = read_object(
+            request.body, self.bounds, what=f"a hitl-api {operation} call", slug=SLUG
+        )
         if body.get("type") != operation:
             raise BadRequest(f"type must be {operation!r}", slug=SLUG)
         if operation == "createRemoteConversation":
@@ -132,16 +144,31 @@ class BotpressChannel(BotChannel):
             if not isinstance(text, str):
                 raise BadRequest(f"payload.messages[{i}].text is missing", slug=SLUG)
             author = str(item.get("author") or "")
-            messages.append({"id": f"h{i}", "role": "bot" if author.lower() in ("bot", "") else "customer",
-                             "text": text, "at": parse_time(item.get("timestamp"))})
+            messages.append(
+                {
+                    "id": f"h{i}",
+                    "role": "bot" if author.lower() in ("bot", "") else "customer",
+                    "text": text,
+                    "at": parse_time(item.get("timestamp")),
+                }
+            )
         reason = ": ".join(part for part in (title, description) if part) or "the bot started HITL"
-        return build_event({
-            "id": f"{conversation}:start", "type": "handoff.requested", "occurred_at": now,
-            "conversation": {"id": conversation, "channel": "botpress"},
-            "messages": messages,
-            "bot": {"recommend_handoff": {"reason": reason[:2000]},
-                    "summary": description[:5000] or None},
-        }, self.bounds, what="the createRemoteConversation payload", slug=SLUG)
+        return build_event(
+            {
+                "id": f"{conversation}:start",
+                "type": "handoff.requested",
+                "occurred_at": now,
+                "conversation": {"id": conversation, "channel": "botpress"},
+                "messages": messages,
+                "bot": {
+                    "recommend_handoff": {"reason": reason[:2000]},
+                    "summary": description[:5000] or None,
+                },
+            },
+            self.bounds,
+            what="the createRemoteConversation payload",
+            slug=SLUG,
+        )
 
     def _turn(self, body: dict[str, Any], now: datetime) -> Event:
         conversation = require(body, "remoteConversationId", slug=SLUG)
@@ -153,12 +180,21 @@ class BotpressChannel(BotChannel):
             text = f"[{kind}]"
         turn = uuid.uuid4().hex
         is_bot = user == BOT_USER
-        return build_event({
-            "id": f"{conversation}:{turn}", "type": "conversation.updated", "occurred_at": now,
-            "conversation": {"id": conversation, "channel": "botpress"},
-            "customer": {} if is_bot else _user_of(user),
-            "messages": [{"id": turn, "role": "bot" if is_bot else "customer", "text": text, "at": now}],
-        }, self.bounds, what="the botSendsMessage payload", slug=SLUG)
+        return build_event(
+            {
+                "id": f"{conversation}:{turn}",
+                "type": "conversation.updated",
+                "occurred_at": now,
+                "conversation": {"id": conversation, "channel": "botpress"},
+                "customer": {} if is_bot else _user_of(user),
+                "messages": [
+                    {"id": turn, "role": "bot" if is_bot else "customer", "text": text, "at": now}
+                ],
+            },
+            self.bounds,
+            what="the botSendsMessage payload",
+            slug=SLUG,
+        )
 
     def answer(self, request: InboundRequest, responses: list[EventResponse]) -> ChannelAnswer:
         operation = self.operation(request)
@@ -174,16 +210,23 @@ class BotpressChannel(BotChannel):
     def send(self, callback: Callback, *, delivery_id: str) -> dict[str, Any]:
         fields = callback.fields
         conversation = str(fields.get("conversation_id") or "")
-        if callback.type not in ("control.changed", "agent.message", "customer.update",
-                                 "conversation.handed_back"):
+        if callback.type not in (
+            "control.changed",
+            "agent.message",
+            "customer.update",
+            "conversation.handed_back",
+        ):
             return skipped(callback.type, "not a Botpress HITL event")
         if not conversation.startswith(PREFIX):
-            raise PermanentDeliveryError(f"conversation {conversation!r} did not come from Botpress HITL")
+            raise PermanentDeliveryError(
+                f"conversation {conversation!r} did not come from Botpress HITL"
+            )
         if callback.type == "control.changed":
             if fields.get("owner") != "agent":
                 return skipped(callback.type, "Botpress only hears of an agent taking over")
-            return self._post("agent-assigned", {"remoteConversationId": conversation,
-                                                 "remoteUserId": AGENT_USER})
+            return self._post(
+                "agent-assigned", {"remoteConversationId": conversation, "remoteUserId": AGENT_USER}
+            )
         if callback.type == "conversation.handed_back":
             return self._post("stop-hitl", {"remoteConversationId": conversation})
         author = fields.get("author") if isinstance(fields.get("author"), dict) else {}
@@ -191,15 +234,24 @@ class BotpressChannel(BotChannel):
         for item in fields.get("attachments") or []:
             if isinstance(item, dict) and item.get("url"):
                 text += f"\n[{item.get('name') or item['url']}]({item['url']})"
-        return self._post("message-from-agent", {
-            "remoteConversationId": conversation,
-            "remoteUserId": str((author or {}).get("id") or AGENT_USER),
-            "messageType": "text", "payload": {"text": text}})
+        return self._post(
+            "message-from-agent",
+            {
+                "remoteConversationId": conversation,
+                "remoteUserId": str((author or {}).get("id") or AGENT_USER),
+                "messageType": "text",
+                "payload": {"text": text},
+            },
+        )
 
     def _post(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
-        answer = post_json(f"{self.settings.webhook_url}/{operation}", body, headers={},
-                           timeout=self.settings.callback_timeout_seconds,
-                           what=f"Botpress webhook {operation}")
+        answer = post_json(
+            f"{self.settings.webhook_url}/{operation}",
+            body,
+            headers={},
+            timeout=self.settings.callback_timeout_seconds,
+            what=f"Botpress webhook {operation}",
+        )
         return {"status": answer.status_code, "webhook": operation}
 
 

@@ -110,12 +110,17 @@ class ChatwootChannel(BotChannel):
         signature = request.headers.get(SIGNATURE_HEADER)
         if signature is None:
             token = request.query.get("token", "")
-            if not self.settings.require_signature and token and hmac.compare_digest(
-                    token.encode(), self.settings.secret.encode()):
+            if (
+                not self.settings.require_signature
+                and token
+                and hmac.compare_digest(token.encode(), self.settings.secret.encode())
+            ):
                 return
-            raise Unauthorized(f"missing {SIGNATURE_HEADER} header" + (
-                "" if self.settings.require_signature else " (or ?token= in the bot URL)"),
-                slug="missing-signature")
+            raise Unauthorized(
+                f"missing {SIGNATURE_HEADER} header"
+                + ("" if self.settings.require_signature else " (or ?token= in the bot URL)"),
+                slug="missing-signature",
+            )
         stamp = request.headers.get(TIMESTAMP_HEADER, "")
         if not stamp.isdigit():
             raise Unauthorized(f"{TIMESTAMP_HEADER} must be unix seconds", slug="bad-signature")
@@ -123,13 +128,16 @@ class ChatwootChannel(BotChannel):
             raise Unauthorized(
                 f"{TIMESTAMP_HEADER} is {int(now - int(stamp))} s away from the server clock; the "
                 f"window is ±{self.replay_window_seconds} s (replayed request or unsynchronised clock)",
-                slug="stale-signature")
-        expected = hmac.new(self.settings.secret.encode(), stamp.encode() + b"." + request.body,
-                            hashlib.sha256).hexdigest()
+                slug="stale-signature",
+            )
+        expected = hmac.new(
+            self.settings.secret.encode(), stamp.encode() + b"." + request.body, hashlib.sha256
+        ).hexdigest()
         presented = signature.strip().removeprefix("sha256=").lower()
         if not hmac.compare_digest(expected, presented):
-            raise Unauthorized("signature does not match the body and the agent bot's secret",
-                               slug="bad-signature")
+            raise Unauthorized(
+                "signature does not match the body and the agent bot's secret", slug="bad-signature"
+            )
 
     def parse(self, request: InboundRequest, *, now: datetime) -> list[Event]:
         try:
@@ -137,7 +145,9 @@ class ChatwootChannel(BotChannel):
         except ValueError as exc:
             raise BadRequest(f"the body is not JSON: {exc}", slug="malformed-chatwoot") from None
         if not isinstance(body, dict) or not isinstance(body.get("event"), str):
-            raise BadRequest("a Chatwoot webhook is an object with an 'event'", slug="malformed-chatwoot")
+            raise BadRequest(
+                "a Chatwoot webhook is an object with an 'event'", slug="malformed-chatwoot"
+            )
         kind = body["event"]
         try:
             if kind == "message_created":
@@ -145,7 +155,9 @@ class ChatwootChannel(BotChannel):
             if kind == "conversation_resolved":
                 return self._resolved(body, now)
         except (KeyError, TypeError, ValueError) as exc:
-            raise BadRequest(f"{kind}: missing or malformed field {exc}", slug="malformed-chatwoot") from None
+            raise BadRequest(
+                f"{kind}: missing or malformed field {exc}", slug="malformed-chatwoot"
+            ) from None
         return []  # QUIET_EVENTS and events added later: acknowledged, nothing to decide
 
     def _message(self, body: dict[str, Any], now: datetime) -> list[Event]:
@@ -160,41 +172,70 @@ class ChatwootChannel(BotChannel):
         else:
             role = "agent" if sender.get("type") == "user" else "bot"  # e.g. Captain answering
         text = body.get("content") or ""
-        files = [f"[{a.get('file_type', 'file')}: {a.get('data_url', '')}]"
-                 for a in body.get("attachments") or [] if isinstance(a, dict)]
+        files = [
+            f"[{a.get('file_type', 'file')}: {a.get('data_url', '')}]"
+            for a in body.get("attachments") or []
+            if isinstance(a, dict)
+        ]
         text = "\n".join([text, *files]).strip()
         if not text:
             return []
-        contact = sender if role == "customer" else (conversation.get("meta") or {}).get("sender") or {}
+        contact = (
+            sender if role == "customer" else (conversation.get("meta") or {}).get("sender") or {}
+        )
         message_id = int(body["id"])
-        return [Event.model_validate({
-            "id": f"chatwoot:{self.settings.account_id}:message:{message_id}",
-            "type": "conversation.updated",
-            "occurred_at": _at(body.get("created_at")) or now,
-            "conversation": {"id": conversation_key(self.settings.account_id, int(conversation["id"])),
-                             "channel": "chatwoot"},
-            "customer": {"id": str(contact["id"]) if contact.get("id") is not None else None,
-                         "name": contact.get("name"), "email": contact.get("email"),
-                         "phone": contact.get("phone_number")},
-            "messages": [{"id": f"cw-{message_id}", "role": role, "text": text,
-                          "at": _at(body.get("created_at"))}],
-        })]
+        return [
+            Event.model_validate(
+                {
+                    "id": f"chatwoot:{self.settings.account_id}:message:{message_id}",
+                    "type": "conversation.updated",
+                    "occurred_at": _at(body.get("created_at")) or now,
+                    "conversation": {
+                        "id": conversation_key(self.settings.account_id, int(conversation["id"])),
+                        "channel": "chatwoot",
+                    },
+                    "customer": {
+                        "id": str(contact["id"]) if contact.get("id") is not None else None,
+                        "name": contact.get("name"),
+                        "email": contact.get("email"),
+                        "phone": contact.get("phone_number"),
+                    },
+                    "messages": [
+                        {
+                            "id": f"cw-{message_id}",
+                            "role": role,
+                            "text": text,
+                            "at": _at(body.get("created_at")),
+                        }
+                    ],
+                }
+            )
+        ]
 
     def _resolved(self, body: dict[str, Any], now: datetime) -> list[Event]:
         display_id = int(body["id"])
         stamp = body.get("updated_at") or body.get("timestamp") or ""
-        return [Event.model_validate({
-            "id": f"chatwoot:{self.settings.account_id}:resolved:{display_id}:{stamp}",
-            "type": "conversation.ended", "occurred_at": now,
-            "conversation": {"id": conversation_key(self.settings.account_id, display_id),
-                             "channel": "chatwoot"},
-        })]
+        return [
+            Event.model_validate(
+                {
+                    "id": f"chatwoot:{self.settings.account_id}:resolved:{display_id}:{stamp}",
+                    "type": "conversation.ended",
+                    "occurred_at": now,
+                    "conversation": {
+                        "id": conversation_key(self.settings.account_id, display_id),
+                        "channel": "chatwoot",
+                    },
+                }
+            )
+        ]
 
     def answer(self, request: InboundRequest, responses: list[EventResponse]) -> ChannelAnswer:
         # Chatwoot ignores the body; it is there for whoever reads the webhook's delivery log
-        body = {"events": len(responses),
-                "escalated": any(r.decision.escalate for r in responses),
-                "handoff_id": next((r.handoff.id for r in responses if r.handoff), None)}
+        body = {
+            "events": len(responses),
+            "escalated": any(r.decision.escalate for r in responses),
+            "handoff_id": next((r.handoff.id for r in responses if r.handoff), None),
+        }
         return ChannelAnswer(200, json.dumps(body).encode())
 
     # out ------------------------------------------------------------------------------------------
@@ -203,44 +244,64 @@ class ChatwootChannel(BotChannel):
         conversation_id = str(fields.get("conversation_id") or callback.conversation_id or "")
         if callback.type == "control.changed":
             if fields.get("owner") != "pending_agent":
-                return {"skipped": f"control moved to {fields.get('owner')}: Chatwoot shows it itself"}
+                return {
+                    "skipped": f"control moved to {fields.get('owner')}: Chatwoot shows it itself"
+                }
             return self._hand_off(display_id_of(conversation_id), callback)
         if callback.type == "conversation.handed_back":
             display = display_id_of(conversation_id)
-            note = (f"Handed back to the bot by {fields.get('actor') or 'an agent'}: "
-                    f"{fields.get('note') or ''} (handoff {fields.get('handoff_id')})")
-            posted = self._post_message_once(display, note, private=True, since=callback.occurred_at)
+            note = (
+                f"Handed back to the bot by {fields.get('actor') or 'an agent'}: "
+                f"{fields.get('note') or ''} (handoff {fields.get('handoff_id')})"
+            )
+            posted = self._post_message_once(
+                display, note, private=True, since=callback.occurred_at
+            )
             self._call("POST", display, "toggle_status", {"status": "pending"})
             return {"note": posted, "status": "pending"}
         if callback.type in ("agent.message", "customer.update"):
             text = str(fields.get("text") or "")
-            links = [f"{a.get('name') or 'attachment'}: {a.get('url')}"
-                     for a in fields.get("attachments") or [] if isinstance(a, dict) and a.get("url")]
+            links = [
+                f"{a.get('name') or 'attachment'}: {a.get('url')}"
+                for a in fields.get("attachments") or []
+                if isinstance(a, dict) and a.get("url")
+            ]
             text = "\n".join([text, *links]).strip()
             if not text:
                 return {"skipped": "nothing to say"}
-            return {"message": self._post_message_once(display_id_of(conversation_id), text,
-                                                        private=False, since=callback.occurred_at)}
+            return {
+                "message": self._post_message_once(
+                    display_id_of(conversation_id), text, private=False, since=callback.occurred_at
+                )
+            }
         return {"skipped": f"Chatwoot sources do not take {callback.type!r} callbacks"}
 
     def _hand_off(self, display: str, callback: Callback) -> dict[str, Any]:
         fields = callback.fields
         team = fields.get("team")
-        note = (f"Bot handoff {fields.get('handoff_id')}: {fields.get('reason') or 'escalated'}"
-                + (f". Team: {team}" if team else ""))
-        done: dict[str, Any] = {"note": self._post_message_once(display, note, private=True,
-                                                                 since=callback.occurred_at)}
+        note = f"Bot handoff {fields.get('handoff_id')}: {fields.get('reason') or 'escalated'}" + (
+            f". Team: {team}" if team else ""
+        )
+        done: dict[str, Any] = {
+            "note": self._post_message_once(display, note, private=True, since=callback.occurred_at)
+        }
         if self.settings.tell_customer and fields.get("customer_message"):
             # the wait message of our answer: Chatwoot ignores a bot's webhook answer
             done["customer_message"] = self._post_message_once(
-                display, str(fields["customer_message"]), private=False, since=callback.occurred_at)
+                display, str(fields["customer_message"]), private=False, since=callback.occurred_at
+            )
         if self.settings.labels and self.settings.user_access_token:
             current = self._call("GET", display, "labels", token=self.settings.user_access_token)
             have = list((current or {}).get("payload") or [])
             wanted = have + [label for label in self.settings.labels if label not in have]
             if wanted != have:
-                self._call("POST", display, "labels", {"labels": wanted},
-                           token=self.settings.user_access_token)
+                self._call(
+                    "POST",
+                    display,
+                    "labels",
+                    {"labels": wanted},
+                    token=self.settings.user_access_token,
+                )
             done["labels"] = wanted
         team_id = self.settings.team_ids.get(str(team)) if team else None
         if team_id is not None:
@@ -257,30 +318,60 @@ class ChatwootChannel(BotChannel):
         listed = self._call("GET", display, "messages") or {}
         for message in listed.get("payload") or []:
             created = _at(message.get("created_at"))
-            if (message.get("content") == content and bool(message.get("private")) == private
-                    and message.get("message_type") in (1, "outgoing")
-                    and (after is None or (created is not None and created >= after.replace(microsecond=0)))):
+            if (
+                message.get("content") == content
+                and bool(message.get("private")) == private
+                and message.get("message_type") in (1, "outgoing")
+                and (
+                    after is None
+                    or (created is not None and created >= after.replace(microsecond=0))
+                )
+            ):
                 return "already posted"
-        self._call("POST", display, "messages",
-                   {"content": content, "message_type": "outgoing", "private": private})
+        self._call(
+            "POST",
+            display,
+            "messages",
+            {"content": content, "message_type": "outgoing", "private": private},
+        )
         return "posted"
 
-    def _call(self, method: str, display: str, action: str, body: dict[str, Any] | None = None, *,
-              token: str | None = None) -> Any:
-        url = (f"{self.settings.base_url}/api/v1/accounts/{self.settings.account_id}"
-               f"/conversations/{display}/{action}")
-        headers = {"api_access_token": token or self.settings.api_access_token,
-                   "User-Agent": "handoff-connector"}
+    def _call(
+        self,
+        method: str,
+        display: str,
+        action: str,
+        body: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+    ) -> Any:
+        url = (
+            f"{self.settings.base_url}/api/v1/accounts/{self.settings.account_id}"
+            f"/conversations/{display}/{action}"
+        )
+        headers = {
+            "api_access_token": token or self.settings.api_access_token,
+            "User-Agent": "handoff-connector",
+        }
         try:
-            response = request_within(method, url, json=body, headers=headers,
-                                      deadline=self.settings.callback_timeout_seconds)
+            response = request_within(
+                method,
+                url,
+                json=body,
+                headers=headers,
+                deadline=self.settings.callback_timeout_seconds,
+            )
         except requests.RequestException as exc:
-            raise TransientDeliveryError(f"Chatwoot {action} failed: {type(exc).__name__}: {exc}") from exc
+            raise TransientDeliveryError(
+                f"Chatwoot {action} failed: {type(exc).__name__}: {exc}"
+            ) from exc
         if response.status_code >= 300:
-            raise error_for_status(response.status_code,
-                                   f"Chatwoot {method} {action} answered {response.status_code}",
-                                   response=response.text[:2000],
-                                   retry_after=response.headers.get("Retry-After"))
+            raise error_for_status(
+                response.status_code,
+                f"Chatwoot {method} {action} answered {response.status_code}",
+                response=response.text[:2000],
+                retry_after=response.headers.get("Retry-After"),
+            )
         try:
             return response.json() if response.content else None
         except ValueError:

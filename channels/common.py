@@ -29,7 +29,9 @@ def read_object(raw: bytes, bounds: LimitsSettings, *, what: str, slug: str) -> 
     try:
         data = limits.loads(raw, bounds)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"the body is not JSON ({exc}); {what} is a JSON object", slug=slug) from None
+        raise BadRequest(
+            f"the body is not JSON ({exc}); {what} is a JSON object", slug=slug
+        ) from None
     if not isinstance(data, dict):
         raise BadRequest(f"{what} must be a JSON object", slug=slug)
     return data
@@ -43,8 +45,9 @@ def build_event(data: dict[str, Any], bounds: LimitsSettings, *, what: str, slug
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(body)"
-        raise BadRequest(f"{what} does not fit a handoff event: {where}: {first['msg']}",
-                         slug=slug) from None
+        raise BadRequest(
+            f"{what} does not fit a handoff event: {where}: {first['msg']}", slug=slug
+        ) from None
     limits.check_body(event, bounds)
     return event
 
@@ -56,13 +59,19 @@ def require(data: Any, path: str, *, slug: str, kind: type = str) -> Any:
     for part in path.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     if not isinstance(value, kind) or (kind is str and not value):
-        raise BadRequest(f"{path} is missing or not a {'string' if kind is str else kind.__name__}",
-                         slug=slug)
+        raise BadRequest(
+            f"{path} is missing or not a {'string' if kind is str else kind.__name__}", slug=slug
+        )
     return value
 
 
-def check_token(presented: str | None, secret: str, *, slug: str = "bad-token",
-                where: str = "Authorization: Bearer <secret>") -> None:
+def check_token(
+    presented: str | None,
+    secret: str,
+    *,
+    slug: str = "bad-token",
+    where: str = "Authorization: Bearer <secret>",
+) -> None:
     """Constant-time comparison of a presented token with the source's secret."""
     if not presented or not hmac.compare_digest(presented.encode(), secret.encode()):
         raise Unauthorized(f"missing or wrong token; send {where}", slug=slug)
@@ -75,23 +84,34 @@ def bearer(headers: Any) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def post_json(url: str, body: dict[str, Any], *, headers: dict[str, str], timeout: float,
-              what: str) -> requests.Response:
+def post_json(
+    url: str, body: dict[str, Any], *, headers: dict[str, str], timeout: float, what: str
+) -> requests.Response:
     """POST ``body`` as JSON within ``timeout`` seconds in all (``connector.deadline``: a platform
     that trickles its answer cannot hold a delivery thread); a network failure or a 408/429/5xx is
     transient, another 4xx permanent (``error_for_status``), with ``what`` naming the call."""
     try:
-        response = post_within(url, data=json.dumps(body).encode(), deadline=timeout,
-                               headers={"User-Agent": "handoff-connector",
-                                        "Content-Type": "application/json", **headers})
+        response = post_within(
+            url,
+            data=json.dumps(body).encode(),
+            deadline=timeout,
+            headers={
+                "User-Agent": "handoff-connector",
+                "Content-Type": "application/json",
+                **headers,
+            },
+        )
     except requests.Timeout as exc:
         raise TransientDeliveryError(f"{what} timed out: {exc}") from exc
     except requests.RequestException as exc:
         raise TransientDeliveryError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
     if response.status_code >= 300:
-        raise error_for_status(response.status_code, f"{what} answered {response.status_code}",
-                               response=response.text[:2000],
-                               retry_after=response.headers.get("Retry-After"))
+        raise error_for_status(
+            response.status_code,
+            f"{what} answered {response.status_code}",
+            response=response.text[:2000],
+            retry_after=response.headers.get("Retry-After"),
+        )
     return response
 
 

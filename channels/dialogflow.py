@@ -44,8 +44,10 @@ from connector.outbox import Callback
 from connector.schemas import Event, EventResponse
 
 SLUG = "malformed-webhook-request"
-SESSION = re.compile(r"^projects/[^/]+/locations/(?P<location>[^/]+)/agents/[^/]+/"
-                     r"(environments/[^/]+/)?sessions/[^/]+$")
+SESSION = re.compile(
+    r"^projects/[^/]+/locations/(?P<location>[^/]+)/agents/[^/]+/"
+    r"(environments/[^/]+/)?sessions/[^/]+$"
+)
 
 
 class DialogflowSettings(BaseModel):
@@ -70,7 +72,9 @@ class DialogflowSettings(BaseModel):
     @classmethod
     def _no_callback_url(cls, url: str | None) -> None:
         if url is not None:
-            raise ValueError("not used by this channel: its callbacks go to Dialogflow's API (detectIntent)")
+            raise ValueError(
+                "not used by this channel: its callbacks go to Dialogflow's API (detectIntent)"
+            )
         return None
 
 
@@ -85,11 +89,16 @@ class DialogflowChannel(BotChannel):
 
     # in -------------------------------------------------------------------------------------------
     def verify(self, request: InboundRequest, *, now: float) -> None:
-        check_token(bearer(request.headers), self.settings.secret,
-                    where="Authorization: Bearer <secret> in the webhook's custom headers")
+        check_token(
+            bearer(request.headers),
+            self.settings.secret,
+            where="Authorization: Bearer <secret> in the webhook's custom headers",
+        )
 
     def parse(self, request: InboundRequest, *, now: datetime) -> list[Event]:
-        body = read_object(request.body, self.bounds, what="a Dialogflow CX WebhookRequest", slug=SLUG)
+        body = read_object(
+            request.body, self.bounds, what="a Dialogflow CX WebhookRequest", slug=SLUG
+        )
         session = require(body, "sessionInfo.session", slug=SLUG)
         turn = body.get("detectIntentResponseId") or hashlib.sha256(request.body).hexdigest()[:32]
         if not isinstance(turn, str):
@@ -110,33 +119,54 @@ class DialogflowChannel(BotChannel):
         bot: dict[str, Any] = {}
         reason = params.get(self.settings.reason_parameter)
         data: dict[str, Any] = {
-            "id": turn, "type": "handoff.requested" if asked else "conversation.updated",
+            "id": turn,
+            "type": "handoff.requested" if asked else "conversation.updated",
             "occurred_at": now,
-            "conversation": {"id": session, "channel": "dialogflow-cx",
-                             "language": body.get("languageCode") or None},
-            "customer": {"attributes": {k: v for k, v in params.items()
-                                        if isinstance(v, str | int | float | bool)}},
+            "conversation": {
+                "id": session,
+                "channel": "dialogflow-cx",
+                "language": body.get("languageCode") or None,
+            },
+            "customer": {
+                "attributes": {
+                    k: v for k, v in params.items() if isinstance(v, str | int | float | bool)
+                }
+            },
             "messages": messages,
             "bot": bot,
         }
         if intent.get("displayName"):
-            bot["intent"] = {"name": str(intent["displayName"]), "confidence": intent.get("confidence")}
+            bot["intent"] = {
+                "name": str(intent["displayName"]),
+                "confidence": intent.get("confidence"),
+            }
         if asked:
             bot["recommend_handoff"] = {
-                "reason": str(reason) if reason else f"the agent's fulfillment tag {tag!r}"}
+                "reason": str(reason) if reason else f"the agent's fulfillment tag {tag!r}"
+            }
         return [build_event(data, self.bounds, what="the WebhookRequest", slug=SLUG)]
 
     def answer(self, request: InboundRequest, responses: list[EventResponse]) -> ChannelAnswer:
         (response,) = responses
         parameters: dict[str, Any] = {"handoff_owner": response.control.owner}
         body: dict[str, Any] = {"sessionInfo": {"parameters": parameters}}
-        asked = json.loads(request.body).get("fulfillmentInfo", {}).get("tag") in self.settings.handoff_tags
-        handoff_id = response.handoff.id if response.handoff is not None else response.control.handoff_id
+        asked = (
+            json.loads(request.body).get("fulfillmentInfo", {}).get("tag")
+            in self.settings.handoff_tags
+        )
+        handoff_id = (
+            response.handoff.id if response.handoff is not None else response.control.handoff_id
+        )
         # a handoff tag on a conversation already with a person hands off again to the same handoff
-        if handoff_id and (response.decision.escalate or (asked and response.control.owner != "bot")):
+        if handoff_id and (
+            response.decision.escalate or (asked and response.control.owner != "bot")
+        ):
             parameters["handoff_id"] = handoff_id
-            metadata = {"handoff_id": handoff_id, "team": response.decision.team,
-                        "priority": response.decision.priority}
+            metadata = {
+                "handoff_id": handoff_id,
+                "team": response.decision.team,
+                "priority": response.decision.priority,
+            }
             messages: list[dict[str, Any]] = []
             if response.customer_message is not None:
                 messages.append({"text": {"text": [response.customer_message.text]}})
@@ -147,26 +177,43 @@ class DialogflowChannel(BotChannel):
     # out ------------------------------------------------------------------------------------------
     def send(self, callback: Callback, *, delivery_id: str) -> dict[str, Any]:
         if callback.type != "conversation.handed_back":
-            return skipped(callback.type, "Dialogflow CX cannot push to the customer: the chat "
-                                          "front end in front of the agent relays it")
+            return skipped(
+                callback.type,
+                "Dialogflow CX cannot push to the customer: the chat "
+                "front end in front of the agent relays it",
+            )
         session = str(callback.fields.get("conversation_id") or "")
         match = SESSION.match(session)
         if match is None:
-            raise PermanentDeliveryError(f"conversation {session!r} is not a Dialogflow CX session path")
+            raise PermanentDeliveryError(
+                f"conversation {session!r} is not a Dialogflow CX session path"
+            )
         location = match.group("location")
         base = self.settings.api_url.rstrip("/") or (
-            "https://dialogflow.googleapis.com" if location == "global"
-            else f"https://{location}-dialogflow.googleapis.com")
+            "https://dialogflow.googleapis.com"
+            if location == "global"
+            else f"https://{location}-dialogflow.googleapis.com"
+        )
         fields = callback.fields
-        parameters = {key: fields.get(key) for key in ("handoff_id", "note", "resolution", "resume_hint")
-                      if fields.get(key) is not None}
-        body = {"queryInput": {"event": {"event": self.settings.handback_event},
-                               "languageCode": self.settings.language_code},
-                "queryParams": {"parameters": parameters}}
-        answer = post_json(f"{base}/v3/{session}:detectIntent", body,
-                           headers={"Authorization": f"Bearer {self._token()}"},
-                           timeout=self.settings.callback_timeout_seconds,
-                           what="Dialogflow detectIntent")
+        parameters = {
+            key: fields.get(key)
+            for key in ("handoff_id", "note", "resolution", "resume_hint")
+            if fields.get(key) is not None
+        }
+        body = {
+            "queryInput": {
+                "event": {"event": self.settings.handback_event},
+                "languageCode": self.settings.language_code,
+            },
+            "queryParams": {"parameters": parameters},
+        }
+        answer = post_json(
+            f"{base}/v3/{session}:detectIntent",
+            body,
+            headers={"Authorization": f"Bearer {self._token()}"},
+            timeout=self.settings.callback_timeout_seconds,
+            what="Dialogflow detectIntent",
+        )
         return {"status": answer.status_code, "event": self.settings.handback_event}
 
     def _token(self) -> str:
@@ -176,26 +223,35 @@ class DialogflowChannel(BotChannel):
             return self.settings.access_token
         if not self.settings.credentials_file:
             raise PermanentDeliveryError(
-                f"sources.{self.source}: set credentials_file (or access_token) to call Dialogflow")
+                f"sources.{self.source}: set credentials_file (or access_token) to call Dialogflow"
+            )
         try:
             from google.auth.transport.requests import Request
             from google.oauth2 import service_account
         except ImportError as exc:  # the optional extra is not installed
-            raise PermanentDeliveryError(f"credentials_file needs the google-auth package: {exc}") from exc
+            raise PermanentDeliveryError(
+                f"credentials_file needs the google-auth package: {exc}"
+            ) from exc
         from google.auth import exceptions
 
         try:
             if self._credentials is None:
                 self._credentials = service_account.Credentials.from_service_account_file(
                     self.settings.credentials_file,
-                    scopes=["https://www.googleapis.com/auth/dialogflow"])
+                    scopes=["https://www.googleapis.com/auth/dialogflow"],
+                )
             if not self._credentials.valid:
                 self._credentials.refresh(Request())
         except exceptions.TransportError as exc:  # Google's token endpoint unreachable: try later
             raise TransientDeliveryError(f"getting a Google access token failed: {exc}") from exc
-        except (OSError, ValueError, exceptions.GoogleAuthError) as exc:  # no file, bad key, refused
+        except (
+            OSError,
+            ValueError,
+            exceptions.GoogleAuthError,
+        ) as exc:  # no file, bad key, refused
             raise PermanentDeliveryError(
-                f"sources.{self.source}.credentials_file: cannot get an access token: {exc}") from exc
+                f"sources.{self.source}.credentials_file: cannot get an access token: {exc}"
+            ) from exc
         return str(self._credentials.token)
 
 

@@ -34,12 +34,26 @@ from connector.errors import BadRequest, TransientDeliveryError, Unauthorized, e
 from connector.outbox import Callback
 from connector.schemas import Event, EventResponse
 
-KNOWN_CALLBACKS = ("control.changed", "conversation.handed_back", "customer.update", "agent.message")
+KNOWN_CALLBACKS = (
+    "control.changed",
+    "conversation.handed_back",
+    "customer.update",
+    "agent.message",
+)
 
 # transcript line prefixes, lower-cased: Typebot's preset writes "User:"/"Assistant:", Voiceflow's
 # vf_memory "user:"/"assistant:"; the rest are what hand-built flows tend to use
-ROLE_PREFIXES = {"user": "customer", "customer": "customer", "human": "customer", "you": "customer",
-                 "assistant": "bot", "bot": "bot", "ai": "bot", "agent": "agent", "system": "system"}
+ROLE_PREFIXES = {
+    "user": "customer",
+    "customer": "customer",
+    "human": "customer",
+    "you": "customer",
+    "assistant": "bot",
+    "bot": "bot",
+    "ai": "bot",
+    "agent": "agent",
+    "system": "system",
+}
 LINE = re.compile(r"^\s*(?P<role>[A-Za-z]+)\s*:\s?(?P<text>.*)$")
 
 
@@ -139,9 +153,11 @@ class MappedChannel(BotChannel):
         header = request.headers.get("Authorization", "")
         scheme, _, presented = header.partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(
-                presented.strip().encode(), self.settings.secret.encode()):
-            raise Unauthorized("missing or wrong bearer token (Authorization: Bearer <secret>)",
-                               slug="bad-token")
+            presented.strip().encode(), self.settings.secret.encode()
+        ):
+            raise Unauthorized(
+                "missing or wrong bearer token (Authorization: Bearer <secret>)", slug="bad-token"
+            )
 
     def _get(self, body: Any, field: str) -> Any:
         expression = getattr(self.settings.map, field)
@@ -150,19 +166,25 @@ class MappedChannel(BotChannel):
         try:
             return jmespath.search(expression, body)
         except jmespath.exceptions.JMESPathError as exc:  # a type error inside a function
-            raise BadRequest(f"map.{field} ({expression}) failed on this body: {exc}",
-                             slug="malformed-mapped") from None
+            raise BadRequest(
+                f"map.{field} ({expression}) failed on this body: {exc}", slug="malformed-mapped"
+            ) from None
 
     def _string(self, body: Any, field: str, *, required: bool = False) -> str | None:
         value = self._get(body, field)
         if value is None or value == "":
             if required:
-                raise BadRequest(f"map.{field} ({getattr(self.settings.map, field)}) found nothing "
-                                 "in the body", slug="malformed-mapped")
+                raise BadRequest(
+                    f"map.{field} ({getattr(self.settings.map, field)}) found nothing in the body",
+                    slug="malformed-mapped",
+                )
             return None
         if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise BadRequest(f"map.{field} ({getattr(self.settings.map, field)}) is a "
-                             f"{type(value).__name__}, not a string", slug="malformed-mapped")
+            raise BadRequest(
+                f"map.{field} ({getattr(self.settings.map, field)}) is a "
+                f"{type(value).__name__}, not a string",
+                slug="malformed-mapped",
+            )
         return str(value)
 
     def parse(self, request: InboundRequest, *, now: datetime) -> list[Event]:
@@ -171,7 +193,9 @@ class MappedChannel(BotChannel):
         except ValueError as exc:
             raise BadRequest(f"the body is not JSON: {exc}", slug="malformed-mapped") from None
         conversation_id = self._string(body, "conversation_id", required=True)
-        event_id = self._string(body, "event_id") or "b-" + hashlib.sha256(request.body).hexdigest()[:24]
+        event_id = (
+            self._string(body, "event_id") or "b-" + hashlib.sha256(request.body).hexdigest()[:24]
+        )
         try:
             turns = transcript_turns(self._get(body, "transcript"))
         except ValueError as exc:
@@ -182,7 +206,9 @@ class MappedChannel(BotChannel):
             nth = seen[(role, text)] = seen.get((role, text), 0) + 1
             messages.append({"id": turn_id(role, text, nth), "role": role, "text": text})
         newest = self._string(body, "text")
-        last_customer = next((m["text"] for m in reversed(messages) if m["role"] == "customer"), None)
+        last_customer = next(
+            (m["text"] for m in reversed(messages) if m["role"] == "customer"), None
+        )
         if newest and newest != last_customer:  # the newest turn is often the transcript's last too
             message_id = self._string(body, "message_id") or f"{event_id}-text"
             messages.append({"id": message_id, "role": "customer", "text": newest})
@@ -193,22 +219,36 @@ class MappedChannel(BotChannel):
             bot["intent"] = {"name": intent}
         if requested:
             bot["recommend_handoff"] = {"reason": reason or "the flow asked for a human"}
-        kind = ("conversation.ended" if ended else
-                "handoff.requested" if requested else "conversation.updated")
+        kind = (
+            "conversation.ended"
+            if ended
+            else "handoff.requested"
+            if requested
+            else "conversation.updated"
+        )
         document = {
-            "id": event_id, "type": kind, "occurred_at": now,
-            "conversation": {"id": conversation_id, "channel": self.settings.channel_label,
-                             "language": self._string(body, "language")},
-            "customer": {"id": self._string(body, "customer_id"),
-                         "name": self._string(body, "customer_name"),
-                         "email": self._string(body, "customer_email")},
-            "messages": messages, "bot": bot,
+            "id": event_id,
+            "type": kind,
+            "occurred_at": now,
+            "conversation": {
+                "id": conversation_id,
+                "channel": self.settings.channel_label,
+                "language": self._string(body, "language"),
+            },
+            "customer": {
+                "id": self._string(body, "customer_id"),
+                "name": self._string(body, "customer_name"),
+                "email": self._string(body, "customer_email"),
+            },
+            "messages": messages,
+            "bot": bot,
         }
         try:
             return [Event.model_validate(document)]
         except ValueError as exc:
-            raise BadRequest(f"the mapped event is not valid: {exc}".splitlines()[0],
-                             slug="malformed-mapped") from None
+            raise BadRequest(
+                f"the mapped event is not valid: {exc}".splitlines()[0], slug="malformed-mapped"
+            ) from None
 
     def answer(self, request: InboundRequest, responses: list[EventResponse]) -> ChannelAnswer:
         (response,) = responses
@@ -231,16 +271,27 @@ class MappedChannel(BotChannel):
         if not url:
             # a builder without a callback URL polls GET /v1/conversations/{id}/control instead
             return {"skipped": "no callback_url configured"}
-        headers = {"Authorization": f"Bearer {self.settings.secret}", "X-Handoff-Delivery": delivery_id,
-                   "X-Handoff-Event": callback.type, "User-Agent": "handoff-connector"}
+        headers = {
+            "Authorization": f"Bearer {self.settings.secret}",
+            "X-Handoff-Delivery": delivery_id,
+            "X-Handoff-Event": callback.type,
+            "User-Agent": "handoff-connector",
+        }
         try:
-            response = request_within("POST", url, json=callback.body(), headers=headers,
-                                      deadline=self.settings.callback_timeout_seconds)
+            response = request_within(
+                "POST",
+                url,
+                json=callback.body(),
+                headers=headers,
+                deadline=self.settings.callback_timeout_seconds,
+            )
         except requests.RequestException as exc:
             raise TransientDeliveryError(f"callback failed: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 300:
-            raise error_for_status(response.status_code, f"builder callback answered {response.status_code}",
-                                   response=response.text[:2000],
-                                   retry_after=response.headers.get("Retry-After"))
+            raise error_for_status(
+                response.status_code,
+                f"builder callback answered {response.status_code}",
+                response=response.text[:2000],
+                retry_after=response.headers.get("Retry-After"),
+            )
         return {"status": response.status_code}
-

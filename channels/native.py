@@ -62,13 +62,22 @@ class NativeChannel(BotChannel):
 
     def verify(self, request: InboundRequest, *, now: float) -> None:
         scheme = security.verify(
-            self.settings.secret, request.headers.get(security.SIGNATURE_HEADER), request.body,
-            now=now, window=self.replay_window_seconds, method=request.method,
-            path=request.url_path, accept_v1=self.settings.accept_v1_signatures)
+            self.settings.secret,
+            request.headers.get(security.SIGNATURE_HEADER),
+            request.body,
+            now=now,
+            window=self.replay_window_seconds,
+            method=request.method,
+            path=request.url_path,
+            accept_v1=self.settings.accept_v1_signatures,
+        )
         if scheme == "v1" and not self._warned_v1:
             self._warned_v1 = True  # once per process: enough to find the bot, not a log flood
-            logger.warning("bot source signs with the deprecated v1 scheme; move it to v2 and set "
-                           "accept_v1_signatures: false", extra={"source": self.source})
+            logger.warning(
+                "bot source signs with the deprecated v1 scheme; move it to v2 and set "
+                "accept_v1_signatures: false",
+                extra={"source": self.source},
+            )
 
     _warned_v1 = False
 
@@ -86,8 +95,9 @@ class NativeChannel(BotChannel):
         body = json.dumps(callback.body(), separators=(",", ":"), ensure_ascii=False).encode()
         headers = {
             "Content-Type": "application/json",
-            security.SIGNATURE_HEADER: security.sign(self.settings.secret, body, method="POST",
-                                                     path=security.url_path(url)),
+            security.SIGNATURE_HEADER: security.sign(
+                self.settings.secret, body, method="POST", path=security.url_path(url)
+            ),
             security.SOURCE_HEADER: self.source,
             DELIVERY_HEADER: delivery_id,
             EVENT_HEADER: callback.type,
@@ -98,19 +108,24 @@ class NativeChannel(BotChannel):
     def send(self, callback: Callback, *, delivery_id: str) -> dict[str, Any]:
         url = self.settings.callback_url
         if not url:
-            raise PermanentDeliveryError(f"bot source {self.source!r} has no callback_url configured")
+            raise PermanentDeliveryError(
+                f"bot source {self.source!r} has no callback_url configured"
+            )
         body, headers = self.render(callback, delivery_id=delivery_id)
         try:
             # the whole call, not each read: a bot that trickles its answer cannot hold a thread
-            response = post_within(url, data=body, headers=headers,
-                                   deadline=self.settings.callback_timeout_seconds)
+            response = post_within(
+                url, data=body, headers=headers, deadline=self.settings.callback_timeout_seconds
+            )
         except requests.Timeout as exc:
             raise TransientDeliveryError(f"callback timed out: {exc}") from exc
         except requests.RequestException as exc:
             raise TransientDeliveryError(f"callback failed: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 300:
-            raise error_for_status(response.status_code, f"bot callback answered {response.status_code}",
-                                   response=response.text[:2000],
-                                   retry_after=response.headers.get("Retry-After"))
+            raise error_for_status(
+                response.status_code,
+                f"bot callback answered {response.status_code}",
+                response=response.text[:2000],
+                retry_after=response.headers.get("Retry-After"),
+            )
         return {"status": response.status_code}
-

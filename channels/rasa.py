@@ -65,7 +65,9 @@ class RasaSettings(BaseModel):
     rasa_token: str | None = None  # rasa run --auth-token (sent as ?token=)
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/%2F"
     queue: str = Field(default="rasa_events", min_length=1)  # endpoints.yml event_broker.queues
-    handoff_actions: list[str] = Field(default_factory=lambda: ["action_handoff_metric", "action_human_handoff"])
+    handoff_actions: list[str] = Field(
+        default_factory=lambda: ["action_handoff_metric", "action_human_handoff"]
+    )
     handoff_flows: list[str] = Field(default_factory=lambda: ["pattern_human_handoff"])
     output_channel: str = "latest"  # where injected utterances go (Rasa's output_channel)
     callback_url: None = None  # shared key: Rasa is answered through its API
@@ -89,7 +91,7 @@ class RasaSettings(BaseModel):
 def sender_of(conversation_id: str) -> str:
     if not conversation_id.startswith(PREFIX) or len(conversation_id) == len(PREFIX):
         raise PermanentDeliveryError(f"{conversation_id!r} is not a Rasa conversation id")
-    return conversation_id[len(PREFIX):]
+    return conversation_id[len(PREFIX) :]
 
 
 def _at(timestamp: Any, now: datetime) -> datetime:
@@ -107,9 +109,11 @@ class RasaChannel(BotChannel):
     def verify(self, request: InboundRequest, *, now: float) -> None:
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(
-                presented.strip().encode(), self.settings.secret.encode()):
-            raise Unauthorized("missing or wrong bearer token (Authorization: Bearer <secret>)",
-                               slug="bad-token")
+            presented.strip().encode(), self.settings.secret.encode()
+        ):
+            raise Unauthorized(
+                "missing or wrong bearer token (Authorization: Bearer <secret>)", slug="bad-token"
+            )
 
     def parse(self, request: InboundRequest, *, now: datetime) -> list[Event]:
         try:
@@ -127,10 +131,15 @@ class RasaChannel(BotChannel):
         if not isinstance(sender, str) or not sender:
             raise BadRequest(f"{item['event']}: missing 'sender_id'", slug="malformed-rasa")
         kind, stamp = item["event"], item.get("timestamp")
-        base = {"occurred_at": _at(stamp, now),
-                "conversation": {"id": PREFIX + sender, "channel": item.get("input_channel") or "rasa"}}
-        tail = item.get("message_id") or stamp or hashlib.sha256(
-            json.dumps(item, sort_keys=True).encode()).hexdigest()[:24]
+        base = {
+            "occurred_at": _at(stamp, now),
+            "conversation": {"id": PREFIX + sender, "channel": item.get("input_channel") or "rasa"},
+        }
+        tail = (
+            item.get("message_id")
+            or stamp
+            or hashlib.sha256(json.dumps(item, sort_keys=True).encode()).hexdigest()[:24]
+        )
         event_id = f"rasa:{sender}:{kind}:{tail}"
         text = item.get("text")
         if kind in ("user", "bot"):
@@ -138,8 +147,12 @@ class RasaChannel(BotChannel):
                 return []  # a message we injected, coming back through the broker
             if not isinstance(text, str) or not text.strip():
                 return []  # buttons, images and empty turns carry nothing for the transcript
-            message: dict[str, Any] = {"id": f"rasa-{tail}", "role": "customer" if kind == "user" else "bot",
-                                       "text": text, "at": _at(stamp, now)}
+            message: dict[str, Any] = {
+                "id": f"rasa-{tail}",
+                "role": "customer" if kind == "user" else "bot",
+                "text": text,
+                "at": _at(stamp, now),
+            }
             bot: dict[str, Any] = {}
             intent = ((item.get("parse_data") or {}).get("intent") or {}) if kind == "user" else {}
             if isinstance(intent.get("name"), str):
@@ -147,14 +160,32 @@ class RasaChannel(BotChannel):
                 ok = isinstance(confidence, int | float) and 0 <= confidence <= 1
                 message.update(intent=intent["name"], confidence=confidence if ok else None)
                 bot["intent"] = {"name": intent["name"], "confidence": confidence if ok else None}
-            return [self._event({**base, "id": event_id, "type": "conversation.updated",
-                                 "messages": [message], "bot": bot})]
-        handoff = ((kind == "action" and item.get("name") in self.settings.handoff_actions)
-                   or (kind == "flow_started" and item.get("flow_id") in self.settings.handoff_flows))
+            return [
+                self._event(
+                    {
+                        **base,
+                        "id": event_id,
+                        "type": "conversation.updated",
+                        "messages": [message],
+                        "bot": bot,
+                    }
+                )
+            ]
+        handoff = (kind == "action" and item.get("name") in self.settings.handoff_actions) or (
+            kind == "flow_started" and item.get("flow_id") in self.settings.handoff_flows
+        )
         if handoff:
             what = item.get("name") or item.get("flow_id")
-            return [self._event({**base, "id": event_id, "type": "handoff.requested",
-                                 "bot": {"recommend_handoff": {"reason": f"Rasa ran {what}"}}})]
+            return [
+                self._event(
+                    {
+                        **base,
+                        "id": event_id,
+                        "type": "handoff.requested",
+                        "bot": {"recommend_handoff": {"reason": f"Rasa ran {what}"}},
+                    }
+                )
+            ]
         return []  # slots, session starts, other actions: nothing to decide
 
     @staticmethod
@@ -162,11 +193,16 @@ class RasaChannel(BotChannel):
         try:
             return Event.model_validate(document)
         except ValueError as exc:
-            raise BadRequest(f"not a valid event: {exc}".splitlines()[0], slug="malformed-rasa") from None
+            raise BadRequest(
+                f"not a valid event: {exc}".splitlines()[0], slug="malformed-rasa"
+            ) from None
 
     def answer(self, request: InboundRequest, responses: list[EventResponse]) -> ChannelAnswer:
-        body = {"events": len(responses), "escalated": any(r.decision.escalate for r in responses),
-                "handoff_id": next((r.handoff.id for r in responses if r.handoff), None)}
+        body = {
+            "events": len(responses),
+            "escalated": any(r.decision.escalate for r in responses),
+            "handoff_id": next((r.handoff.id for r in responses if r.handoff), None),
+        }
         return ChannelAnswer(200, json.dumps(body).encode())
 
     # the broker ------------------------------------------------------------------------------------
@@ -180,8 +216,12 @@ class RasaChannel(BotChannel):
             if exc.status in (409, 429, 503):  # a race, a busy or unwritable store: try again
                 logger.warning("rasa source %s: will retry an event: %s", self.source, exc)
                 return "retry"
-            logger.error("rasa source %s: rejected a broker event (%s): %s", self.source, exc,
-                         body[:2000].decode("utf-8", "replace"))
+            logger.error(
+                "rasa source %s: rejected a broker event (%s): %s",
+                self.source,
+                exc,
+                body[:2000].decode("utf-8", "replace"),
+            )
             return "reject"
         except HandoffError as exc:
             logger.warning("rasa source %s: will retry an event: %s", self.source, exc)
@@ -191,8 +231,14 @@ class RasaChannel(BotChannel):
             return "retry"
         return "ack"
 
-    def consume(self, ingest: Callable[[list[Event]], object], stop: threading.Event, *,
-                now: Callable[[], datetime], retry_seconds: float = 2.0) -> None:
+    def consume(
+        self,
+        ingest: Callable[[list[Event]], object],
+        stop: threading.Event,
+        *,
+        now: Callable[[], datetime],
+        retry_seconds: float = 2.0,
+    ) -> None:
         """Consume the queue until ``stop`` is set, reconnecting after a broker outage. Each message
         is acknowledged only once ingested, so nothing is lost when this process dies."""
         import pika  # the rasa extra: imported only where a Rasa source consumes
@@ -208,9 +254,13 @@ class RasaChannel(BotChannel):
                 continue
             try:
                 channel = connection.channel()
-                channel.queue_declare(queue=self.settings.queue, durable=True)  # as Rasa declares it
+                channel.queue_declare(
+                    queue=self.settings.queue, durable=True
+                )  # as Rasa declares it
                 channel.basic_qos(prefetch_count=1)  # one at a time: a conversation's order holds
-                for method, _properties, body in channel.consume(self.settings.queue, inactivity_timeout=0.2):
+                for method, _properties, body in channel.consume(
+                    self.settings.queue, inactivity_timeout=0.2
+                ):
                     if stop.is_set():
                         break
                     if method is None:
@@ -245,8 +295,11 @@ class RasaChannel(BotChannel):
             return {"tracker": "resumed"}
         if callback.type in ("agent.message", "customer.update"):
             text = str(fields.get("text") or "")
-            links = [f"{a.get('name') or 'attachment'}: {a.get('url')}"
-                     for a in fields.get("attachments") or [] if isinstance(a, dict) and a.get("url")]
+            links = [
+                f"{a.get('name') or 'attachment'}: {a.get('url')}"
+                for a in fields.get("attachments") or []
+                if isinstance(a, dict) and a.get("url")
+            ]
             text = "\n".join([text, *links]).strip()
             if not text:
                 return {"skipped": "nothing to say"}
@@ -254,40 +307,79 @@ class RasaChannel(BotChannel):
             if self._injected(sender, delivery_id):
                 return {"bot": "already appended"}
             author = fields.get("author") if isinstance(fields.get("author"), dict) else {}
-            event = {"event": "bot", "text": text,
-                     "metadata": {DELIVERY_KEY: delivery_id, "handoff_id": fields.get("handoff_id"),
-                                  "author": (author or {}).get("name"), "kind": callback.type}}
-            self._append(sender, [event], query={"output_channel": self.settings.output_channel,
-                                                 "execute_side_effects": "true"})
+            event = {
+                "event": "bot",
+                "text": text,
+                "metadata": {
+                    DELIVERY_KEY: delivery_id,
+                    "handoff_id": fields.get("handoff_id"),
+                    "author": (author or {}).get("name"),
+                    "kind": callback.type,
+                },
+            }
+            self._append(
+                sender,
+                [event],
+                query={
+                    "output_channel": self.settings.output_channel,
+                    "execute_side_effects": "true",
+                },
+            )
             return {"bot": "appended"}
         return {"skipped": f"Rasa sources do not take {callback.type!r} callbacks"}
 
     def _injected(self, sender: str, delivery_id: str) -> bool:
         tracker = self._call("GET", sender, "tracker", query={"include_events": "ALL"}) or {}
-        return any((e.get("metadata") or {}).get(DELIVERY_KEY) == delivery_id
-                   for e in tracker.get("events") or [] if isinstance(e, dict))
+        return any(
+            (e.get("metadata") or {}).get(DELIVERY_KEY) == delivery_id
+            for e in tracker.get("events") or []
+            if isinstance(e, dict)
+        )
 
-    def _append(self, sender: str, events: list[dict[str, Any]], *,
-                query: dict[str, str] | None = None) -> None:
-        self._call("POST", sender, "tracker/events", events,
-                   query={"include_events": "NONE", **(query or {})})
+    def _append(
+        self, sender: str, events: list[dict[str, Any]], *, query: dict[str, str] | None = None
+    ) -> None:
+        self._call(
+            "POST",
+            sender,
+            "tracker/events",
+            events,
+            query={"include_events": "NONE", **(query or {})},
+        )
 
-    def _call(self, method: str, sender: str, action: str, body: Any = None, *,
-              query: dict[str, str] | None = None) -> Any:
+    def _call(
+        self,
+        method: str,
+        sender: str,
+        action: str,
+        body: Any = None,
+        *,
+        query: dict[str, str] | None = None,
+    ) -> Any:
         url = f"{self.settings.rasa_url}/conversations/{requests.utils.quote(sender, safe='')}/{action}"
         params = dict(query or {})
         if self.settings.rasa_token:
             params["token"] = self.settings.rasa_token
         try:
-            response = request_within(method, url, json=body, params=params,
-                                      headers={"User-Agent": "handoff-connector"},
-                                      deadline=self.settings.callback_timeout_seconds)
+            response = request_within(
+                method,
+                url,
+                json=body,
+                params=params,
+                headers={"User-Agent": "handoff-connector"},
+                deadline=self.settings.callback_timeout_seconds,
+            )
         except requests.RequestException as exc:
-            raise TransientDeliveryError(f"Rasa {action} failed: {type(exc).__name__}: {exc}") from exc
+            raise TransientDeliveryError(
+                f"Rasa {action} failed: {type(exc).__name__}: {exc}"
+            ) from exc
         if response.status_code >= 300:
-            raise error_for_status(response.status_code, f"Rasa {method} {action} answered {response.status_code}",
-                                   response=response.text[:2000],
-                                   retry_after=response.headers.get("Retry-After"))
+            raise error_for_status(
+                response.status_code,
+                f"Rasa {method} {action} answered {response.status_code}",
+                response=response.text[:2000],
+                retry_after=response.headers.get("Retry-After"),
+            )
         try:
             return response.json() if response.content else None
         except ValueError:

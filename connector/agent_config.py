@@ -24,7 +24,9 @@ class AgentSettings(Section):
     @classmethod
     def _hex_digest(cls, value: str) -> str:
         if not re.fullmatch(r"[0-9a-fA-F]{64}", value):
-            raise ValueError("the SHA-256 of the agent's key, 64 hex digits (printf %s \"$KEY\" | sha256sum)")
+            raise ValueError(
+                'the SHA-256 of the agent\'s key, 64 hex digits (printf %s "$KEY" | sha256sum)'
+            )
         return value.lower()
 
 

@@ -121,7 +121,9 @@ def authenticate_agent(handoff_id: str | None) -> Principal:
 ENDED = ("handed_back", "closed")
 
 
-def verify_widget(rt: Runtime, token: str | None, handoff_id: str, *, page: bool = False) -> dict[str, Any]:
+def verify_widget(
+    rt: Runtime, token: str | None, handoff_id: str, *, page: bool = False
+) -> dict[str, Any]:
     """The claims of a widget token for ``handoff_id``; 401 ``revoked-widget-token`` when it was
     issued before the handoff was handed back or closed (the handoff's end revokes every link to it).
 
@@ -131,8 +133,9 @@ def verify_widget(rt: Runtime, token: str | None, handoff_id: str, *, page: bool
     (the widget reloads after its own handback and must show the outcome; it offers no action on a
     handoff that is over, and every action and renewal is refused).
     """
-    claims = security.verify_widget_token(rt.settings.widget.secret, token, handoff_id,
-                                          now=rt.now().timestamp())
+    claims = security.verify_widget_token(
+        rt.settings.widget.secret, token, handoff_id, now=rt.now().timestamp()
+    )
     with rt.store.reading() as tx:
         row = tx.get_handoff(handoff_id)
     if row is None:
@@ -140,8 +143,11 @@ def verify_widget(rt: Runtime, token: str | None, handoff_id: str, *, page: bool
     if row.status in ENDED and not page:
         ended = int(datetime.fromisoformat(row.updated_at).timestamp())
         if int(claims.get("iat", 0)) <= ended:  # type: ignore[call-overload]
-            raise Unauthorized(f"this widget link was revoked when the handoff was {row.status.replace('_', ' ')}; "
-                               "open the handoff again from the helpdesk", slug="revoked-widget-token")
+            raise Unauthorized(
+                f"this widget link was revoked when the handoff was {row.status.replace('_', ' ')}; "
+                "open the handoff again from the helpdesk",
+                slug="revoked-widget-token",
+            )
     return claims
 
 
@@ -154,11 +160,19 @@ def renew_widget_token(rt: Runtime, handoff_id: str, claims: dict[str, Any]) -> 
     start = int(claims.get("s", claims.get("iat", now)))
     left = start + widget.session_max_seconds - now
     if left < 60:  # less than a minute's worth: renewing would only thrash the page
-        raise Unauthorized(f"this widget session is {widget.session_max_seconds} s old, the most "
-                           "widget.session_max_seconds allows; open the handoff again from the helpdesk",
-                           slug="widget-session-over")
+        raise Unauthorized(
+            f"this widget session is {widget.session_max_seconds} s old, the most "
+            "widget.session_max_seconds allows; open the handoff again from the helpdesk",
+            slug="widget-session-over",
+        )
     agent = claims.get("agent")
     ttl = min(widget.token_ttl_seconds, left)
-    token = security.issue_widget_token(widget.secret, handoff_id, now=now, ttl=ttl,
-                                        agent=str(agent) if agent else None, session_start=start)
+    token = security.issue_widget_token(
+        widget.secret,
+        handoff_id,
+        now=now,
+        ttl=ttl,
+        agent=str(agent) if agent else None,
+        session_start=start,
+    )
     return token, now + ttl

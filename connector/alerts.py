@@ -72,9 +72,23 @@ def alerts_for(
         if event not in channel.events or (channel.teams and team not in channel.teams):
             continue
         if body is None:
-            body = alert_body(event, handoff, base_url=settings.server.base_url(), reason=reason,
-                              now=now, conversation_id=conversation_id, extra=extra)
-        messages.append(Alert(channel=name, event=event, occasion=occasion, alert=body,
-                              handoff_id=handoff.id if handoff else None,
-                              conversation_id=body["conversation_id"]))
+            body = alert_body(
+                event,
+                handoff,
+                base_url=settings.server.base_url(),
+                reason=reason,
+                now=now,
+                conversation_id=conversation_id,
+                extra=extra,
+            )
+        messages.append(
+            Alert(
+                channel=name,
+                event=event,
+                occasion=occasion,
+                alert=body,
+                handoff_id=handoff.id if handoff else None,
+                conversation_id=body["conversation_id"],
+            )
+        )
     return messages

@@ -22,12 +22,19 @@ logger = logging.getLogger(__name__)
 
 # HTML pages without a policy of their own (the dashboard): inline styles and SVG only, no script,
 # no framing. The report file carries the same policy in a <meta> tag (connector/report_template.py).
-PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
-            "base-uri 'none'; frame-ancestors 'none'")
+PAGE_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
 
 
-def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None,
-               store: Store | None = None, clock: Callable[[], datetime] = utcnow) -> Flask:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    runtime: Runtime | None = None,
+    store: Store | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Flask:
     """Build the app around a runtime (made from ``settings`` unless one is given)."""
     if runtime is None:
         runtime = build_runtime(settings or load_config(), store=store, clock=clock)
@@ -48,11 +55,21 @@ def _register_blueprints(app: Flask) -> None:
     from connector.api import dashboard, events, handoffs, health, pages, webhooks
     from sidebar_widget import canvas, inbox, live, widget, widget_api
 
-    for blueprint in (events.bp, handoffs.bp, health.bp, inbox.bp, pages.bp, webhooks.bp,
-                      # the agent widget, its API, the live view and the Intercom inbox app (docs/widget.md)
-                      widget_api.bp, widget.bp, canvas.bp, live.bp,
-                      # /metrics and /dashboard (docs/operations.md)
-                      dashboard.bp):
+    for blueprint in (
+        events.bp,
+        handoffs.bp,
+        health.bp,
+        inbox.bp,
+        pages.bp,
+        webhooks.bp,
+        # the agent widget, its API, the live view and the Intercom inbox app (docs/widget.md)
+        widget_api.bp,
+        widget.bp,
+        canvas.bp,
+        live.bp,
+        # /metrics and /dashboard (docs/operations.md)
+        dashboard.bp,
+    ):
         app.register_blueprint(blueprint)
 
 
@@ -96,4 +113,6 @@ def _install_error_handlers(app: Flask, runtime: Runtime) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # type: ignore[no-untyped-def]
         logger.exception("unhandled error")
-        return problem_response(500, "Internal error", "the connector failed; the error is logged", "internal")
+        return problem_response(
+            500, "Internal error", "the connector failed; the error is logged", "internal"
+        )

@@ -30,8 +30,11 @@ def consume(config: str | None) -> None:
         runtime = build_runtime(settings)
     except HandoffError as exc:
         _fail(str(exc))
-    consumers = {source: channel for source, channel in runtime.channels.items()
-                 if hasattr(channel, "consume")}
+    consumers = {
+        source: channel
+        for source, channel in runtime.channels.items()
+        if hasattr(channel, "consume")
+    }
     if not consumers:
         runtime.close()
         _fail("no source reads a broker (sources.<name>.channel: rasa)")
@@ -40,11 +43,17 @@ def consume(config: str | None) -> None:
     signal.signal(signal.SIGINT, lambda *_: stopped.set())
     threads = []
     for source, channel in consumers.items():
+
         def ingest(events, source=source):  # type: ignore[no-untyped-def]
             return [service.ingest_event(runtime, source, event) for event in events]
 
-        thread = threading.Thread(target=channel.consume, args=(ingest, stopped),  # type: ignore[attr-defined]
-                                  kwargs={"now": runtime.now}, name=f"consume-{source}", daemon=True)
+        thread = threading.Thread(
+            target=channel.consume,
+            args=(ingest, stopped),  # type: ignore[attr-defined]
+            kwargs={"now": runtime.now},
+            name=f"consume-{source}",
+            daemon=True,
+        )
         thread.start()
         threads.append(thread)
     click.echo(f"handoff consume running for {', '.join(sorted(consumers))}", err=True)

@@ -120,7 +120,9 @@ class SourceSettings(Section):
 class WorkerSettings(Section):
     enabled: bool = True
     concurrency: int = Field(default=4, ge=1, le=64)
-    max_attempts: int | None = Field(default=None, ge=1, le=1000)  # None: only max_age_hours gives up
+    max_attempts: int | None = Field(
+        default=None, ge=1, le=1000
+    )  # None: only max_age_hours gives up
     max_age_hours: float = Field(default=24.0, gt=0, le=24 * 90)
     # delivery threads one destination (or bot source) may hold at once; null: half of them, so
     # one slow helpdesk or bot never holds every thread
@@ -220,7 +222,8 @@ class WebhookChannelSettings(_AlertChannel):
 
 
 AlertChannelSettings = Annotated[
-    SlackChannelSettings | EmailChannelSettings | WebhookChannelSettings, Field(discriminator="type")
+    SlackChannelSettings | EmailChannelSettings | WebhookChannelSettings,
+    Field(discriminator="type"),
 ]
 
 
@@ -248,7 +251,9 @@ class WidgetSettings(Section):
     intercom_client_secret: str | None = Field(default=None, min_length=8)
     # The author Zendesk shows for the app `handoff widget package zendesk` builds (your team).
     app_author_name: str = Field(default="handoff-connector", min_length=1)
-    app_author_email: str = Field(default=PLACEHOLDER_AUTHOR_EMAIL, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    app_author_email: str = Field(
+        default=PLACEHOLDER_AUTHOR_EMAIL, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    )
 
     @field_validator("frame_ancestors")
     @classmethod
@@ -322,9 +327,15 @@ class Settings(Section):
         same file must keep working on loopback, where tests and ``make run`` use short keys."""
         if self.server.is_loopback():
             return []
-        return [(f"security.api_keys[{i}]", f"is {len(key)} characters; an API key must have at least "
-                 f"{MIN_PUBLIC_API_KEY_CHARS} to guard {self.server.host} (e.g. openssl rand -hex 24)")
-                for i, key in enumerate(self.security.api_keys) if len(key) < MIN_PUBLIC_API_KEY_CHARS]
+        return [
+            (
+                f"security.api_keys[{i}]",
+                f"is {len(key)} characters; an API key must have at least "
+                f"{MIN_PUBLIC_API_KEY_CHARS} to guard {self.server.host} (e.g. openssl rand -hex 24)",
+            )
+            for i, key in enumerate(self.security.api_keys)
+            if len(key) < MIN_PUBLIC_API_KEY_CHARS
+        ]
 
     def warnings(self) -> list[str]:
         """Things that are allowed but dangerous; printed loudly at start-up and by check-config."""
@@ -356,7 +367,10 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 def _interpolate(value: Any, path: str, env: dict[str, str], problems: list) -> Any:
     if isinstance(value, dict):
-        return {k: _interpolate(v, f"{path}.{k}" if path else str(k), env, problems) for k, v in value.items()}
+        return {
+            k: _interpolate(v, f"{path}.{k}" if path else str(k), env, problems)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_interpolate(v, f"{path}[{i}]", env, problems) for i, v in enumerate(value)]
     if isinstance(value, str) and "${" in value:
@@ -502,7 +516,9 @@ def _default_document() -> dict[str, Any]:
     return data
 
 
-def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None) -> Settings:
+def load_config(
+    path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None
+) -> Settings:
     """Read, interpolate, override and validate. Raise ``ConfigError`` listing every problem.
 
     With no file, the built-in defaults apply: the same service ``config.example.yaml`` describes.
@@ -518,10 +534,14 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
         raise _explained(exc, origins, env, problems) from exc
     if problems:
         raise ConfigError(problems)
-    for check in (lambda: check_policy(settings.policy, settings.routing),
-                  lambda: check_store(settings.store), lambda: check_destinations(settings),
-                  lambda: check_sources(settings), lambda: check_teams(settings),
-                  lambda: check_agents(settings.agents)):
+    for check in (
+        lambda: check_policy(settings.policy, settings.routing),
+        lambda: check_store(settings.store),
+        lambda: check_destinations(settings),
+        lambda: check_sources(settings),
+        lambda: check_teams(settings),
+        lambda: check_agents(settings.agents),
+    ):
         problems.extend(check())
     if problems:
         raise ConfigError(problems)
@@ -539,7 +559,9 @@ def _read_document(file: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ConfigError([("", f"{file} is not valid YAML{where}: {getattr(exc, 'problem', exc)}")]) from exc
+        raise ConfigError(
+            [("", f"{file} is not valid YAML{where}: {getattr(exc, 'problem', exc)}")]
+        ) from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -547,8 +569,9 @@ def _read_document(file: Path) -> dict[str, Any]:
     return data
 
 
-def _explained(exc: ValidationError, origins: Any, env: dict[str, str],
-               found: list[tuple[str, str]]) -> ConfigError:
+def _explained(
+    exc: ValidationError, origins: Any, env: dict[str, str], found: list[tuple[str, str]]
+) -> ConfigError:
     """The problems ``found`` so far (an unset ``${VAR}``) and every validation problem, each with
     its key path, and a hint where one helps (a close key name, the variable that set the value)."""
     problems = list(found)
@@ -596,7 +619,10 @@ def check_destinations(settings: Settings) -> list[tuple[str, str]]:
             cls = destination_class(name)
             validate = getattr(cls, "validate_settings", None)
             if validate is not None:
-                problems.extend((f"destinations.{name}.{p}" if p else f"destinations.{name}", m) for p, m in validate(dest_settings))
+                problems.extend(
+                    (f"destinations.{name}.{p}" if p else f"destinations.{name}", m)
+                    for p, m in validate(dest_settings)
+                )
         except ConfigError as exc:
             problems.extend(exc.problems)
     return problems
@@ -613,8 +639,10 @@ def check_sources(settings: Settings) -> list[tuple[str, str]]:
         except ConfigError as exc:
             problems.extend(exc.problems)
             continue
-        problems.extend((f"sources.{name}.{path}", msg)
-                        for path, msg in cls.validate_settings(source.channel_settings))
+        problems.extend(
+            (f"sources.{name}.{path}", msg)
+            for path, msg in cls.validate_settings(source.channel_settings)
+        )
     return problems
 
 

@@ -58,17 +58,31 @@ def transition(
     conversation.owner, conversation.version = to, conversation.version + 1
     conversation.owner_since, conversation.handoff_id = stamp, handoff_id
     tx.append_audit(
-        at=stamp, action="control.changed", actor=actor, conversation_id=conversation.id,
-        handoff_id=handoff_id, reason=reason,
+        at=stamp,
+        action="control.changed",
+        actor=actor,
+        conversation_id=conversation.id,
+        handoff_id=handoff_id,
+        reason=reason,
         data={"from": previous, "to": to, "version": conversation.version},
     )
     enqueue_callback(
-        tx, settings, conversation.source, "control.changed",
+        tx,
+        settings,
+        conversation.source,
+        "control.changed",
         key=f"{conversation.id}:control:{conversation.version}",
-        body={"conversation_id": conversation.id, "owner": to, "version": conversation.version,
-              "reason": reason, "handoff_id": handoff_id,
-              **{k: v for k, v in (extra or {}).items() if v is not None}},
-        now=now, conversation_id=conversation.id, handoff_id=handoff_id,
+        body={
+            "conversation_id": conversation.id,
+            "owner": to,
+            "version": conversation.version,
+            "reason": reason,
+            "handoff_id": handoff_id,
+            **{k: v for k, v in (extra or {}).items() if v is not None},
+        },
+        now=now,
+        conversation_id=conversation.id,
+        handoff_id=handoff_id,
     )
     return conversation
 
@@ -89,9 +103,19 @@ def enqueue_callback(
     source_settings = settings.sources.get(source)
     if source_settings is None or not source_settings.receives_callbacks:
         return None
-    return outbox.write(tx, outbox.Callback.at(
-        now, source=source, type=event_type, id=key, fields=body,
-        handoff_id=handoff_id, conversation_id=conversation_id), now)
+    return outbox.write(
+        tx,
+        outbox.Callback.at(
+            now,
+            source=source,
+            type=event_type,
+            id=key,
+            fields=body,
+            handoff_id=handoff_id,
+            conversation_id=conversation_id,
+        ),
+        now,
+    )
 
 
 def note_destinations(tx: Tx, settings: Settings, handoff_id: str) -> list[str]:
@@ -123,17 +147,41 @@ def hand_back(
     handbacks and by the response-window fallback alike.
     """
     stamp = iso(now)
-    transition(tx, settings, conversation, BOT, handoff_id=None, actor=actor, reason=reason, now=now)
-    details = {"actor": actor, "note": note, "resolution": resolution, "resume_hint": resume_hint,
-               **(extra or {})}
-    tx.update_handoff(handoff_id, status="handed_back", handback={**details, "at": stamp},
-                      updated_at=stamp)
+    transition(
+        tx, settings, conversation, BOT, handoff_id=None, actor=actor, reason=reason, now=now
+    )
+    details = {
+        "actor": actor,
+        "note": note,
+        "resolution": resolution,
+        "resume_hint": resume_hint,
+        **(extra or {}),
+    }
+    tx.update_handoff(
+        handoff_id, status="handed_back", handback={**details, "at": stamp}, updated_at=stamp
+    )
     enqueue_callback(
-        tx, settings, conversation.source, "conversation.handed_back",
-        key=f"{handoff_id}:handback", now=now, conversation_id=conversation.id, handoff_id=handoff_id,
+        tx,
+        settings,
+        conversation.source,
+        "conversation.handed_back",
+        key=f"{handoff_id}:handback",
+        now=now,
+        conversation_id=conversation.id,
+        handoff_id=handoff_id,
         body={"conversation_id": conversation.id, "handoff_id": handoff_id, **details},
     )
-    outbox.write_all(tx, [
-        outbox.Note(destination=destination, occasion=f"handback:{handoff_id}", text=destination_note,
-                    handoff_id=handoff_id, conversation_id=conversation.id)
-        for destination in note_destinations(tx, settings, handoff_id)], now)
+    outbox.write_all(
+        tx,
+        [
+            outbox.Note(
+                destination=destination,
+                occasion=f"handback:{handoff_id}",
+                text=destination_note,
+                handoff_id=handoff_id,
+                conversation_id=conversation.id,
+            )
+            for destination in note_destinations(tx, settings, handoff_id)
+        ],
+        now,
+    )

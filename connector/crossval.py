@@ -118,7 +118,9 @@ def cross_validate(
     for fold in range(k):
         train_rows = [r for r, f in zip(rows, folds, strict=True) if f != fold]
         heads = {**base.artefact.heads, **fit_heads(train_rows, base.embedder)}
-        artefact = type(base.artefact)(heads, {**base.artefact.meta, "version": f"{base.version}-fold{fold}"})
+        artefact = type(base.artefact)(
+            heads, {**base.artefact.meta, "version": f"{base.version}-fold{fold}"}
+        )
         key = f"memory:cv-{fold}-of-{k}"
         register_model(key, LearnedModel(artefact, base.embedder))
         per_fold[fold] = policy_functions(_with_model(settings, key))

@@ -125,8 +125,9 @@ def request_within(method: str, url: str, *, deadline: float, **kwargs: Any) -> 
         return session.request(method, url, timeout=deadline, **kwargs)
 
 
-def post_within(url: str, *, data: bytes, headers: dict[str, str], deadline: float,
-                **kwargs: Any) -> requests.Response:
+def post_within(
+    url: str, *, data: bytes, headers: dict[str, str], deadline: float, **kwargs: Any
+) -> requests.Response:
     """``requests.post`` that is over, answer read or not, ``deadline`` seconds after it started.
 
     Each read also times out after ``deadline``; no retries inside. Raises ``requests.Timeout``

@@ -173,10 +173,12 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, (when - current).total_seconds())
 
 
-def error_for_status(status: int, message: str, *, response: str | None = None,
-                     retry_after: str | None = None) -> DeliveryError:
+def error_for_status(
+    status: int, message: str, *, response: str | None = None, retry_after: str | None = None
+) -> DeliveryError:
     """408, 425, 429 and 5xx are worth retrying; every other 4xx is permanent."""
     if status in TRANSIENT_STATUSES or status >= 500:
-        return TransientDeliveryError(message, status=status, response=response,
-                                      retry_after=parse_retry_after(retry_after))
+        return TransientDeliveryError(
+            message, status=status, response=response, retry_after=parse_retry_after(retry_after)
+        )
     return PermanentDeliveryError(message, status=status, response=response)

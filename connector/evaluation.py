@@ -209,7 +209,8 @@ def _per_rule(results: Sequence[tuple[Any, ...]], fired: Sequence[Sequence[str]]
     for (_, gold, _, _, _), rules in zip(results, fired, strict=True):
         for i, rule in enumerate(dict.fromkeys(rules)):
             entry = out.setdefault(
-                rule, {"fired": 0, "caught": 0, "wrongly_fired": 0, "decided": 0, "decided_wrongly": 0}
+                rule,
+                {"fired": 0, "caught": 0, "wrongly_fired": 0, "decided": 0, "decided_wrongly": 0},
             )
             entry["fired"] += 1
             entry["caught" if gold else "wrongly_fired"] += 1
@@ -419,7 +420,11 @@ def report_text(result: dict[str, Any]) -> str:
         out.append(_confusion_table(e["confusion"]))
         if e.get("per_rule"):
             cols = ("fired", "caught", "wrongly_fired", "decided", "decided_wrongly")
-            out.append(_table(["rule", *cols], [[r, *(v[c] for c in cols)] for r, v in e["per_rule"].items()]))
+            out.append(
+                _table(
+                    ["rule", *cols], [[r, *(v[c] for c in cols)] for r, v in e["per_rule"].items()]
+                )
+            )
         out.append(_table(["source", "n", "precision", "recall", "f1"],
                           [[s, v["n"], v["precision"], v["recall"], v["f1"]] for s, v in e["per_source"].items()]))  # fmt: skip
     for kind, per in (("routing", "per_team"), ("sentiment", "per_class")):
@@ -429,7 +434,9 @@ def report_text(result: dict[str, Any]) -> str:
                        f"  macro_f1(gold classes)={r['macro_f1_gold_classes']:.3f}")  # fmt: skip
             columns = ("support", "precision", "recall", "f1")
             out.append(
-                _table([per[4:], *columns], [[c, *(v[k] for k in columns)] for c, v in r[per].items()])
+                _table(
+                    [per[4:], *columns], [[c, *(v[k] for k in columns)] for c, v in r[per].items()]
+                )
             )
             out.append(_confusion_table(r["confusion"]))
             out.append(_table(["source", "n", "accuracy", "macro_f1"],

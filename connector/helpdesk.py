@@ -39,8 +39,13 @@ def apply_event(runtime: Runtime, vendor: str, event: HelpdeskEvent) -> str:
         if event.raw_id:
             if tx.get_event(f"helpdesk:{vendor}", event.raw_id) is not None:
                 return "duplicate"
-            tx.put_event(f"helpdesk:{vendor}", event.raw_id, event.handoff_id,
-                         {"kind": event.kind}, iso(runtime.now()))
+            tx.put_event(
+                f"helpdesk:{vendor}",
+                event.raw_id,
+                event.handoff_id,
+                {"kind": event.kind},
+                iso(runtime.now()),
+            )
         handoff = tx.get_handoff(event.handoff_id)
         assert handoff is not None  # handoffs are never deleted
         try:
@@ -48,14 +53,22 @@ def apply_event(runtime: Runtime, vendor: str, event: HelpdeskEvent) -> str:
         except Conflict as exc:
             # the conversation moved on (handed back already, claimed by someone else): nothing to
             # do. Every operation checks before it writes, so what this event did before stands.
-            logger.info("helpdesk event %s for %s not applied: %s", event.kind, handoff.id, exc.detail)
+            logger.info(
+                "helpdesk event %s for %s not applied: %s", event.kind, handoff.id, exc.detail
+            )
             outcome = f"ignored: {exc.detail}"
     service.run_after(after)
     return outcome
 
 
-def _apply(runtime: Runtime, tx: Tx, vendor: str, event: HelpdeskEvent, handoff: HandoffRow,
-           after: service.AfterCommit) -> str:
+def _apply(
+    runtime: Runtime,
+    tx: Tx,
+    vendor: str,
+    event: HelpdeskEvent,
+    handoff: HandoffRow,
+    after: service.AfterCommit,
+) -> str:
     actor = event.actor or f"{vendor} agent"
     if event.kind == "agent_assigned":
         if event.team and handoff.team and event.team != handoff.team:
@@ -69,20 +82,44 @@ def _apply(runtime: Runtime, tx: Tx, vendor: str, event: HelpdeskEvent, handoff:
         service.record_reassignment_in(runtime, tx, handoff.id, handoff.team, event.team)
         return "reassigned"
     if event.kind == "agent_replied":
-        service.record_agent_reply_in(runtime, tx, handoff.id, actor, event.at or runtime.now(), after)
-        if event.text:  # a public reply: the customer gets it through the bot (audit: agent.message)
-            live.relay_helpdesk_reply_in(runtime, tx, vendor, handoff.id, actor=actor, text=event.text,
-                                         reply_id=event.raw_id or f"{event.at}:{event.text}", after=after)
+        service.record_agent_reply_in(
+            runtime, tx, handoff.id, actor, event.at or runtime.now(), after
+        )
+        if (
+            event.text
+        ):  # a public reply: the customer gets it through the bot (audit: agent.message)
+            live.relay_helpdesk_reply_in(
+                runtime,
+                tx,
+                vendor,
+                handoff.id,
+                actor=actor,
+                text=event.text,
+                reply_id=event.raw_id or f"{event.at}:{event.text}",
+                after=after,
+            )
         return "agent replied"
     if event.kind == "handback":
         note = (event.note or "").strip() or f"Handed back from {vendor} without a note."
-        service.handback_in(runtime, tx, handoff.id,
-                            Handback(actor=actor, note=note, resolution="handed_back"), after)
+        service.handback_in(
+            runtime,
+            tx,
+            handoff.id,
+            Handback(actor=actor, note=note, resolution="handed_back"),
+            after,
+        )
         return "handed back"
     if event.kind == "solved":
         if handoff.status in ("open", "with_agent"):
-            service.handback_in(runtime, tx, handoff.id, Handback(
-                actor=actor, note=event.note or f"Solved in {vendor}.", resolution="solved"), after)
+            service.handback_in(
+                runtime,
+                tx,
+                handoff.id,
+                Handback(
+                    actor=actor, note=event.note or f"Solved in {vendor}.", resolution="solved"
+                ),
+                after,
+            )
         return "solved"
     return "ignored: unknown kind"
 

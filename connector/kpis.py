@@ -92,15 +92,34 @@ def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-
 # --- one row per handoff -------------------------------------------------------------------------
 
 # The columns of a KPI row, in the order the store keeps them (``handoff_kpis``).
 ROW_FIELDS = (
-    "handoff_id", "created_at", "day", "team", "source", "primary_reason", "reasons", "intent",
-    "has_draft", "bot_seconds", "first_response_seconds", "human_seconds", "anomalies",
-    "agent_active", "reassigned", "timed_out", "csat_score", "csat_scale", "draft_used",
-    "drafts_sent", "drafts_sent_unedited", "repeat_observed", "repeat_context", "agent_asks",
+    "handoff_id",
+    "created_at",
+    "day",
+    "team",
+    "source",
+    "primary_reason",
+    "reasons",
+    "intent",
+    "has_draft",
+    "bot_seconds",
+    "first_response_seconds",
+    "human_seconds",
+    "anomalies",
+    "agent_active",
+    "reassigned",
+    "timed_out",
+    "csat_score",
+    "csat_scale",
+    "draft_used",
+    "drafts_sent",
+    "drafts_sent_unedited",
+    "repeat_observed",
+    "repeat_context",
+    "agent_asks",
     "customer_restates",
 )
 # What ``Tx.list_handoff_kpis`` returns of each row, in this order: what ``aggregate`` reads.
@@ -181,7 +200,11 @@ def handoff_row(
             restates += 1
     sent = [a for a in draft_actions if a in DRAFT_SENT]
     agent_active = bool(
-        first is not None or reassigned or h.get("claimed_by") or agent_spoke or draft_actions
+        first is not None
+        or reassigned
+        or h.get("claimed_by")
+        or agent_spoke
+        or draft_actions
         or (h.get("handback_at") and not timed_out)
     )
     return {
@@ -260,7 +283,10 @@ def row_from_store(
         if m.role in ("agent", "customer") and (m.seq or 0) > turns
     ]
     return handoff_row(
-        h, [{"kind": f.kind, "at": f.at, "data": f.data} for f in facts], post, fields["known"],
+        h,
+        [{"kind": f.kind, "at": f.at, "data": f.data} for f in facts],
+        post,
+        fields["known"],
         draft_actions,
     )
 
@@ -277,8 +303,13 @@ def rows_from_data(data: dict[str, Any]) -> list[dict[str, Any]]:
     for e in data["drafts"]["events"]:
         drafts_by[e["handoff_id"]].append(e["action"])
     return [
-        handoff_row(h, facts_by.get(h["id"], []), post_by.get(h["id"], []),
-                    data["known"].get(h["id"]) or {}, drafts_by.get(h["id"], []))
+        handoff_row(
+            h,
+            facts_by.get(h["id"], []),
+            post_by.get(h["id"], []),
+            data["known"].get(h["id"]) or {},
+            drafts_by.get(h["id"], []),
+        )
         for h in data["handoffs"]
     ]
 
@@ -295,9 +326,14 @@ def compute(
 ) -> dict[str, Any]:
     """Every KPI of the report from ``Tx.report_data`` rows; ``team`` keeps the team's handoffs only."""
     return aggregate(
-        [as_tuple(r) for r in rows_from_data(data)], conversations=data["conversations"], since=data["since"],
-        until=data["until"], team=team, source=source,
-        drafts_available=data["drafts"]["available"], targets=targets,
+        [as_tuple(r) for r in rows_from_data(data)],
+        conversations=data["conversations"],
+        since=data["since"],
+        until=data["until"],
+        team=team,
+        source=source,
+        drafts_available=data["drafts"]["available"],
+        targets=targets,
     )
 
 
@@ -339,10 +375,17 @@ def aggregate(
     ``sum``, ``zip``) and the whole sum takes a few tens of milliseconds."""
     if team is not None or source is not None:
         t_i, s_i = _I["team"], _I["source"]
-        rows = [r for r in rows if (team is None or r[t_i] == team)
-                and (source is None or r[s_i] == source)]
+        rows = [
+            r
+            for r in rows
+            if (team is None or r[t_i] == team) and (source is None or r[s_i] == source)
+        ]
     n = len(rows)
-    col = dict(zip(LIST_FIELDS, zip(*rows, strict=True), strict=True)) if rows else {f: () for f in LIST_FIELDS}
+    col = (
+        dict(zip(LIST_FIELDS, zip(*rows, strict=True), strict=True))
+        if rows
+        else {f: () for f in LIST_FIELDS}
+    )
     teams = col["team"]
     handoffs_by_team = _named(Counter(teams), "-")
     active_by_team = _named(Counter(compress(teams, col["agent_active"])), "-")
@@ -401,7 +444,9 @@ def aggregate(
                 k: {
                     "handoffs": v,
                     "reassigned": reassigned_by_team[k],
-                    "accuracy": _share(active_by_team[k] - reassigned_by_team[k], active_by_team[k]),
+                    "accuracy": _share(
+                        active_by_team[k] - reassigned_by_team[k], active_by_team[k]
+                    ),
                 }
                 for k, v in sorted(handoffs_by_team.items())
             },
@@ -439,7 +484,11 @@ def aggregate(
 def off_target(k: dict[str, Any]) -> dict[str, bool]:
     """Which target KPIs miss their configured target (a KPI with no data misses nothing)."""
     t = k["targets"]
-    routing, usage, repeat = k["routing"]["accuracy"], k["drafts"]["usage"], k["repeat_context"]["rate"]
+    routing, usage, repeat = (
+        k["routing"]["accuracy"],
+        k["drafts"]["usage"],
+        k["repeat_context"]["rate"],
+    )
     return {
         "routing_accuracy": routing is not None and routing < t["routing_accuracy_min"],
         "draft_usage": usage is not None

@@ -54,22 +54,32 @@ def loads(raw: bytes | str, limits: LimitsSettings = DEFAULTS) -> Any:
     ``BadRequest`` (slug ``json-too-deep`` or ``json-number-too-long``) for JSON over a limit.
     """
     try:
-        data = json.loads(raw, parse_int=_number(int, limits.json_max_number_chars),
-                          parse_float=_number(float, limits.json_max_number_chars))
+        data = json.loads(
+            raw,
+            parse_int=_number(int, limits.json_max_number_chars),
+            parse_float=_number(float, limits.json_max_number_chars),
+        )
     except RecursionError:  # deeper than the interpreter's stack: far past any limit we allow
         raise _too_deep(limits) from None
     except _NumberTooLong as exc:
-        raise BadRequest(f"a number in the body has {exc.length} characters; the limit is "
-                         f"{limits.json_max_number_chars} (limits.json_max_number_chars)",
-                         slug="json-number-too-long", title="Number too long") from None
+        raise BadRequest(
+            f"a number in the body has {exc.length} characters; the limit is "
+            f"{limits.json_max_number_chars} (limits.json_max_number_chars)",
+            slug="json-number-too-long",
+            title="Number too long",
+        ) from None
     if _depth(data, limits.json_max_depth) > limits.json_max_depth:
         raise _too_deep(limits)
     return data
 
 
 def _too_deep(limits: LimitsSettings) -> BadRequest:
-    return BadRequest(f"the body nests objects or arrays deeper than {limits.json_max_depth} levels "
-                      "(limits.json_max_depth)", slug="json-too-deep", title="JSON nested too deep")
+    return BadRequest(
+        f"the body nests objects or arrays deeper than {limits.json_max_depth} levels "
+        "(limits.json_max_depth)",
+        slug="json-too-deep",
+        title="JSON nested too deep",
+    )
 
 
 def _depth(data: Any, stop_after: int) -> int:
@@ -91,22 +101,32 @@ def check_body(body: Any, limits: LimitsSettings) -> None:
     """413 when a parsed body carries more messages, or longer texts, than ``limits`` allow."""
     messages = getattr(body, "messages", None)
     if isinstance(messages, list) and len(messages) > limits.messages_per_event:
-        raise PayloadTooLarge(f"the body carries {len(messages)} messages; the limit is "
-                              f"{limits.messages_per_event} (limits.messages_per_event)",
-                              slug="too-many-messages", title="Too many messages")
+        raise PayloadTooLarge(
+            f"the body carries {len(messages)} messages; the limit is "
+            f"{limits.messages_per_event} (limits.messages_per_event)",
+            slug="too-many-messages",
+            title="Too many messages",
+        )
     texts = [("text", getattr(body, "text", None)), ("note", getattr(body, "note", None))]
     if isinstance(messages, list):
         texts += [(f"messages[{i}].text", getattr(m, "text", None)) for i, m in enumerate(messages)]
     for path, text in texts:
         if isinstance(text, str) and len(text) > limits.text_chars:
-            raise PayloadTooLarge(f"{path} has {len(text)} characters; the limit is {limits.text_chars} "
-                                  "(limits.text_chars)", slug="text-too-long", title="Text too long")
+            raise PayloadTooLarge(
+                f"{path} has {len(text)} characters; the limit is {limits.text_chars} "
+                "(limits.text_chars)",
+                slug="text-too-long",
+                title="Text too long",
+            )
 
 
 def check_conversation(count: int, limits: LimitsSettings) -> None:
     """413 when a conversation would hold more than ``limits.messages_per_conversation`` messages."""
     if count > limits.messages_per_conversation:
-        raise PayloadTooLarge(f"the conversation would hold {count} messages; the limit is "
-                              f"{limits.messages_per_conversation} (limits.messages_per_conversation): "
-                              "start a new conversation id", slug="conversation-too-long",
-                              title="Conversation too long")
+        raise PayloadTooLarge(
+            f"the conversation would hold {count} messages; the limit is "
+            f"{limits.messages_per_conversation} (limits.messages_per_conversation): "
+            "start a new conversation id",
+            slug="conversation-too-long",
+            title="Conversation too long",
+        )

@@ -55,17 +55,35 @@ def message_id_for(handoff_id: str, idempotency_key: str | None) -> str:
     return "agent-" + digest[:20]
 
 
-def _out(row: MessageRow, conversation_id: str, handoff_id: str, *, duplicate: bool) -> AgentMessageOut:
+def _out(
+    row: MessageRow, conversation_id: str, handoff_id: str, *, duplicate: bool
+) -> AgentMessageOut:
     data = row.data or {}
-    return AgentMessageOut.model_validate({
-        "id": row.id, "conversation_id": conversation_id, "handoff_id": handoff_id, "text": row.text,
-        "author": data.get("author") or {"name": "agent"}, "at": row.at,
-        "attachments": data.get("attachments") or [], "duplicate": duplicate})
+    return AgentMessageOut.model_validate(
+        {
+            "id": row.id,
+            "conversation_id": conversation_id,
+            "handoff_id": handoff_id,
+            "text": row.text,
+            "author": data.get("author") or {"name": "agent"},
+            "at": row.at,
+            "attachments": data.get("attachments") or [],
+            "duplicate": duplicate,
+        }
+    )
 
 
-def post_agent_message(runtime: Runtime, handoff_id: str, body: AgentMessageIn, *, actor: str | None,
-                       via: str, idempotency_key: str | None = None, author_id: str | None = None,
-                       any_agent: bool = False) -> AgentMessageOut:
+def post_agent_message(
+    runtime: Runtime,
+    handoff_id: str,
+    body: AgentMessageIn,
+    *,
+    actor: str | None,
+    via: str,
+    idempotency_key: str | None = None,
+    author_id: str | None = None,
+    any_agent: bool = False,
+) -> AgentMessageOut:
     """The agent who owns the conversation writes to the customer. 409 unless they own it.
 
     ``actor`` is who writes (from their credential, or typed with the shared key); ``any_agent``
@@ -73,21 +91,43 @@ def post_agent_message(runtime: Runtime, handoff_id: str, body: AgentMessageIn, 
     The same ``idempotency_key`` returns the first message and sends nothing again.
     """
     if not actor:
-        raise BadRequest("say who writes: actor is required with the shared API key",
-                         slug="missing-actor", errors=[{"path": "actor", "message": "required"}])
+        raise BadRequest(
+            "say who writes: actor is required with the shared API key",
+            slug="missing-actor",
+            errors=[{"path": "actor", "message": "required"}],
+        )
     after: list[Callable[[], None]] = []
     with runtime.store.atomic() as tx:
-        out = post_agent_message_in(runtime, tx, handoff_id, body, actor=actor, via=via,
-                                    idempotency_key=idempotency_key, author_id=author_id,
-                                    any_agent=any_agent, after=after)
+        out = post_agent_message_in(
+            runtime,
+            tx,
+            handoff_id,
+            body,
+            actor=actor,
+            via=via,
+            idempotency_key=idempotency_key,
+            author_id=author_id,
+            any_agent=any_agent,
+            after=after,
+        )
     for action in after:
         action()
     return out
 
 
-def post_agent_message_in(runtime: Runtime, tx: Tx, handoff_id: str, body: AgentMessageIn, *,
-                          actor: str, via: str, idempotency_key: str | None, author_id: str | None,
-                          any_agent: bool, after: list[Callable[[], None]]) -> AgentMessageOut:
+def post_agent_message_in(
+    runtime: Runtime,
+    tx: Tx,
+    handoff_id: str,
+    body: AgentMessageIn,
+    *,
+    actor: str,
+    via: str,
+    idempotency_key: str | None,
+    author_id: str | None,
+    any_agent: bool,
+    after: list[Callable[[], None]],
+) -> AgentMessageOut:
     """``post_agent_message`` in the caller's transaction; what follows the commit goes to ``after``."""
     message_id = message_id_for(handoff_id, idempotency_key)
     now = runtime.now()
@@ -101,37 +141,73 @@ def post_agent_message_in(runtime: Runtime, tx: Tx, handoff_id: str, body: Agent
     limits.check_conversation(len(messages) + 1, runtime.settings.limits)
     author = {"name": actor, "id": author_id or actor}
     attachments = [a.model_dump(mode="json") for a in body.attachments]
-    row = MessageRow(conversation_id=conversation.id, id=message_id, role="agent", text=body.text,
-                     at=stamp, data={"author": author, "attachments": attachments,
-                                     "handoff_id": handoff_id, "via": via})
+    row = MessageRow(
+        conversation_id=conversation.id,
+        id=message_id,
+        role="agent",
+        text=body.text,
+        at=stamp,
+        data={"author": author, "attachments": attachments, "handoff_id": handoff_id, "via": via},
+    )
     tx.add_messages([row])
     source = runtime.settings.sources.get(conversation.source)
     if source is not None and source.receives_callbacks:
-        outbox.write(tx, outbox.agent_message(
-            source=conversation.source, conversation_id=conversation.id, handoff_id=handoff_id,
-            message_id=message_id, text=body.text, author=author, at=stamp, attachments=attachments,
-            now=now), now)
+        outbox.write(
+            tx,
+            outbox.agent_message(
+                source=conversation.source,
+                conversation_id=conversation.id,
+                handoff_id=handoff_id,
+                message_id=message_id,
+                text=body.text,
+                author=author,
+                at=stamp,
+                attachments=attachments,
+                now=now,
+            ),
+            now,
+        )
     # no response window to stop: writing needs ownership, and taking over stopped it
-    tx.append_audit(at=stamp, action="agent.message", actor=actor, conversation_id=conversation.id,
-                    handoff_id=handoff_id, reason=f"agent wrote to the customer ({via})",
-                    data={"message_id": message_id, "chars": len(body.text),
-                          "attachments": len(attachments), "via": via})
+    tx.append_audit(
+        at=stamp,
+        action="agent.message",
+        actor=actor,
+        conversation_id=conversation.id,
+        handoff_id=handoff_id,
+        reason=f"agent wrote to the customer ({via})",
+        data={
+            "message_id": message_id,
+            "chars": len(body.text),
+            "attachments": len(attachments),
+            "via": via,
+        },
+    )
     after.append(runtime.waker.notify)
-    after.append(lambda: logger.info("agent message queued",
-                                     extra={"handoff": handoff_id, "conversation": conversation.id}))
+    after.append(
+        lambda: logger.info(
+            "agent message queued", extra={"handoff": handoff_id, "conversation": conversation.id}
+        )
+    )
     return _out(row, conversation.id, handoff_id, duplicate=False)
 
 
-def _check_owner(handoff: HandoffRow, conversation: ConversationRow, actor: str, *, any_agent: bool) -> None:
+def _check_owner(
+    handoff: HandoffRow, conversation: ConversationRow, actor: str, *, any_agent: bool
+) -> None:
     if conversation.handoff_id != handoff.id or conversation.owner not in (AGENT, PENDING):
-        raise Conflict("this handoff is not open any more; the bot has the conversation",
-                       slug="handoff-not-open")
+        raise Conflict(
+            "this handoff is not open any more; the bot has the conversation",
+            slug="handoff-not-open",
+        )
     if conversation.owner == PENDING:
-        raise Conflict("nobody has taken this handoff over yet: take it over, then reply",
-                       slug="not-claimed")
+        raise Conflict(
+            "nobody has taken this handoff over yet: take it over, then reply", slug="not-claimed"
+        )
     if not any_agent and handoff.claimed_by != actor:
-        raise Conflict(f"{handoff.claimed_by} owns this conversation; only they may write to the customer",
-                       slug="not-your-conversation")
+        raise Conflict(
+            f"{handoff.claimed_by} owns this conversation; only they may write to the customer",
+            slug="not-your-conversation",
+        )
 
 
 def _handoff_and_conversation(tx: Tx, handoff_id: str) -> tuple[HandoffRow, ConversationRow]:
@@ -143,8 +219,13 @@ def _handoff_and_conversation(tx: Tx, handoff_id: str) -> tuple[HandoffRow, Conv
     return handoff, conversation
 
 
-def relay_customer_turns(tx: Tx, runtime: Runtime, before: ConversationRow | None,
-                         inserted: Sequence[MessageRow], now: datetime) -> list[int]:
+def relay_customer_turns(
+    tx: Tx,
+    runtime: Runtime,
+    before: ConversationRow | None,
+    inserted: Sequence[MessageRow],
+    now: datetime,
+) -> list[int]:
     """Queue the customer turns of an event for the open handoff's tickets (in the event's
     transaction). Only while a handoff was already open when the event came: the turns of the
     event that opens one are in its payload."""
@@ -152,11 +233,21 @@ def relay_customer_turns(tx: Tx, runtime: Runtime, before: ConversationRow | Non
         return []
     handoff_id = before.handoff_id
     author = str((before.customer or {}).get("name") or "Customer")
-    turns = [outbox.Turn(destination=name, message_id=row.id, text=row.text, author=author,
-                         at=row.at or iso(now), handoff_id=handoff_id, conversation_id=before.id)
-             for row in inserted if row.role == "customer"
-             for name in control.note_destinations(tx, runtime.settings, handoff_id)
-             if copies_turns(runtime, name, before.channel)]
+    turns = [
+        outbox.Turn(
+            destination=name,
+            message_id=row.id,
+            text=row.text,
+            author=author,
+            at=row.at or iso(now),
+            handoff_id=handoff_id,
+            conversation_id=before.id,
+        )
+        for row in inserted
+        if row.role == "customer"
+        for name in control.note_destinations(tx, runtime.settings, handoff_id)
+        if copies_turns(runtime, name, before.channel)
+    ]
     return outbox.write_all(tx, turns, now)
 
 
@@ -171,18 +262,35 @@ def copies_turns(runtime: Runtime, destination: str, channel: str | None) -> boo
     return found is not None and found.copies_turns and found.relays(channel)
 
 
-def relay_helpdesk_reply_in(runtime: Runtime, tx: Tx, vendor: str, handoff_id: str, *, actor: str,
-                            text: str, reply_id: str,
-                            after: list[Callable[[], None]]) -> AgentMessageOut | None:
+def relay_helpdesk_reply_in(
+    runtime: Runtime,
+    tx: Tx,
+    vendor: str,
+    handoff_id: str,
+    *,
+    actor: str,
+    text: str,
+    reply_id: str,
+    after: list[Callable[[], None]],
+) -> AgentMessageOut | None:
     """An agent's public reply in a helpdesk, for the customer (``agent.message``), unless the
     conversation runs in that helpdesk's own messenger (``relay``). ``reply_id`` makes it once.
     Runs in the caller's transaction (the helpdesk event's, so the two commit together)."""
     handoff, conversation = _handoff_and_conversation(tx, handoff_id)
     if not relays(runtime, vendor, conversation.channel):
         return None
-    return post_agent_message_in(runtime, tx, handoff.id, AgentMessageIn(text=text), actor=actor,
-                                 via=vendor, idempotency_key=f"{vendor}:{reply_id}", author_id=None,
-                                 any_agent=True, after=after)
+    return post_agent_message_in(
+        runtime,
+        tx,
+        handoff.id,
+        AgentMessageIn(text=text),
+        actor=actor,
+        via=vendor,
+        idempotency_key=f"{vendor}:{reply_id}",
+        author_id=None,
+        any_agent=True,
+        after=after,
+    )
 
 
 def turns(tx: Tx, handoff: HandoffRow) -> list[TurnView]:
@@ -194,23 +302,37 @@ def turns(tx: Tx, handoff: HandoffRow) -> list[TurnView]:
 
 def _turn(row: MessageRow) -> TurnView:
     data: dict[str, Any] = row.data or {}
-    return TurnView.model_validate({"seq": row.seq, "id": row.id, "role": row.role, "text": row.text,
-                                    "at": row.at, "author": data.get("author"), "via": data.get("via")})
+    return TurnView.model_validate(
+        {
+            "seq": row.seq,
+            "id": row.id,
+            "role": row.role,
+            "text": row.text,
+            "at": row.at,
+            "author": data.get("author"),
+            "via": data.get("via"),
+        }
+    )
 
 
 # --- bridge messages ---------------------------------------------------------------------------
 
 JOIN = {
     "en": "Hi, I'm {agent} from {team}. I can see you were asking about {topic}, "
-          "so you won't need to repeat anything.",
+    "so you won't need to repeat anything.",
     "fr": "Bonjour, je suis {agent} de l'équipe {team}. Je vois que vous nous écriviez au sujet de "
-          "{topic} : inutile de tout répéter.",
+    "{topic} : inutile de tout répéter.",
     "es": "Hola, soy {agent} del equipo de {team}. Veo que preguntabas por {topic}, así que no "
-          "tendrás que repetir nada.",
+    "tendrás que repetir nada.",
     "de": "Hallo, ich bin {agent} vom Team {team}. Ich sehe, es geht um {topic}, Sie müssen also "
-          "nichts wiederholen.",
+    "nichts wiederholen.",
 }
-YOUR_REQUEST = {"en": "your request", "fr": "votre demande", "es": "tu consulta", "de": "Ihr Anliegen"}
+YOUR_REQUEST = {
+    "en": "your request",
+    "fr": "votre demande",
+    "es": "tu consulta",
+    "de": "Ihr Anliegen",
+}
 
 
 class _Blank(dict[str, str]):
@@ -228,8 +350,14 @@ def pick(texts: dict[str, str], language: str | None) -> tuple[str, str] | None:
     return None
 
 
-def bridge_text(texts: dict[str, str], language: str | None, *, agent: str, team: str | None,
-                payload: dict[str, Any]) -> str | None:
+def bridge_text(
+    texts: dict[str, str],
+    language: str | None,
+    *,
+    agent: str,
+    team: str | None,
+    payload: dict[str, Any],
+) -> str | None:
     """A bridge message, filled in; None when ``texts`` has nothing for this conversation."""
     picked = pick(texts, language)
     if picked is None:
@@ -251,35 +379,75 @@ def agent_display_name(runtime: Runtime, actor: str) -> str:
     return actor.split("@")[0] if "@" in actor else actor
 
 
-def _bridge(tx: Tx, runtime: Runtime, handoff: HandoffRow, conversation: ConversationRow, kind: str,
-            text: str, actor: str, now: datetime) -> None:
+def _bridge(
+    tx: Tx,
+    runtime: Runtime,
+    handoff: HandoffRow,
+    conversation: ConversationRow,
+    kind: str,
+    text: str,
+    actor: str,
+    now: datetime,
+) -> None:
     control.enqueue_callback(
-        tx, runtime.settings, conversation.source, "customer.update", key=f"{handoff.id}:bridge:{kind}",
-        body={"conversation_id": conversation.id, "handoff_id": handoff.id, "text": text, "bridge": kind,
-              "agent": actor}, now=now, conversation_id=conversation.id, handoff_id=handoff.id)
+        tx,
+        runtime.settings,
+        conversation.source,
+        "customer.update",
+        key=f"{handoff.id}:bridge:{kind}",
+        body={
+            "conversation_id": conversation.id,
+            "handoff_id": handoff.id,
+            "text": text,
+            "bridge": kind,
+            "agent": actor,
+        },
+        now=now,
+        conversation_id=conversation.id,
+        handoff_id=handoff.id,
+    )
 
 
-def bridge_join(tx: Tx, runtime: Runtime, handoff: HandoffRow, conversation: ConversationRow, actor: str,
-                now: datetime) -> None:
+def bridge_join(
+    tx: Tx,
+    runtime: Runtime,
+    handoff: HandoffRow,
+    conversation: ConversationRow,
+    actor: str,
+    now: datetime,
+) -> None:
     """Queue the joining message for the bot to relay (in the caller's transaction)."""
     team = runtime.settings.routing.teams.get(handoff.team or "")
     if team is None or team.bridge_join is None:
         return
     texts = team.bridge_join or JOIN
     name = agent_display_name(runtime, actor)
-    text = bridge_text(texts, conversation.language, agent=name, team=handoff.team, payload=handoff.payload)
+    text = bridge_text(
+        texts, conversation.language, agent=name, team=handoff.team, payload=handoff.payload
+    )
     if text:
         _bridge(tx, runtime, handoff, conversation, "join", text, actor, now)
 
 
-def bridge_handback(tx: Tx, runtime: Runtime, handoff: HandoffRow, conversation: ConversationRow, actor: str,
-                    now: datetime) -> None:
+def bridge_handback(
+    tx: Tx,
+    runtime: Runtime,
+    handoff: HandoffRow,
+    conversation: ConversationRow,
+    actor: str,
+    now: datetime,
+) -> None:
     """Queue the team's handback line, if it has one (before ``conversation.handed_back``)."""
     team = runtime.settings.routing.teams.get(handoff.team or "")
     if team is None or not team.bridge_handback:
         return
     name = agent_display_name(runtime, actor)
-    text = bridge_text(team.bridge_handback, conversation.language, agent=name, team=handoff.team,
-                       payload=handoff.payload)
+    text = bridge_text(
+        team.bridge_handback,
+        conversation.language,
+        agent=name,
+        team=handoff.team,
+        payload=handoff.payload,
+    )
     if text:
         _bridge(tx, runtime, handoff, conversation, "handback", text, actor, now)

@@ -15,16 +15,35 @@ from typing import Any
 
 # The structured fields a line may carry, in print order.
 FIELDS = (
-    "conversation", "handoff", "source", "destination", "agent", "team", "outbox", "kind",
-    "method", "path", "status", "duration_ms", "attempts", "error", "edit_distance", "changed",
+    "conversation",
+    "handoff",
+    "source",
+    "destination",
+    "agent",
+    "team",
+    "outbox",
+    "kind",
+    "method",
+    "path",
+    "status",
+    "duration_ms",
+    "attempts",
+    "error",
+    "edit_distance",
+    "changed",
 )
 ACCESS_LOGGER = "connector.access"
 
 
 def log_fields(row: Any) -> dict[str, Any]:
     """The ``extra`` of a log line about an outbox row: which row, what, to where, for whom."""
-    return {"outbox": row.id, "kind": row.kind, "destination": row.target,
-            "handoff": row.handoff_id, "conversation": row.conversation_id}
+    return {
+        "outbox": row.id,
+        "kind": row.kind,
+        "destination": row.target,
+        "handoff": row.handoff_id,
+        "conversation": row.conversation_id,
+    }
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:

@@ -169,8 +169,13 @@ class Turn(Outbound):
         return ticket_lane(self.destination, self.conversation_id)
 
     def body(self) -> dict[str, Any]:
-        return {"op": "turn", "message_id": self.message_id, "text": self.text, "author": self.author,
-                "at": self.at}
+        return {
+            "op": "turn",
+            "message_id": self.message_id,
+            "text": self.text,
+            "author": self.author,
+            "at": self.at,
+        }
 
 
 def ticket_lane(destination: str, conversation_id: str | None) -> str | None:
@@ -216,17 +221,37 @@ class Callback(Outbound):
 AGENT_MESSAGE = "agent.message"
 
 
-def agent_message(*, source: str, conversation_id: str, handoff_id: str, message_id: str, text: str,
-                  author: dict[str, Any], at: str, attachments: Sequence[dict[str, Any]],
-                  now: datetime) -> Callback:
+def agent_message(
+    *,
+    source: str,
+    conversation_id: str,
+    handoff_id: str,
+    message_id: str,
+    text: str,
+    author: dict[str, Any],
+    at: str,
+    attachments: Sequence[dict[str, Any]],
+    now: datetime,
+) -> Callback:
     """The ``agent.message`` callback: what an agent wrote, for the bot to relay to the customer.
 
     Its callback id is the message id, so the receiver keeps exactly one copy of each message."""
-    return Callback.at(now, source=source, type=AGENT_MESSAGE, id=message_id, handoff_id=handoff_id,
-                       conversation_id=conversation_id, fields={
-                           "conversation_id": conversation_id, "handoff_id": handoff_id, "text": text,
-                           "author": dict(author), "at": at,
-                           "attachments": [dict(a) for a in attachments]})
+    return Callback.at(
+        now,
+        source=source,
+        type=AGENT_MESSAGE,
+        id=message_id,
+        handoff_id=handoff_id,
+        conversation_id=conversation_id,
+        fields={
+            "conversation_id": conversation_id,
+            "handoff_id": handoff_id,
+            "text": text,
+            "author": dict(author),
+            "at": at,
+            "attachments": [dict(a) for a in attachments],
+        },
+    )
 
 
 # --- to people (alerts) -------------------------------------------------------------------------
@@ -256,9 +281,16 @@ class Alert(Outbound):
 
 def write(tx: Tx, message: Outbound, now: datetime) -> int | None:
     """Queue ``message`` in the caller's transaction; a repeated key adds nothing (None)."""
-    return tx.enqueue(message.kind, message.target, message.key, message.body(), now.timestamp(),
-                      handoff_id=message.handoff_id, conversation_id=message.conversation_id,
-                      lane=message.lane)
+    return tx.enqueue(
+        message.kind,
+        message.target,
+        message.key,
+        message.body(),
+        now.timestamp(),
+        handoff_id=message.handoff_id,
+        conversation_id=message.conversation_id,
+        lane=message.lane,
+    )
 
 
 def write_all(tx: Tx, messages: Sequence[Outbound], now: datetime) -> list[int]:
@@ -276,19 +308,36 @@ def read(row: OutboxRow) -> Outbound:
         if op == "deliver":
             return Deliver(destination=row.target, **ids)
         if op == "note":
-            return Note(destination=row.target, occasion=occasion, text=str(body.get("text", "")), **ids)
+            return Note(
+                destination=row.target, occasion=occasion, text=str(body.get("text", "")), **ids
+            )
         if op == "turn":
-            return Turn(destination=row.target, message_id=str(body.get("message_id", "")),
-                        text=str(body.get("text", "")), author=str(body.get("author", "")),
-                        at=str(body.get("at", "")), **ids)
+            return Turn(
+                destination=row.target,
+                message_id=str(body.get("message_id", "")),
+                text=str(body.get("text", "")),
+                author=str(body.get("author", "")),
+                at=str(body.get("at", "")),
+                **ids,
+            )
         if op == "update":
-            return Update(destination=row.target, occasion=occasion, fields=dict(body.get("fields") or {}),
-                          **ids)
+            return Update(
+                destination=row.target,
+                occasion=occasion,
+                fields=dict(body.get("fields") or {}),
+                **ids,
+            )
         raise ValueError(f"unknown outbox operation {op!r}")
     if row.kind == CALLBACK:
         fields = {k: v for k, v in body.items() if k not in ("id", "type", "occurred_at")}
-        return Callback(source=row.target, type=str(body.get("type", "")), id=str(body.get("id", "")),
-                        occurred_at=str(body.get("occurred_at", "")), fields=fields, **ids)
+        return Callback(
+            source=row.target,
+            type=str(body.get("type", "")),
+            id=str(body.get("id", "")),
+            occurred_at=str(body.get("occurred_at", "")),
+            fields=fields,
+            **ids,
+        )
     if row.kind == ALERT:
         return Alert(channel=row.target, event=str(body.get("event", "")), alert=dict(body), **ids)
     raise ValueError(f"unknown outbox row kind {row.kind!r}")

@@ -280,13 +280,15 @@ def build_payload(
             attributes=customer.attributes,
         ),
         intent=intent,
-        sentiment=SentimentInfo.model_validate({
-            "label": label,
-            "score": max(-1.0, min(1.0, sentiment.score)),
-            "trend": sentiment.trend,
-            "cues": [*sentiment.cues, *([learned_cue] if learned_cue else [])],
-            "thresholds": sentiment_thresholds(sentiment),
-        }),
+        sentiment=SentimentInfo.model_validate(
+            {
+                "label": label,
+                "score": max(-1.0, min(1.0, sentiment.score)),
+                "trend": sentiment.trend,
+                "cues": [*sentiment.cues, *([learned_cue] if learned_cue else [])],
+                "thresholds": sentiment_thresholds(sentiment),
+            }
+        ),
         escalation=Escalation(
             reasons=decision.reasons,
             rules=[r.rule for r in decision.reasons],

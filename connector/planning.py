@@ -43,9 +43,17 @@ def new_handoff_id() -> str:
 
 
 def message_row(conversation_id: str, message: Message) -> MessageRow:
-    data = message.model_dump(mode="json", exclude={"id", "role", "text", "at"}, exclude_defaults=True)
-    return MessageRow(conversation_id=conversation_id, id=message.id, role=message.role,
-                      text=message.text, at=iso(message.at) if message.at else None, data=data)
+    data = message.model_dump(
+        mode="json", exclude={"id", "role", "text", "at"}, exclude_defaults=True
+    )
+    return MessageRow(
+        conversation_id=conversation_id,
+        id=message.id,
+        role=message.role,
+        text=message.text,
+        at=iso(message.at) if message.at else None,
+        data=data,
+    )
 
 
 def message(row: MessageRow) -> Message:
@@ -106,20 +114,32 @@ def _merge_customer(old: dict[str, Any], new: Customer) -> dict[str, Any]:
     return merged
 
 
-def _apply_event(source: str, event: Event, found: ConversationRow | None,
-                 stamp: str) -> tuple[ConversationRow, dict[str, Any]]:
+def _apply_event(
+    source: str, event: Event, found: ConversationRow | None, stamp: str
+) -> tuple[ConversationRow, dict[str, Any]]:
     """The conversation once ``event`` is applied, and which of its columns change."""
     ref = event.conversation
     bot = event.bot.model_dump(mode="json", exclude_defaults=True)
     if found is None:
         return ConversationRow(
-            id=ref.id, source=source, owner=BOT, version=1, owner_since=stamp, created_at=stamp,
-            updated_at=stamp, channel=ref.channel, language=ref.language, url=ref.url,
-            customer=_merge_customer({}, event.customer), bot=bot,
+            id=ref.id,
+            source=source,
+            owner=BOT,
+            version=1,
+            owner_since=stamp,
+            created_at=stamp,
+            updated_at=stamp,
+            channel=ref.channel,
+            language=ref.language,
+            url=ref.url,
+            customer=_merge_customer({}, event.customer),
+            bot=bot,
         ), {}
     if found.source != source:
-        raise Conflict(f"conversation {ref.id!r} belongs to another bot source",
-                       slug="conversation-source-mismatch")
+        raise Conflict(
+            f"conversation {ref.id!r} belongs to another bot source",
+            slug="conversation-source-mismatch",
+        )
     fresh = {
         "channel": ref.channel or found.channel,
         "language": ref.language or found.language,
@@ -133,8 +153,9 @@ def _apply_event(source: str, event: Event, found: ConversationRow | None,
     return conversation, changed
 
 
-def decide_event(source: str, event: Event, snapshot: Snapshot, settings: Settings,
-                 now: datetime) -> Decided:
+def decide_event(
+    source: str, event: Event, snapshot: Snapshot, settings: Settings, now: datetime
+) -> Decided:
     """Apply the event to what was read and let the policy decide. Pure."""
     conversation, changed = _apply_event(source, event, snapshot.conversation, iso(now))
     known = {row.id for row in snapshot.transcript}
@@ -146,48 +167,82 @@ def decide_event(source: str, event: Event, snapshot: Snapshot, settings: Settin
     transcript = [message(row) for row in snapshot.transcript + new_rows]
     inputs = DecisionInput(
         event_type=event.type,
-        conversation=ConversationRef(id=conversation.id, channel=conversation.channel,
-                                     language=conversation.language, url=conversation.url),
+        conversation=ConversationRef(
+            id=conversation.id,
+            channel=conversation.channel,
+            language=conversation.language,
+            url=conversation.url,
+        ),
         customer=Customer.model_validate(conversation.customer),
         bot=BotContext.model_validate(conversation.bot),
         messages=transcript,
-        new_messages=transcript[len(snapshot.transcript):],
+        new_messages=transcript[len(snapshot.transcript) :],
         event_bot=event.bot,
     )
     decision = decide(inputs, settings.policy)
     if decision.escalate and conversation.owner != BOT:  # a handoff is open already
         decision = decision.model_copy(update={"escalate": False})
-    guess = (guess_team(decision, transcript, settings.routing, inputs.bot)
-             if decision.escalate else None)
+    guess = (
+        guess_team(decision, transcript, settings.routing, inputs.bot)
+        if decision.escalate
+        else None
+    )
     return Decided(conversation, changed, new_rows, inputs, decision, guess)
 
 
-def plan_handoff(source: str, decided: Decided, history: History, settings: Settings, *,
-                 handoff_id: str, base_url: str, now: datetime) -> Plan:
+def plan_handoff(
+    source: str,
+    decided: Decided,
+    history: History,
+    settings: Settings,
+    *,
+    handoff_id: str,
+    base_url: str,
+    now: datetime,
+) -> Plan:
     """Route the escalation and build its handoff, payload and outbound messages. Pure."""
     inputs, decision = decided.inputs, decided.decision
     conversation = decided.conversation
-    routing, customer_message = route(decision, inputs.customer, conversation.language,
-                                      settings.routing, now, messages=inputs.messages,
-                                      bot=inputs.bot, guess=decided.guess,
-                                      first_responses=history.first_responses)
+    routing, customer_message = route(
+        decision,
+        inputs.customer,
+        conversation.language,
+        settings.routing,
+        now,
+        messages=inputs.messages,
+        bot=inputs.bot,
+        guess=decided.guess,
+        first_responses=history.first_responses,
+    )
     decision.team = routing.team
     payload = build_payload(
-        handoff_id=handoff_id, inputs=inputs, decision=decision, routing=routing,
-        prior_handoffs=history.prior_handoffs, now=now,
-        transcript_url=links.inbox_url(base_url, handoff_id), policy=settings.policy,
+        handoff_id=handoff_id,
+        inputs=inputs,
+        decision=decision,
+        routing=routing,
+        prior_handoffs=history.prior_handoffs,
+        now=now,
+        transcript_url=links.inbox_url(base_url, handoff_id),
+        policy=settings.policy,
         settings=settings.payload,
     )
     stamp = iso(now)
     handoff = HandoffRow(
-        id=handoff_id, conversation_id=conversation.id, source=source, status="open",
-        team=routing.team, priority=routing.priority,
-        payload=payload.model_dump(mode="json", by_alias=True), created_at=stamp,
-        updated_at=stamp, customer_id=inputs.customer.id,
+        id=handoff_id,
+        conversation_id=conversation.id,
+        source=source,
+        status="open",
+        team=routing.team,
+        priority=routing.priority,
+        payload=payload.model_dump(mode="json", by_alias=True),
+        created_at=stamp,
+        updated_at=stamp,
+        customer_id=inputs.customer.id,
     )
     reason = ", ".join(r.trigger for r in decision.reasons) or "escalated"
     ids = {"handoff_id": handoff_id, "conversation_id": conversation.id}
     outbound: list[Outbound] = [Deliver(destination=name, **ids) for name in settings.destinations]
-    outbound += alerts_for(settings, "handoff.opened", handoff, occasion=handoff_id, reason=reason,
-                           now=now)
+    outbound += alerts_for(
+        settings, "handoff.opened", handoff, occasion=handoff_id, reason=reason, now=now
+    )
     return Plan(handoff, customer_message, outbound, reason)

@@ -78,5 +78,3 @@ def customer_restates(text: str, known: dict[str, Any]) -> bool:
             if old_words and len(words & old_words) / len(words) >= 0.6:
                 return True
     return False
-
-

@@ -19,8 +19,12 @@ from connector.clock import iso
 from connector.kpis import aggregate, compute, off_target
 from connector.report_template import TEMPLATE
 
-PERIODS = [("24h", "last 24 hours"), ("7d", "last 7 days"), ("30d", "last 30 days"),
-           ("90d", "last 90 days")]
+PERIODS = [
+    ("24h", "last 24 hours"),
+    ("7d", "last 7 days"),
+    ("30d", "last 30 days"),
+    ("90d", "last 90 days"),
+]
 PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#9ca3af"]
 FIRST_RESPONSE_BUCKETS = [
     (60, "<1m"),
@@ -53,13 +57,21 @@ def build_report(
         end = start
     with store.reading() as tx:
         if from_raw:
-            kpis = compute(tx.report_data(iso(start), iso(end), team), team=team, source=source,
-                           targets=targets)
+            kpis = compute(
+                tx.report_data(iso(start), iso(end), team),
+                team=team,
+                source=source,
+                targets=targets,
+            )
         else:
             kpis = aggregate(
                 tx.list_handoff_kpis(iso(start), iso(end)),
                 conversations=tx.count_conversations(iso(start), iso(end)),
-                since=iso(start), until=iso(end), team=team, source=source, targets=targets,
+                since=iso(start),
+                until=iso(end),
+                team=team,
+                source=source,
+                targets=targets,
             )
     span = (end.date() - start.date()).days + 1
     kpis["days"] = (
@@ -92,8 +104,9 @@ def kpi_rows(k: dict[str, Any]) -> list[tuple[str, str, str]]:
     t = k["targets"]
     fr, ht, rc, dr = k["first_response"], k["handle_time"], k["repeat_context"], k["drafts"]
     off = off_target(k)
-    draft_note = _mark(off["draft_usage"],
-                       f"target {t['draft_usage_min']:.0%}–{t['draft_usage_max']:.0%}")
+    draft_note = _mark(
+        off["draft_usage"], f"target {t['draft_usage_min']:.0%}–{t['draft_usage_max']:.0%}"
+    )
     if not dr["available"]:
         draft_note = "no draft events recorded"
     elif dr["usage"] is None:

@@ -52,8 +52,9 @@ class Runtime:
             handoff = tx.get_handoff(handoff_id)
         return handoff.team if handoff else None
 
-    def take_budget(self, key: str, cost: float, per_second: float, capacity: float, now: float,
-                    max_wait: float) -> float:
+    def take_budget(
+        self, key: str, cost: float, per_second: float, capacity: float, now: float, max_wait: float
+    ) -> float:
         with self.store.atomic() as tx:
             return tx.take_budget(key, cost, per_second, capacity, now, max_wait)
 
@@ -74,8 +75,9 @@ class Runtime:
         self.store.close()
 
 
-def build_runtime(settings: Settings, *, store: Store | None = None,
-                  clock: Callable[[], datetime] = utcnow) -> Runtime:
+def build_runtime(
+    settings: Settings, *, store: Store | None = None, clock: Callable[[], datetime] = utcnow
+) -> Runtime:
     store = store or open_store(settings)
     # the store knows how its writers reach workers in other processes (see ``Waker``)
     runtime = Runtime(settings, store, {}, store.waker(), clock)
@@ -87,8 +89,11 @@ def build_runtime(settings: Settings, *, store: Store | None = None,
         for source, source_settings in settings.sources.items():
             channel = channel_class(source_settings.channel, key_path=f"sources.{source}.channel")
             runtime.channels[source] = channel.from_config(
-                source, source_settings.channel_settings, replay_window_seconds=window,
-                bounds=settings.limits)
+                source,
+                source_settings.channel_settings,
+                replay_window_seconds=window,
+                bounds=settings.limits,
+            )
     except BaseException:
         runtime.close()  # release the store, the waker and any destination already built
         raise

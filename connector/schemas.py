@@ -230,7 +230,9 @@ class TurnView(BaseModel):
     text: str
     at: datetime | None = None
     author: Author | None = None
-    via: str | None = None  # where an agent wrote it: api, inbox, widget, zendesk, intercom, salesforce
+    via: str | None = (
+        None  # where an agent wrote it: api, inbox, widget, zendesk, intercom, salesforce
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -347,7 +349,9 @@ class HandoffView(BaseModel):
     payload: HandoffPayload
     deliveries: list[dict[str, Any]] = Field(default_factory=list)
     widget_url: str
-    turns: list[TurnView] | None = None  # ``GET /v1/handoffs/{id}`` only: every turn since the handoff
+    turns: list[TurnView] | None = (
+        None  # ``GET /v1/handoffs/{id}`` only: every turn since the handoff
+    )
 
 
 class HandoffList(BaseModel):
@@ -387,17 +391,23 @@ def load_json(model: type[M], raw: bytes, bounds: LimitsSettings = limits.DEFAUL
     try:
         data = limits.loads(raw, bounds)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"the request body is not valid JSON: {exc}", slug="malformed-json") from None
+        raise BadRequest(
+            f"the request body is not valid JSON: {exc}", slug="malformed-json"
+        ) from None
     if not isinstance(data, dict):
         raise BadRequest("the request body must be a JSON object", slug="malformed-json")
     try:
         body = model.model_validate(data)
     except ValidationError as exc:
-        errors = [{"path": _path(e["loc"]), "message": e["msg"], "type": e["type"]} for e in exc.errors()]
+        errors = [
+            {"path": _path(e["loc"]), "message": e["msg"], "type": e["type"]} for e in exc.errors()
+        ]
         first = errors[0]
         raise BadRequest(
             f"{len(errors)} invalid field(s); first: {first['path']}: {first['message']}",
-            slug="validation-error", title="Invalid request body", errors=errors,
+            slug="validation-error",
+            title="Invalid request body",
+            errors=errors,
         ) from None
     limits.check_body(body, bounds)
     return body

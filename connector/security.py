@@ -50,8 +50,14 @@ def url_path(url: str) -> str:
     return unquote(urlsplit(url).path) or "/"
 
 
-def sign(secret: str, body: bytes, timestamp: int | None = None, *,
-         method: str | None = None, path: str | None = None) -> str:
+def sign(
+    secret: str,
+    body: bytes,
+    timestamp: int | None = None,
+    *,
+    method: str | None = None,
+    path: str | None = None,
+) -> str:
     """The header value for ``body`` signed with ``secret`` at ``timestamp`` (default: now).
 
     With ``method`` and ``path`` it carries ``v2`` beside ``v1`` (receivers that know only ``v1``
@@ -79,7 +85,9 @@ def parse_signature(header: str) -> ParsedSignature:
             try:
                 timestamp = int(value)
             except ValueError:
-                raise Unauthorized("signature timestamp is not an integer", slug="bad-signature") from None
+                raise Unauthorized(
+                    "signature timestamp is not an integer", slug="bad-signature"
+                ) from None
         elif key in SCHEMES and value:
             macs.setdefault(key, []).append(value.lower())
     if timestamp is None or not macs:
@@ -98,8 +106,17 @@ def _any_matches(expected: str, candidates: list[str]) -> bool:
     return ok
 
 
-def verify(secret: str, header: str | None, body: bytes, *, now: float, window: int,
-           method: str | None = None, path: str | None = None, accept_v1: bool = True) -> str:
+def verify(
+    secret: str,
+    header: str | None,
+    body: bytes,
+    *,
+    now: float,
+    window: int,
+    method: str | None = None,
+    path: str | None = None,
+    accept_v1: bool = True,
+) -> str:
     """Check a signature header; return the scheme that matched. Raise ``Unauthorized``.
 
     A header with ``v2`` is judged by ``v2`` alone (against ``method`` and ``path``); one with only
@@ -119,17 +136,26 @@ def verify(secret: str, header: str | None, body: bytes, *, now: float, window: 
     if "v2" in parsed.macs and method is not None and path is not None:
         expected = _mac(secret, _v2_message(timestamp, method, path, body))
         if not _any_matches(expected, parsed.macs["v2"]):
-            raise Unauthorized("v2 signature does not match the method, path, body and the source's "
-                               "secret", slug="bad-signature")
+            raise Unauthorized(
+                "v2 signature does not match the method, path, body and the source's secret",
+                slug="bad-signature",
+            )
         return "v2"
     if "v1" not in parsed.macs:
-        raise Unauthorized(f"{SIGNATURE_HEADER} has no v1= value, and v2 needs the request's method "
-                           "and path", slug="bad-signature")
+        raise Unauthorized(
+            f"{SIGNATURE_HEADER} has no v1= value, and v2 needs the request's method and path",
+            slug="bad-signature",
+        )
     if not accept_v1:
-        raise Unauthorized("this source refuses v1 signatures (accept_v1_signatures: false): sign "
-                           "\"<t>.<METHOD>.<path>.<body>\" as v2=", slug="v1-signature-refused")
+        raise Unauthorized(
+            "this source refuses v1 signatures (accept_v1_signatures: false): sign "
+            '"<t>.<METHOD>.<path>.<body>" as v2=',
+            slug="v1-signature-refused",
+        )
     if not _any_matches(_mac(secret, _v1_message(timestamp, body)), parsed.macs["v1"]):
-        raise Unauthorized("signature does not match the body and the source's secret", slug="bad-signature")
+        raise Unauthorized(
+            "signature does not match the body and the source's secret", slug="bad-signature"
+        )
     return "v1"
 
 
@@ -167,32 +193,48 @@ def _unb64(text: str) -> bytes:
 
 
 def _widget_mac(secret: str, payload: str) -> str:
-    return _b64(hmac.new(secret.encode(), f"{_WIDGET_PREFIX}.{payload}".encode(), hashlib.sha256).digest())
+    return _b64(
+        hmac.new(secret.encode(), f"{_WIDGET_PREFIX}.{payload}".encode(), hashlib.sha256).digest()
+    )
 
 
-def issue_widget_token(secret: str, handoff_id: str, *, now: float, ttl: int,
-                       agent: str | None = None, session_start: int | None = None) -> str:
+def issue_widget_token(
+    secret: str,
+    handoff_id: str,
+    *,
+    now: float,
+    ttl: int,
+    agent: str | None = None,
+    session_start: int | None = None,
+) -> str:
     """A token that opens the widget (and its actions) for ``handoff_id`` until ``now + ttl``.
 
     ``session_start`` (claim ``s``) is when the first token of this widget session was issued by a
     credential: renewals carry it unchanged, so a session cannot be renewed forever.
     """
-    claims: dict[str, object] = {"h": handoff_id, "iat": int(now), "exp": int(now) + int(ttl),
-                                 "jti": secrets.token_hex(8),
-                                 "s": int(now) if session_start is None else int(session_start)}
+    claims: dict[str, object] = {
+        "h": handoff_id,
+        "iat": int(now),
+        "exp": int(now) + int(ttl),
+        "jti": secrets.token_hex(8),
+        "s": int(now) if session_start is None else int(session_start),
+    }
     if agent:
         claims["agent"] = agent
     payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
     return f"{_WIDGET_PREFIX}.{payload}.{_widget_mac(secret, payload)}"
 
 
-def verify_widget_token(secret: str, token: str | None, handoff_id: str | None, *,
-                        now: float) -> dict[str, object]:
+def verify_widget_token(
+    secret: str, token: str | None, handoff_id: str | None, *, now: float
+) -> dict[str, object]:
     """Return the token's claims, or raise: 401 when missing, forged or expired; 403 when it was
     issued for another handoff (``handoff_id=None`` means "any": the caller checks the binding)."""
     if not token:
-        raise Unauthorized(f"missing widget token ({WIDGET_TOKEN_HEADER} header or ?token=)",
-                           slug="missing-widget-token")
+        raise Unauthorized(
+            f"missing widget token ({WIDGET_TOKEN_HEADER} header or ?token=)",
+            slug="missing-widget-token",
+        )
     parts = token.split(".")
     if len(parts) != 3 or parts[0] != _WIDGET_PREFIX:
         raise Unauthorized("the widget token is malformed", slug="bad-widget-token")
@@ -204,16 +246,22 @@ def verify_widget_token(secret: str, token: str | None, handoff_id: str | None, 
     except (ValueError, KeyError, TypeError):
         raise Unauthorized("the widget token is malformed", slug="bad-widget-token") from None
     if now >= expires:
-        raise Unauthorized(f"the widget token expired {int(now - expires)} s ago; open the widget again",
-                           slug="expired-widget-token")
+        raise Unauthorized(
+            f"the widget token expired {int(now - expires)} s ago; open the widget again",
+            slug="expired-widget-token",
+        )
     if handoff_id is not None and not hmac.compare_digest(bound.encode(), handoff_id.encode()):
-        raise Forbidden("this widget token was issued for another handoff", slug="widget-token-wrong-handoff")
+        raise Forbidden(
+            "this widget token was issued for another handoff", slug="widget-token-wrong-handoff"
+        )
     return claims
 
 
 def csrf_token(secret: str, widget_token: str) -> str:
     """The anti-CSRF value a widget page must echo in ``X-CSRF-Token`` next to its widget token."""
-    return _b64(hmac.new(secret.encode(), f"csrf.{widget_token}".encode(), hashlib.sha256).digest())[:32]
+    return _b64(
+        hmac.new(secret.encode(), f"csrf.{widget_token}".encode(), hashlib.sha256).digest()
+    )[:32]
 
 
 def check_csrf(secret: str, widget_token: str, presented: str | None) -> None:

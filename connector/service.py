@@ -50,19 +50,33 @@ STATUS_FOR_OWNER = {PENDING: "open", AGENT: "with_agent"}
 
 def widget_token(runtime: Runtime, handoff_id: str, agent: str | None = None) -> str:
     """A fresh signed, expiring token that opens the widget for this handoff (docs/widget.md)."""
-    return security.issue_widget_token(runtime.settings.widget.secret, handoff_id,
-                                       now=runtime.now().timestamp(),
-                                       ttl=runtime.settings.widget.token_ttl_seconds, agent=agent)
+    return security.issue_widget_token(
+        runtime.settings.widget.secret,
+        handoff_id,
+        now=runtime.now().timestamp(),
+        ttl=runtime.settings.widget.token_ttl_seconds,
+        agent=agent,
+    )
 
 
-def widget_url(runtime: Runtime, handoff_id: str, agent: str | None = None, *, token: str | None = None) -> str:
+def widget_url(
+    runtime: Runtime, handoff_id: str, agent: str | None = None, *, token: str | None = None
+) -> str:
     """The agent widget for this handoff, with ``token`` or a fresh one."""
-    return links.widget_url(runtime.base_url, handoff_id, token or widget_token(runtime, handoff_id, agent))
+    return links.widget_url(
+        runtime.base_url, handoff_id, token or widget_token(runtime, handoff_id, agent)
+    )
 
 
 def control_of(conversation: ConversationRow) -> Control:
-    return Control.model_validate({"owner": conversation.owner, "version": conversation.version,
-                                   "since": conversation.owner_since, "handoff_id": conversation.handoff_id})
+    return Control.model_validate(
+        {
+            "owner": conversation.owner,
+            "version": conversation.version,
+            "since": conversation.owner_since,
+            "handoff_id": conversation.handoff_id,
+        }
+    )
 
 
 def _first_responses(tx: Tx, team: str, limit: int) -> dict[str, list[float]]:
@@ -119,10 +133,20 @@ def _ingest_once(runtime: Runtime, source: str, event: Event, *, locked: bool) -
             with reading() as tx:
                 customer_id = decided.inputs.customer.id
                 history = History(
-                    first_responses=_first_responses(tx, decided.guess.team, settings.routing.wait_history),
-                    prior_handoffs=tx.count_customer_handoffs(customer_id) if customer_id else 0)
-            plan = plan_handoff(source, decided, history, settings, handoff_id=new_handoff_id(),
-                                base_url=runtime.base_url, now=decided_at)
+                    first_responses=_first_responses(
+                        tx, decided.guess.team, settings.routing.wait_history
+                    ),
+                    prior_handoffs=tx.count_customer_handoffs(customer_id) if customer_id else 0,
+                )
+            plan = plan_handoff(
+                source,
+                decided,
+                history,
+                settings,
+                handoff_id=new_handoff_id(),
+                base_url=runtime.base_url,
+                now=decided_at,
+            )
         decided.decision_json = decided.decision.model_dump(mode="json")  # final once planned
         if held is not None:
             response = _write(runtime, held, source, event, snapshot, decided, plan)
@@ -136,13 +160,26 @@ def _ingest_once(runtime: Runtime, source: str, event: Event, *, locked: bool) -
         runtime.waker.notify()  # turns of an open handoff: to its tickets, and to the live views
     if plan is not None:
         runtime.waker.notify()
-        logger.info("handoff opened", extra={"conversation": decided.conversation.id,
-                                             "handoff": plan.handoff.id, "source": source})
+        logger.info(
+            "handoff opened",
+            extra={
+                "conversation": decided.conversation.id,
+                "handoff": plan.handoff.id,
+                "source": source,
+            },
+        )
     return response
 
 
-def _write(runtime: Runtime, tx: Tx, source: str, event: Event, snapshot: Snapshot,
-           decided: Decided, plan: Plan | None) -> EventResponse:
+def _write(
+    runtime: Runtime,
+    tx: Tx,
+    source: str,
+    event: Event,
+    snapshot: Snapshot,
+    decided: Decided,
+    plan: Plan | None,
+) -> EventResponse:
     """Commit a decided event, after checking that nothing it read has changed (else ``_Raced``)."""
     first = tx.get_event(source, event.id)
     if first is not None:  # the same event, posted twice at once: the other one won
@@ -161,7 +198,8 @@ def _write(runtime: Runtime, tx: Tx, source: str, event: Event, snapshot: Snapsh
     inserted = tx.add_messages(decided.new_rows)
     last_seq = snapshot.transcript[-1].seq if snapshot.transcript else 0
     if [r.id for r in inserted] != [r.id for r in decided.new_rows] or (
-            inserted and inserted[0].seq != last_seq + 1):
+        inserted and inserted[0].seq != last_seq + 1
+    ):
         raise _Raced()  # messages arrived in between: the decision did not see them
     handoff_ref = customer_message = None
     live.relay_customer_turns(tx, runtime, snapshot.conversation, inserted, now)
@@ -169,34 +207,58 @@ def _write(runtime: Runtime, tx: Tx, source: str, event: Event, snapshot: Snapsh
         handoff = plan.handoff
         tx.insert_handoff(handoff)
         live.mark_opening(tx, handoff.id, inserted[-1].seq if inserted else last_seq, stamp)
-        control.transition(tx, runtime.settings, conversation, PENDING, handoff_id=handoff.id,
-                           actor=f"policy:{decision.policy_version}",
-                           reason=", ".join(r.trigger for r in decision.reasons), now=now,
-                           extra={"team": handoff.team, "customer_message": plan.customer_message.text
-                                  if plan.customer_message else None})
+        control.transition(
+            tx,
+            runtime.settings,
+            conversation,
+            PENDING,
+            handoff_id=handoff.id,
+            actor=f"policy:{decision.policy_version}",
+            reason=", ".join(r.trigger for r in decision.reasons),
+            now=now,
+            extra={
+                "team": handoff.team,
+                "customer_message": plan.customer_message.text if plan.customer_message else None,
+            },
+        )
         outbox.write_all(tx, plan.outbound, now)
         timers.start(tx, runtime.settings, handoff, now)
-        handoff_ref = HandoffRef(id=handoff.id, status="open", url=links.inbox_url(runtime.base_url, handoff.id))
+        handoff_ref = HandoffRef(
+            id=handoff.id, status="open", url=links.inbox_url(runtime.base_url, handoff.id)
+        )
         customer_message = plan.customer_message
     elif conversation.handoff_id and conversation.owner != BOT:
-        handoff_ref = HandoffRef(id=conversation.handoff_id,
-                                 status=STATUS_FOR_OWNER[conversation.owner],  # type: ignore[arg-type]
-                                 url=links.inbox_url(runtime.base_url, conversation.handoff_id))
+        handoff_ref = HandoffRef(
+            id=conversation.handoff_id,
+            status=STATUS_FOR_OWNER[conversation.owner],  # type: ignore[arg-type]
+            url=links.inbox_url(runtime.base_url, conversation.handoff_id),
+        )
     tx.append_audit(
-        at=stamp, action="decision", actor=f"policy:{decision.policy_version}",
-        conversation_id=conversation.id, handoff_id=handoff_ref.id if handoff_ref else None,
+        at=stamp,
+        action="decision",
+        actor=f"policy:{decision.policy_version}",
+        conversation_id=conversation.id,
+        handoff_id=handoff_ref.id if handoff_ref else None,
         reason="escalate" if decision.escalate else "stay with bot",
-        data={"event_id": event.id, "event_type": event.type, "source": source,
-              "new_messages": [r.id for r in inserted],
-              "inputs_digest": decided.inputs_digest,
-              "new_messages_digest": audit.digest([[r.id, r.role, r.text] for r in inserted]),
-              "rules_fired": [r.rule for r in decision.reasons],
-              "policy_version": decision.policy_version,
-              "decision": decided.decision_json},
+        data={
+            "event_id": event.id,
+            "event_type": event.type,
+            "source": source,
+            "new_messages": [r.id for r in inserted],
+            "inputs_digest": decided.inputs_digest,
+            "new_messages_digest": audit.digest([[r.id, r.role, r.text] for r in inserted]),
+            "rules_fired": [r.rule for r in decision.reasons],
+            "policy_version": decision.policy_version,
+            "decision": decided.decision_json,
+        },
     )
     response = EventResponse(
-        event_id=event.id, duplicate=False, decision=decision, control=control_of(conversation),
-        handoff=handoff_ref, customer_message=customer_message,
+        event_id=event.id,
+        duplicate=False,
+        decision=decision,
+        control=control_of(conversation),
+        handoff=handoff_ref,
+        customer_message=customer_message,
     )
     tx.put_event(source, event.id, conversation.id, _stored_answer(response), stamp)
     return response
@@ -217,12 +279,17 @@ def _replayed(runtime: Runtime, source: str, event: Event, first: dict[str, Any]
     answer = {**first, "duplicate": True}
     if answer.get("handoff"):
         ref = answer["handoff"]
-        answer["handoff"] = {"id": ref["id"], "status": ref["status"],
-                             "url": links.inbox_url(runtime.base_url, ref["id"])}
+        answer["handoff"] = {
+            "id": ref["id"],
+            "status": ref["status"],
+            "url": links.inbox_url(runtime.base_url, ref["id"]),
+        }
     return EventResponse.model_validate(answer)
 
 
-def _count_decision(runtime: Runtime, source: str, event: Event, decision: Decision, escalated: bool) -> None:
+def _count_decision(
+    runtime: Runtime, source: str, event: Event, decision: Decision, escalated: bool
+) -> None:
     def count(m: metrics.Metrics) -> None:
         m.events.labels(source, event.type, "false").inc()
         for reason in decision.reasons:
@@ -239,11 +306,15 @@ def get_control(runtime: Runtime, conversation_id: str, *, source: str | None = 
     with runtime.store.reading() as tx:
         conversation = tx.get_conversation(conversation_id)
     if conversation is None or (source is not None and conversation.source != source):
-        raise NotFound(f"no conversation {conversation_id!r} for this source", slug="unknown-conversation")
+        raise NotFound(
+            f"no conversation {conversation_id!r} for this source", slug="unknown-conversation"
+        )
     return control_of(conversation)
 
 
-def send_bot_reply(runtime: Runtime, source: str, conversation_id: str, reply: BotReply) -> BotReplyResponse:
+def send_bot_reply(
+    runtime: Runtime, source: str, conversation_id: str, reply: BotReply
+) -> BotReplyResponse:
     """The send gate: record the bot's reply unless an agent owns the conversation (then 409).
 
     While the handoff waits (``pending_agent``) no human is talking yet, and the bot is what keeps
@@ -254,7 +325,9 @@ def send_bot_reply(runtime: Runtime, source: str, conversation_id: str, reply: B
     with runtime.store.atomic() as tx:
         conversation = tx.get_conversation(conversation_id)
         if conversation is None or conversation.source != source:
-            raise NotFound(f"no conversation {conversation_id!r} for this source", slug="unknown-conversation")
+            raise NotFound(
+                f"no conversation {conversation_id!r} for this source", slug="unknown-conversation"
+            )
         if conversation.owner == AGENT:
             raise Conflict(
                 f"the conversation is owned by {conversation.owner}; the bot must not reply",
@@ -264,7 +337,9 @@ def send_bot_reply(runtime: Runtime, source: str, conversation_id: str, reply: B
         message_id = reply.id or "bot-" + uuid.uuid4().hex[:16]
         # built as the Message it will be read back as, so it always loads back
         message = Message(id=message_id, role="bot", text=reply.text, at=reply.at or now)
-        limits.check_conversation(len(tx.list_messages(conversation_id)) + 1, runtime.settings.limits)
+        limits.check_conversation(
+            len(tx.list_messages(conversation_id)) + 1, runtime.settings.limits
+        )
         tx.add_messages([message_row(conversation_id, message)])
     return BotReplyResponse(accepted=True, message_id=message_id, control=control_of(conversation))
 
@@ -305,15 +380,32 @@ def claim_in(runtime: Runtime, tx: Tx, handoff_id: str, body: Claim, after: Afte
         if handoff.claimed_by == body.actor:
             return control_of(conversation)
         raise Conflict(f"already taken over by {handoff.claimed_by}", slug="already-claimed")
-    control.transition(tx, runtime.settings, conversation, AGENT, handoff_id=handoff_id,
-                       actor=body.actor, reason="agent took over", now=now)
+    control.transition(
+        tx,
+        runtime.settings,
+        conversation,
+        AGENT,
+        handoff_id=handoff_id,
+        actor=body.actor,
+        reason="agent took over",
+        now=now,
+    )
     tx.update_handoff(handoff_id, status="with_agent", claimed_by=body.actor, updated_at=iso(now))
     live.bridge_join(tx, runtime, handoff, conversation, body.actor, now)
     waited = _agent_responded(tx, handoff, body.actor, now, via="claim")
-    after += [lambda: logger.info("handoff claimed", extra={
-                  "conversation": conversation.id, "handoff": handoff_id, "source": handoff.source,
-                  "agent": body.actor}),
-              lambda: _observe_first_response(runtime, handoff, waited), runtime.waker.notify]
+    after += [
+        lambda: logger.info(
+            "handoff claimed",
+            extra={
+                "conversation": conversation.id,
+                "handoff": handoff_id,
+                "source": handoff.source,
+                "agent": body.actor,
+            },
+        ),
+        lambda: _observe_first_response(runtime, handoff, waited),
+        runtime.waker.notify,
+    ]
     return control_of(conversation)
 
 
@@ -326,39 +418,74 @@ def handback(runtime: Runtime, handoff_id: str, body: Handback) -> Control:
     return result
 
 
-def handback_in(runtime: Runtime, tx: Tx, handoff_id: str, body: Handback, after: AfterCommit) -> Control:
+def handback_in(
+    runtime: Runtime, tx: Tx, handoff_id: str, body: Handback, after: AfterCommit
+) -> Control:
     """``handback`` in the caller's transaction; what follows the commit goes to ``after``."""
     now = runtime.now()
     stamp = iso(now)
     handoff, conversation = _handoff_and_conversation(tx, handoff_id)
     if conversation.handoff_id != handoff_id or conversation.owner == BOT:
-        raise Conflict("this handoff is not with an agent; nothing to hand back", slug="handoff-not-open")
-    timers.stop(tx, handoff_id, now, actor=body.actor, reason="handed back",
-                conversation_id=conversation.id)
+        raise Conflict(
+            "this handoff is not with an agent; nothing to hand back", slug="handoff-not-open"
+        )
+    timers.stop(
+        tx, handoff_id, now, actor=body.actor, reason="handed back", conversation_id=conversation.id
+    )
     live.bridge_handback(tx, runtime, handoff, conversation, body.actor, now)
     control.hand_back(
-        tx, runtime.settings, conversation, handoff_id, actor=body.actor, note=body.note,
-        resolution=body.resolution, resume_hint=body.resume_hint, reason="handback", now=now,
+        tx,
+        runtime.settings,
+        conversation,
+        handoff_id,
+        actor=body.actor,
+        note=body.note,
+        resolution=body.resolution,
+        resume_hint=body.resume_hint,
+        reason="handback",
+        now=now,
         destination_note=f"Handed back to the bot by {body.actor}: {body.note}",
     )
-    tx.append_audit(at=stamp, action="handback", actor=body.actor, conversation_id=conversation.id,
-                    handoff_id=handoff_id, reason=body.resolution or "handed back",
-                    data={"note_chars": len(body.note), "resume_hint": body.resume_hint})
-    after += [lambda: logger.info("handoff handed back", extra={
-                  "conversation": conversation.id, "handoff": handoff_id, "source": handoff.source,
-                  "agent": body.actor}),
-              runtime.waker.notify,
-              lambda: metrics.safely(runtime, lambda m: m.handbacks.labels("agent").inc())]
+    tx.append_audit(
+        at=stamp,
+        action="handback",
+        actor=body.actor,
+        conversation_id=conversation.id,
+        handoff_id=handoff_id,
+        reason=body.resolution or "handed back",
+        data={"note_chars": len(body.note), "resume_hint": body.resume_hint},
+    )
+    after += [
+        lambda: logger.info(
+            "handoff handed back",
+            extra={
+                "conversation": conversation.id,
+                "handoff": handoff_id,
+                "source": handoff.source,
+                "agent": body.actor,
+            },
+        ),
+        runtime.waker.notify,
+        lambda: metrics.safely(runtime, lambda m: m.handbacks.labels("agent").inc()),
+    ]
     return control_of(conversation)
 
 
 # --- what the helpdesk tells us (called by the webhook handlers and the widget) ------------------
 
 
-def _agent_responded(tx: Tx, handoff: HandoffRow, actor: str, at: datetime, *, via: str) -> float | None:
+def _agent_responded(
+    tx: Tx, handoff: HandoffRow, actor: str, at: datetime, *, via: str
+) -> float | None:
     """Stop the response window and record the first response once; return its seconds if new."""
-    timers.stop(tx, handoff.id, at, actor=actor, reason=f"agent responded ({via})",
-                conversation_id=handoff.conversation_id)
+    timers.stop(
+        tx,
+        handoff.id,
+        at,
+        actor=actor,
+        reason=f"agent responded ({via})",
+        conversation_id=handoff.conversation_id,
+    )
     seconds = (at - datetime.fromisoformat(handoff.created_at)).total_seconds()
     data = {"actor": actor, "via": via, "seconds": max(0.0, seconds)}
     if seconds < 0:
@@ -370,10 +497,14 @@ def _agent_responded(tx: Tx, handoff: HandoffRow, actor: str, at: datetime, *, v
 
 def _observe_first_response(runtime: Runtime, handoff: HandoffRow, seconds: float | None) -> None:
     if seconds is not None:
-        metrics.safely(runtime, lambda m: m.first_response.labels(handoff.team or "-").observe(seconds))
+        metrics.safely(
+            runtime, lambda m: m.first_response.labels(handoff.team or "-").observe(seconds)
+        )
 
 
-def record_agent_reply(runtime: Runtime, handoff_id: str, actor: str, at: datetime | None = None) -> Control:
+def record_agent_reply(
+    runtime: Runtime, handoff_id: str, actor: str, at: datetime | None = None
+) -> Control:
     """An agent replied in the helpdesk: pending_agent → agent, timers stop, first response noted.
 
     Safe to call for every reply: later replies only append an audit row.
@@ -385,35 +516,68 @@ def record_agent_reply(runtime: Runtime, handoff_id: str, actor: str, at: dateti
     return result
 
 
-def record_agent_reply_in(runtime: Runtime, tx: Tx, handoff_id: str, actor: str, at: datetime | None,
-                          after: AfterCommit) -> Control:
+def record_agent_reply_in(
+    runtime: Runtime, tx: Tx, handoff_id: str, actor: str, at: datetime | None, after: AfterCommit
+) -> Control:
     """``record_agent_reply`` in the caller's transaction."""
     now = runtime.now()
     at = at or now
     handoff, conversation = _handoff_and_conversation(tx, handoff_id)
     if conversation.handoff_id == handoff_id and conversation.owner == PENDING:
-        control.transition(tx, runtime.settings, conversation, AGENT, handoff_id=handoff_id,
-                           actor=actor, reason="agent replied", now=now)
-        tx.update_handoff(handoff_id, status="with_agent", claimed_by=handoff.claimed_by or actor,
-                          updated_at=iso(now))
+        control.transition(
+            tx,
+            runtime.settings,
+            conversation,
+            AGENT,
+            handoff_id=handoff_id,
+            actor=actor,
+            reason="agent replied",
+            now=now,
+        )
+        tx.update_handoff(
+            handoff_id,
+            status="with_agent",
+            claimed_by=handoff.claimed_by or actor,
+            updated_at=iso(now),
+        )
         live.bridge_join(tx, runtime, handoff, conversation, actor, now)
     waited = _agent_responded(tx, handoff, actor, at, via="reply")
-    tx.append_audit(at=iso(now), action="agent.replied", actor=actor, conversation_id=conversation.id,
-                    handoff_id=handoff_id, reason="agent replied in the helpdesk",
-                    data={"at": iso(at), "first": waited is not None})
+    tx.append_audit(
+        at=iso(now),
+        action="agent.replied",
+        actor=actor,
+        conversation_id=conversation.id,
+        handoff_id=handoff_id,
+        reason="agent replied in the helpdesk",
+        data={"at": iso(at), "first": waited is not None},
+    )
     after += [lambda: _observe_first_response(runtime, handoff, waited), runtime.waker.notify]
     return control_of(conversation)
 
 
-def record_reassignment(runtime: Runtime, handoff_id: str, from_team: str | None, to_team: str,
-                        actor: str = "helpdesk", at: datetime | None = None) -> None:
+def record_reassignment(
+    runtime: Runtime,
+    handoff_id: str,
+    from_team: str | None,
+    to_team: str,
+    actor: str = "helpdesk",
+    at: datetime | None = None,
+) -> None:
     """The helpdesk moved the handoff to another team: a routing miss (routing accuracy KPI)."""
     with runtime.store.atomic() as tx:
         record_reassignment_in(runtime, tx, handoff_id, from_team, to_team, actor=actor, at=at)
 
 
-def record_reassignment_in(runtime: Runtime, tx: Tx, handoff_id: str, from_team: str | None, to_team: str,
-                           *, actor: str = "helpdesk", at: datetime | None = None) -> None:
+def record_reassignment_in(
+    runtime: Runtime,
+    tx: Tx,
+    handoff_id: str,
+    from_team: str | None,
+    to_team: str,
+    *,
+    actor: str = "helpdesk",
+    at: datetime | None = None,
+) -> None:
     """``record_reassignment`` in the caller's transaction."""
     now = runtime.now()
     at = at or now
@@ -421,21 +585,48 @@ def record_reassignment_in(runtime: Runtime, tx: Tx, handoff_id: str, from_team:
     from_team = from_team or handoff.team
     if from_team == to_team:
         return
-    tx.add_fact(handoff_id, "reassigned", iso(at), {"from_team": from_team, "to_team": to_team, "actor": actor})
+    tx.add_fact(
+        handoff_id,
+        "reassigned",
+        iso(at),
+        {"from_team": from_team, "to_team": to_team, "actor": actor},
+    )
     tx.update_handoff(handoff_id, team=to_team, updated_at=iso(now))
-    tx.append_audit(at=iso(now), action="reassigned", actor=actor, conversation_id=conversation.id,
-                    handoff_id=handoff_id, reason=f"moved from {from_team} to {to_team}",
-                    data={"from_team": from_team, "to_team": to_team})
+    tx.append_audit(
+        at=iso(now),
+        action="reassigned",
+        actor=actor,
+        conversation_id=conversation.id,
+        handoff_id=handoff_id,
+        reason=f"moved from {from_team} to {to_team}",
+        data={"from_team": from_team, "to_team": to_team},
+    )
 
 
-def record_csat(runtime: Runtime, handoff_id: str, score: float, *, scale: float = 5,
-                actor: str = "helpdesk", at: datetime | None = None) -> None:
+def record_csat(
+    runtime: Runtime,
+    handoff_id: str,
+    score: float,
+    *,
+    scale: float = 5,
+    actor: str = "helpdesk",
+    at: datetime | None = None,
+) -> None:
     """Post-escalation customer satisfaction, as the helpdesk reports it."""
     if not 0 <= score <= scale:
         raise ValueError(f"CSAT score {score} is outside 0..{scale}")
     now = runtime.now()
     with runtime.store.atomic() as tx:
         handoff, conversation = _handoff_and_conversation(tx, handoff_id)
-        tx.add_fact(handoff_id, "csat", iso(at or now), {"score": score, "scale": scale, "actor": actor})
-        tx.append_audit(at=iso(now), action="csat.reported", actor=actor, conversation_id=conversation.id,
-                        handoff_id=handoff_id, reason=f"CSAT {score}/{scale}", data={"score": score, "scale": scale})
+        tx.add_fact(
+            handoff_id, "csat", iso(at or now), {"score": score, "scale": scale, "actor": actor}
+        )
+        tx.append_audit(
+            at=iso(now),
+            action="csat.reported",
+            actor=actor,
+            conversation_id=conversation.id,
+            handoff_id=handoff_id,
+            reason=f"CSAT {score}/{scale}",
+            data={"score": score, "scale": scale},
+        )

@@ -68,8 +68,14 @@ class _ProblemErrorTask(ErrorTask):
         if error.code == 413:
             limit = self.channel.server.adj.max_request_body_size - 1  # create_server adds 1
             detail = f"the body is larger than server.max_body_bytes ({limit} bytes)"
-        body = json.dumps({"type": PROBLEM_BASE + error.reason.lower().replace(" ", "-"),
-                           "title": error.reason, "status": error.code, "detail": detail}).encode()
+        body = json.dumps(
+            {
+                "type": PROBLEM_BASE + error.reason.lower().replace(" ", "-"),
+                "title": error.reason,
+                "status": error.code,
+                "detail": detail,
+            }
+        ).encode()
         self.status = f"{error.code} {error.reason}"
         self.response_headers.append(("Content-Type", "application/problem+json"))
         self.set_close_on_finish()
@@ -88,7 +94,11 @@ def _maintenance(server: Any, request_timeout: float, now: float) -> None:
     cutoff = now - request_timeout
     for channel in list(server.active_channels.values()):
         request = channel.request  # None between requests; a partial request otherwise
-        if request is not None and getattr(request, "started", now) < cutoff and not channel.will_close:
+        if (
+            request is not None
+            and getattr(request, "started", now) < cutoff
+            and not channel.will_close
+        ):
             channel.will_close = True  # too slow to send one request: drop it, like an idle one
 
 
@@ -113,15 +123,29 @@ def _raise_open_file_limit(connection_limit: int) -> int:
     if new_soft != soft:
         resource.setrlimit(resource.RLIMIT_NOFILE, (new_soft, hard))
     if fitted < connection_limit:
-        logger.warning("open-file limit %s (hard %s) fits only %s connections; server.connection_limit "
-                       "is %s: raise the hard limit (ulimit -Hn, LimitNOFILE=)", new_soft, hard, fitted,
-                       connection_limit)
+        logger.warning(
+            "open-file limit %s (hard %s) fits only %s connections; server.connection_limit "
+            "is %s: raise the hard limit (ulimit -Hn, LimitNOFILE=)",
+            new_soft,
+            hard,
+            fitted,
+            connection_limit,
+        )
     return fitted
 
 
-def create_server(app: Any, *, host: str, port: int, threads: int, max_body_bytes: int,
-                  connection_limit: int = 4000, channel_timeout: int = 60, request_timeout: int = 30,
-                  trusted_proxy: str | None = None) -> Any:
+def create_server(
+    app: Any,
+    *,
+    host: str,
+    port: int,
+    threads: int,
+    max_body_bytes: int,
+    connection_limit: int = 4000,
+    channel_timeout: int = 60,
+    request_timeout: int = 30,
+    trusted_proxy: str | None = None,
+) -> Any:
     """Bind now (``OSError`` or ``ValueError`` for a taken port or a host that does not resolve).
 
     ``connection_limit`` open connections at most (more wait in the listen backlog); a connection
@@ -132,14 +156,29 @@ def create_server(app: Any, *, host: str, port: int, threads: int, max_body_byte
     """
     proxy: dict[str, Any] = {}
     if trusted_proxy:
-        proxy = {"trusted_proxy": trusted_proxy, "trusted_proxy_headers": {"x-forwarded-for"},
-                 "trusted_proxy_count": 1, "clear_untrusted_proxy_headers": True}
+        proxy = {
+            "trusted_proxy": trusted_proxy,
+            "trusted_proxy_headers": {"x-forwarded-for"},
+            "trusted_proxy_count": 1,
+            "clear_untrusted_proxy_headers": True,
+        }
     limit = _raise_open_file_limit(connection_limit)
     server = waitress.create_server(
-        app, host=host, port=port, threads=threads, ident="handoff-connector",
-        max_request_body_size=max_body_bytes + 1, connection_limit=limit, channel_timeout=channel_timeout,
-        cleanup_interval=CLEANUP_SECONDS, asyncore_use_poll=True, **proxy)  # select() stops at descriptor 1024
-    listeners = server._map if isinstance(server, BaseWSGIServer) else server.map  # map: several addresses
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        ident="handoff-connector",
+        max_request_body_size=max_body_bytes + 1,
+        connection_limit=limit,
+        channel_timeout=channel_timeout,
+        cleanup_interval=CLEANUP_SECONDS,
+        asyncore_use_poll=True,
+        **proxy,
+    )  # select() stops at descriptor 1024
+    listeners = (
+        server._map if isinstance(server, BaseWSGIServer) else server.map
+    )  # map: several addresses
     for listener in list(listeners.values()):
         _harden(listener, request_timeout)
     return server
@@ -169,6 +208,10 @@ def run_until_signalled(server: Any) -> None:
         for channel in channels:
             channel.close_when_flushed = True  # read nothing more; close once the answer is out
         deadline = time.monotonic() + FLUSH_SECONDS
-        while time.monotonic() < deadline and any(isinstance(c, HTTPChannel) for c in server._map.values()):
-            wasyncore.loop(timeout=0.05, map=server._map, count=1, use_poll=True)  # past descriptor 1024 too
+        while time.monotonic() < deadline and any(
+            isinstance(c, HTTPChannel) for c in server._map.values()
+        ):
+            wasyncore.loop(
+                timeout=0.05, map=server._map, count=1, use_poll=True
+            )  # past descriptor 1024 too
         wasyncore.close_all(server._map)

@@ -78,25 +78,34 @@ class AuthThrottle:
         """Raise ``TooManyFailures`` (429 with Retry-After) while ``address`` is throttled."""
         wait = self.retry_after(address, now)
         if wait is not None:
-            error = TooManyFailures(f"too many failed authentications from {address}; try again in {wait} s "
-                                    "(security.auth_max_failures, security.auth_window_seconds)")
+            error = TooManyFailures(
+                f"too many failed authentications from {address}; try again in {wait} s "
+                "(security.auth_max_failures, security.auth_window_seconds)"
+            )
             error.retry_after_seconds = wait
             raise error
 
 
-FAILED_AUTH = frozenset({"bad-api-key"})  # a key was presented and was wrong; a missing one is not a guess
+FAILED_AUTH = frozenset(
+    {"bad-api-key"}
+)  # a key was presented and was wrong; a missing one is not a guess
 
 
 def _presents_api_key() -> bool:
     auth = request.headers.get("Authorization", "")
-    return auth.lower().startswith("bearer ") or "X-API-Key" in request.headers or "key" in request.args
+    return (
+        auth.lower().startswith("bearer ")
+        or "X-API-Key" in request.headers
+        or "key" in request.args
+    )
 
 
 def install(app: Flask, runtime: Runtime) -> AuthThrottle:
     """Refuse requests that present an API key from a throttled address, before any handler runs."""
     security = runtime.settings.security
-    throttle = runtime.extras["auth_throttle"] = AuthThrottle(security.auth_max_failures,
-                                                              security.auth_window_seconds)
+    throttle = runtime.extras["auth_throttle"] = AuthThrottle(
+        security.auth_max_failures, security.auth_window_seconds
+    )
 
     @app.before_request
     def _throttled() -> None:
@@ -117,7 +126,17 @@ def record(runtime: Runtime, error: ProblemError) -> None:
         return
     address = request.remote_addr or "-"
     metrics.safely(runtime, lambda m: m.auth_failures.labels(error.slug).inc())
-    logger.warning("authentication failed: %s %s from %s (%s)", request.method, request.path, address, error.slug)
+    logger.warning(
+        "authentication failed: %s %s from %s (%s)",
+        request.method,
+        request.path,
+        address,
+        error.slug,
+    )
     if throttle.failed(address, runtime.now().timestamp()):
-        logger.warning("throttling %s: %s failed authentications within %s s", address,
-                       throttle.max_failures, throttle.window)
+        logger.warning(
+            "throttling %s: %s failed authentications within %s s",
+            address,
+            throttle.max_failures,
+            throttle.window,
+        )

@@ -193,21 +193,50 @@ def _fire(runtime, tx: Tx, timer: TimerRow, now: datetime) -> tuple[str, str | N
     return "handback", handoff.team
 
 
-def _tell_customer(tx: Tx, settings: Settings, handoff: HandoffRow, key: str, text: str,
-                   window_minutes: float, *, offered: bool, waited: int, reminder: int,
-                   now: datetime) -> None:
+def _tell_customer(
+    tx: Tx,
+    settings: Settings,
+    handoff: HandoffRow,
+    key: str,
+    text: str,
+    window_minutes: float,
+    *,
+    offered: bool,
+    waited: int,
+    reminder: int,
+    now: datetime,
+) -> None:
     """Queue a ``customer.update`` callback: the bot relays ``text`` about the wait."""
     control.enqueue_callback(
-        tx, settings, handoff.source, "customer.update", key=f"{handoff.id}:{key}", now=now,
-        conversation_id=handoff.conversation_id, handoff_id=handoff.id,
-        body={"conversation_id": handoff.conversation_id, "handoff_id": handoff.id, "text": text,
-              "wait_minutes": max(1, round(window_minutes)), "callback_offered": offered,
-              "waited_minutes": waited, "reminder": reminder},
+        tx,
+        settings,
+        handoff.source,
+        "customer.update",
+        key=f"{handoff.id}:{key}",
+        now=now,
+        conversation_id=handoff.conversation_id,
+        handoff_id=handoff.id,
+        body={
+            "conversation_id": handoff.conversation_id,
+            "handoff_id": handoff.id,
+            "text": text,
+            "wait_minutes": max(1, round(window_minutes)),
+            "callback_offered": offered,
+            "waited_minutes": waited,
+            "reminder": reminder,
+        },
     )
 
 
-def _tell_destinations(runtime: Runtime, tx: Tx, handoff: HandoffRow, occasion: str, note: str,
-                       fields: dict[str, Any], now: datetime) -> None:
+def _tell_destinations(
+    runtime: Runtime,
+    tx: Tx,
+    handoff: HandoffRow,
+    occasion: str,
+    note: str,
+    fields: dict[str, Any],
+    now: datetime,
+) -> None:
     """Queue ``note`` for every destination of the handoff, and ``fields`` (when any) for those
     that can update a ticket."""
     ids = {"handoff_id": handoff.id, "conversation_id": handoff.conversation_id}
@@ -215,14 +244,30 @@ def _tell_destinations(runtime: Runtime, tx: Tx, handoff: HandoffRow, occasion: 
     for name in control.note_destinations(tx, runtime.settings, handoff.id):
         messages.append(outbox.Note(destination=name, occasion=occasion, text=note, **ids))
         if fields and runtime.can_update(name):
-            messages.append(outbox.Update(destination=name, occasion=occasion, fields=fields, **ids))
+            messages.append(
+                outbox.Update(destination=name, occasion=occasion, fields=fields, **ids)
+            )
     outbox.write_all(tx, messages, now)
 
 
-def _alert(tx: Tx, settings: Settings, event: str, handoff: HandoffRow, *, occasion: str, reason: str,
-           now: datetime, extra: dict[str, Any]) -> None:
-    outbox.write_all(tx, alerts_for(settings, event, handoff, occasion=occasion, reason=reason, now=now,
-                                    extra=extra), now)
+def _alert(
+    tx: Tx,
+    settings: Settings,
+    event: str,
+    handoff: HandoffRow,
+    *,
+    occasion: str,
+    reason: str,
+    now: datetime,
+    extra: dict[str, Any],
+) -> None:
+    outbox.write_all(
+        tx,
+        alerts_for(
+            settings, event, handoff, occasion=occasion, reason=reason, now=now, extra=extra
+        ),
+        now,
+    )
 
 
 def _remind(
@@ -245,11 +290,26 @@ def _remind(
         f"Reminder {step}/{total}: the customer has waited {waited} min and no agent has answered. "
         f"Priority is now {priority}."
     )
-    _tell_destinations(runtime, tx, handoff, f"reminder:{handoff.id}:{timer.id}", note,
-                       {"priority": priority} if priority != handoff.priority else {}, now)
+    _tell_destinations(
+        runtime,
+        tx,
+        handoff,
+        f"reminder:{handoff.id}:{timer.id}",
+        note,
+        {"priority": priority} if priority != handoff.priority else {},
+        now,
+    )
     handoff.priority = priority
-    _alert(tx, settings, "reminder", handoff, occasion=f"{handoff.id}:{timer.id}", reason=reason,
-           now=now, extra={"waited_minutes": waited, "reminder": step, "max_reminders": total})
+    _alert(
+        tx,
+        settings,
+        "reminder",
+        handoff,
+        occasion=f"{handoff.id}:{timer.id}",
+        reason=reason,
+        now=now,
+        extra={"waited_minutes": waited, "reminder": step, "max_reminders": total},
+    )
     text, offered = customer_update_text(
         step=step,
         max_reminders=total,
@@ -257,8 +317,18 @@ def _remind(
         offer_callback=window.offer_callback,
         team=handoff.team,
     )
-    _tell_customer(tx, settings, handoff, f"reminder:{timer.id}", text, window.minutes,
-                   offered=offered, waited=waited, reminder=step, now=now)
+    _tell_customer(
+        tx,
+        settings,
+        handoff,
+        f"reminder:{timer.id}",
+        text,
+        window.minutes,
+        offered=offered,
+        waited=waited,
+        reminder=step,
+        now=now,
+    )
     tx.append_audit(
         at=stamp,
         action="reminder.sent",
@@ -304,22 +374,43 @@ def _reroute(
     priority = bump(handoff.priority) if settings.reminders.priority_bump else handoff.priority
     tx.update_handoff(handoff.id, team=team, priority=priority, updated_at=stamp)
     reason = f"no agent response after {waited} min: moved from {old_team} to {team}"
-    _tell_destinations(runtime, tx, handoff, f"fallback:{handoff.id}:{timer.id}",
-                       f"No agent on {old_team} answered in {waited} min; moved to {team}.",
-                       {"team": team, "queue": queue, "priority": priority}, now)
+    _tell_destinations(
+        runtime,
+        tx,
+        handoff,
+        f"fallback:{handoff.id}:{timer.id}",
+        f"No agent on {old_team} answered in {waited} min; moved to {team}.",
+        {"team": team, "queue": queue, "priority": priority},
+        now,
+    )
     tx.add_fact(
         handoff.id, "rerouted", stamp, {"from_team": old_team, "to_team": team, "by": ACTOR}
     )
     handoff.team, handoff.priority = team, priority
-    _alert(tx, settings, "fallback", handoff, occasion=f"{handoff.id}:{timer.id}", reason=reason,
-           now=now, extra={"waited_minutes": waited, "action": "route_to_team", "from_team": old_team})
+    _alert(
+        tx,
+        settings,
+        "fallback",
+        handoff,
+        occasion=f"{handoff.id}:{timer.id}",
+        reason=reason,
+        now=now,
+        extra={"waited_minutes": waited, "action": "route_to_team", "from_team": old_team},
+    )
     window = window_for(settings, team)
     _tell_customer(
-        tx, settings, handoff, f"reroute:{timer.id}",
+        tx,
+        settings,
+        handoff,
+        f"reroute:{timer.id}",
         f"Sorry for the wait. I've passed your conversation to our {team} team so someone "
         f"can pick it up sooner; we'll update you again in about {max(1, round(window.minutes))} "
         "minutes.",
-        window.minutes, offered=False, waited=waited, reminder=timer.step, now=now,
+        window.minutes,
+        offered=False,
+        waited=waited,
+        reminder=timer.step,
+        now=now,
     )
     tx.append_audit(
         at=stamp,
@@ -357,14 +448,32 @@ def _handback(
     )
     note = f"No agent answered within {waited} min; handed back to the bot, customer promised a callback."
     control.hand_back(
-        tx, settings, conversation, handoff.id, actor=ACTOR, note=note,
-        resolution="no_agent_response", resume_hint="apologise_and_promise_callback",
-        reason=reason, now=now, destination_note=note,
-        extra={"callback_promised": True,
-               "customer_message": {"text": apology, "callback_offered": True}},
+        tx,
+        settings,
+        conversation,
+        handoff.id,
+        actor=ACTOR,
+        note=note,
+        resolution="no_agent_response",
+        resume_hint="apologise_and_promise_callback",
+        reason=reason,
+        now=now,
+        destination_note=note,
+        extra={
+            "callback_promised": True,
+            "customer_message": {"text": apology, "callback_offered": True},
+        },
     )
-    _alert(tx, settings, "fallback", handoff, occasion=f"{handoff.id}:{timer.id}", reason=reason,
-           now=now, extra={"waited_minutes": waited, "action": "handback"})
+    _alert(
+        tx,
+        settings,
+        "fallback",
+        handoff,
+        occasion=f"{handoff.id}:{timer.id}",
+        reason=reason,
+        now=now,
+        extra={"waited_minutes": waited, "action": "handback"},
+    )
     tx.append_audit(
         at=stamp,
         action="handback",

@@ -139,8 +139,9 @@ class WebhookNotifier(Notifier):
         ).encode()
         headers = {
             "Content-Type": "application/json",
-            security.SIGNATURE_HEADER: security.sign(self.settings.secret, body, method="POST",
-                                                     path=security.url_path(self.settings.url)),
+            security.SIGNATURE_HEADER: security.sign(
+                self.settings.secret, body, method="POST", path=security.url_path(self.settings.url)
+            ),
             "X-Handoff-Delivery": delivery_id,
             "X-Handoff-Event": f"alert.{alert['event']}",
             "User-Agent": "handoff-connector",

@@ -84,7 +84,12 @@ class TicketRef:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"destination": self.destination, "id": self.id, "url": self.url, "extra": self.extra}
+        return {
+            "destination": self.destination,
+            "id": self.id,
+            "url": self.url,
+            "extra": self.extra,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TicketRef:
@@ -129,11 +134,13 @@ class HelpdeskEvent:
 class InboxTx(Protocol):
     """The two store writes of the local inbox (``connector.store``'s ``Tx`` has them)."""
 
-    def put_inbox_item(self, handoff_id: str, payload: dict[str, Any], now: str) -> tuple[int, bool]:
-        ...
+    def put_inbox_item(
+        self, handoff_id: str, payload: dict[str, Any], now: str
+    ) -> tuple[int, bool]: ...
 
-    def add_inbox_note(self, handoff_id: str, text: str, now: str, key: str | None = None) -> bool:
-        ...
+    def add_inbox_note(
+        self, handoff_id: str, text: str, now: str, key: str | None = None
+    ) -> bool: ...
 
 
 class InboxStore(Protocol):
@@ -170,8 +177,9 @@ class DestinationContext(Protocol):
         """The team a handoff was routed to, or None when there is no such handoff."""
         ...
 
-    def take_budget(self, key: str, cost: float, per_second: float, capacity: float, now: float,
-                    max_wait: float) -> float:
+    def take_budget(
+        self, key: str, cost: float, per_second: float, capacity: float, now: float, max_wait: float
+    ) -> float:
         """``Tx.take_budget`` in a transaction of its own: the rate-limit bucket every worker and
         replica shares (a destination's ``RateLimiter`` uses it as its ``SharedBudget``)."""
         ...
@@ -216,7 +224,9 @@ class Destination:
         """Change priority, team or mapped fields; ``key`` as for :meth:`add_note`."""
         raise NotImplementedError
 
-    def add_customer_turn(self, ref: TicketRef, text: str, *, author: str, key: str | None = None) -> None:
+    def add_customer_turn(
+        self, ref: TicketRef, text: str, *, author: str, key: str | None = None
+    ) -> None:
         """Append what the customer said after the handoff where the agent reads the conversation
         (as the customer where the helpdesk allows it); ``key`` as for :meth:`add_note`. Turns
         come one at a time, in order (the outbox lane). The default is a note naming the author,
@@ -259,9 +269,7 @@ def destination_class(name: str, *, key_path: str = "destinations") -> type[Dest
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        raise ConfigError(
-            [(f"{key_path}.{name}", f"cannot load {module_name}: {exc}")]
-        ) from exc
+        raise ConfigError([(f"{key_path}.{name}", f"cannot load {module_name}: {exc}")]) from exc
     cls: type[Destination] = getattr(module, class_name)
     return cls
 
@@ -380,16 +388,19 @@ def settling(seconds: float, what: str) -> Iterator[None]:
         if exc.retry_after is not None or exc.status not in (None, 500, 502, 504):
             raise  # the vendor answered that it did not do it (429, 503 with a time to come back)
         exc.retry_after = max(exc.retry_after or 0.0, seconds)
-        exc.args = (f"{exc.args[0] if exc.args else ''} (the {what} may exist: the retry looks for it "
-                    f"after {seconds:g}s)",)
+        exc.args = (
+            f"{exc.args[0] if exc.args else ''} (the {what} may exist: the retry looks for it "
+            f"after {seconds:g}s)",
+        )
         raise
 
 
 class SharedBudget(Protocol):
     """A token bucket kept in the store (``Tx.take_budget``), so workers and replicas share it."""
 
-    def take_budget(self, key: str, cost: float, per_second: float, capacity: float, now: float,
-                    max_wait: float) -> float: ...
+    def take_budget(
+        self, key: str, cost: float, per_second: float, capacity: float, now: float, max_wait: float
+    ) -> float: ...
 
 
 class RateLimiter:
@@ -408,9 +419,17 @@ class RateLimiter:
     this process's own, on the monotonic clock.
     """
 
-    def __init__(self, per_minute: float, *, burst: int | None = None, max_wait: float = 1.0,
-                 clock: Any = None, shared: SharedBudget | None = None, key: str = "",
-                 sleep: Callable[[float], None] | None = None):
+    def __init__(
+        self,
+        per_minute: float,
+        *,
+        burst: int | None = None,
+        max_wait: float = 1.0,
+        clock: Any = None,
+        shared: SharedBudget | None = None,
+        key: str = "",
+        sleep: Callable[[float], None] | None = None,
+    ):
         import threading
         import time
 
@@ -420,7 +439,9 @@ class RateLimiter:
         self.max_wait = max_wait
         self.shared = shared
         self.key = key
-        self.clock: Callable[[], float] = clock or (time.time if shared is not None else time.monotonic)
+        self.clock: Callable[[], float] = clock or (
+            time.time if shared is not None else time.monotonic
+        )
         self._sleep = sleep or time.sleep
         self._updated = self.clock()
         self._lock = threading.Lock()
@@ -429,10 +450,14 @@ class RateLimiter:
     def _take(self, cost: float, max_wait: float) -> float:
         """Seconds until ``cost`` tokens are there; taken iff that is at most ``max_wait``."""
         if self.shared is not None:
-            return self.shared.take_budget(self.key, cost, self.rate, self.capacity, self.clock(), max_wait)
+            return self.shared.take_budget(
+                self.key, cost, self.rate, self.capacity, self.clock(), max_wait
+            )
         with self._lock:
             now = self.clock()
-            self.tokens = min(self.capacity, self.tokens + max(0.0, now - self._updated) * self.rate)
+            self.tokens = min(
+                self.capacity, self.tokens + max(0.0, now - self._updated) * self.rate
+            )
             self._updated = max(now, self._updated)
             if cost < 0:
                 self.tokens = min(self.capacity, self.tokens - cost)
@@ -445,7 +470,9 @@ class RateLimiter:
     def _spend(self, cost: float) -> None:
         wait = self._take(cost, self.max_wait)
         if wait > self.max_wait:
-            deferred = Deferred("rate limit: holding back to stay under the vendor's limit", retry_after=wait)
+            deferred = Deferred(
+                "rate limit: holding back to stay under the vendor's limit", retry_after=wait
+            )
             deferred.interval = min(cost, self.capacity) / self.rate
             raise deferred
         if wait > 0:

@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # U+202A..U+202E (embeddings and overrides), U+2066..U+2069 (isolates), U+200E/F and U+061C (marks)
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
+BIDI_CONTROLS = frozenset(
+    "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+)
 KEEP = frozenset("\t\n")
 
 # one address: a dot-atom local part, a domain of dot-separated labels with a TLD of letters.
@@ -36,7 +38,8 @@ PHONE_CHARS = re.compile(r"^\+?[0-9 ().\-/]+$")
 def clean(text: str) -> str:
     """``text`` without control characters (tab and newline stay) and bidi controls."""
     return "".join(
-        ch for ch in text
+        ch
+        for ch in text
         if ch in KEEP or (ch not in BIDI_CONTROLS and unicodedata.category(ch) != "Cc")
     )
 
@@ -87,8 +90,16 @@ class Contact:
         return " ".join(self.left_out)
 
 
-def contact(name: str | None, email: str | None, phone: str | None, *, name_max: int,
-            phone_max: int, email_max: int = EMAIL_MAX, vendor: str) -> Contact:
+def contact(
+    name: str | None,
+    email: str | None,
+    phone: str | None,
+    *,
+    name_max: int,
+    phone_max: int,
+    email_max: int = EMAIL_MAX,
+    vendor: str,
+) -> Contact:
     """Check the customer's contact fields against ``vendor``'s limits (see the module docstring).
 
     The sentences name the field and the reason, and quote the value (they go into the helpdesk's
@@ -103,15 +114,19 @@ def contact(name: str | None, email: str | None, phone: str | None, *, name_max:
     if email and email.strip():
         checked_email = valid_email(clean(email))
         if checked_email is None or len(checked_email) > email_max:
-            left_out.append(f"The customer's e-mail {clean(email).strip()!r} is not a valid address "
-                            f"and was not sent to {vendor}.")
+            left_out.append(
+                f"The customer's e-mail {clean(email).strip()!r} is not a valid address "
+                f"and was not sent to {vendor}."
+            )
             checked_email = None
     checked_phone = None
     if phone and phone.strip():
         checked_phone = valid_phone(clean(phone), phone_max)
         if checked_phone is None:
-            left_out.append(f"The customer's phone {clean(phone).strip()!r} is not a phone number "
-                            f"of at most {phone_max} characters and was not sent to {vendor}.")
+            left_out.append(
+                f"The customer's phone {clean(phone).strip()!r} is not a phone number "
+                f"of at most {phone_max} characters and was not sent to {vendor}."
+            )
     return Contact(name or None, checked_email, checked_phone, left_out)
 
 
@@ -119,7 +134,9 @@ def contact_problems(email: str | None, phone: str | None) -> list[str]:
     """Warnings for the intake's answer: the contact fields no vendor could take (never a refusal)."""
     problems = []
     if email and email.strip() and valid_email(clean(email)) is None:
-        problems.append("customer.email is not a valid e-mail address: it will not be sent to a helpdesk")
+        problems.append(
+            "customer.email is not a valid e-mail address: it will not be sent to a helpdesk"
+        )
     if phone and phone.strip() and valid_phone(clean(phone), 40) is None:
         problems.append("customer.phone is not a phone number: it will not be sent to a helpdesk")
     return problems

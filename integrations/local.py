@@ -43,9 +43,15 @@ class LocalInboxDestination(Destination):
     def deliver(self, delivery: Delivery) -> TicketRef:
         payload = delivery.payload.model_dump(mode="json", by_alias=True)
         with self.context.store.atomic() as tx:
-            number, _created = tx.put_inbox_item(delivery.handoff_id, payload, iso(self.context.now()))
-        return TicketRef(self.name, str(number), self._url(delivery.handoff_id),
-                         {"handoff_id": delivery.handoff_id})
+            number, _created = tx.put_inbox_item(
+                delivery.handoff_id, payload, iso(self.context.now())
+            )
+        return TicketRef(
+            self.name,
+            str(number),
+            self._url(delivery.handoff_id),
+            {"handoff_id": delivery.handoff_id},
+        )
 
     def add_note(self, ref: TicketRef, text: str, *, key: str | None = None) -> None:
         handoff_id = ref.extra.get("handoff_id")
@@ -58,8 +64,9 @@ class LocalInboxDestination(Destination):
 
     def update(self, ref: TicketRef, fields: dict[str, Any], *, key: str | None = None) -> None:
         if fields:
-            self.add_note(ref, "Updated: " + ", ".join(f"{k}={v}" for k, v in sorted(fields.items())),
-                          key=key)
+            self.add_note(
+                ref, "Updated: " + ", ".join(f"{k}={v}" for k, v in sorted(fields.items())), key=key
+            )
 
     def verify_webhook(self, headers: dict[str, str], body: bytes) -> None:
         raise Unauthorized("the local inbox has no webhooks: agents act through /v1/handoffs")

@@ -134,10 +134,15 @@ def inbox_reply(handoff_id: str):
     """The console's reply box without JavaScript (with it, the page posts to the JSON API)."""
     text = (request.form.get("text") or "").strip()
     if not text:
-        raise BadRequest("a reply needs text", slug="validation-error",
-                         errors=[{"path": "text", "message": "required"}])
+        raise BadRequest(
+            "a reply needs text",
+            slug="validation-error",
+            errors=[{"path": "text", "message": "required"}],
+        )
     actor = (request.form.get("actor") or "").strip() or None
-    live.post_agent_message(runtime(), handoff_id, AgentMessageIn(text=text), actor=actor, via="inbox")
+    live.post_agent_message(
+        runtime(), handoff_id, AgentMessageIn(text=text), actor=actor, via="inbox"
+    )
     return redirect(url_for("inbox.inbox_item", handoff_id=handoff_id, key=_key()), code=303)
 
 

@@ -37,7 +37,9 @@ def _authenticate(handoff_id: str) -> None:
     token = request.args.get("token") or request.headers.get(security.WIDGET_TOKEN_HEADER)
     if token:
         rt = runtime()
-        security.verify_widget_token(rt.settings.widget.secret, token, handoff_id, now=rt.now().timestamp())
+        security.verify_widget_token(
+            rt.settings.widget.secret, token, handoff_id, now=rt.now().timestamp()
+        )
         return
     require_api_key(allow_query=True)
 
@@ -47,7 +49,9 @@ def _event(kind: str, data: dict[str, Any], event_id: int | None = None) -> str:
     return f"{head}event: {kind}\ndata: {json.dumps(data, separators=(',', ':'), default=str)}\n\n"
 
 
-def snapshot(rt: Runtime, handoff_id: str, after_seq: int) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
+def snapshot(
+    rt: Runtime, handoff_id: str, after_seq: int
+) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
     """(control, turns after ``after_seq``, reminders fired) of one handoff, read at once."""
     with rt.store.reading() as tx:
         handoff = tx.get_handoff(handoff_id)
@@ -58,8 +62,12 @@ def snapshot(rt: Runtime, handoff_id: str, after_seq: int) -> tuple[dict[str, An
         reminders = len(tx.list_timers(handoff_id, status="fired"))
     current = conversation is not None and conversation.handoff_id == handoff_id
     owner = conversation.owner if conversation is not None and current else "bot"
-    control = {"owner": owner, "version": conversation.version if conversation else 0,
-               "status": handoff.status, "claimed_by": handoff.claimed_by}
+    control = {
+        "owner": owner,
+        "version": conversation.version if conversation else 0,
+        "status": handoff.status,
+        "claimed_by": handoff.claimed_by,
+    }
     return control, turns, reminders
 
 

@@ -99,8 +99,9 @@ def _location_problems(manifest: dict[str, Any], app_dir: Path) -> list[str]:
     return problems
 
 
-def _parameter_problems(where: str, param: dict[str, Any], labels: dict[str, Any],
-                        translations: str) -> list[str]:
+def _parameter_problems(
+    where: str, param: dict[str, Any], labels: dict[str, Any], translations: str
+) -> list[str]:
     problems: list[str] = []
     if set(param) - PARAMETER_KEYS:
         problems.append(f"{where}: unknown keys {sorted(set(param) - PARAMETER_KEYS)}")
@@ -141,11 +142,15 @@ def build(
     if author:
         manifest["author"] = {**manifest["author"], **author}
     if manifest["author"].get("email") == "support@example.com":
-        notes.append("the app's author e-mail is the placeholder support@example.com: set "
-                     "widget.app_author_email (and app_author_name) in the config")
+        notes.append(
+            "the app's author e-mail is the placeholder support@example.com: set "
+            "widget.app_author_email (and app_author_name) in the config"
+        )
     if not connector_url:
-        raise ValueError("no connector URL: pass --connector-url https://… or set server.public_url; "
-                         "without it the app cannot reach the connector")
+        raise ValueError(
+            "no connector URL: pass --connector-url https://… or set server.public_url; "
+            "without it the app cannot reach the connector"
+        )
     if connector_url:
         parts = urlsplit(connector_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:

@@ -33,7 +33,10 @@ def test_a_backup_taken_while_events_are_written_is_one_point_in_time(tmp_path: 
         n = 0
         while not halt.is_set() or n < 20:
             body = dumps(event(f"conv-{n}", f"evt-{n}"))  # every one escalates: many tables written
-            assert client.post("/v1/events", data=body, headers=signed_headers(body)).status_code == 200
+            assert (
+                client.post("/v1/events", data=body, headers=signed_headers(body)).status_code
+                == 200
+            )
             states.append(_counts(watcher))
             n += 1
             if n == 10:
@@ -44,7 +47,10 @@ def test_a_backup_taken_while_events_are_written_is_one_point_in_time(tmp_path: 
     writer.start()
     started.wait(30)
     try:
-        summaries = [backups.backup(runtime.settings.store.path, tmp_path / f"backup-{i}.db") for i in range(3)]
+        summaries = [
+            backups.backup(runtime.settings.store.path, tmp_path / f"backup-{i}.db")
+            for i in range(3)
+        ]
     finally:
         halt.set()
         writer.join(60)
@@ -52,13 +58,17 @@ def test_a_backup_taken_while_events_are_written_is_one_point_in_time(tmp_path: 
     for summary in summaries:
         assert summary.chain.ok and summary.chain.rows > 0
         copy = sqlite3.connect(summary.path)
-        assert copy.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # one self-contained file
+        assert (
+            copy.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        )  # one self-contained file
         assert _counts(copy) in states, (_counts(copy), states[-3:])  # a state the store really had
         copy.close()
     assert not list(tmp_path.glob("*.partial"))
 
 
-def test_backup_refuses_to_overwrite_and_restore_refuses_what_is_not_a_sound_handoff_store(tmp_path: Path) -> None:
+def test_backup_refuses_to_overwrite_and_restore_refuses_what_is_not_a_sound_handoff_store(
+    tmp_path: Path,
+) -> None:
     runtime = build_runtime(make_settings(tmp_path))
     client = create_app(runtime=runtime).test_client()
     body = dumps(event())
@@ -80,8 +90,12 @@ def test_backup_refuses_to_overwrite_and_restore_refuses_what_is_not_a_sound_han
     conn.execute("UPDATE audit SET reason = 'nothing happened' WHERE id = 1")
     conn.commit()
     conn.close()
-    for bad, why in [(other, "not a handoff store"), (junk, "corrupt or not a SQLite database"),
-                     (edited, "audit chain is broken"), (tmp_path / "missing.db", "does not exist")]:
+    for bad, why in [
+        (other, "not a handoff store"),
+        (junk, "corrupt or not a SQLite database"),
+        (edited, "audit chain is broken"),
+        (tmp_path / "missing.db", "does not exist"),
+    ]:
         with pytest.raises(backups.BackupError, match=why):
             backups.restore(bad, store)
     summary = backups.restore(good, store)  # nothing holds it now
@@ -98,25 +112,54 @@ def test_backup_while_serving_restore_refused_until_stopped(tmp_path: Path, rece
         wait_healthy(base, server)
         for n in range(3):
             body = dumps(event(f"conv-{n}", f"evt-{n}"))
-            assert requests.post(f"{base}/v1/events", data=body, headers=signed_headers(body),
-                                 timeout=10).status_code == 200
-        made = subprocess.run([HANDOFF, "backup", "--config", str(config), str(tmp_path / "b.db")],
-                              capture_output=True, text=True, timeout=60)
+            assert (
+                requests.post(
+                    f"{base}/v1/events", data=body, headers=signed_headers(body), timeout=10
+                ).status_code
+                == 200
+            )
+        made = subprocess.run(
+            [HANDOFF, "backup", "--config", str(config), str(tmp_path / "b.db")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert made.returncode == 0, made.stderr
         assert "3 events" in made.stdout and "audit chain OK" in made.stdout
-        refused = subprocess.run([HANDOFF, "restore", "--config", str(config), str(tmp_path / "b.db")],
-                                 capture_output=True, text=True, timeout=60)
+        refused = subprocess.run(
+            [HANDOFF, "restore", "--config", str(config), str(tmp_path / "b.db")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
-        assert "a running handoff serve or worker holds the store" in refused.stderr and "--force" in refused.stderr
-        body = dumps(event("conv-late", "evt-late"))  # written after the backup: gone after the restore
-        assert requests.post(f"{base}/v1/events", data=body, headers=signed_headers(body),
-                             timeout=10).status_code == 200
+        assert (
+            "a running handoff serve or worker holds the store" in refused.stderr
+            and "--force" in refused.stderr
+        )
+        body = dumps(
+            event("conv-late", "evt-late")
+        )  # written after the backup: gone after the restore
+        assert (
+            requests.post(
+                f"{base}/v1/events", data=body, headers=signed_headers(body), timeout=10
+            ).status_code
+            == 200
+        )
     finally:
         stop(server)
-    restored = subprocess.run([HANDOFF, "restore", "--config", str(config), str(tmp_path / "b.db")],
-                              capture_output=True, text=True, timeout=60)
+    restored = subprocess.run(
+        [HANDOFF, "restore", "--config", str(config), str(tmp_path / "b.db")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert restored.returncode == 0, restored.stderr
     assert "3 events" in restored.stdout
-    verify = subprocess.run([HANDOFF, "audit", "verify", "--config", str(config)],
-                            capture_output=True, text=True, timeout=60)
+    verify = subprocess.run(
+        [HANDOFF, "audit", "verify", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert verify.returncode == 0, verify.stderr

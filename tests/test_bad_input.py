@@ -33,18 +33,43 @@ CASES = {
     "array-body": (b"[1, 2]", 400, "malformed-json", None),
     "not-utf8": (b'{"id": "\xff\xfe"}', 400, "malformed-json", None),
     "missing-fields": (dumps({"id": "evt-1"}), 400, "validation-error", "type"),
-    "wrong-type": (_typed(lambda d: d.update(messages="hello")), 400, "validation-error", "messages"),
-    "unknown-event-type": (_typed(lambda d: d.update(type="conversation.exploded")), 400,
-                           "validation-error", "type"),
-    "bad-role": (_typed(lambda d: d["messages"][0].update(role="robot")), 400, "validation-error",
-                 "messages[0].role"),
-    "confidence-out-of-range": (_typed(lambda d: d["messages"][0].update(confidence=1.5)), 400,
-                                "validation-error", "messages[0].confidence"),
+    "wrong-type": (
+        _typed(lambda d: d.update(messages="hello")),
+        400,
+        "validation-error",
+        "messages",
+    ),
+    "unknown-event-type": (
+        _typed(lambda d: d.update(type="conversation.exploded")),
+        400,
+        "validation-error",
+        "type",
+    ),
+    "bad-role": (
+        _typed(lambda d: d["messages"][0].update(role="robot")),
+        400,
+        "validation-error",
+        "messages[0].role",
+    ),
+    "confidence-out-of-range": (
+        _typed(lambda d: d["messages"][0].update(confidence=1.5)),
+        400,
+        "validation-error",
+        "messages[0].confidence",
+    ),
     "unknown-field": (_typed(lambda d: d.update(colour="red")), 400, "validation-error", "colour"),
-    "bad-timestamp": (_typed(lambda d: d.update(occurred_at="yesterday")), 400, "validation-error",
-                      "occurred_at"),
-    "empty-conversation-id": (_typed(lambda d: d["conversation"].update(id="")), 400,
-                              "validation-error", "conversation.id"),
+    "bad-timestamp": (
+        _typed(lambda d: d.update(occurred_at="yesterday")),
+        400,
+        "validation-error",
+        "occurred_at",
+    ),
+    "empty-conversation-id": (
+        _typed(lambda d: d["conversation"].update(id="")),
+        400,
+        "validation-error",
+        "conversation.id",
+    ),
 }
 
 
@@ -54,7 +79,9 @@ def test_bad_event_bodies(client, runtime, body, status, slug, path):  # type: i
     assert response.status_code == status
     assert response.mimetype == "application/problem+json"
     problem = response.json
-    assert problem["status"] == status and problem["type"].endswith("/" + slug) and problem["detail"]
+    assert (
+        problem["status"] == status and problem["type"].endswith("/" + slug) and problem["detail"]
+    )
     if path:
         assert path in [e["path"] for e in problem["errors"]], problem["errors"]
     _nothing_stored(runtime)
@@ -77,10 +104,15 @@ SIGNATURE_CASES = {
     "signature-of-other-body": lambda b: signed_headers(b + b" "),
 }
 SIGNATURE_SLUGS = {
-    "no-signature": "missing-signature", "no-source": "missing-source", "unknown-source": "unknown-source",
-    "wrong-secret": "bad-signature", "stale-timestamp": "stale-signature",
-    "future-timestamp": "stale-signature", "garbage-header": "bad-signature",
-    "non-integer-timestamp": "bad-signature", "signature-of-other-body": "bad-signature",
+    "no-signature": "missing-signature",
+    "no-source": "missing-source",
+    "unknown-source": "unknown-source",
+    "wrong-secret": "bad-signature",
+    "stale-timestamp": "stale-signature",
+    "future-timestamp": "stale-signature",
+    "garbage-header": "bad-signature",
+    "non-integer-timestamp": "bad-signature",
+    "signature-of-other-body": "bad-signature",
 }
 
 
@@ -95,7 +127,9 @@ def test_signature_cases(client, runtime, name):  # type: ignore[no-untyped-def]
 
 def test_signature_is_checked_before_parsing(client, runtime):  # type: ignore[no-untyped-def]
     body = b"this is not json"
-    response = client.post("/v1/events", data=body, headers=signed_headers(body, secret="wrong-secret"))
+    response = client.post(
+        "/v1/events", data=body, headers=signed_headers(body, secret="wrong-secret")
+    )
     assert response.status_code == 401
 
 
@@ -104,7 +138,9 @@ def test_rotating_secret_accepts_either_signature(client):  # type: ignore[no-un
     good = signed_headers(body)["X-Handoff-Signature"]
     t = good.split(",")[0]
     header = f"{t},v1={'0' * 64},{good.split(',')[1]}"
-    response = client.post("/v1/events", data=body, headers={**signed_headers(body), "X-Handoff-Signature": header})
+    response = client.post(
+        "/v1/events", data=body, headers={**signed_headers(body), "X-Handoff-Signature": header}
+    )
     assert response.status_code == 200
 
 
@@ -123,25 +159,32 @@ def test_oversized_body_is_413(tmp_path, clock):  # type: ignore[no-untyped-def]
 
 
 def test_default_body_limit_is_one_mebibyte(client, runtime):  # type: ignore[no-untyped-def]
-    body = dumps(event(messages=[{"id": f"m{i}", "role": "customer", "text": "y" * 99_000}
-                                 for i in range(11)]))
+    body = dumps(
+        event(
+            messages=[{"id": f"m{i}", "role": "customer", "text": "y" * 99_000} for i in range(11)]
+        )
+    )
     assert len(body) > 1_048_576
     assert client.post("/v1/events", data=body, headers=signed_headers(body)).status_code == 413
     _nothing_stored(runtime)
 
 
-@pytest.mark.parametrize("method,path,status,slug", [
-    ("get", "/v1/handoffs/ho_nope", 404, "unknown-handoff"),
-    ("post", "/v1/handoffs/ho_nope/claim", 404, "unknown-handoff"),
-    ("post", "/v1/handoffs/ho_nope/handback", 404, "unknown-handoff"),
-    ("get", "/v1/conversations/nope/control", 404, "unknown-conversation"),
-    ("get", "/v1/handoffs?status=bogus", 400, "bad-query"),
-    ("get", "/v1/handoffs?limit=0", 400, "bad-query"),
-    ("get", "/v1/handoffs?limit=ten", 400, "bad-query"),
-    ("get", "/v1/nothing-here", 404, "not-found"),
-    ("delete", "/v1/events", 405, "method-not-allowed"),
-    ("get", "/inbox/ho_nope?key=" + API_KEY, 404, "unknown-handoff"),
-], ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    "method,path,status,slug",
+    [
+        ("get", "/v1/handoffs/ho_nope", 404, "unknown-handoff"),
+        ("post", "/v1/handoffs/ho_nope/claim", 404, "unknown-handoff"),
+        ("post", "/v1/handoffs/ho_nope/handback", 404, "unknown-handoff"),
+        ("get", "/v1/conversations/nope/control", 404, "unknown-conversation"),
+        ("get", "/v1/handoffs?status=bogus", 400, "bad-query"),
+        ("get", "/v1/handoffs?limit=0", 400, "bad-query"),
+        ("get", "/v1/handoffs?limit=ten", 400, "bad-query"),
+        ("get", "/v1/nothing-here", 404, "not-found"),
+        ("delete", "/v1/events", 405, "method-not-allowed"),
+        ("get", "/inbox/ho_nope?key=" + API_KEY, 404, "unknown-handoff"),
+    ],
+    ids=lambda v: str(v),
+)
 def test_unknown_things(client, method, path, status, slug):  # type: ignore[no-untyped-def]
     json_body = None
     if method == "post":
@@ -154,14 +197,18 @@ def test_unknown_things(client, method, path, status, slug):  # type: ignore[no-
 
 def test_bot_reply_to_unknown_conversation(client):  # type: ignore[no-untyped-def]
     body = dumps({"text": "hi"})
-    response = client.post("/v1/conversations/ghost/bot-replies", data=body, headers=signed_headers(body))
+    response = client.post(
+        "/v1/conversations/ghost/bot-replies", data=body, headers=signed_headers(body)
+    )
     assert response.status_code == 404 and response.json["type"].endswith("/unknown-conversation")
 
 
 def test_bot_reply_bad_body(client):  # type: ignore[no-untyped-def]
     post_event(client, event())
     body = dumps({"text": ""})
-    response = client.post("/v1/conversations/conv-1/bot-replies", data=body, headers=signed_headers(body))
+    response = client.post(
+        "/v1/conversations/conv-1/bot-replies", data=body, headers=signed_headers(body)
+    )
     assert response.status_code == 400 and response.json["errors"][0]["path"] == "text"
 
 
@@ -181,9 +228,14 @@ def test_conversation_of_another_source_is_refused(tmp_path, clock):  # type: ig
     body = dumps(event())
     assert client.post("/v1/events", data=body, headers=signed_headers(body)).status_code == 200
     other = dumps(event(event_id="evt-9"))
-    response = client.post("/v1/events", data=other,
-                           headers=signed_headers(other, source="other", secret="other-secret-1"))
-    assert response.status_code == 409 and response.json["type"].endswith("/conversation-source-mismatch")
+    response = client.post(
+        "/v1/events",
+        data=other,
+        headers=signed_headers(other, source="other", secret="other-secret-1"),
+    )
+    assert response.status_code == 409 and response.json["type"].endswith(
+        "/conversation-source-mismatch"
+    )
     runtime.close()
 
 

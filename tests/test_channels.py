@@ -50,11 +50,19 @@ class PlainChannel(BotChannel):
     def parse(self, request: InboundRequest, *, now: datetime) -> list[Event]:
         try:
             body = json.loads(request.body)
-            return [Event.model_validate({
-                "id": f"{body['conversation']}:{body['turn']}", "type": "conversation.updated",
-                "occurred_at": now,
-                "conversation": {"id": body["conversation"], "channel": "plain"},
-                "messages": [{"id": str(body["turn"]), "role": "customer", "text": body["text"]}]})]
+            return [
+                Event.model_validate(
+                    {
+                        "id": f"{body['conversation']}:{body['turn']}",
+                        "type": "conversation.updated",
+                        "occurred_at": now,
+                        "conversation": {"id": body["conversation"], "channel": "plain"},
+                        "messages": [
+                            {"id": str(body["turn"]), "role": "customer", "text": body["text"]}
+                        ],
+                    }
+                )
+            ]
         except (ValueError, KeyError, TypeError) as exc:
             raise BadRequest(f"not a plain turn: {exc}", slug="malformed-plain") from None
 
@@ -66,9 +74,15 @@ class PlainChannel(BotChannel):
 
     def send(self, callback: outbox.Callback, *, delivery_id: str) -> dict[str, Any]:
         assert self.settings.callback_url
-        answer = requests.post(self.settings.callback_url, timeout=5,
-                               json={"kind": callback.type, "delivery": delivery_id,
-                                     "owner": callback.fields.get("owner")})
+        answer = requests.post(
+            self.settings.callback_url,
+            timeout=5,
+            json={
+                "kind": callback.type,
+                "delivery": delivery_id,
+                "owner": callback.fields.get("owner"),
+            },
+        )
         if answer.status_code >= 300:
             raise error_for_status(answer.status_code, "plain callback refused")
         return {"status": answer.status_code}
@@ -86,7 +100,8 @@ def test_unknown_channel_is_a_config_error_with_a_suggestion(tmp_path):  # type:
         load_config(path, env={})
     assert caught.value.lines() == [
         "sources.bot.channel: unknown channel 'natve' (did you mean 'native'?); "
-        f"known: {', '.join(sorted(CHANNELS))}"]
+        f"known: {', '.join(sorted(CHANNELS))}"
+    ]
 
 
 def test_a_native_source_rejects_keys_it_does_not_know(tmp_path):  # type: ignore[no-untyped-def]
@@ -106,11 +121,16 @@ def test_a_native_source_may_post_to_its_channel_route_too(client):  # type: ign
     answer = client.post("/v1/channels/demo", data=raw, headers=signed_headers(raw))
     assert answer.status_code == 200 and answer.json["decision"]["escalate"] is True
     again = post_event(client, event("conv-route", "e1"))
-    assert again.json["duplicate"] is True and again.json["handoff"]["id"] == answer.json["handoff"]["id"]
+    assert (
+        again.json["duplicate"] is True
+        and again.json["handoff"]["id"] == answer.json["handoff"]["id"]
+    )
 
 
 def test_the_channel_route_verifies_before_parsing(client):  # type: ignore[no-untyped-def]
-    answer = client.post("/v1/channels/demo", data=b"{not json", headers={"Content-Type": "application/json"})
+    answer = client.post(
+        "/v1/channels/demo", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert answer.status_code == 401 and answer.mimetype == "application/problem+json"
     unknown = client.post("/v1/channels/nobody", data=b"{}")
     assert unknown.status_code == 401 and unknown.json["type"].endswith("/unknown-source")
@@ -120,8 +140,12 @@ class TestANewChannel:
     @pytest.fixture
     def settings(self, tmp_path, receiver, plain_registered):  # type: ignore[no-untyped-def]
         settings = make_settings(tmp_path, callback_url=receiver.url)
-        plain = {"channel": "plain", "secret": "builder-token-1234", "callback_url": receiver.url,
-                 "reply_field": "message"}
+        plain = {
+            "channel": "plain",
+            "secret": "builder-token-1234",
+            "callback_url": receiver.url,
+            "reply_field": "message",
+        }
         data = settings.model_dump(mode="json")
         data["sources"]["builder"] = plain
         path = tmp_path / "plain.yaml"
@@ -129,15 +153,23 @@ class TestANewChannel:
         return load_config(path, env={})
 
     def post(self, client, body: Any, token: str = "builder-token-1234"):  # type: ignore[no-untyped-def]
-        return client.post("/v1/channels/builder", data=json.dumps(body),
-                           headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        return client.post(
+            "/v1/channels/builder",
+            data=json.dumps(body),
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        )
 
     def test_events_in_the_platform_format_reach_the_policy_and_callbacks_go_back_in_it(
-            self, client, worker, receiver):  # type: ignore[no-untyped-def]
-        calm = self.post(client, {"conversation": "c-plain", "turn": 1, "text": "What are your hours?"})
+        self, client, worker, receiver
+    ):  # type: ignore[no-untyped-def]
+        calm = self.post(
+            client, {"conversation": "c-plain", "turn": 1, "text": "What are your hours?"}
+        )
         assert calm.status_code == 200 and calm.json == {"message": "", "human": False}
-        asked = self.post(client, {"conversation": "c-plain", "turn": 2,
-                                   "text": "I want to talk to a real person."})
+        asked = self.post(
+            client,
+            {"conversation": "c-plain", "turn": 2, "text": "I want to talk to a real person."},
+        )
         assert asked.status_code == 200 and asked.json["human"] is True
         assert asked.json["message"]  # what to tell the customer while they wait
 
@@ -148,14 +180,19 @@ class TestANewChannel:
         assert [(c["kind"], c["owner"]) for c in plain] == [("control.changed", "pending_agent")]
 
     def test_its_own_auth_and_its_own_errors(self, client):  # type: ignore[no-untyped-def]
-        wrong = self.post(client, {"conversation": "c", "turn": 1, "text": "hi"}, token="nope-nope-nope")
+        wrong = self.post(
+            client, {"conversation": "c", "turn": 1, "text": "hi"}, token="nope-nope-nope"
+        )
         assert wrong.status_code == 401 and wrong.json["type"].endswith("/bad-token")
         bad = self.post(client, {"conversation": "c"})
         assert bad.status_code == 400 and bad.json["type"].endswith("/malformed-plain")
 
     def test_its_events_are_refused_at_the_native_route(self, client):  # type: ignore[no-untyped-def]
         raw = dumps(event("c-x", "e1"))
-        answer = client.post("/v1/events", data=raw,
-                             headers={**signed_headers(raw, source="builder", secret="builder-token-1234")})
+        answer = client.post(
+            "/v1/events",
+            data=raw,
+            headers={**signed_headers(raw, source="builder", secret="builder-token-1234")},
+        )
         assert answer.status_code == 400 and answer.json["type"].endswith("/wrong-channel")
         assert "/v1/channels/builder" in answer.json["detail"]

@@ -78,8 +78,9 @@ def test_serve_demo_inbox_handback_callback(tmp_path, receiver):  # type: ignore
     server = start(["serve", "--config", str(config)], tmp_path, "serve")
     try:
         wait_healthy(base, server)
-        demo = subprocess.run([HANDOFF, "demo", "--config", str(config)], capture_output=True, text=True,
-                              timeout=60)
+        demo = subprocess.run(
+            [HANDOFF, "demo", "--config", str(config)], capture_output=True, text=True, timeout=60
+        )
         assert demo.returncode == 0, demo.stderr
         assert "escalate=True" in demo.stdout and "human_request" in demo.stdout
         inbox_url = demo.stdout.strip().splitlines()[-1].split("inbox: ")[1]
@@ -90,18 +91,27 @@ def test_serve_demo_inbox_handback_callback(tmp_path, receiver):  # type: ignore
             assert time.monotonic() < deadline, page[:500]
             time.sleep(0.05)
         assert "Dana Whitfield" in page
-        back = requests.post(f"{base}/v1/handoffs/{handoff_id}/handback", timeout=5,
-                             headers={"Authorization": f"Bearer {API_KEY}"},
-                             json={"actor": "agent.sam", "note": "Refunded the duplicate $480."})
+        back = requests.post(
+            f"{base}/v1/handoffs/{handoff_id}/handback",
+            timeout=5,
+            headers={"Authorization": f"Bearer {API_KEY}"},
+            json={"actor": "agent.sam", "note": "Refunded the duplicate $480."},
+        )
         assert back.status_code == 200
         callbacks = receiver.wait_for(3)
         # delivery threads run in parallel: bots order control changes by their version
         handed = [c["json"] for c in callbacks if c["json"]["type"] == "conversation.handed_back"]
         assert len(handed) == 1 and handed[0]["note"] == "Refunded the duplicate $480."
-        versions = sorted(c["json"]["version"] for c in callbacks if c["json"]["type"] == "control.changed")
+        versions = sorted(
+            c["json"]["version"] for c in callbacks if c["json"]["type"] == "control.changed"
+        )
         assert versions == [2, 3]
-        audit = subprocess.run([HANDOFF, "audit", "--config", str(config), handed[0]["conversation_id"]],
-                               capture_output=True, text=True, timeout=30)
+        audit = subprocess.run(
+            [HANDOFF, "audit", "--config", str(config), handed[0]["conversation_id"]],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert audit.returncode == 0 and "handback" in audit.stdout
     finally:
         stop(server)
@@ -118,8 +128,12 @@ def test_worker_killed_mid_delivery_loses_nothing(tmp_path, receiver):  # type: 
         wait_healthy(base, server)
         for i in range(conversations):
             raw = dumps(event(f"conv-{i}", f"evt-{i}"))
-            assert requests.post(f"{base}/v1/events", data=raw, headers=signed_headers(raw),
-                                 timeout=10).status_code == 200
+            assert (
+                requests.post(
+                    f"{base}/v1/events", data=raw, headers=signed_headers(raw), timeout=10
+                ).status_code
+                == 200
+            )
         receiver.delay = 0.15  # deliveries are in flight long enough to be cut
         worker = start(["worker", "--config", str(config)], tmp_path, "worker1")
         deadline = time.monotonic() + 20
@@ -152,7 +166,10 @@ def test_worker_killed_mid_delivery_loses_nothing(tmp_path, receiver):  # type: 
     # a request cut by the kill is sent again (at least once); the receiver dedupes by delivery id,
     # and only the rows in flight at the kill can repeat
     assert sum(n - 1 for n in ids.values()) <= 2
-    assert all(item is not None for item in inbox) and len({i["number"] for i in inbox}) == conversations
+    assert (
+        all(item is not None for item in inbox)
+        and len({i["number"] for i in inbox}) == conversations
+    )
 
 
 def test_a_separate_worker_serves_its_own_metrics(tmp_path, receiver):  # type: ignore[no-untyped-def]
@@ -165,8 +182,12 @@ def test_a_separate_worker_serves_its_own_metrics(tmp_path, receiver):  # type: 
         wait_healthy(base, server)
         for i in range(3):
             raw = dumps(event(f"conv-{i}", f"evt-{i}"))
-            assert requests.post(f"{base}/v1/events", data=raw, headers=signed_headers(raw),
-                                 timeout=10).status_code == 200
+            assert (
+                requests.post(
+                    f"{base}/v1/events", data=raw, headers=signed_headers(raw), timeout=10
+                ).status_code
+                == 200
+            )
         worker = start(["worker", "--config", str(config)], tmp_path, "worker")
         delivered = 'handoff_deliveries_total{destination="local",kind="destination",outcome="delivered"} 3.0'
         deadline = time.monotonic() + 20
@@ -181,19 +202,24 @@ def test_a_separate_worker_serves_its_own_metrics(tmp_path, receiver):  # type: 
             time.sleep(0.05)
         assert "handoff_outbox_depth" in text  # the store gauges too
         # the API process delivered nothing itself, so its counters show none of it
-        assert "outcome=\"delivered\"" not in requests.get(f"{base}/metrics", timeout=5).text
+        assert 'outcome="delivered"' not in requests.get(f"{base}/metrics", timeout=5).text
         # a port already taken is one readable line and a non-zero exit
         busy = start(["worker", "--config", str(config)], tmp_path, "busy")
         assert busy.wait(20) == 1
         log = (tmp_path / "busy.log").read_text()
-        assert f"error: cannot serve metrics on 127.0.0.1:{metrics_port}" in log and "Traceback" not in log
+        assert (
+            f"error: cannot serve metrics on 127.0.0.1:{metrics_port}" in log
+            and "Traceback" not in log
+        )
     finally:
         if worker is not None:
             stop(worker)
         stop(server)
 
 
-@pytest.mark.parametrize("stop_signal", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
+@pytest.mark.parametrize(
+    "stop_signal", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"]
+)
 def test_serve_stopped_under_load_loses_and_duplicates_nothing(tmp_path, receiver, stop_signal):  # type: ignore[no-untyped-def]
     """Stop the API (with its in-process worker) while clients post; restart; bots retry.
 
@@ -210,8 +236,12 @@ def test_serve_stopped_under_load_loses_and_duplicates_nothing(tmp_path, receive
 
     def post(session: requests.Session, eid: str) -> None:
         try:
-            r = session.post(f"{base}/v1/events", data=bodies[eid], headers=signed_headers(bodies[eid]),
-                             timeout=10)
+            r = session.post(
+                f"{base}/v1/events",
+                data=bodies[eid],
+                headers=signed_headers(bodies[eid]),
+                timeout=10,
+            )
         except requests.RequestException:  # refused, reset, or cut mid-answer
             with lock:
                 unanswered.add(eid)
@@ -266,8 +296,12 @@ def test_serve_stopped_under_load_loses_and_duplicates_nothing(tmp_path, receive
             stored = {eid for eid in answers if tx.get_event("demo", eid) is not None}
             inbox = [tx.get_inbox_item(h.id) for h in handoffs]
         store.close()
-        verify = subprocess.run([HANDOFF, "audit", "verify", "--config", str(config)],
-                                capture_output=True, text=True, timeout=30)
+        verify = subprocess.run(
+            [HANDOFF, "audit", "verify", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
     finally:
         halt.set()
         stop(server)
@@ -299,11 +333,19 @@ def test_serve_on_a_taken_or_impossible_port_says_so_in_one_line(tmp_path, recei
     assert f"error: cannot listen on 127.0.0.1:{port}: Address already in use" in log
     assert "Traceback" not in log and "listening on" not in log
     # a port out of range is refused before anything starts (it used to wrap around: 70000 → 4464)
-    out = subprocess.run([HANDOFF, "serve", "--config", str(config), "--port", "70000"],
-                         capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [HANDOFF, "serve", "--config", str(config), "--port", "70000"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 2 and "70000 is not in the range 1<=x<=65535" in out.stderr
     # a host that does not resolve is one line too (".invalid" never resolves, RFC 6761)
-    out = subprocess.run([HANDOFF, "serve", "--config", str(config), "--host", "no-such-host.invalid"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [HANDOFF, "serve", "--config", str(config), "--host", "no-such-host.invalid"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 1 and "error: cannot listen on no-such-host.invalid:" in out.stderr
     assert "Traceback" not in out.stderr

@@ -62,27 +62,53 @@ def test_every_config_key_is_documented_in_the_example():
             assert re.search(rf"^\s*{key}:", text, re.M), f"{model.__name__}.{key} undocumented"
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("server:\n  prot: 80\n", "server.prot: unknown key"),
-    ("serve:\n  port: 80\n", "serve: unknown key"),
-    ("server:\n  port: 99999\n", "server.port: Input should be less than or equal to 65535"),
-    ("server:\n  port: eighty\n", "server.port: Input should be a valid integer"),
-    ("sources:\n  bot:\n    callback_url: http://x\n", "sources.bot.secret: required key is missing"),
-    ("sources:\n  bot:\n    secret: short\n", "sources.bot.secret: String should have at least 8 characters"),
-    ("sources:\n  bot:\n    secret: long-enough\n    callback_url: ftp://x\n",
-     "sources.bot.callback_url: Value error, must be an http:// or https:// URL"),
-    ("destinations:\n  zendesc: {}\n", "destinations.zendesc: unknown destination (did you mean 'zendesk'?)"),
-    ("destinations:\n  local:\n    colour: red\n", "destinations.local.colour: unknown key"),
-    ("destinations: {}\n", "destinations: Value error, configure at least one destination"),
-    ("policy:\n  rules:\n    - {id: r, when: {trigger: human_request, patterns: ['(unclosed']}}\n",
-     "policy.rules[0].when.patterns: Value error, item 0: regex does not compile"),
-    ("routing:\n  default_team: support\n", "routing: Value error, default_team 'support' is not one of teams"),
-    ("worker:\n  max_attempts: 0\n", "worker.max_attempts: Input should be greater than or equal to 1"),
-    ("security:\n  api_keys: []\n", "security.api_keys: List should have at least 1 item"),
-    ("logging:\n  level: LOUD\n", "logging.level: Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'"),
-    ("- just\n- a list\n", "must contain a mapping"),
-    ("server: [unclosed\n", "is not valid YAML (line"),
-], ids=lambda v: v if len(v) < 40 else v[:40])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("server:\n  prot: 80\n", "server.prot: unknown key"),
+        ("serve:\n  port: 80\n", "serve: unknown key"),
+        ("server:\n  port: 99999\n", "server.port: Input should be less than or equal to 65535"),
+        ("server:\n  port: eighty\n", "server.port: Input should be a valid integer"),
+        (
+            "sources:\n  bot:\n    callback_url: http://x\n",
+            "sources.bot.secret: required key is missing",
+        ),
+        (
+            "sources:\n  bot:\n    secret: short\n",
+            "sources.bot.secret: String should have at least 8 characters",
+        ),
+        (
+            "sources:\n  bot:\n    secret: long-enough\n    callback_url: ftp://x\n",
+            "sources.bot.callback_url: Value error, must be an http:// or https:// URL",
+        ),
+        (
+            "destinations:\n  zendesc: {}\n",
+            "destinations.zendesc: unknown destination (did you mean 'zendesk'?)",
+        ),
+        ("destinations:\n  local:\n    colour: red\n", "destinations.local.colour: unknown key"),
+        ("destinations: {}\n", "destinations: Value error, configure at least one destination"),
+        (
+            "policy:\n  rules:\n    - {id: r, when: {trigger: human_request, patterns: ['(unclosed']}}\n",
+            "policy.rules[0].when.patterns: Value error, item 0: regex does not compile",
+        ),
+        (
+            "routing:\n  default_team: support\n",
+            "routing: Value error, default_team 'support' is not one of teams",
+        ),
+        (
+            "worker:\n  max_attempts: 0\n",
+            "worker.max_attempts: Input should be greater than or equal to 1",
+        ),
+        ("security:\n  api_keys: []\n", "security.api_keys: List should have at least 1 item"),
+        (
+            "logging:\n  level: LOUD\n",
+            "logging.level: Input should be 'DEBUG', 'INFO', 'WARNING' or 'ERROR'",
+        ),
+        ("- just\n- a list\n", "must contain a mapping"),
+        ("server: [unclosed\n", "is not valid YAML (line"),
+    ],
+    ids=lambda v: v if len(v) < 40 else v[:40],
+)
 def test_problems_name_their_key_path(tmp_path, text, expected):  # type: ignore[no-untyped-def]
     found = problems(tmp_path, text)
     assert any(expected in line for line in found), found
@@ -95,8 +121,13 @@ def test_all_problems_are_reported_at_once(tmp_path):  # type: ignore[no-untyped
 
 def test_env_interpolation_and_overrides(tmp_path):  # type: ignore[no-untyped-def]
     path = write(tmp_path, "sources:\n  bot:\n    secret: ${BOT_SECRET}\n")
-    env = {"BOT_SECRET": "from-the-env", "HANDOFF_PORT": "9090", "HANDOFF_WORKER__CONCURRENCY": "7",
-           "HANDOFF_SOURCES__BOT__CALLBACK_URL": "http://127.0.0.1:1/cb", "HANDOFF_DEMO_SECRET": "ignored"}
+    env = {
+        "BOT_SECRET": "from-the-env",
+        "HANDOFF_PORT": "9090",
+        "HANDOFF_WORKER__CONCURRENCY": "7",
+        "HANDOFF_SOURCES__BOT__CALLBACK_URL": "http://127.0.0.1:1/cb",
+        "HANDOFF_DEMO_SECRET": "ignored",
+    }
     settings = load_config(path, env=env)
     assert settings.sources["bot"].secret == "from-the-env"
     assert settings.server.port == 9090 and settings.worker.concurrency == 7
@@ -117,9 +148,15 @@ def test_default_secrets_warn_off_loopback():
     settings = load_config(EXAMPLE, env={"HANDOFF_HOST": "0.0.0.0"})
     assert len(settings.warnings()) == 3  # demo secret, API key, widget secret
     assert load_config(EXAMPLE, env={}).warnings() == []
-    custom = load_config(EXAMPLE, env={"HANDOFF_HOST": "0.0.0.0", "HANDOFF_DEMO_SECRET": "s3cret-value",
-                                       "HANDOFF_API_KEY": "agent-key-123",
-                                       "HANDOFF_WIDGET_SECRET": "widget-secret-0123456789"})
+    custom = load_config(
+        EXAMPLE,
+        env={
+            "HANDOFF_HOST": "0.0.0.0",
+            "HANDOFF_DEMO_SECRET": "s3cret-value",
+            "HANDOFF_API_KEY": "agent-key-123",
+            "HANDOFF_WIDGET_SECRET": "widget-secret-0123456789",
+        },
+    )
     assert custom.warnings() == []
 
 
@@ -134,7 +171,10 @@ def test_check_config_cli(tmp_path):  # type: ignore[no-untyped-def]
     missing = runner.invoke(main, ["check-config", str(tmp_path / "nope.yaml")])
     assert missing.exit_code == 1 and "cannot read config file" in missing.output
     loud = runner.invoke(main, ["check-config", str(EXAMPLE)], env={"HANDOFF_HOST": "0.0.0.0"})
-    assert loud.exit_code == 0 and "warning: sources.demo.secret is the documented local default" in loud.output
+    assert (
+        loud.exit_code == 0
+        and "warning: sources.demo.secret is the documented local default" in loud.output
+    )
 
 
 def test_example_is_valid_yaml_with_every_section():
@@ -150,12 +190,18 @@ def test_example_is_valid_yaml_with_every_section():
     [
         ("server:\n  prot: 1\n", {}, "  server.prot: did you mean 'port'?"),
         ("logging:\n  levle: INFO\n", {}, "  logging.levle: did you mean 'level'?"),
-        ("reminders:\n  windw_minutes: 3\n", {},
-         "  reminders.windw_minutes: did you mean 'response_window_minutes'?"),
+        (
+            "reminders:\n  windw_minutes: 3\n",
+            {},
+            "  reminders.windw_minutes: did you mean 'response_window_minutes'?",
+        ),
         ("reminders:\n  qqq: 3\n", {}, None),
         ("{}\n", {"HANDOFF_SERVER__PORT": "abc"}, "  server.port: set by HANDOFF_SERVER__PORT=abc"),
-        ("{}\n", {"HANDOFF_SERVER__PROT": "1"},
-         "  server.prot: did you mean 'port'?; set by HANDOFF_SERVER__PROT=1"),
+        (
+            "{}\n",
+            {"HANDOFF_SERVER__PROT": "1"},
+            "  server.prot: did you mean 'port'?; set by HANDOFF_SERVER__PROT=1",
+        ),
     ],
     ids=["typo", "nested-typo", "far-typo", "no-close-key", "env-value", "env-typo"],
 )
@@ -166,7 +212,9 @@ def test_hints_say_did_you_mean_and_which_variable(tmp_path, text, env, hint):  
 
 
 def test_check_config_blames_the_variable_not_the_defaults():  # type: ignore[no-untyped-def]
-    result = CliRunner().invoke(main, ["check-config"], env={"HANDOFF_SERVER__PORT": "abc", "HANDOFF_CONFIG": ""})
+    result = CliRunner().invoke(
+        main, ["check-config"], env={"HANDOFF_SERVER__PORT": "abc", "HANDOFF_CONFIG": ""}
+    )
     assert result.exit_code == 1
     assert "set by HANDOFF_SERVER__PORT=abc" in result.output
     assert "1 problem(s) in the built-in defaults with HANDOFF_* overrides" in result.output
@@ -175,4 +223,7 @@ def test_check_config_blames_the_variable_not_the_defaults():  # type: ignore[no
 def test_no_sources_is_a_warning_that_no_bot_can_post(tmp_path):  # type: ignore[no-untyped-def]
     config = write(tmp_path, "sources: {}\n")
     result = CliRunner().invoke(main, ["check-config", str(config)], env={})
-    assert result.exit_code == 0 and "warning: no bot sources (sources:): no bot can post events" in result.output
+    assert (
+        result.exit_code == 0
+        and "warning: no bot sources (sources:): no bot can post events" in result.output
+    )

@@ -48,7 +48,11 @@ def test_every_endpoint_is_in_the_readme():
 
 def test_every_route_is_in_the_openapi_document(app):  # type: ignore[no-untyped-def]
     """A new route cannot be forgotten: the app's URL map and /openapi.json name the same operations."""
-    documented = {(method.upper(), path) for path, ops in openapi_document()["paths"].items() for method in ops}
+    documented = {
+        (method.upper(), path)
+        for path, ops in openapi_document()["paths"].items()
+        for method in ops
+    }
     routed = set()
     for rule in app.url_map.iter_rules():
         path = rule.rule.replace("<path:", "{").replace("<", "{").replace(">", "}")

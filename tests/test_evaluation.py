@@ -180,9 +180,14 @@ def test_model_on_a_held_back_fold_scores_what_cross_validation_predicted(  # ty
     held = [r for r, f in zip(rows, folds, strict=True) if f == 0]
     predicted = cross_validate(rest, settings, 4)[0][kind][metric]
     heads = {**base.artefact.heads, **fit_heads(rest, base.embedder)}
-    register_model("memory:test-held-back", LearnedModel(Artefact(heads, {"version": "m-test"}), base.embedder))
+    register_model(
+        "memory:test-held-back", LearnedModel(Artefact(heads, {"version": "m-test"}), base.embedder)
+    )
     scored = evaluate(held, **policy_functions(_with_model(settings, "memory:test-held-back")))
-    assert abs(scored[kind][metric] - predicted) <= FOLD_TOLERANCE, (predicted, scored[kind][metric])
+    assert abs(scored[kind][metric] - predicted) <= FOLD_TOLERANCE, (
+        predicted,
+        scored[kind][metric],
+    )
 
 
 def test_evaluate_cross_validates_a_file_the_model_was_trained_on(settings):  # type: ignore[no-untyped-def]

@@ -42,7 +42,9 @@ def test_an_effect_that_fails_is_applied_when_the_vendor_retries(client, runtime
     from connector.errors import StoreBusy
 
     handoff_id = escalate(client)
-    reply = HelpdeskEvent(kind="agent_replied", handoff_id=handoff_id, actor="agent.kim", raw_id="evt-9")
+    reply = HelpdeskEvent(
+        kind="agent_replied", handoff_id=handoff_id, actor="agent.kim", raw_id="evt-9"
+    )
     real = service.record_agent_reply_in
     failures = iter([StoreBusy("the store stayed locked")])
 
@@ -60,5 +62,7 @@ def test_an_effect_that_fails_is_applied_when_the_vendor_retries(client, runtime
         assert tx.list_facts(handoff_id, "first_response") == []  # nothing of it stayed
     assert helpdesk.apply_event(runtime, "zendesk", reply) == "agent replied"
     with runtime.store.reading() as tx:
-        assert [f.data["actor"] for f in tx.list_facts(handoff_id, "first_response")] == ["agent.kim"]
+        assert [f.data["actor"] for f in tx.list_facts(handoff_id, "first_response")] == [
+            "agent.kim"
+        ]
     assert helpdesk.apply_event(runtime, "zendesk", reply) == "duplicate"

@@ -19,8 +19,11 @@ def _directives(csp: str) -> dict[str, str]:
 def pages(client, runtime):  # type: ignore[no-untyped-def]
     runtime.settings.widget.frame_ancestors = ["https://*.zendesk.com"]
     handoff = post_event(client, event()).json["handoff"]
-    widget = urlsplit(client.get(f"/v1/handoffs/{handoff['id']}",
-                                 headers={"Authorization": f"Bearer {API_KEY}"}).json["widget_url"])
+    widget = urlsplit(
+        client.get(
+            f"/v1/handoffs/{handoff['id']}", headers={"Authorization": f"Bearer {API_KEY}"}
+        ).json["widget_url"]
+    )
     return {
         "inbox": (f"/inbox?key={API_KEY}", "'self'"),
         "inbox-item": (f"/inbox/{handoff['id']}?key={API_KEY}", "'self'"),
@@ -44,12 +47,16 @@ def test_every_html_page_sends_the_security_headers(client, pages, name) -> None
 
 def test_json_answers_are_nosniff_too(client) -> None:  # type: ignore[no-untyped-def]
     assert client.get("/healthz").headers["X-Content-Type-Options"] == "nosniff"
-    assert client.get("/v1/handoffs").headers["X-Content-Type-Options"] == "nosniff"  # a 401 problem
+    assert (
+        client.get("/v1/handoffs").headers["X-Content-Type-Options"] == "nosniff"
+    )  # a 401 problem
 
 
 def test_the_report_file_carries_its_own_policy(runtime, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     now = runtime.now()
-    html = render_html(build_report(runtime.store, now.replace(year=now.year - 1), now), generated_at=now)
+    html = render_html(
+        build_report(runtime.store, now.replace(year=now.year - 1), now), generated_at=now
+    )
     head = html.split("</head>")[0]
     assert '<meta http-equiv="Content-Security-Policy"' in head and "default-src 'none'" in head
     assert "<script" not in html

@@ -45,39 +45,69 @@ def armed(runtime, client, monkeypatch):  # type: ignore[no-untyped-def]
 
 def reply(client, conversation_id: str, text: str) -> None:  # type: ignore[no-untyped-def]
     raw = dumps({"text": text})
-    answer = client.post(f"/v1/conversations/{conversation_id}/bot-replies", data=raw,
-                         headers=signed_headers(raw))
+    answer = client.post(
+        f"/v1/conversations/{conversation_id}/bot-replies", data=raw, headers=signed_headers(raw)
+    )
     assert answer.status_code == 200
 
 
 def test_a_message_written_between_read_and_write_makes_the_event_decide_again(armed):  # type: ignore[no-untyped-def]
     runtime, clock, client = armed
-    assert post_event(client, event("conv-race", "e1", messages=[
-        {"id": "m1", "role": "customer", "text": "Where is my parcel?"}])).status_code == 200
+    assert (
+        post_event(
+            client,
+            event(
+                "conv-race",
+                "e1",
+                messages=[{"id": "m1", "role": "customer", "text": "Where is my parcel?"}],
+            ),
+        ).status_code
+        == 200
+    )
     clock.arm(lambda: reply(client, "conv-race", "It is on its way."))
-    answer = post_event(client, event("conv-race", "e2", messages=[
-        {"id": "m2", "role": "customer", "text": "I want to talk to a real person."}]))
+    answer = post_event(
+        client,
+        event(
+            "conv-race",
+            "e2",
+            messages=[{"id": "m2", "role": "customer", "text": "I want to talk to a real person."}],
+        ),
+    )
     assert answer.status_code == 200 and answer.json["decision"]["escalate"] is True
     assert runtime.extras["metrics"].ingest_races._value.get() == 1  # type: ignore[attr-defined]
     with runtime.store.reading() as tx:
         turns = [(m.role, m.text) for m in tx.list_messages("conv-race")]
         handoff = tx.get_handoff(answer.json["handoff"]["id"])
-    assert turns == [("customer", "Where is my parcel?"), ("bot", "It is on its way."),
-                     ("customer", "I want to talk to a real person.")]
+    assert turns == [
+        ("customer", "Where is my parcel?"),
+        ("bot", "It is on its way."),
+        ("customer", "I want to talk to a real person."),
+    ]
     assert handoff is not None  # decided again, on the transcript that includes the bot's reply
     assert [t["text"] for t in handoff.payload["transcript"]["turns"]] == [t for _, t in turns]
 
 
 def test_a_conversation_changed_between_read_and_write_is_decided_again(armed):  # type: ignore[no-untyped-def]
     runtime, clock, client = armed
-    clock.arm(lambda: post_event(client, event("conv-new", "other", messages=[
-        {"id": "x1", "role": "customer", "text": "hello"}])))
-    answer = post_event(client, event("conv-new", "e1", messages=[
-        {"id": "m1", "role": "customer", "text": "hi again"}]))
+    clock.arm(
+        lambda: post_event(
+            client,
+            event(
+                "conv-new", "other", messages=[{"id": "x1", "role": "customer", "text": "hello"}]
+            ),
+        )
+    )
+    answer = post_event(
+        client,
+        event("conv-new", "e1", messages=[{"id": "m1", "role": "customer", "text": "hi again"}]),
+    )
     assert answer.status_code == 200
     with runtime.store.reading() as tx:
         assert [m.id for m in tx.list_messages("conv-new")] == ["x1", "m1"]
-        assert {tx.get_event("demo", "other") is not None, tx.get_event("demo", "e1") is not None} == {True}
+        assert {
+            tx.get_event("demo", "other") is not None,
+            tx.get_event("demo", "e1") is not None,
+        } == {True}
 
 
 def test_the_same_event_posted_twice_at_once_is_decided_once(armed):  # type: ignore[no-untyped-def]
@@ -99,8 +129,11 @@ def test_concurrent_events_lose_nothing_and_audit_rows_are_in_time_order(setting
 
     def post(n: int) -> int:
         barrier.wait(timeout=10) if n < 8 else None
-        body = event(f"conv-{n % 3}", f"e{n}", messages=[
-            {"id": f"m{n}", "role": "customer", "text": f"question {n}"}])
+        body = event(
+            f"conv-{n % 3}",
+            f"e{n}",
+            messages=[{"id": f"m{n}", "role": "customer", "text": f"question {n}"}],
+        )
         return post_event(client, body).status_code
 
     try:
@@ -134,18 +167,44 @@ def test_the_decision_runs_outside_the_write_lock(armed):  # type: ignore[no-unt
 
 IDS = {"handoff_id": "ho_1", "conversation_id": "c1"}
 MESSAGES = [
-    pytest.param(outbox.Deliver(destination="zendesk", **IDS), "deliver:ho_1:zendesk", id="deliver"),
-    pytest.param(outbox.Note(destination="local", occasion="handback:ho_1", text="Back.", **IDS),
-                 "handback:ho_1:local:note", id="note"),
-    pytest.param(outbox.Update(destination="zendesk", occasion="reminder:ho_1:7", fields={"priority": "high"},
-                               **IDS), "reminder:ho_1:7:zendesk:update", id="update"),
-    pytest.param(outbox.Callback(source="demo", type="control.changed", id="c1:control:2",
-                                 occurred_at="2026-12-05T10:00:00.000000+00:00",
-                                 fields={"owner": "agent", "version": 2}, **IDS),
-                 "callback:c1:control:2:control.changed", id="callback"),
-    pytest.param(outbox.Alert(channel="ops", event="reminder", occasion="ho_1:7",
-                              alert={"event": "reminder", "title": "Reminder"}, **IDS),
-                 "alert:reminder:ho_1:7:ops", id="alert"),
+    pytest.param(
+        outbox.Deliver(destination="zendesk", **IDS), "deliver:ho_1:zendesk", id="deliver"
+    ),
+    pytest.param(
+        outbox.Note(destination="local", occasion="handback:ho_1", text="Back.", **IDS),
+        "handback:ho_1:local:note",
+        id="note",
+    ),
+    pytest.param(
+        outbox.Update(
+            destination="zendesk", occasion="reminder:ho_1:7", fields={"priority": "high"}, **IDS
+        ),
+        "reminder:ho_1:7:zendesk:update",
+        id="update",
+    ),
+    pytest.param(
+        outbox.Callback(
+            source="demo",
+            type="control.changed",
+            id="c1:control:2",
+            occurred_at="2026-12-05T10:00:00.000000+00:00",
+            fields={"owner": "agent", "version": 2},
+            **IDS,
+        ),
+        "callback:c1:control:2:control.changed",
+        id="callback",
+    ),
+    pytest.param(
+        outbox.Alert(
+            channel="ops",
+            event="reminder",
+            occasion="ho_1:7",
+            alert={"event": "reminder", "title": "Reminder"},
+            **IDS,
+        ),
+        "alert:reminder:ho_1:7:ops",
+        id="alert",
+    ),
 ]
 
 
@@ -159,13 +218,27 @@ def test_every_message_has_one_key_and_reads_back_as_itself(message, key, runtim
     assert isinstance(row, OutboxRow) and row.idempotency_key == key
     back = outbox.read(row)
     if isinstance(message, outbox.Alert):  # the occasion lives in the key only
-        assert (back.channel, back.event, back.alert) == (message.channel, message.event, message.alert)
+        assert (back.channel, back.event, back.alert) == (
+            message.channel,
+            message.event,
+            message.alert,
+        )
     else:
         assert back == message
 
 
 def test_a_row_no_message_describes_is_refused():  # type: ignore[no-untyped-def]
-    row = OutboxRow(id=1, kind="pigeon", target="x", idempotency_key="k", body={}, status="pending",
-                    attempts=1, next_attempt_at=0, created_at=0, updated_at=0)
+    row = OutboxRow(
+        id=1,
+        kind="pigeon",
+        target="x",
+        idempotency_key="k",
+        body={},
+        status="pending",
+        attempts=1,
+        next_attempt_at=0,
+        created_at=0,
+        updated_at=0,
+    )
     with pytest.raises(ValueError, match="unknown outbox row kind 'pigeon'"):
         outbox.read(row)

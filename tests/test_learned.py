@@ -35,7 +35,12 @@ def _embedder():  # type: ignore[no-untyped-def]
 def said(*texts: str) -> DecisionInput:
     messages = [Message(id=f"m{i}", role="customer", text=t) for i, t in enumerate(texts)]
     return DecisionInput(
-        "conversation.updated", ConversationRef(id="c"), Customer(), BotContext(), messages, messages
+        "conversation.updated",
+        ConversationRef(id="c"),
+        Customer(),
+        BotContext(),
+        messages,
+        messages,
     )
 
 
@@ -110,7 +115,9 @@ def test_a_model_reason_names_version_score_and_threshold(tmp_path: Path) -> Non
     out = tmp_path / "heads.npz"
     artefact = train_to([_rows(tmp_path / "rows.jsonl")], out)
     settings = load_config(None, env={}).policy
-    model = settings.model.model_copy(update={"artefact": str(out), "thresholds": {"human_request": 0.5}})
+    model = settings.model.model_copy(
+        update={"artefact": str(out), "thresholds": {"human_request": 0.5}}
+    )
     policy = settings.model_copy(update={"model": model})
     # no built-in pattern matches this wording; the heads learned it from the rows above
     decision = decide(said("could a staff member take over please"), policy)
@@ -178,5 +185,7 @@ def test_sentiment_keeps_the_rules_label_unless_the_model_is_sure() -> None:
     assert learned_sentiment(msgs, off, "Neutral") == ("Neutral", None)
     # a threshold above 1 can never be reached
     never = model.model_copy(update={"sentiment_threshold": 1.0})
-    label, cue = learned_sentiment(said("you people are the worst, honestly").messages, never, "Neutral")
+    label, cue = learned_sentiment(
+        said("you people are the worst, honestly").messages, never, "Neutral"
+    )
     assert (label, cue) == ("Neutral", None)

@@ -30,27 +30,44 @@ EVENT_BODIES = {
     "object-900-deep": (DEEP_OBJECT, 400, "json-too-deep", "limits.json_max_depth"),
     "array-5000-deep": (DEEP_ARRAY, 400, "json-too-deep", "limits.json_max_depth"),
     "int-4301-digits": (BIG_INT, 400, "json-number-too-long", "limits.json_max_number_chars"),
-    "float-60-digits": (b'{"x": 1.' + b"5" * 60 + b"}", 400, "json-number-too-long",
-                        "limits.json_max_number_chars"),
+    "float-60-digits": (
+        b'{"x": 1.' + b"5" * 60 + b"}",
+        400,
+        "json-number-too-long",
+        "limits.json_max_number_chars",
+    ),
     "depth-33": (_deep(33), 400, "json-too-deep", "limits.json_max_depth"),
-    "four-messages": (dumps(event(messages=[{"id": f"m{i}", "role": "customer", "text": "hi"}
-                                            for i in range(4)])), 413, "too-many-messages",
-                      "limits.messages_per_event"),
-    "long-text": (dumps(event(messages=[{"id": "m1", "role": "customer", "text": "x" * 201}])), 413,
-                  "text-too-long", "limits.text_chars"),
+    "four-messages": (
+        dumps(
+            event(messages=[{"id": f"m{i}", "role": "customer", "text": "hi"} for i in range(4)])
+        ),
+        413,
+        "too-many-messages",
+        "limits.messages_per_event",
+    ),
+    "long-text": (
+        dumps(event(messages=[{"id": "m1", "role": "customer", "text": "x" * 201}])),
+        413,
+        "text-too-long",
+        "limits.text_chars",
+    ),
 }
 
 
 @pytest.fixture
 def tight(tmp_path, clock):  # type: ignore[no-untyped-def]
-    settings = make_settings(tmp_path, limits={"messages_per_event": 3, "text_chars": 200,
-                                               "messages_per_conversation": 10})
+    settings = make_settings(
+        tmp_path,
+        limits={"messages_per_event": 3, "text_chars": 200, "messages_per_conversation": 10},
+    )
     runtime = build_runtime(settings, clock=clock)
     yield create_app(runtime=runtime).test_client(), runtime
     runtime.close()
 
 
-@pytest.mark.parametrize(("body", "status", "slug", "key"), EVENT_BODIES.values(), ids=EVENT_BODIES.keys())
+@pytest.mark.parametrize(
+    ("body", "status", "slug", "key"), EVENT_BODIES.values(), ids=EVENT_BODIES.keys()
+)
 def test_event_bodies_over_a_limit_are_problems_naming_it(tight, body, status, slug, key) -> None:  # type: ignore[no-untyped-def]
     client, runtime = tight
     response = client.post("/v1/events", data=body, headers=signed_headers(body))
@@ -63,8 +80,10 @@ def test_event_bodies_over_a_limit_are_problems_naming_it(tight, body, status, s
         assert tx.get_conversation("conv-1") is None and tx.list_audit() == []
 
 
-@pytest.mark.parametrize("path", ["/v1/conversations/conv-1/bot-replies", "/v1/widget/sessions",
-                                  "/v1/handoffs/h-1/claim"])
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/conversations/conv-1/bot-replies", "/v1/widget/sessions", "/v1/handoffs/h-1/claim"],
+)
 def test_every_json_endpoint_refuses_deep_json(tight, path) -> None:  # type: ignore[no-untyped-def]
     client, _ = tight
     headers = {**signed_headers(DEEP_ARRAY), "X-API-Key": API_KEY}
@@ -75,14 +94,23 @@ def test_every_json_endpoint_refuses_deep_json(tight, path) -> None:  # type: ig
 def test_a_conversation_stops_at_messages_per_conversation(tight) -> None:  # type: ignore[no-untyped-def]
     client, runtime = tight
     for n in range(4):  # 3 messages each: 12 > 10 on the fourth
-        body = dumps(event(event_id=f"evt-{n}", messages=[
-            {"id": f"m{n}-{i}", "role": "customer", "text": "where is my order?"} for i in range(3)]))
+        body = dumps(
+            event(
+                event_id=f"evt-{n}",
+                messages=[
+                    {"id": f"m{n}-{i}", "role": "customer", "text": "where is my order?"}
+                    for i in range(3)
+                ],
+            )
+        )
         response = client.post("/v1/events", data=body, headers=signed_headers(body))
         if n < 3:
             assert response.status_code == 200, response.json
     assert response.status_code == 413 and response.json["type"].endswith("/conversation-too-long")
     assert "limits.messages_per_conversation" in response.json["detail"]
-    reply = dumps({"text": "One moment."})  # the send gate adds turns too: the tenth fits, not the eleventh
+    reply = dumps(
+        {"text": "One moment."}
+    )  # the send gate adds turns too: the tenth fits, not the eleventh
     path = "/v1/conversations/conv-1/bot-replies"
     assert client.post(path, data=reply, headers=signed_headers(reply)).status_code == 200
     refused = client.post(path, data=reply, headers=signed_headers(reply))
@@ -92,7 +120,9 @@ def test_a_conversation_stops_at_messages_per_conversation(tight) -> None:  # ty
 
 
 WEBHOOK_PARSERS = {
-    "zendesk": lambda body: zendesk_webhooks.parse_trigger(body, api_email="a@b.c", handback_tag="t", teams={}),
+    "zendesk": lambda body: zendesk_webhooks.parse_trigger(
+        body, api_email="a@b.c", handback_tag="t", teams={}
+    ),
     "salesforce": _document,
     "intercom": intercom_webhooks.parse_notification,
 }
@@ -106,13 +136,16 @@ def test_helpdesk_webhook_parsers_refuse_json_over_the_limits(parse, body) -> No
     assert raised.value.slug in ("json-too-deep", "json-number-too-long")
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    pytest.param(b"{}", {}, id="empty-object"),
-    pytest.param(_deep(32), "ok", id="depth-32-is-fine"),
-    pytest.param(b'{"n": ' + b"9" * 50 + b"}", "ok", id="50-digit-int-is-fine"),
-    pytest.param(b'{"n": -1.5e10}', {"n": -1.5e10}, id="float"),
-    pytest.param(b"[1, [2, [3]]]", [1, [2, [3]]], id="nested-lists"),
-])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param(b"{}", {}, id="empty-object"),
+        pytest.param(_deep(32), "ok", id="depth-32-is-fine"),
+        pytest.param(b'{"n": ' + b"9" * 50 + b"}", "ok", id="50-digit-int-is-fine"),
+        pytest.param(b'{"n": -1.5e10}', {"n": -1.5e10}, id="float"),
+        pytest.param(b"[1, [2, [3]]]", [1, [2, [3]]], id="nested-lists"),
+    ],
+)
 def test_loads_within_limits(raw: bytes, expected: object) -> None:
     data = limits.loads(raw)
     assert expected == "ok" or data == expected
@@ -120,17 +153,25 @@ def test_loads_within_limits(raw: bytes, expected: object) -> None:
 
 def test_waitress_answers_a_body_over_max_body_bytes_with_a_problem(tmp_path, clock) -> None:  # type: ignore[no-untyped-def]
     runtime = build_runtime(make_settings(tmp_path), clock=clock)
-    server = serving.create_server(create_app(runtime=runtime), host="127.0.0.1", port=0, threads=2,
-                                   max_body_bytes=1024)
+    server = serving.create_server(
+        create_app(runtime=runtime), host="127.0.0.1", port=0, threads=2, max_body_bytes=1024
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
         body = dumps(event(messages=[{"id": "m1", "role": "customer", "text": "x" * 5000}]))
-        response = requests.post(f"http://127.0.0.1:{server.effective_port}/v1/events", data=body,
-                                 headers=signed_headers(body), timeout=5)
+        response = requests.post(
+            f"http://127.0.0.1:{server.effective_port}/v1/events",
+            data=body,
+            headers=signed_headers(body),
+            timeout=5,
+        )
         assert response.status_code == 413
         assert response.headers["Content-Type"] == "application/problem+json"
-        assert response.json()["status"] == 413 and "server.max_body_bytes (1024 bytes)" in response.json()["detail"]
+        assert (
+            response.json()["status"] == 413
+            and "server.max_body_bytes (1024 bytes)" in response.json()["detail"]
+        )
     finally:
         server.close()
         wasyncore.close_all(server._map)
@@ -142,4 +183,3 @@ def test_405_names_the_allowed_methods(client) -> None:  # type: ignore[no-untyp
     response = client.delete("/v1/events")
     assert response.status_code == 405 and response.mimetype == "application/problem+json"
     assert "POST" in response.headers["Allow"].split(", ")
-

@@ -28,14 +28,26 @@ def test_worker_killed_between_agent_messages_keeps_order_and_exactly_once(tmp_p
     try:
         wait_healthy(base, server)
         raw = dumps(event())
-        handoff_id = requests.post(f"{base}/v1/events", data=raw, headers=signed_headers(raw),
-                                   timeout=10).json()["handoff"]["id"]
-        assert requests.post(f"{base}/v1/handoffs/{handoff_id}/claim", json={"actor": "mia"}, headers=AGENT,
-                             timeout=10).status_code == 200
+        handoff_id = requests.post(
+            f"{base}/v1/events", data=raw, headers=signed_headers(raw), timeout=10
+        ).json()["handoff"]["id"]
+        assert (
+            requests.post(
+                f"{base}/v1/handoffs/{handoff_id}/claim",
+                json={"actor": "mia"},
+                headers=AGENT,
+                timeout=10,
+            ).status_code
+            == 200
+        )
         ids = []
         for i, text in enumerate(texts):
-            answer = requests.post(f"{base}/v1/handoffs/{handoff_id}/messages", json={"text": text, "actor": "mia"},
-                                   headers={**AGENT, "Idempotency-Key": f"k{i}"}, timeout=10)
+            answer = requests.post(
+                f"{base}/v1/handoffs/{handoff_id}/messages",
+                json={"text": text, "actor": "mia"},
+                headers={**AGENT, "Idempotency-Key": f"k{i}"},
+                timeout=10,
+            )
             assert answer.status_code == 201, answer.text
             ids.append(answer.json()["id"])
         receiver.delay = 0.5  # each delivery is in flight long enough to be cut
@@ -44,7 +56,9 @@ def test_worker_killed_between_agent_messages_keeps_order_and_exactly_once(tmp_p
         while not any(r["json"]["type"] == "agent.message" for r in receiver.accepted()):
             assert time.monotonic() < deadline
             time.sleep(0.01)
-        worker.send_signal(signal.SIGKILL)  # message 1 reached the bot; its outcome was never recorded
+        worker.send_signal(
+            signal.SIGKILL
+        )  # message 1 reached the bot; its outcome was never recorded
         worker.wait()
         receiver.delay = 0.0
         worker = start(["worker", "--config", str(config)], tmp_path, "worker2")
@@ -61,10 +75,16 @@ def test_worker_killed_between_agent_messages_keeps_order_and_exactly_once(tmp_p
         store.close()
     finally:
         stop(server)
-    arrivals = [r["json"]["id"] for r in receiver.accepted() if r["json"]["type"] == "agent.message"]
+    arrivals = [
+        r["json"]["id"] for r in receiver.accepted() if r["json"]["type"] == "agent.message"
+    ]
     kept = list(dict.fromkeys(arrivals))  # the receiver keeps the first copy of each id
     assert kept == ids
-    assert [ids.index(i) for i in arrivals] == sorted(ids.index(i) for i in arrivals)  # no copy overtook
+    assert [ids.index(i) for i in arrivals] == sorted(
+        ids.index(i) for i in arrivals
+    )  # no copy overtook
     assert len(arrivals) - len(ids) <= 1  # only the message in flight at the kill came twice
-    texts_seen = [r["json"]["text"] for r in receiver.accepted() if r["json"]["type"] == "agent.message"]
+    texts_seen = [
+        r["json"]["text"] for r in receiver.accepted() if r["json"]["type"] == "agent.message"
+    ]
     assert list(dict.fromkeys(texts_seen)) == texts

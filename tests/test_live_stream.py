@@ -18,8 +18,17 @@ def open_handoff(base: str) -> dict[str, Any]:
 
 
 def say(base: str, event_id: str, text: str) -> None:
-    raw = dumps(event(event_id=event_id, messages=[{"id": f"{event_id}-1", "role": "customer", "text": text}]))
-    assert requests.post(f"{base}/v1/events", data=raw, headers=signed_headers(raw), timeout=10).status_code == 200
+    raw = dumps(
+        event(
+            event_id=event_id, messages=[{"id": f"{event_id}-1", "role": "customer", "text": text}]
+        )
+    )
+    assert (
+        requests.post(
+            f"{base}/v1/events", data=raw, headers=signed_headers(raw), timeout=10
+        ).status_code
+        == 200
+    )
 
 
 def read_events(lines: Any, count: int) -> list[tuple[str | None, str, dict[str, Any]]]:
@@ -41,8 +50,12 @@ def read_events(lines: Any, count: int) -> list[tuple[str | None, str, dict[str,
 
 def test_the_stream_sends_control_and_new_turns_and_resumes_after_the_last_id(live_server):  # type: ignore[no-untyped-def]
     handoff = open_handoff(live_server)
-    view = requests.get(f"{live_server}/v1/handoffs/{handoff['id']}", headers={"X-API-Key": API_KEY}, timeout=10)
-    token = view.json()["widget_url"].split("token=")[1]  # bots get no widget link: an agent's view has it
+    view = requests.get(
+        f"{live_server}/v1/handoffs/{handoff['id']}", headers={"X-API-Key": API_KEY}, timeout=10
+    )
+    token = view.json()["widget_url"].split("token=")[
+        1
+    ]  # bots get no widget link: an agent's view has it
     url = f"{live_server}/v1/handoffs/{handoff['id']}/stream"
     assert requests.get(url, timeout=10).status_code == 401
     assert requests.get(f"{url}?token=forged", timeout=10).status_code == 401
@@ -60,8 +73,9 @@ def test_the_stream_sends_control_and_new_turns_and_resumes_after_the_last_id(li
         [(_, kind, turn)] = read_events(lines, 1)
         assert (kind, turn["text"]) == ("turn", "second")
     # the browser reconnects with the last id it saw: only what came after
-    with requests.get(f"{url}?key={API_KEY}", headers={"Last-Event-ID": str(first_id)}, stream=True,
-                      timeout=10) as stream:
+    with requests.get(
+        f"{url}?key={API_KEY}", headers={"Last-Event-ID": str(first_id)}, stream=True, timeout=10
+    ) as stream:
         [_, (_, kind, turn)] = read_events(stream.iter_lines(chunk_size=1, decode_unicode=True), 2)
         assert (kind, turn["text"]) == ("turn", "second")
 

@@ -40,7 +40,11 @@ def test_handoff_lines_carry_their_ids_as_json(client, runtime, json_lines) -> N
     lines = {line["message"]: line for line in parsed(json_lines)}
     for message in ("handoff opened", "handoff claimed", "handoff handed back"):
         line = lines[message]
-        assert (line["conversation"], line["handoff"], line["source"]) == ("conv-l1", handoff_id, "demo")
+        assert (line["conversation"], line["handoff"], line["source"]) == (
+            "conv-l1",
+            handoff_id,
+            "demo",
+        )
         assert line["level"] == "INFO" and line["at"].endswith("+00:00")
     assert lines["handoff claimed"]["agent"] == "ann"
 
@@ -50,7 +54,9 @@ def test_access_log_line_per_request_without_the_query(client, json_lines) -> No
     post_event(client, event("conv-l2", "evt-l2"))
     access = [line for line in parsed(json_lines) if line["logger"] == logs.ACCESS_LOGGER]
     assert [(a["method"], a["path"], a["status"]) for a in access] == [
-        ("GET", "/dashboard", 200), ("POST", "/v1/events", 200)]
+        ("GET", "/dashboard", 200),
+        ("POST", "/v1/events", 200),
+    ]
     assert access[1]["source"] == "demo" and access[0]["duration_ms"] >= 0
     assert API_KEY not in json_lines.getvalue() and "since=" not in json_lines.getvalue()
 

@@ -35,8 +35,13 @@ from tests.helpers import API_KEY, SECRET, event, make_settings, post_event
 
 EXAMPLES = 20  # per operation and generation mode
 CHECKS = [not_a_server_error, response_schema_conformance]
-CREDENTIAL_HEADERS = {"authorization", "x-api-key", security.WIDGET_TOKEN_HEADER.lower(),
-                      security.SIGNATURE_HEADER.lower(), security.SOURCE_HEADER.lower()}
+CREDENTIAL_HEADERS = {
+    "authorization",
+    "x-api-key",
+    security.WIDGET_TOKEN_HEADER.lower(),
+    security.SIGNATURE_HEADER.lower(),
+    security.SOURCE_HEADER.lower(),
+}
 WIDGET_ORIGIN = "http://localhost"  # the Flask test client's origin: what check_same_origin allows
 
 
@@ -52,8 +57,12 @@ def existing(client) -> dict[str, str]:  # type: ignore[no-untyped-def]
     body = event("conv-1", "evt-1", bot={"draft_reply": "Hi Ada, checking order 881."})
     answer = post_event(client, body)
     assert answer.status_code == 200
-    return {"handoff_id": answer.json["handoff"]["id"], "conversation_id": "conv-1", "source": "demo",
-            "filename": "widget.js"}
+    return {
+        "handoff_id": answer.json["handoff"]["id"],
+        "conversation_id": "conv-1",
+        "source": "demo",
+        "filename": "widget.js",
+    }
 
 
 def operations(app):  # type: ignore[no-untyped-def]
@@ -66,7 +75,11 @@ def kind_of(operation: Any) -> str:
     routes and those signed by a vendor's own scheme)."""
     if operation.path.startswith("/v1/channels/"):
         return "bot"  # each channel verifies its own way; the native one with our signature
-    schemes = {name for requirement in operation.definition.raw.get("security") or [] for name in requirement}
+    schemes = {
+        name
+        for requirement in operation.definition.raw.get("security") or []
+        for name in requirement
+    }
     if "handoffSignature" in schemes:
         return "bot"
     if schemes & {"apiKey", "bearer"}:
@@ -80,7 +93,9 @@ def body_bytes(case: Any) -> bytes | None:
         return None
     if isinstance(case.body, bytes):
         return case.body
-    return json.dumps(case.body, default=lambda v: v.decode("latin-1") if isinstance(v, bytes) else str(v)).encode()
+    return json.dumps(
+        case.body, default=lambda v: v.decode("latin-1") if isinstance(v, bytes) else str(v)
+    ).encode()
 
 
 class Credentials:
@@ -92,9 +107,13 @@ class Credentials:
 
     def widget_token(self) -> str:
         widget = self.runtime.settings.widget
-        return security.issue_widget_token(widget.secret, self.existing["handoff_id"],
-                                           now=self.runtime.now().timestamp(), ttl=widget.token_ttl_seconds,
-                                           agent="fuzz@example.com")
+        return security.issue_widget_token(
+            widget.secret,
+            self.existing["handoff_id"],
+            now=self.runtime.now().timestamp(),
+            ttl=widget.token_ttl_seconds,
+            agent="fuzz@example.com",
+        )
 
     def __call__(self, context: Any, case: Any, kwargs: dict[str, Any]) -> None:
         params = case.path_parameters or {}
@@ -104,7 +123,11 @@ class Credentials:
         kind = kind_of(case.operation)
         # generated credential headers are replaced, not kept beside ours: a wrong key next to a
         # signature would be judged as the key (and count towards the failed-auth throttle)
-        headers = {k: str(v) for k, v in (case.headers or {}).items() if k.lower() not in CREDENTIAL_HEADERS}
+        headers = {
+            k: str(v)
+            for k, v in (case.headers or {}).items()
+            if k.lower() not in CREDENTIAL_HEADERS
+        }
         if kind == "bot":
             raw = body_bytes(case) or b""
             kwargs["data"] = raw  # sent as is: the bytes the signature covers
@@ -113,13 +136,25 @@ class Credentials:
                 path = path.replace("{" + name + "}", str(value))
             headers[security.SOURCE_HEADER] = "demo"
             headers[security.SIGNATURE_HEADER] = security.sign(
-                SECRET, raw, int(self.runtime.now().timestamp()), method=case.method, path=unquote(path))
+                SECRET,
+                raw,
+                int(self.runtime.now().timestamp()),
+                method=case.method,
+                path=unquote(path),
+            )
         elif kind == "agent":
             headers["Authorization"] = f"Bearer {API_KEY}"
         elif kind == "widget":
             token = self.widget_token()
-            headers.update({security.WIDGET_TOKEN_HEADER: token, "Origin": WIDGET_ORIGIN,
-                            security.CSRF_HEADER: security.csrf_token(self.runtime.settings.widget.secret, token)})
+            headers.update(
+                {
+                    security.WIDGET_TOKEN_HEADER: token,
+                    "Origin": WIDGET_ORIGIN,
+                    security.CSRF_HEADER: security.csrf_token(
+                        self.runtime.settings.widget.secret, token
+                    ),
+                }
+            )
         case.headers = headers
 
 
@@ -143,8 +178,13 @@ def test_generated_requests_never_get_a_server_error(app, credentials) -> None: 
     for operation in found:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
-            @examples(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                      suppress_health_check=list(HealthCheck))
+            @examples(
+                max_examples=EXAMPLES,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
             @given(case=operation.as_strategy(generation_mode=mode))
             def check(case):  # type: ignore[no-untyped-def]
                 send(case, credentials)
@@ -152,12 +192,20 @@ def test_generated_requests_never_get_a_server_error(app, credentials) -> None: 
             try:
                 check()
             except Unsatisfiable:
-                assert mode is GenerationMode.NEGATIVE  # nothing to get wrong (no parameters, no body)
+                assert (
+                    mode is GenerationMode.NEGATIVE
+                )  # nothing to get wrong (no parameters, no body)
     # the signatures are right: every bot operation was answered past authentication
     for operation in found:
         if kind_of(operation) == "bot" and "{path}" not in operation.path:
-            past = [s for (label, s), n in credentials.bot_statuses.items() if label == operation.label and s != 401]
-            assert past, f"{operation.label}: every signed request was refused {credentials.bot_statuses}"
+            past = [
+                s
+                for (label, s), n in credentials.bot_statuses.items()
+                if label == operation.label and s != 401
+            ]
+            assert past, (
+                f"{operation.label}: every signed request was refused {credentials.bot_statuses}"
+            )
 
 
 def send(case: Any, credentials: Credentials) -> None:
@@ -172,4 +220,6 @@ def send(case: Any, credentials: Credentials) -> None:
         content_type = found[0] if isinstance(found, list) else found
         assert content_type.startswith("application/problem+json"), f"{where} → {content_type}"
         problem = json.loads(response.content)
-        assert problem["status"] == response.status_code and problem["title"], f"{where} → {problem}"
+        assert problem["status"] == response.status_code and problem["title"], (
+            f"{where} → {problem}"
+        )

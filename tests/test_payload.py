@@ -254,7 +254,14 @@ INTENT_CASES = [
     # (customer turn, bot block, team, intent source, evidence prefix, confidence)
     ("my card was stolen, I need an agent", {}, "fraud", "connector", "keywords: stolen", 1.0),
     ("agent please, why was I charged a fee", {}, "billing", "connector", "keywords: ", 1.0),
-    ("agent please", {"intent": {"name": "billing.refund", "confidence": 0.9}}, "billing", "bot", None, 0.9),
+    (
+        "agent please",
+        {"intent": {"name": "billing.refund", "confidence": 0.9}},
+        "billing",
+        "bot",
+        None,
+        0.9,
+    ),
 ]
 
 

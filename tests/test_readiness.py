@@ -39,14 +39,17 @@ def test_readyz_fails_while_the_store_cannot_write_and_recovers(tmp_path: Path) 
     runtime.close()
 
 
-@pytest.mark.parametrize(("free", "wal", "short"), [
-    pytest.param(10 * MB, 0, False, id="empty-wal-plenty"),
-    pytest.param(8 * MB, 0, False, id="exactly-the-spare"),
-    pytest.param(8 * MB - 1, 0, True, id="one-byte-short"),
-    pytest.param(20 * MB, 12 * MB, False, id="wal-fits"),
-    pytest.param(19 * MB, 12 * MB, True, id="wal-does-not-fit"),
-    pytest.param(0, 0, True, id="disk-full"),
-])
+@pytest.mark.parametrize(
+    ("free", "wal", "short"),
+    [
+        pytest.param(10 * MB, 0, False, id="empty-wal-plenty"),
+        pytest.param(8 * MB, 0, False, id="exactly-the-spare"),
+        pytest.param(8 * MB - 1, 0, True, id="one-byte-short"),
+        pytest.param(20 * MB, 12 * MB, False, id="wal-fits"),
+        pytest.param(19 * MB, 12 * MB, True, id="wal-does-not-fit"),
+        pytest.param(0, 0, True, id="disk-full"),
+    ],
+)
 def test_space_shortage(free: int, wal: int, short: bool) -> None:
     found = space_shortage(free, wal)
     assert (found is not None) == short
@@ -56,23 +59,35 @@ def test_space_shortage(free: int, wal: int, short: bool) -> None:
 
 def _config(tmp_path: Path, db: Path) -> Path:
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"store": {"path": str(db), "busy_timeout_ms": 100},
-                                    "logging": {"level": "WARNING"}}))
+    path.write_text(
+        yaml.safe_dump(
+            {"store": {"path": str(db), "busy_timeout_ms": 100}, "logging": {"level": "WARNING"}}
+        )
+    )
     return path
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("command", [["serve", "--port", "1"], ["outbox", "list"], ["audit", "verify"]],
-                         ids=["serve", "outbox-list", "audit-verify"])
+@pytest.mark.parametrize(
+    "command",
+    [["serve", "--port", "1"], ["outbox", "list"], ["audit", "verify"]],
+    ids=["serve", "outbox-list", "audit-verify"],
+)
 def test_a_corrupt_store_at_start_is_one_line(tmp_path: Path, command: list[str]) -> None:
     db = tmp_path / "handoff.db"
     db.write_bytes(b"this is not a database, it is a shopping list\n" * 200)
-    out = subprocess.run([HANDOFF, *command, "--config", str(_config(tmp_path, db))],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [HANDOFF, *command, "--config", str(_config(tmp_path, db))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 1, out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in out.stderr, out.stderr
-    assert lines[0].startswith("error: the store ") and "corrupt or not a SQLite database" in lines[0]
+    assert (
+        lines[0].startswith("error: the store ") and "corrupt or not a SQLite database" in lines[0]
+    )
 
 
 @pytest.mark.slow
@@ -82,8 +97,12 @@ def test_a_locked_store_at_start_is_one_line(tmp_path: Path) -> None:
     outsider = sqlite3.connect(db, isolation_level=None)
     outsider.execute("BEGIN EXCLUSIVE")  # another program holds the write lock
     try:
-        out = subprocess.run([HANDOFF, "outbox", "list", "--config", str(_config(tmp_path, db))],
-                             capture_output=True, text=True, timeout=60)
+        out = subprocess.run(
+            [HANDOFF, "outbox", "list", "--config", str(_config(tmp_path, db))],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         outsider.execute("ROLLBACK")
         outsider.close()

@@ -188,6 +188,7 @@ def test_agent_reply_takes_over_and_counts_the_first_response_once(client, runti
 
 def test_recorded_first_responses_set_the_next_wait(client, runtime, clock):  # type: ignore[no-untyped-def]
     """The wait told to the next customer is the p75 of the team's recorded first responses."""
+
     def post(conversation_id: str) -> dict:
         raw = dumps(event(conversation_id, f"evt-{conversation_id}"))
         headers = signed_headers(raw, timestamp=int(clock.now.timestamp()))  # the test's clock

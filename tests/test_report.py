@@ -299,7 +299,9 @@ def test_report_columns_backfill_matches_insert(client, runtime):  # type: ignor
     query = "SELECT id, intent, triggers, has_draft, transcript_turns FROM handoffs ORDER BY id"
     with runtime.store.atomic() as tx:
         inserted = [tuple(r) for r in tx.conn.execute(query)]
-        tx.conn.execute("UPDATE handoffs SET intent=NULL, triggers=NULL, has_draft=NULL, transcript_turns=NULL")
+        tx.conn.execute(
+            "UPDATE handoffs SET intent=NULL, triggers=NULL, has_draft=NULL, transcript_turns=NULL"
+        )
         tx.conn.execute(BACKFILL_REPORT_COLUMNS)
         backfilled = [tuple(r) for r in tx.conn.execute(query)]
     assert backfilled == inserted

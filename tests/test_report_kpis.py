@@ -20,21 +20,39 @@ DAY = "2025-03-09"
 def h(i: int, reasons: list[str], **extra: object) -> dict:
     """A handoff as ``Tx.report_data`` gives it: opened 10:05, its turns 10:00 → 10:02."""
     return {
-        "id": f"h{i}", "conversation_id": f"c{i}", "created_at": f"{DAY}T10:05:00+00:00",
-        "team": "billing", "source": "demo", "status": "open", "priority": "normal",
-        "intent": "billing", "reasons": reasons, "has_draft": True, "handback_at": None,
-        "handback_actor": None, "claimed_by": None,
+        "id": f"h{i}",
+        "conversation_id": f"c{i}",
+        "created_at": f"{DAY}T10:05:00+00:00",
+        "team": "billing",
+        "source": "demo",
+        "status": "open",
+        "priority": "normal",
+        "intent": "billing",
+        "reasons": reasons,
+        "has_draft": True,
+        "handback_at": None,
+        "handback_actor": None,
+        "claimed_by": None,
         # the bot posted every turn in one event: arrival says 0 s, the turns say 2 minutes
         "conversation_created_at": f"{DAY}T10:05:00+00:00",
-        "first_message_at": f"{DAY}T10:00:00+00:00", "last_turn_at": f"{DAY}T10:02:00+00:00",
+        "first_message_at": f"{DAY}T10:00:00+00:00",
+        "last_turn_at": f"{DAY}T10:02:00+00:00",
         **extra,
     }
 
 
 def data(handoffs: list[dict], **extra: object) -> dict:
-    return {"since": f"{DAY}T00:00:00+00:00", "until": "2025-03-10T00:00:00+00:00",
-            "conversations": 3, "handoffs": handoffs, "facts": [], "post_messages": [],
-            "known": {}, "drafts": {"available": True, "events": []}, **extra}
+    return {
+        "since": f"{DAY}T00:00:00+00:00",
+        "until": "2025-03-10T00:00:00+00:00",
+        "conversations": 3,
+        "handoffs": handoffs,
+        "facts": [],
+        "post_messages": [],
+        "known": {},
+        "drafts": {"available": True, "events": []},
+        **extra,
+    }
 
 
 THREE = [
@@ -56,8 +74,10 @@ def test_no_agent_activity_is_no_data_not_100_percent() -> None:
     assert k["routing"]["accuracy"] is None and k["routing"]["judged"] == 0
     assert k["repeat_context"]["rate"] is None and k["first_response"]["p50"] is None
     table = kpi_table(k)
-    assert "no data: no agent acted on a handoff" in table and "100.0 %" not in table.split(
-        "Handoff rate")[1].split("\n")[3]
+    assert (
+        "no data: no agent acted on a handoff" in table
+        and "100.0 %" not in table.split("Handoff rate")[1].split("\n")[3]
+    )
 
 
 @pytest.mark.parametrize(
@@ -69,7 +89,9 @@ def test_no_agent_activity_is_no_data_not_100_percent() -> None:
     ],
     ids=["turn-timestamps", "arrival-fallback", "clock-backwards"],
 )
-def test_bot_handle_time_reads_the_turns_own_timestamps(extra: dict, expected: float | None) -> None:
+def test_bot_handle_time_reads_the_turns_own_timestamps(
+    extra: dict, expected: float | None
+) -> None:
     k = kpis.compute(data([h(1, ["human_request"], **extra)]))
     assert k["handle_time"]["bot_p50"] == expected
     assert k["clock_anomalies"] == (1 if expected is None else 0)
@@ -77,15 +99,31 @@ def test_bot_handle_time_reads_the_turns_own_timestamps(extra: dict, expected: f
 
 def test_routing_accuracy_counts_the_handoffs_agents_acted_on() -> None:
     facts = [
-        {"handoff_id": "h1", "kind": "first_response", "at": f"{DAY}T10:06:00+00:00",
-         "data": {"seconds": 60.0}},
-        {"handoff_id": "h2", "kind": "reassigned", "at": f"{DAY}T10:07:00+00:00",
-         "data": {"from_team": "billing"}},
-        {"handoff_id": "h2", "kind": "first_response", "at": f"{DAY}T10:08:00+00:00",
-         "data": {"seconds": 180.0}},
+        {
+            "handoff_id": "h1",
+            "kind": "first_response",
+            "at": f"{DAY}T10:06:00+00:00",
+            "data": {"seconds": 60.0},
+        },
+        {
+            "handoff_id": "h2",
+            "kind": "reassigned",
+            "at": f"{DAY}T10:07:00+00:00",
+            "data": {"from_team": "billing"},
+        },
+        {
+            "handoff_id": "h2",
+            "kind": "first_response",
+            "at": f"{DAY}T10:08:00+00:00",
+            "data": {"seconds": 180.0},
+        },
     ]
     k = kpis.compute(data(THREE, facts=facts))  # h3: nobody acted on it, so it is not judged
-    assert (k["routing"]["judged"], k["routing"]["reassigned"], k["routing"]["accuracy"]) == (2, 1, 0.5)
+    assert (k["routing"]["judged"], k["routing"]["reassigned"], k["routing"]["accuracy"]) == (
+        2,
+        1,
+        0.5,
+    )
     assert k["first_response"]["values"] == [60.0, 180.0]
 
 
@@ -93,20 +131,36 @@ def test_off_target_values_are_marked() -> None:
     drafts = {"available": True, "events": [{"handoff_id": "h1", "action": "sent_unedited"}]}
     k = kpis.compute(data(THREE, drafts=drafts))  # 1 of 3 drafts used: 33 % against 50–70 %
     assert k["drafts"]["usage"] == pytest.approx(1 / 3)
-    assert kpis.off_target(k) == {"routing_accuracy": False, "draft_usage": True,
-                                  "repeat_context": False}
+    assert kpis.off_target(k) == {
+        "routing_accuracy": False,
+        "draft_usage": True,
+        "repeat_context": False,
+    }
     draft_line = next(line for line in kpi_table(k).splitlines() if line.startswith("Draft usage"))
     assert OFF_TARGET in draft_line
     assert 'class="off"' in render_html(k)
-    within = kpis.compute(data(THREE, drafts={"available": True, "events": [
-        {"handoff_id": f"h{i}", "action": "copied"} for i in (1, 2)]}))
+    within = kpis.compute(
+        data(
+            THREE,
+            drafts={
+                "available": True,
+                "events": [{"handoff_id": f"h{i}", "action": "copied"} for i in (1, 2)],
+            },
+        )
+    )
     assert not kpis.off_target(within)["draft_usage"]
 
 
 def test_latest_csat_per_handoff() -> None:
-    facts = [{"handoff_id": "h1", "kind": "csat", "at": "t", "data": {"score": s, "scale": 5}}
-             for s in (1, 4)]
-    assert kpis.compute(data(THREE, facts=facts))["csat"] == {"responses": 1, "mean": 4.0, "scale": 5.0}
+    facts = [
+        {"handoff_id": "h1", "kind": "csat", "at": "t", "data": {"score": s, "scale": 5}}
+        for s in (1, 4)
+    ]
+    assert kpis.compute(data(THREE, facts=facts))["csat"] == {
+        "responses": 1,
+        "mean": 4.0,
+        "scale": 5.0,
+    }
 
 
 # --- fast path = slow path -------------------------------------------------------------------------
@@ -141,10 +195,14 @@ def test_backfill_writes_what_the_write_verbs_keep(generated) -> None:  # type: 
     """Migration 014_handoff_kpis's back-fill and the rows kept on write agree: drop the rows, back-fill, compare."""
     store, _ = generated
     with store.atomic() as tx:
-        before = sorted(tx.list_handoff_kpis("0001", "9999"), key=lambda r: r[0])  # handoff_id first
+        before = sorted(
+            tx.list_handoff_kpis("0001", "9999"), key=lambda r: r[0]
+        )  # handoff_id first
         for row in before[:50]:
             tx.refresh_handoff_kpis(row[0])  # the write verbs' way
-        refreshed = sorted(tx.list_handoff_kpis("0001", "9999"), key=lambda r: r[0])  # handoff_id first
+        refreshed = sorted(
+            tx.list_handoff_kpis("0001", "9999"), key=lambda r: r[0]
+        )  # handoff_id first
         tx.conn.execute("DELETE FROM handoff_kpis")
         assert backfill_kpis(tx.conn) == len(before) == 400
         after = sorted(tx.list_handoff_kpis("0001", "9999"), key=lambda r: r[0])  # handoff_id first
@@ -179,7 +237,8 @@ def test_dashboard_filters_navigation_and_web_wording(client, settings) -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [["outbox", "list"], ["report"], ["audit", "show", "conv-1"], ["audit", "export"]],
+    "args",
+    [["outbox", "list"], ["report"], ["audit", "show", "conv-1"], ["audit", "export"]],
     ids=lambda a: " ".join(a),
 )
 def test_read_only_commands_refuse_a_missing_store(tmp_path: Path, args: list[str]) -> None:
@@ -218,10 +277,16 @@ def test_audit_takes_a_handoff_id(client, settings) -> None:  # type: ignore[no-
     env = {"HANDOFF_DB": settings.store.path}
     by_handoff = CliRunner().invoke(main, ["audit", handoff_id], env=env)
     by_conversation = CliRunner().invoke(main, ["audit", "conv-a1"], env=env)
-    assert by_handoff.exit_code == 0 and f"handoff {handoff_id} is in conversation conv-a1" in by_handoff.output
+    assert (
+        by_handoff.exit_code == 0
+        and f"handoff {handoff_id} is in conversation conv-a1" in by_handoff.output
+    )
     assert by_conversation.output in by_handoff.output and "decision" in by_conversation.output
     nothing = CliRunner().invoke(main, ["audit", "ho_nope"], env=env)
-    assert nothing.exit_code == 1 and "no audit rows for conversation or handoff 'ho_nope'" in nothing.output
+    assert (
+        nothing.exit_code == 1
+        and "no audit rows for conversation or handoff 'ho_nope'" in nothing.output
+    )
 
 
 def test_targets_come_from_config(client, settings) -> None:  # type: ignore[no-untyped-def]
@@ -231,11 +296,15 @@ def test_targets_come_from_config(client, settings) -> None:  # type: ignore[no-
     from tests.helpers import event, post_event
 
     assert post_event(client, event("conv-t1", "evt-t1")).status_code == 200
-    env = {"HANDOFF_DB": settings.store.path, "HANDOFF_REPORT__DRAFT_USAGE_MIN": "0.0",
-           "HANDOFF_REPORT__DRAFT_USAGE_MAX": "0.0"}
+    env = {
+        "HANDOFF_DB": settings.store.path,
+        "HANDOFF_REPORT__DRAFT_USAGE_MIN": "0.0",
+        "HANDOFF_REPORT__DRAFT_USAGE_MAX": "0.0",
+    }
     table = CliRunner().invoke(main, ["report"], env=env).output
     draft = next(line for line in table.splitlines() if line.startswith("Draft usage"))
     assert "target 0%–0%" in draft
-    bad = CliRunner().invoke(main, ["check-config"], env={"HANDOFF_REPORT__DRAFT_USAGE_MIN": "0.9",
-                                                         "HANDOFF_CONFIG": ""})
+    bad = CliRunner().invoke(
+        main, ["check-config"], env={"HANDOFF_REPORT__DRAFT_USAGE_MIN": "0.9", "HANDOFF_CONFIG": ""}
+    )
     assert bad.exit_code == 1 and "draft_usage_min must not be above draft_usage_max" in bad.output

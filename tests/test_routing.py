@@ -269,19 +269,53 @@ _OFFICE = TeamSettings(timezone="Europe/Berlin", hours=["mon-fri 08:00-17:00"])
 @pytest.mark.parametrize(
     "team,start,minutes,due",
     [
-        (None, datetime(2026, 12, 1, 21, 17, tzinfo=UTC), 10, datetime(2026, 12, 1, 21, 27, tzinfo=UTC)),
-        (TeamSettings(), datetime(2026, 12, 1, 21, 17, tzinfo=UTC), 10, datetime(2026, 12, 1, 21, 27, tzinfo=UTC)),
+        (
+            None,
+            datetime(2026, 12, 1, 21, 17, tzinfo=UTC),
+            10,
+            datetime(2026, 12, 1, 21, 27, tzinfo=UTC),
+        ),
+        (
+            TeamSettings(),
+            datetime(2026, 12, 1, 21, 17, tzinfo=UTC),
+            10,
+            datetime(2026, 12, 1, 21, 27, tzinfo=UTC),
+        ),
         # Tuesday 11:00 Berlin (10:00 UTC), open: plain minutes
-        (_OFFICE, datetime(2026, 12, 1, 10, 0, tzinfo=UTC), 10, datetime(2026, 12, 1, 10, 10, tzinfo=UTC)),
+        (
+            _OFFICE,
+            datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
+            10,
+            datetime(2026, 12, 1, 10, 10, tzinfo=UTC),
+        ),
         # Tuesday 21:17 Berlin: counts from Wednesday 08:00 Berlin (07:00 UTC)
-        (_OFFICE, datetime(2026, 12, 1, 20, 17, tzinfo=UTC), 10, datetime(2026, 12, 2, 7, 10, tzinfo=UTC)),
+        (
+            _OFFICE,
+            datetime(2026, 12, 1, 20, 17, tzinfo=UTC),
+            10,
+            datetime(2026, 12, 2, 7, 10, tzinfo=UTC),
+        ),
         # 16:55 Berlin: 5 minutes today, 5 tomorrow
-        (_OFFICE, datetime(2026, 12, 1, 15, 55, tzinfo=UTC), 10, datetime(2026, 12, 2, 7, 5, tzinfo=UTC)),
+        (
+            _OFFICE,
+            datetime(2026, 12, 1, 15, 55, tzinfo=UTC),
+            10,
+            datetime(2026, 12, 2, 7, 5, tzinfo=UTC),
+        ),
         # Friday 16:55 Berlin: the rest on Monday
-        (_OFFICE, datetime(2026, 12, 4, 15, 55, tzinfo=UTC), 10, datetime(2026, 12, 7, 7, 5, tzinfo=UTC)),
+        (
+            _OFFICE,
+            datetime(2026, 12, 4, 15, 55, tzinfo=UTC),
+            10,
+            datetime(2026, 12, 7, 7, 5, tzinfo=UTC),
+        ),
         # overlapping spans count once
-        (TeamSettings(hours=["mon-fri 08:00-12:00", "mon-fri 10:00-13:00"]),
-         datetime(2026, 12, 1, 12, 50, tzinfo=UTC), 20, datetime(2026, 12, 2, 8, 10, tzinfo=UTC)),
+        (
+            TeamSettings(hours=["mon-fri 08:00-12:00", "mon-fri 10:00-13:00"]),
+            datetime(2026, 12, 1, 12, 50, tzinfo=UTC),
+            20,
+            datetime(2026, 12, 2, 8, 10, tzinfo=UTC),
+        ),
     ],
     ids=["no-team", "no-hours", "open", "at-night", "across-closing", "weekend", "overlap"],
 )

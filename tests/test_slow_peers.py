@@ -37,7 +37,9 @@ def test_serve_answers_events_and_healthz_under_hundreds_of_slow_sockets(tmp_pat
         assert session.get(f"{base}/healthz", timeout=5).status_code == 200
         for n in range(5):
             body = dumps(event(f"conv-slow-{n}", f"evt-slow-{n}"))
-            answer = session.post(f"{base}/v1/events", data=body, headers=signed_headers(body), timeout=5)
+            answer = session.post(
+                f"{base}/v1/events", data=body, headers=signed_headers(body), timeout=5
+            )
             assert answer.status_code == 200, answer.text
             assert answer.json()["event_id"] == f"evt-slow-{n}"
     finally:
@@ -85,8 +87,15 @@ def _pump(server, until, rounds: int = 200) -> None:  # type: ignore[no-untyped-
 
 def test_a_request_dripping_past_request_timeout_is_closed_an_idle_keepalive_is_not(app):  # type: ignore[no-untyped-def]
     """The request timeout counts from a request's first byte; the clock is waitress's ``now``."""
-    server = serving.create_server(app, host="127.0.0.1", port=0, threads=1, max_body_bytes=1024,
-                                   channel_timeout=60, request_timeout=30)
+    server = serving.create_server(
+        app,
+        host="127.0.0.1",
+        port=0,
+        threads=1,
+        max_body_bytes=1024,
+        channel_timeout=60,
+        request_timeout=30,
+    )
     port = server.effective_port
     drip, idle = (socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(2))
     try:
@@ -95,7 +104,9 @@ def test_a_request_dripping_past_request_timeout_is_closed_an_idle_keepalive_is_
         def channels() -> list:  # type: ignore[type-arg]
             return list(server.active_channels.values())
 
-        _pump(server, lambda: len(channels()) == 2 and any(c.request is not None for c in channels()))
+        _pump(
+            server, lambda: len(channels()) == 2 and any(c.request is not None for c in channels())
+        )
         dripping = next(c for c in channels() if c.request is not None)
         waiting = next(c for c in channels() if c.request is None)
         started = dripping.request.started
@@ -114,21 +125,25 @@ def test_a_request_dripping_past_request_timeout_is_closed_an_idle_keepalive_is_
 INF = resource.RLIM_INFINITY
 
 
-@pytest.mark.parametrize(("soft", "hard", "limit", "expected"), [
-    pytest.param(1024, 4096, 1000, (1128, 1000), id="raise-soft-to-fit"),
-    pytest.param(20000, 20000, 4000, (20000, 4000), id="already-enough-never-lowered"),
-    pytest.param(1024, 2048, 4000, (2048, 1920), id="hard-too-low-shrinks-the-limit"),
-    pytest.param(1024, INF, 4000, (4128, 4000), id="unlimited-hard"),
-    pytest.param(INF, INF, 4000, (INF, 4000), id="unlimited-soft"),
-    pytest.param(64, 64, 1000, (64, 1), id="tiny-hard-still-serves-one"),
-])
+@pytest.mark.parametrize(
+    ("soft", "hard", "limit", "expected"),
+    [
+        pytest.param(1024, 4096, 1000, (1128, 1000), id="raise-soft-to-fit"),
+        pytest.param(20000, 20000, 4000, (20000, 4000), id="already-enough-never-lowered"),
+        pytest.param(1024, 2048, 4000, (2048, 1920), id="hard-too-low-shrinks-the-limit"),
+        pytest.param(1024, INF, 4000, (4128, 4000), id="unlimited-hard"),
+        pytest.param(INF, INF, 4000, (INF, 4000), id="unlimited-soft"),
+        pytest.param(64, 64, 1000, (64, 1), id="tiny-hard-still-serves-one"),
+    ],
+)
 def test_fit_open_file_limit(soft: int, hard: int, limit: int, expected: tuple[int, int]) -> None:
     assert serving.fit_open_file_limit(soft, hard, limit) == expected
 
 
 def test_serving_uses_poll_so_descriptors_past_1024_work(app) -> None:  # type: ignore[no-untyped-def]
-    server = serving.create_server(app, host="127.0.0.1", port=0, threads=1, max_body_bytes=1024,
-                                   connection_limit=2000)
+    server = serving.create_server(
+        app, host="127.0.0.1", port=0, threads=1, max_body_bytes=1024, connection_limit=2000
+    )
     try:
         assert server.adj.asyncore_use_poll and server.adj.connection_limit == 2000
     finally:

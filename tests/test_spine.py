@@ -13,9 +13,16 @@ AGENT = {"Authorization": f"Bearer {API_KEY}"}
 
 
 def test_escalation_walk(client, worker, receiver, runtime):  # type: ignore[no-untyped-def]
-    answer = post_event(client, event(bot={"summary": "Order 881 never arrived; customer wants a person.",
-                                     "draft_reply": "Hi Ada, I'm checking order 881 now.",
-                                     "citations": [{"title": "Returns", "url": "https://h.example/r"}]}))
+    answer = post_event(
+        client,
+        event(
+            bot={
+                "summary": "Order 881 never arrived; customer wants a person.",
+                "draft_reply": "Hi Ada, I'm checking order 881 now.",
+                "citations": [{"title": "Returns", "url": "https://h.example/r"}],
+            }
+        ),
+    )
     assert answer.status_code == 200, answer.json
     body = answer.json
     assert body["duplicate"] is False
@@ -50,34 +57,64 @@ def test_escalation_walk(client, worker, receiver, runtime):  # type: ignore[no-
 
     # the bot may still talk while nobody has taken over...
     reply = dumps({"text": "A person will be with you shortly."})
-    gate = client.post("/v1/conversations/conv-1/bot-replies", data=reply, headers=signed_headers(reply))
+    gate = client.post(
+        "/v1/conversations/conv-1/bot-replies", data=reply, headers=signed_headers(reply)
+    )
     assert gate.status_code == 200
     # ...but not once an agent owns the conversation
-    claimed = client.post(f"/v1/handoffs/{handoff_id}/claim", json={"actor": "agent.mia"}, headers=AGENT)
+    claimed = client.post(
+        f"/v1/handoffs/{handoff_id}/claim", json={"actor": "agent.mia"}, headers=AGENT
+    )
     assert claimed.json["owner"] == "agent"
-    gate = client.post("/v1/conversations/conv-1/bot-replies", data=reply, headers=signed_headers(reply))
+    gate = client.post(
+        "/v1/conversations/conv-1/bot-replies", data=reply, headers=signed_headers(reply)
+    )
     assert gate.status_code == 409
     assert gate.json["type"].endswith("/agent-owns-conversation")
 
-    back = client.post(f"/v1/handoffs/{handoff_id}/handback", headers=AGENT,
-                       json={"actor": "agent.mia", "note": "Refund issued for order 881.",
-                             "resolution": "refunded", "resume_hint": "offer_discount"})
+    back = client.post(
+        f"/v1/handoffs/{handoff_id}/handback",
+        headers=AGENT,
+        json={
+            "actor": "agent.mia",
+            "note": "Refund issued for order 881.",
+            "resolution": "refunded",
+            "resume_hint": "offer_discount",
+        },
+    )
     assert back.status_code == 200 and back.json["owner"] == "bot"
     assert drain(worker) == 4  # control.changed ×2, handed_back, inbox note
 
     callbacks = receiver.accepted()
     types = [c["json"]["type"] for c in callbacks]
-    assert types == ["control.changed", "control.changed", "control.changed", "conversation.handed_back"]
+    assert types == [
+        "control.changed",
+        "control.changed",
+        "control.changed",
+        "conversation.handed_back",
+    ]
     assert [c["json"].get("owner") for c in callbacks[:3]] == ["pending_agent", "agent", "bot"]
     handed = callbacks[-1]["json"]
-    assert handed["note"] == "Refund issued for order 881." and handed["resume_hint"] == "offer_discount"
+    assert (
+        handed["note"] == "Refund issued for order 881."
+        and handed["resume_hint"] == "offer_discount"
+    )
     for c in callbacks:  # every callback is signed with the source's secret, over the exact body
-        security.verify(SECRET, c["headers"]["X-Handoff-Signature"], c["raw"],
-                        now=runtime.now().timestamp(), window=300)
+        security.verify(
+            SECRET,
+            c["headers"]["X-Handoff-Signature"],
+            c["raw"],
+            now=runtime.now().timestamp(),
+            window=300,
+        )
         assert c["headers"]["X-Handoff-Delivery"]
     assert client.get("/v1/conversations/conv-1/control", headers=AGENT).json["owner"] == "bot"
-    assert client.post("/v1/conversations/conv-1/bot-replies", data=reply,
-                       headers=signed_headers(reply)).status_code == 200
+    assert (
+        client.post(
+            "/v1/conversations/conv-1/bot-replies", data=reply, headers=signed_headers(reply)
+        ).status_code
+        == 200
+    )
 
     with runtime.store.reading() as tx:
         actions = [a.action for a in tx.list_audit("conv-1")]
@@ -107,23 +144,36 @@ def test_repeated_event_returns_first_answer_and_changes_nothing(client, runtime
 
 
 def test_bot_recommendation_escalates_and_plain_turns_do_not(client):  # type: ignore[no-untyped-def]
-    calm = event(messages=[{"id": "a1", "role": "customer", "text": "What are your opening hours?"}])
+    calm = event(
+        messages=[{"id": "a1", "role": "customer", "text": "What are your opening hours?"}]
+    )
     answer = post_event(client, calm).json
     assert answer["decision"] == {**answer["decision"], "escalate": False, "reasons": []}
     assert answer["control"]["owner"] == "bot" and answer.get("handoff") is None
-    asked = event(event_id="evt-2", type="handoff.requested", messages=[],
-                  bot={"recommend_handoff": {"reason": "policy question outside my scope"}})
+    asked = event(
+        event_id="evt-2",
+        type="handoff.requested",
+        messages=[],
+        bot={"recommend_handoff": {"reason": "policy question outside my scope"}},
+    )
     answer = post_event(client, asked).json
     assert answer["decision"]["escalate"] is True
-    assert answer["decision"]["reasons"][0] == {"trigger": "bot_recommended",
-                                                "rule": "escalate_on_bot_recommendation",
-                                                "detail": "policy question outside my scope"}
+    assert answer["decision"]["reasons"][0] == {
+        "trigger": "bot_recommended",
+        "rule": "escalate_on_bot_recommendation",
+        "detail": "policy question outside my scope",
+    }
 
 
 def test_second_escalation_while_pending_keeps_one_handoff(client, runtime):  # type: ignore[no-untyped-def]
     first = post_event(client, event()).json
-    second = post_event(client, event(event_id="evt-2", messages=[
-        {"id": "x1", "role": "customer", "text": "Hello?? Can I speak to an agent?"}])).json
+    second = post_event(
+        client,
+        event(
+            event_id="evt-2",
+            messages=[{"id": "x1", "role": "customer", "text": "Hello?? Can I speak to an agent?"}],
+        ),
+    ).json
     assert second["decision"]["escalate"] is False
     assert second["handoff"]["id"] == first["handoff"]["id"]
     with runtime.store.reading() as tx:
@@ -132,9 +182,18 @@ def test_second_escalation_while_pending_keeps_one_handoff(client, runtime):  # 
 
 def test_escalating_again_after_handback_opens_a_new_handoff(client):  # type: ignore[no-untyped-def]
     first = post_event(client, event()).json["handoff"]["id"]
-    client.post(f"/v1/handoffs/{first}/handback", headers=AGENT, json={"actor": "a", "note": "done"})
-    second = post_event(client, event(event_id="evt-2", messages=[
-        {"id": "y1", "role": "customer", "text": "Sorry, I need to talk to a human again"}])).json
+    client.post(
+        f"/v1/handoffs/{first}/handback", headers=AGENT, json={"actor": "a", "note": "done"}
+    )
+    second = post_event(
+        client,
+        event(
+            event_id="evt-2",
+            messages=[
+                {"id": "y1", "role": "customer", "text": "Sorry, I need to talk to a human again"}
+            ],
+        ),
+    ).json
     assert second["decision"]["escalate"] is True and second["handoff"]["id"] != first
     view = client.get(f"/v1/handoffs/{second['handoff']['id']}", headers=AGENT).json
     assert view["payload"]["customer"]["prior_handoffs"] == 1
@@ -147,10 +206,16 @@ def test_claim_and_handback_conflicts(client):  # type: ignore[no-untyped-def]
     other = client.post(f"/v1/handoffs/{handoff_id}/claim", json={"actor": "a2"}, headers=AGENT)
     assert (ok.status_code, same.status_code, other.status_code) == (200, 200, 409)
     assert other.json["type"].endswith("/already-claimed")
-    client.post(f"/v1/handoffs/{handoff_id}/handback", json={"actor": "a1", "note": "n"}, headers=AGENT)
-    again = client.post(f"/v1/handoffs/{handoff_id}/handback", json={"actor": "a1", "note": "n"}, headers=AGENT)
+    client.post(
+        f"/v1/handoffs/{handoff_id}/handback", json={"actor": "a1", "note": "n"}, headers=AGENT
+    )
+    again = client.post(
+        f"/v1/handoffs/{handoff_id}/handback", json={"actor": "a1", "note": "n"}, headers=AGENT
+    )
     assert again.status_code == 409 and again.json["type"].endswith("/handoff-not-open")
-    note_missing = client.post(f"/v1/handoffs/{handoff_id}/handback", json={"actor": "a1"}, headers=AGENT)
+    note_missing = client.post(
+        f"/v1/handoffs/{handoff_id}/handback", json={"actor": "a1"}, headers=AGENT
+    )
     assert note_missing.status_code == 400 and note_missing.json["errors"][0]["path"] == "note"
 
 
@@ -169,13 +234,20 @@ def test_inbox_forms_take_over_and_hand_back(client, worker, receiver):  # type:
     assert handoff_id in page and "Take over" in page
     taken = client.post(f"/inbox/{handoff_id}/claim", data={"key": API_KEY, "actor": "mia"})
     assert taken.status_code == 303
-    cross = client.post(f"/inbox/{handoff_id}/handback", data={"key": API_KEY, "actor": "mia", "note": "x"},
-                        headers={"Origin": "https://evil.example"})
+    cross = client.post(
+        f"/inbox/{handoff_id}/handback",
+        data={"key": API_KEY, "actor": "mia", "note": "x"},
+        headers={"Origin": "https://evil.example"},
+    )
     assert cross.status_code == 403
-    empty = client.post(f"/inbox/{handoff_id}/handback", data={"key": API_KEY, "actor": "mia", "note": " "})
+    empty = client.post(
+        f"/inbox/{handoff_id}/handback", data={"key": API_KEY, "actor": "mia", "note": " "}
+    )
     assert empty.status_code == 400
-    done = client.post(f"/inbox/{handoff_id}/handback",
-                       data={"key": API_KEY, "actor": "mia", "note": "Sorted <b>it</b>"})
+    done = client.post(
+        f"/inbox/{handoff_id}/handback",
+        data={"key": API_KEY, "actor": "mia", "note": "Sorted <b>it</b>"},
+    )
     assert done.status_code == 303
     drain(worker)
     assert receiver.accepted()[-1]["json"]["type"] == "conversation.handed_back"
@@ -184,8 +256,11 @@ def test_inbox_forms_take_over_and_hand_back(client, worker, receiver):  # type:
 
 
 def test_customer_text_is_escaped_in_the_inbox(client, worker):  # type: ignore[no-untyped-def]
-    evil = event(messages=[{"id": "e1", "role": "customer",
-                            "text": "<script>alert(1)</script> talk to a human"}])
+    evil = event(
+        messages=[
+            {"id": "e1", "role": "customer", "text": "<script>alert(1)</script> talk to a human"}
+        ]
+    )
     handoff_id = post_event(client, evil).json["handoff"]["id"]
     drain(worker)
     page = client.get(f"/inbox/{handoff_id}?key={API_KEY}").get_data(as_text=True)
@@ -195,10 +270,17 @@ def test_customer_text_is_escaped_in_the_inbox(client, worker):  # type: ignore[
 def test_openapi_is_generated_from_the_models(client):  # type: ignore[no-untyped-def]
     doc = client.get("/openapi.json").json
     assert doc["openapi"].startswith("3.")
-    for path in ("/v1/events", "/v1/conversations/{conversation_id}/control",
-                 "/v1/conversations/{conversation_id}/bot-replies", "/v1/handoffs",
-                 "/v1/handoffs/{handoff_id}", "/v1/handoffs/{handoff_id}/claim",
-                 "/v1/handoffs/{handoff_id}/handback", "/healthz", "/readyz"):
+    for path in (
+        "/v1/events",
+        "/v1/conversations/{conversation_id}/control",
+        "/v1/conversations/{conversation_id}/bot-replies",
+        "/v1/handoffs",
+        "/v1/handoffs/{handoff_id}",
+        "/v1/handoffs/{handoff_id}/claim",
+        "/v1/handoffs/{handoff_id}/handback",
+        "/healthz",
+        "/readyz",
+    ):
         assert path in doc["paths"], path
     event_schema = doc["components"]["schemas"]["Event"]
     assert set(event_schema["required"]) >= {"id", "type", "occurred_at", "conversation"}

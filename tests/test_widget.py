@@ -224,19 +224,33 @@ def test_widget_token_claims_hands_back_and_renews(client, runtime, clock):  # t
 def test_a_token_issued_for_an_agent_acts_as_that_agent(client, runtime):  # type: ignore[no-untyped-def]
     handoff = escalate(client)
     session = client.post(
-        "/v1/widget/sessions", headers=AGENT, json={"handoff_id": handoff["id"], "agent": "mia@example.com"}
+        "/v1/widget/sessions",
+        headers=AGENT,
+        json={"handoff_id": handoff["id"], "agent": "mia@example.com"},
     )
     token = session.json["token"]
     url = f"/v1/handoffs/{handoff['id']}"
-    claimed = client.post(f"{url}/claim", json={"actor": "bob"}, headers=widget_headers(runtime, token))
+    claimed = client.post(
+        f"{url}/claim", json={"actor": "bob"}, headers=widget_headers(runtime, token)
+    )
     assert claimed.status_code == 200
-    again = client.post(f"{url}/claim", json={"actor": "bob"}, headers=widget_headers(runtime, token))
-    assert again.status_code == 200  # the same agent claiming twice is a no-op, not "already claimed"
-    copied = client.post(f"{url}/draft-events", json={"action": "copied", "actor": "bob"},
-                         headers=widget_headers(runtime, token))
+    again = client.post(
+        f"{url}/claim", json={"actor": "bob"}, headers=widget_headers(runtime, token)
+    )
+    assert (
+        again.status_code == 200
+    )  # the same agent claiming twice is a no-op, not "already claimed"
+    copied = client.post(
+        f"{url}/draft-events",
+        json={"action": "copied", "actor": "bob"},
+        headers=widget_headers(runtime, token),
+    )
     assert copied.json["actor"] == "mia@example.com"
-    back = client.post(f"{url}/handback", json={"actor": "bob", "note": "sorted"},
-                       headers=widget_headers(runtime, token))
+    back = client.post(
+        f"{url}/handback",
+        json={"actor": "bob", "note": "sorted"},
+        headers=widget_headers(runtime, token),
+    )
     assert back.status_code == 200 and back.json["owner"] == "bot"
     with runtime.store.reading() as tx:
         assert tx.get_handoff(handoff["id"]).claimed_by == "mia@example.com"
@@ -244,8 +258,11 @@ def test_a_token_issued_for_an_agent_acts_as_that_agent(client, runtime):  # typ
     assert actors["handback"] == "mia@example.com" and "bob" not in actors.values()
     # a token without an agent (an API answer's link) keeps the actor the page sends
     other = escalate(client, "conv-2")
-    plain = client.post(f"/v1/handoffs/{other['id']}/claim", json={"actor": "bob"},
-                        headers=widget_headers(runtime, token_of(other)))
+    plain = client.post(
+        f"/v1/handoffs/{other['id']}/claim",
+        json={"actor": "bob"},
+        headers=widget_headers(runtime, token_of(other)),
+    )
     assert plain.status_code == 200
     with runtime.store.reading() as tx:
         assert tx.get_handoff(other["id"]).claimed_by == "bob"
@@ -416,14 +433,16 @@ def test_widget_header_shows_the_deadline_and_the_queue_once(client, runtime):  
     url = urlsplit(handoff["widget_url"])
     html = client.get(f"{url.path}?{url.query}").get_data(as_text=True)
     header = html.split('class="hw-meta"', 1)[1].split("</p>", 1)[0]
-    assert f"respond by <time datetime=\"{routing['respond_by']}\">" in header
+    assert f'respond by <time datetime="{routing["respond_by"]}">' in header
     assert due_text(routing["respond_by"], runtime.now()) in header
     assert (routing["team"], routing["queue"]) == ("general", "support")
     assert "general · queue support" in header
     # the demo's billing team has a queue of the same name: said once
     with runtime.store.atomic() as tx:
         row = tx.get_handoff(handoff["id"])
-        tx.update_handoff(handoff["id"], payload={**row.payload, "routing": {**routing, "queue": "general"}})
+        tx.update_handoff(
+            handoff["id"], payload={**row.payload, "routing": {**routing, "queue": "general"}}
+        )
     html = client.get(f"{url.path}?{url.query}").get_data(as_text=True)
     header = html.split('class="hw-meta"', 1)[1].split("</p>", 1)[0]
     assert "queue" not in header and header.count("general") == 1

@@ -263,15 +263,26 @@ def test_canvas_requests_must_be_signed_by_intercom(client, runtime, intercom_ap
 
 def test_widget_package_refuses_without_a_connector_url_and_takes_the_author(tmp_path):  # type: ignore[no-untyped-def]
     out = tmp_path / "app.zip"
-    refused = CliRunner().invoke(main, ["widget", "package", "zendesk", "--out", str(out)],
-                                 env={"HANDOFF_CONFIG": "", "HANDOFF_PUBLIC_URL": ""})
+    refused = CliRunner().invoke(
+        main,
+        ["widget", "package", "zendesk", "--out", str(out)],
+        env={"HANDOFF_CONFIG": "", "HANDOFF_PUBLIC_URL": ""},
+    )
     assert refused.exit_code == 1 and "no connector URL: pass --connector-url" in refused.output
     assert not out.exists()
-    env = {"HANDOFF_WIDGET__APP_AUTHOR_NAME": "Acme Support", "HANDOFF_WIDGET__APP_AUTHOR_EMAIL": "help@acme.test",
-           "HANDOFF_PUBLIC_URL": "https://handoff.acme.test"}
+    env = {
+        "HANDOFF_WIDGET__APP_AUTHOR_NAME": "Acme Support",
+        "HANDOFF_WIDGET__APP_AUTHOR_EMAIL": "help@acme.test",
+        "HANDOFF_PUBLIC_URL": "https://handoff.acme.test",
+    }
     built = CliRunner().invoke(main, ["widget", "package", "zendesk", "--out", str(out)], env=env)
     assert built.exit_code == 0, built.output
     with zipfile.ZipFile(out) as zf:
         manifest = json.loads(zf.read("manifest.json"))
-    assert manifest["author"]["name"] == "Acme Support" and manifest["author"]["email"] == "help@acme.test"
-    assert manifest["domainWhitelist"] == ["handoff.acme.test"] and "placeholder" not in built.output
+    assert (
+        manifest["author"]["name"] == "Acme Support"
+        and manifest["author"]["email"] == "help@acme.test"
+    )
+    assert (
+        manifest["domainWhitelist"] == ["handoff.acme.test"] and "placeholder" not in built.output
+    )

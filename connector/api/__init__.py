@@ -22,8 +22,13 @@ def runtime() -> Runtime:
     return current_app.extensions["handoff"]  # type: ignore[no-any-return]
 
 
-def problem_response(status: int, title: str, detail: str = "", slug: str = "about:blank",
-                     errors: list[dict[str, Any]] | None = None) -> Response:
+def problem_response(
+    status: int,
+    title: str,
+    detail: str = "",
+    slug: str = "about:blank",
+    errors: list[dict[str, Any]] | None = None,
+) -> Response:
     body: dict[str, Any] = {
         "type": slug if slug == "about:blank" else PROBLEM_BASE + slug,
         "title": title,
@@ -43,21 +48,30 @@ def from_problem(exc: ProblemError) -> Response:
 
 
 def json_response(model: BaseModel | dict[str, Any], status: int = 200) -> Response:
-    text = model.model_dump_json(by_alias=True) if isinstance(model, BaseModel) else json.dumps(model)
+    text = (
+        model.model_dump_json(by_alias=True) if isinstance(model, BaseModel) else json.dumps(model)
+    )
     return Response(text, status=status, mimetype="application/json")
 
 
 def parse_body(model: type[M], raw: bytes | None = None) -> M:
     """Parse the raw body as JSON into ``model``; a 400 problem names every bad field by path, and a
     body over ``limits:`` is a 400 or 413 naming the config key (``connector/limits.py``)."""
-    return load_json(model, request.get_data(cache=True) if raw is None else raw, runtime().settings.limits)
+    return load_json(
+        model, request.get_data(cache=True) if raw is None else raw, runtime().settings.limits
+    )
 
 
 def inbound_request(path: str = "") -> InboundRequest:
     """The current request as a channel sees it (no Flask objects cross into ``channels/``)."""
-    return InboundRequest(method=request.method, path=path, headers=request.headers,  # type: ignore[arg-type]
-                          body=request.get_data(cache=True), query=request.args,
-                          url_path=request.script_root + request.path)
+    return InboundRequest(
+        method=request.method,
+        path=path,
+        headers=request.headers,  # type: ignore[arg-type]
+        body=request.get_data(cache=True),
+        query=request.args,
+        url_path=request.script_root + request.path,
+    )
 
 
 def channel_of(source: str) -> BotChannel:
@@ -72,8 +86,9 @@ def authenticate_bot() -> str:
     anything is parsed."""
     source = request.headers.get(security.SOURCE_HEADER)
     if not source:
-        raise Unauthorized(f"missing {security.SOURCE_HEADER} header naming the bot source",
-                           slug="missing-source")
+        raise Unauthorized(
+            f"missing {security.SOURCE_HEADER} header naming the bot source", slug="missing-source"
+        )
     channel_of(source).verify(inbound_request(), now=runtime().now().timestamp())
     return source
 

@@ -27,7 +27,9 @@ def _choice(name: str, known: list[str], what: str) -> str | None:
     value = request.args.get(name) or None
     if value is not None and value not in known:
         message = f"unknown {what} {value!r}; known: {', '.join(known) or 'none configured'}"
-        raise BadRequest(message, slug="bad-query", errors=[{"path": name, "message": f"unknown {what}"}])
+        raise BadRequest(
+            message, slug="bad-query", errors=[{"path": name, "message": f"unknown {what}"}]
+        )
     return value
 
 
@@ -47,8 +49,13 @@ def dashboard():
     sources = sorted(rt.settings.sources)
     team = _choice("team", teams, "team")
     source = _choice("source", sources, "source")
-    report = build_report(rt.store, start, now, team=team, source=source,
-                          targets=rt.settings.report.model_dump())
-    nav = {"since": since, "teams": teams, "sources": sources,
-           "key": request.args.get("key") or None}
+    report = build_report(
+        rt.store, start, now, team=team, source=source, targets=rt.settings.report.model_dump()
+    )
+    nav = {
+        "since": since,
+        "teams": teams,
+        "sources": sources,
+        "key": request.args.get("key") or None,
+    }
     return Response(render_html(report, generated_at=now, nav=nav), mimetype="text/html")

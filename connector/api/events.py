@@ -39,8 +39,10 @@ def post_event():
     source = request.headers.get(security.SOURCE_HEADER) or ""
     channel = channel_of(source) if source else None
     if channel is not None and channel.name != "native":
-        raise BadRequest(f"source {source!r} speaks {channel.name!r}: post its events to "
-                         f"/v1/channels/{source}", slug="wrong-channel")
+        raise BadRequest(
+            f"source {source!r} speaks {channel.name!r}: post its events to /v1/channels/{source}",
+            slug="wrong-channel",
+        )
     return _ingest(authenticate_bot(), verified=True)
 
 

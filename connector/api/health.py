@@ -20,10 +20,16 @@ def readyz():
     try:
         runtime().store.ping()
     except Exception as exc:  # any store failure means "not ready", with the reason
-        return problem_response(503, "Not ready", f"store unavailable: {type(exc).__name__}: {exc}",
-                                "not-ready")
-    return json_response({"status": "ready", "store": runtime().store.name,
-                          "destinations": sorted(runtime().destinations)})
+        return problem_response(
+            503, "Not ready", f"store unavailable: {type(exc).__name__}: {exc}", "not-ready"
+        )
+    return json_response(
+        {
+            "status": "ready",
+            "store": runtime().store.name,
+            "destinations": sorted(runtime().destinations),
+        }
+    )
 
 
 @bp.get("/openapi.json")

@@ -18,8 +18,10 @@ from connector.api import runtime
 bp = Blueprint("pages", __name__)
 
 # Swagger UI builds its page with inline styles and fetches /openapi.json; scripts only from here.
-DOCS_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'")
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 DOCS_ASSETS = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png"})
 
 DOCS_PAGE = """<!doctype html>
@@ -30,7 +32,9 @@ DOCS_PAGE = """<!doctype html>
 <script src="/docs/static/swagger-ui-bundle.js"></script>
 <script src="/docs/init.js"></script></body></html>
 """
-DOCS_INIT = "window.ui = SwaggerUIBundle({url: '/openapi.json', dom_id: '#api', deepLinking: true});\n"
+DOCS_INIT = (
+    "window.ui = SwaggerUIBundle({url: '/openapi.json', dom_id: '#api', deepLinking: true});\n"
+)
 
 
 def _version() -> str:
@@ -56,8 +60,10 @@ def landing():
         ("/readyz", "Readiness", "the store can write"),
         ("/metrics", "Metrics", "Prometheus"),
     ]
-    items = "".join(f'<li><a href="{href}">{escape(name)}</a> — {escape(what)}</li>'
-                    for href, name, what in links)
+    items = "".join(
+        f'<li><a href="{href}">{escape(name)}</a> — {escape(what)}</li>'
+        for href, name, what in links
+    )
     page = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>handoff-connector</title>'
         "<style>body{font:15px/1.5 system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem}"

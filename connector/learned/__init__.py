@@ -33,7 +33,9 @@ class LearnedModel:
         self.version = artefact.version
         self.embedding_model = str(artefact.meta.get("embedding_model", "?"))
 
-    def rank(self, head: str, messages: Any, unit: str = "last_user_message") -> list[tuple[str, float]]:
+    def rank(
+        self, head: str, messages: Any, unit: str = "last_user_message"
+    ) -> list[tuple[str, float]]:
         """``(class, probability)`` of ``head`` for a conversation, most probable first;
         ``[]`` when the artefact has no such head."""
         from connector.learned.features import feature
@@ -54,7 +56,9 @@ def load_model(artefact: str | None = None) -> LearnedModel:
     embedder = load_embedder()
     wanted = loaded.meta.get("embedding_model")
     if wanted and wanted != embedder.model_id:
-        raise ValueError(f"{path}: trained on {wanted}, this install embeds with {embedder.model_id}")
+        raise ValueError(
+            f"{path}: trained on {wanted}, this install embeds with {embedder.model_id}"
+        )
     return LearnedModel(loaded, embedder)
 
 

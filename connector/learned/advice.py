@@ -68,7 +68,11 @@ def advise(
     model, why = active_model(settings.artefact)
     if model is None:
         advice.checked.append(
-            Reason(trigger=TRIGGER, rule="model", detail=f"learned model unavailable ({why}): rules alone")
+            Reason(
+                trigger=TRIGGER,
+                rule="model",
+                detail=f"learned model unavailable ({why}): rules alone",
+            )
         )
         return advice
     advice.version = model.version
@@ -81,7 +85,9 @@ def advise(
     except Exception as exc:  # noqa: BLE001 - the model failing must never lose the rules' decision
         advice.escalation = None
         advice.checked.append(
-            Reason(trigger=TRIGGER, rule="model", detail=f"{label} failed: {exc.__class__.__name__}")
+            Reason(
+                trigger=TRIGGER, rule="model", detail=f"{label} failed: {exc.__class__.__name__}"
+            )
         )
     return advice
 
@@ -126,7 +132,11 @@ def _escalation(
             return
     top = ", ".join(f"{r} {s:.2f}" for r, s in ranking[:3])
     advice.checked.append(
-        Reason(trigger=TRIGGER, rule="model_escalation", detail=f"{label}: no reason reached its threshold ({top})")
+        Reason(
+            trigger=TRIGGER,
+            rule="model_escalation",
+            detail=f"{label}: no reason reached its threshold ({top})",
+        )
     )
 
 
@@ -140,7 +150,9 @@ def _team(advice: Advice, model: Any, inputs: Any, settings: ModelSettings, labe
     team, score = ranking[0]
     top = ", ".join(f"{t} {s:.2f}" for t, s in ranking[:3])
     if score >= settings.team_threshold:
-        detail = f"{label}: team {team} {score:.2f} >= threshold {settings.team_threshold:.2f} ({top})"
+        detail = (
+            f"{label}: team {team} {score:.2f} >= threshold {settings.team_threshold:.2f} ({top})"
+        )
     else:
         detail = f"{label}: no team reached {settings.team_threshold:.2f} ({top})"
     advice.checked.append(Reason(trigger=TRIGGER, rule="model_team", detail=detail))
@@ -157,7 +169,10 @@ def proposed_team(checked: Sequence[Reason]) -> tuple[str, float, str] | None:
 
 
 def learned_sentiment(
-    messages: Sequence[Any], settings: ModelSettings, rules_label: str, unit: str = "last_user_message"
+    messages: Sequence[Any],
+    settings: ModelSettings,
+    rules_label: str,
+    unit: str = "last_user_message",
 ) -> tuple[str, str | None]:
     """The sentiment label after the model's say, and the cue that says why (None: unchanged).
 

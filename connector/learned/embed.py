@@ -67,7 +67,9 @@ def _verified(path: Path, sha256: str) -> Path:
 def model_files() -> tuple[Path, Path]:
     """The verified ``(model.onnx, tokenizer.json)`` paths; raises :class:`EmbedderUnavailable`."""
     model = _verified(_package_dir(MODEL_PACKAGE) / "model.onnx", MODEL_SHA256)
-    tokenizer = _verified(_package_dir(TOKENIZER_PACKAGE).joinpath(*TOKENIZER_PATH), TOKENIZER_SHA256)
+    tokenizer = _verified(
+        _package_dir(TOKENIZER_PACKAGE).joinpath(*TOKENIZER_PATH), TOKENIZER_SHA256
+    )
     return model, tokenizer
 
 

@@ -33,12 +33,12 @@ def _mean(vectors: Any) -> Any:
     return mean / max(float(np.linalg.norm(mean)), 1e-9)
 
 
-def feature(embedder: Any, messages: Sequence[Any], head: str, unit: str = "last_user_message") -> Any:
+def feature(
+    embedder: Any, messages: Sequence[Any], head: str, unit: str = "last_user_message"
+) -> Any:
     """The vector ``head`` reads for a conversation (zeros when there is no customer turn)."""
     last = TEAM_TURNS if head == "team" else SIDE_TURNS if unit != "last_user_message" else 1
     texts = customer_turns(messages, last)
     if not texts:
         return np.zeros(embedder.embed([""]).shape[1], dtype=np.float32)
     return _mean(embedder.embed(texts))
-
-

@@ -28,6 +28,8 @@ from connector.learned.features import feature
 from connector.learned.heads import Artefact, Head, fit_head
 
 SKIPPED_REASONS = frozenset({"repeated_failure"})
+
+
 def head_of(row: dict[str, Any]) -> tuple[str, str] | None:
     """``(head, label)`` a row trains, or None for a row no head learns from."""
     if "escalate" in row:
@@ -60,7 +62,9 @@ def fit_heads(rows: Sequence[dict[str, Any]], embedder: Any) -> dict[str, Head]:
         if target is None:
             continue
         head, label = target
-        vector = feature(embedder, _messages(row), head, str(row.get("unit") or "last_user_message"))
+        vector = feature(
+            embedder, _messages(row), head, str(row.get("unit") or "last_user_message")
+        )
         vectors, labels = grouped.setdefault(head, ([], []))
         vectors.append(vector)
         labels.append(label)

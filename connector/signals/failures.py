@@ -39,7 +39,13 @@ DEFAULT_BOT_FAILURE_TERMS: tuple[str, ...] = (
     "rephrase", "say that again", "not available", "isn't available", "unavailable", "no availability",
     "fully booked", "booked up", "sold out", "no slots", "no openings",
 )  # fmt: skip
-DEFAULT_BOT_APOLOGY_TERMS: tuple[str, ...] = ("sorry", "apolog*", "unfortunately", "i'm afraid", "regret")
+DEFAULT_BOT_APOLOGY_TERMS: tuple[str, ...] = (
+    "sorry",
+    "apolog*",
+    "unfortunately",
+    "i'm afraid",
+    "regret",
+)
 # Empathy is not failure: "sorry to hear that" says nothing about what the bot could do.
 _EMPATHY = re.compile(
     r"\bsorry (?:to hear|for (?:the|your) (?:wait|delay|loss|trouble)|about (?:that|this|your))\b"

@@ -175,8 +175,20 @@ def classify_message(
     Results are cached by text and options: each event re-reads the same recent turns, and VADER
     is the costliest step of a decision. Options given as lists (from config) are not cached.
     """
-    args = (text, repeated, profanity, rejection, anger, buying, engagement, disengagement,
-            short_acks, positive_threshold, negative_threshold, sarcasm)
+    args = (
+        text,
+        repeated,
+        profanity,
+        rejection,
+        anger,
+        buying,
+        engagement,
+        disengagement,
+        short_acks,
+        positive_threshold,
+        negative_threshold,
+        sarcasm,
+    )
     try:
         return _classify_cached(*args)
     except TypeError:  # an unhashable option
@@ -240,8 +252,8 @@ def _classify(
     return Sentiment(label, round(score, 4), compound, cues, thresholds=thresholds)
 
 
-
 _classify_cached = lru_cache(maxsize=8192)(_classify)
+
 
 def _trend(scores: Sequence[float], delta: float) -> str:
     if len(scores) < 2:

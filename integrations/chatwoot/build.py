@@ -23,8 +23,13 @@ MARKER = "handoff:"  # every note ends with "handoff: <id>" or "ref: <key>": how
 
 
 class ChatwootDestinationSettings(DestinationSettings):
-    base_url: Annotated[str, rule(lambda v: isinstance(v, str) and bool(re.match(r"^https?://[^\s/]+", v)),
-                                  "must be an http:// or https:// URL")]
+    base_url: Annotated[
+        str,
+        rule(
+            lambda v: isinstance(v, str) and bool(re.match(r"^https?://[^\s/]+", v)),
+            "must be an http:// or https:// URL",
+        ),
+    ]
     account_id: int = Field(ge=1)
     # a user (agent) token: contacts, conversations, custom attributes and labels take one
     api_access_token: str = Field(min_length=1)
@@ -53,9 +58,13 @@ def render_note(payload: HandoffPayload, widget_url: str, *, turns: int = 12) ->
     """The private note that carries the handoff (Chatwoot renders notes as Markdown)."""
     p = payload
     team = f", team {p.routing.team}" if p.routing.team else ""
-    rows = [f"**Handoff from the bot** ({p.routing.priority} priority{team})",
-            f"**Summary:** {_plain(p.summary)}"]
-    reasons = "; ".join(f"{r.trigger}: {r.detail}" if r.detail else r.trigger for r in p.escalation.reasons)
+    rows = [
+        f"**Handoff from the bot** ({p.routing.priority} priority{team})",
+        f"**Summary:** {_plain(p.summary)}",
+    ]
+    reasons = "; ".join(
+        f"{r.trigger}: {r.detail}" if r.detail else r.trigger for r in p.escalation.reasons
+    )
     rows.append(f"**Why:** {_plain(reasons or 'requested')}")
     if p.intent.name:
         rows.append(f"**Intent:** {_plain(p.intent.name)}")
@@ -64,14 +73,26 @@ def render_note(payload: HandoffPayload, widget_url: str, *, turns: int = 12) ->
     if p.draft_reply:
         rows.append(f"**Draft reply:** {_plain(p.draft_reply)}")
     if p.next_action:
-        rows.append(f"**Next action:** {_plain(p.next_action.action)} — {_plain(p.next_action.reasoning)}")
+        rows.append(
+            f"**Next action:** {_plain(p.next_action.action)} — {_plain(p.next_action.reasoning)}"
+        )
     if p.citations:
-        rows.append("**Sources:**\n" + "\n".join(
-            f"- [{_plain(c.title)}]({c.url})" if c.url and re.match(r"^https?://\S+$", c.url)
-            else f"- {_plain(c.title)}" for c in p.citations[:10]))
+        rows.append(
+            "**Sources:**\n"
+            + "\n".join(
+                f"- [{_plain(c.title)}]({c.url})"
+                if c.url and re.match(r"^https?://\S+$", c.url)
+                else f"- {_plain(c.title)}"
+                for c in p.citations[:10]
+            )
+        )
     if p.transcript.turns:
-        rows.append("**Last turns:**\n" + "\n".join(
-            f"- {t.role}: {_plain(_clip(t.text, 500))}" for t in p.transcript.turns[-turns:]))
+        rows.append(
+            "**Last turns:**\n"
+            + "\n".join(
+                f"- {t.role}: {_plain(_clip(t.text, 500))}" for t in p.transcript.turns[-turns:]
+            )
+        )
     rows.append(f"[Open the handoff]({widget_url})")
     rows.append(f"{MARKER} {p.handoff_id}")
     return "\n\n".join(rows)
@@ -86,15 +107,24 @@ def contact_body(payload: HandoffPayload, inbox_id: int) -> dict[str, Any]:
     """A contact per handoff, identified by the handoff id: found again on a retry, never a clash
     with a contact of the same e-mail the account already has."""
     customer = payload.customer
-    body: dict[str, Any] = {"inbox_id": inbox_id, "identifier": f"handoff-{payload.handoff_id}",
-                            "name": customer.name or customer.email or "Customer"}
+    body: dict[str, Any] = {
+        "inbox_id": inbox_id,
+        "identifier": f"handoff-{payload.handoff_id}",
+        "name": customer.name or customer.email or "Customer",
+    }
     return body
 
 
-def conversation_body(payload: HandoffPayload, source_id: str, inbox_id: int, contact_id: int,
-                      team_id: int | None) -> dict[str, Any]:
-    body: dict[str, Any] = {"source_id": source_id, "inbox_id": inbox_id, "contact_id": contact_id,
-                            "status": "open", "custom_attributes": {"handoff_id": payload.handoff_id}}
+def conversation_body(
+    payload: HandoffPayload, source_id: str, inbox_id: int, contact_id: int, team_id: int | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "source_id": source_id,
+        "inbox_id": inbox_id,
+        "contact_id": contact_id,
+        "status": "open",
+        "custom_attributes": {"handoff_id": payload.handoff_id},
+    }
     if team_id is not None:
         body["team_id"] = team_id
     return body

@@ -18,15 +18,24 @@ class ChatwootClient:
         self.session.headers.update({"api_access_token": token, "User-Agent": "handoff-connector"})
         self.timeout = timeout
 
-    def call(self, method: str, path: str, body: Any = None, *, params: dict[str, Any] | None = None) -> Any:
+    def call(
+        self, method: str, path: str, body: Any = None, *, params: dict[str, Any] | None = None
+    ) -> Any:
         try:
-            response = self.session.request(method, self.root + path, json=body, params=params,
-                                            timeout=self.timeout)
+            response = self.session.request(
+                method, self.root + path, json=body, params=params, timeout=self.timeout
+            )
         except requests.RequestException as exc:
-            raise TransientDeliveryError(f"Chatwoot {method} {path} failed: {type(exc).__name__}: {exc}") from exc
+            raise TransientDeliveryError(
+                f"Chatwoot {method} {path} failed: {type(exc).__name__}: {exc}"
+            ) from exc
         if response.status_code >= 300:
-            raise error_for_status(response.status_code, f"Chatwoot {method} {path} answered {response.status_code}",
-                                   response=response.text[:2000], retry_after=response.headers.get("Retry-After"))
+            raise error_for_status(
+                response.status_code,
+                f"Chatwoot {method} {path} answered {response.status_code}",
+                response=response.text[:2000],
+                retry_after=response.headers.get("Retry-After"),
+            )
         try:
             return response.json() if response.content else None
         except ValueError:

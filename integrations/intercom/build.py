@@ -191,7 +191,9 @@ def render_note(payload: HandoffPayload, widget_url: str, *, turns: int = 12) ->
         who += f" · {e(p.sentiment.label)} ({e(p.sentiment.trend)})"
     rows.append(f"<p><b>Customer:</b> {who or 'unknown'}</p>")
     if p.customer.email and valid_email(p.customer.email) is None:
-        left_out = contact(None, p.customer.email, None, name_max=255, phone_max=40, vendor="Intercom")
+        left_out = contact(
+            None, p.customer.email, None, name_max=255, phone_max=40, vendor="Intercom"
+        )
         rows.append(f"<p><b>Contact:</b> {e(left_out.note())}</p>")
     if p.intent.name:
         conf = f", {p.intent.confidence:.0%}" if p.intent.confidence is not None else ""

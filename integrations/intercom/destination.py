@@ -87,8 +87,9 @@ class IntercomDestination(Destination):
         self._lock = threading.Lock()
         self._ticket_attribute_ids: dict[str, str] | None = None
         # shared through the store by every worker and replica (the context is the runtime)
-        self.limiter = RateLimiter(settings.requests_per_minute, max_wait=1.0, shared=context,
-                                   key=self.name)
+        self.limiter = RateLimiter(
+            settings.requests_per_minute, max_wait=1.0, shared=context, key=self.name
+        )
 
     @classmethod
     def validate_settings(cls, settings: dict[str, Any]) -> list[tuple[str, str]]:
@@ -100,7 +101,9 @@ class IntercomDestination(Destination):
         return problems
 
     @classmethod
-    def from_config(cls, settings: dict[str, Any], context: DestinationContext) -> IntercomDestination:
+    def from_config(
+        cls, settings: dict[str, Any], context: DestinationContext
+    ) -> IntercomDestination:
         parsed, problems = settings_problems(IntercomSettings, settings)
         if parsed is not None:
             teams = context.team_names
@@ -368,28 +371,43 @@ class IntercomDestination(Destination):
                 lambda: self.client.conversations.reply(conversation_id=ref.id, request=request),
             )
 
-    def add_customer_turn(self, ref: TicketRef, text: str, *, author: str, key: str | None = None) -> None:
+    def add_customer_turn(
+        self, ref: TicketRef, text: str, *, author: str, key: str | None = None
+    ) -> None:
         """A reply as the contact. A retry is recognised by the newest part already being the
         contact's with exactly this text."""
         is_ticket = ref.extra.get("kind") == "ticket"
         if is_ticket:
             current = dump(self.call("read ticket", lambda: self.raw.tickets.get(ref.id)))
         else:
-            current = dump(self.call("read conversation", lambda: self.raw.conversations.find(ref.id)))
+            current = dump(
+                self.call("read conversation", lambda: self.raw.conversations.find(ref.id))
+            )
         contacts = (current.get("contacts") or {}).get("contacts") or []
-        contact = str(contacts[0].get("id") or "") if contacts and isinstance(contacts[0], dict) else ""
+        contact = (
+            str(contacts[0].get("id") or "") if contacts and isinstance(contacts[0], dict) else ""
+        )
         if not contact:
             raise PermanentDeliveryError(f"intercom {ref.id} has no contact to reply as")
         body = html.escape(text)
         parts = parts_of(current)
         if parts and author_id(parts[-1]) == contact and parts[-1].get("body") in (body, text):
             return  # an earlier attempt landed
-        request = {"message_type": "comment", "type": "user", "intercom_user_id": contact, "body": body}
+        request = {
+            "message_type": "comment",
+            "type": "user",
+            "intercom_user_id": contact,
+            "body": body,
+        }
         if is_ticket:
-            self.call("post ticket reply", lambda: self.client.tickets.reply(ref.id, request=request))
+            self.call(
+                "post ticket reply", lambda: self.client.tickets.reply(ref.id, request=request)
+            )
         else:
-            self.call("post reply",
-                      lambda: self.client.conversations.reply(conversation_id=ref.id, request=request))
+            self.call(
+                "post reply",
+                lambda: self.client.conversations.reply(conversation_id=ref.id, request=request),
+            )
 
     def update(self, ref: TicketRef, fields: dict[str, Any], *, key: str | None = None) -> None:
         """``team`` reassigns (when it has an Intercom team id); mapped items become attributes."""

@@ -73,9 +73,15 @@ def _admins(dest: IntercomDestination, check: _Checks) -> None:
     ids = {str(a.get("id")) for a in admins.get("admins") or []}
     for key, value in (("admin_id", s.admin_id), ("assignee_admin_id", s.assignee_admin_id)):
         if value:
-            check.out.append(_known(value in ids, f"{key} {value}", "is an admin of this workspace",
-                                    "is not an admin of this workspace",
-                                    "use an id from Settings → Teammates (or GET /admins)"))
+            check.out.append(
+                _known(
+                    value in ids,
+                    f"{key} {value}",
+                    "is an admin of this workspace",
+                    "is not an admin of this workspace",
+                    "use an id from Settings → Teammates (or GET /admins)",
+                )
+            )
 
 
 def _teams(dest: IntercomDestination, check: _Checks) -> None:
@@ -84,8 +90,15 @@ def _teams(dest: IntercomDestination, check: _Checks) -> None:
     teams = check("list teams", lambda: dest.raw.teams.list())
     known = {str(t.get("id")) for t in (teams or {}).get("teams") or []}
     for team, team_id in dest.settings.team_ids.items():
-        check.out.append(_known(team_id in known, f"team_ids.{team} = {team_id}", "exists", "is not a team",
-                                "use an id from GET /teams"))
+        check.out.append(
+            _known(
+                team_id in known,
+                f"team_ids.{team} = {team_id}",
+                "exists",
+                "is not a team",
+                "use an id from GET /teams",
+            )
+        )
 
 
 def _ticket_type(dest: IntercomDestination, check: _Checks) -> None:
@@ -97,14 +110,28 @@ def _ticket_type(dest: IntercomDestination, check: _Checks) -> None:
         (t for t in (types or {}).get("data") or [] if str(t.get("id")) == s.ticket_type_id),
         None,
     )
-    check.out.append(_known(found is not None, f"ticket_type_id {s.ticket_type_id}", "exists",
-                            "is not a ticket type", "create it (see docs/intercom.md)"))
+    check.out.append(
+        _known(
+            found is not None,
+            f"ticket_type_id {s.ticket_type_id}",
+            "exists",
+            "is not a ticket type",
+            "create it (see docs/intercom.md)",
+        )
+    )
     if found is None:
         return
     names = {a.get("name") for a in (found.get("ticket_type_attributes") or {}).get("data") or []}
     for item, name in s.ticket_attributes.items():
-        check.out.append(_known(name in names, f"ticket attribute {name!r} ({item})", "exists",
-                                "is missing", "add it to the ticket type (see docs/intercom.md)"))
+        check.out.append(
+            _known(
+                name in names,
+                f"ticket attribute {name!r} ({item})",
+                "exists",
+                "is missing",
+                "add it to the ticket type (see docs/intercom.md)",
+            )
+        )
 
 
 def _conversation_attributes(dest: IntercomDestination, check: _Checks) -> None:
@@ -116,5 +143,12 @@ def _conversation_attributes(dest: IntercomDestination, check: _Checks) -> None:
         return
     names = {a.get("name") for a in defined.get("data") or []}
     for item, name in dest.settings.conversation_attributes.items():
-        check.out.append(_known(name in names, f"conversation attribute {name!r} ({item})", "exists",
-                                "is not defined", "create it under Settings → Data → Conversation attributes"))
+        check.out.append(
+            _known(
+                name in names,
+                f"conversation attribute {name!r} ({item})",
+                "exists",
+                "is not defined",
+                "create it under Settings → Data → Conversation attributes",
+            )
+        )

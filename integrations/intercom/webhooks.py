@@ -49,8 +49,14 @@ def webhook_events(
         return []
     seen = _Notification(notification, item, settings, str(handoff_id))
     if settings.handback_tag and settings.handback_tag.lower() in _tags_added(item):
-        note = next((p for p in reversed(seen.parts)
-                     if p.get("part_type") == "note" and author_id(p) != seen.ours), None)
+        note = next(
+            (
+                p
+                for p in reversed(seen.parts)
+                if p.get("part_type") == "note" and author_id(p) != seen.ours
+            ),
+            None,
+        )
         return [seen.event("handback", note, note=plain_text(note.get("body")) if note else None)]
     if topic.endswith(".admin.replied") or topic == "ticket.admin.replied":
         return seen.replied()
@@ -75,8 +81,13 @@ def _tags_added(item: dict[str, Any]) -> list[str]:
 class _Notification:
     """One notification about one of our handoffs, and how its parts become events."""
 
-    def __init__(self, notification: dict[str, Any], item: dict[str, Any],
-                 settings: IntercomSettings, handoff_id: str) -> None:
+    def __init__(
+        self,
+        notification: dict[str, Any],
+        item: dict[str, Any],
+        settings: IntercomSettings,
+        handoff_id: str,
+    ) -> None:
         self.notification, self.item, self.settings = notification, item, settings
         self.handoff_id = handoff_id
         self.ours, self.raw = settings.admin_id, str(notification.get("id") or "")
@@ -86,7 +97,9 @@ class _Notification:
     def last(self, *types: str) -> dict[str, Any] | None:
         return next((p for p in reversed(self.parts) if p.get("part_type") in types), None)
 
-    def event(self, kind: HelpdeskEventKind, part: dict[str, Any] | None, **kw: Any) -> HelpdeskEvent:
+    def event(
+        self, kind: HelpdeskEventKind, part: dict[str, Any] | None, **kw: Any
+    ) -> HelpdeskEvent:
         author = (part or {}).get("author") or {}
         actor = author.get("name") or (
             f"intercom admin {author['id']}" if author.get("id") else None
@@ -132,7 +145,9 @@ class _Notification:
         team = self.team_name(self.item.get("team_assignee_id"))
         if to.get("type") == "team" or (not to and not self.item.get("admin_assignee_id")):
             team = self.team_name(to.get("id")) or team
-            return [self.event("reassigned", part, team=team)] if team and team != routed_team else []
+            return (
+                [self.event("reassigned", part, team=team)] if team and team != routed_team else []
+            )
         admin = to.get("id") or self.item.get("admin_assignee_id")
         if admin in (None, "", 0, "0"):
             return []

@@ -168,7 +168,9 @@ class SalesforceSettings(DestinationSettings):
     org_id: Annotated[str | None, _optional_id("00D")] = None
     integration_user_id: Annotated[str | None, _optional_id("005")] = None
     handback_status: str | None = None
-    handback_field: Annotated[str | None, rule(lambda v: v is None or _custom_field(v), CUSTOM_FIELD)] = None
+    handback_field: Annotated[
+        str | None, rule(lambda v: v is None or _custom_field(v), CUSTOM_FIELD)
+    ] = None
     requests_per_minute: Annotated[
         float, rule(lambda v: _number_in(v, 100_000), "must be a number above 0")
     ] = 60.0
@@ -377,8 +379,15 @@ def build_case(
     }
     # Case.SuppliedName/Email hold 80 characters, SuppliedPhone 40; an e-mail or phone that does
     # not fit (or is not one) is left out with a line in the note, never clipped into a wrong one
-    checked = contact(customer.name, customer.email, customer.phone, name_max=80, phone_max=40,
-                      email_max=80, vendor="Salesforce")
+    checked = contact(
+        customer.name,
+        customer.email,
+        customer.phone,
+        name_max=80,
+        phone_max=40,
+        email_max=80,
+        vendor="Salesforce",
+    )
     for key, value in (
         ("SuppliedName", checked.name),
         ("SuppliedEmail", checked.email),

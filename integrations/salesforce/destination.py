@@ -299,7 +299,9 @@ class SalesforceDestination(Destination):
         # lookups, creates (one per skill) and the ready flag: reserved before the first one
         routing = 0
         if self.settings.omni_channel is not None:
-            routing = 4 + len(build_case(delivery.payload, self.settings, delivery.widget_url).skill_ids)
+            routing = 4 + len(
+                build_case(delivery.payload, self.settings, delivery.widget_url).skill_ids
+            )
         with self.limiter.reserve(3 + (delivery.attempt > 1) + routing):
             return self._deliver(delivery)
 
@@ -411,11 +413,17 @@ class SalesforceDestination(Destination):
         with self.limiter.reserve(2):  # the lookup, then the note
             self._ensure_note(ref.id, self.settings.note_as, fields, marker)
 
-    def add_customer_turn(self, ref: TicketRef, text: str, *, author: str, key: str | None = None) -> None:
+    def add_customer_turn(
+        self, ref: TicketRef, text: str, *, author: str, key: str | None = None
+    ) -> None:
         """A case comment with the customer's words (unpublished: they are the customer's own)."""
         marker = marker_for(f"turn:{ref.id}:{key}" if key else f"turn:{ref.id}:{text}")
-        fields = {"CommentBody": render_text([(f"{author or 'Customer'} (customer)", text)], marker,
-                                             COMMENT_MAX_BYTES), "IsPublished": False}
+        fields = {
+            "CommentBody": render_text(
+                [(f"{author or 'Customer'} (customer)", text)], marker, COMMENT_MAX_BYTES
+            ),
+            "IsPublished": False,
+        }
         self._ensure_note(ref.id, "CaseComment", fields, marker)
 
     def update(self, ref: TicketRef, fields: dict[str, Any], *, key: str | None = None) -> None:

@@ -107,9 +107,15 @@ def _events(
 
     kind = str(item.get("object") or "Case")
     if kind == "CaseComment":
-        return [event("agent_replied", text=text.strip() or None)] if item.get("is_published") else []
+        return (
+            [event("agent_replied", text=text.strip() or None)] if item.get("is_published") else []
+        )
     if kind == "EmailMessage":
-        return [event("agent_replied", text=text.strip() or None)] if item.get("incoming") is False else []
+        return (
+            [event("agent_replied", text=text.strip() or None)]
+            if item.get("incoming") is False
+            else []
+        )
     out: list[HelpdeskEvent] = []
     owner, prior = str(item.get("owner_id") or ""), str(item.get("prior_owner_id") or "")
     if owner and not same_id(owner, prior):

@@ -155,14 +155,18 @@ def build_ticket(
     """
     # the requester's e-mail must be an address (the spec's ``format: email``): one that is not
     # is left out, with a line in the note, and the API user is the requester instead
-    checked = contact(payload.customer.name, payload.customer.email, None, name_max=255,
-                      phone_max=40, vendor="Zendesk")
+    checked = contact(
+        payload.customer.name,
+        payload.customer.email,
+        None,
+        name_max=255,
+        phone_max=40,
+        vendor="Zendesk",
+    )
     topic = payload.intent.name or (
         payload.escalation.reasons[0].trigger if payload.escalation.reasons else "handoff"
     )
-    subject = (
-        f"[Handoff] {topic.replace('_', ' ')} — {checked.name or checked.email or 'customer'}"
-    )
+    subject = f"[Handoff] {topic.replace('_', ' ')} — {checked.name or checked.email or 'customer'}"
     note = render_note(payload, widget_url)
     if checked.left_out:
         note = f"<p><strong>Contact:</strong> {html.escape(checked.note())}</p>\n" + note
@@ -190,14 +194,18 @@ def refused_requester(error: Exception, ticket: dict[str, Any]) -> bool:
     """Is ``error`` Zendesk's 422 about the requester (its e-mail or name) of ``ticket``?"""
     status = getattr(error, "status", None)
     said = (getattr(error, "response", None) or "").lower()
-    return status == 422 and "requester" in ticket and any(w in said for w in ("requester", "email"))
+    return (
+        status == 422 and "requester" in ticket and any(w in said for w in ("requester", "email"))
+    )
 
 
 def without_requester(ticket: dict[str, Any]) -> dict[str, Any]:
     """``ticket`` without its requester, and a line at the top of the note saying why."""
-    line = ("<p><strong>Contact:</strong> Zendesk refused the customer's contact details "
-            f"({html.escape(ticket['requester'].get('email', ''))}); the ticket was filed without a "
-            "requester.</p>\n")
+    line = (
+        "<p><strong>Contact:</strong> Zendesk refused the customer's contact details "
+        f"({html.escape(ticket['requester'].get('email', ''))}); the ticket was filed without a "
+        "requester.</p>\n"
+    )
     comment = {**ticket["comment"], "html_body": line + ticket["comment"]["html_body"]}
     return {**{k: v for k, v in ticket.items() if k != "requester"}, "comment": comment}
 

@@ -70,8 +70,9 @@ class ZendeskDestination(Destination):
         self.settings = settings
         self.context = context
         # shared through the store by every worker and replica (the context is the runtime)
-        self.limiter = RateLimiter(settings.requests_per_minute, max_wait=0.5, shared=context,
-                                   key=self.name)
+        self.limiter = RateLimiter(
+            settings.requests_per_minute, max_wait=0.5, shared=context, key=self.name
+        )
         self._local = threading.local()
         self._teams = {gid: team for team, gid in settings.group_ids.items()}
 
@@ -86,7 +87,9 @@ class ZendeskDestination(Destination):
         return problems
 
     @classmethod
-    def from_config(cls, settings: dict[str, Any], context: DestinationContext) -> ZendeskDestination:
+    def from_config(
+        cls, settings: dict[str, Any], context: DestinationContext
+    ) -> ZendeskDestination:
         parsed, problems = settings_problems(ZendeskSettings, settings)
         try:
             import zenpy  # noqa: F401
@@ -151,17 +154,25 @@ class ZendeskDestination(Destination):
                     existing,
                 )
         try:
-            with settling(self.settings.search_settle_seconds, "zendesk ticket"), edge("ticket create"):
+            with (
+                settling(self.settings.search_settle_seconds, "zendesk ticket"),
+                edge("ticket create"),
+            ):
                 audit = client.tickets.create(zenpy_objects(ticket))
         except PermanentDeliveryError as exc:
             if not refused_requester(exc, ticket):
                 raise
             # Zendesk refused the customer's contact data (422: nothing was created): bad
             # customer data must not lose the handoff, so file it without, and say so
-            logger.warning("handoff %s: Zendesk refused the requester; creating the ticket without it",
-                           delivery.handoff_id)
+            logger.warning(
+                "handoff %s: Zendesk refused the requester; creating the ticket without it",
+                delivery.handoff_id,
+            )
             ticket = without_requester(ticket)
-            with settling(self.settings.search_settle_seconds, "zendesk ticket"), edge("ticket create"):
+            with (
+                settling(self.settings.search_settle_seconds, "zendesk ticket"),
+                edge("ticket create"),
+            ):
                 audit = client.tickets.create(zenpy_objects(ticket))
         return self._ref(audit.ticket.id, **extra)
 
@@ -183,7 +194,9 @@ class ZendeskDestination(Destination):
                 zenpy_objects({"id": int(ref.id), "comment": {"html_body": body, "public": False}})
             )
 
-    def add_customer_turn(self, ref: TicketRef, text: str, *, author: str, key: str | None = None) -> None:
+    def add_customer_turn(
+        self, ref: TicketRef, text: str, *, author: str, key: str | None = None
+    ) -> None:
         """A public comment authored by the ticket's requester, as if they had written in Zendesk.
 
         No marker (the customer may see it): a retry is recognised by the newest comment already
@@ -193,8 +206,11 @@ class ZendeskDestination(Destination):
             requester = getattr(client.tickets(id=int(ref.id)), "requester_id", None)
         with edge("comment list"):
             comments = list(client.tickets.comments(ticket=int(ref.id)))
-        if comments and getattr(comments[-1], "author_id", None) == requester and (
-                (getattr(comments[-1], "body", None) or "").strip() == text.strip()):
+        if (
+            comments
+            and getattr(comments[-1], "author_id", None) == requester
+            and ((getattr(comments[-1], "body", None) or "").strip() == text.strip())
+        ):
             return  # an earlier attempt landed; its answer was lost
         comment: dict[str, Any] = {"body": text, "public": True}
         if requester:
@@ -212,7 +228,9 @@ class ZendeskDestination(Destination):
         elif team:
             logger.warning("zendesk: no group id for team %r; the group is left as it is", team)
         routed = bool(team) and team in self.settings.group_ids
-        with self.limiter.reserve(4 if routed else 1):  # the update, then the tags: list, remove, add
+        with self.limiter.reserve(
+            4 if routed else 1
+        ):  # the update, then the tags: list, remove, add
             if change:
                 with edge("ticket update"):
                     self._client().tickets.update(zenpy_objects({"id": int(ref.id), **change}))
@@ -220,8 +238,15 @@ class ZendeskDestination(Destination):
                 new = tag("handoff_team", str(team))
                 self._retag(int(ref.id), add=[new], remove_prefix="handoff_team_", keep=new)
 
-    def _retag(self, ticket_id: int, *, add: list[str], remove: list[str] | None = None,
-               remove_prefix: str | None = None, keep: str | None = None) -> None:
+    def _retag(
+        self,
+        ticket_id: int,
+        *,
+        add: list[str],
+        remove: list[str] | None = None,
+        remove_prefix: str | None = None,
+        keep: str | None = None,
+    ) -> None:
         """Change a ticket's tags through the ticket tags endpoints (Add Tags, Remove Tags):
         remove ``remove`` and, when given, every tag starting with ``remove_prefix`` but ``keep``;
         then add ``add``. Both are idempotent, so a retry is harmless."""

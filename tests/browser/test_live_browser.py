@@ -23,14 +23,20 @@ DRAFT = "Hi Ada, I'm Mia from support: I can see order 881, so you won't need to
 
 def post(live_server: str, body: dict[str, Any]) -> dict[str, Any]:
     raw = dumps(body)
-    answer = requests.post(f"{live_server}/v1/events", data=raw, headers=signed_headers(raw), timeout=10)
+    answer = requests.post(
+        f"{live_server}/v1/events", data=raw, headers=signed_headers(raw), timeout=10
+    )
     assert answer.status_code == 200, answer.text
     return dict(answer.json())
 
 
 def widget_for(live_server: str, handoff_id: str, agent: str) -> str:
-    session = requests.post(f"{live_server}/v1/widget/sessions", json={"handoff_id": handoff_id, "agent": agent},
-                            headers=KEY, timeout=10)
+    session = requests.post(
+        f"{live_server}/v1/widget/sessions",
+        json={"handoff_id": handoff_id, "agent": agent},
+        headers=KEY,
+        timeout=10,
+    )
     assert session.status_code == 200, session.text
     url = urlsplit(session.json()["widget_url"])
     return f"{live_server}{url.path}?{url.query}"
@@ -39,8 +45,9 @@ def widget_for(live_server: str, handoff_id: str, agent: str) -> str:
 def test_two_agents_see_the_claim_live_and_the_owner_talks_to_the_customer(  # type: ignore[no-untyped-def]
     browser, live_server, runtime, worker, receiver, shot
 ):
-    handoff_id = post(live_server, event(bot={"summary": "Order 881 never arrived.", "draft_reply": DRAFT}))[
-        "handoff"]["id"]
+    handoff_id = post(
+        live_server, event(bot={"summary": "Order 881 never arrived.", "draft_reply": DRAFT})
+    )["handoff"]["id"]
     pages = {}
     for agent in ("mia", "sam"):
         context = browser.new_context(viewport={"width": 360, "height": 900})
@@ -50,8 +57,10 @@ def test_two_agents_see_the_claim_live_and_the_owner_talks_to_the_customer(  # t
         pages[agent] = page
     mia, sam = pages["mia"], pages["sam"]
     # the action bar comes before the summary; nothing to hand back before someone owns it
-    assert mia.evaluate("() => document.getElementById('hw-actions').compareDocumentPosition("
-                        "document.getElementById('hw-summary')) & Node.DOCUMENT_POSITION_FOLLOWING")
+    assert mia.evaluate(
+        "() => document.getElementById('hw-actions').compareDocumentPosition("
+        "document.getElementById('hw-summary')) & Node.DOCUMENT_POSITION_FOLLOWING"
+    )
     assert mia.locator("#hw-handback").count() == 0
     for page in pages.values():  # both pages are live (their stream answered) before the claim
         page.locator("[data-hw][data-live=on]").wait_for()
@@ -59,7 +68,9 @@ def test_two_agents_see_the_claim_live_and_the_owner_talks_to_the_customer(  # t
     mia.locator("#hw-claim button[type=submit]").click()
     claimed = time.monotonic()
     sam.locator("#hw-owner", has_text="With mia").wait_for(timeout=2000)
-    sam.locator("#hw-action-status", has_text="mia took this conversation over").wait_for(timeout=2000)
+    sam.locator("#hw-action-status", has_text="mia took this conversation over").wait_for(
+        timeout=2000
+    )
     assert time.monotonic() - claimed < 2.0
     assert sam.locator("#hw-claim button[type=submit]").is_disabled()
     assert sam.locator("#hw-reply").count() == 0  # the reply box is the owner's only
@@ -84,7 +95,12 @@ def test_two_agents_see_the_claim_live_and_the_owner_talks_to_the_customer(  # t
     assert used == ["inserted", "sent_unedited"]
 
     # the customer answers through the bot: Mia sees it without a reload
-    post(live_server, event(event_id="e2", messages=[{"id": "e2-1", "role": "customer", "text": "Perfect, thanks!"}]))
+    post(
+        live_server,
+        event(
+            event_id="e2", messages=[{"id": "e2-1", "role": "customer", "text": "Perfect, thanks!"}]
+        ),
+    )
     mia.locator("#hw-turns li", has_text="Perfect, thanks!").wait_for(timeout=2000)
 
     # hand back: the outcome is first, the draft read-only, and relaying ends
@@ -93,8 +109,12 @@ def test_two_agents_see_the_claim_live_and_the_owner_talks_to_the_customer(  # t
     mia.locator("#hw-owner", has_text="Handed back to the bot").wait_for()
     assert mia.evaluate("() => document.querySelector('.hw-card').id") == "hw-outcome"
     assert mia.locator("#hw-draft").get_attribute("readonly") is not None
-    late = requests.post(f"{live_server}/v1/handoffs/{handoff_id}/messages", json={"text": "x", "actor": "mia"},
-                         headers=KEY, timeout=10)
+    late = requests.post(
+        f"{live_server}/v1/handoffs/{handoff_id}/messages",
+        json={"text": "x", "actor": "mia"},
+        headers=KEY,
+        timeout=10,
+    )
     assert late.status_code == 409
     for page in pages.values():
         page.context.close()

@@ -65,8 +65,11 @@ def escalate(live_server: str) -> tuple[str, str]:
     assert answer.status_code == 200, answer.text
     handoff = answer.json()["handoff"]
     # the bot's answer carries no widget token: an agent's back-end asks for the link with its key
-    view = requests.get(f"{live_server}/v1/handoffs/{handoff['id']}",
-                        headers={"Authorization": f"Bearer {API_KEY}"}, timeout=10).json()
+    view = requests.get(
+        f"{live_server}/v1/handoffs/{handoff['id']}",
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        timeout=10,
+    ).json()
     url = urlsplit(view["widget_url"])  # the configured base URL: swap in the live server's
     return handoff["id"], f"{live_server}{url.path}?{url.query}"
 

@@ -32,9 +32,12 @@ def test_a_callback_url_on_a_platform_source_is_refused_with_its_path(tmp_path):
     from connector.errors import ConfigError
 
     path = tmp_path / "c.yaml"
-    path.write_text("sources:\n  bp:\n    channel: botpress\n    secret: bp-endpoint-secret-0123\n"
-                    "    webhook_url: https://webhook.botpress.cloud/x\n    callback_url: http://bot\n")
+    path.write_text(
+        "sources:\n  bp:\n    channel: botpress\n    secret: bp-endpoint-secret-0123\n"
+        "    webhook_url: https://webhook.botpress.cloud/x\n    callback_url: http://bot\n"
+    )
     with pytest.raises(ConfigError) as caught:
         load_config(path, env={})
     assert caught.value.lines() == [
-        "sources.bp.callback_url: Value error, not used by this channel: its callbacks go to webhook_url"]
+        "sources.bp.callback_url: Value error, not used by this channel: its callbacks go to webhook_url"
+    ]

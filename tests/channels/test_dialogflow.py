@@ -34,8 +34,13 @@ def google() -> Iterator[DialogflowStandin]:
 
 @pytest.fixture
 def source(google: DialogflowStandin) -> dict[str, Any]:
-    return {"channel": "dialogflow", "secret": TOKEN, "api_url": google.base_url,
-            "access_token": GOOGLE_TOKEN, "callback_timeout_seconds": 1.0}
+    return {
+        "channel": "dialogflow",
+        "secret": TOKEN,
+        "api_url": google.base_url,
+        "access_token": GOOGLE_TOKEN,
+        "callback_timeout_seconds": 1.0,
+    }
 
 
 @pytest.fixture
@@ -43,37 +48,53 @@ def settings(tmp_path, source):  # type: ignore[no-untyped-def]
     return settings_with_source(tmp_path, "cx", source)
 
 
-def webhook_request(turn: str, text: str, *, tag: str = "", reason: str | None = None,
-                    bot_says: str | None = None) -> str:
+def webhook_request(
+    turn: str, text: str, *, tag: str = "", reason: str | None = None, bot_says: str | None = None
+) -> str:
     """A WebhookRequest as Dialogflow CX sends it: proto3 JSON from the package's own type."""
     parameters: dict[str, Any] = {"order_id": "A-1001"}
     if reason:
         parameters["handoff_reason"] = reason
     request = cx.WebhookRequest(
-        detect_intent_response_id=turn, text=text, language_code="en",
+        detect_intent_response_id=turn,
+        text=text,
+        language_code="en",
         fulfillment_info=cx.WebhookRequest.FulfillmentInfo(tag=tag),
         intent_info=cx.WebhookRequest.IntentInfo(display_name="order.status", confidence=0.42),
         session_info=cx.SessionInfo(session=SESSION, parameters=parameters),
-        messages=[cx.ResponseMessage(text=cx.ResponseMessage.Text(text=[bot_says]))] if bot_says else [],
+        messages=[cx.ResponseMessage(text=cx.ResponseMessage.Text(text=[bot_says]))]
+        if bot_says
+        else [],
     )
     return str(cx.WebhookRequest.to_json(request))
 
 
 def post(url: str, body: str | bytes, token: str = TOKEN) -> requests.Response:
-    return requests.post(f"{url}/v1/channels/cx", data=body, timeout=10,
-                         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    return requests.post(
+        f"{url}/v1/channels/cx",
+        data=body,
+        timeout=10,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
 
 
 def test_webhook_turns_escalate_and_the_handback_goes_back_as_a_detect_intent(
-        live_server, worker, google):  # type: ignore[no-untyped-def]
-    calm = post(live_server, webhook_request("turn-1", "Where is my order?", bot_says="Checking A-1001."))
+    live_server, worker, google
+):  # type: ignore[no-untyped-def]
+    calm = post(
+        live_server, webhook_request("turn-1", "Where is my order?", bot_says="Checking A-1001.")
+    )
     assert calm.status_code == 200
     first = cx.WebhookResponse.from_json(calm.text, ignore_unknown_fields=False)
     assert not first.fulfillment_response.messages
     assert first.session_info.parameters["handoff_owner"] == "bot"
 
-    raw = webhook_request("turn-2", "This is useless, I need a person.", tag="handoff",
-                          reason="customer asked for a person")
+    raw = webhook_request(
+        "turn-2",
+        "This is useless, I need a person.",
+        tag="handoff",
+        reason="customer asked for a person",
+    )
     asked = post(live_server, raw)
     assert asked.status_code == 200
     answer = cx.WebhookResponse.from_json(asked.text, ignore_unknown_fields=False)
@@ -85,7 +106,10 @@ def test_webhook_turns_escalate_and_the_handback_goes_back_as_a_detect_intent(
 
     # Dialogflow retries a webhook call with the same detectIntentResponseId: the same handoff
     again = cx.WebhookResponse.from_json(post(live_server, raw).text)
-    assert again.fulfillment_response.messages[1].live_agent_handoff.metadata["handoff_id"] == handoff_id
+    assert (
+        again.fulfillment_response.messages[1].live_agent_handoff.metadata["handoff_id"]
+        == handoff_id
+    )
 
     view = requests.get(f"{live_server}/v1/handoffs/{handoff_id}", headers=AGENT, timeout=10).json()
     assert view["conversation_id"] == SESSION and view["source"] == "cx"
@@ -93,35 +117,68 @@ def test_webhook_turns_escalate_and_the_handback_goes_back_as_a_detect_intent(
     assert texts == ["Where is my order?", "Checking A-1001.", "This is useless, I need a person."]
     assert view["payload"]["escalation"]["bot_recommendation"] == "customer asked for a person"
 
-    claimed = requests.post(f"{live_server}/v1/handoffs/{handoff_id}/claim", json={"actor": "mia"},
-                            headers=AGENT, timeout=10)
+    claimed = requests.post(
+        f"{live_server}/v1/handoffs/{handoff_id}/claim",
+        json={"actor": "mia"},
+        headers=AGENT,
+        timeout=10,
+    )
     assert claimed.status_code == 200
-    back = requests.post(f"{live_server}/v1/handoffs/{handoff_id}/handback", headers=AGENT, timeout=10,
-                         json={"actor": "mia", "note": "Refund issued.", "resume_hint": "offer survey"})
+    back = requests.post(
+        f"{live_server}/v1/handoffs/{handoff_id}/handback",
+        headers=AGENT,
+        timeout=10,
+        json={"actor": "mia", "note": "Refund issued.", "resume_hint": "offer survey"},
+    )
     assert back.status_code == 200
     drain(worker)
     assert google.validation_errors == [] and google.internal_errors == []
     ((event, parameters),) = google.events[SESSION]
     assert event == "handback"
-    assert parameters == {"handoff_id": handoff_id, "note": "Refund issued.", "resume_hint": "offer survey"}
+    assert parameters == {
+        "handoff_id": handoff_id,
+        "note": "Refund issued.",
+        "resume_hint": "offer survey",
+    }
 
 
 def channel(google: DialogflowStandin, **extra: Any) -> DialogflowChannel:
-    settings = {"secret": TOKEN, "api_url": google.base_url, "access_token": GOOGLE_TOKEN,
-                "callback_timeout_seconds": 1.0, **extra}
+    settings = {
+        "secret": TOKEN,
+        "api_url": google.base_url,
+        "access_token": GOOGLE_TOKEN,
+        "callback_timeout_seconds": 1.0,
+        **extra,
+    }
     return DialogflowChannel.from_config("cx", settings)  # type: ignore[return-value]
 
 
 def handed_back(conversation: str = SESSION) -> outbox.Callback:
-    return outbox.Callback(source="cx", type="conversation.handed_back", id="h-1:handback",
-                           handoff_id="h-1", conversation_id=conversation, fields={"conversation_id": conversation, "handoff_id": "h-1", "note": "done"})
+    return outbox.Callback(
+        source="cx",
+        type="conversation.handed_back",
+        id="h-1:handback",
+        handoff_id="h-1",
+        conversation_id=conversation,
+        fields={"conversation_id": conversation, "handoff_id": "h-1", "note": "done"},
+    )
 
 
-@pytest.mark.parametrize("kind", ["agent.message", "customer.update", "control.changed", "brand.new"])
+@pytest.mark.parametrize(
+    "kind", ["agent.message", "customer.update", "control.changed", "brand.new"]
+)
 def test_what_dialogflow_cannot_push_is_skipped_not_failed(google, kind):  # type: ignore[no-untyped-def]
-    result = channel(google).send(outbox.Callback(source="cx", type=kind, id="x", handoff_id="h-1",
-                                                  conversation_id=SESSION, fields={"conversation_id": SESSION, "text": "hi"}),
-                                  delivery_id="d1")
+    result = channel(google).send(
+        outbox.Callback(
+            source="cx",
+            type=kind,
+            id="x",
+            handoff_id="h-1",
+            conversation_id=SESSION,
+            fields={"conversation_id": SESSION, "text": "hi"},
+        ),
+        delivery_id="d1",
+    )
     assert result["skipped"] == kind and google.requests == []
 
 
@@ -143,8 +200,12 @@ def test_a_wrong_google_token_is_permanent(google):  # type: ignore[no-untyped-d
 def test_an_outage_is_retried_through_the_outbox(client, worker, google, clock):  # type: ignore[no-untyped-def]
     raw = webhook_request("turn-9", "I need a person.", tag="handoff")
     asked = client.post("/v1/channels/cx", data=raw, headers={"Authorization": f"Bearer {TOKEN}"})
-    handoff_id = asked.json["fulfillmentResponse"]["messages"][1]["liveAgentHandoff"]["metadata"]["handoff_id"]
-    client.post(f"/v1/handoffs/{handoff_id}/handback", headers=AGENT, json={"actor": "mia", "note": "ok"})
+    handoff_id = asked.json["fulfillmentResponse"]["messages"][1]["liveAgentHandoff"]["metadata"][
+        "handoff_id"
+    ]
+    client.post(
+        f"/v1/handoffs/{handoff_id}/handback", headers=AGENT, json={"actor": "mia", "note": "ok"}
+    )
     google.fail_next(503, times=1, route="detectIntent")
     drain(worker)
     assert SESSION not in google.events  # not delivered yet, not lost
@@ -153,16 +214,23 @@ def test_an_outage_is_retried_through_the_outbox(client, worker, google, clock):
     assert [event for event, _ in google.events[SESSION]] == ["handback"]
 
 
-@pytest.mark.parametrize(("headers", "body", "status", "slug"), [
-    ({}, b"{}", 401, "bad-token"),
-    ({"Authorization": "Bearer wrong-token-xyz"}, b"{}", 401, "bad-token"),
-    ({"Authorization": f"Basic {TOKEN}"}, b"{}", 401, "bad-token"),
-    ({"Authorization": f"Bearer {TOKEN}"}, b"{not json", 400, "malformed-webhook-request"),
-    ({"Authorization": f"Bearer {TOKEN}"}, b"[]", 400, "malformed-webhook-request"),
-    ({"Authorization": f"Bearer {TOKEN}"}, b'{"text": "hi"}', 400, "malformed-webhook-request"),
-    ({"Authorization": f"Bearer {TOKEN}"},
-     b'{"sessionInfo": {"session": "s", "parameters": []}}', 400, "malformed-webhook-request"),
-])
+@pytest.mark.parametrize(
+    ("headers", "body", "status", "slug"),
+    [
+        ({}, b"{}", 401, "bad-token"),
+        ({"Authorization": "Bearer wrong-token-xyz"}, b"{}", 401, "bad-token"),
+        ({"Authorization": f"Basic {TOKEN}"}, b"{}", 401, "bad-token"),
+        ({"Authorization": f"Bearer {TOKEN}"}, b"{not json", 400, "malformed-webhook-request"),
+        ({"Authorization": f"Bearer {TOKEN}"}, b"[]", 400, "malformed-webhook-request"),
+        ({"Authorization": f"Bearer {TOKEN}"}, b'{"text": "hi"}', 400, "malformed-webhook-request"),
+        (
+            {"Authorization": f"Bearer {TOKEN}"},
+            b'{"sessionInfo": {"session": "s", "parameters": []}}',
+            400,
+            "malformed-webhook-request",
+        ),
+    ],
+)
 def test_bad_requests_get_a_problem(client, headers, body, status, slug):  # type: ignore[no-untyped-def]
     answer = client.post("/v1/channels/cx", data=body, headers=headers)
     assert answer.status_code == status and answer.mimetype == "application/problem+json"

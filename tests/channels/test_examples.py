@@ -16,7 +16,9 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
 def commented_sources() -> dict[str, dict]:  # type: ignore[type-arg]
     text = EXAMPLE.read_text()
     section = text.split("\nsources:\n", 1)[1].split("\n# Where handoffs are delivered.", 1)[0]
-    lines = [line.replace("  #", "  ", 1) for line in section.splitlines() if line.startswith("  #  ")]
+    lines = [
+        line.replace("  #", "  ", 1) for line in section.splitlines() if line.startswith("  #  ")
+    ]
     # ${ENV} placeholders stand for the operator's secrets: give each a value a secret could have
     text = re.sub(r"\$\{[^}]*\}", "example_secret_0123456789", "\n".join(lines))
     return yaml.safe_load(text) or {}

@@ -38,8 +38,16 @@ def zendesk(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def settings(tmp_path, google, zendesk):  # type: ignore[no-untyped-def]
-    configured = settings_with_source(tmp_path, "cx", {
-        "channel": "dialogflow", "secret": TOKEN, "api_url": google.base_url, "access_token": GOOGLE_TOKEN})
+    configured = settings_with_source(
+        tmp_path,
+        "cx",
+        {
+            "channel": "dialogflow",
+            "secret": TOKEN,
+            "api_url": google.base_url,
+            "access_token": GOOGLE_TOKEN,
+        },
+    )
     data = configured.model_dump(mode="json")
     data["destinations"] = {"zendesk": zd_config(zendesk)}
     path = tmp_path / "with-zendesk.yaml"
@@ -48,10 +56,19 @@ def settings(tmp_path, google, zendesk):  # type: ignore[no-untyped-def]
 
 
 def test_a_dialogflow_handoff_lands_in_zendesk_and_comes_back(live_server, worker, google, zendesk):  # type: ignore[no-untyped-def]
-    post(live_server, webhook_request("t-1", "Where is my order A-1001?", bot_says="It left on Monday."))
-    asked = post(live_server, webhook_request("t-2", "It never came. Get me a person.", tag="handoff",
-                                              reason="parcel lost"))
-    handoff_id = asked.json()["fulfillmentResponse"]["messages"][1]["liveAgentHandoff"]["metadata"]["handoff_id"]
+    post(
+        live_server,
+        webhook_request("t-1", "Where is my order A-1001?", bot_says="It left on Monday."),
+    )
+    asked = post(
+        live_server,
+        webhook_request(
+            "t-2", "It never came. Get me a person.", tag="handoff", reason="parcel lost"
+        ),
+    )
+    handoff_id = asked.json()["fulfillmentResponse"]["messages"][1]["liveAgentHandoff"]["metadata"][
+        "handoff_id"
+    ]
     drain(worker)
     (ticket,) = zendesk.tickets.values()
     assert ticket["external_id"] == handoff_id
@@ -60,11 +77,18 @@ def test_a_dialogflow_handoff_lands_in_zendesk_and_comes_back(live_server, worke
     assert handoff_id in note["html_body"] and "Where is my order A-1001?" in note["html_body"]
     view = requests.get(f"{live_server}/v1/handoffs/{handoff_id}", headers=AGENT, timeout=10).json()
     assert [t["text"] for t in view["payload"]["transcript"]["turns"]] == [
-        "Where is my order A-1001?", "It left on Monday.", "It never came. Get me a person."]
+        "Where is my order A-1001?",
+        "It left on Monday.",
+        "It never came. Get me a person.",
+    ]
     assert [d["destination"] for d in view["deliveries"]] == ["zendesk"]
 
-    requests.post(f"{live_server}/v1/handoffs/{handoff_id}/handback", headers=AGENT, timeout=10,
-                  json={"actor": "mia", "note": "Reshipped."}).raise_for_status()
+    requests.post(
+        f"{live_server}/v1/handoffs/{handoff_id}/handback",
+        headers=AGENT,
+        timeout=10,
+        json={"actor": "mia", "note": "Reshipped."},
+    ).raise_for_status()
     drain(worker)
     assert [event for event, _ in google.events[SESSION]] == ["handback"]
     assert len(zendesk.comments[ticket["id"]]) == 2  # the handback note on the ticket

@@ -21,12 +21,18 @@ pytest.importorskip("simple_salesforce")
 from tests.integrations.test_salesforce import sf_config  # noqa: E402
 
 
-def test_an_ambiguous_upsert_with_a_lagging_query_makes_one_case(tmp_path, receiver, clock, salesforce_standin):  # type: ignore[no-untyped-def]
+def test_an_ambiguous_upsert_with_a_lagging_query_makes_one_case(
+    tmp_path, receiver, clock, salesforce_standin
+):  # type: ignore[no-untyped-def]
     standin: Any = salesforce_standin
     standin.clock = clock
     standin.query_lag_seconds = 45
-    settings = make_settings(tmp_path, receiver.url, destinations={"salesforce": sf_config(standin)},
-                             reminders={"enabled": False})
+    settings = make_settings(
+        tmp_path,
+        receiver.url,
+        destinations={"salesforce": sf_config(standin)},
+        reminders={"enabled": False},
+    )
     runtime = build_runtime(settings, clock=clock)
     try:
         client = create_app(runtime=runtime).test_client()

@@ -39,13 +39,22 @@ class Drained:
     deferred_attempts: int
 
 
-def run_burst(tmp_path: Path, receiver: Receiver, clock: Clock, name: str, config: dict[str, Any],
-              conversation_ids: list[str], channel: str, vendor_requests: Callable[[], int]) -> Drained:
+def run_burst(
+    tmp_path: Path,
+    receiver: Receiver,
+    clock: Clock,
+    name: str,
+    config: dict[str, Any],
+    conversation_ids: list[str],
+    channel: str,
+    vendor_requests: Callable[[], int],
+) -> Drained:
     """Post ``BURST`` handoffs in one second, drain them with two workers on two runtimes; measure."""
     # a generous real-time timeout: a loaded test machine must not turn into an ambiguous failure
     config = {**config, "timeout_seconds": 5}
-    settings = make_settings(tmp_path, receiver.url, destinations={name: config},
-                             reminders={"enabled": False})  # only the burst's rows in the outbox
+    settings = make_settings(
+        tmp_path, receiver.url, destinations={name: config}, reminders={"enabled": False}
+    )  # only the burst's rows in the outbox
     replicas = [build_runtime(settings, clock=clock) for _ in range(2)]
     try:
         for runtime in replicas:
@@ -53,7 +62,9 @@ def run_burst(tmp_path: Path, receiver: Receiver, clock: Clock, name: str, confi
             limiter.clock = lambda: clock().timestamp()
             limiter.max_wait = 0.0  # never sleep: defer, and let the test's clock move
         client = create_app(runtime=replicas[0]).test_client()
-        workers = [Worker(rt, concurrency=1, worker_id=f"replica-{i}") for i, rt in enumerate(replicas)]
+        workers = [
+            Worker(rt, concurrency=1, worker_id=f"replica-{i}") for i, rt in enumerate(replicas)
+        ]
         start = clock().timestamp()
         for i, conversation in enumerate(conversation_ids):
             body = event(conversation, f"evt-burst-{i}")
@@ -85,7 +96,9 @@ def run_burst(tmp_path: Path, receiver: Receiver, clock: Clock, name: str, confi
             runtime.close()
 
 
-def drain_with_clock(workers: list[Worker], runtime: Runtime, clock: Clock, limit: int = 20_000) -> None:
+def drain_with_clock(
+    workers: list[Worker], runtime: Runtime, clock: Clock, limit: int = 20_000
+) -> None:
     """The workers take turns; when none has anything due, the clock jumps to the next due row."""
     for _ in range(limit):
         if any([w.run_once() is not None for w in workers]):
@@ -117,14 +130,24 @@ def zendesk(vendor_specs: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any
     yield from _serve(ZendeskStandin(ticket_fields=TICKET_FIELDS), monkeypatch)
 
 
-def test_a_burst_to_zendesk_is_delivered_once_each_within_the_limit(tmp_path, receiver, clock, zendesk):  # type: ignore[no-untyped-def]
+def test_a_burst_to_zendesk_is_delivered_once_each_within_the_limit(
+    tmp_path, receiver, clock, zendesk
+):  # type: ignore[no-untyped-def]
     pytest.importorskip("zenpy")
     from tests.integrations.test_zendesk import zd_config
 
     config = zd_config(zendesk)
     del config["requests_per_minute"]  # the documented default
-    drained = run_burst(tmp_path, receiver, clock, "zendesk", config,
-                        [f"conv-{i}" for i in range(BURST)], "web", lambda: len(zendesk.requests))
+    drained = run_burst(
+        tmp_path,
+        receiver,
+        clock,
+        "zendesk",
+        config,
+        [f"conv-{i}" for i in range(BURST)],
+        "web",
+        lambda: len(zendesk.requests),
+    )
     tickets = Counter(t.get("external_id") for t in zendesk.tickets.values())
     assert len(tickets) == BURST and set(tickets.values()) == {1}
     assert zendesk.validation_errors == []
@@ -139,16 +162,25 @@ def test_a_burst_to_salesforce_is_delivered_once_each_within_the_limit(  # type:
 
     config = sf_config(salesforce_standin)
     del config["requests_per_minute"]
-    drained = run_burst(tmp_path, receiver, clock, "salesforce", config,
-                        [f"conv-{i}" for i in range(BURST)], "web",
-                        lambda: len(salesforce_standin.requests))
+    drained = run_burst(
+        tmp_path,
+        receiver,
+        clock,
+        "salesforce",
+        config,
+        [f"conv-{i}" for i in range(BURST)],
+        "web",
+        lambda: len(salesforce_standin.requests),
+    )
     cases = Counter(c.get("Handoff_Id__c") for c in salesforce_standin.find("Case"))
     assert len(cases) == BURST and set(cases.values()) == {1}
     assert salesforce_standin.validation_errors == []
     check(drained)
 
 
-def test_a_burst_to_intercom_is_delivered_once_each_within_the_limit(tmp_path, receiver, clock, vendor_specs):  # type: ignore[no-untyped-def]
+def test_a_burst_to_intercom_is_delivered_once_each_within_the_limit(
+    tmp_path, receiver, clock, vendor_specs
+):  # type: ignore[no-untyped-def]
     pytest.importorskip("intercom")
     from tests.integrations.test_intercom import HandoffIntercomStandin, intercom_config
 
@@ -156,8 +188,16 @@ def test_a_burst_to_intercom_is_delivered_once_each_within_the_limit(tmp_path, r
         config = intercom_config(standin)
         conversations = [standin.add_conversation() for _ in range(BURST)]
         before = len(standin.requests)
-        drained = run_burst(tmp_path, receiver, clock, "intercom", config, conversations, "intercom",
-                            lambda: len(standin.requests) - before)
+        drained = run_burst(
+            tmp_path,
+            receiver,
+            clock,
+            "intercom",
+            config,
+            conversations,
+            "intercom",
+            lambda: len(standin.requests) - before,
+        )
         for conversation in conversations:
             notes = [n for n in standin.notes(conversation) if "handoff:" in n["body"]]
             assert len(notes) == 1

@@ -47,7 +47,7 @@ class Trickle:
                     for i in range(len(answer)):
                         if self.stop.wait(self.gap):
                             break
-                        conn.sendall(answer[i:i + 1])
+                        conn.sendall(answer[i : i + 1])
                     else:
                         self.finished.set()
                 except OSError:
@@ -67,8 +67,12 @@ def trickle() -> Iterator[Trickle]:
 
 
 def test_an_alert_webhook_that_trickles_is_cut_off_at_the_deadline(trickle: Trickle) -> None:
-    settings = WebhookChannelSettings(type="webhook", url=f"http://127.0.0.1:{trickle.port}/hook",
-                                      secret="a-long-secret", timeout_seconds=0.3)
+    settings = WebhookChannelSettings(
+        type="webhook",
+        url=f"http://127.0.0.1:{trickle.port}/hook",
+        secret="a-long-secret",
+        timeout_seconds=0.3,
+    )
     with pytest.raises(TransientDeliveryError, match="no complete answer within 0.3s"):
         WebhookNotifier(settings).send({"event": "dead_letter", "text": "x"}, "d-1")
     assert not trickle.finished.is_set()  # it ended before the receiver was done
@@ -78,11 +82,22 @@ def test_a_bot_callback_that_trickles_is_cut_off_at_the_deadline(trickle: Trickl
     from channels.native import NativeChannel
     from connector.outbox import Callback
 
-    channel = NativeChannel.from_config("demo", {"secret": "a-long-secret-123",
-                                                 "callback_url": f"http://127.0.0.1:{trickle.port}/cb",
-                                                 "callback_timeout_seconds": 0.3})
-    callback = Callback(handoff_id="h-1", conversation_id="conv-1", source="demo", type="customer.update",
-                        id="cb-1", occurred_at="2026-07-01T00:00:00Z")
+    channel = NativeChannel.from_config(
+        "demo",
+        {
+            "secret": "a-long-secret-123",
+            "callback_url": f"http://127.0.0.1:{trickle.port}/cb",
+            "callback_timeout_seconds": 0.3,
+        },
+    )
+    callback = Callback(
+        handoff_id="h-1",
+        conversation_id="conv-1",
+        source="demo",
+        type="customer.update",
+        id="cb-1",
+        occurred_at="2026-07-01T00:00:00Z",
+    )
     with pytest.raises(TransientDeliveryError, match="no complete answer within 0.3s"):
         channel.send(callback, delivery_id="d-1")
     assert not trickle.finished.is_set()
@@ -95,7 +110,14 @@ def test_a_zendesk_call_that_trickles_is_cut_off_at_the_deadline(trickle, runtim
     monkeypatch.setenv("ZENPY_FORCE_NETLOC", f"127.0.0.1:{trickle.port}")
     monkeypatch.setenv("ZENPY_FORCE_SCHEME", "http")
     destination = ZendeskDestination.from_config(
-        {"subdomain": "standin", "email": "agent@example.com", "token": "a-long-token", "timeout_seconds": 0.3}, runtime)
+        {
+            "subdomain": "standin",
+            "email": "agent@example.com",
+            "token": "a-long-token",
+            "timeout_seconds": 0.3,
+        },
+        runtime,
+    )
     with pytest.raises(TransientDeliveryError, match="timed out"):
         destination.find_ticket("ho_slow")  # the real zenpy, its answer trickling in
     assert not trickle.finished.is_set()

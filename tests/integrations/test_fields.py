@@ -40,7 +40,10 @@ def test_clean(text: str, expected: str) -> None:
 
 def test_clean_deep_reaches_every_string() -> None:
     assert clean_deep({"a\x00": ["x\u202ey", {"b": "c\x07"}], "n": 1, "t": None}) == {
-        "a": ["xy", {"b": "c"}], "n": 1, "t": None}
+        "a": ["xy", {"b": "c"}],
+        "n": 1,
+        "t": None,
+    }
 
 
 EMAIL_CASES = [
@@ -77,17 +80,32 @@ def test_valid_phone(value: str, limit: int, expected: str | None) -> None:
 
 
 def test_contact_leaves_out_what_does_not_fit_and_says_so() -> None:
-    checked = contact("N" * 100, "kim.lee at example dot com", "call me", name_max=80, phone_max=40,
-                      email_max=80, vendor="Salesforce")
+    checked = contact(
+        "N" * 100,
+        "kim.lee at example dot com",
+        "call me",
+        name_max=80,
+        phone_max=40,
+        email_max=80,
+        vendor="Salesforce",
+    )
     assert checked.name is not None and len(checked.name) == 80 and checked.name.endswith("…")
     assert (checked.email, checked.phone) == (None, None)
     assert "'kim.lee at example dot com' is not a valid address" in checked.note()
     assert "phone 'call me'" in checked.note() and "shortened to 80" in checked.note()
     long_but_valid = "a" * 40 + "@" + "b" * 40 + ".com"  # 85 characters: valid, but not in 80
-    assert contact(None, long_but_valid, None, name_max=80, phone_max=40, email_max=80,
-                   vendor="Salesforce").email is None
-    assert contact("Ada", "ada@example.com", "+1 555 010 9999", name_max=80, phone_max=40,
-                   vendor="x").left_out == []
+    assert (
+        contact(
+            None, long_but_valid, None, name_max=80, phone_max=40, email_max=80, vendor="Salesforce"
+        ).email
+        is None
+    )
+    assert (
+        contact(
+            "Ada", "ada@example.com", "+1 555 010 9999", name_max=80, phone_max=40, vendor="x"
+        ).left_out
+        == []
+    )
 
 
 def test_contact_problems_are_warnings_for_intake() -> None:
@@ -100,7 +118,11 @@ def test_contact_problems_are_warnings_for_intake() -> None:
 
 # --- through the real SDKs ----------------------------------------------------------------------
 
-BAD = {"name": "Kim \u202eeeL\u202c\x00", "email": "kim.lee at example dot com", "phone": "+1 " + "5" * 45}
+BAD = {
+    "name": "Kim \u202eeeL\u202c\x00",
+    "email": "kim.lee at example dot com",
+    "phone": "+1 " + "5" * 45,
+}
 
 
 def bad_event_payload(payload: Any) -> Any:
@@ -120,8 +142,12 @@ def zendesk(vendor_specs: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any
 def _delivery(payload: Any, handoff_id: str) -> Any:
     from integrations.base import Delivery
 
-    return Delivery(handoff_id=handoff_id, payload=payload, idempotency_key=f"k-{handoff_id}",
-                    widget_url=f"http://127.0.0.1:8080/inbox/{handoff_id}")
+    return Delivery(
+        handoff_id=handoff_id,
+        payload=payload,
+        idempotency_key=f"k-{handoff_id}",
+        widget_url=f"http://127.0.0.1:8080/inbox/{handoff_id}",
+    )
 
 
 def test_zendesk_gets_no_bad_email_and_the_note_says_why(runtime, zendesk):  # type: ignore[no-untyped-def]
@@ -131,7 +157,9 @@ def test_zendesk_gets_no_bad_email_and_the_note_says_why(runtime, zendesk):  # t
     from tests.integrations.test_zendesk import payload, zd_config
 
     destination = ZendeskDestination.from_config(zd_config(zendesk), runtime)
-    cleaned = type(payload()).model_validate(deep(bad_event_payload(payload("ho_bad")).model_dump(mode="json")))
+    cleaned = type(payload()).model_validate(
+        deep(bad_event_payload(payload("ho_bad")).model_dump(mode="json"))
+    )
     destination.deliver(_delivery(cleaned, "ho_bad"))
     [ticket] = zendesk.tickets.values()
     assert zendesk.validation_errors == []
@@ -148,9 +176,15 @@ def test_zendesk_refusing_the_requester_files_the_ticket_without_it(runtime, zen
     from tests.integrations.test_zendesk import payload, zd_config
 
     destination = ZendeskDestination.from_config(zd_config(zendesk), runtime)
-    zendesk.fail_next(422, route=r"POST .*/tickets", body={
-        "error": "RecordInvalid", "description": "Record validation errors",
-        "details": {"requester": [{"description": "Requester: Email is invalid"}]}})
+    zendesk.fail_next(
+        422,
+        route=r"POST .*/tickets",
+        body={
+            "error": "RecordInvalid",
+            "description": "Record validation errors",
+            "details": {"requester": [{"description": "Requester: Email is invalid"}]},
+        },
+    )
     destination.deliver(_delivery(payload("ho_refused"), "ho_refused"))
     assert len(zendesk.tickets) == 1
     second = zendesk.requests_to("POST", r"/api/v2/tickets")[-1].body.decode()
@@ -163,8 +197,16 @@ def test_salesforce_gets_no_clipped_email_or_phone(salesforce_standin):  # type:
 
     sf = destination(salesforce_standin)
     base = delivery("ho_sfbad")
-    sf.deliver(_delivery(bad_event_payload(base.payload).model_copy(
-        update={"customer": base.payload.customer.model_copy(update={**BAD, "name": "N" * 90})}), "ho_sfbad"))
+    sf.deliver(
+        _delivery(
+            bad_event_payload(base.payload).model_copy(
+                update={
+                    "customer": base.payload.customer.model_copy(update={**BAD, "name": "N" * 90})
+                }
+            ),
+            "ho_sfbad",
+        )
+    )
     [case] = salesforce_standin.find("Case")
     assert "SuppliedEmail" not in case or not case["SuppliedEmail"]
     assert "SuppliedPhone" not in case or not case["SuppliedPhone"]

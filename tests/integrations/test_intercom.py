@@ -114,7 +114,9 @@ class HandoffIntercomStandin(IntercomStandin):
     def _create_ticket(self, request: Any) -> Response:
         response = super()._create_ticket(request)
         if response.status < 300:
-            self.visible_at[str(response.body["id"])] = self.clock().timestamp() + self.search_lag_seconds
+            self.visible_at[str(response.body["id"])] = (
+                self.clock().timestamp() + self.search_lag_seconds
+            )
         return response
 
     def _search(self, request: Any) -> Response:
@@ -124,7 +126,8 @@ class HandoffIntercomStandin(IntercomStandin):
         found = [
             t
             for t in self.tickets.values()
-            if name and t["ticket_attributes"].get(name) == query["value"]
+            if name
+            and t["ticket_attributes"].get(name) == query["value"]
             and self.visible_at.get(str(t["id"]), now) <= now
         ]
         return Response(
@@ -648,7 +651,9 @@ def test_outage_and_recovery_create_exactly_one_ticket(client, worker, runtime, 
         assert tx.get_ticket_refs(handoff_id)["intercom"]["id"] == ticket["id"]
 
 
-def test_an_ambiguous_create_with_a_lagging_search_makes_one_ticket(client, worker, runtime, standin, clock):
+def test_an_ambiguous_create_with_a_lagging_search_makes_one_ticket(
+    client, worker, runtime, standin, clock
+):
     standin.clock = clock
     standin.search_lag_seconds = 45  # under the settle time (60 s by default)
     handoff_id = escalate(client, "web-conv-lag", channel="web")

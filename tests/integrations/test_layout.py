@@ -18,11 +18,24 @@ MODULES = {"__init__", "destination", "build", "webhooks", "doctor", "client"}
 VENDORS = sorted(p.name for p in INTEGRATIONS.iterdir() if (p / "__init__.py").is_file())
 # what a helpdesk package may import from this project, besides its own modules (``limits``: the
 # bounded JSON parser every webhook body goes through)
-ALLOWED = ("connector.errors", "connector.schemas", "connector.clock", "connector.limits",
-           "integrations.base")
+ALLOWED = (
+    "connector.errors",
+    "connector.schemas",
+    "connector.clock",
+    "connector.limits",
+    "integrations.base",
+)
 FIRST_PARTY = ("connector", "integrations", "sidebar_widget", "channels", "tests")
 # no I/O in the pure halves: neither a vendor SDK nor an HTTP client
-NOT_PURE = ("requests", "httpx", "zenpy", "simple_salesforce", "intercom", "socket", "urllib.request")
+NOT_PURE = (
+    "requests",
+    "httpx",
+    "zenpy",
+    "simple_salesforce",
+    "intercom",
+    "socket",
+    "urllib.request",
+)
 
 
 def _imports(path: Path) -> list[tuple[int, str, list[str]]]:
@@ -53,7 +66,9 @@ def test_there_are_helpdesk_packages():
 @pytest.mark.parametrize("vendor", VENDORS)
 def test_every_helpdesk_package_has_the_same_module_names(vendor):
     names = {p.stem for p in (INTEGRATIONS / vendor).glob("*.py")}
-    assert names == MODULES, f"integrations/{vendor}/ has {sorted(names)}; expected {sorted(MODULES)}"
+    assert names == MODULES, (
+        f"integrations/{vendor}/ has {sorted(names)}; expected {sorted(MODULES)}"
+    )
 
 
 @pytest.mark.parametrize("vendor", VENDORS)

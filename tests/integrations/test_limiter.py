@@ -19,9 +19,13 @@ class Ticking:
         self.slept.append(seconds)
 
 
-def limiter(per_minute: float = 60, burst: int = 3, max_wait: float = 0.5) -> tuple[RateLimiter, Ticking]:
+def limiter(
+    per_minute: float = 60, burst: int = 3, max_wait: float = 0.5
+) -> tuple[RateLimiter, Ticking]:
     clock = Ticking()
-    return RateLimiter(per_minute, burst=burst, max_wait=max_wait, clock=clock, sleep=clock.sleep), clock
+    return RateLimiter(
+        per_minute, burst=burst, max_wait=max_wait, clock=clock, sleep=clock.sleep
+    ), clock
 
 
 def test_a_reservation_is_taken_whole_or_not_at_all() -> None:

@@ -35,46 +35,72 @@ def relayed(receiver: Any) -> list[str]:
     return list(seen.values())
 
 
-def say(client: Any, conversation: str, event_id: str, text: str, channel: str = "intercom") -> None:
-    body = event(conversation, event_id, messages=[{"id": f"{event_id}-1", "role": "customer", "text": text}])
+def say(
+    client: Any, conversation: str, event_id: str, text: str, channel: str = "intercom"
+) -> None:
+    body = event(
+        conversation, event_id, messages=[{"id": f"{event_id}-1", "role": "customer", "text": text}]
+    )
     body["conversation"]["channel"] = channel
     assert post_event(client, body).status_code == 200
 
 
 @pytest.mark.parametrize("relay", ["auto", "on"])
 def test_admin_replies_and_customer_turns_on_an_intercom_conversation(  # type: ignore[no-untyped-def]
-    relay, tmp_path, receiver, standin, clock  # noqa: F811
+    relay,
+    tmp_path,
+    receiver,
+    standin,  # noqa: F811
+    clock,
 ):
     from connector.app import create_app
     from connector.delivery import Worker
     from connector.runtime import build_runtime
 
-    settings = make_settings(tmp_path, receiver.url,
-                             destinations={"intercom": intercom_config(standin, relay=relay)})
+    settings = make_settings(
+        tmp_path, receiver.url, destinations={"intercom": intercom_config(standin, relay=relay)}
+    )
     rt = build_runtime(settings, clock=clock)
     try:
-        client, worker = create_app(runtime=rt).test_client(), Worker(rt, concurrency=1, worker_id="w")
+        client, worker = (
+            create_app(runtime=rt).test_client(),
+            Worker(rt, concurrency=1, worker_id="w"),
+        )
         conversation = standin.add_conversation()
         handoff_id = escalate(client, conversation)
         drain(worker)
-        assigned = conversation_item(standin, conversation, part("assignment", assigned_to={"type": "admin", "id": AGENT}),
-                                     admin_assignee_id=int(AGENT))
+        assigned = conversation_item(
+            standin,
+            conversation,
+            part("assignment", assigned_to={"type": "admin", "id": AGENT}),
+            admin_assignee_id=int(AGENT),
+        )
         post_webhook(client, notification("conversation.admin.assigned", assigned, "n1"))
-        replied = conversation_item(standin, conversation, part("comment", body="<p>Hi Ada, <b>Mia</b> here.</p>"))
+        replied = conversation_item(
+            standin, conversation, part("comment", body="<p>Hi Ada, <b>Mia</b> here.</p>")
+        )
         post_webhook(client, notification("conversation.admin.replied", replied, "n2"))
         say(client, conversation, "e2", "Thanks Mia!")
         drain(worker)
-        replies = [r.json for r in standin.requests_to("POST", rf"^/conversations/{conversation}/reply$")
-                   if r.json.get("type") == "user"]
+        replies = [
+            r.json
+            for r in standin.requests_to("POST", rf"^/conversations/{conversation}/reply$")
+            if r.json.get("type") == "user"
+        ]
         if relay == "auto":  # the customer and the admin already share Intercom's own thread
             assert relayed(receiver) == [] and replies == []
         else:
             assert relayed(receiver) == ["Hi Ada, Mia here."]
             assert [(r["message_type"], r["intercom_user_id"], r["body"]) for r in replies] == [
-                ("comment", "6762f1261bb69f9f2193bba7", "Thanks Mia!")]
+                ("comment", "6762f1261bb69f9f2193bba7", "Thanks Mia!")
+            ]
         assert standin.validation_errors == []
-        assert client.get(f"/v1/handoffs/{handoff_id}", headers={"X-API-Key": "test-agent-key"}).json[
-            "control"]["owner"] == "agent"
+        assert (
+            client.get(f"/v1/handoffs/{handoff_id}", headers={"X-API-Key": "test-agent-key"}).json[
+                "control"
+            ]["owner"]
+            == "agent"
+        )
     finally:
         rt.destinations["intercom"].close()
         rt.close()

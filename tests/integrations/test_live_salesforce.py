@@ -24,27 +24,50 @@ from tests.integrations.test_salesforce import (  # noqa: E402
 
 
 def customer_says(sf: Any, event_id: str, text: str) -> None:  # noqa: F811
-    raw = dumps(event("conv-1", event_id, messages=[{"id": f"{event_id}-1", "role": "customer", "text": text}]))
+    raw = dumps(
+        event(
+            "conv-1", event_id, messages=[{"id": f"{event_id}-1", "role": "customer", "text": text}]
+        )
+    )
     headers = signed_headers(raw, timestamp=int(sf.clock().timestamp()))  # the test clock moved on
     assert sf.client.post("/v1/events", data=raw, headers=headers).status_code == 200
 
 
 def test_case_comments_and_emails_reach_the_customer_and_turns_reach_the_case(delivered):  # type: ignore[no-untyped-def]  # noqa: F811
     box, hid, cid = delivered.sf, delivered.handoff_id, delivered.case_id
-    comment = {"org_id": ORG_ID, "event_id": "f1", "object": "CaseComment", "case_id": cid, "handoff_id": hid,
-               "actor_id": AGENT_ID, "actor_name": "Mia Agent", "body": "Hi Ada, Mia here.", "is_published": True}
+    comment = {
+        "org_id": ORG_ID,
+        "event_id": "f1",
+        "object": "CaseComment",
+        "case_id": cid,
+        "handoff_id": hid,
+        "actor_id": AGENT_ID,
+        "actor_name": "Mia Agent",
+        "body": "Hi Ada, Mia here.",
+        "is_published": True,
+    }
     assert post_flow(box, comment).json["results"] == ["agent replied"]
     assert post_flow(box, comment).json["results"] == ["duplicate"]
     post_flow(box, {**comment, "event_id": "f2", "body": "internal", "is_published": False})
     customer_says(box, "e2", "Thanks, Mia!")
-    email = {**comment, "event_id": "f3", "object": "EmailMessage", "incoming": False,
-             "body": "I've sent the label by e-mail too."}
+    email = {
+        **comment,
+        "event_id": "f3",
+        "object": "EmailMessage",
+        "incoming": False,
+        "body": "I've sent the label by e-mail too.",
+    }
     post_flow(box, email)
     customer_says(box, "e3", "Got it.")
     settle(box)
 
-    relayed = list(dict.fromkeys(r["json"]["text"] for r in box.receiver.accepted()
-                                 if r["json"]["type"] == "agent.message"))
+    relayed = list(
+        dict.fromkeys(
+            r["json"]["text"]
+            for r in box.receiver.accepted()
+            if r["json"]["type"] == "agent.message"
+        )
+    )
     assert relayed == ["Hi Ada, Mia here.", "I've sent the label by e-mail too."]
     comments = [c["CommentBody"] for c in box.standin.find("CaseComment", ParentId=cid)]
     turns = [c for c in comments if "(customer)" in c]
@@ -53,13 +76,20 @@ def test_case_comments_and_emails_reach_the_customer_and_turns_reach_the_case(de
     assert box.standin.validation_errors == []
 
     # our own comments echo back through the Flow as nothing (they carry the connector's marker)
-    [ours] = [c for c in box.standin.find("CaseComment", ParentId=cid) if "Got it." in c["CommentBody"]]
+    [ours] = [
+        c for c in box.standin.find("CaseComment", ParentId=cid) if "Got it." in c["CommentBody"]
+    ]
     echo = {**comment, "event_id": "f4", "body": ours["CommentBody"], "is_published": True}
     assert post_flow(box, echo).json["received"] == 0
 
-    back = box.client.post(f"/v1/handoffs/{hid}/handback", json={"actor": "Mia Agent", "note": "Label sent."},
-                          headers=AGENT)
+    back = box.client.post(
+        f"/v1/handoffs/{hid}/handback",
+        json={"actor": "Mia Agent", "note": "Label sent."},
+        headers=AGENT,
+    )
     assert back.status_code == 200
     customer_says(box, "e4", "One more thing")
     settle(box)
-    assert not any("One more thing" in c["CommentBody"] for c in box.standin.find("CaseComment", ParentId=cid))
+    assert not any(
+        "One more thing" in c["CommentBody"] for c in box.standin.find("CaseComment", ParentId=cid)
+    )

@@ -60,9 +60,13 @@ def slow(vendor_specs: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def test_a_slow_destination_holds_at_most_its_share_of_threads(tmp_path, receiver, clock, slow):  # type: ignore[no-untyped-def]
-    settings = make_settings(tmp_path, receiver.url, destinations={"zendesk": zd_config(slow, timeout_seconds=5)},
-                             worker={"concurrency": 2, "per_destination_concurrency": 1},
-                             reminders={"enabled": False})
+    settings = make_settings(
+        tmp_path,
+        receiver.url,
+        destinations={"zendesk": zd_config(slow, timeout_seconds=5)},
+        worker={"concurrency": 2, "per_destination_concurrency": 1},
+        reminders={"enabled": False},
+    )
     runtime = build_runtime(settings)  # the real clock: the worker's threads run for real here
     client = create_app(runtime=runtime).test_client()
     for i in range(3):
@@ -108,8 +112,13 @@ def held(vendor_specs: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def test_a_running_attempt_keeps_its_claim_past_the_lease(tmp_path, receiver, clock, held):  # type: ignore[no-untyped-def]
-    settings = make_settings(tmp_path, receiver.url, destinations={"zendesk": zd_config(held, timeout_seconds=5)},
-                             worker={"claim_timeout_seconds": 30}, reminders={"enabled": False})
+    settings = make_settings(
+        tmp_path,
+        receiver.url,
+        destinations={"zendesk": zd_config(held, timeout_seconds=5)},
+        worker={"claim_timeout_seconds": 30},
+        reminders={"enabled": False},
+    )
     runtime = build_runtime(settings, clock=clock)
     try:
         client = create_app(runtime=runtime).test_client()

@@ -621,7 +621,9 @@ def test_the_template_is_documented_verbatim():
 # --- the customer's own ticket -------------------------------------------------------------------
 
 
-def test_an_ambiguous_create_with_a_lagging_lookup_makes_one_ticket(client, worker, runtime, zendesk, clock):
+def test_an_ambiguous_create_with_a_lagging_lookup_makes_one_ticket(
+    client, worker, runtime, zendesk, clock
+):
     zendesk.clock = clock
     zendesk.lookup_lag_seconds = 45  # under the settle time (60 s by default)
     handoff_id = accepted(client, event())["handoff"]["id"]
@@ -690,7 +692,9 @@ def test_update_moves_group_and_priority(destination, zendesk):
     destination.update(ref, {"team": "nowhere"})  # unknown team: nothing to send
     assert len(zendesk.requests) == sent
     assert [r.path for r in zendesk.requests_to("PUT", r"/tickets/")] == [
-        f"/api/v2/tickets/{ref.id}.json", f"/api/v2/tickets/{ref.id}/tags.json"]
+        f"/api/v2/tickets/{ref.id}.json",
+        f"/api/v2/tickets/{ref.id}/tags.json",
+    ]
     assert zendesk.validation_errors == []
 
 

@@ -100,9 +100,15 @@ def _mutations(seed: int) -> list[tuple[str, str]]:
     import random
 
     rng = random.Random(seed)
-    base = ["how do I reset my pin", "where is my refund for order 4471", "my card was charged twice",
-            "I still have not received the parcel", "can I talk to someone about my bill please",
-            "the app keeps crashing when I log in", "why was my transfer declined yesterday"]
+    base = [
+        "how do I reset my pin",
+        "where is my refund for order 4471",
+        "my card was charged twice",
+        "I still have not received the parcel",
+        "can I talk to someone about my bill please",
+        "the app keeps crashing when I log in",
+        "why was my transfer declined yesterday",
+    ]
     pairs = []
     for text in base:
         for _ in range(40):

@@ -82,7 +82,11 @@ def test_money_back_phrasings(text: str, matched: bool) -> None:
 
 PIN_CASES = [
     ("pin-for-verification", "my PIN is 4821, for verification", "general"),
-    ("pin-then-opening-hours", "pin 5567 to verify my identity. what are your opening hours", "general"),
+    (
+        "pin-then-opening-hours",
+        "pin 5567 to verify my identity. what are your opening hours",
+        "general",
+    ),
     ("pin-then-fee", "here is my pin 1234. why was I charged a fee", "billing"),
     ("forgot-pin", "I forgot my pin", "technical"),
     ("pin-broken", "my pin doesn't work at the cash machine", "technical"),

@@ -57,7 +57,11 @@ CONVERSATIONS = [
     ),
     (
         "one-complaint-then-calm",
-        ("the app crashed and I lost my draft, terrible", "ok I found it in the backups", "where do I export it"),
+        (
+            "the app crashed and I lost my draft, terrible",
+            "ok I found it in the backups",
+            "where do I export it",
+        ),
         False,
     ),
     (

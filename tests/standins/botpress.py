@@ -42,8 +42,9 @@ class BotpressWebhookStandin(StandinServer):
 
     def call(self, request: Request) -> Response:
         body = request.json
-        state = self.conversations.setdefault(body["remoteConversationId"],
-                                              {"messages": [], "assigned": None, "stopped": False})
+        state = self.conversations.setdefault(
+            body["remoteConversationId"], {"messages": [], "assigned": None, "stopped": False}
+        )
         operation = request.params["operation"]
         if operation == "message-from-agent":
             state["messages"].append((body["remoteUserId"], body["messageType"], body["payload"]))

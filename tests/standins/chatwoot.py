@@ -33,21 +33,40 @@ class ChatwootStandin(StandinServer):
 
     vendor = "chatwoot"
 
-    def __init__(self, *, bot_token: str = "bot-token", user_token: str = "user-token",
-                 account_id: int = 1, clock: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        bot_token: str = "bot-token",
+        user_token: str = "user-token",
+        account_id: int = 1,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
         super().__init__()
         self.bot_token, self.user_token, self.account_id = bot_token, user_token, account_id
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.conversations: dict[int, dict[str, Any]] = {}
         self.contacts: dict[int, dict[str, Any]] = {}
-        self.teams: list[dict[str, Any]] = [{"id": 11, "name": "general"}, {"id": 12, "name": "billing"}]
-        self.inboxes: list[dict[str, Any]] = [{"id": 3, "name": "Handoffs", "channel_type": "Channel::Api"}]
+        self.teams: list[dict[str, Any]] = [
+            {"id": 11, "name": "general"},
+            {"id": 12, "name": "billing"},
+        ]
+        self.inboxes: list[dict[str, Any]] = [
+            {"id": 3, "name": "Handoffs", "channel_type": "Channel::Api"}
+        ]
         self._ids = itertools.count(1000)
         self._displays = itertools.count(900)
 
     def add_conversation(self, display_id: int, *, status: str = "pending") -> dict[str, Any]:
-        conversation = {"status": status, "labels": [], "team_id": None, "assignee_id": None,
-                        "messages": [], "custom_attributes": {}, "priority": None, "contact_id": None}
+        conversation = {
+            "status": status,
+            "labels": [],
+            "team_id": None,
+            "assignee_id": None,
+            "messages": [],
+            "custom_attributes": {},
+            "priority": None,
+            "contact_id": None,
+        }
         self.conversations[display_id] = conversation
         return conversation
 
@@ -55,7 +74,9 @@ class ChatwootStandin(StandinServer):
         return [m["content"] for m in self.conversations[display_id]["messages"] if m["private"]]
 
     def public(self, display_id: int) -> list[str]:
-        return [m["content"] for m in self.conversations[display_id]["messages"] if not m["private"]]
+        return [
+            m["content"] for m in self.conversations[display_id]["messages"] if not m["private"]
+        ]
 
     # -- StandinServer ------------------------------------------------------------------------
     def routes(self) -> list[tuple[str, str, Any]]:
@@ -73,11 +94,21 @@ class ChatwootStandin(StandinServer):
             ("POST", r"/api/v1/accounts/(?P<account>\d+)/conversations", self._create_conversation),
             ("GET", r"/api/v1/accounts/(?P<account>\d+)/contacts/search", self._search_contacts),
             ("POST", r"/api/v1/accounts/(?P<account>\d+)/contacts", self._create_contact),
-            ("GET", r"/api/v1/accounts/(?P<account>\d+)/contacts/(?P<contact>\d+)/conversations",
-             self._contact_conversations),
-            ("GET", r"/api/v1/accounts/(?P<account>\d+)/teams", lambda r: Response(200, self.teams)),
-            ("GET", r"/api/v1/accounts/(?P<account>\d+)/inboxes",
-             lambda r: Response(200, {"payload": self.inboxes})),
+            (
+                "GET",
+                r"/api/v1/accounts/(?P<account>\d+)/contacts/(?P<contact>\d+)/conversations",
+                self._contact_conversations,
+            ),
+            (
+                "GET",
+                r"/api/v1/accounts/(?P<account>\d+)/teams",
+                lambda r: Response(200, self.teams),
+            ),
+            (
+                "GET",
+                r"/api/v1/accounts/(?P<account>\d+)/inboxes",
+                lambda r: Response(200, {"payload": self.inboxes}),
+            ),
         ]
 
     def validator(self) -> SpecValidator:
@@ -94,9 +125,15 @@ class ChatwootStandin(StandinServer):
 
     def error_body(self, status: int, code: str | None = None, message: str | None = None) -> Any:
         # Chatwoot's bad_request_error: {"description", "errors": [{field, message, code}]}
-        text = message or {401: "Unauthorized", 404: "Resource could not be found",
-                           429: "Too many requests"}.get(status, "Error")
-        return {"description": text, "errors": [{"field": "", "message": text, "code": code or str(status)}]}
+        text = message or {
+            401: "Unauthorized",
+            404: "Resource could not be found",
+            429: "Too many requests",
+        }.get(status, "Error")
+        return {
+            "description": text,
+            "errors": [{"field": "", "message": text, "code": code or str(status)}],
+        }
 
     # -- handlers -----------------------------------------------------------------------------
     def _conversation(self, request: Request) -> dict[str, Any] | None:
@@ -108,19 +145,26 @@ class ChatwootStandin(StandinServer):
         conversation = self._conversation(request)
         if conversation is None:
             return self.error(404)
-        return Response(200, {"meta": {"labels": conversation["labels"]},
-                              "payload": conversation["messages"]})
+        return Response(
+            200, {"meta": {"labels": conversation["labels"]}, "payload": conversation["messages"]}
+        )
 
     def _create_message(self, request: Request) -> Response:
         conversation = self._conversation(request)
         if conversation is None:
             return self.error(404)
         body = request.json or {}
-        sender = {"type": "agent_bot" if request.header("api_access_token") == self.bot_token else "user"}
-        message = {"id": next(self._ids), "content": body["content"],
-                   "message_type": MESSAGE_TYPES[body.get("message_type", "outgoing")],
-                   "private": bool(body.get("private", False)),
-                   "created_at": int(self.clock().timestamp()), "sender": sender}
+        sender = {
+            "type": "agent_bot" if request.header("api_access_token") == self.bot_token else "user"
+        }
+        message = {
+            "id": next(self._ids),
+            "content": body["content"],
+            "message_type": MESSAGE_TYPES[body.get("message_type", "outgoing")],
+            "private": bool(body.get("private", False)),
+            "created_at": int(self.clock().timestamp()),
+            "sender": sender,
+        }
         conversation["messages"].append(message)
         return Response(200, message)
 
@@ -155,15 +199,23 @@ class ChatwootStandin(StandinServer):
         return Response(200, self._view(int(request.params["id"]), conversation))
 
     def _view(self, display_id: int, conversation: dict[str, Any]) -> dict[str, Any]:
-        return {"id": display_id, "status": conversation["status"], "labels": conversation["labels"],
-                "custom_attributes": conversation["custom_attributes"], "priority": conversation["priority"],
-                "team_id": conversation["team_id"], "inbox_id": 3}
+        return {
+            "id": display_id,
+            "status": conversation["status"],
+            "labels": conversation["labels"],
+            "custom_attributes": conversation["custom_attributes"],
+            "priority": conversation["priority"],
+            "team_id": conversation["team_id"],
+            "inbox_id": 3,
+        }
 
     def _custom_attributes(self, request: Request) -> Response:
         conversation = self._conversation(request)
         if conversation is None:
             return self.error(404)
-        conversation["custom_attributes"] = dict((request.json or {})["custom_attributes"])  # replaces
+        conversation["custom_attributes"] = dict(
+            (request.json or {})["custom_attributes"]
+        )  # replaces
         return Response(200, {"custom_attributes": conversation["custom_attributes"]})
 
     def _priority(self, request: Request) -> Response:
@@ -179,30 +231,56 @@ class ChatwootStandin(StandinServer):
             return self.error(404, message="contact not found")
         display_id = next(self._displays)
         conversation = self.add_conversation(display_id, status=body.get("status", "open"))
-        conversation.update(team_id=body.get("team_id"), contact_id=body["contact_id"],
-                            custom_attributes=dict(body.get("custom_attributes") or {}))
+        conversation.update(
+            team_id=body.get("team_id"),
+            contact_id=body["contact_id"],
+            custom_attributes=dict(body.get("custom_attributes") or {}),
+        )
         return Response(200, self._view(display_id, conversation))
 
     def _search_contacts(self, request: Request) -> Response:
         q = request.arg("q") or ""
-        found = [c for c in self.contacts.values() if q and q in (c.get("identifier") or "", c.get("name") or "")]
+        found = [
+            c
+            for c in self.contacts.values()
+            if q and q in (c.get("identifier") or "", c.get("name") or "")
+        ]
         return Response(200, {"meta": {"count": len(found)}, "payload": found})
 
     def _create_contact(self, request: Request) -> Response:
         body = request.json or {}
         if any(c.get("identifier") == body.get("identifier") for c in self.contacts.values()):
             return self.error(422, message="Identifier has already been taken")
-        contact = {"id": next(self._ids), "name": body.get("name"), "identifier": body.get("identifier"),
-                   "email": body.get("email")}
+        contact = {
+            "id": next(self._ids),
+            "name": body.get("name"),
+            "identifier": body.get("identifier"),
+            "email": body.get("email"),
+        }
         self.contacts[contact["id"]] = contact
         # Chatwoot answers {payload: {contact, contact_inbox}}
-        return Response(200, {"payload": {"contact": contact,
-                                          "contact_inbox": {"inbox_id": body["inbox_id"], "source_id": "x"}}})
+        return Response(
+            200,
+            {
+                "payload": {
+                    "contact": contact,
+                    "contact_inbox": {"inbox_id": body["inbox_id"], "source_id": "x"},
+                }
+            },
+        )
 
     def _contact_conversations(self, request: Request) -> Response:
         contact_id = int(request.params["contact"])
-        return Response(200, {"payload": [self._view(d, c) for d, c in self.conversations.items()
-                                          if c.get("contact_id") == contact_id]})
+        return Response(
+            200,
+            {
+                "payload": [
+                    self._view(d, c)
+                    for d, c in self.conversations.items()
+                    if c.get("contact_id") == contact_id
+                ]
+            },
+        )
 
     def _toggle(self, request: Request) -> Response:
         conversation = self._conversation(request)
@@ -212,5 +290,14 @@ class ChatwootStandin(StandinServer):
         if status not in STATUSES:
             return self.error(422, message=f"unknown status {status!r}")
         conversation["status"] = status
-        return Response(200, {"meta": {}, "payload": {"success": True, "current_status": status,
-                                                      "conversation_id": int(request.params["id"])}})
+        return Response(
+            200,
+            {
+                "meta": {},
+                "payload": {
+                    "success": True,
+                    "current_status": status,
+                    "conversation_id": int(request.params["id"]),
+                },
+            },
+        )

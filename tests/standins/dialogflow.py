@@ -20,29 +20,45 @@ class DialogflowStandin(StandinServer):
         super().__init__()
 
     def routes(self) -> list[tuple[str, str, Any]]:
-        return [("POST", r"/v3/(?P<session>projects/[^:]+/sessions/[^/:]+):detectIntent", self.detect)]
+        return [
+            ("POST", r"/v3/(?P<session>projects/[^:]+/sessions/[^/:]+):detectIntent", self.detect)
+        ]
 
     def check_auth(self, request: Request) -> Response | None:
         if request.header("Authorization") != f"Bearer {self.token}":
-            return self.error(401, "UNAUTHENTICATED", "Request had invalid authentication credentials.")
+            return self.error(
+                401, "UNAUTHENTICATED", "Request had invalid authentication credentials."
+            )
         return None
 
     def error_body(self, status: int, code: str | None = None, message: str | None = None) -> Any:
-        return {"error": {"code": status, "message": message or str(status), "status": code or "INTERNAL"}}
+        return {
+            "error": {
+                "code": status,
+                "message": message or str(status),
+                "status": code or "INTERNAL",
+            }
+        }
 
     def detect(self, request: Request) -> Response:
         from google.cloud import dialogflowcx_v3 as cx
         from google.protobuf.json_format import ParseError
 
         try:
-            parsed = cx.DetectIntentRequest.from_json(request.body.decode(), ignore_unknown_fields=False)
+            parsed = cx.DetectIntentRequest.from_json(
+                request.body.decode(), ignore_unknown_fields=False
+            )
         except (ParseError, ValueError) as exc:
-            self.validation_errors.append(ValidationProblem(request.method, request.path, [str(exc)]))
+            self.validation_errors.append(
+                ValidationProblem(request.method, request.path, [str(exc)])
+            )
             return self.error(400, "INVALID_ARGUMENT", str(exc))
         event = parsed.query_input.event.event
         if not event or not parsed.query_input.language_code:
             problem = "queryInput.event.event and queryInput.languageCode are required"
-            self.validation_errors.append(ValidationProblem(request.method, request.path, [problem]))
+            self.validation_errors.append(
+                ValidationProblem(request.method, request.path, [problem])
+            )
             return self.error(400, "INVALID_ARGUMENT", problem)
         parameters = json.loads(request.body).get("queryParams", {}).get("parameters", {})
         self.events.setdefault(request.params["session"], []).append((event, parameters))

@@ -25,8 +25,10 @@ def activity_errors(activity: Any) -> list[str]:
     document = copy.deepcopy(load_document(SPEC))
     schema = {"$ref": "#/definitions/Activity", "definitions": document["definitions"]}
     validator = jsonschema.Draft4Validator(schema)
-    return [f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}"
-            for e in validator.iter_errors(activity)]
+    return [
+        f"{'/'.join(str(p) for p in e.absolute_path) or '<root>'}: {e.message}"
+        for e in validator.iter_errors(activity)
+    ]
 
 
 class DirectLineStandin(StandinServer):
@@ -39,7 +41,9 @@ class DirectLineStandin(StandinServer):
         super().__init__()
 
     def routes(self) -> list[tuple[str, str, Any]]:
-        return [("POST", r"/v3/directline/conversations/(?P<conversation>[^/]+)/activities", self.post)]
+        return [
+            ("POST", r"/v3/directline/conversations/(?P<conversation>[^/]+)/activities", self.post)
+        ]
 
     def check_auth(self, request: Request) -> Response | None:
         if request.header("Authorization") != f"Bearer {self.secret}":
@@ -50,7 +54,9 @@ class DirectLineStandin(StandinServer):
         return {"error": {"code": code or "ServiceError", "message": message or str(status)}}
 
     def post(self, request: Request) -> Response:
-        errors = activity_errors(request.json) if isinstance(request.json, dict) else ["not an object"]
+        errors = (
+            activity_errors(request.json) if isinstance(request.json, dict) else ["not an object"]
+        )
         if errors:
             self.validation_errors.append(_problem(request, errors))
             return self.error(400, "BadArgument", "; ".join(errors))

@@ -25,9 +25,27 @@ __all__ = ["RasaStandin"]
 
 SPEC = "rasa/rasa-http-api.3.0.4.yml"
 # the event names of Rasa's event reference
-EVENTS = {"slot", "reset_slots", "reminder", "cancel_reminder", "pause", "resume", "followup",
-          "rewind", "undo", "restart", "session_started", "user", "bot", "action",
-          "active_loop", "action_execution_rejected", "user_featurization", "entities", "loop_interrupted"}
+EVENTS = {
+    "slot",
+    "reset_slots",
+    "reminder",
+    "cancel_reminder",
+    "pause",
+    "resume",
+    "followup",
+    "rewind",
+    "undo",
+    "restart",
+    "session_started",
+    "user",
+    "bot",
+    "action",
+    "active_loop",
+    "action_execution_rejected",
+    "user_featurization",
+    "entities",
+    "loop_interrupted",
+}
 
 
 def _adjust(document: dict[str, Any]) -> None:
@@ -51,9 +69,13 @@ class RasaStandin(StandinServer):
 
     vendor = "rasa"
 
-    def __init__(self, *, token: str = "rasa-token",
-                 publish: Callable[[dict[str, Any]], None] | None = None,
-                 clock: Callable[[], dt.datetime] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        token: str = "rasa-token",
+        publish: Callable[[dict[str, Any]], None] | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
         super().__init__()
         self.token, self.publish = token, publish
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
@@ -77,14 +99,30 @@ class RasaStandin(StandinServer):
 
     def error_body(self, status: int, code: str | None = None, message: str | None = None) -> Any:
         # Rasa's error responses: {version, status: "failure", message, reason, details, help, code}
-        return {"version": "3.0.4", "status": "failure", "message": message or str(status),
-                "reason": code or str(status), "details": {}, "help": None, "code": status}
+        return {
+            "version": "3.0.4",
+            "status": "failure",
+            "message": message or str(status),
+            "reason": code or str(status),
+            "details": {},
+            "help": None,
+            "code": status,
+        }
 
     def _state(self, sender: str) -> dict[str, Any]:
         tracker = self.tracker(sender)
-        return {"sender_id": sender, "slots": {}, "latest_message": {}, "paused": tracker["paused"],
-                "events": list(tracker["events"]), "latest_event_time": None, "followup_action": None,
-                "latest_input_channel": "rest", "active_loop": {}, "latest_action_name": None}
+        return {
+            "sender_id": sender,
+            "slots": {},
+            "latest_message": {},
+            "paused": tracker["paused"],
+            "events": list(tracker["events"]),
+            "latest_event_time": None,
+            "followup_action": None,
+            "latest_input_channel": "rest",
+            "active_loop": {},
+            "latest_action_name": None,
+        }
 
     def _get(self, request: Request) -> Response:
         return Response(200, self._state(unquote(request.params["id"])))

@@ -313,8 +313,10 @@ class SalesforceStandin(StandinServer):
         schemas = self.validator().document["components"]["schemas"]
         try:
             now = self.clock()
-            visible = {obj: {i: r for i, r in rows.items() if self._visible_at.get(i, now) <= now}
-                       for obj, rows in self.records.items()}
+            visible = {
+                obj: {i: r for i, r in rows.items() if self._visible_at.get(i, now) <= now}
+                for obj, rows in self.records.items()
+            }
             return Response(200, run_query(request.arg("q") or "", visible, schemas, API))
         except SoqlError as exc:
             return self.error(400, exc.code, str(exc))

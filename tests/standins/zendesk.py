@@ -306,8 +306,11 @@ class ZendeskStandin(StandinServer):
         data = request.json["ticket"]
         bulk_only = sorted(k for k in ("additional_tags", "remove_tags") if k in data)
         if bulk_only:  # the published spec has these on the bulk update only (update_many)
-            return self.error(400, message=f"{', '.join(bulk_only)}: not a field of the single-ticket "
-                              "update; use the ticket tags endpoints or update_many")
+            return self.error(
+                400,
+                message=f"{', '.join(bulk_only)}: not a field of the single-ticket "
+                "update; use the ticket tags endpoints or update_many",
+            )
         problem = self._check(data)
         if problem:
             return self.error(422, message=problem)
@@ -339,8 +342,13 @@ class ZendeskStandin(StandinServer):
                 "remove": [t for t in ticket["tags"] if t not in given],
             }[verb]
             if tags != ticket["tags"]:
-                event = {"id": next(self._ids), "type": "Change", "field_name": "tags",
-                         "value": tags, "previous_value": ticket["tags"]}
+                event = {
+                    "id": next(self._ids),
+                    "type": "Change",
+                    "field_name": "tags",
+                    "value": tags,
+                    "previous_value": ticket["tags"],
+                }
                 ticket["tags"], ticket["updated_at"] = tags, self._now()
                 self._audit(ticket["id"], [event])
         return Response(201 if verb == "set" else 200, {"tags": list(ticket["tags"])})

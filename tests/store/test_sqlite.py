@@ -29,7 +29,9 @@ def test_background_checkpoint_copies_the_wal_into_the_database(tmp_path: Path) 
     try:
         for i in range(20):
             with store.atomic() as tx:
-                tx.put_event("demo", f"evt-{i}", "conv-1", {"ok": True}, "2026-11-21T10:00:00+00:00")
+                tx.put_event(
+                    "demo", f"evt-{i}", "conv-1", {"ok": True}, "2026-11-21T10:00:00+00:00"
+                )
         # SQLite alone would leave these pages in the WAL (far below wal_autocheckpoint); the
         # store's checkpoint thread copies them into the database file within moments.
         deadline = time.monotonic() + 10

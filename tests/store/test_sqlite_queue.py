@@ -42,8 +42,12 @@ PROBE = (
 @contextmanager
 def held_by_another_process(lock_file: str) -> Iterator[subprocess.Popen]:
     """Another process holds the writers' lock until the block ends."""
-    with subprocess.Popen([sys.executable, "-c", HOLD, lock_file], stdin=subprocess.PIPE,
-                          stdout=subprocess.PIPE, text=True) as proc:
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLD, lock_file],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as proc:
         try:
             assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
             yield proc
@@ -52,8 +56,9 @@ def held_by_another_process(lock_file: str) -> Iterator[subprocess.Popen]:
 
 
 def seen_from_another_process(lock_file: str) -> str:
-    return subprocess.run([sys.executable, "-c", PROBE, lock_file], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    return subprocess.run(
+        [sys.executable, "-c", PROBE, lock_file], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def test_a_writer_waits_for_the_other_process_and_goes_when_it_is_done(tmp_path: Path) -> None:
@@ -99,7 +104,9 @@ def test_an_event_gets_503_with_retry_after_while_another_process_writes(tmp_pat
     with held_by_another_process(str(settings.store.path) + ".writers"):
         busy = client.post("/v1/events", data=raw, headers=signed_headers(raw))
         assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
-        assert busy.mimetype == "application/problem+json" and busy.json["type"].endswith("/store-busy")
+        assert busy.mimetype == "application/problem+json" and busy.json["type"].endswith(
+            "/store-busy"
+        )
         with runtime.store.reading() as tx:  # readers are never queued
             assert tx.get_event("demo", "evt-1") is None and tx.list_handoffs() == []
     again = client.post("/v1/events", data=raw, headers=signed_headers(raw))
@@ -138,11 +145,21 @@ def test_a_full_store_answers_503_store_unavailable_and_recovers(tmp_path: Path)
     pages = writer.execute("PRAGMA page_count").fetchone()[0]
     writer.execute(f"PRAGMA max_page_count = {pages}")  # no room for one more page
     big = [{"id": f"m{i}", "role": "customer", "text": f"line {i} " + "x" * 4000} for i in range(8)]
-    raw = dumps(event("conv-2", "evt-2", messages=[*big, {"id": "m9", "role": "customer",
-                                                         "text": "I want to talk to a real person."}]))
+    raw = dumps(
+        event(
+            "conv-2",
+            "evt-2",
+            messages=[
+                *big,
+                {"id": "m9", "role": "customer", "text": "I want to talk to a real person."},
+            ],
+        )
+    )
     full = client.post("/v1/events", data=raw, headers=signed_headers(raw))
     assert full.status_code == 503 and full.headers["Retry-After"] == "30"
-    assert full.mimetype == "application/problem+json" and full.json["type"].endswith("/store-unavailable")
+    assert full.mimetype == "application/problem+json" and full.json["type"].endswith(
+        "/store-unavailable"
+    )
     assert "database or disk is full" in full.json["detail"]
     with runtime.store.reading() as tx:  # all or nothing
         assert tx.get_event("demo", "evt-2") is None and tx.get_conversation("conv-2") is None

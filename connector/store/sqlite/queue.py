@@ -79,7 +79,9 @@ class WriterQueue:
             except BlockingIOError:
                 pass
         if t.helper is None:
-            t.helper = threading.Thread(target=t.wait_for_turns, name="sqlite-writer-queue", daemon=True)
+            t.helper = threading.Thread(
+                target=t.wait_for_turns, name="sqlite-writer-queue", daemon=True
+            )
             t.helper.start()
         with t.lock:
             t.abandoned = False  # whatever the helper gets next is this writer's
@@ -93,8 +95,10 @@ class WriterQueue:
             if t.granted.is_set():  # handed over just as the wait ended
                 return
             t.abandoned = True
-        raise StoreBusy(f"another process has held the store's write lock for over {timeout:g} s; "
-                        "nothing was stored, try again")
+        raise StoreBusy(
+            f"another process has held the store's write lock for over {timeout:g} s; "
+            "nothing was stored, try again"
+        )
 
     def release(self) -> None:
         if self._turns is not None:
