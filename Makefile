@@ -39,8 +39,9 @@ browser:
 	  fi; \
 	fi
 
-lint: $(VENV)/.installed-test  ## ruff, mypy, and the architecture's import contracts (pyproject.toml)
+lint: $(VENV)/.installed-test  ## ruff (lint and format), mypy, and the architecture's import contracts (pyproject.toml)
 	$(BIN)/ruff check connector channels integrations sidebar_widget tests bench
+	$(BIN)/ruff format --check connector channels integrations sidebar_widget tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

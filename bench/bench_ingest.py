@@ -68,15 +68,27 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-VARIANTS = ["it is really annoying", "can you check", "this happened last week too", "thanks",
-            "I need it fixed today", "what is going on?", "the app showed an error", "no idea why"]
+VARIANTS = [
+    "it is really annoying",
+    "can you check",
+    "this happened last week too",
+    "thanks",
+    "I need it fixed today",
+    "what is going on?",
+    "the app showed an error",
+    "no idea why",
+]
 
 
 # A bot posts one event per exchange: the customer's turn and the bot's answer. Most exchanges stay
 # with the bot; the last of each conversation asks for a person and escalates.
-TURNS = ["Hi, where is my parcel {n}?", "It said dispatched on Monday but nothing since, order {n}",
-         "Can I still change the delivery address for {n}?", "ok, and how long does that usually take",
-         "The tracking page for {n} shows nothing at all"]
+TURNS = [
+    "Hi, where is my parcel {n}?",
+    "It said dispatched on Monday but nothing since, order {n}",
+    "Can I still change the delivery address for {n}?",
+    "ok, and how long does that usually take",
+    "The tracking page for {n} shows nothing at all",
+]
 ESCALATION = "This is not helping, I want to talk to a real person about {n}"
 
 
@@ -89,38 +101,81 @@ def make_conversation_body(worker: int, i: int, length: int) -> bytes:
     cid = f"bench-{worker}-{i // length}-{os.getpid()}"
     messages = [{"id": f"c{turn}", "role": "customer", "text": text}]
     if not last:
-        messages.append({"id": f"b{turn}", "role": "bot", "text": f"Let me check parcel {n} for you ({turn}).",
-                         "intent": "track_parcel", "confidence": 0.91})
-    return json.dumps({
-        "id": f"evt-{cid}-{turn}", "type": "conversation.updated", "occurred_at": datetime.now(UTC).isoformat(),
-        "conversation": {"id": cid, "channel": "web", "language": "en"},
-        "customer": {"id": f"cus-{(worker * 1000 + i // length) % 500}", "name": "Bench Customer"},
-        "messages": messages,
-        **({"bot": {"summary": f"Customer chases parcel {n} and asks for a person."}} if last else {}),
-    }).encode()
+        messages.append(
+            {
+                "id": f"b{turn}",
+                "role": "bot",
+                "text": f"Let me check parcel {n} for you ({turn}).",
+                "intent": "track_parcel",
+                "confidence": 0.91,
+            }
+        )
+    return json.dumps(
+        {
+            "id": f"evt-{cid}-{turn}",
+            "type": "conversation.updated",
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "conversation": {"id": cid, "channel": "web", "language": "en"},
+            "customer": {
+                "id": f"cus-{(worker * 1000 + i // length) % 500}",
+                "name": "Bench Customer",
+            },
+            "messages": messages,
+            **(
+                {"bot": {"summary": f"Customer chases parcel {n} and asks for a person."}}
+                if last
+                else {}
+            ),
+        }
+    ).encode()
 
 
 def make_body(worker: int, i: int) -> bytes:
     cid = f"bench-{worker}-{i}-{os.getpid()}"
-    return json.dumps({
-        "id": f"evt-{cid}", "type": "conversation.updated", "occurred_at": datetime.now(UTC).isoformat(),
-        "conversation": {"id": cid, "channel": "web", "language": "en"},
-        "customer": {"id": f"cus-{i % 500}", "name": "Bench Customer", "tags": ["vip"]},
-        "messages": [
-            # texts differ per event (order number, wording), so no cache sees the same turn twice
-            {"id": "m1", "role": "customer",
-             "text": f"I was charged twice for my order {worker}{i:05d}, {VARIANTS[i % len(VARIANTS)]}"},
-            {"id": "m2", "role": "bot", "text": f"Sorry about that, let me look into order {worker}{i:05d}.",
-             "citations": [{"title": "Refund policy", "url": "https://help.example.com/refunds"}]},
-            {"id": "m3", "role": "customer",
-             "text": f"Please let me talk to a real person about {worker}{i:05d} {VARIANTS[(i * 7) % len(VARIANTS)]}"},
-        ],
-        "bot": {"summary": f"Customer reports a double charge on order {worker}{i:05d} and asks for a person."},
-    }).encode()
+    return json.dumps(
+        {
+            "id": f"evt-{cid}",
+            "type": "conversation.updated",
+            "occurred_at": datetime.now(UTC).isoformat(),
+            "conversation": {"id": cid, "channel": "web", "language": "en"},
+            "customer": {"id": f"cus-{i % 500}", "name": "Bench Customer", "tags": ["vip"]},
+            "messages": [
+                # texts differ per event (order number, wording), so no cache sees the same turn twice
+                {
+                    "id": "m1",
+                    "role": "customer",
+                    "text": f"I was charged twice for my order {worker}{i:05d}, {VARIANTS[i % len(VARIANTS)]}",
+                },
+                {
+                    "id": "m2",
+                    "role": "bot",
+                    "text": f"Sorry about that, let me look into order {worker}{i:05d}.",
+                    "citations": [
+                        {"title": "Refund policy", "url": "https://help.example.com/refunds"}
+                    ],
+                },
+                {
+                    "id": "m3",
+                    "role": "customer",
+                    "text": f"Please let me talk to a real person about {worker}{i:05d} {VARIANTS[(i * 7) % len(VARIANTS)]}",
+                },
+            ],
+            "bot": {
+                "summary": f"Customer reports a double charge on order {worker}{i:05d} and asks for a person."
+            },
+        }
+    ).encode()
 
 
-def _client(port: int | list[int], worker: int, deadline: float, interval: float | None, start_at: float,
-            queue: mp.Queue, length: int) -> None:
+def _client(
+    port: int | list[int],
+    worker: int,
+    deadline: float,
+    interval: float | None,
+    start_at: float,
+    queue: mp.Queue,
+    length: int,
+) -> None:
     """One client process: send until the deadline; at a fixed interval when given (open loop).
     Given several ports (servers), client ``worker`` talks to one of them, as behind a balancer."""
     if isinstance(port, list):
@@ -139,8 +194,11 @@ def _client(port: int | list[int], worker: int, deadline: float, interval: float
         if time.perf_counter() >= deadline:
             break
         body = make_body(worker, i) if length <= 1 else make_conversation_body(worker, i, length)
-        headers = {"Content-Type": "application/json", "X-Handoff-Source": "bench",
-                   "X-Handoff-Signature": security.sign(SECRET, body)}
+        headers = {
+            "Content-Type": "application/json",
+            "X-Handoff-Source": "bench",
+            "X-Handoff-Signature": security.sign(SECRET, body),
+        }
         t0 = time.perf_counter()
         try:
             conn.request("POST", "/v1/events", body=body, headers=headers)
@@ -158,7 +216,9 @@ def _client(port: int | list[int], worker: int, deadline: float, interval: float
     queue.put((latencies, errors))
 
 
-def load(port: int | list[int], clients: int, seconds: float, rate: float | None = None, length: int = 1) -> dict:
+def load(
+    port: int | list[int], clients: int, seconds: float, rate: float | None = None, length: int = 1
+) -> dict:
     queue: mp.Queue = mp.Queue()
     start_at = time.perf_counter() + 0.3
     deadline = start_at + seconds
@@ -166,7 +226,9 @@ def load(port: int | list[int], clients: int, seconds: float, rate: float | None
     procs = []
     for w in range(clients):
         offset = 0.0 if interval is None else interval * w / clients
-        p = mp.Process(target=_client, args=(port, w, deadline, interval, start_at + offset, queue, length))
+        p = mp.Process(
+            target=_client, args=(port, w, deadline, interval, start_at + offset, queue, length)
+        )
         p.start()
         procs.append(p)
     latencies: list[float] = []
@@ -179,7 +241,9 @@ def load(port: int | list[int], clients: int, seconds: float, rate: float | None
         p.join()
     latencies.sort()
     return {
-        "requests": len(latencies), "errors": errors, "rps": len(latencies) / seconds,
+        "requests": len(latencies),
+        "errors": errors,
+        "rps": len(latencies) / seconds,
         "p50_ms": 1000 * statistics.median(latencies) if latencies else float("nan"),
         "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))] if latencies else float("nan"),
     }
@@ -204,11 +268,17 @@ def delivery_latency(db: Path) -> dict:
     ).fetchall()
     pending = conn.execute("SELECT COUNT(*) FROM outbox WHERE status != 'done'").fetchone()[0]
     conn.close()
-    lat = sorted((datetime.fromisoformat(f) - datetime.fromisoformat(c)).total_seconds() for c, f in rows)
+    lat = sorted(
+        (datetime.fromisoformat(f) - datetime.fromisoformat(c)).total_seconds() for c, f in rows
+    )
     if not lat:
         return {"delivered": 0, "undelivered": pending}
-    return {"delivered": len(lat), "undelivered": pending, "p50_ms": 1000 * statistics.median(lat),
-            "p99_ms": 1000 * lat[int(0.99 * (len(lat) - 1))]}
+    return {
+        "delivered": len(lat),
+        "undelivered": pending,
+        "p50_ms": 1000 * statistics.median(lat),
+        "p99_ms": 1000 * lat[int(0.99 * (len(lat) - 1))],
+    }
 
 
 def main() -> None:
@@ -217,12 +287,22 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--rate", type=float, default=100.0)
-    parser.add_argument("--length", type=int, default=6,
-                        help="events per conversation; the last one escalates (1: every event escalates)")
-    parser.add_argument("--worker", choices=("inprocess", "process", "none"), default="inprocess",
-                        help="delivery worker: inside `handoff serve` (the default, as `make run`), "
-                             "a separate `handoff worker` process, or none (ingest alone)")
-    parser.add_argument("--store", help="a postgresql:// URL: run the scale-out benchmark (bench_scale.py)")
+    parser.add_argument(
+        "--length",
+        type=int,
+        default=6,
+        help="events per conversation; the last one escalates (1: every event escalates)",
+    )
+    parser.add_argument(
+        "--worker",
+        choices=("inprocess", "process", "none"),
+        default="inprocess",
+        help="delivery worker: inside `handoff serve` (the default, as `make run`), "
+        "a separate `handoff worker` process, or none (ingest alone)",
+    )
+    parser.add_argument(
+        "--store", help="a postgresql:// URL: run the scale-out benchmark (bench_scale.py)"
+    )
     parser.add_argument("--servers", default="1,2,4", help="server process counts for --store")
     args = parser.parse_args()
     if args.store:
@@ -244,20 +324,26 @@ def main() -> None:
         bare.send_signal(signal.SIGTERM)
         bare.wait()
 
-    runs = (("connector saturation", None, args.length),
-            ("connector @rate", args.rate, args.length),
-            ("all-escalating saturation", None, 1),
-            ("all-escalating @rate", args.rate, 1))
+    runs = (
+        ("connector saturation", None, args.length),
+        ("connector @rate", args.rate, args.length),
+        ("all-escalating saturation", None, 1),
+        ("all-escalating @rate", args.rate, 1),
+    )
     for n, (label, fixed, length) in enumerate(runs):
         db = tmp / f"run{n}.db"
         port = free_port()
         config = tmp / "config.yaml"
-        config.write_text(json.dumps({
-            "server": {"port": port, "threads": args.threads},
-            "store": {"path": str(db)},
-            "sources": {"bench": {"secret": SECRET}},
-            "logging": {"level": "WARNING"},
-        }))
+        config.write_text(
+            json.dumps(
+                {
+                    "server": {"port": port, "threads": args.threads},
+                    "store": {"path": str(db)},
+                    "sources": {"bench": {"secret": SECRET}},
+                    "logging": {"level": "WARNING"},
+                }
+            )
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
         serve = [handoff, "serve", "--config", str(config)]
         if args.worker != "inprocess":
@@ -265,8 +351,9 @@ def main() -> None:
         server = subprocess.Popen(serve, env=env, stderr=subprocess.DEVNULL)
         worker = None
         if args.worker == "process":
-            worker = subprocess.Popen([handoff, "worker", "--config", str(config)], env=env,
-                                      stderr=subprocess.DEVNULL)
+            worker = subprocess.Popen(
+                [handoff, "worker", "--config", str(config)], env=env, stderr=subprocess.DEVNULL
+            )
         try:
             wait_port(port, server)
             if fixed is None:
@@ -281,22 +368,31 @@ def main() -> None:
                     proc.send_signal(signal.SIGTERM)
                     proc.wait()
 
-    print(f"# ingest benchmark: {args.clients} saturating clients, {args.threads} server threads, "
-          f"{args.seconds:.0f} s per run, worker {args.worker}, conversations of {args.length} events "
-          f"(the last escalates), {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print(
+        f"# ingest benchmark: {args.clients} saturating clients, {args.threads} server threads, "
+        f"{args.seconds:.0f} s per run, worker {args.worker}, conversations of {args.length} events "
+        f"(the last escalates), {os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
+    )
     for label, r in results.items():
-        figures = "  ".join(f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items())
+        figures = "  ".join(
+            f"{k}={v:.1f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()
+        )
         print(f"{label:<36} {figures}")
     bare_rps = results["bare saturation"]["rps"]
     for prefix in ("connector", "all-escalating"):
         ratio = results[f"{prefix} saturation"]["rps"] / bare_rps
         print(f"{prefix} / bare throughput: {100 * ratio:.0f} %  (target ≥ 40 %)")
-        print(f"{prefix} p99 at {args.rate:.0f} events/s: {results[f'{prefix} @rate']['p99_ms']:.1f} ms "
-              "(target < 50 ms)")
+        print(
+            f"{prefix} p99 at {args.rate:.0f} events/s: {results[f'{prefix} @rate']['p99_ms']:.1f} ms "
+            "(target < 50 ms)"
+        )
         delivery = results[f"{prefix} @rate delivery"]
         if "p99_ms" in delivery:
-            print(f"{prefix} accepted → delivered p99 at {args.rate:.0f}/s: {delivery['p99_ms']:.1f} ms "
-                  "(target < 250 ms)")
+            print(
+                f"{prefix} accepted → delivered p99 at {args.rate:.0f}/s: {delivery['p99_ms']:.1f} ms "
+                "(target < 250 ms)"
+            )
+
 
 if __name__ == "__main__":
     main()

@@ -51,7 +51,12 @@ def backends(pg_url: str, app: str) -> list[int]:
     import psycopg
 
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        return [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name=%s", (app,))]
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE application_name=%s", (app,)
+            )
+        ]
 
 
 class Fresh:
@@ -69,8 +74,10 @@ class Fresh:
             with psycopg.connect(pg_url, autocommit=True) as conn:
                 conn.execute(f'CREATE SCHEMA "{self.schema}"')
             sep = "&" if "?" in pg_url else "?"
-            self.url = (f"{pg_url}{sep}options={quote(f'-c search_path={self.schema}')}"
-                        f"&application_name={self.app}")
+            self.url = (
+                f"{pg_url}{sep}options={quote(f'-c search_path={self.schema}')}"
+                f"&application_name={self.app}"
+            )
 
     def store(self) -> Any:
         from connector.store import store_class, url_scheme
@@ -92,8 +99,11 @@ def delivered(store: Any) -> dict[str, Any]:
     with store.reading() as tx:
         handoffs = tx.list_handoffs(limit=1_000_000)
         filed = [(h.created_at, tx.get_inbox_item(h.id)) for h in handoffs]
-    lat = sorted((datetime.fromisoformat(item["filed_at"]) - datetime.fromisoformat(c)).total_seconds()
-                 for c, item in filed if item)
+    lat = sorted(
+        (datetime.fromisoformat(item["filed_at"]) - datetime.fromisoformat(c)).total_seconds()
+        for c, item in filed
+        if item
+    )
     if not lat:
         return {"delivered": 0}
     return {"delivered": len(lat), "p99_ms": 1000 * lat[int(0.99 * (len(lat) - 1))]}
@@ -109,15 +119,22 @@ def run(kind: str, n: int, args: Any, tmp: Path) -> dict[str, Any]:
         for i in range(n + 1):
             port = free_port()
             config = tmp / f"scale-{kind}-{n}-{i}.json"
-            config.write_text(json.dumps({
-                "server": {"port": port, "threads": args.threads},
-                "store": {"url": fresh.url, "pool_size": args.threads},
-                "sources": {"bench": {"secret": SECRET}},
-                "logging": {"level": "WARNING"},
-            }))
+            config.write_text(
+                json.dumps(
+                    {
+                        "server": {"port": port, "threads": args.threads},
+                        "store": {"url": fresh.url, "pool_size": args.threads},
+                        "sources": {"bench": {"secret": SECRET}},
+                        "logging": {"level": "WARNING"},
+                    }
+                )
+            )
             command = ["worker"] if i == n else ["serve", "--no-worker"]
-            procs.append(subprocess.Popen([handoff, *command, "--config", str(config)], env=env,
-                                          stderr=subprocess.DEVNULL))
+            procs.append(
+                subprocess.Popen(
+                    [handoff, *command, "--config", str(config)], env=env, stderr=subprocess.DEVNULL
+                )
+            )
             if i < n:
                 ports.append(port)
                 wait_port(port, procs[-1])
@@ -133,7 +150,8 @@ def run(kind: str, n: int, args: Any, tmp: Path) -> dict[str, Any]:
         at_rate = load(ports, 4, args.seconds, rate=args.rate, length=args.length)
         time.sleep(1.5)  # the worker finishes the tail
         result = {
-            "events/s": saturated["rps"], "errors": saturated["errors"],
+            "events/s": saturated["rps"],
+            "errors": saturated["errors"],
             "server_cpu_ms/event": 1000 * (cpu1 - cpu0) / events,
             "db_cpu_ms/event": 1000 * db1 / events,
             f"p99@{args.rate:.0f}/s_ms": at_rate["p99_ms"],
@@ -149,8 +167,9 @@ def run(kind: str, n: int, args: Any, tmp: Path) -> dict[str, Any]:
     return result
 
 
-def claims(kind: str, args: Any, tmp: Path, rows: int = 20_000, threads: int = 4,
-           batch: int = 1) -> float:
+def claims(
+    kind: str, args: Any, tmp: Path, rows: int = 20_000, threads: int = 4, batch: int = 1
+) -> float:
     """Outbox rows claimed and finished per second by ``threads`` claimers, ``batch`` rows per
     claim (``claim_outbox`` for 1, ``claim_outbox_batch`` above) and their finishes in one transaction."""
     fresh = Fresh(kind, args.store, tmp, 99)
@@ -196,20 +215,32 @@ def scale(args: Any) -> None:
     for kind in ("sqlite", "postgresql"):
         for n in counts:
             results[f"{kind} x{n}"] = run(kind, n, args, tmp)
-    print(f"# scale-out: {args.clients} saturating clients, {args.threads} threads per server, "
-          f"{args.seconds:.0f} s per run, one worker process, conversations of {args.length} events, "
-          f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print(
+        f"# scale-out: {args.clients} saturating clients, {args.threads} threads per server, "
+        f"{args.seconds:.0f} s per run, one worker process, conversations of {args.length} events, "
+        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
+    )
     for label, r in results.items():
-        figures = "  ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items())
+        figures = "  ".join(
+            f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()
+        )
         print(f"{label:<16} {figures}")
     for kind in ("sqlite", "postgresql"):
         base = results[f"{kind} x{counts[0]}"]["events/s"]
-        ratios = ", ".join(f"x{n}: {results[f'{kind} x{n}']['events/s'] / base:.2f}" for n in counts[1:])
-        print(f"{kind} throughput relative to {counts[0]} process(es): {ratios}  (target x2 ≥ 1.3 on PostgreSQL)")
+        ratios = ", ".join(
+            f"x{n}: {results[f'{kind} x{n}']['events/s'] / base:.2f}" for n in counts[1:]
+        )
+        print(
+            f"{kind} throughput relative to {counts[0]} process(es): {ratios}  (target x2 ≥ 1.3 on PostgreSQL)"
+        )
     for kind in ("sqlite", "postgresql"):
         for batch in (1, 100):
             rate = claims(kind, args, tmp, batch=batch)
-            print(f"{kind} outbox: {rate:.0f} rows/s claimed and finished by 4 threads, {batch} row(s) "
-                  "per claim (target in batches ≥ 5,000)")
-    print("median server CPU ms/event:",
-          f"{statistics.median(r['server_cpu_ms/event'] for r in results.values()):.2f}")
+            print(
+                f"{kind} outbox: {rate:.0f} rows/s claimed and finished by 4 threads, {batch} row(s) "
+                "per claim (target in batches ≥ 5,000)"
+            )
+    print(
+        "median server CPU ms/event:",
+        f"{statistics.median(r['server_cpu_ms/event'] for r in results.values()):.2f}",
+    )

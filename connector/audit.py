@@ -65,17 +65,23 @@ class Verification:
         return not self.problems and self.anchor_found is not False
 
 
-def _check_checkpoints(checkpoints: Sequence[AuditCheckpoint], result: Verification) -> dict[str, str]:
+def _check_checkpoints(
+    checkpoints: Sequence[AuditCheckpoint], result: Verification
+) -> dict[str, str]:
     """Check the checkpoints' own chain; return the sealed heads to look for, by hash → chain."""
     wanted: dict[str, str] = {}
     prev = ""
     for cp in checkpoints:
         result.checkpoints += 1
         if cp.prev_hash != prev:
-            result.problems.append(f"checkpoint {cp.id}: prev_hash does not match the checkpoint before it "
-                                   "(a checkpoint was deleted or edited)")
+            result.problems.append(
+                f"checkpoint {cp.id}: prev_hash does not match the checkpoint before it "
+                "(a checkpoint was deleted or edited)"
+            )
         if checkpoint_hash(cp.prev_hash, cp.at, cp.heads, cp.legacy_upto) != cp.hash:
-            result.problems.append(f"checkpoint {cp.id} (at {cp.at}): content does not match its hash (edited)")
+            result.problems.append(
+                f"checkpoint {cp.id} (at {cp.at}): content does not match its hash (edited)"
+            )
         for chain, head in cp.heads.items():
             wanted[head] = chain
         prev = cp.hash
@@ -83,8 +89,12 @@ def _check_checkpoints(checkpoints: Sequence[AuditCheckpoint], result: Verificat
 
 
 def verify(
-    rows: Iterable[AuditRow], *, anchor: str | None = None, first_id: int = 1,
-    checkpoints: Sequence[AuditCheckpoint] = (), id_gaps: bool = True,
+    rows: Iterable[AuditRow],
+    *,
+    anchor: str | None = None,
+    first_id: int = 1,
+    checkpoints: Sequence[AuditCheckpoint] = (),
+    id_gaps: bool = True,
 ) -> Verification:
     """Recompute every chain over ``rows``, check the checkpoints and that each head they sealed
     is still there, and list every break found.
@@ -140,17 +150,28 @@ def verify(
         result.last_id = row.id
         result.head = row.hash
     for head, chain in wanted.items():
-        whose = "the older single chain" if chain == LEGACY else f"conversation {chain!r}" if chain else \
-            "rows of no conversation"
-        result.problems.append(f"sealed head {head[:16]}… of {whose} is missing: rows at the end of its chain "
-                               "were deleted")
+        whose = (
+            "the older single chain"
+            if chain == LEGACY
+            else f"conversation {chain!r}"
+            if chain
+            else "rows of no conversation"
+        )
+        result.problems.append(
+            f"sealed head {head[:16]}… of {whose} is missing: rows at the end of its chain "
+            "were deleted"
+        )
     return result
 
 
 def verify_store(store: Store, *, anchor: str | None = None) -> Verification:
     """``verify`` over a whole store, with its checkpoints."""
-    return verify(store.iter_audit(), anchor=anchor, checkpoints=store.audit_checkpoints(),
-                  id_gaps=store.audit_ids_contiguous)
+    return verify(
+        store.iter_audit(),
+        anchor=anchor,
+        checkpoints=store.audit_checkpoints(),
+        id_gaps=store.audit_ids_contiguous,
+    )
 
 
 def seal(store: Store, at: str) -> AuditCheckpoint | None:
@@ -163,7 +184,9 @@ class Sealer:
     """Seals a checkpoint at most every ``interval`` seconds of ``now()`` (the delivery worker's
     idle loop calls ``maybe``); several workers sealing at once only write empty-handed Nones."""
 
-    def __init__(self, store: Store, now: Callable[[], datetime], interval: float = SEAL_INTERVAL_SECONDS):
+    def __init__(
+        self, store: Store, now: Callable[[], datetime], interval: float = SEAL_INTERVAL_SECONDS
+    ):
         self.store, self.now, self.interval = store, now, interval
         self._last: datetime | None = None
 

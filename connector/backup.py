@@ -83,7 +83,9 @@ def inspect(path: str | Path) -> Summary:
         applied = [r[0] for r in conn.execute("SELECT name FROM _migrations ORDER BY name")]
         unknown = sorted(set(applied) - {name for name, _ in MIGRATIONS})
         if unknown:
-            raise BackupError(f"{path} comes from a newer handoff-connector (migrations {', '.join(unknown)})")
+            raise BackupError(
+                f"{path} comes from a newer handoff-connector (migrations {', '.join(unknown)})"
+            )
         counts = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in COUNTED}
         chain = audit.verify(SqliteTx(conn).list_audit())
     except sqlite3.DatabaseError as exc:
@@ -105,11 +107,15 @@ def backup(store_path: str, dest: str | Path) -> Summary:
     partial = dest.with_name(dest.name + ".partial")
     partial.unlink(missing_ok=True)
     try:
-        source = sqlite3.connect(f"file:{Path(store_path).expanduser().resolve()}?mode=ro", uri=True)
+        source = sqlite3.connect(
+            f"file:{Path(store_path).expanduser().resolve()}?mode=ro", uri=True
+        )
         target = sqlite3.connect(partial)
         try:
             source.backup(target)  # all pages in one step: one read transaction, one snapshot
-            target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
+            target.execute(
+                "PRAGMA journal_mode=DELETE"
+            )  # one self-contained file, no -wal beside it
         finally:
             target.close()
             source.close()
@@ -135,8 +141,10 @@ def restore(backup_file: str | Path, store_path: str, *, force: bool = False) ->
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             if not force:
-                raise BackupError(f"a running handoff serve or worker holds the store {store_path}; stop "
-                                  "it first (or pass --force to restore under it)") from None
+                raise BackupError(
+                    f"a running handoff serve or worker holds the store {store_path}; stop "
+                    "it first (or pass --force to restore under it)"
+                ) from None
         source = sqlite3.connect(f"file:{Path(backup_file).resolve()}?mode=ro", uri=True)
         target = sqlite3.connect(Path(store_path).expanduser(), timeout=30)
         try:
@@ -153,10 +161,14 @@ def restore(backup_file: str | Path, store_path: str, *, force: bool = False) ->
         store.migrate()  # a backup from an older version is brought up to this one
         chain = audit.verify(store.iter_audit())
         with store.reading() as tx:
-            counts = {t: tx.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in COUNTED}  # type: ignore[attr-defined]
+            counts = {
+                t: tx.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in COUNTED
+            }  # type: ignore[attr-defined]
     finally:
         store.close()
     if not chain.ok or counts != wanted.counts:
-        raise BackupError(f"the restored store {store_path} does not match {backup_file}: "
-                          f"{counts} vs {wanted.counts}; audit {'OK' if chain.ok else 'broken'}")
+        raise BackupError(
+            f"the restored store {store_path} does not match {backup_file}: "
+            f"{counts} vs {wanted.counts}; audit {'OK' if chain.ok else 'broken'}"
+        )
     return Summary(store_path, counts, chain, wanted.migrations)

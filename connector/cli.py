@@ -57,7 +57,11 @@ def main() -> None:
 @main.command()
 @click.option("--config", "-c", help=CONFIG_HELP)
 @click.option("--host", help="Listen address (overrides server.host).")
-@click.option("--port", type=click.IntRange(1, 65535), help="Listen port (overrides server.port; env HANDOFF_PORT).")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    help="Listen port (overrides server.port; env HANDOFF_PORT).",
+)
 @click.option("--no-worker", is_flag=True, help="Do not run the delivery worker in this process.")
 def serve(config: str | None, host: str | None, port: int | None, no_worker: bool) -> None:
     """Run the HTTP API on waitress, with the delivery worker in-process."""
@@ -80,18 +84,24 @@ def serve(config: str | None, host: str | None, port: int | None, no_worker: boo
     backup.hold(settings.store.path)  # `handoff restore` refuses while this process lives
     app = create_app(runtime=runtime)
     try:  # bind before the worker starts: a taken port leaves nothing running behind
-        server = serving.create_server(app, host=settings.server.host, port=settings.server.port,
-                                       threads=settings.server.threads,
-                                       max_body_bytes=settings.server.max_body_bytes,
-                                       connection_limit=settings.server.connection_limit,
-                                       channel_timeout=settings.server.channel_timeout,
-                                       request_timeout=settings.server.request_timeout,
-                                       trusted_proxy=settings.server.trusted_proxy)
+        server = serving.create_server(
+            app,
+            host=settings.server.host,
+            port=settings.server.port,
+            threads=settings.server.threads,
+            max_body_bytes=settings.server.max_body_bytes,
+            connection_limit=settings.server.connection_limit,
+            channel_timeout=settings.server.channel_timeout,
+            request_timeout=settings.server.request_timeout,
+            trusted_proxy=settings.server.trusted_proxy,
+        )
     except (OSError, ValueError) as exc:  # taken or forbidden port; a host that does not resolve
         runtime.close()
         reason = getattr(exc, "strerror", None) or str(exc)
         _fail(f"cannot listen on {settings.server.host}:{settings.server.port}: {reason}")
-    if problems := settings.serving_problems():  # checked once bound: a host that does not resolve says so first
+    if (
+        problems := settings.serving_problems()
+    ):  # checked once bound: a host that does not resolve says so first
         server.close()
         runtime.close()
         _fail("; ".join(f"{key}: {problem}" for key, problem in problems))
@@ -99,9 +109,12 @@ def serve(config: str | None, host: str | None, port: int | None, no_worker: boo
     if settings.worker.enabled and not no_worker:
         worker = Worker(runtime)
         worker.start()
-    click.echo(f"handoff-connector listening on {settings.server.base_url()} "
-               f"(store {settings.store.path or settings.store.backend}, destinations {', '.join(settings.destinations)}, "
-               f"worker {'on' if worker else 'off'})", err=True)
+    click.echo(
+        f"handoff-connector listening on {settings.server.base_url()} "
+        f"(store {settings.store.path or settings.store.backend}, destinations {', '.join(settings.destinations)}, "
+        f"worker {'on' if worker else 'off'})",
+        err=True,
+    )
     try:
         serving.run_until_signalled(server)
     finally:
@@ -113,7 +126,11 @@ def serve(config: str | None, host: str | None, port: int | None, no_worker: boo
 @main.command()
 @click.option("--config", "-c", help=CONFIG_HELP)
 @click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
-@click.option("--metrics-port", type=click.IntRange(1, 65535), help="Serve this worker's /metrics here (overrides worker.metrics_port).")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    help="Serve this worker's /metrics here (overrides worker.metrics_port).",
+)
 def worker(config: str | None, once: bool, metrics_port: int | None) -> None:
     """Run only the delivery worker (several may run against one store)."""
     from connector import backup, metrics
@@ -148,7 +165,10 @@ def worker(config: str | None, once: bool, metrics_port: int | None) -> None:
             _fail(f"cannot serve metrics on {settings.server.host}:{port}: {exc.strerror or exc}")
     delivery.start()
     where = f", metrics on http://{settings.server.host}:{port}/metrics" if exposed else ""
-    click.echo(f"handoff worker {delivery.worker_id} running ({delivery.concurrency} threads{where})", err=True)
+    click.echo(
+        f"handoff worker {delivery.worker_id} running ({delivery.concurrency} threads{where})",
+        err=True,
+    )
     stopped.wait()
     delivery.stop()
     if exposed:
@@ -167,18 +187,29 @@ def check_config(file: str | None) -> None:
         overridden = any("set by HANDOFF_" in hint for hint in exc.hints.values())
         for line in exc.lines():
             click.echo(line, err=True)
-        click.echo(f"{len(exc.problems)} problem(s) in {path or 'the built-in defaults'}"
-                   + (" with HANDOFF_* overrides" if overridden else ""), err=True)
+        click.echo(
+            f"{len(exc.problems)} problem(s) in {path or 'the built-in defaults'}"
+            + (" with HANDOFF_* overrides" if overridden else ""),
+            err=True,
+        )
         raise SystemExit(1) from None
     for warning in settings.warnings():
         click.echo(f"warning: {warning}", err=True)
     if not settings.sources:  # valid (a store-only tool config), but no bot could post events
-        click.echo("warning: no bot sources (sources:): no bot can post events; add a "
-                   "sources.<name> block (config.example.yaml)", err=True)
-    for key, problem in settings.serving_problems():  # errors for `serve` on this host, not for the file
+        click.echo(
+            "warning: no bot sources (sources:): no bot can post events; add a "
+            "sources.<name> block (config.example.yaml)",
+            err=True,
+        )
+    for (
+        key,
+        problem,
+    ) in settings.serving_problems():  # errors for `serve` on this host, not for the file
         click.echo(f"warning: {key}: {problem}; `handoff serve` refuses to start", err=True)
-    click.echo(f"{path or 'built-in defaults'}: OK "
-               f"({len(settings.sources)} source(s), destinations: {', '.join(settings.destinations)})")
+    click.echo(
+        f"{path or 'built-in defaults'}: OK "
+        f"({len(settings.sources)} source(s), destinations: {', '.join(settings.destinations)})"
+    )
 
 
 @main.command()
@@ -203,7 +234,10 @@ def doctor(config: str | None) -> None:
                 click.echo(f"{name}: nothing to check")
             for finding in findings:
                 mark = "ok " if finding.ok else "ERR"
-                click.echo(f"{name}: {mark} {finding.what}" + (f"\n      fix: {finding.fix}" if finding.fix and not finding.ok else ""))
+                click.echo(
+                    f"{name}: {mark} {finding.what}"
+                    + (f"\n      fix: {finding.fix}" if finding.fix and not finding.ok else "")
+                )
                 problems += not finding.ok
     finally:
         runtime.close()
@@ -240,8 +274,10 @@ def _existing_store(config: str | None):  # type: ignore[no-untyped-def]
     an empty answer from a store made on the spot."""
     missing = _missing_store(config)
     if missing is not None:
-        _fail(f"no store at {missing}; run `handoff serve` first, or pass --config "
-              "(or set HANDOFF_CONFIG) to name the right one")
+        _fail(
+            f"no store at {missing}; run `handoff serve` first, or pass --config "
+            "(or set HANDOFF_CONFIG) to name the right one"
+        )
     return _runtime_store(config)
 
 
@@ -258,18 +294,32 @@ def outbox_list(config: str | None, dead: bool, as_json: bool, limit: int) -> No
     store.close()
     if as_json:
         for row in rows:
-            click.echo(json.dumps({"id": row.id, "kind": row.kind, "target": row.target,
-                                   "status": row.status, "attempts": row.attempts,
-                                   "handoff_id": row.handoff_id, "last_error": row.last_error}))
+            click.echo(
+                json.dumps(
+                    {
+                        "id": row.id,
+                        "kind": row.kind,
+                        "target": row.target,
+                        "status": row.status,
+                        "attempts": row.attempts,
+                        "handoff_id": row.handoff_id,
+                        "last_error": row.last_error,
+                    }
+                )
+            )
         return
     if not rows:
         click.echo("no dead-lettered rows" if dead else "the outbox is empty")
         return
-    click.echo(f"{'ID':>6}  {'KIND':<11} {'TARGET':<12} {'STATUS':<10} {'TRIES':>5}  {'NEXT':<20} LAST ERROR")
+    click.echo(
+        f"{'ID':>6}  {'KIND':<11} {'TARGET':<12} {'STATUS':<10} {'TRIES':>5}  {'NEXT':<20} LAST ERROR"
+    )
     for row in rows:
         due = datetime.fromtimestamp(row.next_attempt_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
-        click.echo(f"{row.id:>6}  {row.kind:<11} {row.target:<12} {row.status:<10} {row.attempts:>5}  "
-                   f"{due:<20} {(row.last_error or '')[:80]}")
+        click.echo(
+            f"{row.id:>6}  {row.kind:<11} {row.target:<12} {row.status:<10} {row.attempts:>5}  "
+            f"{due:<20} {(row.last_error or '')[:80]}"
+        )
 
 
 @outbox.command("retry")
@@ -300,7 +350,11 @@ class _AuditGroup(click.Group):
     """``handoff audit CONVERSATION_ID`` keeps working: with no subcommand named, it means ``show``."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and not any(arg in self.commands for arg in args) and not {"-h", "--help"} & set(args):
+        if (
+            args
+            and not any(arg in self.commands for arg in args)
+            and not {"-h", "--help"} & set(args)
+        ):
             args = ["show", *args]
         return super().parse_args(ctx, args)
 
@@ -324,7 +378,9 @@ def audit() -> None:
 
 @audit.command("verify")
 @click.option("--config", "-c", help=CONFIG_HELP)
-@click.option("--anchor", help="A head hash printed by an earlier verify; fail if it is gone (truncation).")
+@click.option(
+    "--anchor", help="A head hash printed by an earlier verify; fail if it is gone (truncation)."
+)
 def audit_verify(config: str | None, anchor: str | None) -> None:
     """Recompute the hash chains and checkpoints; report every edited or deleted row (exit 1 if any)."""
     from connector.audit import verify_store
@@ -340,12 +396,18 @@ def audit_verify(config: str | None, anchor: str | None) -> None:
     for problem in result.problems:
         click.echo(f"BROKEN: {problem}", err=True)
     if result.anchor_found is False:
-        click.echo(f"BROKEN: anchor {anchor} is not in the chain (rows were deleted at the tail)", err=True)
+        click.echo(
+            f"BROKEN: anchor {anchor} is not in the chain (rows were deleted at the tail)", err=True
+        )
     if not result.ok:
-        _fail(f"audit chain broken: {len(result.problems) + (result.anchor_found is False)} problem(s) "
-              f"in {result.rows} row(s)")
-    click.echo(f"audit chain OK: {result.rows} row(s), {result.checkpoints} checkpoint(s), "
-               f"last id {result.last_id}, head {result.head or '-'}")
+        _fail(
+            f"audit chain broken: {len(result.problems) + (result.anchor_found is False)} problem(s) "
+            f"in {result.rows} row(s)"
+        )
+    click.echo(
+        f"audit chain OK: {result.rows} row(s), {result.checkpoints} checkpoint(s), "
+        f"last id {result.last_id}, head {result.head or '-'}"
+    )
 
 
 @audit.command("seal")
@@ -363,13 +425,19 @@ def audit_seal(config: str | None) -> None:
     if checkpoint is None:
         click.echo("nothing to seal: no chain changed since the last checkpoint")
     else:
-        click.echo(f"sealed checkpoint {checkpoint.id}: {len(checkpoint.heads)} chain(s), hash {checkpoint.hash}")
+        click.echo(
+            f"sealed checkpoint {checkpoint.id}: {len(checkpoint.heads)} chain(s), hash {checkpoint.hash}"
+        )
 
 
 @audit.command("export")
 @click.option("--config", "-c", help=CONFIG_HELP)
-@click.option("--since", help="Only rows from this long ago (7d, 12h, 30m) or this date (2024-05-01).")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File (default: stdout).")
+@click.option(
+    "--since", help="Only rows from this long ago (7d, 12h, 30m) or this date (2024-05-01)."
+)
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File (default: stdout)."
+)
 def audit_export(config: str | None, since: str | None, output: str | None) -> None:
     """Write the audit trail as JSON lines, hashes included."""
     from connector.audit import export_lines
@@ -403,15 +471,28 @@ def audit_show(config: str | None, as_json: bool, conversation_id: str) -> None:
         with store.reading() as tx:
             handoff = tx.get_handoff(conversation_id)
         if handoff is not None:
-            click.echo(f"handoff {handoff.id} is in conversation {handoff.conversation_id}", err=True)
+            click.echo(
+                f"handoff {handoff.id} is in conversation {handoff.conversation_id}", err=True
+            )
             rows = list(store.iter_audit(handoff.conversation_id))
     store.close()
     if not rows:
         _fail(f"no audit rows for conversation or handoff {conversation_id!r}")
     for row in rows:
         if as_json:
-            click.echo(json.dumps({"id": row.id, "at": row.at, "action": row.action, "actor": row.actor,
-                                   "handoff_id": row.handoff_id, "reason": row.reason, "data": row.data}))
+            click.echo(
+                json.dumps(
+                    {
+                        "id": row.id,
+                        "at": row.at,
+                        "action": row.action,
+                        "actor": row.actor,
+                        "handoff_id": row.handoff_id,
+                        "reason": row.reason,
+                        "data": row.data,
+                    }
+                )
+            )
         else:
             click.echo(f"{row.at}  {row.action:<26} {row.actor:<28} {row.reason}")
 
@@ -421,10 +502,16 @@ def audit_show(config: str | None, as_json: bool, conversation_id: str) -> None:
 
 @main.command()
 @click.option("--config", "-c", help=CONFIG_HELP)
-@click.option("--since", default="7d", show_default=True, help="Period start: 7d, 24h, 2w or a date.")
+@click.option(
+    "--since", default="7d", show_default=True, help="Period start: 7d, 24h, 2w or a date."
+)
 @click.option("--team", help="Only handoffs routed to this team.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True),
-              help="Also write a self-contained HTML report here.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also write a self-contained HTML report here.",
+)
 def report(config: str | None, since: str, team: str | None, output: str | None) -> None:
     """Print the handoff KPIs; optionally write the HTML report with charts."""
     from connector.report import build_report, kpi_table, render_html
@@ -436,8 +523,9 @@ def report(config: str | None, since: str, team: str | None, output: str | None)
         _fail(f"unknown team {team!r}; known: {', '.join(sorted(settings.routing.teams))}")
     store = _existing_store(config)
     try:
-        data = build_report(store, start, datetime.now(UTC), team=team,
-                            targets=settings.report.model_dump())
+        data = build_report(
+            store, start, datetime.now(UTC), team=team, targets=settings.report.model_dump()
+        )
     finally:
         store.close()
     click.echo(kpi_table(data))
@@ -463,15 +551,19 @@ def demo(url: str | None, config: str | None, source: str) -> None:
 
     settings = _load(config)
     if source not in settings.sources:
-        _fail(f"no bot source {source!r} in the config (known: {', '.join(settings.sources) or 'none'})")
+        _fail(
+            f"no bot source {source!r} in the config (known: {', '.join(settings.sources) or 'none'})"
+        )
     base = (url or settings.server.base_url()).rstrip("/")
     try:
         conversation_id, answer = demo_mod.post_demo(base, source, settings.sources[source].secret)
     except demo_mod.DemoError as exc:
         _fail(str(exc))
     decision = answer["decision"]
-    click.echo(f"conversation {conversation_id}: escalate={decision['escalate']} "
-               f"team={decision.get('team')} priority={decision['priority']}")
+    click.echo(
+        f"conversation {conversation_id}: escalate={decision['escalate']} "
+        f"team={decision.get('team')} priority={decision['priority']}"
+    )
     for reason in decision["reasons"]:
         click.echo(f"  reason: {reason['trigger']} ({reason['rule']}): {reason['detail']}")
     click.echo(f"control: {answer['control']['owner']} (version {answer['control']['version']})")
@@ -488,7 +580,9 @@ def demo(url: str | None, config: str | None, source: str) -> None:
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
-@click.option("--config", "-c", help="Measure this config's policy (default: the shipped defaults).")
+@click.option(
+    "--config", "-c", help="Measure this config's policy (default: the shipped defaults)."
+)
 @click.option("--folds", type=click.IntRange(0, 20), default=None,
               help="k-fold cross-validation (default: when the model was trained on the file; 0: never).")  # fmt: skip
 def evaluate(files: tuple[str, ...], as_json: bool, config: str | None, folds: int | None) -> None:
@@ -526,7 +620,9 @@ def train(files: tuple[str, ...], out: str) -> None:
         _fail(f"cannot train: {exc}")
     heads = ", ".join(f"{n} ({len(h.classes)} classes)" for n, h in artefact.heads.items())
     click.echo(f"wrote {out}: model {artefact.version}, heads {heads}")
-    click.echo(f"use it: policy.model.artefact: {out}  (measure: handoff evaluate FILE --config ...)")
+    click.echo(
+        f"use it: policy.model.artefact: {out}  (measure: handoff evaluate FILE --config ...)"
+    )
 
 
 @main.command()
@@ -539,7 +635,6 @@ def schema() -> None:
     click.echo(json.dumps(document, indent=2))
 
 
-
 @main.group()
 def widget() -> None:
     """The agent widget's helpdesk apps (docs/widget.md)."""
@@ -548,10 +643,16 @@ def widget() -> None:
 @widget.command("package")
 @click.argument("helpdesk", type=click.Choice(["zendesk"]))
 @click.option("--connector-url", help="The connector's public URL (default: server.public_url).")
-@click.option("--out", "-o", type=click.Path(dir_okay=False, writable=True),
-              help="Zip to write (default: dist/handoff-zendesk-app.zip).")
+@click.option(
+    "--out",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Zip to write (default: dist/handoff-zendesk-app.zip).",
+)
 @click.option("--config", "-c", help=CONFIG_HELP)
-def widget_package(helpdesk: str, connector_url: str | None, out: str | None, config: str | None) -> None:
+def widget_package(
+    helpdesk: str, connector_url: str | None, out: str | None, config: str | None
+) -> None:
     """Build the uploadable app zip for HELPDESK (zendesk)."""
     from pathlib import Path
 

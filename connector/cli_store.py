@@ -14,8 +14,10 @@ from connector.cli import CONFIG_HELP, _fail, _load, main
 
 def _sqlite_only(settings, command: str) -> None:  # type: ignore[no-untyped-def]
     if settings.store.backend != "sqlite":
-        _fail(f"handoff {command} copies a SQLite file; the store is {settings.store.backend}: use pg_dump / "
-              "pg_restore (docs/operations.md)")
+        _fail(
+            f"handoff {command} copies a SQLite file; the store is {settings.store.backend}: use pg_dump / "
+            "pg_restore (docs/operations.md)"
+        )
 
 
 @main.command()
@@ -36,7 +38,9 @@ def backup(config: str | None, file: str) -> None:
 
 @main.command()
 @click.option("--config", "-c", help=CONFIG_HELP)
-@click.option("--force", is_flag=True, help="Restore even while a running serve or worker holds the store.")
+@click.option(
+    "--force", is_flag=True, help="Restore even while a running serve or worker holds the store."
+)
 @click.argument("file", type=click.Path(dir_okay=False))
 def restore(config: str | None, force: bool, file: str) -> None:
     """Replace the store's contents with backup FILE (checked first; audit chain verified after)."""
@@ -63,7 +67,11 @@ def _open_unmigrated(url: str, settings):  # type: ignore[no-untyped-def]
 
 @main.command()
 @click.option("--config", "-c", help=CONFIG_HELP)
-@click.option("--check", is_flag=True, help="Apply nothing; exit 1 if migrations are pending (deploy pipelines).")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Apply nothing; exit 1 if migrations are pending (deploy pipelines).",
+)
 def migrate(config: str | None, check: bool) -> None:
     """Apply the store's pending migrations (serve and worker also do at start, under a lock)."""
     from connector.errors import ProblemError
@@ -74,7 +82,9 @@ def migrate(config: str | None, check: bool) -> None:
         if check:
             pending = store.pending_migrations()
             if pending:
-                _fail(f"{len(pending)} migration(s) pending: {', '.join(pending)} (run handoff migrate)")
+                _fail(
+                    f"{len(pending)} migration(s) pending: {', '.join(pending)} (run handoff migrate)"
+                )
             click.echo("store is up to date: no migration pending")
             return
         applied = store.migrate()
@@ -82,8 +92,11 @@ def migrate(config: str | None, check: bool) -> None:
         _fail(str(exc))
     finally:
         store.close()
-    click.echo(f"applied {len(applied)} migration(s): {', '.join(applied)}" if applied
-               else "store is up to date: no migration pending")
+    click.echo(
+        f"applied {len(applied)} migration(s): {', '.join(applied)}"
+        if applied
+        else "store is up to date: no migration pending"
+    )
 
 
 @main.group()
@@ -93,8 +106,15 @@ def store() -> None:
 
 @store.command("copy")
 @click.option("--config", "-c", help=CONFIG_HELP)
-@click.option("--from", "source_url", required=True, help="The store to copy from, e.g. sqlite:///handoff.db.")
-@click.option("--to", "target_url", required=True, help="The store to copy to, e.g. postgresql://host/handoff.")
+@click.option(
+    "--from", "source_url", required=True, help="The store to copy from, e.g. sqlite:///handoff.db."
+)
+@click.option(
+    "--to",
+    "target_url",
+    required=True,
+    help="The store to copy to, e.g. postgresql://host/handoff.",
+)
 def store_copy(config: str | None, source_url: str, target_url: str) -> None:
     """Copy every row to another store (migrated first); safe to stop and run again. Checks counts
     and verifies the target's audit trail after."""
@@ -114,7 +134,9 @@ def store_copy(config: str | None, source_url: str, target_url: str) -> None:
         source.close()
         target.close()
     for table, (theirs, ours) in report.counts.items():
-        click.echo(f"{table:18} copied {report.copied.get(table, 0):>8}   source {theirs:>8}   target {ours:>8}")
+        click.echo(
+            f"{table:18} copied {report.copied.get(table, 0):>8}   source {theirs:>8}   target {ours:>8}"
+        )
     if not report.ok:
         for problem in report.problems:
             click.echo(f"PROBLEM: {problem}", err=True)

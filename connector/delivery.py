@@ -42,6 +42,7 @@ from integrations.fields import clean, clean_deep
 
 logger = logging.getLogger(__name__)
 
+
 class _Attempt:
     """The slice of tenacity's RetryCallState that its wait strategies read."""
 
@@ -53,9 +54,11 @@ def backoff_seconds(runtime: Runtime, attempt: int, retry_after: float | None) -
     worker = runtime.settings.worker
     if retry_after is not None:
         return min(max(retry_after, 0.0), worker.backoff_max_seconds)
-    wait = wait_exponential_jitter(initial=worker.backoff_initial_seconds,
-                                   max=worker.backoff_max_seconds,
-                                   jitter=worker.backoff_initial_seconds)
+    wait = wait_exponential_jitter(
+        initial=worker.backoff_initial_seconds,
+        max=worker.backoff_max_seconds,
+        jitter=worker.backoff_initial_seconds,
+    )
     return float(wait(_Attempt(attempt)))  # type: ignore[arg-type]
 
 
@@ -74,7 +77,9 @@ def deliver_to_destination(runtime: Runtime, row: OutboxRow) -> dict[str, Any]:
         raise PermanentDeliveryError(f"outbox row {row.id} is not for a destination")
     destination = runtime.destinations.get(message.destination)
     if destination is None:
-        raise PermanentDeliveryError(f"destination {message.destination!r} is not configured any more")
+        raise PermanentDeliveryError(
+            f"destination {message.destination!r} is not configured any more"
+        )
     with runtime.store.reading() as tx:
         handoff = tx.get_handoff(message.handoff_id or "")
         refs = tx.get_ticket_refs(message.handoff_id or "")
@@ -83,19 +88,25 @@ def deliver_to_destination(runtime: Runtime, row: OutboxRow) -> dict[str, Any]:
     previous = TicketRef.from_dict(refs[row.target]) if row.target in refs else None
     if isinstance(message, outbox.Deliver):
         # no control characters or bidi overrides from customer text reach any vendor
-        ref = destination.deliver(Delivery(
-            handoff_id=handoff.id, payload=HandoffPayload.model_validate(clean_deep(handoff.payload)),
-            idempotency_key=row.idempotency_key, widget_url=links.inbox_url(runtime.base_url, handoff.id),
-            attempt=row.attempts, previous=previous,
-        ))
+        ref = destination.deliver(
+            Delivery(
+                handoff_id=handoff.id,
+                payload=HandoffPayload.model_validate(clean_deep(handoff.payload)),
+                idempotency_key=row.idempotency_key,
+                widget_url=links.inbox_url(runtime.base_url, handoff.id),
+                attempt=row.attempts,
+                previous=previous,
+            )
+        )
         return {"ref": ref.to_dict()}
     if previous is None:
         raise TransientDeliveryError("the handoff is not delivered to this destination yet")
     if isinstance(message, outbox.Note):
         destination.add_note(previous, clean(message.text), key=row.idempotency_key)
     elif isinstance(message, outbox.Turn):
-        destination.add_customer_turn(previous, clean(message.text), author=message.author,
-                                      key=row.idempotency_key)
+        destination.add_customer_turn(
+            previous, clean(message.text), author=message.author, key=row.idempotency_key
+        )
     else:
         destination.update(previous, clean_deep(dict(message.fields)), key=row.idempotency_key)
     return {"ref": previous.to_dict()}
@@ -121,7 +132,9 @@ def send(runtime: Runtime, row: OutboxRow) -> dict[str, Any]:
 class Worker:
     """Delivery threads. ``run_once`` processes one due row (for tests and ``handoff worker --once``)."""
 
-    def __init__(self, runtime: Runtime, *, concurrency: int | None = None, worker_id: str | None = None):
+    def __init__(
+        self, runtime: Runtime, *, concurrency: int | None = None, worker_id: str | None = None
+    ):
         self.runtime = runtime
         self.concurrency = concurrency or runtime.settings.worker.concurrency
         self.worker_id = worker_id or f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -162,11 +175,17 @@ class Worker:
         if not slot.acquire(blocking=False):
             # this destination already holds its share of the threads (it may be slow): the row
             # waits its turn, without spending an attempt, and this thread serves the others
-            self._deferred(row, Deferred("the destination's delivery threads are busy", retry_after=0.5))
+            self._deferred(
+                row, Deferred("the destination's delivery threads are busy", retry_after=0.5)
+            )
             return
         beating = threading.Event()
-        heart = threading.Thread(target=self._heartbeat, args=(row, beating), daemon=True,
-                                 name=f"handoff-heartbeat-{row.id}")
+        heart = threading.Thread(
+            target=self._heartbeat,
+            args=(row, beating),
+            daemon=True,
+            name=f"handoff-heartbeat-{row.id}",
+        )
         heart.start()
         try:
             self._send(row)
@@ -180,7 +199,9 @@ class Worker:
         while not done.wait(self.heartbeat_seconds):
             try:
                 with self.runtime.store.atomic() as tx:
-                    held = tx.extend_outbox_claim(row.id, self.worker_id, self.runtime.now().timestamp(), lease)
+                    held = tx.extend_outbox_claim(
+                        row.id, self.worker_id, self.runtime.now().timestamp(), lease
+                    )
             except Exception:  # a busy store: the next beat tries again, well within the lease
                 logger.warning("outbox row %s: cannot renew the claim; trying again", row.id)
                 continue
@@ -205,18 +226,25 @@ class Worker:
     def _succeeded(self, row: OutboxRow, result: dict[str, Any]) -> None:
         now = self.runtime.now()
         with self.runtime.store.atomic() as tx:
-            if not tx.finish_outbox(row.id, self.worker_id, now.timestamp(), status="done", result=result):
+            if not tx.finish_outbox(
+                row.id, self.worker_id, now.timestamp(), status="done", result=result
+            ):
                 logger.warning("outbox row %s: claim lost before completion", row.id)
                 return
             if row.kind == "destination" and "ref" in result and row.handoff_id:
                 tx.put_ticket_ref(row.handoff_id, row.target, result["ref"])
             tx.append_audit(
-                at=iso(now), action=f"{row.kind}.delivered", actor=f"worker:{row.target}",
-                conversation_id=row.conversation_id, handoff_id=row.handoff_id,
+                at=iso(now),
+                action=f"{row.kind}.delivered",
+                actor=f"worker:{row.target}",
+                conversation_id=row.conversation_id,
+                handoff_id=row.handoff_id,
                 reason=str(row.body.get("op") or row.body.get("type") or row.kind),
                 data={"outbox_id": row.id, "attempts": row.attempts, "result": result},
             )
-        metrics.safely(self.runtime, lambda m: m.deliveries.labels(row.kind, row.target, "delivered").inc())
+        metrics.safely(
+            self.runtime, lambda m: m.deliveries.labels(row.kind, row.target, "delivered").inc()
+        )
         logger.info("outbox row %s delivered to %s", row.id, row.target, extra=log_fields(row))
 
     def _deferred(self, row: OutboxRow, exc: Deferred) -> None:
@@ -232,13 +260,18 @@ class Worker:
         ahead = 0
         if interval:
             with self.runtime.store.reading() as tx:
-                ahead = sum(1 for r in tx.list_outbox(status="pending", limit=100_000)
-                            if r.id < row.id and r.target == row.target and r.kind == row.kind)
+                ahead = sum(
+                    1
+                    for r in tx.list_outbox(status="pending", limit=100_000)
+                    if r.id < row.id and r.target == row.target and r.kind == row.kind
+                )
         spread = 0.5 * interval if interval else (min(1.0, 0.25 * wait) if wait else 0.05)
         delay = wait + ahead * interval + random.uniform(0.0, spread)
         with self.runtime.store.atomic() as tx:
             tx.defer_outbox(row.id, self.worker_id, now, now + delay)
-        metrics.safely(self.runtime, lambda m: m.deliveries.labels(row.kind, row.target, "deferred").inc())
+        metrics.safely(
+            self.runtime, lambda m: m.deliveries.labels(row.kind, row.target, "deferred").inc()
+        )
         logger.info("outbox row %s to %s held back for %.1fs: %s", row.id, row.target, delay, exc)
 
     def _failed(self, row: OutboxRow, exc: DeliveryError) -> None:
@@ -256,39 +289,90 @@ class Worker:
         out_of_attempts = cap is not None and row.attempts >= cap
         with runtime.store.atomic() as tx:
             if exc.permanent or out_of_attempts or too_old:
-                reason = (error if exc.permanent
-                          else f"gave up after {row.attempts} attempts: {error}" if out_of_attempts
-                          else f"gave up after {age / 3600:.1f} hours: {error}")
-                if not tx.finish_outbox(row.id, self.worker_id, now.timestamp(), status="dead", error=reason):
+                reason = (
+                    error
+                    if exc.permanent
+                    else f"gave up after {row.attempts} attempts: {error}"
+                    if out_of_attempts
+                    else f"gave up after {age / 3600:.1f} hours: {error}"
+                )
+                if not tx.finish_outbox(
+                    row.id, self.worker_id, now.timestamp(), status="dead", error=reason
+                ):
                     return
-                tx.append_audit(at=iso(now), action=f"{row.kind}.dead_letter", actor=f"worker:{row.target}",
-                                conversation_id=row.conversation_id, handoff_id=row.handoff_id,
-                                reason=reason[:500], data={"outbox_id": row.id, "attempts": row.attempts})
+                tx.append_audit(
+                    at=iso(now),
+                    action=f"{row.kind}.dead_letter",
+                    actor=f"worker:{row.target}",
+                    conversation_id=row.conversation_id,
+                    handoff_id=row.handoff_id,
+                    reason=reason[:500],
+                    data={"outbox_id": row.id, "attempts": row.attempts},
+                )
                 if row.kind != outbox.ALERT:  # an alert about a dead alert could only loop
-                    outbox.write_all(tx, alerting.alerts_for(
-                        runtime.settings, "dead_letter",
-                        tx.get_handoff(row.handoff_id) if row.handoff_id else None,
-                        occasion=str(row.id), reason=f"{row.kind} to {row.target}: {reason[:300]}",
-                        now=now, conversation_id=row.conversation_id), now)
-                metrics.safely(runtime, lambda m: (m.deliveries.labels(row.kind, row.target, "dead").inc(),
-                                                   m.dead_letters.labels(row.kind, row.target).inc()))
-                logger.error("outbox row %s to %s DEAD-LETTERED after %s attempts: %s (the vendor's answer "
-                             "is on the row: handoff outbox list --dead)", row.id, row.target, row.attempts, said,
-                             extra=log_fields(row))
+                    outbox.write_all(
+                        tx,
+                        alerting.alerts_for(
+                            runtime.settings,
+                            "dead_letter",
+                            tx.get_handoff(row.handoff_id) if row.handoff_id else None,
+                            occasion=str(row.id),
+                            reason=f"{row.kind} to {row.target}: {reason[:300]}",
+                            now=now,
+                            conversation_id=row.conversation_id,
+                        ),
+                        now,
+                    )
+                metrics.safely(
+                    runtime,
+                    lambda m: (
+                        m.deliveries.labels(row.kind, row.target, "dead").inc(),
+                        m.dead_letters.labels(row.kind, row.target).inc(),
+                    ),
+                )
+                logger.error(
+                    "outbox row %s to %s DEAD-LETTERED after %s attempts: %s (the vendor's answer "
+                    "is on the row: handoff outbox list --dead)",
+                    row.id,
+                    row.target,
+                    row.attempts,
+                    said,
+                    extra=log_fields(row),
+                )
                 return
             delay = backoff_seconds(runtime, row.attempts, exc.retry_after)
-            tx.finish_outbox(row.id, self.worker_id, now.timestamp(), status="pending",
-                             next_attempt_at=now.timestamp() + delay, error=error)
-        metrics.safely(runtime, lambda m: (m.deliveries.labels(row.kind, row.target, "retry").inc(),
-                                           m.retries.labels(row.kind, row.target).inc()))
-        logger.warning("outbox row %s to %s failed (attempt %s), retry in %.1fs: %s",
-                       row.id, row.target, row.attempts, delay, said, extra=log_fields(row))
+            tx.finish_outbox(
+                row.id,
+                self.worker_id,
+                now.timestamp(),
+                status="pending",
+                next_attempt_at=now.timestamp() + delay,
+                error=error,
+            )
+        metrics.safely(
+            runtime,
+            lambda m: (
+                m.deliveries.labels(row.kind, row.target, "retry").inc(),
+                m.retries.labels(row.kind, row.target).inc(),
+            ),
+        )
+        logger.warning(
+            "outbox row %s to %s failed (attempt %s), retry in %.1fs: %s",
+            row.id,
+            row.target,
+            row.attempts,
+            delay,
+            said,
+            extra=log_fields(row),
+        )
 
     # the loop -----------------------------------------------------------------------------------
     def start(self) -> None:
         self.runtime.waker.listen()
         for index in range(self.concurrency):
-            thread = threading.Thread(target=self._loop, name=f"handoff-worker-{index}", daemon=True)
+            thread = threading.Thread(
+                target=self._loop, name=f"handoff-worker-{index}", daemon=True
+            )
             thread.start()
             self._threads.append(thread)
 
@@ -303,7 +387,9 @@ class Worker:
     def _loop(self) -> None:
         waker = self.runtime.waker
         idle = self.runtime.settings.worker.idle_wake_seconds
-        sealer = audit.Sealer(self.runtime.store, self.runtime.now)  # the audit's periodic checkpoints
+        sealer = audit.Sealer(
+            self.runtime.store, self.runtime.now
+        )  # the audit's periodic checkpoints
         while not self._stop.is_set():
             generation = waker.generation
             try:

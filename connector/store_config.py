@@ -55,7 +55,7 @@ class StoreSettings(Section):
             self.url = SQLITE_URL_PREFIX + (self.path or "handoff.db")
         scheme = self.url.partition("://")[0].lower()
         if scheme == "sqlite" and self.url.startswith(SQLITE_URL_PREFIX):
-            from_url = self.url[len(SQLITE_URL_PREFIX):]
+            from_url = self.url[len(SQLITE_URL_PREFIX) :]
             if self.path and os.path.normpath(self.path) != os.path.normpath(from_url):
                 raise ValueError(
                     f"store.url ({self.url}) and store.path ({self.path}) name different files; "
@@ -63,10 +63,14 @@ class StoreSettings(Section):
                 )
             self.path = from_url
         elif self.path:
-            raise ValueError(f"store.path is for SQLite only, but store.url is {scheme}://...; drop store.path")
+            raise ValueError(
+                f"store.path is for SQLite only, but store.url is {scheme}://...; drop store.path"
+            )
         if self.backend and self.backend != scheme:
-            raise ValueError(f"store.backend {self.backend!r} disagrees with the scheme of store.url "
-                             f"({scheme!r}); drop store.backend, the url picks the store")
+            raise ValueError(
+                f"store.backend {self.backend!r} disagrees with the scheme of store.url "
+                f"({scheme!r}); drop store.backend, the url picks the store"
+            )
         self.backend = scheme
         return self
 

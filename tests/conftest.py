@@ -17,11 +17,19 @@ from tests.helpers import Clock, Receiver, make_settings
 # The suites that run on both stores: the API, outbox, timers (reminders), helpdesk webhooks and
 # audit ones, where a store's locking and claiming show. The rest run on SQLite only, which keeps
 # `make test` short; the store contract suite (tests/store/) covers every store's verbs.
-BOTH_STORES = frozenset({
-    "tests.test_ingest", "tests.test_spine", "tests.test_outbox", "tests.test_reminders", "tests.test_audit",
-    "tests.integrations.test_zendesk", "tests.integrations.test_intercom", "tests.integrations.test_salesforce",
-    "tests.integrations.test_bursts",
-})
+BOTH_STORES = frozenset(
+    {
+        "tests.test_ingest",
+        "tests.test_spine",
+        "tests.test_outbox",
+        "tests.test_reminders",
+        "tests.test_audit",
+        "tests.integrations.test_zendesk",
+        "tests.integrations.test_intercom",
+        "tests.integrations.test_salesforce",
+        "tests.integrations.test_bursts",
+    }
+)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

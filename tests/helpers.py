@@ -34,31 +34,63 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-def event(conversation_id: str = "conv-1", event_id: str = "evt-1", *, type: str = "conversation.updated",
-          messages: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+def event(
+    conversation_id: str = "conv-1",
+    event_id: str = "evt-1",
+    *,
+    type: str = "conversation.updated",
+    messages: list[dict[str, Any]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": event_id,
         "type": type,
         "occurred_at": datetime.now(UTC).isoformat(),
         "conversation": {"id": conversation_id, "channel": "web", "language": "en"},
-        "customer": {"id": "cus-1", "name": "Ada Lovelace", "email": "ada@example.com", "tags": ["vip"]},
-        "messages": messages if messages is not None else [
+        "customer": {
+            "id": "cus-1",
+            "name": "Ada Lovelace",
+            "email": "ada@example.com",
+            "tags": ["vip"],
+        },
+        "messages": messages
+        if messages is not None
+        else [
             {"id": f"{event_id}-m1", "role": "customer", "text": "My order never arrived."},
-            {"id": f"{event_id}-m2", "role": "bot", "text": "Sorry! Let me check.",
-             "citations": [{"title": "Shipping times", "url": "https://help.example.com/shipping"}]},
-            {"id": f"{event_id}-m3", "role": "customer", "text": "I want to talk to a real person."},
+            {
+                "id": f"{event_id}-m2",
+                "role": "bot",
+                "text": "Sorry! Let me check.",
+                "citations": [
+                    {"title": "Shipping times", "url": "https://help.example.com/shipping"}
+                ],
+            },
+            {
+                "id": f"{event_id}-m3",
+                "role": "customer",
+                "text": "I want to talk to a real person.",
+            },
         ],
     }
     body.update(extra)
     return body
 
 
-def signed_headers(body: bytes, *, source: str = "demo", secret: str = SECRET,
-                   timestamp: int | None = None, method: str | None = None,
-                   path: str | None = None) -> dict[str, str]:
+def signed_headers(
+    body: bytes,
+    *,
+    source: str = "demo",
+    secret: str = SECRET,
+    timestamp: int | None = None,
+    method: str | None = None,
+    path: str | None = None,
+) -> dict[str, str]:
     """A source's headers for ``body``: v1, plus v2 when the request's ``method`` and ``path`` are given."""
-    return {"Content-Type": "application/json", security.SOURCE_HEADER: source,
-            security.SIGNATURE_HEADER: security.sign(secret, body, timestamp, method=method, path=path)}
+    return {
+        "Content-Type": "application/json",
+        security.SOURCE_HEADER: source,
+        security.SIGNATURE_HEADER: security.sign(secret, body, timestamp, method=method, path=path),
+    }
 
 
 def dumps(data: Any) -> bytes:
@@ -92,9 +124,15 @@ class Receiver:
                 raw = self.rfile.read(length)
                 with receiver.lock:
                     status, headers = receiver.responses.pop(0) if receiver.responses else (200, {})
-                    receiver.received.append({"path": self.path, "headers": dict(self.headers),
-                                              "raw": raw, "json": json.loads(raw or b"null"),
-                                              "status": status})
+                    receiver.received.append(
+                        {
+                            "path": self.path,
+                            "headers": dict(self.headers),
+                            "raw": raw,
+                            "json": json.loads(raw or b"null"),
+                            "status": status,
+                        }
+                    )
                     receiver.arrived.notify_all()
                 if receiver.delay:
                     time.sleep(receiver.delay)
@@ -119,8 +157,10 @@ class Receiver:
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         with self.arrived:
-            self.arrived.wait_for(lambda: len([r for r in self.received if r["status"] < 300]) >= count,
-                                  timeout=timeout)
+            self.arrived.wait_for(
+                lambda: len([r for r in self.received if r["status"] < 300]) >= count,
+                timeout=timeout,
+            )
         return self.accepted()
 
     def delivery_ids(self) -> list[str]:

@@ -45,8 +45,12 @@ def _unreachable() -> str | None:
         return f"psycopg is not installed ({exc}): pip install -e '.[postgres]'"
     try:
         with psycopg.connect(server_url(), connect_timeout=3, autocommit=True) as conn:
-            left = [r[0] for r in conn.execute(
-                "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'handoff\\_test\\_%'")]
+            left = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'handoff\\_test\\_%'"
+                )
+            ]
             for schema in left:
                 pid = schema.split("_")[2]
                 if pid.isdigit() and not _alive(int(pid)):

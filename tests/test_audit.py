@@ -95,12 +95,16 @@ def test_verify_ok_then_finds_an_edit_and_a_deletion(walked, settings):  # type:
 def test_verify_finds_an_edit_a_deletion_and_a_sealed_tail_cut_on_every_store(walked, settings):  # type: ignore[no-untyped-def]
     cli = CliRunner()
     sealed = cli.invoke(main, ["audit", "seal"], env=walked)
-    assert sealed.exit_code == 0 and "sealed checkpoint 1: 1 chain(s)" in sealed.output, sealed.output
+    assert sealed.exit_code == 0 and "sealed checkpoint 1: 1 chain(s)" in sealed.output, (
+        sealed.output
+    )
     assert cli.invoke(main, ["audit", "seal"], env=walked).output.startswith("nothing to seal")
     ok = cli.invoke(main, ["audit", "verify"], env=walked)
     assert ok.exit_code == 0 and "1 checkpoint(s)" in ok.output, ok.output
 
-    raw_execute(settings, "DELETE FROM audit WHERE id = (SELECT MAX(id) FROM audit)")  # the sealed tail
+    raw_execute(
+        settings, "DELETE FROM audit WHERE id = (SELECT MAX(id) FROM audit)"
+    )  # the sealed tail
     cut = cli.invoke(main, ["audit", "verify"], env=walked)
     assert cut.exit_code == 1 and "of conversation 'conv-1' is missing" in cut.output, cut.output
 
@@ -127,17 +131,28 @@ def test_rows_of_the_older_single_chain_still_verify_after_migration(tmp_path): 
     finally:
         migrations.MIGRATIONS = old
     prev = ""
-    with sqlite3.connect(path) as db:  # three rows of two conversations in one chain, as before audit_chains
+    with sqlite3.connect(
+        path
+    ) as db:  # three rows of two conversations in one chain, as before audit_chains
         for i, cid in enumerate(["c1", "c2", "c1"], start=1):
             digest = audit_hash(prev, "t", "a", "x", cid, None, "r", {})
-            db.execute("INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?)",
-                       (i, "t", "a", "x", cid, None, "r", "{}", prev, digest))
+            db.execute(
+                "INSERT INTO audit VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (i, "t", "a", "x", cid, None, "r", "{}", prev, digest),
+            )
             prev = digest
     store = SqliteStore(path)
     assert store.migrate() == [m[0] for m in old[chains:]]
     with store.atomic() as tx:
-        tx.append_audit(at="t2", action="b", actor="x", conversation_id="c1", handoff_id=None, reason="r",
-                        data={})
+        tx.append_audit(
+            at="t2",
+            action="b",
+            actor="x",
+            conversation_id="c1",
+            handoff_id=None,
+            reason="r",
+            data={},
+        )
     result = audit_mod.verify_store(store)
     assert result.ok and result.rows == 4 and result.checkpoints == 1, result.problems
     with sqlite3.connect(path) as db:
@@ -227,7 +242,8 @@ def test_audit_hash_is_the_sha256_of_the_canonical_row() -> None:
 
     data = {"b": [1, 2.5, None], "a": "é", "decision": {"checked": [{"rule": "x"}]}}
     row = ["prev", "2026-01-01T00:00:00Z", "decision", "policy:v1", "c1", None, "why", data]
-    expected = hashlib.sha256(json.dumps(row, sort_keys=True, separators=(",", ":"),
-                                         ensure_ascii=False).encode()).hexdigest()
+    expected = hashlib.sha256(
+        json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    ).hexdigest()
     assert audit_hash(*row) == expected  # type: ignore[arg-type]
     assert audit_hash(*row, data_json=canonical_json(data)) == expected  # type: ignore[arg-type]

@@ -31,12 +31,23 @@ def callback_row(runtime):  # type: ignore[no-untyped-def]
         return next(r for r in tx.list_outbox() if r.kind == "callback")
 
 
-@pytest.mark.parametrize("status,kind", [
-    (400, PermanentDeliveryError), (401, PermanentDeliveryError), (403, PermanentDeliveryError),
-    (404, PermanentDeliveryError), (409, PermanentDeliveryError), (422, PermanentDeliveryError),
-    (408, TransientDeliveryError), (429, TransientDeliveryError), (500, TransientDeliveryError),
-    (502, TransientDeliveryError), (503, TransientDeliveryError), (504, TransientDeliveryError),
-])
+@pytest.mark.parametrize(
+    "status,kind",
+    [
+        (400, PermanentDeliveryError),
+        (401, PermanentDeliveryError),
+        (403, PermanentDeliveryError),
+        (404, PermanentDeliveryError),
+        (409, PermanentDeliveryError),
+        (422, PermanentDeliveryError),
+        (408, TransientDeliveryError),
+        (429, TransientDeliveryError),
+        (500, TransientDeliveryError),
+        (502, TransientDeliveryError),
+        (503, TransientDeliveryError),
+        (504, TransientDeliveryError),
+    ],
+)
 def test_status_table(status, kind):  # type: ignore[no-untyped-def]
     assert type(error_for_status(status, "x")) is kind
 
@@ -46,7 +57,10 @@ def test_retry_after_forms(clock):  # type: ignore[no-untyped-def]
     later = clock.now.replace(microsecond=0)
     from datetime import timedelta
 
-    assert parse_retry_after(format_datetime(later + timedelta(seconds=30), usegmt=True), now=later) == 30.0
+    assert (
+        parse_retry_after(format_datetime(later + timedelta(seconds=30), usegmt=True), now=later)
+        == 30.0
+    )
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
 
 
@@ -73,7 +87,9 @@ def test_backoff_grows_and_is_bounded(runtime):  # type: ignore[no-untyped-def]
     assert backoff_seconds(runtime, 1, 10_000) == runtime.settings.worker.backoff_max_seconds
 
 
-def test_permanent_failure_is_dead_lettered_and_can_be_retried(client, worker, receiver, runtime, settings, clock):  # type: ignore[no-untyped-def]
+def test_permanent_failure_is_dead_lettered_and_can_be_retried(
+    client, worker, receiver, runtime, settings, clock
+):  # type: ignore[no-untyped-def]
     receiver.responses = [(401, {})]
     escalate(client)
     drain(worker)
@@ -157,10 +173,19 @@ def test_fifty_threads_escalating_one_conversation(live_server, runtime):  # typ
     start = threading.Barrier(50)
 
     def send(i: int) -> dict:
-        raw = dumps(event("race", f"evt-{i}", messages=[
-            {"id": f"m-{i}", "role": "customer", "text": "Let me talk to a human, now"}]))
+        raw = dumps(
+            event(
+                "race",
+                f"evt-{i}",
+                messages=[
+                    {"id": f"m-{i}", "role": "customer", "text": "Let me talk to a human, now"}
+                ],
+            )
+        )
         start.wait()
-        answer = requests.post(f"{live_server}/v1/events", data=raw, headers=signed_headers(raw), timeout=30)
+        answer = requests.post(
+            f"{live_server}/v1/events", data=raw, headers=signed_headers(raw), timeout=30
+        )
         assert answer.status_code == 200, answer.text
         return answer.json()
 
@@ -187,23 +212,39 @@ def test_a_note_retried_after_a_lost_finish_is_filed_once(client, worker, runtim
     drain(worker)  # filed in the local inbox
     now = clock().timestamp()
     with runtime.store.atomic() as tx:
-        first = tx.enqueue("destination", "local", f"note:{handoff_id}:local:r1",
-                           {"op": "note", "text": "Waiting."}, now, handoff_id=handoff_id)
-        again = tx.enqueue("destination", "local", f"note:{handoff_id}:local:r2",
-                           {"op": "note", "text": "Waiting."}, now, handoff_id=handoff_id)
+        first = tx.enqueue(
+            "destination",
+            "local",
+            f"note:{handoff_id}:local:r1",
+            {"op": "note", "text": "Waiting."},
+            now,
+            handoff_id=handoff_id,
+        )
+        again = tx.enqueue(
+            "destination",
+            "local",
+            f"note:{handoff_id}:local:r2",
+            {"op": "note", "text": "Waiting."},
+            now,
+            handoff_id=handoff_id,
+        )
         rows = [tx.get_outbox(first), tx.get_outbox(again)]
     deliver_to_destination(runtime, rows[0])
     deliver_to_destination(runtime, rows[0])  # the retry of a row whose finish was lost
     deliver_to_destination(runtime, rows[1])
     with runtime.store.reading() as tx:
         notes = tx.get_inbox_item(handoff_id)["notes"]
-    assert [(n["text"], n["key"]) for n in notes] == [("Waiting.", f"note:{handoff_id}:local:r1"),
-                                                      ("Waiting.", f"note:{handoff_id}:local:r2")]
+    assert [(n["text"], n["key"]) for n in notes] == [
+        ("Waiting.", f"note:{handoff_id}:local:r1"),
+        ("Waiting.", f"note:{handoff_id}:local:r2"),
+    ]
 
 
 def test_a_note_for_an_item_the_local_inbox_never_filed_is_permanent(runtime):  # type: ignore[no-untyped-def]
     local = runtime.destinations["local"]
     with pytest.raises(PermanentDeliveryError, match="inbox item 7 does not exist"):
-        local.add_note(TicketRef("local", "7", None, {"handoff_id": "ho_missing"}), "hello", key="k")
+        local.add_note(
+            TicketRef("local", "7", None, {"handoff_id": "ho_missing"}), "hello", key="k"
+        )
     with pytest.raises(PermanentDeliveryError, match="inbox item 8 does not exist"):
         local.add_note(TicketRef("local", "8", None, {}), "hello")

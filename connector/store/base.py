@@ -161,9 +161,18 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def audit_hash(prev_hash: str, at: str, action: str, actor: str, conversation_id: str | None,
-               handoff_id: str | None, reason: str, data: dict[str, Any], *,
-               data_json: str | None = None) -> str:
+def audit_hash(
+    prev_hash: str,
+    at: str,
+    action: str,
+    actor: str,
+    conversation_id: str | None,
+    handoff_id: str | None,
+    reason: str,
+    data: dict[str, Any],
+    *,
+    data_json: str | None = None,
+) -> str:
     """The chain link: any edit to a row, or a deleted row, breaks every hash after it.
 
     It is the SHA-256 of the canonical JSON array of the row's fields. ``data_json``, when the
@@ -192,8 +201,14 @@ class Tx(ABC):
     def get_event(self, source: str, event_id: str) -> dict[str, Any] | None: ...
 
     @abstractmethod
-    def put_event(self, source: str, event_id: str, conversation_id: str,
-                  response: dict[str, Any], received_at: str) -> None:
+    def put_event(
+        self,
+        source: str,
+        event_id: str,
+        conversation_id: str,
+        response: dict[str, Any],
+        received_at: str,
+    ) -> None:
         """Keep the answer to an event; a (source, event id) already kept raises (the caller looks
         with ``get_event`` first, in the same transaction)."""
 
@@ -208,8 +223,14 @@ class Tx(ABC):
     def update_conversation(self, conversation_id: str, **fields: Any) -> None: ...
 
     @abstractmethod
-    def cas_control(self, conversation_id: str, expected_version: int, owner: str,
-                    handoff_id: str | None, now: str) -> bool:
+    def cas_control(
+        self,
+        conversation_id: str,
+        expected_version: int,
+        owner: str,
+        handoff_id: str | None,
+        now: str,
+    ) -> bool:
         """Move control iff the version is still ``expected_version``; bump the version."""
 
     @abstractmethod
@@ -230,8 +251,9 @@ class Tx(ABC):
     def update_handoff(self, handoff_id: str, **fields: Any) -> None: ...
 
     @abstractmethod
-    def list_handoffs(self, status: str | None = None, team: str | None = None,
-                      limit: int = 100) -> list[HandoffRow]: ...
+    def list_handoffs(
+        self, status: str | None = None, team: str | None = None, limit: int = 100
+    ) -> list[HandoffRow]: ...
 
     @abstractmethod
     def count_customer_handoffs(self, customer_id: str) -> int: ...
@@ -244,9 +266,17 @@ class Tx(ABC):
 
     # outbox ------------------------------------------------------------------------------------
     @abstractmethod
-    def enqueue(self, kind: str, target: str, idempotency_key: str, body: dict[str, Any], now: float,
-                handoff_id: str | None = None, conversation_id: str | None = None,
-                lane: str | None = None) -> int | None:
+    def enqueue(
+        self,
+        kind: str,
+        target: str,
+        idempotency_key: str,
+        body: dict[str, Any],
+        now: float,
+        handoff_id: str | None = None,
+        conversation_id: str | None = None,
+        lane: str | None = None,
+    ) -> int | None:
         """Add an outbox row; a repeated idempotency key adds nothing and returns None.
 
         Rows with the same ``lane`` are delivered in id order, one at a time: ``claim_outbox``,
@@ -259,15 +289,24 @@ class Tx(ABC):
         (see ``enqueue``). Counts an attempt."""
 
     @abstractmethod
-    def claim_outbox_batch(self, worker_id: str, now: float, lease_seconds: float,
-                           limit: int) -> list[OutboxRow]:
+    def claim_outbox_batch(
+        self, worker_id: str, now: float, lease_seconds: float, limit: int
+    ) -> list[OutboxRow]:
         """``claim_outbox`` for up to ``limit`` rows at once, most overdue first: one transaction
         for many rows, for workers that deliver in batches. Concurrent claimers never share a row."""
 
     @abstractmethod
-    def finish_outbox(self, row_id: int, worker_id: str, now: float, *, status: str,
-                      next_attempt_at: float | None = None, error: str | None = None,
-                      result: dict[str, Any] | None = None) -> bool:
+    def finish_outbox(
+        self,
+        row_id: int,
+        worker_id: str,
+        now: float,
+        *,
+        status: str,
+        next_attempt_at: float | None = None,
+        error: str | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> bool:
         """Record an attempt's outcome iff ``worker_id`` still holds the claim."""
 
     @abstractmethod
@@ -277,13 +316,16 @@ class Tx(ABC):
         holds the claim; ``last_error`` is left as it was."""
 
     @abstractmethod
-    def extend_outbox_claim(self, row_id: int, worker_id: str, now: float, lease_seconds: float) -> bool:
+    def extend_outbox_claim(
+        self, row_id: int, worker_id: str, now: float, lease_seconds: float
+    ) -> bool:
         """The heartbeat of a running attempt: its claim now expires at ``now + lease_seconds``.
         Iff ``worker_id`` still holds the claim (a lost claim stays lost)."""
 
     @abstractmethod
-    def take_budget(self, key: str, cost: float, per_second: float, capacity: float, now: float,
-                    max_wait: float) -> float:
+    def take_budget(
+        self, key: str, cost: float, per_second: float, capacity: float, now: float, max_wait: float
+    ) -> float:
         """A token bucket named ``key``, shared by every worker and replica on this store.
 
         The bucket starts full (``capacity``) and refills at ``per_second`` up to ``capacity``.
@@ -317,8 +359,18 @@ class Tx(ABC):
 
     # timers (response windows) -------------------------------------------------------------------
     @abstractmethod
-    def add_timer(self, *, handoff_id: str, conversation_id: str, kind: str, round: int, step: int,
-                  due_at: float, now: float, data: dict[str, Any]) -> int | None:
+    def add_timer(
+        self,
+        *,
+        handoff_id: str,
+        conversation_id: str,
+        kind: str,
+        round: int,
+        step: int,
+        due_at: float,
+        now: float,
+        data: dict[str, Any],
+    ) -> int | None:
         """Add a pending timer; the same (handoff, kind, round, step) twice adds nothing (None)."""
 
     @abstractmethod
@@ -337,12 +389,15 @@ class Tx(ABC):
     def next_timer_due_at(self) -> float | None: ...
 
     @abstractmethod
-    def list_timers(self, handoff_id: str | None = None, status: str | None = None) -> list[TimerRow]: ...
+    def list_timers(
+        self, handoff_id: str | None = None, status: str | None = None
+    ) -> list[TimerRow]: ...
 
     # facts about handoffs (first response, reassignment, CSAT) ---------------------------------
     @abstractmethod
-    def add_fact(self, handoff_id: str, kind: str, at: str, data: dict[str, Any], *,
-                 once: bool = False) -> bool:
+    def add_fact(
+        self, handoff_id: str, kind: str, at: str, data: dict[str, Any], *, once: bool = False
+    ) -> bool:
         """Record a fact; with ``once``, only if the handoff has none of this kind yet."""
 
     @abstractmethod
@@ -350,7 +405,9 @@ class Tx(ABC):
         """First-response seconds of the team's ``limit`` latest answered handoffs, newest first."""
 
     @abstractmethod
-    def list_facts(self, handoff_id: str | None = None, kind: str | None = None) -> list[FactRow]: ...
+    def list_facts(
+        self, handoff_id: str | None = None, kind: str | None = None
+    ) -> list[FactRow]: ...
 
     @abstractmethod
     def report_data(self, since: str, until: str, team: str | None = None) -> dict[str, Any]:
@@ -384,15 +441,21 @@ class Tx(ABC):
         handoff = self.get_handoff(handoff_id)
         if handoff is None:
             return
-        self.put_handoff_kpis(row_from_store(
-            handoff, self.get_conversation(handoff.conversation_id),
-            self.list_messages(handoff.conversation_id), self.list_facts(handoff_id),
-            [e["action"] for e in self.list_draft_events(handoff_id)],
-        ))
+        self.put_handoff_kpis(
+            row_from_store(
+                handoff,
+                self.get_conversation(handoff.conversation_id),
+                self.list_messages(handoff.conversation_id),
+                self.list_facts(handoff_id),
+                [e["action"] for e in self.list_draft_events(handoff_id)],
+            )
+        )
 
     # local inbox -------------------------------------------------------------------------------
     @abstractmethod
-    def put_inbox_item(self, handoff_id: str, payload: dict[str, Any], now: str) -> tuple[int, bool]:
+    def put_inbox_item(
+        self, handoff_id: str, payload: dict[str, Any], now: str
+    ) -> tuple[int, bool]:
         """File a handoff in the built-in inbox; return (ticket number, created now)."""
 
     @abstractmethod
@@ -408,8 +471,17 @@ class Tx(ABC):
     # previous row of its conversation, so writers of different conversations never wait for one
     # head row. Checkpoints seal the chains' heads, so a chain cut short is caught too.
     @abstractmethod
-    def append_audit(self, *, at: str, action: str, actor: str, conversation_id: str | None,
-                     handoff_id: str | None, reason: str, data: dict[str, Any]) -> AuditRow:
+    def append_audit(
+        self,
+        *,
+        at: str,
+        action: str,
+        actor: str,
+        conversation_id: str | None,
+        handoff_id: str | None,
+        reason: str,
+        data: dict[str, Any],
+    ) -> AuditRow:
         """Append a row to its conversation's chain (writers of one chain take turns)."""
 
     @abstractmethod

@@ -36,11 +36,20 @@ TABLES: dict[str, tuple[str, ...]] = {
     "audit_heads": ("chain",),
     "audit_checkpoints": ("id",),
     "budgets": ("key",),
-    "handoff_kpis": ("handoff_id",),  # derived from the rows above, copied as they are  # the vendors' rate-limit buckets: the new store goes on spending from them
+    "handoff_kpis": (
+        "handoff_id",
+    ),  # derived from the rows above, copied as they are  # the vendors' rate-limit buckets: the new store goes on spending from them
 }
 # Identity columns on PostgreSQL whose sequence must pass the copied ids.
-IDENTITIES = {"inbox": "number", "handoff_facts": "id", "draft_events": "id", "timers": "id",
-              "outbox": "id", "audit": "id", "audit_checkpoints": "id"}
+IDENTITIES = {
+    "inbox": "number",
+    "handoff_facts": "id",
+    "draft_events": "id",
+    "timers": "id",
+    "outbox": "id",
+    "audit": "id",
+    "audit_checkpoints": "id",
+}
 BATCH = 2000
 
 
@@ -77,8 +86,11 @@ class _Side:
         with self.conn() as conn:
             if self.sqlite:
                 return [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
-            rows = conn.execute("SELECT column_name FROM information_schema.columns WHERE table_name=%s"
-                                " AND table_schema=current_schema() ORDER BY ordinal_position", (table,))
+            rows = conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name=%s"
+                " AND table_schema=current_schema() ORDER BY ordinal_position",
+                (table,),
+            )
             return [r["column_name"] for r in rows]
 
     def count(self, table: str) -> int:
@@ -86,7 +98,9 @@ class _Side:
             row = conn.execute(f"SELECT COUNT(*) AS n FROM {table}").fetchone()
             return int(row[0] if self.sqlite else row["n"])
 
-    def batches(self, table: str, cols: list[str], pk: tuple[str, ...]) -> Iterator[list[tuple[Any, ...]]]:
+    def batches(
+        self, table: str, cols: list[str], pk: tuple[str, ...]
+    ) -> Iterator[list[tuple[Any, ...]]]:
         select = ", ".join(cols)
         order = ", ".join(pk)
         key_at = [cols.index(k) for k in pk]
@@ -107,12 +121,20 @@ class _Side:
             yield rows
             after = tuple(rows[-1][i] for i in key_at)
 
-    def upsert(self, table: str, cols: list[str], pk: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    def upsert(
+        self, table: str, cols: list[str], pk: tuple[str, ...], rows: list[tuple[Any, ...]]
+    ) -> None:
         marks = ", ".join([self.param] * len(cols))
         rest = [c for c in cols if c not in pk]
-        action = "DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in rest) if rest else "DO NOTHING"
-        sql = (f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})"
-               f" ON CONFLICT ({', '.join(pk)}) {action}")
+        action = (
+            "DO UPDATE SET " + ", ".join(f"{c}=excluded.{c}" for c in rest)
+            if rest
+            else "DO NOTHING"
+        )
+        sql = (
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})"
+            f" ON CONFLICT ({', '.join(pk)}) {action}"
+        )
         if self.sqlite:
             with self.store.atomic():
                 conn = self.store._writer()  # type: ignore[attr-defined]
@@ -126,8 +148,10 @@ class _Side:
             return
         with self.conn() as conn:
             for table, column in IDENTITIES.items():
-                conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'),"
-                             f" GREATEST((SELECT MAX({column}) FROM {table}), 1))")
+                conn.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'),"
+                    f" GREATEST((SELECT MAX({column}) FROM {table}), 1))"
+                )
 
 
 def copy(source: Store, target: Store, *, progress: Any = None) -> CopyReport:
@@ -154,9 +178,10 @@ def copy(source: Store, target: Store, *, progress: Any = None) -> CopyReport:
         counts = (src.count(table), dst.count(table))
         report.counts[table] = counts
         if counts[1] < counts[0]:
-            report.problems.append(f"{table}: {counts[0]} row(s) in the source but {counts[1]} in the target "
-                                   "(written during the copy? run it again)")
+            report.problems.append(
+                f"{table}: {counts[0]} row(s) in the source but {counts[1]} in the target "
+                "(written during the copy? run it again)"
+            )
     checked = audit.verify_store(target)
     report.problems.extend(f"audit: {p}" for p in checked.problems)
     return report
-

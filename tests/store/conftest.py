@@ -19,7 +19,9 @@ from tests import pg
 
 
 def _sqlite(tmp_path: Path) -> AbstractContextManager[str]:
-    return nullcontext(f"sqlite:///{tmp_path / 'contract.db'}")  # tmp_path is absolute: sqlite:////tmp/...
+    return nullcontext(
+        f"sqlite:///{tmp_path / 'contract.db'}"
+    )  # tmp_path is absolute: sqlite:////tmp/...
 
 
 def _postgresql(tmp_path: Path) -> AbstractContextManager[str]:
@@ -36,7 +38,9 @@ FRESH_URLS: dict[str, Callable[[Path], AbstractContextManager[str]]] = {
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     make = FRESH_URLS.get(request.param)
     if make is None:
-        pytest.fail(f"STORES has {request.param!r} but tests/store/conftest.py has no FRESH_URLS line for it")
+        pytest.fail(
+            f"STORES has {request.param!r} but tests/store/conftest.py has no FRESH_URLS line for it"
+        )
     with make(tmp_path) as url:
         yield url
 

@@ -27,12 +27,24 @@ def read(store: Store, fn: Callable[[Tx], Any]) -> Any:
 
 
 def enqueue(tx: Tx, key: str, now: float, target: str = "local") -> int | None:
-    return tx.enqueue("destination", target, key, {"key": key}, now, handoff_id="h-1", conversation_id="conv-1")
+    return tx.enqueue(
+        "destination", target, key, {"key": key}, now, handoff_id="h-1", conversation_id="conv-1"
+    )
 
 
-def timer(tx: Tx, step: int, due_at: float, *, handoff_id: str = "h-1", round: int = 1) -> int | None:
-    return tx.add_timer(handoff_id=handoff_id, conversation_id="conv-1", kind="response_window", round=round,
-                        step=step, due_at=due_at, now=1.0, data={"step": step})
+def timer(
+    tx: Tx, step: int, due_at: float, *, handoff_id: str = "h-1", round: int = 1
+) -> int | None:
+    return tx.add_timer(
+        handoff_id=handoff_id,
+        conversation_id="conv-1",
+        kind="response_window",
+        round=round,
+        step=step,
+        due_at=due_at,
+        now=1.0,
+        data={"step": step},
+    )
 
 
 def race(stores: list[Store], attempt: Callable[[Store, int], Any]) -> list[Any]:
@@ -66,7 +78,13 @@ def test_enqueue_with_a_known_key_adds_nothing(store: Store) -> None:
     assert write(store, lambda tx: enqueue(tx, "k1", 200.0, target="zendesk")) is None
     [row] = read(store, lambda tx: tx.list_outbox())
     assert (row.id, row.target, row.status, row.attempts, row.next_attempt_at, row.body) == (
-        first, "local", "pending", 0, 100.0, {"key": "k1"})
+        first,
+        "local",
+        "pending",
+        0,
+        100.0,
+        {"key": "k1"},
+    )
     assert (row.handoff_id, row.conversation_id, row.created_at) == ("h-1", "conv-1", 100.0)
     assert read(store, lambda tx: tx.get_outbox(first)) == row
     assert read(store, lambda tx: tx.get_outbox(first + 1000)) is None
@@ -80,9 +98,16 @@ def test_claim_takes_the_most_overdue_due_row_and_counts_an_attempt(store: Store
     row = write(store, lambda tx: tx.claim_outbox("w1", 200.0, LEASE))
     assert isinstance(row, OutboxRow)
     assert (row.id, row.status, row.claimed_by, row.claim_expires_at, row.attempts) == (
-        early, "delivering", "w1", 200.0 + LEASE, 1)
+        early,
+        "delivering",
+        "w1",
+        200.0 + LEASE,
+        1,
+    )
     assert write(store, lambda tx: tx.claim_outbox("w1", 200.0, LEASE)).id == late
-    assert write(store, lambda tx: tx.claim_outbox("w1", 200.0, LEASE)) is None  # "future" is not due
+    assert (
+        write(store, lambda tx: tx.claim_outbox("w1", 200.0, LEASE)) is None
+    )  # "future" is not due
 
 
 def test_a_batch_claim_takes_the_most_overdue_due_rows_up_to_its_limit(store: Store) -> None:
@@ -93,10 +118,14 @@ def test_a_batch_claim_takes_the_most_overdue_due_rows_up_to_its_limit(store: St
     assert all((r.status, r.claimed_by, r.attempts) == ("delivering", "w1", 1) for r in first)
     rest = write(store, lambda tx: tx.claim_outbox_batch("w2", 200.0, LEASE, 10))
     assert [r.id for r in rest] == ids[::-1][3:]  # "future" is not due, claimed rows are not taken
-    assert write(store, lambda tx: tx.claim_outbox_batch("w3", 200.0 + LEASE, LEASE, 10)) != []  # leases end
+    assert (
+        write(store, lambda tx: tx.claim_outbox_batch("w3", 200.0 + LEASE, LEASE, 10)) != []
+    )  # leases end
 
 
-def test_a_claimed_row_is_claimed_again_only_after_its_lease_and_only_the_holder_finishes(store: Store) -> None:
+def test_a_claimed_row_is_claimed_again_only_after_its_lease_and_only_the_holder_finishes(
+    store: Store,
+) -> None:
     row_id = write(store, lambda tx: enqueue(tx, "k1", 100.0))
     assert write(store, lambda tx: tx.claim_outbox("w1", 100.0, LEASE)).id == row_id
     assert write(store, lambda tx: tx.claim_outbox("w2", 100.0 + LEASE - 1, LEASE)) is None
@@ -107,20 +136,41 @@ def test_a_claimed_row_is_claimed_again_only_after_its_lease_and_only_the_holder
     assert (taken.id, taken.claimed_by, taken.attempts) == (row_id, "w2", 2)
     # w1's attempt outlived its lease: its outcome is not recorded
     assert write(store, lambda tx: tx.finish_outbox(row_id, "w1", 140.0, status="done")) is False
-    assert write(store, lambda tx: tx.finish_outbox(row_id, "w2", 141.0, status="done",
-                                                    result={"ticket": "7"})) is True
+    assert (
+        write(
+            store,
+            lambda tx: tx.finish_outbox(row_id, "w2", 141.0, status="done", result={"ticket": "7"}),
+        )
+        is True
+    )
     done = read(store, lambda tx: tx.get_outbox(row_id))
-    assert (done.status, done.result, done.claimed_by, done.claim_expires_at) == ("done", {"ticket": "7"}, None, None)
-    assert write(store, lambda tx: tx.finish_outbox(row_id, "w2", 142.0, status="dead")) is False  # not delivering
+    assert (done.status, done.result, done.claimed_by, done.claim_expires_at) == (
+        "done",
+        {"ticket": "7"},
+        None,
+        None,
+    )
+    assert (
+        write(store, lambda tx: tx.finish_outbox(row_id, "w2", 142.0, status="dead")) is False
+    )  # not delivering
 
 
 def test_a_failed_attempt_is_due_again_later_and_a_dead_row_can_be_retried(store: Store) -> None:
     row_id = write(store, lambda tx: enqueue(tx, "k1", 100.0))
     write(store, lambda tx: tx.claim_outbox("w1", 100.0, LEASE))
-    assert write(store, lambda tx: tx.finish_outbox(row_id, "w1", 101.0, status="pending",
-                                                    next_attempt_at=160.0, error="503 from vendor"))
+    assert write(
+        store,
+        lambda tx: tx.finish_outbox(
+            row_id, "w1", 101.0, status="pending", next_attempt_at=160.0, error="503 from vendor"
+        ),
+    )
     row = read(store, lambda tx: tx.get_outbox(row_id))
-    assert (row.status, row.next_attempt_at, row.last_error, row.attempts) == ("pending", 160.0, "503 from vendor", 1)
+    assert (row.status, row.next_attempt_at, row.last_error, row.attempts) == (
+        "pending",
+        160.0,
+        "503 from vendor",
+        1,
+    )
     assert read(store, lambda tx: tx.any_due(159.0)) is False
     assert read(store, lambda tx: tx.next_due_at()) == 160.0
 
@@ -130,7 +180,12 @@ def test_a_failed_attempt_is_due_again_later_and_a_dead_row_can_be_retried(store
     assert read(store, lambda tx: tx.next_due_at()) is None
     assert write(store, lambda tx: tx.retry_outbox(row_id, 300.0)) is True
     again = read(store, lambda tx: tx.get_outbox(row_id))
-    assert (again.status, again.attempts, again.next_attempt_at, again.claimed_by) == ("pending", 0, 300.0, None)
+    assert (again.status, again.attempts, again.next_attempt_at, again.claimed_by) == (
+        "pending",
+        0,
+        300.0,
+        None,
+    )
 
     write(store, lambda tx: tx.claim_outbox("w1", 300.0, LEASE))
     write(store, lambda tx: tx.finish_outbox(row_id, "w1", 301.0, status="done"))
@@ -140,10 +195,14 @@ def test_a_failed_attempt_is_due_again_later_and_a_dead_row_can_be_retried(store
 
 def test_a_lane_delivers_one_row_at_a_time_in_id_order(store: Store) -> None:
     def lane_row(tx: Tx, key: str, now: float, lane: str | None) -> int | None:
-        return tx.enqueue("callback", "bot", key, {"key": key}, now, conversation_id="conv-1", lane=lane)
+        return tx.enqueue(
+            "callback", "bot", key, {"key": key}, now, conversation_id="conv-1", lane=lane
+        )
 
     first = write(store, lambda tx: lane_row(tx, "m1", 100.0, "bot:conv-1"))
-    second = write(store, lambda tx: lane_row(tx, "m2", 50.0, "bot:conv-1"))  # due earlier, still second
+    second = write(
+        store, lambda tx: lane_row(tx, "m2", 50.0, "bot:conv-1")
+    )  # due earlier, still second
     other = write(store, lambda tx: lane_row(tx, "o1", 100.0, "bot:conv-2"))
     free = write(store, lambda tx: lane_row(tx, "f1", 100.0, None))
 
@@ -156,7 +215,10 @@ def test_a_lane_delivers_one_row_at_a_time_in_id_order(store: Store) -> None:
     for done in (other, free):
         write(store, lambda tx, done=done: tx.finish_outbox(done, "w1", 201.0, status="done"))
     # m1 fails and waits to be retried: m2 still waits behind it
-    write(store, lambda tx: tx.finish_outbox(first, "w1", 201.0, status="pending", next_attempt_at=300.0))
+    write(
+        store,
+        lambda tx: tx.finish_outbox(first, "w1", 201.0, status="pending", next_attempt_at=300.0),
+    )
     assert write(store, lambda tx: tx.claim_outbox("w1", 250.0, LEASE)) is None
     assert write(store, lambda tx: tx.claim_outbox("w1", 300.0, LEASE)).id == first
     write(store, lambda tx: tx.finish_outbox(first, "w1", 301.0, status="done"))
@@ -172,8 +234,12 @@ def test_a_dead_row_does_not_hold_its_lane(store: Store) -> None:
 
 
 def test_a_batch_claim_takes_only_the_first_undelivered_row_of_each_lane(store: Store) -> None:
-    ids = [write(store, lambda tx, k=k, lane=lane: tx.enqueue("callback", "bot", k, {}, 100.0, lane=lane))
-           for k, lane in [("a1", "A"), ("a2", "A"), ("b1", "B"), ("n1", None), ("b2", "B")]]
+    ids = [
+        write(
+            store, lambda tx, k=k, lane=lane: tx.enqueue("callback", "bot", k, {}, 100.0, lane=lane)
+        )
+        for k, lane in [("a1", "A"), ("a2", "A"), ("b1", "B"), ("n1", None), ("b2", "B")]
+    ]
     taken = write(store, lambda tx: tx.claim_outbox_batch("w1", 200.0, LEASE, 10))
     assert sorted(r.id for r in taken) == sorted([ids[0], ids[2], ids[3]])
     assert write(store, lambda tx: tx.claim_outbox_batch("w2", 200.0, LEASE, 10)) == []
@@ -191,8 +257,11 @@ def test_next_due_at_covers_pending_rows_expiring_claims_and_timers(store: Store
 
 
 def test_outbox_stats_count_rows_by_kind_target_and_status(store: Store) -> None:
-    assert read(store, lambda tx: tx.outbox_stats()) == {"rows": [], "oldest_undelivered_at": None,
-                                                         "pending_timers": 0}
+    assert read(store, lambda tx: tx.outbox_stats()) == {
+        "rows": [],
+        "oldest_undelivered_at": None,
+        "pending_timers": 0,
+    }
     first = write(store, lambda tx: enqueue(tx, "k1", 100.0))
     write(store, lambda tx: enqueue(tx, "k2", 110.0))
     write(store, lambda tx: enqueue(tx, "k3", 120.0, target="zendesk"))
@@ -220,8 +289,10 @@ def test_a_timer_is_added_once_per_handoff_kind_round_and_step(store: Store) -> 
     assert isinstance(write(store, lambda tx: timer(tx, 1, 400.0, handoff_id="h-2")), int)
     rows = read(store, lambda tx: tx.list_timers(handoff_id="h-1"))
     assert [(t.round, t.step, t.due_at, t.status, t.data) for t in rows] == [
-        (1, 1, 100.0, "pending", {"step": 1}), (1, 2, 200.0, "pending", {"step": 2}),
-        (2, 1, 300.0, "pending", {"step": 1})]
+        (1, 1, 100.0, "pending", {"step": 1}),
+        (1, 2, 200.0, "pending", {"step": 2}),
+        (2, 1, 300.0, "pending", {"step": 1}),
+    ]
     assert read(store, lambda tx: tx.next_timer_due_at()) == 100.0
 
 
@@ -245,8 +316,9 @@ def test_cancel_stops_only_the_handoffs_pending_timers(store: Store) -> None:
     write(store, lambda tx: tx.claim_due_timer("w1", 100.0))  # h-1 step 1 has fired
     assert write(store, lambda tx: tx.cancel_timers("h-1", 120.0)) == 1
     assert write(store, lambda tx: tx.cancel_timers("h-1", 130.0)) == 0
-    assert [(t.step, t.status) for t in read(store, lambda tx: tx.list_timers(handoff_id="h-1"))] == [
-        (1, "fired"), (2, "cancelled")]
+    assert [
+        (t.step, t.status) for t in read(store, lambda tx: tx.list_timers(handoff_id="h-1"))
+    ] == [(1, "fired"), (2, "cancelled")]
     assert read(store, lambda tx: tx.next_timer_due_at()) == 150.0
     assert write(store, lambda tx: tx.claim_due_timer("w1", 1000.0)).handoff_id == "h-2"
 
@@ -254,34 +326,56 @@ def test_cancel_stops_only_the_handoffs_pending_timers(store: Store) -> None:
 # --- races between two stores on one URL ---------------------------------------------------------
 
 
-def test_of_two_cas_on_the_same_version_exactly_one_wins(store: Store, open_store: Callable[[], Store]) -> None:
+def test_of_two_cas_on_the_same_version_exactly_one_wins(
+    store: Store, open_store: Callable[[], Store]
+) -> None:
     stores = [store, open_store()]
     for round_ in range(3):
         cid = f"conv-{round_}"
-        write(store, lambda tx, cid=cid: tx.insert_conversation(ConversationRow(
-            id=cid, source="demo", owner="bot", version=0, owner_since="t0", created_at="t0", updated_at="t0")))
+        write(
+            store,
+            lambda tx, cid=cid: tx.insert_conversation(
+                ConversationRow(
+                    id=cid,
+                    source="demo",
+                    owner="bot",
+                    version=0,
+                    owner_since="t0",
+                    created_at="t0",
+                    updated_at="t0",
+                )
+            ),
+        )
         # both read the version first, as the service does, then race to move control
         versions = [read(s, lambda tx, cid=cid: tx.get_conversation(cid).version) for s in stores]
-        won = race(stores, lambda s, i, cid=cid, versions=versions: write(
-            s, lambda tx: tx.cas_control(cid, versions[i], f"agent-{i}", None, "t1")))
+        won = race(
+            stores,
+            lambda s, i, cid=cid, versions=versions: write(
+                s, lambda tx: tx.cas_control(cid, versions[i], f"agent-{i}", None, "t1")
+            ),
+        )
         assert sorted(won) == [False, True]
         row = read(store, lambda tx, cid=cid: tx.get_conversation(cid))
         assert (row.owner, row.version) == (f"agent-{won.index(True)}", 1)
 
 
 def test_of_two_workers_claiming_one_outbox_row_exactly_one_gets_it(
-        store: Store, open_store: Callable[[], Store]) -> None:
+    store: Store, open_store: Callable[[], Store]
+) -> None:
     stores = [store, open_store()]
     for round_ in range(3):
         row_id = write(store, lambda tx, k=f"k{round_}": enqueue(tx, k, 100.0))
-        claims = race(stores, lambda s, i: write(s, lambda tx: tx.claim_outbox(f"w{i}", 100.0, LEASE)))
+        claims = race(
+            stores, lambda s, i: write(s, lambda tx: tx.claim_outbox(f"w{i}", 100.0, LEASE))
+        )
         winners = [c for c in claims if c is not None]
         assert [c.id for c in winners] == [row_id]
         assert read(store, lambda tx, r=row_id: tx.get_outbox(r)).attempts == 1
 
 
 def test_of_two_workers_claiming_one_due_timer_exactly_one_gets_it(
-        store: Store, open_store: Callable[[], Store]) -> None:
+    store: Store, open_store: Callable[[], Store]
+) -> None:
     stores = [store, open_store()]
     for step in range(1, 4):
         timer_id = write(store, lambda tx, step=step: timer(tx, step, 100.0))
@@ -290,14 +384,24 @@ def test_of_two_workers_claiming_one_due_timer_exactly_one_gets_it(
 
 
 def test_of_two_workers_claiming_rows_of_one_lane_only_the_first_row_goes_out(
-        store: Store, open_store: Callable[[], Store]) -> None:
+    store: Store, open_store: Callable[[], Store]
+) -> None:
     stores = [store, open_store()]
-    ids = [write(store, lambda tx, k=k: tx.enqueue("callback", "bot", k, {}, 100.0, lane="L"))
-           for k in ("m1", "m2", "m3")]
+    ids = [
+        write(store, lambda tx, k=k: tx.enqueue("callback", "bot", k, {}, 100.0, lane="L"))
+        for k in ("m1", "m2", "m3")
+    ]
     for now, expected in zip((100.0, 101.0, 102.0), ids, strict=True):
-        claims = race(stores, lambda s, i, now=now: write(s, lambda tx: tx.claim_outbox(f"w{i}", now, LEASE)))
+        claims = race(
+            stores, lambda s, i, now=now: write(s, lambda tx: tx.claim_outbox(f"w{i}", now, LEASE))
+        )
         winners = [c for c in claims if c is not None]
         assert [c.id for c in winners] == [expected]
         # while it is out, nobody takes the next row of the lane
         assert write(store, lambda tx, now=now: tx.claim_outbox("w9", now, LEASE)) is None
-        write(store, lambda tx, w=winners[0], now=now: tx.finish_outbox(w.id, w.claimed_by, now, status="done"))
+        write(
+            store,
+            lambda tx, w=winners[0], now=now: tx.finish_outbox(
+                w.id, w.claimed_by, now, status="done"
+            ),
+        )

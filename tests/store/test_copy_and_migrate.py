@@ -24,7 +24,10 @@ def test_migrate_check_fails_while_pending_then_migrate_applies_once() -> None:
         assert pending.exit_code == 1 and "migration(s) pending: 001_initial" in pending.output
         applied = cli.invoke(main, ["migrate"], env=env)
         names = [name for name, _ in MIGRATIONS]
-        assert applied.exit_code == 0 and f"applied {len(names)} migration(s): {', '.join(names)}" in applied.output
+        assert (
+            applied.exit_code == 0
+            and f"applied {len(names)} migration(s): {', '.join(names)}" in applied.output
+        )
         for args in (["migrate", "--check"], ["migrate"]):
             again = cli.invoke(main, args, env=env)
             assert again.exit_code == 0 and "no migration pending" in again.output

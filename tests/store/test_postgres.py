@@ -18,8 +18,12 @@ from tests.helpers import Clock, event, make_settings, post_event
 
 def _listeners(url: str, channel: str) -> list[int]:
     with psycopg.connect(url, autocommit=True) as conn:
-        return [r[0] for r in conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE query = %s", (f'LISTEN "{channel}"',))]
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE query = %s", (f'LISTEN "{channel}"',)
+            )
+        ]
 
 
 def test_a_dropped_listen_connection_wakes_the_workers_and_listens_again() -> None:
@@ -34,7 +38,9 @@ def test_a_dropped_listen_connection_wakes_the_workers_and_listens_again() -> No
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
             listener.wait(before, 30)
-            assert listener.generation != before  # the drop itself sends workers looking (slow poll)
+            assert (
+                listener.generation != before
+            )  # the drop itself sends workers looking (slow poll)
             for _ in range(300):  # reconnected: a new backend LISTENs
                 if [p for p in _listeners(url, listener.channel) if p != pid]:
                     break
@@ -67,7 +73,12 @@ def test_replicas_starting_together_migrate_once() -> None:
         for t in threads:
             t.join()
         try:
-            assert sorted(len(a) for a in applied) == [0, 0, 0, len(MIGRATIONS)]  # one applied them all
+            assert sorted(len(a) for a in applied) == [
+                0,
+                0,
+                0,
+                len(MIGRATIONS),
+            ]  # one applied them all
             assert all(s.pending_migrations() == [] for s in stores)
         finally:
             for s in stores:
@@ -83,13 +94,21 @@ def test_a_nul_character_is_refused_whole_with_a_problem_not_stored_altered(tmp_
             helpers.STORE_URL["url"] = None
         try:
             client = create_app(runtime=runtime).test_client()
-            body = event("conv-nul", "evt-nul", messages=[
-                {"id": "m1", "role": "customer", "text": "hello\u0000 I want a person"}])
+            body = event(
+                "conv-nul",
+                "evt-nul",
+                messages=[{"id": "m1", "role": "customer", "text": "hello\u0000 I want a person"}],
+            )
             answer = post_event(client, body)
             assert answer.status_code == 400 and answer.json["type"].endswith("/nul-character")
             with runtime.store.reading() as tx:
-                assert tx.get_event("demo", "evt-nul") is None and tx.get_conversation("conv-nul") is None
-            assert post_event(client, event("conv-ok", "evt-ok")).status_code == 200  # the pool is fine
+                assert (
+                    tx.get_event("demo", "evt-nul") is None
+                    and tx.get_conversation("conv-nul") is None
+                )
+            assert (
+                post_event(client, event("conv-ok", "evt-ok")).status_code == 200
+            )  # the pool is fine
         finally:
             runtime.close()
 
@@ -114,14 +133,20 @@ def test_a_second_writer_of_a_lane_draws_its_id_only_after_the_first_commits() -
                 thread.start()
                 with psycopg.connect(url, autocommit=True) as watch:
                     for _ in range(600):  # until the second writer waits on this transaction's lock
-                        if watch.execute("SELECT 1 FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-                                         (holder,)).fetchone():
+                        if watch.execute(
+                            "SELECT 1 FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                            (holder,),
+                        ).fetchone():
                             break
                         threading.Event().wait(0.05)
                     else:
-                        raise AssertionError("the second writer of the lane never waited for the first")
+                        raise AssertionError(
+                            "the second writer of the lane never waited for the first"
+                        )
                 assert second == []
-                with stores[2].atomic() as other:  # a worker meanwhile: nothing of the lane is visible
+                with stores[
+                    2
+                ].atomic() as other:  # a worker meanwhile: nothing of the lane is visible
                     assert other.claim_outbox("w", 100.0, 30.0) is None
             thread.join(timeout=30)
             assert first is not None and second and second[0] is not None and second[0] > first

@@ -15,7 +15,9 @@ from connector.store.sqlite import SqliteStore
 from tests import pg
 
 
-def test_kpi_rows_back_filled_on_postgresql_agree_with_sqlite_and_with_the_raw_tables(tmp_path: Path) -> None:
+def test_kpi_rows_back_filled_on_postgresql_agree_with_sqlite_and_with_the_raw_tables(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "handoff.db"
     now = datetime(2026, 12, 1, 12, tzinfo=UTC)
     fill(str(path), 400, now, seed=11)  # 400 handoffs over a week, as the benchmark writes them
@@ -70,23 +72,33 @@ def test_two_transactions_changing_one_handoff_recompute_its_kpi_row_in_turn() -
                     tx.add_fact("h-1", "first_response", T2, {"seconds": 42.0})
 
             with stores[1].atomic() as first:
-                first.add_messages([MessageRow("conv-1", "a1", "agent", "What's your email address?", None)])
+                first.add_messages(
+                    [MessageRow("conv-1", "a1", "agent", "What's your email address?", None)]
+                )
                 first.list_handoff_kpis(DAY_START, DAY_END)  # recomputed now, committed below
                 holder = first.conn.info.backend_pid  # type: ignore[attr-defined]
                 thread = threading.Thread(target=add_fact)
                 thread.start()
                 with psycopg.connect(url, autocommit=True) as watch:
                     for _ in range(600):  # until the fact's transaction waits on this one
-                        if watch.execute("SELECT 1 FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-                                         (holder,)).fetchone():
+                        if watch.execute(
+                            "SELECT 1 FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                            (holder,),
+                        ).fetchone():
                             break
                         threading.Event().wait(0.05)
                     else:
                         raise AssertionError("the second transaction never waited for the first")
             thread.join(timeout=30)
             with stores[0].reading() as tx:
-                (row,) = [dict(zip(kpis.LIST_FIELDS, r, strict=True)) for r in tx.list_handoff_kpis(DAY_START, DAY_END)]
-            assert (row["first_response_seconds"], row["repeat_observed"]) == (42.0, 1)  # both writes
+                (row,) = [
+                    dict(zip(kpis.LIST_FIELDS, r, strict=True))
+                    for r in tx.list_handoff_kpis(DAY_START, DAY_END)
+                ]
+            assert (row["first_response_seconds"], row["repeat_observed"]) == (
+                42.0,
+                1,
+            )  # both writes
         finally:
             for s in stores:
                 s.close()

@@ -32,8 +32,12 @@ def write_config(tmp_path: Path, name: str, url: str, port: int, callback_url: s
         "store": {"url": url, "pool_size": 4},
         "security": {"api_keys": [API_KEY]},
         "sources": {"demo": {"secret": SECRET, "callback_url": callback_url}},
-        "worker": {"backoff_initial_seconds": 0.2, "backoff_max_seconds": 2, "concurrency": 2,
-                   "claim_timeout_seconds": 2},
+        "worker": {
+            "backoff_initial_seconds": 0.2,
+            "backoff_max_seconds": 2,
+            "concurrency": 2,
+            "claim_timeout_seconds": 2,
+        },
         "logging": {"level": "WARNING"},
     }
     path = tmp_path / f"{name}.yaml"
@@ -48,10 +52,14 @@ class Replicas:
     def __init__(self, tmp_path: Path, url: str, callback_url: str):
         self.tmp_path = tmp_path
         self.ports = [free_port(), free_port()]
-        self.configs = [write_config(tmp_path, f"api{i}", url, port, callback_url)
-                        for i, port in enumerate(self.ports)]
-        self.procs = [start(["serve", "--no-worker", "--config", str(c)], tmp_path, f"api{i}")
-                      for i, c in enumerate(self.configs)]
+        self.configs = [
+            write_config(tmp_path, f"api{i}", url, port, callback_url)
+            for i, port in enumerate(self.ports)
+        ]
+        self.procs = [
+            start(["serve", "--no-worker", "--config", str(c)], tmp_path, f"api{i}")
+            for i, c in enumerate(self.configs)
+        ]
         self.turn = 0
         self.lock = threading.Lock()
 
@@ -66,8 +74,9 @@ class Replicas:
         for attempt in range(40):
             i = (first + attempt) % 2
             try:
-                return requests.post(f"{self.base(i)}/v1/events", data=raw, headers=signed_headers(raw),
-                                     timeout=30).status_code
+                return requests.post(
+                    f"{self.base(i)}/v1/events", data=raw, headers=signed_headers(raw), timeout=30
+                ).status_code
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError):
                 # that replica is down (or was killed half-way through its answer): the other one
                 # (or it, restarted) answers; a repeated event gets the answer it was first given
@@ -77,16 +86,22 @@ class Replicas:
     def kill_and_restart(self, i: int, tmp_path: Path) -> None:
         self.procs[i].send_signal(signal.SIGKILL)
         self.procs[i].wait()
-        self.procs[i] = start(["serve", "--no-worker", "--config", str(self.configs[i])], tmp_path, f"api{i}-again")
+        self.procs[i] = start(
+            ["serve", "--no-worker", "--config", str(self.configs[i])], tmp_path, f"api{i}-again"
+        )
 
 
-def test_two_replicas_and_two_workers_lose_nothing_and_double_nothing_through_kills(tmp_path: Path) -> None:
+def test_two_replicas_and_two_workers_lose_nothing_and_double_nothing_through_kills(
+    tmp_path: Path,
+) -> None:
     receiver = Receiver()
     receiver.delay = 0.02  # deliveries are in flight when the worker is killed
     with pg.fresh_url() as url:
         replicas = Replicas(tmp_path, url, receiver.url)  # both migrate at once: the advisory lock
-        workers = [start(["worker", "--config", str(replicas.configs[i])], tmp_path, f"worker{i}")
-                   for i in range(2)]
+        workers = [
+            start(["worker", "--config", str(replicas.configs[i])], tmp_path, f"worker{i}")
+            for i in range(2)
+        ]
         try:
             for i in range(2):
                 wait_healthy(replicas.base(i), replicas.procs[i])
@@ -106,7 +121,9 @@ def test_two_replicas_and_two_workers_lose_nothing_and_double_nothing_through_ki
                 replicas.kill_and_restart(0, tmp_path)
                 workers[0].send_signal(signal.SIGKILL)
                 workers[0].wait()
-                workers[0] = start(["worker", "--config", str(replicas.configs[0])], tmp_path, "worker0-again")
+                workers[0] = start(
+                    ["worker", "--config", str(replicas.configs[0])], tmp_path, "worker0-again"
+                )
                 answers = dict(f.result() for f in futures)
             assert set(answers.values()) == {200}, Counter(answers.values())
             wait_healthy(replicas.base(0), replicas.procs[0])

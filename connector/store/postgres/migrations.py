@@ -112,7 +112,6 @@ CREATE TABLE budgets (key text PRIMARY KEY, tokens double precision NOT NULL,
 """
 
 
-
 def _m006_handoff_kpis(conn: psycopg.Connection[Any]) -> None:
     """One narrow KPI row per handoff (``connector/kpis.py``; SQLite's 014_handoff_kpis), back-filled
     from the raw tables, so a report reads small rows instead of joining handoffs, facts and messages."""
@@ -120,13 +119,25 @@ def _m006_handoff_kpis(conn: psycopg.Connection[Any]) -> None:
     from connector.store.postgres.reports import backfill_kpis
 
     real = {"bot_seconds", "first_response_seconds", "human_seconds", "csat_score", "csat_scale"}
-    text = {"handoff_id", "created_at", "day", "team", "source", "primary_reason", "reasons",
-            "intent", "agent_asks"}
+    text = {
+        "handoff_id",
+        "created_at",
+        "day",
+        "team",
+        "source",
+        "primary_reason",
+        "reasons",
+        "intent",
+        "agent_asks",
+    }
     columns = ", ".join(
-        f"{f} {'double precision' if f in real else 'text' if f in text else 'integer'}" for f in ROW_FIELDS
+        f"{f} {'double precision' if f in real else 'text' if f in text else 'integer'}"
+        for f in ROW_FIELDS
     )
     conn.execute(f"CREATE TABLE handoff_kpis ({columns}, PRIMARY KEY (handoff_id))")
-    conn.execute("CREATE INDEX handoff_kpis_created ON handoff_kpis (created_at)")  # a period is a range
+    conn.execute(
+        "CREATE INDEX handoff_kpis_created ON handoff_kpis (created_at)"
+    )  # a period is a range
     backfill_kpis(conn)
 
 
@@ -166,7 +177,9 @@ def apply(conn: psycopg.Connection[Any]) -> list[str]:
     applied: list[str] = []
     with conn.transaction():
         conn.execute(LOCK)
-        conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name text PRIMARY KEY, applied_at text)")
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS _migrations (name text PRIMARY KEY, applied_at text)"
+        )
         done = _done(conn)
         for name, sql in MIGRATIONS:
             if name in done:
@@ -175,6 +188,8 @@ def apply(conn: psycopg.Connection[Any]) -> list[str]:
                 sql(conn)  # a migration that needs Python (a back-fill)
             else:
                 conn.execute(sql)  # several statements in one: psycopg sends them as a simple query
-            conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (%s, now()::text)", (name,))
+            conn.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (%s, now()::text)", (name,)
+            )
             applied.append(name)
     return applied

@@ -56,26 +56,45 @@ WHERE h.created_at >= %(since)s AND h.created_at < %(until)s ORDER BY d.id
 """
 
 
-def report_data(conn: psycopg.Connection[Any], since: str, until: str,
-                team: str | None = None) -> dict[str, Any]:
+def report_data(
+    conn: psycopg.Connection[Any], since: str, until: str, team: str | None = None
+) -> dict[str, Any]:
     window = {"since": since, "until": until}
     handoffs = [
         {
-            "id": r["id"], "conversation_id": r["conversation_id"], "created_at": r["created_at"],
-            "team": r["team"], "status": r["status"], "priority": r["priority"], "intent": r["intent"],
+            "id": r["id"],
+            "conversation_id": r["conversation_id"],
+            "created_at": r["created_at"],
+            "team": r["team"],
+            "status": r["status"],
+            "priority": r["priority"],
+            "intent": r["intent"],
             "reasons": r["triggers"].split(",") if r["triggers"] else [],
-            "has_draft": bool(r["has_draft"]), "handback_at": r["handback_at"],
-            "handback_actor": r["handback_actor"], "conversation_created_at": r["conversation_created_at"],
-            "source": r["source"], "claimed_by": r["claimed_by"],
-            "first_message_at": r["first_message_at"], "last_turn_at": r["last_turn_at"],
+            "has_draft": bool(r["has_draft"]),
+            "handback_at": r["handback_at"],
+            "handback_actor": r["handback_actor"],
+            "conversation_created_at": r["conversation_created_at"],
+            "source": r["source"],
+            "claimed_by": r["claimed_by"],
+            "first_message_at": r["first_message_at"],
+            "last_turn_at": r["last_turn_at"],
         }
         for r in conn.execute(HANDOFFS, window)
     ]
-    counted = conn.execute("SELECT COUNT(*) AS n FROM conversations WHERE created_at >= %(since)s"
-                           " AND created_at < %(until)s", window).fetchone()
+    counted = conn.execute(
+        "SELECT COUNT(*) AS n FROM conversations WHERE created_at >= %(since)s"
+        " AND created_at < %(until)s",
+        window,
+    ).fetchone()
     facts = [
-        {"handoff_id": r["handoff_id"], "kind": r["kind"], "at": r["at"],
-         "data": {k: (r["d"] or {}).get(k) for k in FACT_FIELDS if (r["d"] or {}).get(k) is not None}}
+        {
+            "handoff_id": r["handoff_id"],
+            "kind": r["kind"],
+            "at": r["at"],
+            "data": {
+                k: (r["d"] or {}).get(k) for k in FACT_FIELDS if (r["d"] or {}).get(k) is not None
+            },
+        }
         for r in conn.execute(FACTS, window)
     ]
     post = [dict(r) for r in conn.execute(POST_MESSAGES, window)]
@@ -88,12 +107,23 @@ def report_data(conn: psycopg.Connection[Any], since: str, until: str,
                 "customer": r["customer"] or {},
                 "customer_texts": [t.get("text", "") for t in turns if t.get("role") == "customer"],
             }
-    drafts = {"available": True,
-              "events": [{"handoff_id": r["handoff_id"], "action": r["action"]} for r in conn.execute(DRAFTS, window)]}
+    drafts = {
+        "available": True,
+        "events": [
+            {"handoff_id": r["handoff_id"], "action": r["action"]}
+            for r in conn.execute(DRAFTS, window)
+        ],
+    }
     return {
-        "since": since, "until": until, "team": team,
+        "since": since,
+        "until": until,
+        "team": team,
         "conversations": int(counted["n"]) if counted else 0,
-        "handoffs": handoffs, "facts": facts, "post_messages": post, "known": known, "drafts": drafts,
+        "handoffs": handoffs,
+        "facts": facts,
+        "post_messages": post,
+        "known": known,
+        "drafts": drafts,
     }
 
 
@@ -105,9 +135,7 @@ PUT_KPIS = (
     " ON CONFLICT (handoff_id) DO UPDATE SET "
     + ", ".join(f"{f}=excluded.{f}" for f in kpis.ROW_FIELDS if f != "handoff_id")
 )
-LIST_KPIS = (
-    f"SELECT {', '.join(kpis.LIST_FIELDS)} FROM handoff_kpis WHERE created_at >= %s AND created_at < %s"
-)  # no ORDER BY: no KPI needs an order
+LIST_KPIS = f"SELECT {', '.join(kpis.LIST_FIELDS)} FROM handoff_kpis WHERE created_at >= %s AND created_at < %s"  # no ORDER BY: no KPI needs an order
 
 
 def put_kpi_rows(conn: psycopg.Connection[Any], rows: list[dict[str, Any]]) -> None:

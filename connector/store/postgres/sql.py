@@ -44,4 +44,3 @@ class Queries:
 
     def _for_update(self) -> str:
         return " FOR UPDATE" if self.write else ""
-

@@ -47,12 +47,16 @@ SCHEMES = ("postgresql://",)
 
 
 def _busy(exc: BaseException, timeout_ms: int) -> StoreBusy:
-    return StoreBusy(f"the store stayed locked for {timeout_ms} ms ({exc}); nothing was stored, try again")
+    return StoreBusy(
+        f"the store stayed locked for {timeout_ms} ms ({exc}); nothing was stored, try again"
+    )
 
 
 def _unavailable(url: str, exc: BaseException) -> StoreUnavailable:
-    return StoreUnavailable(f"the store {redact(url)} cannot be reached or cannot write ({exc}); "
-                            "nothing was stored, try again later")
+    return StoreUnavailable(
+        f"the store {redact(url)} cannot be reached or cannot write ({exc}); "
+        "nothing was stored, try again later"
+    )
 
 
 def redact(url: str) -> str:
@@ -67,13 +71,20 @@ class PostgresStore(Store):
     @classmethod
     def check_url(cls, url: str) -> list[tuple[str, str]]:
         if not url.lower().startswith(SCHEMES):
-            return [("store.url", f"{redact(url)!r} is not a PostgreSQL URL: write postgresql://user@host:5432/db")]
+            return [
+                (
+                    "store.url",
+                    f"{redact(url)!r} is not a PostgreSQL URL: write postgresql://user@host:5432/db",
+                )
+            ]
         try:
             psycopg.conninfo.conninfo_to_dict(url)
         except psycopg.ProgrammingError as exc:
             return [("store.url", f"{redact(url)!r} is not a valid PostgreSQL URL: {exc}")]
         if not urlsplit(url).path.strip("/"):
-            return [("store.url", f"{redact(url)!r} names no database: write postgresql://host/DBNAME")]
+            return [
+                ("store.url", f"{redact(url)!r} names no database: write postgresql://host/DBNAME")
+            ]
         return []
 
     @classmethod
@@ -81,8 +92,11 @@ class PostgresStore(Store):
         problems = cls.check_url(url)
         if problems:
             raise ConfigError(problems)
-        return cls(url, busy_timeout_ms=settings.busy_timeout_ms,
-                   pool_size=getattr(settings, "pool_size", 10))
+        return cls(
+            url,
+            busy_timeout_ms=settings.busy_timeout_ms,
+            pool_size=getattr(settings, "pool_size", 10),
+        )
 
     def __init__(self, url: str, *, busy_timeout_ms: int = 10_000, pool_size: int = 10):
         self.url = url
@@ -90,8 +104,15 @@ class PostgresStore(Store):
         # every session waits at most this long for a lock: a stuck writer elsewhere is a 503 here
         options = {"autocommit": True, "row_factory": dict_row}
         self._pool: ConnectionPool[Any] = ConnectionPool(
-            url, min_size=1, max_size=max(1, pool_size), kwargs=options, open=False,
-            configure=self._configure, timeout=max(1.0, busy_timeout_ms / 1000), name="handoff-store")
+            url,
+            min_size=1,
+            max_size=max(1, pool_size),
+            kwargs=options,
+            open=False,
+            configure=self._configure,
+            timeout=max(1.0, busy_timeout_ms / 1000),
+            name="handoff-store",
+        )
         self._opened = False
         self._channel: str | None = None
 
@@ -110,8 +131,10 @@ class PostgresStore(Store):
             with self._open().connection() as conn:
                 yield conn
         except PoolTimeout as exc:
-            raise StoreUnavailable(f"no connection to the store {redact(self.url)} within "
-                                   f"{self.busy_timeout_ms} ms ({exc}); nothing was stored, try again") from exc
+            raise StoreUnavailable(
+                f"no connection to the store {redact(self.url)} within "
+                f"{self.busy_timeout_ms} ms ({exc}); nothing was stored, try again"
+            ) from exc
 
     @contextmanager
     def _transaction(self, begin: str, *, write: bool) -> Iterator[Tx]:
@@ -135,10 +158,17 @@ class PostgresStore(Store):
                     raise
                 # PostgreSQL's text cannot hold U+0000 (SQLite's can): refuse the request whole,
                 # rather than store something other than what was sent
-                raise BadRequest("a text or id contains the character U+0000 (NUL), which this store "
-                                 "(PostgreSQL) cannot keep; nothing was stored", slug="nul-character") from exc
-            except (pg_errors.DiskFull, pg_errors.ReadOnlySqlTransaction, pg_errors.AdminShutdown,
-                    psycopg.OperationalError) as exc:
+                raise BadRequest(
+                    "a text or id contains the character U+0000 (NUL), which this store "
+                    "(PostgreSQL) cannot keep; nothing was stored",
+                    slug="nul-character",
+                ) from exc
+            except (
+                pg_errors.DiskFull,
+                pg_errors.ReadOnlySqlTransaction,
+                pg_errors.AdminShutdown,
+                psycopg.OperationalError,
+            ) as exc:
                 self._rollback(conn)
                 raise _unavailable(self.url, exc) from exc
 
@@ -175,15 +205,19 @@ class PostgresStore(Store):
         with self.atomic() as tx:
             assert isinstance(tx, PostgresTx)
             # a real write, as on SQLite: a read-only standby or a full disk fails here
-            tx.conn.execute("INSERT INTO _probe (id, at) VALUES (1, extract(epoch from now()))"
-                            " ON CONFLICT (id) DO UPDATE SET at = excluded.at")
+            tx.conn.execute(
+                "INSERT INTO _probe (id, at) VALUES (1, extract(epoch from now()))"
+                " ON CONFLICT (id) DO UPDATE SET at = excluded.at"
+            )
 
     def channel(self) -> str:
         """The NOTIFY channel of this store: one per database and schema, so stores in other
         schemas of the same database (the tests') do not wake each other's workers."""
         if self._channel is None:
             with self._connection() as conn:
-                row = conn.execute("SELECT current_database() AS d, current_schema() AS s").fetchone()
+                row = conn.execute(
+                    "SELECT current_database() AS d, current_schema() AS s"
+                ).fetchone()
             where = f"{row['d']}/{row['s']}" if row else self.url
             self._channel = "handoff_wake_" + hashlib.sha256(where.encode()).hexdigest()[:16]
         return self._channel
@@ -197,5 +231,12 @@ class PostgresStore(Store):
             self._opened = False
             # a store used again after close opens a new pool
             self._pool = ConnectionPool(
-                self.url, min_size=1, max_size=self._pool.max_size, kwargs=self._pool.kwargs, open=False,
-                configure=self._configure, timeout=self._pool.timeout, name="handoff-store")
+                self.url,
+                min_size=1,
+                max_size=self._pool.max_size,
+                kwargs=self._pool.kwargs,
+                open=False,
+                configure=self._configure,
+                timeout=self._pool.timeout,
+                name="handoff-store",
+            )

@@ -48,7 +48,9 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
         # (its conversation may look unchanged: the check in the ingest would not catch it).
         # Event locks come before conversation locks in every transaction: no deadlock.
         self._lock(f"event:{source}:{event_id}")
-        row = self._one("SELECT response FROM events WHERE source=%s AND event_id=%s", (source, event_id))
+        row = self._one(
+            "SELECT response FROM events WHERE source=%s AND event_id=%s", (source, event_id)
+        )
         return None if row is None else _l(row["response"])
 
     def put_event(self, source, event_id, conversation_id, response, received_at):
@@ -62,10 +64,19 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
     @staticmethod
     def _conversation(row: dict[str, Any]) -> ConversationRow:
         return ConversationRow(
-            id=row["id"], source=row["source"], owner=row["owner"], version=row["version"],
-            owner_since=row["owner_since"], created_at=row["created_at"], updated_at=row["updated_at"],
-            handoff_id=row["handoff_id"], channel=row["channel"], language=row["language"],
-            url=row["url"], customer=_l(row["customer"]) or {}, bot=_l(row["bot"]) or {},
+            id=row["id"],
+            source=row["source"],
+            owner=row["owner"],
+            version=row["version"],
+            owner_since=row["owner_since"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            handoff_id=row["handoff_id"],
+            channel=row["channel"],
+            language=row["language"],
+            url=row["url"],
+            customer=_l(row["customer"]) or {},
+            bot=_l(row["bot"]) or {},
         )
 
     def get_conversation(self, conversation_id):
@@ -78,8 +89,21 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
             "INSERT INTO conversations (id, source, owner, version, owner_since, handoff_id, channel,"
             " language, url, customer, bot, created_at, updated_at)"
             " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-            (row.id, row.source, row.owner, row.version, row.owner_since, row.handoff_id, row.channel,
-             row.language, row.url, _j(row.customer), _j(row.bot), row.created_at, row.updated_at),
+            (
+                row.id,
+                row.source,
+                row.owner,
+                row.version,
+                row.owner_since,
+                row.handoff_id,
+                row.channel,
+                row.language,
+                row.url,
+                _j(row.customer),
+                _j(row.bot),
+                row.created_at,
+                row.updated_at,
+            ),
         )
 
     def update_conversation(self, conversation_id, **fields):
@@ -87,7 +111,9 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
         assert set(fields) <= allowed, set(fields) - allowed
         cols = ", ".join(f"{k}=%s" for k in fields)
         values = [_j(v) if k in ("customer", "bot") else v for k, v in fields.items()]
-        self.conn.execute(f"UPDATE conversations SET {cols} WHERE id=%s", (*values, conversation_id))
+        self.conn.execute(
+            f"UPDATE conversations SET {cols} WHERE id=%s", (*values, conversation_id)
+        )
 
     def cas_control(self, conversation_id, expected_version, owner, handoff_id, now):
         # the row lock the UPDATE takes makes a second CAS wait, then re-check the version
@@ -103,9 +129,13 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
         if not rows:
             return []
         conversation_id = rows[0].conversation_id
-        self._lock("conversation:" + conversation_id)  # numbering reads MAX(seq): one writer at a time
-        last = self._one("SELECT COALESCE(MAX(seq), 0) AS s FROM messages WHERE conversation_id=%s",
-                         (conversation_id,))
+        self._lock(
+            "conversation:" + conversation_id
+        )  # numbering reads MAX(seq): one writer at a time
+        last = self._one(
+            "SELECT COALESCE(MAX(seq), 0) AS s FROM messages WHERE conversation_id=%s",
+            (conversation_id,),
+        )
         seq = last["s"] if last else 0
         inserted = []
         for row in rows:
@@ -120,16 +150,26 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
                 inserted.append(row)
         if any(r.role in ("agent", "customer") for r in inserted):
             # messages after a handoff feed its repeat-context figures
-            for h in self.conn.execute("SELECT id FROM handoffs WHERE conversation_id=%s", (conversation_id,)):
+            for h in self.conn.execute(
+                "SELECT id FROM handoffs WHERE conversation_id=%s", (conversation_id,)
+            ):
                 self._kpis_changed(h["id"])
         return inserted
 
     def list_messages(self, conversation_id):
-        cur = self.conn.execute("SELECT * FROM messages WHERE conversation_id=%s ORDER BY seq",
-                                (conversation_id,))
+        cur = self.conn.execute(
+            "SELECT * FROM messages WHERE conversation_id=%s ORDER BY seq", (conversation_id,)
+        )
         return [
-            MessageRow(conversation_id=r["conversation_id"], id=r["id"], role=r["role"], text=r["text"],
-                       at=r["at"], data=_l(r["data"]) or {}, seq=r["seq"])
+            MessageRow(
+                conversation_id=r["conversation_id"],
+                id=r["id"],
+                role=r["role"],
+                text=r["text"],
+                at=r["at"],
+                data=_l(r["data"]) or {},
+                seq=r["seq"],
+            )
             for r in cur
         ]
 
@@ -137,11 +177,18 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
     @staticmethod
     def _handoff(row: dict[str, Any]) -> HandoffRow:
         return HandoffRow(
-            id=row["id"], conversation_id=row["conversation_id"], source=row["source"],
-            status=row["status"], team=row["team"], priority=row["priority"],
-            payload=_l(row["payload"]) or {}, created_at=row["created_at"],
-            updated_at=row["updated_at"], customer_id=row["customer_id"],
-            claimed_by=row["claimed_by"], handback=_l(row["handback"]),
+            id=row["id"],
+            conversation_id=row["conversation_id"],
+            source=row["source"],
+            status=row["status"],
+            team=row["team"],
+            priority=row["priority"],
+            payload=_l(row["payload"]) or {},
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            customer_id=row["customer_id"],
+            claimed_by=row["claimed_by"],
+            handback=_l(row["handback"]),
         )
 
     def insert_handoff(self, row):
@@ -149,9 +196,21 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
             "INSERT INTO handoffs (id, conversation_id, source, status, team, priority, payload,"
             " customer_id, claimed_by, handback, created_at, updated_at, intent, triggers, has_draft,"
             " transcript_turns) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-            (row.id, row.conversation_id, row.source, row.status, row.team, row.priority,
-             _j(row.payload), row.customer_id, row.claimed_by, _j(row.handback), row.created_at,
-             row.updated_at, *report_columns(row.payload)),
+            (
+                row.id,
+                row.conversation_id,
+                row.source,
+                row.status,
+                row.team,
+                row.priority,
+                _j(row.payload),
+                row.customer_id,
+                row.claimed_by,
+                _j(row.handback),
+                row.created_at,
+                row.updated_at,
+                *report_columns(row.payload),
+            ),
         )
         self._kpis_changed(row.id)
 
@@ -190,18 +249,24 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
         )
 
     def get_ticket_refs(self, handoff_id):
-        cur = self.conn.execute("SELECT destination, ref FROM ticket_refs WHERE handoff_id=%s", (handoff_id,))
+        cur = self.conn.execute(
+            "SELECT destination, ref FROM ticket_refs WHERE handoff_id=%s", (handoff_id,)
+        )
         return {r["destination"]: _l(r["ref"]) for r in cur}
 
     # facts
     def add_fact(self, handoff_id, kind, at, data, *, once=False):
         if once:
             self._lock(f"fact:{handoff_id}:{kind}")  # "only if none yet" holds across replicas
-            if self._one("SELECT 1 AS one FROM handoff_facts WHERE handoff_id=%s AND kind=%s",
-                         (handoff_id, kind)):
+            if self._one(
+                "SELECT 1 AS one FROM handoff_facts WHERE handoff_id=%s AND kind=%s",
+                (handoff_id, kind),
+            ):
                 return False
-        self.conn.execute("INSERT INTO handoff_facts (handoff_id, kind, at, data) VALUES (%s,%s,%s,%s)",
-                          (handoff_id, kind, at, _j(data)))
+        self.conn.execute(
+            "INSERT INTO handoff_facts (handoff_id, kind, at, data) VALUES (%s,%s,%s,%s)",
+            (handoff_id, kind, at, _j(data)),
+        )
         self._kpis_changed(handoff_id)
         return True
 
@@ -217,8 +282,10 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
 
     def list_facts(self, handoff_id=None, kind=None):
         clause, params = _where(handoff_id=handoff_id, kind=kind)
-        return [FactRow(r["id"], r["handoff_id"], r["kind"], r["at"], _l(r["data"]) or {})
-                for r in self.conn.execute(f"SELECT * FROM handoff_facts{clause} ORDER BY id", params)]
+        return [
+            FactRow(r["id"], r["handoff_id"], r["kind"], r["at"], _l(r["data"]) or {})
+            for r in self.conn.execute(f"SELECT * FROM handoff_facts{clause} ORDER BY id", params)
+        ]
 
     # inbox
     def put_inbox_item(self, handoff_id, payload, now):
@@ -234,11 +301,18 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
         return int(row["number"]), False
 
     def get_inbox_item(self, handoff_id):
-        row = self._one("SELECT * FROM inbox WHERE handoff_id=%s" + self._for_update(), (handoff_id,))
+        row = self._one(
+            "SELECT * FROM inbox WHERE handoff_id=%s" + self._for_update(), (handoff_id,)
+        )
         if row is None:
             return None
-        return {"number": row["number"], "handoff_id": row["handoff_id"], "payload": _l(row["payload"]),
-                "notes": _l(row["notes"]) or [], "filed_at": row["filed_at"]}
+        return {
+            "number": row["number"],
+            "handoff_id": row["handoff_id"],
+            "payload": _l(row["payload"]),
+            "notes": _l(row["notes"]) or [],
+            "filed_at": row["filed_at"],
+        }
 
     def add_inbox_note(self, handoff_id, text, now, key=None):
         item = self.get_inbox_item(handoff_id)  # FOR UPDATE: two notes at once both land
@@ -259,56 +333,98 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
         head = self._one("SELECT hash FROM audit_heads WHERE chain=%s", (chain,))
         prev = head["hash"] if head else ""
         data_json = canonical_json(data)
-        digest = audit_hash(prev, at, action, actor, conversation_id, handoff_id, reason, data,
-                            data_json=data_json)
+        digest = audit_hash(
+            prev, at, action, actor, conversation_id, handoff_id, reason, data, data_json=data_json
+        )
         row = self._one(
             "INSERT INTO audit (at, action, actor, conversation_id, handoff_id, reason, data, prev_hash,"
             " hash) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
             (at, action, actor, conversation_id, handoff_id, reason, data_json, prev, digest),
         )
-        self.conn.execute("INSERT INTO audit_heads (chain, hash) VALUES (%s,%s)"
-                          " ON CONFLICT (chain) DO UPDATE SET hash=excluded.hash", (chain, digest))
+        self.conn.execute(
+            "INSERT INTO audit_heads (chain, hash) VALUES (%s,%s)"
+            " ON CONFLICT (chain) DO UPDATE SET hash=excluded.hash",
+            (chain, digest),
+        )
         assert row is not None
-        return AuditRow(int(row["id"]), at, action, actor, conversation_id, handoff_id, reason, data,
-                        prev, digest)
+        return AuditRow(
+            int(row["id"]),
+            at,
+            action,
+            actor,
+            conversation_id,
+            handoff_id,
+            reason,
+            data,
+            prev,
+            digest,
+        )
 
     def list_audit(self, conversation_id=None):
         # by time: ids come from a sequence that concurrent writers draw from in any order
         clause, params = _where(conversation_id=conversation_id)
         cur = self.conn.execute(f"SELECT * FROM audit{clause} ORDER BY at, id", params)
         return [
-            AuditRow(r["id"], r["at"], r["action"], r["actor"], r["conversation_id"], r["handoff_id"],
-                     r["reason"], _l(r["data"]) or {}, r["prev_hash"], r["hash"])
+            AuditRow(
+                r["id"],
+                r["at"],
+                r["action"],
+                r["actor"],
+                r["conversation_id"],
+                r["handoff_id"],
+                r["reason"],
+                _l(r["data"]) or {},
+                r["prev_hash"],
+                r["hash"],
+            )
             for r in cur
         ]
 
     def seal_audit(self, at):
         self._lock(CHECKPOINTS)  # sealers (one per worker) take turns; appenders never wait here
         # one statement: a head that moves meanwhile is sealed at the value this UPDATE set
-        heads = {r["chain"]: r["hash"] for r in self.conn.execute(
-            "UPDATE audit_heads SET sealed=hash WHERE sealed IS DISTINCT FROM hash RETURNING chain, hash")}
+        heads = {
+            r["chain"]: r["hash"]
+            for r in self.conn.execute(
+                "UPDATE audit_heads SET sealed=hash WHERE sealed IS DISTINCT FROM hash RETURNING chain, hash"
+            )
+        }
         if not heads:
             return None
         last = self._one("SELECT hash FROM audit_checkpoints ORDER BY id DESC LIMIT 1")
         prev = last["hash"] if last else ""
         digest = checkpoint_hash(prev, at, heads, None)
-        row = self._one("INSERT INTO audit_checkpoints (at, heads, legacy_upto, prev_hash, hash)"
-                        " VALUES (%s,%s,NULL,%s,%s) RETURNING id", (at, canonical_json(heads), prev, digest))
+        row = self._one(
+            "INSERT INTO audit_checkpoints (at, heads, legacy_upto, prev_hash, hash)"
+            " VALUES (%s,%s,NULL,%s,%s) RETURNING id",
+            (at, canonical_json(heads), prev, digest),
+        )
         assert row is not None
         return AuditCheckpoint(int(row["id"]), at, heads, prev, digest)
 
     def list_audit_checkpoints(self):
-        return [AuditCheckpoint(r["id"], r["at"], _l(r["heads"]) or {}, r["prev_hash"], r["hash"],
-                                r["legacy_upto"])
-                for r in self.conn.execute("SELECT * FROM audit_checkpoints ORDER BY id")]
+        return [
+            AuditCheckpoint(
+                r["id"], r["at"], _l(r["heads"]) or {}, r["prev_hash"], r["hash"], r["legacy_upto"]
+            )
+            for r in self.conn.execute("SELECT * FROM audit_checkpoints ORDER BY id")
+        ]
 
     # draft events (the widget)
     def add_draft_event(self, row):
         out = self._one(
             "INSERT INTO draft_events (handoff_id, action, actor, via, at, draft_chars, final_chars,"
             " edit_distance) VALUES (%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
-            (row["handoff_id"], row["action"], row.get("actor"), row.get("via"), row["at"],
-             row.get("draft_chars"), row.get("final_chars"), row.get("edit_distance")),
+            (
+                row["handoff_id"],
+                row["action"],
+                row.get("actor"),
+                row.get("via"),
+                row["at"],
+                row.get("draft_chars"),
+                row.get("final_chars"),
+                row.get("edit_distance"),
+            ),
         )
         assert out is not None
         self._kpis_changed(row["handoff_id"])
@@ -316,9 +432,15 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
 
     def list_draft_events(self, handoff_id=None):
         clause, params = _where(handoff_id=handoff_id)
-        return [dict(r) for r in self.conn.execute(f"SELECT * FROM draft_events{clause} ORDER BY id", params)]
+        return [
+            dict(r)
+            for r in self.conn.execute(f"SELECT * FROM draft_events{clause} ORDER BY id", params)
+        ]
 
     def latest_handoff_for_conversation(self, conversation_id):
-        row = self._one("SELECT * FROM handoffs WHERE conversation_id=%s ORDER BY created_at DESC, id DESC"
-                        " LIMIT 1", (conversation_id,))
+        row = self._one(
+            "SELECT * FROM handoffs WHERE conversation_id=%s ORDER BY created_at DESC, id DESC"
+            " LIMIT 1",
+            (conversation_id,),
+        )
         return None if row is None else self._handoff(row)

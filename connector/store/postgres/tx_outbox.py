@@ -38,16 +38,35 @@ class OutboxQueries(Queries):
     @staticmethod
     def _outbox(row: dict[str, Any]) -> OutboxRow:
         return OutboxRow(
-            id=row["id"], kind=row["kind"], target=row["target"], handoff_id=row["handoff_id"],
-            conversation_id=row["conversation_id"], idempotency_key=row["idempotency_key"],
-            body=_l(row["body"]) or {}, status=row["status"], attempts=row["attempts"],
-            next_attempt_at=row["next_attempt_at"], claimed_by=row["claimed_by"],
-            claim_expires_at=row["claim_expires_at"], last_error=row["last_error"],
-            result=_l(row["result"]), created_at=row["created_at"], updated_at=row["updated_at"],
+            id=row["id"],
+            kind=row["kind"],
+            target=row["target"],
+            handoff_id=row["handoff_id"],
+            conversation_id=row["conversation_id"],
+            idempotency_key=row["idempotency_key"],
+            body=_l(row["body"]) or {},
+            status=row["status"],
+            attempts=row["attempts"],
+            next_attempt_at=row["next_attempt_at"],
+            claimed_by=row["claimed_by"],
+            claim_expires_at=row["claim_expires_at"],
+            last_error=row["last_error"],
+            result=_l(row["result"]),
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
         )
 
-    def enqueue(self, kind, target, idempotency_key, body, now, handoff_id=None, conversation_id=None,
-                lane=None):
+    def enqueue(
+        self,
+        kind,
+        target,
+        idempotency_key,
+        body,
+        now,
+        handoff_id=None,
+        conversation_id=None,
+        lane=None,
+    ):
         if lane is not None:
             self._lock(f"lane:{lane}")  # the lane's ids in commit order (see _LANE_FREE)
         row = self._one(
@@ -55,7 +74,18 @@ class OutboxQueries(Queries):
             " body, status, attempts, next_attempt_at, created_at, updated_at, lane)"
             " VALUES (%s,%s,%s,%s,%s,%s,'pending',0,%s,%s,%s,%s)"
             " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-            (kind, target, handoff_id, conversation_id, idempotency_key, _j(body), now, now, now, lane),
+            (
+                kind,
+                target,
+                handoff_id,
+                conversation_id,
+                idempotency_key,
+                _j(body),
+                now,
+                now,
+                now,
+                lane,
+            ),
         )
         return None if row is None else int(row["id"])
 
@@ -63,8 +93,10 @@ class OutboxQueries(Queries):
         row = self._one(
             "UPDATE outbox SET status='delivering', claimed_by=%s, claim_expires_at=%s,"
             " attempts=attempts+1, updated_at=%s WHERE id = ("
-            "  SELECT id FROM outbox o WHERE " + _DUE + _LANE_FREE +
-            "  ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE OF o SKIP LOCKED"
+            "  SELECT id FROM outbox o WHERE "
+            + _DUE
+            + _LANE_FREE
+            + "  ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE OF o SKIP LOCKED"
             ") RETURNING *",
             (worker_id, now + lease_seconds, now, now, now),
         )
@@ -74,15 +106,18 @@ class OutboxQueries(Queries):
         cur = self.conn.execute(
             "UPDATE outbox SET status='delivering', claimed_by=%s, claim_expires_at=%s,"
             " attempts=attempts+1, updated_at=%s WHERE id IN ("
-            "  SELECT id FROM outbox o WHERE " + _DUE + _LANE_FREE +
-            "  ORDER BY next_attempt_at, id LIMIT %s FOR UPDATE OF o SKIP LOCKED"
+            "  SELECT id FROM outbox o WHERE "
+            + _DUE
+            + _LANE_FREE
+            + "  ORDER BY next_attempt_at, id LIMIT %s FOR UPDATE OF o SKIP LOCKED"
             ") RETURNING *",
             (worker_id, now + lease_seconds, now, now, now, limit),
         )
         return sorted((self._outbox(r) for r in cur), key=lambda r: (r.next_attempt_at, r.id))
 
-    def finish_outbox(self, row_id, worker_id, now, *, status, next_attempt_at=None, error=None,
-                      result=None):
+    def finish_outbox(
+        self, row_id, worker_id, now, *, status, next_attempt_at=None, error=None, result=None
+    ):
         cur = self.conn.execute(
             "UPDATE outbox SET status=%s, next_attempt_at=COALESCE(%s, next_attempt_at),"
             " last_error=%s, result=COALESCE(%s, result), claimed_by=NULL, claim_expires_at=NULL,"
@@ -127,8 +162,10 @@ class OutboxQueries(Queries):
             if wait > max_wait:
                 return wait
             tokens -= cost
-        self.conn.execute("UPDATE budgets SET tokens=%s, updated_at=%s WHERE key=%s",
-                          (tokens, max(now, row["updated_at"]), key))
+        self.conn.execute(
+            "UPDATE budgets SET tokens=%s, updated_at=%s WHERE key=%s",
+            (tokens, max(now, row["updated_at"]), key),
+        )
         return wait
 
     def get_outbox(self, row_id):
@@ -137,7 +174,9 @@ class OutboxQueries(Queries):
 
     def list_outbox(self, status=None, limit=100):
         clause, params = _where(status=status)
-        cur = self.conn.execute(f"SELECT * FROM outbox{clause} ORDER BY id LIMIT %s", (*params, limit))
+        cur = self.conn.execute(
+            f"SELECT * FROM outbox{clause} ORDER BY id LIMIT %s", (*params, limit)
+        )
         return [self._outbox(r) for r in cur]
 
     def retry_outbox(self, row_id, now):
@@ -157,7 +196,9 @@ class OutboxQueries(Queries):
 
     def next_due_at(self):
         row = self._one(
-            "SELECT LEAST((SELECT MIN(next_attempt_at) FROM outbox o WHERE status='pending'" + _LANE_FREE + "),"
+            "SELECT LEAST((SELECT MIN(next_attempt_at) FROM outbox o WHERE status='pending'"
+            + _LANE_FREE
+            + "),"
             " (SELECT MIN(claim_expires_at) FROM outbox WHERE status='delivering'),"
             " (SELECT MIN(due_at) FROM timers WHERE status='pending')) AS t"
         )
@@ -167,21 +208,36 @@ class OutboxQueries(Queries):
         by_status = [
             {"kind": r["kind"], "target": r["target"], "status": r["status"], "n": r["n"]}
             for r in self.conn.execute(
-                "SELECT kind, target, status, COUNT(*) AS n FROM outbox GROUP BY kind, target, status")
+                "SELECT kind, target, status, COUNT(*) AS n FROM outbox GROUP BY kind, target, status"
+            )
         ]
-        oldest = self._one("SELECT MIN(created_at) AS t FROM outbox WHERE status IN ('pending','delivering')")
+        oldest = self._one(
+            "SELECT MIN(created_at) AS t FROM outbox WHERE status IN ('pending','delivering')"
+        )
         timers = self._one("SELECT COUNT(*) AS n FROM timers WHERE status='pending'")
-        return {"rows": by_status, "oldest_undelivered_at": oldest["t"] if oldest else None,
-                "pending_timers": int(timers["n"]) if timers else 0}
+        return {
+            "rows": by_status,
+            "oldest_undelivered_at": oldest["t"] if oldest else None,
+            "pending_timers": int(timers["n"]) if timers else 0,
+        }
 
     # timers
     @staticmethod
     def _timer(row: dict[str, Any]) -> TimerRow:
         return TimerRow(
-            id=row["id"], handoff_id=row["handoff_id"], conversation_id=row["conversation_id"],
-            kind=row["kind"], round=row["round"], step=row["step"], due_at=row["due_at"],
-            status=row["status"], created_at=row["created_at"], updated_at=row["updated_at"],
-            data=_l(row["data"]) or {}, claimed_by=row["claimed_by"], fired_at=row["fired_at"],
+            id=row["id"],
+            handoff_id=row["handoff_id"],
+            conversation_id=row["conversation_id"],
+            kind=row["kind"],
+            round=row["round"],
+            step=row["step"],
+            due_at=row["due_at"],
+            status=row["status"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            data=_l(row["data"]) or {},
+            claimed_by=row["claimed_by"],
+            fired_at=row["fired_at"],
         )
 
     def add_timer(self, *, handoff_id, conversation_id, kind, round, step, due_at, now, data):
@@ -216,4 +272,7 @@ class OutboxQueries(Queries):
 
     def list_timers(self, handoff_id=None, status=None):
         clause, params = _where(handoff_id=handoff_id, status=status)
-        return [self._timer(r) for r in self.conn.execute(f"SELECT * FROM timers{clause} ORDER BY id", params)]
+        return [
+            self._timer(r)
+            for r in self.conn.execute(f"SELECT * FROM timers{clause} ORDER BY id", params)
+        ]

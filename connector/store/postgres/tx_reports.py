@@ -56,6 +56,8 @@ class ReportQueries(Queries):
             return cur.execute(LIST_KPIS, (since, until)).fetchall()
 
     def count_conversations(self, since, until):
-        row = self._one("SELECT COUNT(*) AS n FROM conversations WHERE created_at >= %s AND created_at < %s",
-                        (since, until))
+        row = self._one(
+            "SELECT COUNT(*) AS n FROM conversations WHERE created_at >= %s AND created_at < %s",
+            (since, until),
+        )
         return int(row["n"]) if row else 0

@@ -51,7 +51,9 @@ class PostgresWaker(Waker):
             return
         with self._lock:
             if self._sender is None:
-                self._sender = threading.Thread(target=self._send_loop, name="handoff-notify", daemon=True)
+                self._sender = threading.Thread(
+                    target=self._send_loop, name="handoff-notify", daemon=True
+                )
                 self._sender.start()
         self._send.set()
 
@@ -67,8 +69,10 @@ class PostgresWaker(Waker):
                 conn.execute("SELECT pg_notify(%s, '')", (self.channel,))
             except psycopg.Error:
                 # the listeners' slow poll covers a lost notification; try a new connection next time
-                logger.warning("could not NOTIFY the workers; they will find the work on their slow poll",
-                               exc_info=True)
+                logger.warning(
+                    "could not NOTIFY the workers; they will find the work on their slow poll",
+                    exc_info=True,
+                )
                 if conn is not None:
                     conn.close()
                 conn = None
@@ -84,8 +88,9 @@ class PostgresWaker(Waker):
             if self._listener is not None or self._stopped.is_set():
                 return
             ready = threading.Event()
-            self._listener = threading.Thread(target=self._listen_loop, args=(ready,), name="handoff-listen",
-                                              daemon=True)
+            self._listener = threading.Thread(
+                target=self._listen_loop, args=(ready,), name="handoff-listen", daemon=True
+            )
             self._listener.start()
         ready.wait(5)  # LISTEN is in place before the worker first looks for work (or 5 s passed)
 
@@ -104,8 +109,11 @@ class PostgresWaker(Waker):
                             self._bump()
             except psycopg.Error:
                 ready.set()
-                logger.warning("the wake-up connection dropped; polling every %s s until it is back",
-                               SLOW_POLL_SECONDS, exc_info=True)
+                logger.warning(
+                    "the wake-up connection dropped; polling every %s s until it is back",
+                    SLOW_POLL_SECONDS,
+                    exc_info=True,
+                )
                 self._bump()
                 self._stopped.wait(SLOW_POLL_SECONDS)
 

@@ -41,7 +41,12 @@ WAL_SAFETY_PAGES = 20_000  # SQLite checkpoints in a commit only if the WAL outg
 SPARE_BYTES = 8 * 1_048_576  # free disk space /readyz wants beyond the WAL's size
 
 # Primary result codes that mean the file cannot take a write now; retrying later may succeed.
-_CANNOT_WRITE = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN}
+_CANNOT_WRITE = {
+    sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_IOERR,
+    sqlite3.SQLITE_READONLY,
+    sqlite3.SQLITE_CANTOPEN,
+}
 
 
 def _cannot_write(exc: sqlite3.Error) -> StoreUnavailable | None:
@@ -63,8 +68,10 @@ def space_shortage(free_bytes: int, wal_bytes: int) -> str | None:
     needed = wal_bytes + SPARE_BYTES
     if free_bytes >= needed:
         return None
-    return (f"has {free_bytes} bytes free on its disk; it needs at least {needed} "
-            f"(the WAL's {wal_bytes} bytes plus {SPARE_BYTES}): free some space")
+    return (
+        f"has {free_bytes} bytes free on its disk; it needs at least {needed} "
+        f"(the WAL's {wal_bytes} bytes plus {SPARE_BYTES}): free some space"
+    )
 
 
 def _cannot_open(path: str, exc: sqlite3.Error, busy_timeout_ms: int) -> StoreUnavailable:
@@ -72,7 +79,9 @@ def _cannot_open(path: str, exc: sqlite3.Error, busy_timeout_ms: int) -> StoreUn
     if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "not a database" in str(exc):
         reason = "is corrupt or not a SQLite database; restore a backup (handoff restore FILE)"
     elif code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "locked" in str(exc):
-        reason = f"stayed locked by another program for {busy_timeout_ms} ms (store.busy_timeout_ms)"
+        reason = (
+            f"stayed locked by another program for {busy_timeout_ms} ms (store.busy_timeout_ms)"
+        )
     elif code in _CANNOT_WRITE:
         reason = "cannot be written (read-only file or folder, or disk full)"
     else:
@@ -85,9 +94,14 @@ class SqliteStore(Store):
 
     @classmethod
     def check_url(cls, url: str) -> list[tuple[str, str]]:
-        if not url.startswith(URL_PREFIX) or not url[len(URL_PREFIX):]:
-            return [("store.url", f"{url!r} is not a SQLite URL: write sqlite:///relative/path.db or "
-                                  "sqlite:////absolute/path.db")]
+        if not url.startswith(URL_PREFIX) or not url[len(URL_PREFIX) :]:
+            return [
+                (
+                    "store.url",
+                    f"{url!r} is not a SQLite URL: write sqlite:///relative/path.db or "
+                    "sqlite:////absolute/path.db",
+                )
+            ]
         return []
 
     @classmethod
@@ -95,7 +109,7 @@ class SqliteStore(Store):
         problems = cls.check_url(url)
         if problems:
             raise ConfigError(problems)
-        return cls(url[len(URL_PREFIX):], busy_timeout_ms=settings.busy_timeout_ms)
+        return cls(url[len(URL_PREFIX) :], busy_timeout_ms=settings.busy_timeout_ms)
 
     def __init__(self, path: str | Path, *, busy_timeout_ms: int = 10_000):
         self.path = str(path)
@@ -123,8 +137,12 @@ class SqliteStore(Store):
         return conn
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
-                               timeout=self.busy_timeout_ms / 1000)
+        conn = sqlite3.connect(
+            self.path,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=self.busy_timeout_ms / 1000,
+        )
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
         conn.execute("PRAGMA journal_mode=WAL")
@@ -173,8 +191,10 @@ class SqliteStore(Store):
             conn.execute(begin)
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
-                raise StoreBusy(f"the store stayed locked for {self.busy_timeout_ms} ms ({exc}); nothing "
-                                "was stored, try again") from exc
+                raise StoreBusy(
+                    f"the store stayed locked for {self.busy_timeout_ms} ms ({exc}); nothing "
+                    "was stored, try again"
+                ) from exc
             unavailable = _cannot_write(exc)
             if unavailable is None:
                 raise
@@ -209,8 +229,12 @@ class SqliteStore(Store):
                     self._queue.release()
             self._writes += 1
             if self._checkpointer is None and self.path != ":memory:":
-                self._checkpointer = threading.Thread(target=self._checkpoint_loop, args=(self._stopped,),
-                                                      name="sqlite-checkpoint", daemon=True)
+                self._checkpointer = threading.Thread(
+                    target=self._checkpoint_loop,
+                    args=(self._stopped,),
+                    name="sqlite-checkpoint",
+                    daemon=True,
+                )
                 self._checkpointer.start()
 
     def _checkpoint_loop(self, stopped: threading.Event) -> None:
@@ -235,14 +259,18 @@ class SqliteStore(Store):
     def ping(self) -> None:
         if self.path != ":memory:":
             wal = Path(self.path + "-wal")
-            shortage = space_shortage(shutil.disk_usage(Path(self.path).expanduser().parent).free,
-                                      wal.stat().st_size if wal.exists() else 0)
+            shortage = space_shortage(
+                shutil.disk_usage(Path(self.path).expanduser().parent).free,
+                wal.stat().st_size if wal.exists() else 0,
+            )
             if shortage:
                 raise StoreUnavailable(f"the store {self.path} {shortage}")
         with self.atomic():  # the same path, locks and error mapping as every write
             conn = self._writer()
             # created here rather than by a migration: it holds nothing but the last probe's time
-            conn.execute("CREATE TABLE IF NOT EXISTS _probe (id INTEGER PRIMARY KEY, at REAL NOT NULL)")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS _probe (id INTEGER PRIMARY KEY, at REAL NOT NULL)"
+            )
             conn.execute("INSERT OR REPLACE INTO _probe (id, at) VALUES (1, ?)", (time.time(),))
 
     def waker(self) -> SqliteWaker:

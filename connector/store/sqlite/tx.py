@@ -74,7 +74,9 @@ class SqliteTx(Tx):
 
     # events
     def get_event(self, source, event_id):
-        row = self._one("SELECT response FROM events WHERE source=? AND event_id=?", (source, event_id))
+        row = self._one(
+            "SELECT response FROM events WHERE source=? AND event_id=?", (source, event_id)
+        )
         return None if row is None else _l(row["response"])
 
     def put_event(self, source, event_id, conversation_id, response, received_at):
@@ -87,10 +89,19 @@ class SqliteTx(Tx):
     @staticmethod
     def _conversation(row: sqlite3.Row) -> ConversationRow:
         return ConversationRow(
-            id=row["id"], source=row["source"], owner=row["owner"], version=row["version"],
-            owner_since=row["owner_since"], created_at=row["created_at"], updated_at=row["updated_at"],
-            handoff_id=row["handoff_id"], channel=row["channel"], language=row["language"],
-            url=row["url"], customer=_l(row["customer"]) or {}, bot=_l(row["bot"]) or {},
+            id=row["id"],
+            source=row["source"],
+            owner=row["owner"],
+            version=row["version"],
+            owner_since=row["owner_since"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            handoff_id=row["handoff_id"],
+            channel=row["channel"],
+            language=row["language"],
+            url=row["url"],
+            customer=_l(row["customer"]) or {},
+            bot=_l(row["bot"]) or {},
         )
 
     def get_conversation(self, conversation_id):
@@ -101,8 +112,21 @@ class SqliteTx(Tx):
         self.conn.execute(
             "INSERT INTO conversations (id, source, owner, version, owner_since, handoff_id, channel,"
             " language, url, customer, bot, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (row.id, row.source, row.owner, row.version, row.owner_since, row.handoff_id, row.channel,
-             row.language, row.url, _j(row.customer), _j(row.bot), row.created_at, row.updated_at),
+            (
+                row.id,
+                row.source,
+                row.owner,
+                row.version,
+                row.owner_since,
+                row.handoff_id,
+                row.channel,
+                row.language,
+                row.url,
+                _j(row.customer),
+                _j(row.bot),
+                row.created_at,
+                row.updated_at,
+            ),
         )
 
     def update_conversation(self, conversation_id, **fields):
@@ -125,8 +149,10 @@ class SqliteTx(Tx):
         if not rows:
             return []
         conversation_id = rows[0].conversation_id
-        last = self._one("SELECT COALESCE(MAX(seq), 0) AS s FROM messages WHERE conversation_id=?",
-                         (conversation_id,))
+        last = self._one(
+            "SELECT COALESCE(MAX(seq), 0) AS s FROM messages WHERE conversation_id=?",
+            (conversation_id,),
+        )
         seq = last["s"] if last else 0
         inserted = []
         for row in rows:
@@ -141,8 +167,9 @@ class SqliteTx(Tx):
                 inserted.append(row)
         if any(r.role in ("agent", "customer") for r in inserted):
             # messages after a handoff feed its repeat-context figures
-            for h in self.conn.execute("SELECT id FROM handoffs WHERE conversation_id=?",
-                                       (conversation_id,)).fetchall():
+            for h in self.conn.execute(
+                "SELECT id FROM handoffs WHERE conversation_id=?", (conversation_id,)
+            ).fetchall():
                 self._kpis_changed(h["id"])
         return inserted
 
@@ -151,8 +178,15 @@ class SqliteTx(Tx):
             "SELECT * FROM messages WHERE conversation_id=? ORDER BY seq", (conversation_id,)
         )
         return [
-            MessageRow(conversation_id=r["conversation_id"], id=r["id"], role=r["role"], text=r["text"],
-                       at=r["at"], data=_l(r["data"]) or {}, seq=r["seq"])
+            MessageRow(
+                conversation_id=r["conversation_id"],
+                id=r["id"],
+                role=r["role"],
+                text=r["text"],
+                at=r["at"],
+                data=_l(r["data"]) or {},
+                seq=r["seq"],
+            )
             for r in cur
         ]
 
@@ -160,11 +194,18 @@ class SqliteTx(Tx):
     @staticmethod
     def _handoff(row: sqlite3.Row) -> HandoffRow:
         return HandoffRow(
-            id=row["id"], conversation_id=row["conversation_id"], source=row["source"],
-            status=row["status"], team=row["team"], priority=row["priority"],
-            payload=_l(row["payload"]) or {}, created_at=row["created_at"],
-            updated_at=row["updated_at"], customer_id=row["customer_id"],
-            claimed_by=row["claimed_by"], handback=_l(row["handback"]),
+            id=row["id"],
+            conversation_id=row["conversation_id"],
+            source=row["source"],
+            status=row["status"],
+            team=row["team"],
+            priority=row["priority"],
+            payload=_l(row["payload"]) or {},
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            customer_id=row["customer_id"],
+            claimed_by=row["claimed_by"],
+            handback=_l(row["handback"]),
         )
 
     def insert_handoff(self, row):
@@ -172,9 +213,21 @@ class SqliteTx(Tx):
             "INSERT INTO handoffs (id, conversation_id, source, status, team, priority, payload,"
             " customer_id, claimed_by, handback, created_at, updated_at, intent, triggers, has_draft,"
             " transcript_turns) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (row.id, row.conversation_id, row.source, row.status, row.team, row.priority,
-             _j(row.payload), row.customer_id, row.claimed_by, _j(row.handback), row.created_at,
-             row.updated_at, *report_columns(row.payload)),
+            (
+                row.id,
+                row.conversation_id,
+                row.source,
+                row.status,
+                row.team,
+                row.priority,
+                _j(row.payload),
+                row.customer_id,
+                row.claimed_by,
+                _j(row.handback),
+                row.created_at,
+                row.updated_at,
+                *report_columns(row.payload),
+            ),
         )
         self._kpis_changed(row.id)
 
@@ -208,28 +261,60 @@ class SqliteTx(Tx):
         )
 
     def get_ticket_refs(self, handoff_id):
-        cur = self.conn.execute("SELECT destination, ref FROM ticket_refs WHERE handoff_id=?", (handoff_id,))
+        cur = self.conn.execute(
+            "SELECT destination, ref FROM ticket_refs WHERE handoff_id=?", (handoff_id,)
+        )
         return {r["destination"]: _l(r["ref"]) for r in cur}
 
     # outbox
     @staticmethod
     def _outbox(row: sqlite3.Row) -> OutboxRow:
         return OutboxRow(
-            id=row["id"], kind=row["kind"], target=row["target"], handoff_id=row["handoff_id"],
-            conversation_id=row["conversation_id"], idempotency_key=row["idempotency_key"],
-            body=_l(row["body"]) or {}, status=row["status"], attempts=row["attempts"],
-            next_attempt_at=row["next_attempt_at"], claimed_by=row["claimed_by"],
-            claim_expires_at=row["claim_expires_at"], last_error=row["last_error"],
-            result=_l(row["result"]), created_at=row["created_at"], updated_at=row["updated_at"],
+            id=row["id"],
+            kind=row["kind"],
+            target=row["target"],
+            handoff_id=row["handoff_id"],
+            conversation_id=row["conversation_id"],
+            idempotency_key=row["idempotency_key"],
+            body=_l(row["body"]) or {},
+            status=row["status"],
+            attempts=row["attempts"],
+            next_attempt_at=row["next_attempt_at"],
+            claimed_by=row["claimed_by"],
+            claim_expires_at=row["claim_expires_at"],
+            last_error=row["last_error"],
+            result=_l(row["result"]),
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
         )
 
-    def enqueue(self, kind, target, idempotency_key, body, now, handoff_id=None, conversation_id=None,
-                lane=None):
+    def enqueue(
+        self,
+        kind,
+        target,
+        idempotency_key,
+        body,
+        now,
+        handoff_id=None,
+        conversation_id=None,
+        lane=None,
+    ):
         cur = self.conn.execute(
             "INSERT OR IGNORE INTO outbox (kind, target, handoff_id, conversation_id, idempotency_key,"
             " body, status, attempts, next_attempt_at, created_at, updated_at, lane)"
             " VALUES (?,?,?,?,?,?,'pending',0,?,?,?,?)",
-            (kind, target, handoff_id, conversation_id, idempotency_key, _j(body), now, now, now, lane),
+            (
+                kind,
+                target,
+                handoff_id,
+                conversation_id,
+                idempotency_key,
+                _j(body),
+                now,
+                now,
+                now,
+                lane,
+            ),
         )
         return cur.lastrowid if cur.rowcount == 1 else None
 
@@ -238,8 +323,9 @@ class SqliteTx(Tx):
             "UPDATE outbox SET status='delivering', claimed_by=?, claim_expires_at=?,"
             " attempts=attempts+1, updated_at=? WHERE id = ("
             "  SELECT id FROM outbox o WHERE ((status='pending' AND next_attempt_at<=?)"
-            "  OR (status='delivering' AND claim_expires_at<=?))" + _LANE_FREE +
-            "  ORDER BY next_attempt_at, id LIMIT 1"
+            "  OR (status='delivering' AND claim_expires_at<=?))"
+            + _LANE_FREE
+            + "  ORDER BY next_attempt_at, id LIMIT 1"
             ") RETURNING *",
             (worker_id, now + lease_seconds, now, now, now),
         )
@@ -250,16 +336,18 @@ class SqliteTx(Tx):
             "UPDATE outbox SET status='delivering', claimed_by=?, claim_expires_at=?,"
             " attempts=attempts+1, updated_at=? WHERE id IN ("
             "  SELECT id FROM outbox o WHERE ((status='pending' AND next_attempt_at<=?)"
-            "  OR (status='delivering' AND claim_expires_at<=?))" + _LANE_FREE +
-            "  ORDER BY next_attempt_at, id LIMIT ?"
+            "  OR (status='delivering' AND claim_expires_at<=?))"
+            + _LANE_FREE
+            + "  ORDER BY next_attempt_at, id LIMIT ?"
             ") RETURNING *",
             (worker_id, now + lease_seconds, now, now, now, limit),
         )
         rows = [self._outbox(r) for r in cur]
         return sorted(rows, key=lambda r: (r.next_attempt_at, r.id))
 
-    def finish_outbox(self, row_id, worker_id, now, *, status, next_attempt_at=None, error=None,
-                      result=None):
+    def finish_outbox(
+        self, row_id, worker_id, now, *, status, next_attempt_at=None, error=None, result=None
+    ):
         cur = self.conn.execute(
             "UPDATE outbox SET status=?, next_attempt_at=COALESCE(?, next_attempt_at),"
             " last_error=?, result=COALESCE(?, result), claimed_by=NULL, claim_expires_at=NULL,"
@@ -287,8 +375,11 @@ class SqliteTx(Tx):
 
     def take_budget(self, key, cost, per_second, capacity, now, max_wait):
         row = self._one("SELECT tokens, updated_at FROM budgets WHERE key=?", (key,))
-        tokens = capacity if row is None else min(
-            capacity, row["tokens"] + max(0.0, now - row["updated_at"]) * per_second)
+        tokens = (
+            capacity
+            if row is None
+            else min(capacity, row["tokens"] + max(0.0, now - row["updated_at"]) * per_second)
+        )
         if cost < 0:
             tokens, wait = min(capacity, tokens - cost), 0.0
         else:
@@ -310,7 +401,9 @@ class SqliteTx(Tx):
 
     def list_outbox(self, status=None, limit=100):
         if status:
-            cur = self.conn.execute("SELECT * FROM outbox WHERE status=? ORDER BY id LIMIT ?", (status, limit))
+            cur = self.conn.execute(
+                "SELECT * FROM outbox WHERE status=? ORDER BY id LIMIT ?", (status, limit)
+            )
         else:
             cur = self.conn.execute("SELECT * FROM outbox ORDER BY id LIMIT ?", (limit,))
         return [self._outbox(r) for r in cur]
@@ -334,8 +427,9 @@ class SqliteTx(Tx):
     def next_due_at(self):
         row = self._one(
             "SELECT MIN(t) AS t FROM (SELECT MIN(next_attempt_at) AS t FROM outbox o"
-            " WHERE status='pending'" + _LANE_FREE +
-            " UNION ALL SELECT MIN(claim_expires_at) FROM outbox WHERE status='delivering'"
+            " WHERE status='pending'"
+            + _LANE_FREE
+            + " UNION ALL SELECT MIN(claim_expires_at) FROM outbox WHERE status='delivering'"
             " UNION ALL SELECT MIN(due_at) FROM timers WHERE status='pending')"
         )
         return None if row is None or row["t"] is None else float(row["t"])
@@ -344,21 +438,36 @@ class SqliteTx(Tx):
         by_status = [
             {"kind": r["kind"], "target": r["target"], "status": r["status"], "n": r["n"]}
             for r in self.conn.execute(
-                "SELECT kind, target, status, COUNT(*) AS n FROM outbox GROUP BY kind, target, status")
+                "SELECT kind, target, status, COUNT(*) AS n FROM outbox GROUP BY kind, target, status"
+            )
         ]
-        oldest = self._one("SELECT MIN(created_at) AS t FROM outbox WHERE status IN ('pending','delivering')")
+        oldest = self._one(
+            "SELECT MIN(created_at) AS t FROM outbox WHERE status IN ('pending','delivering')"
+        )
         timers = self._one("SELECT COUNT(*) AS n FROM timers WHERE status='pending'")
-        return {"rows": by_status, "oldest_undelivered_at": oldest["t"] if oldest else None,
-                "pending_timers": int(timers["n"]) if timers else 0}
+        return {
+            "rows": by_status,
+            "oldest_undelivered_at": oldest["t"] if oldest else None,
+            "pending_timers": int(timers["n"]) if timers else 0,
+        }
 
     # timers
     @staticmethod
     def _timer(row: sqlite3.Row) -> TimerRow:
         return TimerRow(
-            id=row["id"], handoff_id=row["handoff_id"], conversation_id=row["conversation_id"],
-            kind=row["kind"], round=row["round"], step=row["step"], due_at=row["due_at"],
-            status=row["status"], created_at=row["created_at"], updated_at=row["updated_at"],
-            data=_l(row["data"]) or {}, claimed_by=row["claimed_by"], fired_at=row["fired_at"],
+            id=row["id"],
+            handoff_id=row["handoff_id"],
+            conversation_id=row["conversation_id"],
+            kind=row["kind"],
+            round=row["round"],
+            step=row["step"],
+            due_at=row["due_at"],
+            status=row["status"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            data=_l(row["data"]) or {},
+            claimed_by=row["claimed_by"],
+            fired_at=row["fired_at"],
         )
 
     def add_timer(self, *, handoff_id, conversation_id, kind, round, step, due_at, now, data):
@@ -396,10 +505,14 @@ class SqliteTx(Tx):
 
     # facts
     def add_fact(self, handoff_id, kind, at, data, *, once=False):
-        if once and self._one("SELECT 1 FROM handoff_facts WHERE handoff_id=? AND kind=?", (handoff_id, kind)):
+        if once and self._one(
+            "SELECT 1 FROM handoff_facts WHERE handoff_id=? AND kind=?", (handoff_id, kind)
+        ):
             return False
-        self.conn.execute("INSERT INTO handoff_facts (handoff_id, kind, at, data) VALUES (?,?,?,?)",
-                          (handoff_id, kind, at, _j(data)))
+        self.conn.execute(
+            "INSERT INTO handoff_facts (handoff_id, kind, at, data) VALUES (?,?,?,?)",
+            (handoff_id, kind, at, _j(data)),
+        )
         self._kpis_changed(handoff_id)
         return True
 
@@ -416,8 +529,10 @@ class SqliteTx(Tx):
     def list_facts(self, handoff_id=None, kind=None):
         clause, params = _where(handoff_id=handoff_id, kind=kind)
         sql = f"SELECT * FROM handoff_facts{clause} ORDER BY id"
-        return [FactRow(r["id"], r["handoff_id"], r["kind"], r["at"], _l(r["data"]) or {})
-                for r in self.conn.execute(sql, params)]
+        return [
+            FactRow(r["id"], r["handoff_id"], r["kind"], r["at"], _l(r["data"]) or {})
+            for r in self.conn.execute(sql, params)
+        ]
 
     def report_data(self, since, until, team=None):
         from connector.store.sqlite.reports import report_data
@@ -437,8 +552,10 @@ class SqliteTx(Tx):
         return list_kpi_rows(self.conn, since, until)
 
     def count_conversations(self, since, until):
-        row = self._one("SELECT COUNT(*) AS n FROM conversations WHERE created_at >= ? AND created_at < ?",
-                        (since, until))
+        row = self._one(
+            "SELECT COUNT(*) AS n FROM conversations WHERE created_at >= ? AND created_at < ?",
+            (since, until),
+        )
         return int(row["n"]) if row else 0
 
     # inbox
@@ -455,8 +572,13 @@ class SqliteTx(Tx):
         row = self._one("SELECT * FROM inbox WHERE handoff_id=?", (handoff_id,))
         if row is None:
             return None
-        return {"number": row["number"], "handoff_id": row["handoff_id"], "payload": _l(row["payload"]),
-                "notes": _l(row["notes"]) or [], "filed_at": row["filed_at"]}
+        return {
+            "number": row["number"],
+            "handoff_id": row["handoff_id"],
+            "payload": _l(row["payload"]),
+            "notes": _l(row["notes"]) or [],
+            "filed_at": row["filed_at"],
+        }
 
     def add_inbox_note(self, handoff_id, text, now, key=None):
         item = self.get_inbox_item(handoff_id)
@@ -474,53 +596,97 @@ class SqliteTx(Tx):
         head = self._one("SELECT hash FROM audit_heads WHERE chain=?", (chain,))
         prev = head["hash"] if head else ""
         data_json = canonical_json(data)  # stored as hashed: one encoding of the largest field
-        digest = audit_hash(prev, at, action, actor, conversation_id, handoff_id, reason, data,
-                            data_json=data_json)
+        digest = audit_hash(
+            prev, at, action, actor, conversation_id, handoff_id, reason, data, data_json=data_json
+        )
         cur = self.conn.execute(
             "INSERT INTO audit (at, action, actor, conversation_id, handoff_id, reason, data, prev_hash, hash)"
             " VALUES (?,?,?,?,?,?,?,?,?)",
             (at, action, actor, conversation_id, handoff_id, reason, data_json, prev, digest),
         )
-        self.conn.execute("INSERT INTO audit_heads (chain, hash) VALUES (?,?)"
-                          " ON CONFLICT (chain) DO UPDATE SET hash=excluded.hash", (chain, digest))
-        return AuditRow(int(cur.lastrowid or 0), at, action, actor, conversation_id, handoff_id, reason,
-                        data, prev, digest)
+        self.conn.execute(
+            "INSERT INTO audit_heads (chain, hash) VALUES (?,?)"
+            " ON CONFLICT (chain) DO UPDATE SET hash=excluded.hash",
+            (chain, digest),
+        )
+        return AuditRow(
+            int(cur.lastrowid or 0),
+            at,
+            action,
+            actor,
+            conversation_id,
+            handoff_id,
+            reason,
+            data,
+            prev,
+            digest,
+        )
 
     def list_audit(self, conversation_id=None):
         if conversation_id is None:
             cur = self.conn.execute("SELECT * FROM audit ORDER BY id")
         else:
-            cur = self.conn.execute("SELECT * FROM audit WHERE conversation_id=? ORDER BY id", (conversation_id,))
+            cur = self.conn.execute(
+                "SELECT * FROM audit WHERE conversation_id=? ORDER BY id", (conversation_id,)
+            )
         return [
-            AuditRow(r["id"], r["at"], r["action"], r["actor"], r["conversation_id"], r["handoff_id"],
-                     r["reason"], _l(r["data"]) or {}, r["prev_hash"], r["hash"])
+            AuditRow(
+                r["id"],
+                r["at"],
+                r["action"],
+                r["actor"],
+                r["conversation_id"],
+                r["handoff_id"],
+                r["reason"],
+                _l(r["data"]) or {},
+                r["prev_hash"],
+                r["hash"],
+            )
             for r in cur
         ]
 
     def seal_audit(self, at):
-        heads = {r["chain"]: r["hash"] for r in self.conn.execute(
-            "UPDATE audit_heads SET sealed=hash WHERE sealed IS NULL OR sealed != hash RETURNING chain, hash")}
+        heads = {
+            r["chain"]: r["hash"]
+            for r in self.conn.execute(
+                "UPDATE audit_heads SET sealed=hash WHERE sealed IS NULL OR sealed != hash RETURNING chain, hash"
+            )
+        }
         if not heads:
             return None
         last = self._one("SELECT hash FROM audit_checkpoints ORDER BY id DESC LIMIT 1")
         prev = last["hash"] if last else ""
         digest = checkpoint_hash(prev, at, heads, None)
-        cur = self.conn.execute("INSERT INTO audit_checkpoints (at, heads, legacy_upto, prev_hash, hash)"
-                                " VALUES (?,?,NULL,?,?)", (at, canonical_json(heads), prev, digest))
+        cur = self.conn.execute(
+            "INSERT INTO audit_checkpoints (at, heads, legacy_upto, prev_hash, hash)"
+            " VALUES (?,?,NULL,?,?)",
+            (at, canonical_json(heads), prev, digest),
+        )
         return AuditCheckpoint(int(cur.lastrowid or 0), at, heads, prev, digest)
 
     def list_audit_checkpoints(self):
-        return [AuditCheckpoint(r["id"], r["at"], _l(r["heads"]) or {}, r["prev_hash"], r["hash"],
-                                r["legacy_upto"])
-                for r in self.conn.execute("SELECT * FROM audit_checkpoints ORDER BY id")]
+        return [
+            AuditCheckpoint(
+                r["id"], r["at"], _l(r["heads"]) or {}, r["prev_hash"], r["hash"], r["legacy_upto"]
+            )
+            for r in self.conn.execute("SELECT * FROM audit_checkpoints ORDER BY id")
+        ]
 
     # draft events (the widget)
     def add_draft_event(self, row):
         cur = self.conn.execute(
             "INSERT INTO draft_events (handoff_id, action, actor, via, at, draft_chars, final_chars,"
             " edit_distance) VALUES (?,?,?,?,?,?,?,?)",
-            (row["handoff_id"], row["action"], row.get("actor"), row.get("via"), row["at"],
-             row.get("draft_chars"), row.get("final_chars"), row.get("edit_distance")),
+            (
+                row["handoff_id"],
+                row["action"],
+                row.get("actor"),
+                row.get("via"),
+                row["at"],
+                row.get("draft_chars"),
+                row.get("final_chars"),
+                row.get("edit_distance"),
+            ),
         )
         self._kpis_changed(row["handoff_id"])
         return int(cur.lastrowid or 0)
@@ -529,10 +695,15 @@ class SqliteTx(Tx):
         if handoff_id is None:
             cur = self.conn.execute("SELECT * FROM draft_events ORDER BY id")
         else:
-            cur = self.conn.execute("SELECT * FROM draft_events WHERE handoff_id=? ORDER BY id", (handoff_id,))
+            cur = self.conn.execute(
+                "SELECT * FROM draft_events WHERE handoff_id=? ORDER BY id", (handoff_id,)
+            )
         return [dict(r) for r in cur]
 
     def latest_handoff_for_conversation(self, conversation_id):
-        row = self._one("SELECT * FROM handoffs WHERE conversation_id=? ORDER BY created_at DESC, id DESC"
-                        " LIMIT 1", (conversation_id,))
+        row = self._one(
+            "SELECT * FROM handoffs WHERE conversation_id=? ORDER BY created_at DESC, id DESC"
+            " LIMIT 1",
+            (conversation_id,),
+        )
         return None if row is None else self._handoff(row)
