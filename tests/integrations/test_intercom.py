@@ -225,7 +225,7 @@ def intercom_config(standin: Any, **overrides: Any) -> dict[str, Any]:
             "sentiment": "handoff_sentiment",
         },
         "client_secret": CLIENT_SECRET,
-        "timeout_seconds": 0.5,
+        "timeout_seconds": 1.0,
     }
     config.update(overrides)
     return config
@@ -603,7 +603,7 @@ def test_connection_refused_is_transient(make_destination):
         "token": "t",
         "admin_id": OUR_ADMIN,
         "base_url": f"http://127.0.0.1:{port}",
-        "timeout_seconds": 0.5,
+        "timeout_seconds": 1.0,
     }
     destination = make_destination(config)
     error = connection_refused_case(lambda: destination.deliver(delivery(payload())))

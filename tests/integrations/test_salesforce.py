@@ -102,7 +102,7 @@ def sf_config(standin: SalesforceStandin, **overrides: Any) -> dict[str, Any]:
         "org_id": ORG_ID,
         "integration_user_id": standin.user_id,
         "requests_per_minute": 6000,
-        "timeout_seconds": 0.5,
+        "timeout_seconds": 1.0,
         "ca_bundle": standin.ca_file,
     }
     config.update(overrides)

@@ -87,7 +87,7 @@ def zd_config(standin: ZendeskStandin, **over: Any) -> dict[str, Any]:
     return {
         "subdomain": standin.subdomain, "email": standin.email, "token": standin.token,
         "group_ids": {"general": GENERAL, "billing": BILLING}, "custom_fields": dict(FIELDS),
-        "ticket_type": "incident", "webhook_secret": WEBHOOK_SECRET, "timeout_seconds": 0.3,
+        "ticket_type": "incident", "webhook_secret": WEBHOOK_SECRET, "timeout_seconds": 1.0,
         "requests_per_minute": 2500, **over,
     }  # fmt: skip
 
@@ -404,7 +404,7 @@ def test_outage_and_recovery_deliver_everything_exactly_once(
     assert zendesk.tickets == {}
     zendesk.drop_next(apply=True, route=r"^POST /api/v2/tickets$")  # created, answer lost
     retry_later()
-    zendesk.delay_next(1.0, route=r"^GET /api/v2/tickets$")  # the next lookup times out
+    zendesk.delay_next(2.5, route=r"^GET /api/v2/tickets$")  # the next lookup times out
     retry_later()
     retry_later()
     assert len(zendesk.tickets) == 1
@@ -414,7 +414,7 @@ def test_outage_and_recovery_deliver_everything_exactly_once(
     assert view["deliveries"][0]["id"] == str(ticket_id)
 
     # the handback note: applied but answered too late, then dropped after applying
-    zendesk.delay_next(1.0, route=r"^PUT /api/v2/tickets/\d+$")
+    zendesk.delay_next(2.5, route=r"^PUT /api/v2/tickets/\d+$")
     back = client.post(
         f"/v1/handoffs/{handoff_id}/handback",
         headers=AGENT,
