@@ -30,17 +30,14 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-import requests
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from channels.base import BotChannel, ChannelAnswer, InboundRequest
-from connector.deadline import request_within
+from channels.common import call_json
 from connector.errors import (
     BadRequest,
     PermanentDeliveryError,
-    TransientDeliveryError,
     Unauthorized,
-    error_for_status,
 )
 from connector.outbox import Callback
 from connector.schemas import Event, EventResponse
@@ -353,26 +350,11 @@ class ChatwootChannel(BotChannel):
             "api_access_token": token or self.settings.api_access_token,
             "User-Agent": "handoff-connector",
         }
-        try:
-            response = request_within(
-                method,
-                url,
-                json=body,
-                headers=headers,
-                deadline=self.settings.callback_timeout_seconds,
-            )
-        except requests.RequestException as exc:
-            raise TransientDeliveryError(
-                f"Chatwoot {action} failed: {type(exc).__name__}: {exc}"
-            ) from exc
-        if response.status_code >= 300:
-            raise error_for_status(
-                response.status_code,
-                f"Chatwoot {method} {action} answered {response.status_code}",
-                response=response.text[:2000],
-                retry_after=response.headers.get("Retry-After"),
-            )
-        try:
-            return response.json() if response.content else None
-        except ValueError:
-            return None
+        return call_json(
+            method,
+            url,
+            json=body,
+            headers=headers,
+            timeout=self.settings.callback_timeout_seconds,
+            what=f"Chatwoot {method} {action}",
+        )

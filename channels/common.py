@@ -16,7 +16,7 @@ import requests
 from pydantic import ValidationError
 
 from connector import limits
-from connector.deadline import post_within
+from connector.deadline import post_within, request_within
 from connector.errors import BadRequest, TransientDeliveryError, Unauthorized, error_for_status
 from connector.limits import LimitsSettings
 from connector.schemas import Event
@@ -82,6 +82,27 @@ def bearer(headers: Any) -> str | None:
     value = str(headers.get("Authorization") or headers.get("authorization") or "")
     scheme, _, token = value.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def call_json(method: str, url: str, *, timeout: float, what: str, **kwargs: Any) -> Any:
+    """One call to a platform's JSON API within ``timeout`` seconds in all; its JSON answer, or
+    None for an empty or non-JSON one. A network failure or a 408/429/5xx is transient, another
+    4xx permanent (``error_for_status``), with ``what`` naming the call."""
+    try:
+        response = request_within(method, url, deadline=timeout, **kwargs)
+    except requests.RequestException as exc:
+        raise TransientDeliveryError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
+    if response.status_code >= 300:
+        raise error_for_status(
+            response.status_code,
+            f"{what} answered {response.status_code}",
+            response=response.text[:2000],
+            retry_after=response.headers.get("Retry-After"),
+        )
+    try:
+        return response.json() if response.content else None
+    except ValueError:
+        return None
 
 
 def post_json(

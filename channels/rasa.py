@@ -38,15 +38,13 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from channels.base import BotChannel, ChannelAnswer, InboundRequest
-from connector.deadline import request_within
+from channels.common import call_json
 from connector.errors import (
     BadRequest,
     HandoffError,
     PermanentDeliveryError,
     ProblemError,
-    TransientDeliveryError,
     Unauthorized,
-    error_for_status,
 )
 from connector.outbox import Callback
 from connector.schemas import Event, EventResponse
@@ -360,27 +358,12 @@ class RasaChannel(BotChannel):
         params = dict(query or {})
         if self.settings.rasa_token:
             params["token"] = self.settings.rasa_token
-        try:
-            response = request_within(
-                method,
-                url,
-                json=body,
-                params=params,
-                headers={"User-Agent": "handoff-connector"},
-                deadline=self.settings.callback_timeout_seconds,
-            )
-        except requests.RequestException as exc:
-            raise TransientDeliveryError(
-                f"Rasa {action} failed: {type(exc).__name__}: {exc}"
-            ) from exc
-        if response.status_code >= 300:
-            raise error_for_status(
-                response.status_code,
-                f"Rasa {method} {action} answered {response.status_code}",
-                response=response.text[:2000],
-                retry_after=response.headers.get("Retry-After"),
-            )
-        try:
-            return response.json() if response.content else None
-        except ValueError:
-            return None
+        return call_json(
+            method,
+            url,
+            json=body,
+            params=params,
+            headers={"User-Agent": "handoff-connector"},
+            timeout=self.settings.callback_timeout_seconds,
+            what=f"Rasa {method} {action}",
+        )
