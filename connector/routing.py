@@ -7,11 +7,15 @@ first-response times in; routing metadata and an honest customer message out.
   → billing); else the team keywords on the customer's last turns; else the learned model's
   proposal when it reached its threshold; else the example-phrase classifier; else the default.
 - Availability: a team with no ``hours`` is always staffed; otherwise it is open inside its hours
-  in its own time zone, covered by ``on_call`` outside them, or unavailable.
+  in its own time zone, covered by ``on_call`` outside them, or unavailable. Its ``holidays``
+  (whole days in its time zone) are closed whatever the hours say.
 - Wait: a high percentile of the team's recent first responses (we would rather say 8 and answer
   in 5); the team's ``wait_minutes`` when there is too little history.
-- Nobody available: the message says so and offers a call back or an e-mail from the next opening
-  time. It never pretends someone is being connected.
+- Nobody available: the handoff waits for the team, and the message says so once: someone will
+  answer from the next opening time (or by e-mail when none is known), with a call back or an
+  e-mail offered then. It never pretends someone is being connected.
+- Time to respond counts the team's open minutes (``business_deadline``): ``respond_by`` and the
+  response windows of ``connector/timers.py`` both use ``covered_deadline``, so they agree.
 """
 
 from __future__ import annotations
@@ -19,13 +23,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from connector.learned.advice import proposed_team
 from connector.policy_config import PRIORITIES
-from connector.routing_config import RoutingSettings, TeamSettings, parse_hours
+from connector.routing_config import RoutingSettings, TeamSettings, after_hours_text, parse_hours
 from connector.schemas import BotContext, Customer, CustomerMessage, Decision, Routing
 from connector.signals import classify_team
 from connector.signals.intent import DEFAULT_TEAM_EXAMPLES, DEFAULT_TEAM_KEYWORDS
@@ -96,19 +100,35 @@ def guess_team(
 # --- availability -----------------------------------------------------------------------------
 
 
+HORIZON_DAYS = 60  # how far ahead an opening is looked for (holidays can close a team for weeks)
+_ALL_WEEK = (list(range(7)), 0, 24 * 60)
+
+
 def _spans(team: TeamSettings) -> list[tuple[list[int], int, int]]:
-    return [parse_hours(spec) for spec in team.hours]
+    return [parse_hours(spec) for spec in team.hours] if team.hours else [_ALL_WEEK]
+
+
+def _always_staffed(team: TeamSettings) -> bool:
+    return not team.hours and not team.holidays
+
+
+def _day_spans(
+    team: TeamSettings, spans: list[tuple[list[int], int, int]], day: date
+) -> list[tuple[int, int]]:
+    """The team's open spans on ``day`` (minutes from local midnight, sorted); none on a holiday."""
+    if day in team.holidays:
+        return []
+    return sorted((start, end) for days, start, end in spans if day.weekday() in days)
 
 
 def is_open(team: TeamSettings, now: datetime) -> bool:
-    """Inside the team's hours, in its own time zone (no hours: always staffed)."""
-    if not team.hours:
+    """Inside the team's hours and not on one of its holidays, in its own time zone (no hours
+    and no holidays: always staffed)."""
+    if _always_staffed(team):
         return True
     local = now.astimezone(ZoneInfo(team.timezone))
     minute = local.hour * 60 + local.minute
-    return any(
-        local.weekday() in days and start <= minute < end for days, start, end in _spans(team)
-    )
+    return any(s <= minute < e for s, e in _day_spans(team, _spans(team), local.date()))
 
 
 def next_opening(team: TeamSettings, now: datetime) -> datetime | None:
@@ -118,10 +138,9 @@ def next_opening(team: TeamSettings, now: datetime) -> datetime | None:
     if is_open(team, now):
         return local
     spans = _spans(team)
-    for ahead in range(8):
+    for ahead in range(HORIZON_DAYS):
         day = (local + timedelta(days=ahead)).date()
-        starts = sorted(start for days, start, _ in spans if day.weekday() in days)
-        for start in starts:
+        for start, _ in _day_spans(team, spans, day):
             candidate = datetime(day.year, day.month, day.day, start // 60, start % 60, tzinfo=zone)
             if candidate > local:
                 return candidate
@@ -130,19 +149,19 @@ def next_opening(team: TeamSettings, now: datetime) -> datetime | None:
 
 def business_deadline(team: TeamSettings | None, start: datetime, minutes: float) -> datetime:
     """``start`` plus ``minutes`` of the team's open time (its hours, in its time zone): a window
-    that starts at night counts from the opening. No team or no hours: plain minutes. Hours that
-    never open within 60 days (a config with no usable span) also fall back to plain minutes."""
-    if team is None or not team.hours or minutes <= 0:
+    that starts at night counts from the opening, and holidays count nothing. No team, or no hours
+    and no holidays: plain minutes. Hours that never open within ``HORIZON_DAYS`` (a config with
+    no usable span) also fall back to plain minutes."""
+    if team is None or _always_staffed(team) or minutes <= 0:
         return start + timedelta(minutes=minutes)
     zone = ZoneInfo(team.timezone)
     local = start.astimezone(zone)
     left = timedelta(minutes=minutes)
     cursor = local
     spans = _spans(team)
-    for ahead in range(60):
+    for ahead in range(HORIZON_DAYS):
         day = (local + timedelta(days=ahead)).date()
-        opens = sorted((s, e) for days, s, e in spans if day.weekday() in days)
-        for s, e in opens:
+        for s, e in _day_spans(team, spans, day):
             begin = datetime(day.year, day.month, day.day, tzinfo=zone) + timedelta(minutes=s)
             end = datetime(day.year, day.month, day.day, tzinfo=zone) + timedelta(minutes=e)
             begin = max(begin, cursor)  # overlapping spans count once
@@ -155,6 +174,14 @@ def business_deadline(team: TeamSettings | None, start: datetime, minutes: float
             left -= room
             cursor = end
     return start + timedelta(minutes=minutes)
+
+
+def covered_deadline(team: TeamSettings | None, start: datetime, minutes: float) -> datetime:
+    """When ``minutes`` of someone's attention have passed: a team with ``on_call`` is covered
+    around the clock (plain minutes), any other counts its open minutes (``business_deadline``)."""
+    if team is not None and team.on_call:
+        return start + timedelta(minutes=minutes)
+    return business_deadline(team, start, minutes)
 
 
 def estimate_wait(
@@ -235,12 +262,14 @@ def route(
     elif team.on_call:
         wait, basis = team.on_call_wait_minutes, f"on call: {team.on_call}"
         text, callback_at, available, on_call = templates.on_call, None, True, team.on_call
-    else:
+    else:  # the handoff waits for the team: say once when someone will answer
         opening = next_opening(team, now)
         wait, basis = None, "nobody available"  # type: ignore[assignment]
-        text, callback_at, available, on_call = templates.unavailable, opening, False, None
+        text = after_hours_text(templates, lang, known_time=opening is not None)
+        callback_at, available, on_call = opening, False, None
     callback_time = callback_at.strftime("%a %Y-%m-%d %H:%M %Z") if callback_at else ""
-    respond_by = now + timedelta(minutes=wait) if wait is not None else callback_at
+    # the same clock as the response windows (connector/timers.py): open minutes, or on call
+    respond_by = covered_deadline(team, now, wait) if wait is not None else callback_at
     routing = Routing(
         **base,
         available=available,

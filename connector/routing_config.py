@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 import string
+from datetime import date
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
@@ -39,6 +41,19 @@ def parse_hours(spec: str) -> tuple[list[int], int, int]:
     return days, start, end
 
 
+def _iso_day(day: Any) -> bool:
+    """A date, or its ISO text ``2026-12-25`` (YAML reads an unquoted one as a date already)."""
+    if isinstance(day, date):
+        return True
+    if not isinstance(day, str) or not re.fullmatch(r"\d{4}-\d\d-\d\d", day):
+        return False
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        return False
+    return True
+
+
 class TeamSettings(Section):
     queue: str | None = None
     wait_minutes: int = Field(default=5, ge=0, le=24 * 60)
@@ -47,6 +62,9 @@ class TeamSettings(Section):
     hours: list[str] = Field(default_factory=list)
     on_call: str | None = None
     on_call_wait_minutes: int = Field(default=30, ge=0, le=24 * 60)
+    # Whole days the team is closed although its hours say open (public holidays), as ISO dates
+    # in the team's time zone: no response window counts them, and nobody is promised on them.
+    holidays: list[date] = Field(default_factory=list)
     # What the intent → team classifier looks for; None: the built-in list for this team name.
     keywords: list[str] | None = None
     examples: list[str] | None = None
@@ -75,6 +93,14 @@ class TeamSettings(Section):
             ) from exc
         return zone
 
+    @field_validator("holidays", mode="before")
+    @classmethod
+    def _holidays(cls, holidays: Any) -> Any:
+        for i, day in enumerate(holidays if isinstance(holidays, list) else ()):
+            if not _iso_day(day):
+                raise ValueError(f"item {i}: {day!r} is not a date; write it as 2026-12-25")
+        return holidays
+
     @field_validator("hours")
     @classmethod
     def _hours(cls, hours: list[str]) -> list[str]:
@@ -87,6 +113,7 @@ class TeamSettings(Section):
 
 
 MESSAGE_FIELDS = {"wait": "{wait}", "on_call": "{wait}", "unavailable": "{callback_time}"}
+MESSAGE_FIELDS.update(after_hours="{callback_time}", after_hours_email="")
 PLACEHOLDERS = frozenset({"wait", "callback_time", "team"})
 
 
@@ -96,11 +123,19 @@ class MessageTemplates(Section):
     wait: str
     on_call: str
     unavailable: str
+    # Outside the team's hours with nobody on call: the handoff waits for the team, and the
+    # customer is told when someone will answer ({callback_time}: the team's next opening), or,
+    # when no opening is known, that the answer comes by e-mail. None: the built-in text for the
+    # language (AFTER_HOURS), else ``unavailable``.
+    after_hours: str | None = None
+    after_hours_email: str | None = None
 
     @model_validator(mode="after")
     def _placeholders(self) -> MessageTemplates:
         for name in MESSAGE_FIELDS:
             text = getattr(self, name)
+            if text is None:
+                continue
             try:
                 used = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
             except ValueError as exc:
@@ -164,6 +199,70 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
                        "conversamos será perdido.",
     },
 }  # fmt: skip
+
+
+# Built-in ``after_hours`` / ``after_hours_email`` texts by language, for message sets that do not
+# set them (kept apart from DEFAULT_MESSAGES so configs written before these keys stay valid).
+AFTER_HOURS: dict[str, dict[str, str]] = {
+    "en": {
+        "after_hours": "Our {team} team is closed right now. Your conversation is waiting for them and "
+                       "someone will answer from {callback_time}; they will see everything we have "
+                       "discussed. If you would rather be called back or get an e-mail then, tell me how "
+                       "to reach you.",
+        "after_hours_email": "Our {team} team is away right now. Your conversation is waiting for them "
+                             "and someone will answer by e-mail as soon as they are back; tell me the "
+                             "address to use if it is not the one on your account. Nothing we discussed "
+                             "will be lost.",
+    },
+    "es": {
+        "after_hours": "Nuestro equipo está cerrado en este momento. Su conversación le espera y una "
+                       "persona le responderá a partir de {callback_time}; verá todo lo que hemos "
+                       "hablado. Si prefiere que le llamemos o le escribamos por correo entonces, dígame "
+                       "cómo contactarle.",
+        "after_hours_email": "Nuestro equipo no está disponible en este momento. Su conversación le "
+                             "espera y una persona le responderá por correo en cuanto vuelva; dígame qué "
+                             "dirección usar si no es la de su cuenta. No se perderá nada de lo hablado.",
+    },
+    "fr": {
+        "after_hours": "Notre équipe est fermée pour le moment. Votre conversation l'attend et une "
+                       "personne vous répondra à partir de {callback_time} ; elle verra tout notre "
+                       "échange. Si vous préférez être rappelé ou recevoir un e-mail à ce moment-là, "
+                       "dites-moi comment vous joindre.",
+        "after_hours_email": "Notre équipe est absente pour le moment. Votre conversation l'attend et "
+                             "une personne vous répondra par e-mail dès son retour ; indiquez-moi "
+                             "l'adresse à utiliser si ce n'est pas celle de votre compte. Rien de notre "
+                             "échange ne sera perdu.",
+    },
+    "de": {
+        "after_hours": "Unser Team ist gerade nicht besetzt. Ihr Gespräch wartet auf das Team, und ab "
+                       "{callback_time} antwortet Ihnen eine Person; sie sieht unseren ganzen Verlauf. "
+                       "Wenn Sie dann lieber einen Rückruf oder eine E-Mail möchten, sagen Sie mir, wie "
+                       "wir Sie erreichen.",
+        "after_hours_email": "Unser Team ist gerade nicht erreichbar. Ihr Gespräch wartet auf das Team, "
+                             "und sobald es zurück ist, antwortet Ihnen eine Person per E-Mail; nennen "
+                             "Sie mir die Adresse, falls es nicht die Ihres Kontos ist. Nichts aus "
+                             "unserem Gespräch geht verloren.",
+    },
+    "pt": {
+        "after_hours": "Nossa equipe está fechada agora. Sua conversa está aguardando a equipe e uma "
+                       "pessoa responderá a partir de {callback_time}; ela verá tudo o que conversamos. "
+                       "Se preferir receber uma ligação ou um e-mail nesse momento, diga como falar com "
+                       "você.",
+        "after_hours_email": "Nossa equipe não está disponível agora. Sua conversa está aguardando a "
+                             "equipe e uma pessoa responderá por e-mail assim que ela voltar; diga qual "
+                             "endereço usar se não for o da sua conta. Nada do que conversamos será "
+                             "perdido.",
+    },
+}  # fmt: skip
+
+
+def after_hours_text(templates: MessageTemplates, language: str, *, known_time: bool) -> str:
+    """What the customer is told outside the team's hours: the language's own ``after_hours``
+    (or ``after_hours_email`` when no opening is known), else the built-in one, else
+    ``unavailable``."""
+    key = "after_hours" if known_time else "after_hours_email"
+    own: str | None = getattr(templates, key)
+    return own or AFTER_HOURS.get(language, {}).get(key) or templates.unavailable
 
 
 def default_teams() -> dict[str, TeamSettings]:

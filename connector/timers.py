@@ -4,7 +4,9 @@ When a handoff opens, a ``response_window`` timer row is written in the same tra
 (``start``). If it expires before an agent replies or takes over, the worker fires it
 (``fire_due``): an internal note and a priority bump in the helpdesk, an alert, and an honest
 ``customer.update`` callback to the bot (still waiting, about N minutes, or a callback offer); then
-the next window starts. After ``max_reminders`` reminders the next expiry applies the fallback:
+the next window starts. Windows count the open minutes of the handoff's team (its hours and
+holidays, ``routing.covered_deadline``): a window that starts at night ends that many minutes
+after the team opens, and a team with ``on_call`` counts plain minutes. After ``max_reminders`` reminders the next expiry applies the fallback:
 ``route_to_team`` (once; a second round ends in a handback) or ``handback`` to the bot with an
 apology and a callback promise. ``stop`` cancels a handoff's timers; the service calls it on claim,
 agent reply and handback.
@@ -21,12 +23,14 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from connector import control, metrics, outbox
 from connector.alerts import alerts_for
 from connector.clock import iso
 from connector.config import FallbackSettings, Settings
 from connector.control import PENDING
+from connector.routing import covered_deadline
 from connector.store import HandoffRow, Tx
 from connector.store.base import TimerRow
 
@@ -68,28 +72,59 @@ def window_for(settings: Settings, team: str | None) -> Window:
     )
 
 
+def due_at(settings: Settings, team: str | None, start: datetime, minutes: float) -> datetime:
+    """When a window of ``minutes`` opened at ``start`` ends: the team's open minutes."""
+    return covered_deadline(settings.routing.teams.get(team or ""), start, minutes)
+
+
 def bump(priority: str) -> str:
     index = PRIORITIES.index(priority) if priority in PRIORITIES else 1
     return PRIORITIES[min(index + 1, len(PRIORITIES) - 1)]
 
 
+def next_update(window_minutes: float, later: str | None) -> str:
+    """When the customer hears from us next: in about the window, or (``later``: the window runs
+    past the team's closing) at that local time."""
+    if later:
+        return f"we'll update you again at {later}, once the team is back."
+    return f"we'll update you again in about {max(1, round(window_minutes))} minutes."
+
+
 def customer_update_text(
-    *, step: int, max_reminders: int, window_minutes: float, offer_callback: bool, team: str | None
+    *,
+    step: int,
+    max_reminders: int,
+    window_minutes: float,
+    offer_callback: bool,
+    team: str | None,
+    later: str | None = None,
 ) -> tuple[str, bool]:
     """What the bot tells the customer when a window expires: true, specific, and no promises."""
-    minutes = max(1, round(window_minutes))
     if offer_callback and step >= max_reminders:
         return (
             f"Sorry, everyone on our {team or 'support'} team is still busy. If you would rather not "
-            f"wait, we can call you back instead: just say so. Otherwise we'll update you again in "
-            f"about {minutes} minutes.",
+            f"wait, we can call you back instead: just say so. Otherwise "
+            f"{next_update(window_minutes, later)}",
             True,
         )
+    then = next_update(window_minutes, later)
     return (
         f"Thanks for waiting: you're still in line for our {team or 'support'} team and nobody has "
-        f"picked this up yet. We'll update you again in about {minutes} minutes.",
+        f"picked this up yet. {then[:1].upper()}{then[1:]}",
         False,
     )
+
+
+def _later(
+    settings: Settings, team: str | None, now: datetime, due: datetime, minutes: float
+) -> str | None:
+    """``due`` in the team's own time zone when the window crosses a closed stretch, else None."""
+    if (due - now).total_seconds() <= minutes * 60 + 1:
+        return None
+    zone = (
+        ZoneInfo(settings.routing.teams[team].timezone) if team in settings.routing.teams else None
+    )
+    return due.astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z")
 
 
 def start(
@@ -105,7 +140,7 @@ def start(
         kind=KIND,
         round=round,
         step=1,
-        due_at=now.timestamp() + window.minutes * 60,
+        due_at=due_at(settings, handoff.team, now, window.minutes).timestamp(),
         now=now.timestamp(),
         data={"team": handoff.team},
     )
@@ -199,7 +234,7 @@ def _tell_customer(
     handoff: HandoffRow,
     key: str,
     text: str,
-    window_minutes: float,
+    next_at: datetime,
     *,
     offered: bool,
     waited: int,
@@ -220,7 +255,8 @@ def _tell_customer(
             "conversation_id": handoff.conversation_id,
             "handoff_id": handoff.id,
             "text": text,
-            "wait_minutes": max(1, round(window_minutes)),
+            "wait_minutes": max(1, round((next_at - now).total_seconds() / 60)),
+            "next_update_at": iso(next_at),
             "callback_offered": offered,
             "waited_minutes": waited,
             "reminder": reminder,
@@ -310,12 +346,14 @@ def _remind(
         now=now,
         extra={"waited_minutes": waited, "reminder": step, "max_reminders": total},
     )
+    due = due_at(settings, handoff.team, now, window.minutes)
     text, offered = customer_update_text(
         step=step,
         max_reminders=total,
         window_minutes=window.minutes,
         offer_callback=window.offer_callback,
         team=handoff.team,
+        later=_later(settings, handoff.team, now, due, window.minutes),
     )
     _tell_customer(
         tx,
@@ -323,7 +361,7 @@ def _remind(
         handoff,
         f"reminder:{timer.id}",
         text,
-        window.minutes,
+        due,
         offered=offered,
         waited=waited,
         reminder=step,
@@ -351,7 +389,7 @@ def _remind(
         kind=KIND,
         round=timer.round,
         step=step + 1,
-        due_at=ts + window.minutes * 60,
+        due_at=due.timestamp(),
         now=ts,
         data={"team": handoff.team},
     )
@@ -398,15 +436,15 @@ def _reroute(
         extra={"waited_minutes": waited, "action": "route_to_team", "from_team": old_team},
     )
     window = window_for(settings, team)
+    due = due_at(settings, team, now, window.minutes)
     _tell_customer(
         tx,
         settings,
         handoff,
         f"reroute:{timer.id}",
         f"Sorry for the wait. I've passed your conversation to our {team} team so someone "
-        f"can pick it up sooner; we'll update you again in about {max(1, round(window.minutes))} "
-        "minutes.",
-        window.minutes,
+        f"can pick it up sooner; {next_update(window.minutes, _later(settings, team, now, due, window.minutes))}",
+        due,
         offered=False,
         waited=waited,
         reminder=timer.step,

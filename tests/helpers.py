@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -22,10 +23,19 @@ API_KEY = "test-agent-key"
 
 
 class Clock:
-    """A clock the test owns: starts at the real time, moves only when told."""
+    """A clock the test owns: starts at the real time (or ``start``), moves only when told.
+
+    ``Clock.at("2026-12-08 21:17", "Europe/Paris")`` starts it at a chosen local instant, for
+    anything that depends on the time of day (team hours, holidays): no sleeping, no real time.
+    Requests signed for a runtime on such a clock carry its time (``post_event(..., clock=)``).
+    """
 
     def __init__(self, start: datetime | None = None):
         self.now = start or datetime.now(UTC)
+
+    @classmethod
+    def at(cls, local: str, zone: str = "UTC") -> Clock:
+        return cls(datetime.fromisoformat(local).replace(tzinfo=ZoneInfo(zone)).astimezone(UTC))
 
     def __call__(self) -> datetime:
         return self.now
@@ -97,10 +107,13 @@ def dumps(data: Any) -> bytes:
     return json.dumps(data).encode()
 
 
-def post_event(client: Any, body: dict[str, Any], **sign: Any) -> Any:
-    """POST ``body`` to ``/v1/events`` through a Flask test client, signed (``signed_headers``)."""
+def post_event(client: Any, body: dict[str, Any], clock: Clock | None = None, **sign: Any) -> Any:
+    """POST ``body`` to ``/v1/events`` through a Flask test client, signed (``signed_headers``);
+    at ``clock``'s time when given (a runtime on a chosen clock checks signatures against it)."""
     raw = dumps(body)
     sign = {"method": "POST", "path": "/v1/events", **sign}
+    if clock is not None:
+        sign["timestamp"] = int(clock.now.timestamp())
     return client.post("/v1/events", data=raw, headers=signed_headers(raw, **sign))
 
 

@@ -10,7 +10,7 @@ import pytest
 from connector import service, timers
 from connector.errors import ConfigError
 from connector.schemas import Claim
-from tests.helpers import drain, dumps, event, make_settings, post_event, signed_headers
+from tests.helpers import Clock, drain, dumps, event, make_settings, post_event, signed_headers
 
 WINDOW = 10 * 60  # the default response window, in seconds
 
@@ -94,11 +94,12 @@ def test_reminders_repeat_then_hand_back_with_a_callback_promise(
     assert drain(worker) == 0  # nothing left to fire
 
 
-def test_route_to_team_fallback_then_handback(tmp_path, receiver, clock):  # type: ignore[no-untyped-def]
+def test_route_to_team_fallback_then_handback(tmp_path, receiver):  # type: ignore[no-untyped-def]
     from connector.app import create_app
     from connector.delivery import Worker
     from connector.runtime import build_runtime
 
+    clock = Clock.at("2026-12-08 10:00", "Europe/London")  # a Tuesday: partners are at work
     settings = make_settings(
         tmp_path,
         callback_url=receiver.url,
@@ -112,7 +113,7 @@ def test_route_to_team_fallback_then_handback(tmp_path, receiver, clock):  # typ
     try:
         client = create_app(runtime=runtime).test_client()
         worker = Worker(runtime, concurrency=1, worker_id="w")
-        handoff_id = escalate(client)["handoff"]["id"]
+        handoff_id = post_event(client, event(), clock=clock).json["handoff"]["id"]
         drain(worker)
         with runtime.store.reading() as tx:
             first_team = tx.get_handoff(handoff_id).team

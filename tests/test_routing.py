@@ -178,10 +178,12 @@ MESSAGES = [
         "billing",
         WED_2230,
         "en",
-        "Nobody from our team is available",
+        "Your conversation is waiting for them and someone will answer from",
         True,
     ),
-    ("nobody-in-german", "billing", WED_2230, "de", "niemand aus unserem Team", True),
+    ("nobody-in-german", "billing", WED_2230, "de", "antwortet Ihnen eine Person", True),
+    ("nobody-in-french", "billing", WED_2230, "fr", "une personne vous répondra à partir", True),
+    ("nobody-in-spanish", "billing", WED_2230, "es", "le responderá a partir de", True),
 ]
 
 
