@@ -562,6 +562,10 @@ def _read_document(file: Path) -> dict[str, Any]:
         raise ConfigError(
             [("", f"{file} is not valid YAML{where}: {getattr(exc, 'problem', exc)}")]
         ) from exc
+    except ValueError as exc:  # a date or time that does not exist, such as 2026-02-30
+        raise ConfigError(
+            [("", f"{file}: {exc} (a date written as YYYY-MM-DD must exist)")]
+        ) from exc
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -9,13 +9,20 @@ import pytest
 from connector.config import load_config
 from connector.routing import (
     business_deadline,
+    covered_deadline,
     estimate_wait,
     guess_team,
     is_open,
     next_opening,
     route,
 )
-from connector.routing_config import RoutingSettings, TeamSettings, parse_hours
+from connector.routing_config import (
+    MessageTemplates,
+    RoutingSettings,
+    TeamSettings,
+    after_hours_text,
+    parse_hours,
+)
 from connector.schemas import BotContext, Customer, Decision, Message
 
 ROUTING = load_config(None, env={}).routing
@@ -323,3 +330,126 @@ _OFFICE = TeamSettings(timezone="Europe/Berlin", hours=["mon-fri 08:00-17:00"])
 )
 def test_business_deadline_counts_open_minutes(team, start, minutes, due):  # type: ignore[no-untyped-def]
     assert business_deadline(team, start, minutes) == due
+
+
+# --- holidays, daylight saving, and what a closed team's customer is told ----------------------
+
+_HOLIDAY_OFFICE = TeamSettings(
+    timezone="Europe/Berlin", hours=["mon-fri 08:00-17:00"], holidays=["2026-12-24", "2026-12-25"]
+)
+_PARIS_DAYS = TeamSettings(timezone="Europe/Paris", hours=["mon-sun 08:00-20:00"])
+
+
+@pytest.mark.parametrize(
+    "team,start,minutes,due",
+    [
+        # Wednesday 23 Dec 16:55 Berlin: 5 minutes, then Thu 24 and Fri 25 are holidays, the
+        # weekend is closed: the rest on Monday 28th 08:00 Berlin (07:00 UTC)
+        (
+            _HOLIDAY_OFFICE,
+            datetime(2026, 12, 23, 15, 55, tzinfo=UTC),
+            10,
+            datetime(2026, 12, 28, 7, 5, tzinfo=UTC),
+        ),
+        # a holiday with no hours: always staffed except that day
+        (
+            TeamSettings(holidays=["2026-12-25"]),
+            datetime(2026, 12, 24, 23, 55, tzinfo=UTC),
+            10,
+            datetime(2026, 12, 26, 0, 5, tzinfo=UTC),
+        ),
+        # Saturday 24 Oct 19:55 Paris (CEST): 5 minutes, the rest from Sunday 08:00, now CET
+        (
+            _PARIS_DAYS,
+            datetime(2026, 10, 24, 17, 55, tzinfo=UTC),
+            10,
+            datetime(2026, 10, 25, 7, 5, tzinfo=UTC),
+        ),
+        # a span across the change counts real minutes: Sun 01:00 CEST to 04:00 CET is 4 hours
+        (
+            TeamSettings(timezone="Europe/Paris", hours=["sun 01:00-04:00"]),
+            datetime(2026, 10, 24, 23, 0, tzinfo=UTC),
+            200,
+            datetime(2026, 10, 25, 2, 20, tzinfo=UTC),
+        ),
+    ],
+    ids=["holidays-and-weekend", "holiday-without-hours", "dst-overnight", "dst-inside-a-span"],
+)
+def test_business_deadline_skips_holidays_and_counts_real_minutes(team, start, minutes, due):  # type: ignore[no-untyped-def]
+    assert business_deadline(team, start, minutes) == due
+
+
+def test_a_holiday_is_closed_whatever_the_hours_say():
+    christmas_noon = datetime(2026, 12, 25, 11, 0, tzinfo=UTC)  # a Friday, 12:00 Berlin
+    assert is_open(_OFFICE, christmas_noon) is True
+    assert is_open(_HOLIDAY_OFFICE, christmas_noon) is False
+    opening = next_opening(_HOLIDAY_OFFICE, datetime(2026, 12, 23, 17, 0, tzinfo=UTC))
+    assert opening is not None and opening.isoformat() == "2026-12-28T08:00:00+01:00"
+    assert is_open(TeamSettings(holidays=["2026-12-25"]), christmas_noon) is False
+
+
+def test_covered_deadline_on_call_counts_plain_minutes():
+    night = datetime(2026, 12, 1, 22, 0, tzinfo=UTC)  # Tuesday 23:00 Berlin
+    on_call = _OFFICE.model_copy(update={"on_call": "night-desk"})
+    assert covered_deadline(on_call, night, 30) == datetime(2026, 12, 1, 22, 30, tzinfo=UTC)
+    assert covered_deadline(_OFFICE, night, 30) == datetime(2026, 12, 2, 7, 30, tzinfo=UTC)
+    assert covered_deadline(None, night, 30) == datetime(2026, 12, 1, 22, 30, tzinfo=UTC)
+
+
+def test_respond_by_counts_open_minutes_near_closing():
+    """Open at 16:55 Berlin with a 10-minute wait: respond by 08:05 the next morning, which is
+    when a 10-minute response window (connector/timers.py) ends too."""
+    office = _OFFICE.model_copy(update={"wait_minutes": 10})
+    settings = ROUTING.model_copy(update={"teams": {**ROUTING.teams, "general": office}})
+    now = datetime(2026, 12, 1, 15, 55, tzinfo=UTC)
+    decision = Decision(escalate=True, team="general")
+    routing, message = route(decision, Customer(), "en", settings, now)
+    assert routing.available is True and message.wait_minutes == 10
+    assert routing.respond_by == datetime(2026, 12, 2, 7, 5, tzinfo=UTC)
+
+
+def test_after_hours_text_by_language_with_fallbacks():
+    own = MessageTemplates(wait="w {wait}", on_call="o {wait}", unavailable="u {callback_time}")
+    assert after_hours_text(own, "it", known_time=True) == "u {callback_time}"  # nothing better
+    assert "someone will answer from {callback_time}" in after_hours_text(
+        own, "en", known_time=True
+    )
+    assert "by e-mail as soon as they are back" in after_hours_text(own, "en", known_time=False)
+    assert "par e-mail dès son retour" in after_hours_text(own, "fr", known_time=False)
+    mine = own.model_copy(update={"after_hours": "back at {callback_time}"})
+    assert after_hours_text(mine, "en", known_time=True) == "back at {callback_time}"
+
+
+@pytest.mark.parametrize(
+    "holidays,expected",
+    [
+        (
+            "['25/12/2026']",
+            "routing.teams.billing.holidays: Value error, item 0: '25/12/2026' is not",
+        ),
+        (
+            "['2026-02-30']",
+            "routing.teams.billing.holidays: Value error, item 0: '2026-02-30' is not",
+        ),
+        ("[2026-02-30]", "day is out of range for month (a date written as YYYY-MM-DD must exist)"),
+        ("christmas", "routing.teams.billing.holidays"),
+    ],
+    ids=["not-iso", "no-such-day", "no-such-yaml-date", "not-a-list"],
+)
+def test_check_config_explains_holidays(tmp_path, holidays, expected):  # type: ignore[no-untyped-def]
+    from connector.errors import ConfigError
+
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        f"routing:\n  teams:\n    general: {{}}\n    billing:\n      holidays: {holidays}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path, env={})
+    assert any(expected in line for line in info.value.lines()), info.value.lines()
+
+
+def test_holidays_load_from_yaml_dates():
+    import yaml
+
+    team = TeamSettings.model_validate(yaml.safe_load("holidays: [2026-12-25, '2027-01-01']"))
+    assert [d.isoformat() for d in team.holidays] == ["2026-12-25", "2027-01-01"]
