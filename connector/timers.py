@@ -6,9 +6,10 @@ When a handoff opens, a ``response_window`` timer row is written in the same tra
 ``customer.update`` callback to the bot (still waiting, about N minutes, or a callback offer); then
 the next window starts. Windows count the open minutes of the handoff's team (its hours and
 holidays, ``routing.covered_deadline``): a window that starts at night ends that many minutes
-after the team opens, and a team with ``on_call`` counts plain minutes. After ``max_reminders`` reminders the next expiry applies the fallback:
-``route_to_team`` (once; a second round ends in a handback) or ``handback`` to the bot with an
-apology and a callback promise. ``stop`` cancels a handoff's timers; the service calls it on claim,
+after the team opens, and a team with ``on_call`` counts plain minutes. After
+``max_reminders`` reminders the next expiry applies the fallback: ``route_to_team`` (once; a
+second round ends in a handback) or ``handback`` to the bot with an apology and a callback
+promise. ``stop`` cancels a handoff's timers; the service calls it on claim,
 agent reply and handback.
 
 Firing is one transaction: a conditional ``UPDATE ... WHERE status='pending'`` claims the timer,
@@ -121,10 +122,8 @@ def _later(
     """``due`` in the team's own time zone when the window crosses a closed stretch, else None."""
     if (due - now).total_seconds() <= minutes * 60 + 1:
         return None
-    zone = (
-        ZoneInfo(settings.routing.teams[team].timezone) if team in settings.routing.teams else None
-    )
-    return due.astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z")
+    own = settings.routing.teams.get(team or "")
+    return due.astimezone(ZoneInfo(own.timezone if own else "UTC")).strftime("%a %Y-%m-%d %H:%M %Z")
 
 
 def start(
