@@ -107,9 +107,11 @@ class Masker:
         return m.group(0)[:start] + self._placeholder("ACCOUNT", value)
 
     def _phone(self, m: re.Match[str]) -> str:
+        """A number written as a phone number: a leading + or separators (a bare run of digits is
+        an account number below)."""
         text = m.group(0).rstrip(" .-/(")
         rest = m.group(0)[len(text) :]
-        if _DATE.fullmatch(text) or not 7 <= len(_digits(text)) <= 15:
+        if text.isdigit() or _DATE.fullmatch(text) or not 7 <= len(_digits(text)) <= 15:
             return m.group(0)
         return self._placeholder("PHONE", text) + rest
 
