@@ -246,3 +246,20 @@ def test_bad_settings_name_their_key_path(tmp_path: Path, generator: Any, path: 
     assert any(p == path or p.startswith(path + ".") for p, _ in caught.value.problems), (
         caught.value.problems
     )
+
+
+def test_the_examples_commented_block_loads_when_uncommented(tmp_path: Path) -> None:
+    import re
+
+    example = (Path(__file__).resolve().parents[1] / "config.example.yaml").read_text()
+    start = example.index("  generator: null")
+    block = example[start : example.index("\nworker:", start)]
+    lines = [
+        line.replace("#", "", 1) if re.match(r"^  #  \w", line) else line
+        for line in block.split("\n")
+    ]
+    path = tmp_path / "config.yaml"
+    path.write_text("payload:\n" + "\n".join(lines).replace("generator: null", "generator:"))
+    generator = load_config(path, env={}).payload.generator
+    assert generator is not None and generator.base_url == "http://127.0.0.1:11434/v1"
+    assert not generator.api_key and generator.mask_fields == ["name", "email", "phone"]
