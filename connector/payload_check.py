@@ -227,7 +227,8 @@ def check_rows(rows: Sequence[dict[str, Any]], build: BuildFn) -> dict[str, Any]
     """Build and check a payload for every row; ``{"payload": figures, "per_source": …}``."""
     from connector.evaluation import to_messages
 
-    results, sources = [], {}
+    results: list[dict[str, Any]] = []
+    sources: dict[str, list[dict[str, Any]]] = {}
     for row in rows:
         messages = to_messages(row["conversation"])
         said = [m.text for m in messages if m.role == "customer"]
