@@ -254,3 +254,23 @@ def test_no_generator_no_call(tmp_path: Path, clock: Clock, model: OpenAIStandin
         assert not _rows(runtime, "generate") and model.requests == []
     finally:
         runtime.close()
+
+
+def test_the_inbox_shows_the_extractive_text_then_the_models_with_its_name(
+    rt: Runtime, model: OpenAIStandin
+) -> None:
+    from connector.app import create_app
+    from tests.helpers import API_KEY
+
+    from markupsafe import escape
+
+    handoff_id = _escalate(rt)
+    extractive = str(escape(_handoff_payload(rt, handoff_id)["summary"]))
+    client = create_app(runtime=rt).test_client()
+    before = client.get(f"/inbox/{handoff_id}?key={API_KEY}").get_data(as_text=True)
+    assert "suggested by local-llm" not in before and extractive in before
+    drain(Worker(rt, concurrency=1, worker_id="w"))
+    after = client.get(f"/inbox/{handoff_id}?key={API_KEY}").get_data(as_text=True)
+    assert "suggested by local-llm" in after
+    assert "Customer reports order 5512 arrived with a cracked screen" in after
+    assert extractive not in after
