@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from connector.generator_config import GeneratorSettings
 from connector.masking import Masker
+from connector.payload import broken_guardrails
 from connector.policy_config import Guardrail
 from connector.schemas import HandoffPayload
 
@@ -185,8 +186,6 @@ def _json_object(content: str) -> Any:
 
 def read_completion(body: Any, masker: Masker, *, guardrails: Sequence[Guardrail]) -> Generated:
     """The validated, unmasked result of a chat-completions answer; ``InvalidOutput`` otherwise."""
-    from connector.payload import broken_guardrails
-
     data = _json_object(_content(body))
     try:
         generated = Generated.model_validate(data)

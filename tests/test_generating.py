@@ -259,10 +259,10 @@ def test_no_generator_no_call(tmp_path: Path, clock: Clock, model: OpenAIStandin
 def test_the_inbox_shows_the_extractive_text_then_the_models_with_its_name(
     rt: Runtime, model: OpenAIStandin
 ) -> None:
+    from markupsafe import escape
+
     from connector.app import create_app
     from tests.helpers import API_KEY
-
-    from markupsafe import escape
 
     handoff_id = _escalate(rt)
     extractive = str(escape(_handoff_payload(rt, handoff_id)["summary"]))
