@@ -585,12 +585,19 @@ def demo(url: str | None, config: str | None, source: str) -> None:
 )
 @click.option("--folds", type=click.IntRange(0, 20), default=None,
               help="k-fold cross-validation (default: when the model was trained on the file; 0: never).")  # fmt: skip
-def evaluate(files: tuple[str, ...], as_json: bool, config: str | None, folds: int | None) -> None:
+@click.option("--payload", "payload", is_flag=True,
+              help="Check the handoff payload built for each row instead (docs/policy.md).")  # fmt: skip
+def evaluate(
+    files: tuple[str, ...], as_json: bool, config: str | None, folds: int | None, payload: bool
+) -> None:
     """Score the policy on labelled conversations (JSONL: escalate, team or label rows)."""
     from connector.crossval import CrossValidationUnavailable, evaluate_honestly
     from connector.evaluation import load_rows, report_json, report_text
 
     settings = _load(config) if config else load_config(None, env={})
+    if payload:
+        _check_payloads(files, settings, as_json)
+        return
     for path in files:
         try:
             result = evaluate_honestly(load_rows(path), settings, folds)
@@ -602,6 +609,19 @@ def evaluate(files: tuple[str, ...], as_json: bool, config: str | None, folds: i
             click.echo(json.dumps(report_json(result), indent=2))
         else:
             click.echo(f"== {path}\n{report_text(result)}")
+
+
+def _check_payloads(files: tuple[str, ...], settings: Settings, as_json: bool) -> None:
+    from connector.evaluation import load_rows
+    from connector.payload_check import check_rows, pipeline, report_text
+
+    build = pipeline(settings)
+    for path in files:
+        try:
+            result = check_rows(load_rows(path), build)
+        except (ValueError, KeyError, TypeError) as exc:
+            _fail(f"{path}: not a labelled JSONL file ({exc})")
+        click.echo(json.dumps(result, indent=2) if as_json else f"== {path}\n{report_text(result)}")
 
 
 @main.command()

@@ -23,7 +23,7 @@ from typing import Any
 from tenacity import wait_exponential_jitter
 
 from connector import alerts as alerting
-from connector import audit, links, metrics, outbox, timers
+from connector import audit, generating, links, metrics, outbox, timers
 from connector.clock import iso
 from connector.errors import (
     Deferred,
@@ -126,6 +126,8 @@ def send(runtime: Runtime, row: OutboxRow) -> dict[str, Any]:
         return send_callback(runtime, message, row.idempotency_key)
     if isinstance(message, outbox.Alert):
         return alerts.send_alert(runtime.settings, message, row.idempotency_key)
+    if isinstance(message, outbox.Generate):
+        return generating.generate(runtime, row)
     return deliver_to_destination(runtime, row)
 
 

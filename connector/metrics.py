@@ -141,6 +141,13 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.generations = Counter(
+            "handoff_generations",
+            "Calls to the optional model (payload.generator) by outcome: generated, invalid, "
+            "timeout, rate_limited, server_error, refused, unreachable, skipped",
+            ["outcome"],
+            registry=r,
+        )
         r.register(StoreCollector(runtime))
 
     def render(self) -> bytes:

@@ -13,6 +13,7 @@ message                   idempotency key                                  row k
 ``Turn``                  ``turn:<handoff>:<message>:<destination>:turn``  destination / name
 ``Callback``              ``callback:<id>:<type>``                         callback / source
 ``Alert``                 ``alert:<event>:<occasion>:<channel>``           alert / channel
+``Generate``              ``generate:<handoff>``                           generate / generator
 ========================  ===============================================  =====================
 
 An ``occasion`` names why a message exists (``handback:<handoff>``, ``reminder:<handoff>:<timer>``),
@@ -44,7 +45,7 @@ from typing import Any, ClassVar
 from connector.clock import iso
 from connector.store import OutboxRow, Tx
 
-DESTINATION, CALLBACK, ALERT = "destination", "callback", "alert"
+DESTINATION, CALLBACK, ALERT, GENERATE = "destination", "callback", "alert", "generate"
 
 
 @dataclass(frozen=True)
@@ -279,6 +280,29 @@ class Alert(Outbound):
         return dict(self.alert)
 
 
+# --- to the optional model (``payload.generator``) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Generate(Outbound):
+    """Ask the configured model for the handoff's summary, draft and next action
+    (``connector.generating``); what it writes follows as a ``Note`` and an ``Update`` per
+    destination, occasion ``generated:<handoff>``."""
+
+    kind: ClassVar[str] = GENERATE
+
+    @property
+    def target(self) -> str:
+        return "generator"
+
+    @property
+    def key(self) -> str:
+        return f"generate:{self.handoff_id}"
+
+    def body(self) -> dict[str, Any]:
+        return {"op": "generate"}
+
+
 def write(tx: Tx, message: Outbound, now: datetime) -> int | None:
     """Queue ``message`` in the caller's transaction; a repeated key adds nothing (None)."""
     return tx.enqueue(
@@ -340,6 +364,8 @@ def read(row: OutboxRow) -> Outbound:
         )
     if row.kind == ALERT:
         return Alert(channel=row.target, event=str(body.get("event", "")), alert=dict(body), **ids)
+    if row.kind == GENERATE:
+        return Generate(**ids)
     raise ValueError(f"unknown outbox row kind {row.kind!r}")
 
 

@@ -20,7 +20,7 @@ from connector.clock import iso
 from connector.config import Settings
 from connector.control import BOT
 from connector.errors import Conflict
-from connector.outbox import Deliver, Outbound
+from connector.outbox import Deliver, Generate, Outbound
 from connector.payload import build_payload
 from connector.policy import DecisionInput, decide
 from connector.routing import TeamGuessResult, guess_team, route
@@ -242,6 +242,8 @@ def plan_handoff(
     reason = ", ".join(r.trigger for r in decision.reasons) or "escalated"
     ids = {"handoff_id": handoff_id, "conversation_id": conversation.id}
     outbound: list[Outbound] = [Deliver(destination=name, **ids) for name in settings.destinations]
+    if settings.payload.generator is not None:  # the model's version follows the extractive one
+        outbound.append(Generate(**ids))
     outbound += alerts_for(
         settings, "handoff.opened", handoff, occasion=handoff_id, reason=reason, now=now
     )

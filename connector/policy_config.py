@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from connector.generator_config import GeneratorSettings
 from connector.signals.human_request import DEFAULT_HUMAN_PATTERNS
 from connector.signals.text import check_terms
 from connector.signals.topics import DEFAULT_CONTACT_TYPES, DEFAULT_POLICY_TOPICS
@@ -323,6 +324,7 @@ DEFAULT_DRAFTS: dict[str, str] = {
 class PayloadSettings(Section):
     tone: Literal["friendly", "formal"] = "friendly"
     drafts: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_DRAFTS))
+    generator: GeneratorSettings | None = None  # the optional model (docs/generator.md)
 
     @field_validator("drafts")
     @classmethod

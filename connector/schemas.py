@@ -313,6 +313,13 @@ class Routing(BaseModel):
     callback_at: datetime | None = None  # when nobody is available: the proposed follow-up time
 
 
+class GeneratorInfo(BaseModel):
+    """Which model wrote the summary, draft reply and next action, and when (``payload.generator``)."""
+
+    model: str
+    at: datetime
+
+
 class HandoffPayload(BaseModel):
     """``handoff/v1``: everything an agent needs to answer without asking the customer again."""
 
@@ -330,6 +337,7 @@ class HandoffPayload(BaseModel):
     draft_reply: str | None = None
     next_action: NextAction | None = None
     routing: Routing
+    generator: GeneratorInfo | None = None  # None: the connector wrote them (no model)
 
     model_config = ConfigDict(populate_by_name=True)
 

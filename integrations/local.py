@@ -19,6 +19,8 @@ from integrations.base import (
     TicketRef,
 )
 
+SHOWN_FROM_PAYLOAD = frozenset({"summary", "draft_reply", "next_action"})
+
 
 class LocalInboxDestination(Destination):
     name = "local"
@@ -63,6 +65,8 @@ class LocalInboxDestination(Destination):
                 raise PermanentDeliveryError(f"inbox item {ref.id} does not exist") from None
 
     def update(self, ref: TicketRef, fields: dict[str, Any], *, key: str | None = None) -> None:
+        # the inbox shows these from the handoff's own payload, which the model's update changed
+        fields = {k: v for k, v in fields.items() if k not in SHOWN_FROM_PAYLOAD}
         if fields:
             self.add_note(
                 ref, "Updated: " + ", ".join(f"{k}={v}" for k, v in sorted(fields.items())), key=key

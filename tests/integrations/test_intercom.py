@@ -576,6 +576,53 @@ def test_notes_and_updates_reach_conversations_and_tickets_once(destination, sta
     assert standin.validation_errors == []
 
 
+def test_the_models_summary_follows_the_ticket_as_a_note_and_attributes(
+    tmp_path, receiver, standin, clock
+):
+    """payload.generator on: the conversation gets the extractive note at once, then the model's
+    note and its summary and next action as conversation attributes (docs/generator.md)."""
+    from tests.standins.openai import OpenAIStandin, good_answer
+
+    mapped = {
+        "handoff_id": "handoff_id",
+        "summary": "handoff_summary",
+        "next_action": "handoff_next_action",
+    }
+    standin.conversation_attributes.add("handoff_next_action")  # defined in the workspace
+    draft = "Hi [CUSTOMER_1], I'm looking at your order now and will write again today."
+    with OpenAIStandin() as model:
+        model.answer_next(good_answer(draft_reply=draft))
+        settings = make_settings(
+            tmp_path,
+            receiver.url,
+            destinations={"intercom": intercom_config(standin, conversation_attributes=mapped)},
+            payload={"generator": {"base_url": f"{model.base_url}/v1", "model": "local-llm",
+                                   "api_key": model.api_key}},
+        )  # fmt: skip
+        rt = build_runtime(settings, clock=clock)
+        try:
+            conversation = standin.add_conversation()
+            handoff_id = escalate(create_app(runtime=rt).test_client(), conversation)
+            worker = Worker(rt, concurrency=1, worker_id="w")
+            drain(worker)
+            clock.advance(5)  # a note that ran before the ticket existed comes back after it
+            drain(worker)
+            first, second = standin.notes(conversation)
+            assert f"handoff:{handoff_id}" in first["body"] and "Suggested by" not in first["body"]
+            assert "Suggested by local-llm" in second["body"]
+            assert (
+                "Hi Ada Lovelace, I&#x27;m looking" in second["body"]
+                or "Hi Ada Lovelace" in second["body"]
+            )
+            attributes = standin.conversations[conversation]["custom_attributes"]
+            assert attributes["handoff_summary"] == good_answer()["summary"]
+            assert attributes["handoff_next_action"] == good_answer()["next_action"]
+            assert standin.validation_errors == [] and model.validation_errors == []
+        finally:
+            rt.destinations["intercom"].close()
+            rt.close()
+
+
 # --- failures -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["conversation", "ticket"])
 @pytest.mark.parametrize("case", FAILURE_TABLE, ids=lambda c: c.id)
