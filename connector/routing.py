@@ -184,14 +184,6 @@ def _bump(priority: str, customer: Customer, settings: RoutingSettings) -> str:
     return priority
 
 
-def _language(language: str | None, settings: RoutingSettings) -> str:
-    if language:
-        base = language.replace("_", "-").split("-")[0].lower()
-        if base in settings.messages:
-            return base
-    return settings.default_language
-
-
 def route(
     decision: Decision,
     customer: Customer,
@@ -213,8 +205,7 @@ def route(
         guess = guess_team(decision, messages, settings, bot)
     team_name = guess.team if guess.team in settings.teams else settings.default_team
     team = settings.teams[team_name]
-    lang = _language(language, settings)
-    templates = settings.messages[lang]
+    lang = settings.message(language, "wait")[0]
     priority = _bump(decision.priority, customer, settings)
     skills = list(dict.fromkeys([*team.skills, *([f"language:{lang}"] if language else [])]))
     base: dict[str, Any] = dict(
@@ -231,14 +222,20 @@ def route(
     )
     if is_open(team, now):
         wait, basis = estimate_wait((first_responses or {}).get(team_name), team, settings)
-        text, callback_at, available, on_call = templates.wait, None, True, None
+        text, callback_at, available, on_call = settings.message(lang, "wait")[1], None, True, None
     elif team.on_call:
         wait, basis = team.on_call_wait_minutes, f"on call: {team.on_call}"
-        text, callback_at, available, on_call = templates.on_call, None, True, team.on_call
+        text, callback_at, available, on_call = (
+            settings.message(lang, "on_call")[1],
+            None,
+            True,
+            team.on_call,
+        )
     else:
         opening = next_opening(team, now)
         wait, basis = None, "nobody available"  # type: ignore[assignment]
-        text, callback_at, available, on_call = templates.unavailable, opening, False, None
+        text, callback_at, available = settings.message(lang, "unavailable")[1], opening, False
+        on_call = None
     callback_time = callback_at.strftime("%a %Y-%m-%d %H:%M %Z") if callback_at else ""
     respond_by = now + timedelta(minutes=wait) if wait is not None else callback_at
     routing = Routing(

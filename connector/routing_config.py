@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from connector.policy_config import Section
+from connector.routing_messages import DEFAULT_MESSAGES, template
 from connector.signals.text import check_terms
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -52,7 +53,8 @@ class TeamSettings(Section):
     examples: list[str] | None = None
     # Bridge messages (connector/live.py), by language ("en", "fr", …; "*" for any other), with
     # {agent}, {team}, {topic}: the agent's first words when they take over (None: none; {}: the
-    # built-in en/fr/es/de lines), and what the bot relays when the agent hands back ({}: nothing).
+    # ``join`` line of ``routing.messages``), and what the bot relays when the agent hands back
+    # ({}: nothing).
     # Off by default: a bot that relays every customer.update would otherwise change behaviour.
     bridge_join: dict[str, str] | None = None
     bridge_handback: dict[str, str] = Field(default_factory=dict)
@@ -87,20 +89,30 @@ class TeamSettings(Section):
 
 
 MESSAGE_FIELDS = {"wait": "{wait}", "on_call": "{wait}", "unavailable": "{callback_time}"}
-PLACEHOLDERS = frozenset({"wait", "callback_time", "team"})
+PLACEHOLDERS = frozenset({"wait", "callback_time", "team", "agent", "topic"})
+OPTIONAL_MESSAGES = ("reminder", "callback_offer", "reroute", "join", "your_request")
 
 
 class MessageTemplates(Section):
-    """What the customer is told, per language. Placeholders: {wait}, {callback_time}, {team}."""
+    """What the customer is told, per language (``connector/routing_messages.py``). Placeholders:
+    {wait}, {callback_time}, {team}, {agent}, {topic}. The optional lines left out come from the
+    built-in lines of the language, then English."""
 
     wait: str
     on_call: str
     unavailable: str
+    reminder: str | None = None
+    callback_offer: str | None = None
+    reroute: str | None = None
+    join: str | None = None
+    your_request: str | None = None
 
     @model_validator(mode="after")
     def _placeholders(self) -> MessageTemplates:
-        for name in MESSAGE_FIELDS:
+        for name in (*MESSAGE_FIELDS, *OPTIONAL_MESSAGES):
             text = getattr(self, name)
+            if text is None:
+                continue
             try:
                 used = {f for _, f, _, _ in string.Formatter().parse(text) if f is not None}
             except ValueError as exc:
@@ -112,58 +124,6 @@ class MessageTemplates(Section):
                     f"use {', '.join('{' + p + '}' for p in sorted(PLACEHOLDERS))}"
                 )
         return self
-
-
-DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
-    "en": {
-        "wait": "I'm passing this conversation to a person on our team. The wait is about {wait} minutes; "
-                "they will see everything we have discussed, so you won't need to repeat it.",
-        "on_call": "Our team is outside its usual hours, but someone on call will pick this up; the wait "
-                   "is about {wait} minutes. They will see everything we have discussed.",
-        "unavailable": "Nobody from our team is available right now, so I can't pass you to a person at "
-                       "the moment. We can call you back or reply by e-mail from {callback_time}: tell me "
-                       "which you prefer and how to reach you. Nothing we discussed will be lost.",
-    },
-    "es": {
-        "wait": "Estoy pasando esta conversación a una persona de nuestro equipo. La espera es de unos "
-                "{wait} minutos; verá todo lo que hemos hablado, así que no tendrá que repetirlo.",
-        "on_call": "Nuestro equipo está fuera de su horario, pero una persona de guardia atenderá su caso; "
-                   "la espera es de unos {wait} minutos.",
-        "unavailable": "Ahora mismo no hay nadie de nuestro equipo disponible, así que no puedo pasarle con "
-                       "una persona. Podemos llamarle o escribirle por correo a partir de {callback_time}: "
-                       "dígame qué prefiere y cómo contactarle. No se perderá nada de lo hablado.",
-    },
-    "fr": {
-        "wait": "Je transmets cette conversation à une personne de notre équipe. L'attente est d'environ "
-                "{wait} minutes ; elle verra tout notre échange, vous n'aurez rien à répéter.",
-        "on_call": "Notre équipe est en dehors de ses horaires, mais une personne d'astreinte va prendre "
-                   "le relais ; l'attente est d'environ {wait} minutes.",
-        "unavailable": "Personne de notre équipe n'est disponible pour le moment, je ne peux donc pas vous "
-                       "mettre en relation maintenant. Nous pouvons vous rappeler ou vous répondre par "
-                       "e-mail à partir de {callback_time} : dites-moi ce que vous préférez et comment "
-                       "vous joindre. Rien de notre échange ne sera perdu.",
-    },
-    "de": {
-        "wait": "Ich übergebe dieses Gespräch an eine Person aus unserem Team. Die Wartezeit beträgt etwa "
-                "{wait} Minuten; sie sieht unseren ganzen Verlauf, Sie müssen nichts wiederholen.",
-        "on_call": "Unser Team ist außerhalb der Geschäftszeiten, aber eine Person in Bereitschaft "
-                   "übernimmt; die Wartezeit beträgt etwa {wait} Minuten.",
-        "unavailable": "Gerade ist niemand aus unserem Team erreichbar, daher kann ich Sie im Moment nicht "
-                       "an eine Person übergeben. Wir können Sie ab {callback_time} zurückrufen oder per "
-                       "E-Mail antworten: Sagen Sie mir, was Ihnen lieber ist und wie wir Sie erreichen. "
-                       "Nichts aus unserem Gespräch geht verloren.",
-    },
-    "pt": {
-        "wait": "Estou passando esta conversa para uma pessoa da nossa equipe. A espera é de cerca de "
-                "{wait} minutos; ela verá tudo o que conversamos, então você não precisará repetir.",
-        "on_call": "Nossa equipe está fora do horário, mas uma pessoa de plantão vai assumir; a espera é "
-                   "de cerca de {wait} minutos.",
-        "unavailable": "No momento ninguém da nossa equipe está disponível, então não consigo passar você "
-                       "para uma pessoa agora. Podemos ligar de volta ou responder por e-mail a partir de "
-                       "{callback_time}: diga o que prefere e como falar com você. Nada do que "
-                       "conversamos será perdido.",
-    },
-}  # fmt: skip
 
 
 def default_teams() -> dict[str, TeamSettings]:
@@ -205,3 +165,8 @@ class RoutingSettings(Section):
         if self.default_language not in self.messages:
             raise ValueError(f"default_language {self.default_language!r} has no messages")
         return self
+
+    def message(self, language: str | None, name: str) -> tuple[str, str]:
+        """(language, template) of what the customer is told (``routing_messages.template``)."""
+        configured = {lang: lines.model_dump() for lang, lines in self.messages.items()}
+        return template(configured, language, name, self.default_language)

@@ -27,6 +27,7 @@ from connector.alerts import alerts_for
 from connector.clock import iso
 from connector.config import FallbackSettings, Settings
 from connector.control import PENDING
+from connector.routing_config import RoutingSettings
 from connector.store import HandoffRow, Tx
 from connector.store.base import TimerRow
 
@@ -73,23 +74,30 @@ def bump(priority: str) -> str:
     return PRIORITIES[min(index + 1, len(PRIORITIES) - 1)]
 
 
+def handoff_language(handoff: HandoffRow) -> str | None:
+    """The conversation's language as the handoff's payload recorded it (given or detected)."""
+    customer = (handoff.payload or {}).get("customer") or {}
+    language = customer.get("language")
+    return language if isinstance(language, str) else None
+
+
 def customer_update_text(
-    *, step: int, max_reminders: int, window_minutes: float, offer_callback: bool, team: str | None
+    *,
+    step: int,
+    max_reminders: int,
+    window_minutes: float,
+    offer_callback: bool,
+    team: str | None,
+    routing: RoutingSettings | None = None,
+    language: str | None = None,
 ) -> tuple[str, bool]:
-    """What the bot tells the customer when a window expires: true, specific, and no promises."""
+    """What the bot tells the customer when a window expires: true, specific, and no promises;
+    in the conversation's language (``routing.messages``: ``reminder``, ``callback_offer``)."""
     minutes = max(1, round(window_minutes))
-    if offer_callback and step >= max_reminders:
-        return (
-            f"Sorry, everyone on our {team or 'support'} team is still busy. If you would rather not "
-            f"wait, we can call you back instead: just say so. Otherwise we'll update you again in "
-            f"about {minutes} minutes.",
-            True,
-        )
-    return (
-        f"Thanks for waiting: you're still in line for our {team or 'support'} team and nobody has "
-        f"picked this up yet. We'll update you again in about {minutes} minutes.",
-        False,
-    )
+    routing = routing or RoutingSettings()
+    offered = offer_callback and step >= max_reminders
+    _, text = routing.message(language, "callback_offer" if offered else "reminder")
+    return text.format(wait=minutes, team=team or "support", callback_time=""), offered
 
 
 def start(
@@ -316,6 +324,8 @@ def _remind(
         window_minutes=window.minutes,
         offer_callback=window.offer_callback,
         team=handoff.team,
+        routing=settings.routing,
+        language=handoff_language(handoff),
     )
     _tell_customer(
         tx,
@@ -403,9 +413,9 @@ def _reroute(
         settings,
         handoff,
         f"reroute:{timer.id}",
-        f"Sorry for the wait. I've passed your conversation to our {team} team so someone "
-        f"can pick it up sooner; we'll update you again in about {max(1, round(window.minutes))} "
-        "minutes.",
+        settings.routing.message(handoff_language(handoff), "reroute")[1].format(
+            team=team, wait=max(1, round(window.minutes)), callback_time=""
+        ),
         window.minutes,
         offered=False,
         waited=waited,
