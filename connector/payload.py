@@ -50,6 +50,7 @@ from connector.signals import conversation_sentiment
 from connector.signals.facts import key_facts
 from connector.signals.sentiment import Sentiment, sentiment_thresholds
 from connector.signals.text import customer_texts, find_terms, normalize
+from connector.signals.topics import policy_topics
 
 __all__ = ["SUMMARY_MAX_WORDS", "build_payload", "draft_from_template", "next_action", "summarise"]
 
@@ -197,10 +198,34 @@ def _action(reason: Reason, inputs: DecisionInput, ref: str | None) -> str:
     return _ACTIONS.get(reason.trigger, "Review and reply").format(**fill)
 
 
-def _facts_used(inputs: DecisionInput, decision: Decision) -> list[str]:
+_GENERAL = frozenset(
+    {
+        "human_request",
+        "frustration",
+        "repeated_failure",
+        "low_confidence",
+        "bot_recommended",
+        "model",
+    }
+)
+
+
+def _earlier_topic(inputs: DecisionInput) -> Reason | None:
+    """A policy topic anywhere in the customer's recent turns (the rules read only the new ones):
+    what a customer who asks for a person, or is frustrated, came about."""
+    found = policy_topics("\n".join(customer_texts(inputs.messages[-50:], last=10)))
+    if not found.matched:
+        return None
+    detail = "; ".join(
+        f"{group}: {', '.join(repr(w[:60]) for w in words[:4])}" for group, words in found.matches
+    )
+    return Reason(trigger="policy_topic", rule="", detail=detail)
+
+
+def _facts_used(inputs: DecisionInput, reasons: Sequence[Reason]) -> list[str]:
     facts = key_facts(customer_texts(inputs.messages[-50:])).all()
     used = [f"the customer wrote {', '.join(facts[:4])}"] if facts else []
-    for reason in decision.reasons:
+    for reason in reasons:
         if reason.trigger == "policy_topic":
             words = "; ".join(f"{g} {w}" for g, w in _topic_words(reason.detail).items())
             used.append(f"their words: {_clip_words(words, 12)}")
@@ -224,6 +249,8 @@ def next_action(
         key=lambda r: _ORDER.index(r.trigger) if r.trigger in _ORDER else len(_ORDER),
     )
     first = ranked[0] if ranked else None
+    earlier = _earlier_topic(inputs) if first is not None and first.trigger in _GENERAL else None
+    first = earlier or first
     action = inputs.bot.next_action or (
         _action(first, inputs, ref) if first else "Review and reply"
     )
@@ -234,7 +261,7 @@ def next_action(
     if first and first.trigger != "human_request" and "human_request" in triggers:
         extra.append("They asked for a person: reply now")
     action = tidy(". ".join([action.rstrip("."), *extra]) + ".")
-    why = _facts_used(inputs, decision)
+    why = _facts_used(inputs, [*decision.reasons, *([earlier] if earlier else [])])
     feeling = mood(sentiment) if sentiment else ""
     if feeling:
         why.append(f"mood {feeling}")

@@ -19,6 +19,7 @@ import re
 from connector.policy import DecisionInput
 from connector.schemas import Decision, Reason
 from connector.signals.facts import key_facts
+from connector.signals.failures import says_it_failed
 from connector.signals.human_request import detect_human_request
 from connector.signals.sentiment import (
     DEFAULT_PROFANITY,
@@ -76,7 +77,12 @@ def _groups(detail: str) -> list[str]:
 
 
 def _failed_answers(inputs: DecisionInput) -> int:
-    return sum(m.fallback for m in inputs.messages[-200:] if m.role == "bot")
+    """Bot turns that failed: flagged as fallbacks, or saying so ("I didn't understand")."""
+    return sum(
+        bool(m.fallback or says_it_failed(m.text))
+        for m in inputs.messages[-200:]
+        if m.role == "bot"
+    )
 
 
 def reason_words(reason: Reason, inputs: DecisionInput) -> list[str]:
