@@ -19,8 +19,8 @@ from connector.payload_text import DRAFT_LANGUAGES, LINES, line
 from connector.planning import History, Snapshot, decide_event, plan_handoff, with_language
 from connector.policy import DecisionInput, decide
 from connector.routing import route
-from connector.routing_messages import DEFAULT_MESSAGES
 from connector.routing_config import RoutingSettings
+from connector.routing_messages import DEFAULT_MESSAGES
 from connector.schemas import BotContext, ConversationRef, Customer, Event, HandoffPayload, Message
 from connector.signals.facts import key_facts
 from connector.signals.language import detect_language
