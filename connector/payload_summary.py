@@ -80,7 +80,7 @@ def _failed_answers(inputs: DecisionInput) -> int:
     """Bot turns that failed: flagged as fallbacks, or saying so ("I didn't understand")."""
     return sum(
         bool(m.fallback or says_it_failed(m.text))
-        for m in inputs.messages[-200:]
+        for m in inputs.messages[-50:]
         if m.role == "bot"
     )
 
@@ -128,19 +128,20 @@ def _sentence(text: str) -> str:
     return text if not text or text[-1] in ".!?…" else text + "."
 
 
-def _worth_keeping(sentence: str) -> bool:
+def _worth_keeping(sentence: str, facts: tuple[str, ...]) -> bool:
+    if facts:
+        return True
+    if len(sentence.split()) < 3:
+        return False
     norm = normalize(sentence)
-    facts = key_facts(sentence).all()
-    if find_terms(norm, _ABUSE) and not facts:
+    if find_terms(norm, _ABUSE):
         return False
-    if len(sentence.split()) < 3 and not facts:
-        return False
-    request = detect_human_request(sentence)
-    return not (request.requested and not facts and not find_terms(norm, _TOPIC_TERMS))
+    if find_terms(norm, _TOPIC_TERMS) or len(sentence.split()) > 20:
+        return True  # it says what is wrong, or more than who they want to talk to
+    return not detect_human_request(sentence).requested
 
 
-def _score(sentence: str) -> float:
-    facts = key_facts(sentence).all()
+def _score(sentence: str, facts: tuple[str, ...]) -> float:
     norm = normalize(sentence)
     return (
         3 * len(facts)
@@ -153,14 +154,17 @@ def _score(sentence: str) -> float:
 def wants(inputs: DecisionInput, budget: int = WANTS_MAX_WORDS) -> str:
     """The customer's sentences that carry the request, verbatim, and key facts said elsewhere."""
     turns = [t for t in customer_texts(inputs.messages[-50:]) if t.strip()]
+    # what they came for is in the first turns, what they want now in the last ones
+    turns = turns if len(turns) <= 10 else [*turns[:2], *turns[-8:]]
     sentences = [
         s.strip()
         for t in turns
         for s in _SENTENCE.split(" ".join(t.split()[:400]))  # a 100 KB paste is not a request
         if s.strip()
     ]
-    kept = [(i, s) for i, s in enumerate(sentences) if _worth_keeping(s)]
-    ranked = sorted(kept, key=lambda item: -_score(item[1]))
+    facts = [key_facts(s).all() for s in sentences]
+    kept = [(i, s) for i, s in enumerate(sentences) if _worth_keeping(s, facts[i])]
+    ranked = sorted(kept, key=lambda item: -_score(item[1], facts[item[0]]))
     chosen: list[tuple[int, str]] = []
     used = 0
     for i, sentence in ranked[:3]:
@@ -181,7 +185,7 @@ def _times(count: int) -> str:
 
 
 def tried(inputs: DecisionInput) -> str:
-    recent = list(inputs.messages[-200:])
+    recent = list(inputs.messages[-50:])
     answers = [m for m in recent if m.role == "bot"]
     parts: list[str] = []
     if answers:

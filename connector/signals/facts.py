@@ -13,8 +13,9 @@ repeats); never raises.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 _REF_WORDS = (
     r"order|invoice|ticket|booking|reservation|account|reference|ref|case|parcel|package|"
@@ -86,21 +87,35 @@ def key_facts(texts: Iterable[str | None] | str | None) -> Facts:
     if not texts:
         return Facts()
     joined = texts if isinstance(texts, str) else "\n".join(t for t in texts if t)
-    joined = joined[:20_000]
+    return _key_facts(joined[:20_000])
+
+
+_DIGIT = re.compile(r"\d")
+
+
+@lru_cache(maxsize=4096)
+def _key_facts(joined: str) -> Facts:
+    # Cached: the summary, the draft and the next action read the same turns. Every fact but a
+    # product name has a digit in it, and most sentences have none.
+    if not _DIGIT.search(joined):
+        return Facts(products=_products(joined))
     references = [m.group(0) for m in _REFERENCE.finditer(joined)]
     codes = [
         m.group(0) for m in _CODE.finditer(joined) if not any(m.group(0) in r for r in references)
     ]
     amounts = [m.group(0) for m in _AMOUNT.finditer(joined)]
     dates = [m.group(0) for m in _DATE.finditer(joined)]
-    products = [
-        m.group(0)
-        for m in _PRODUCT.finditer(joined)
-        if m.group(0).split()[0] not in _SKIP and not any(m.group(0) in r for r in references)
-    ]
     return Facts(
         references=_unique([*references, *codes]),
         amounts=_unique(amounts),
         dates=_unique(dates),
-        products=_unique(products),
+        products=_products(joined, references),
+    )
+
+
+def _products(joined: str, references: Sequence[str] = ()) -> tuple[str, ...]:
+    return _unique(
+        m.group(0)
+        for m in _PRODUCT.finditer(joined)
+        if m.group(0).split()[0] not in _SKIP and not any(m.group(0) in r for r in references)
     )
