@@ -79,9 +79,7 @@ def _groups(detail: str) -> list[str]:
 def _failed_answers(inputs: DecisionInput) -> int:
     """Bot turns that failed: flagged as fallbacks, or saying so ("I didn't understand")."""
     return sum(
-        bool(m.fallback or says_it_failed(m.text))
-        for m in inputs.messages[-50:]
-        if m.role == "bot"
+        bool(m.fallback or says_it_failed(m.text)) for m in inputs.messages[-50:] if m.role == "bot"
     )
 
 
