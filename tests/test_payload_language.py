@@ -302,6 +302,7 @@ def test_a_configured_language_missing_a_line_uses_the_built_in_one():
         ("Mi pedido 7781 llegó el 3 de marzo, pagué 120 €.", ["pedido 7781", "120 €", "3 de marzo"]),
         ("Meine Bestellung Nr. 99812 vom 2025-03-01 kam nie an.", ["Bestellung Nr. 99812", "2025-03-01"]),
         ("My Galaxy S21 stopped charging, ticket #44123.", ["ticket #44123", "Galaxy S21"]),
+        ("Can you book it for 4:30 pm or 7pm tomorrow?", ["4:30 pm", "7pm"]),
         ("Hi, I need help please.", []),
     ],
 )  # fmt: skip
