@@ -328,3 +328,39 @@ def test_a_complaint_followed_by_plain_facts_is_not_improving():
     ]
     assert conversation_sentiment(messages).trend == "steady"
     assert build(DOUBLE_CHARGE).sentiment.trend == "steady"  # type: ignore[union-attr]
+
+
+def test_configured_drafts_per_language():
+    from connector.policy_config import PayloadSettings
+
+    settings = PayloadSettings(
+        drafts={
+            "general": "Looking now.",
+            "es:general": "Lo miro ahora mismo.",
+            "billing": "Bills!",
+        }
+    )
+    spanish = given(("customer", WRITTEN["es"]), language="es")
+    decision = decide(spanish, SETTINGS.policy)
+    routing, _ = route(decision, spanish.customer, "es", SETTINGS.routing, NOW)
+    from connector.payload import draft_from_template
+    from connector.schemas import IntentInfo
+
+    text = draft_from_template(
+        spanish, routing.model_copy(update={"team": "general"}), IntentInfo(), [], settings
+    )
+    assert "Lo miro ahora mismo." in text
+    # Spanish billing has no configured line: the built-in Spanish one, not the English "Bills!"
+    text = draft_from_template(
+        spanish, routing.model_copy(update={"team": "billing"}), IntentInfo(), [], settings
+    )
+    assert LINES["es"]["billing"] in text and "Bills!" not in text
+
+
+def test_a_draft_key_in_a_language_we_do_not_write_fails_the_config_check():
+    from pydantic import ValidationError
+
+    from connector.policy_config import PayloadSettings
+
+    with pytest.raises(ValidationError, match="'sv:general': drafts are written in en, es"):
+        PayloadSettings(drafts={"general": "x", "sv:general": "y"})
