@@ -26,6 +26,7 @@ from connector.signals import (
     text,
     tool_failure,
 )
+from connector.signals.facts import _key_facts
 from connector.signals.text import customer_texts
 
 CUSTOMER = [
@@ -94,6 +95,7 @@ def clear_text_caches() -> None:
     running connector has seen all but the newest turns). Compiled patterns stay warm."""
     for cache in (text.normalize, text._correction, sentiment._classify_cached, failures.similar):
         cache.cache_clear()
+    _key_facts.cache_clear()  # the payload's key facts (references, amounts, dates)
 
 
 def timed(fn: Callable[[list[Message]], Any], messages: list[Message], repeat: int) -> float:

@@ -27,6 +27,7 @@ from connector import control, limits, outbox
 from connector.clock import iso
 from connector.control import AGENT, PENDING
 from connector.errors import BadRequest, Conflict, NotFound
+from connector.routing_messages import DEFAULT_MESSAGES
 from connector.runtime import Runtime
 from connector.schemas import AgentMessageIn, AgentMessageOut, TurnView
 from connector.store import ConversationRow, HandoffRow, MessageRow, Tx
@@ -317,22 +318,16 @@ def _turn(row: MessageRow) -> TurnView:
 
 # --- bridge messages ---------------------------------------------------------------------------
 
-JOIN = {
-    "en": "Hi, I'm {agent} from {team}. I can see you were asking about {topic}, "
-    "so you won't need to repeat anything.",
-    "fr": "Bonjour, je suis {agent} de l'équipe {team}. Je vois que vous nous écriviez au sujet de "
-    "{topic} : inutile de tout répéter.",
-    "es": "Hola, soy {agent} del equipo de {team}. Veo que preguntabas por {topic}, así que no "
-    "tendrás que repetir nada.",
-    "de": "Hallo, ich bin {agent} vom Team {team}. Ich sehe, es geht um {topic}, Sie müssen also "
-    "nichts wiederholen.",
-}
-YOUR_REQUEST = {
-    "en": "your request",
-    "fr": "votre demande",
-    "es": "tu consulta",
-    "de": "Ihr Anliegen",
-}
+# The built-in joining lines: the ``join`` line of each language in ``routing.messages``
+JOIN = {lang: lines["join"] for lang, lines in DEFAULT_MESSAGES.items()}
+YOUR_REQUEST = {lang: lines["your_request"] for lang, lines in DEFAULT_MESSAGES.items()}
+
+
+def _language(handoff: HandoffRow, conversation: ConversationRow) -> str | None:
+    """The conversation's language: the bot's, else the one the handoff's payload detected."""
+    customer = (handoff.payload or {}).get("customer") or {}
+    detected = customer.get("language")
+    return conversation.language or (detected if isinstance(detected, str) else None)
 
 
 class _Blank(dict[str, str]):
@@ -420,10 +415,17 @@ def bridge_join(
     team = runtime.settings.routing.teams.get(handoff.team or "")
     if team is None or team.bridge_join is None:
         return
-    texts = team.bridge_join or JOIN
+    routing = runtime.settings.routing
+    texts = team.bridge_join or {
+        lang: routing.message(lang, "join")[1] for lang in {*DEFAULT_MESSAGES, *routing.messages}
+    }
     name = agent_display_name(runtime, actor)
     text = bridge_text(
-        texts, conversation.language, agent=name, team=handoff.team, payload=handoff.payload
+        texts,
+        _language(handoff, conversation),
+        agent=name,
+        team=handoff.team,
+        payload=handoff.payload,
     )
     if text:
         _bridge(tx, runtime, handoff, conversation, "join", text, actor, now)
@@ -444,7 +446,7 @@ def bridge_handback(
     name = agent_display_name(runtime, actor)
     text = bridge_text(
         team.bridge_handback,
-        conversation.language,
+        _language(handoff, conversation),
         agent=name,
         team=handoff.team,
         payload=handoff.payload,

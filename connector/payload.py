@@ -1,9 +1,13 @@
 """Decision + conversation → ``handoff/v1`` payload. Pure: no store, no HTTP, no clock read.
 
-- Summary: the bot's own when it sends one of at most 80 words; otherwise built as
-  "Wants: … Tried: … Why: …" from the customer's turns, the bot's attempts and the reasons.
-- Draft reply: the bot's when it breaks no guardrail; otherwise a template per intent or team in
-  the configured tone that acknowledges what the customer said and points to the citations.
+- Summary: the bot's own when it sends one of at most 80 words; otherwise the extractive note of
+  :mod:`connector.payload_summary` (what they want, what the bot tried, why a person, mood).
+- Draft reply: the bot's when it breaks no guardrail; otherwise one in the conversation's language
+  (:mod:`connector.payload_text`; English, said so in ``language.note``, for one we cannot write)
+  and the configured tone, that apologises in our words, names the reference the customer gave,
+  the team's line and the cited article. It never quotes the customer.
+- Next action: what to do first for the most specific reason that fired, with the reference, and
+  the facts it used as reasoning.
   Guardrails (``policy.guardrails``) are words a draft must never contain, such as a refund
   promise: a bot draft that breaks one is replaced, and the next action says so.
 - Text is kept as the customer wrote it; every surface that renders it must escape it.
@@ -11,13 +15,22 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
 from connector.learned.advice import learned_sentiment
+from connector.payload_summary import (
+    SUMMARY_MAX_WORDS,
+    extractive_summary,
+    mood,
+    tidy,
+    tried,
+    why_words,
+)
+from connector.payload_text import DRAFT_LANGUAGES, LINES, line
 from connector.policy import DecisionInput
-from connector.policy_config import Guardrail, PayloadSettings, PolicySettings
+from connector.policy_config import DEFAULT_DRAFTS, Guardrail, PayloadSettings, PolicySettings
 from connector.schemas import (
     Citation,
     CustomerProfile,
@@ -26,67 +39,31 @@ from connector.schemas import (
     HandoffPayload,
     IntentInfo,
     NextAction,
+    PayloadLanguage,
+    Reason,
     Routing,
     SentimentInfo,
     Transcript,
     TranscriptTurn,
 )
 from connector.signals import conversation_sentiment
-from connector.signals.sentiment import sentiment_thresholds
+from connector.signals.facts import key_facts
+from connector.signals.sentiment import Sentiment, sentiment_thresholds
 from connector.signals.text import customer_texts, find_terms, normalize
+from connector.signals.topics import policy_topics
 
-SUMMARY_MAX_WORDS = 80
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
-
-
-def _clip_words(text: str, limit: int) -> str:
-    words = text.split()
-    return " ".join(words) if len(words) <= limit else " ".join(words[:limit]).rstrip(",;:.") + "…"
+__all__ = ["SUMMARY_MAX_WORDS", "build_payload", "draft_from_template", "next_action", "summarise"]
 
 
-def _first_sentence(text: str, limit: int) -> str:
-    text = " ".join(text.split()[:400])  # a 100 KB paste is not a request
-    return _clip_words(_SENTENCE.split(text.strip(), maxsplit=1)[0] if text else "", limit)
-
-
-def _wants(inputs: DecisionInput) -> str:
-    turns = [t for t in customer_texts(inputs.messages[-50:]) if t.strip()]
-    if not turns:
-        return "(no customer message)"
-    # the first substantive turn says what they came for; the last what they want now
-    first = next((t for t in turns if len(t.split()) >= 3), turns[0])
-    last = turns[-1]
-    if first == last:
-        return _first_sentence(last, 30)
-    return f"{_first_sentence(first, 18)} / now: {_first_sentence(last, 14)}"
-
-
-def _tried(inputs: DecisionInput) -> str:
-    recent = list(inputs.messages[-200:])
-    bot_turns = [m for m in recent if m.role == "bot"]
-    parts = [f"{len(bot_turns)} bot repl{'y' if len(bot_turns) == 1 else 'ies'}"]
-    fallbacks = sum(m.fallback for m in bot_turns)
-    if fallbacks:
-        parts.append(f"{fallbacks} fallback(s)")
-    failed = [c.name for m in recent for c in m.tool_calls if not c.ok]
-    if failed:
-        parts.append("failed tools: " + ", ".join(dict.fromkeys(failed)))
-    titles = [c.title for m in recent for c in m.citations] + [
-        c.title for c in inputs.bot.citations
-    ]
-    if titles:
-        parts.append("cited " + ", ".join(f"“{t[:40]}”" for t in dict.fromkeys(titles)))
-    return "; ".join(parts[:4])
-
-
-def summarise(inputs: DecisionInput, decision: Decision) -> str:
-    """The bot's own summary when it fits in 80 words; otherwise one built from the turns."""
+def summarise(inputs: DecisionInput, decision: Decision, sentiment: Sentiment | None = None) -> str:
+    """The bot's own summary when it fits in 80 words; otherwise the extractive note
+    (:mod:`connector.payload_summary`): what the customer wants, what the bot tried, why a person
+    is needed, and the mood when it matters."""
     bot_summary = " ".join((inputs.bot.summary or "").split())
     if bot_summary and len(bot_summary.split()) <= SUMMARY_MAX_WORDS:
         return bot_summary
-    why = "; ".join(f"{r.trigger} ({_clip_words(r.detail, 10)})" for r in decision.reasons[:2])
-    text = f"Wants: {_wants(inputs)}. Tried: {_tried(inputs)}. Why: {why or 'no reason recorded'}."
-    return _clip_words(text, SUMMARY_MAX_WORDS)
+    sentiment = sentiment or conversation_sentiment(inputs.messages)
+    return extractive_summary(inputs, decision, sentiment)
 
 
 def broken_guardrails(
@@ -97,20 +74,29 @@ def broken_guardrails(
     return [(g.id, hits) for g in guardrails if (hits := find_terms(norm, g.forbid))]
 
 
-_GREETING = {"friendly": ("Hi {name},", "Hi there,"), "formal": ("Dear {name},", "Hello,")}
-_ACK = {
-    "friendly": "Thanks for explaining: you wrote “{quote}”.",
-    "formal": "Thank you for your message, in which you wrote “{quote}”.",
-}
-_NO_REPEAT = {
-    "friendly": "I have the whole conversation, so you won't need to repeat anything.",
-    "formal": "I have the full conversation and will not ask you to repeat yourself.",
-}
-_CITE = {
-    "friendly": "This article may help in the meantime: {title}{url}.",
-    "formal": "You may find this article useful in the meantime: {title}{url}.",
-}
-_CLOSE = {"friendly": "I'll get back to you shortly.", "formal": "I will be in touch shortly."}
+def draft_language(language: str | None) -> tuple[str, bool]:
+    """(language the draft is written in, True when the conversation's language is one we cannot
+    write and the draft falls back to English)."""
+    base = (language or "en").replace("_", "-").split("-")[0].lower()
+    return (base, False) if base in DRAFT_LANGUAGES else ("en", True)
+
+
+def _body(lang: str, keys: Sequence[str | None], settings: PayloadSettings) -> str:
+    """The team's or intent's line: ``payload.drafts`` (``es:billing`` for Spanish, a plain key for
+    English), else the built-in line of the language, else its general line."""
+    for key in (k for k in keys if k):
+        configured = settings.drafts.get(f"{lang}:{key}") or (
+            settings.drafts.get(key) if lang == "en" else None
+        )
+        if configured:
+            return configured
+        if key in DEFAULT_DRAFTS and key in LINES[lang]:
+            return line(lang, key, settings.tone)
+    general = settings.drafts.get(f"{lang}:general")
+    return general or (settings.drafts["general"] if lang == "en" else line(lang, "general", ""))
+
+
+_NO_APOLOGY = frozenset({"buying_intent", "contact_type"})
 
 
 def draft_from_template(
@@ -119,43 +105,134 @@ def draft_from_template(
     intent: IntentInfo,
     citations: Sequence[Citation],
     settings: PayloadSettings,
+    decision: Decision | None = None,
 ) -> str:
-    """A draft in the configured tone: greeting, acknowledgement, team or intent body, citation."""
+    """A draft in the conversation's language and the configured tone: greeting, an apology in our
+    own words naming what the bot learned (never the customer's words back), the team's or
+    intent's line, the article the bot cited, a close."""
     tone = settings.tone
+    lang, _ = draft_language(inputs.conversation.language)
     first_name = (inputs.customer.name or "").split(" ")[0].strip()
-    greeting = _GREETING[tone][0].format(name=first_name) if first_name else _GREETING[tone][1]
-    turns = [t for t in customer_texts(inputs.messages[-50:]) if len(t.split()) >= 3]
-    lines = [greeting]
-    if turns:
-        lines.append(_ACK[tone].format(quote=_first_sentence(turns[-1], 25)))
-    body = None
-    for key in (intent.name, (intent.name or "").split(".")[0], routing.team):
-        if key and key in settings.drafts:
-            body = settings.drafts[key]
-            break
-    lines.append(body or settings.drafts["general"])
-    lines.append(_NO_REPEAT[tone])
+    lines = [
+        line(lang, "greet", tone).format(name=first_name)
+        if first_name
+        else line(lang, "greet_anon", tone)
+    ]
+    triggers = {r.trigger for r in decision.reasons} if decision else set()
+    if not triggers & _NO_APOLOGY and routing.team not in ("sales", "partners"):
+        ref = key_facts(customer_texts(inputs.messages[-50:])).reference
+        lines.append(
+            line(lang, "sorry_ref", tone).format(ref=ref) if ref else line(lang, "sorry", tone)
+        )
+        if triggers & {"frustration", "repeated_failure"}:
+            lines.append(line(lang, "sorry_chat", tone))
+    lines.append(
+        _body(lang, (intent.name, (intent.name or "").split(".")[0], routing.team), settings)
+    )
+    lines.append(line(lang, "no_repeat", tone))
     if citations:
         first = citations[0]
-        lines.append(
-            _CITE[tone].format(title=first.title, url=f" ({first.url})" if first.url else "")
-        )
-    lines.append(_CLOSE[tone])
-    return " ".join(lines)
+        url = f" ({first.url})" if first.url else ""
+        lines.append(line(lang, "cite", tone).format(title=first.title, url=url))
+    lines.append(line(lang, "close", tone))
+    return tidy(" ".join(lines))
 
 
-_NEXT = {
-    "human_request": "Take over now and answer what the customer asked; they asked for a person.",
-    "frustration": "Acknowledge the frustration first, then resolve; do not send them back to the bot.",
-    "low_confidence": "Confirm what the customer needs; the bot was not sure.",
-    "policy_topic": "Check the account and the policy before replying; decide what the bot may not.",
-    "customer_tag": "Handle personally: this customer is flagged to skip the bot.",
-    "tool_failure": "Look up manually what the bot's tools could not fetch; do not guess.",
-    "buying_intent": "Qualify the request and offer a quote, a demo or the next step to buy.",
-    "repeated_failure": "Answer the question the bot kept missing; read the rephrasings.",
-    "contact_type": "Not a customer: pass to the partner/procurement contact.",
-    "bot_recommended": "Review the bot's reason for handing off and take over.",
+_TOPIC_ACTIONS = {
+    "refund": "Refund request{for_ref}: check the order and approve or decline what they asked for "
+    "({words}); only a person may promise a refund",
+    "billing": "Billing problem{for_ref}: check the charges in billing ({words}) and correct what is "
+    "wrong",
+    "complaint": "Complaint{for_ref}: answer it personally and offer what the policy allows",
+    "privacy": "Personal data request: verify who they are, then follow the privacy process",
+    "legal": "Legal question: answer it yourself or pass it to legal; the bot may not",
+    "medical": "Medical question: answer it yourself or pass it to a qualified colleague",
+    "supplier": "Not a customer (a supplier): pass to the partner or procurement contact",
+    "contractor": "Not a customer (a contractor): pass to the partner or procurement contact",
 }
+_ACTIONS = {
+    "human_request": "They asked for a person: take over now and answer their request{for_ref}",
+    "frustration": "Acknowledge the frustration first, then resolve it{for_ref}; do not send them "
+    "back to the bot",
+    "tool_failure": "Look up{ref} manually ({tools} failed for the bot); do not guess",
+    "repeated_failure": "Answer the question the bot kept missing{for_ref}; read their rephrasings",
+    "low_confidence": "Confirm what they need: the bot was unsure{intent}",
+    "buying_intent": "Qualify the request and offer a quote, a demo or the next step to buy",
+    "customer_tag": "Handle personally: this customer is flagged to skip the bot",
+    "bot_recommended": "Review the bot's reason for handing off and take over",
+    "model": "Read the conversation and take over: the learned model expects a person is needed",
+}
+# which fired reason names the action: the most specific first
+_ORDER = ("policy_topic", "contact_type", "tool_failure", "repeated_failure", "human_request",
+          "frustration", "low_confidence", "buying_intent", "customer_tag", "bot_recommended",
+          "model")  # fmt: skip
+
+
+def _topic_words(detail: str) -> dict[str, str]:
+    """{group: "'a', 'b'"} from a ``policy_topic`` detail."""
+    out = {}
+    for part in detail.split("; "):
+        group, _, words = part.partition(":")
+        if words:
+            out[group.strip()] = words.strip()
+    return out
+
+
+def _action(reason: Reason, inputs: DecisionInput, ref: str | None) -> str:
+    fill = {
+        "for_ref": f" for {ref}" if ref else "",
+        "ref": f" {ref}" if ref else " what the bot could not fetch",
+        "tools": ", ".join(
+            dict.fromkeys(c.name for m in inputs.messages[-200:] for c in m.tool_calls if not c.ok)
+        )
+        or "a tool",
+        "intent": f" (it guessed {inputs.bot.intent.name})"
+        if inputs.bot.intent and inputs.bot.intent.name
+        else "",
+    }
+    if reason.trigger in ("policy_topic", "contact_type"):
+        topics = _topic_words(reason.detail)
+        for group, words in topics.items():
+            if group in _TOPIC_ACTIONS:
+                return _TOPIC_ACTIONS[group].format(words=words, **fill)
+    return _ACTIONS.get(reason.trigger, "Review and reply").format(**fill)
+
+
+_GENERAL = frozenset(
+    {
+        "human_request",
+        "frustration",
+        "repeated_failure",
+        "low_confidence",
+        "bot_recommended",
+        "model",
+    }
+)
+
+
+def _earlier_topic(inputs: DecisionInput) -> Reason | None:
+    """A policy topic anywhere in the customer's recent turns (the rules read only the new ones):
+    what a customer who asks for a person, or is frustrated, came about."""
+    found = policy_topics("\n".join(customer_texts(inputs.messages[-50:], last=10)))
+    if not found.matched:
+        return None
+    detail = "; ".join(
+        f"{group}: {', '.join(repr(w[:60]) for w in words[:4])}" for group, words in found.matches
+    )
+    return Reason(trigger="policy_topic", rule="", detail=detail)
+
+
+def _facts_used(inputs: DecisionInput, reasons: Sequence[Reason]) -> list[str]:
+    facts = key_facts(customer_texts(inputs.messages[-50:])).all()
+    used = [f"the customer wrote {', '.join(facts[:4])}"] if facts else []
+    for reason in reasons:
+        if reason.trigger == "policy_topic":
+            words = "; ".join(f"{g} {w}" for g, w in _topic_words(reason.detail).items())
+            used.append(f"their words: {_clip_words(words, 12)}")
+    summary_bot = tried(inputs)
+    if summary_bot:
+        used.append(f"the bot {summary_bot}")
+    return used
 
 
 def next_action(
@@ -163,14 +240,38 @@ def next_action(
     decision: Decision,
     routing: Routing,
     replaced: list[tuple[str, list[str]]],
+    sentiment: Sentiment | None = None,
 ) -> NextAction:
-    first = decision.reasons[0] if decision.reasons else None
-    action = (
-        inputs.bot.next_action
-        or (_NEXT.get(first.trigger) if first else None)
-        or "Review and reply."
+    """What the agent should do first, specific to the case, and the facts that led to it."""
+    ref = key_facts(customer_texts(inputs.messages[-50:])).reference
+    ranked = sorted(
+        decision.reasons,
+        key=lambda r: _ORDER.index(r.trigger) if r.trigger in _ORDER else len(_ORDER),
     )
-    why = [f"rule {first.rule} ({first.trigger}): {_clip_words(first.detail, 20)}"] if first else []
+    first = ranked[0] if ranked else None
+    earlier = _earlier_topic(inputs) if first is not None and first.trigger in _GENERAL else None
+    first = earlier or first
+    action = inputs.bot.next_action or (
+        _action(first, inputs, ref) if first else "Review and reply"
+    )
+    triggers = {r.trigger for r in decision.reasons}
+    extra = []
+    if first and first.trigger != "frustration" and "frustration" in triggers:
+        extra.append("They are frustrated: apologise once before anything else")
+    if first and first.trigger != "human_request" and "human_request" in triggers:
+        extra.append("They asked for a person: reply now")
+    action = tidy(". ".join([action.rstrip("."), *extra]) + ".")
+    why = _facts_used(inputs, [*decision.reasons, *([earlier] if earlier else [])])
+    feeling = mood(sentiment) if sentiment else ""
+    if feeling:
+        why.append(f"mood {feeling}")
+    if decision.reasons:
+        why.append(f"needs a person: {', '.join(why_words(decision, inputs))}")
+        raised = f", raised to {decision.priority} by rule {decision.priority_rule}"
+        why.append(
+            f"rule {decision.rule or decision.reasons[0].rule} decided"
+            + (raised if decision.priority_rule and decision.priority_rule != decision.rule else "")
+        )
     if inputs.bot.next_action:
         why.append("action suggested by the bot")
     if routing.available is False and routing.callback_at:
@@ -182,6 +283,11 @@ def next_action(
             f"the bot's draft was replaced: it broke guardrail {guardrail} ({', '.join(words[:3])})"
         )
     return NextAction(action=action, reasoning="; ".join(why) or "no reason recorded")
+
+
+def _clip_words(text: str, limit: int) -> str:
+    words = text.split()
+    return " ".join(words) if len(words) <= limit else " ".join(words[:limit]).rstrip(",;:.") + "…"
 
 
 def _citations(inputs: DecisionInput) -> list[Citation]:
@@ -239,8 +345,10 @@ def build_payload(
     transcript_url: str | None,
     policy: PolicySettings | None = None,
     settings: PayloadSettings | None = None,
+    language_source: Literal["bot", "detected"] | None = None,
 ) -> HandoffPayload:
-    """The ``handoff/v1`` payload. ``policy`` supplies the guardrails, ``settings`` the tone."""
+    """The ``handoff/v1`` payload. ``policy`` supplies the guardrails, ``settings`` the tone;
+    ``language_source`` says where the conversation's language came from (bot or detected)."""
     policy = policy or PolicySettings()
     settings = settings or PayloadSettings()
     customer = inputs.customer
@@ -250,16 +358,18 @@ def build_payload(
     sentiment = conversation_sentiment(inputs.messages)
     label, learned_cue = learned_sentiment(inputs.messages, policy.model, sentiment.label)
     replaced = broken_guardrails(bot.draft_reply, policy.guardrails) if bot.draft_reply else []
+    own_draft = bool(bot.draft_reply and not replaced)
     draft = (
         bot.draft_reply
-        if bot.draft_reply and not replaced
-        else draft_from_template(inputs, routing, intent, citations, settings)
+        if own_draft
+        else draft_from_template(inputs, routing, intent, citations, settings, decision)
     )
+    written_in, fallback = draft_language(inputs.conversation.language)
     return HandoffPayload(
         handoff_id=handoff_id,
         conversation_id=inputs.conversation.id,
         created_at=now,
-        summary=summarise(inputs, decision),
+        summary=summarise(inputs, decision, sentiment),
         transcript=Transcript(
             turns=[
                 TranscriptTurn(id=m.id, role=m.role, text=m.text, at=m.at) for m in inputs.messages
@@ -294,9 +404,22 @@ def build_payload(
             rules=[r.rule for r in decision.reasons],
             policy_version=decision.policy_version,
             bot_recommendation=bot.recommend_handoff.reason if bot.recommend_handoff else None,
+            priority=decision.priority,
+            priority_rule=decision.priority_rule,
         ),
         citations=citations,
         draft_reply=draft,
-        next_action=next_action(inputs, decision, routing, replaced),
+        next_action=next_action(inputs, decision, routing, replaced, sentiment),
         routing=routing,
+        language=PayloadLanguage(
+            conversation=inputs.conversation.language,
+            source=language_source,
+            draft=None if own_draft else written_in,
+            note=(
+                f"the draft is in English: we have no draft lines in "
+                f"{inputs.conversation.language!r}"
+                if fallback and not own_draft and inputs.conversation.language
+                else None
+            ),
+        ),
     )

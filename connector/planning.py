@@ -10,9 +10,9 @@ with tables of cases.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from connector import links
 from connector.alerts import alerts_for
@@ -33,6 +33,8 @@ from connector.schemas import (
     Event,
     Message,
 )
+from connector.signals.language import detect_language
+from connector.signals.text import customer_texts
 from connector.store import ConversationRow, HandoffRow, MessageRow
 
 MESSAGE_DATA_FIELDS = frozenset(Message.model_fields) - {"id", "role", "text", "at"}
@@ -190,6 +192,18 @@ def decide_event(
     return Decided(conversation, changed, new_rows, inputs, decision, guess)
 
 
+def with_language(inputs: DecisionInput) -> tuple[DecisionInput, Literal["bot", "detected"] | None]:
+    """The inputs with the conversation's language: the bot's, else the one the customer's recent
+    turns are written in (most bots send only their messages), else unknown."""
+    if inputs.conversation.language:
+        return inputs, "bot"
+    guess = detect_language(customer_texts(inputs.messages, last=6))
+    if guess.language is None:
+        return inputs, None
+    conversation = inputs.conversation.model_copy(update={"language": guess.language})
+    return replace(inputs, conversation=conversation), "detected"
+
+
 def plan_handoff(
     source: str,
     decided: Decided,
@@ -203,10 +217,11 @@ def plan_handoff(
     """Route the escalation and build its handoff, payload and outbound messages. Pure."""
     inputs, decision = decided.inputs, decided.decision
     conversation = decided.conversation
+    inputs, language_source = with_language(inputs)
     routing, customer_message = route(
         decision,
         inputs.customer,
-        conversation.language,
+        inputs.conversation.language,
         settings.routing,
         now,
         messages=inputs.messages,
@@ -225,6 +240,7 @@ def plan_handoff(
         transcript_url=links.inbox_url(base_url, handoff_id),
         policy=settings.policy,
         settings=settings.payload,
+        language_source=language_source,
     )
     stamp = iso(now)
     handoff = HandoffRow(

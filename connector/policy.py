@@ -2,7 +2,10 @@
 
 ``decide`` is a pure function of the conversation and the policy settings: no store, no HTTP, no
 clock. Rules are evaluated in order; every rule whose trigger fires becomes a reason (trigger,
-rule id, detail with the matched words, score or threshold), and the first one decides. Rules that
+rule id, detail with the matched words, score or threshold), and the first one decides whether to
+escalate, the team and the queue. The priority is the highest of the fired escalating rules'
+(a frustrated customer who also mentions a refund is ``high``), and ``priority_rule`` names the
+rule that raised it. Rules that
 were evaluated but did not fire are listed in ``Decision.checked`` with why not. The policy
 version is a hash of the rules, so the audit trail says which rules decided.
 
@@ -18,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from connector.learned.advice import advise
-from connector.policy_config import PolicySettings, Rule, When
+from connector.policy_config import PRIORITIES, PolicySettings, Rule, When
 from connector.schemas import BotContext, ConversationRef, Customer, Decision, Message, Reason
 from connector.signals import (
     buying_intent,
@@ -268,6 +271,19 @@ def evaluate_rule(rule: Rule, inputs: DecisionInput) -> Outcome:
         return False, f"trigger failed: {exc.__class__.__name__}"
 
 
+def _highest_priority(fired: Sequence[Rule]) -> tuple[str, str | None]:
+    """(priority, rule that raised it): the highest over the fired rules that escalate; the first
+    such rule wins a tie, so a priority nobody raised stays with the deciding rule."""
+    best, by = "normal", None
+    for rule in fired:
+        if not rule.then.escalate:
+            continue
+        priority = rule.then.priority or "normal"
+        if by is None or PRIORITIES.index(priority) > PRIORITIES.index(best):
+            best, by = priority, rule.id
+    return best, by
+
+
 def decide(inputs: DecisionInput, settings: PolicySettings) -> Decision:
     """Evaluate every rule in order; the first whose trigger fires decides. Then the learned model
     (``policy.model``, :mod:`connector.learned.advice`) may add an escalation no rule fired, as
@@ -276,11 +292,13 @@ def decide(inputs: DecisionInput, settings: PolicySettings) -> Decision:
     reasons: list[Reason] = []
     checked: list[Reason] = []
     deciding: Rule | None = None
+    fired_rules: list[Rule] = []
     for rule in settings.rules:
         fired, detail = evaluate_rule(rule, inputs)
         reason = Reason(trigger=rule.when.trigger, rule=rule.id, detail=detail)
         if fired:
             reasons.append(reason)
+            fired_rules.append(rule)
             deciding = deciding or rule
         else:
             checked.append(reason)
@@ -301,6 +319,7 @@ def decide(inputs: DecisionInput, settings: PolicySettings) -> Decision:
             team=then.team,
             queue=then.queue,
             priority=then.priority or "normal",
+            priority_rule=advice.escalation.rule,
             tags=list(then.tags),
             rule=advice.escalation.rule,
             policy_version=version,
@@ -312,12 +331,16 @@ def decide(inputs: DecisionInput, settings: PolicySettings) -> Decision:
             escalate=False, reasons=[], policy_version=version, checked=checked, learned=learned
         )
     then = deciding.then
+    priority, priority_rule = (
+        _highest_priority(fired_rules) if then.escalate else (then.priority or "normal", None)
+    )
     return Decision(
         escalate=then.escalate,
         reasons=reasons,
         team=then.team,
         queue=then.queue,
-        priority=then.priority or "normal",
+        priority=priority,  # type: ignore[arg-type]
+        priority_rule=priority_rule or deciding.id,
         tags=list(then.tags),
         rule=deciding.id,
         policy_version=version,

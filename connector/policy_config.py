@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connector.generator_config import GeneratorSettings
+from connector.payload_text import DRAFT_LANGUAGES
 from connector.signals.human_request import DEFAULT_HUMAN_PATTERNS
 from connector.signals.text import check_terms
 from connector.signals.topics import DEFAULT_CONTACT_TYPES, DEFAULT_POLICY_TOPICS
@@ -331,4 +332,11 @@ class PayloadSettings(Section):
     def _fallback(cls, drafts: dict[str, str]) -> dict[str, str]:
         if "general" not in drafts:
             raise ValueError("a 'general' draft is required (used when no intent or team matches)")
+        for key in drafts:
+            lang, colon, _ = key.partition(":")
+            if colon and lang not in DRAFT_LANGUAGES:
+                raise ValueError(
+                    f"{key!r}: drafts are written in {', '.join(DRAFT_LANGUAGES)} "
+                    "(a plain key is English, 'es:billing' Spanish)"
+                )
         return drafts

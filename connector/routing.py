@@ -29,7 +29,8 @@ from zoneinfo import ZoneInfo
 
 from connector.learned.advice import proposed_team
 from connector.policy_config import PRIORITIES
-from connector.routing_config import RoutingSettings, TeamSettings, after_hours_text, parse_hours
+from connector.routing_config import RoutingSettings, TeamSettings, parse_hours
+from connector.routing_messages import local_time
 from connector.schemas import BotContext, Customer, CustomerMessage, Decision, Routing
 from connector.signals import classify_team
 from connector.signals.intent import DEFAULT_TEAM_EXAMPLES, DEFAULT_TEAM_KEYWORDS
@@ -211,14 +212,6 @@ def _bump(priority: str, customer: Customer, settings: RoutingSettings) -> str:
     return priority
 
 
-def _language(language: str | None, settings: RoutingSettings) -> str:
-    if language:
-        base = language.replace("_", "-").split("-")[0].lower()
-        if base in settings.messages:
-            return base
-    return settings.default_language
-
-
 def route(
     decision: Decision,
     customer: Customer,
@@ -240,8 +233,7 @@ def route(
         guess = guess_team(decision, messages, settings, bot)
     team_name = guess.team if guess.team in settings.teams else settings.default_team
     team = settings.teams[team_name]
-    lang = _language(language, settings)
-    templates = settings.messages[lang]
+    lang = settings.message(language, "wait")[0]
     priority = _bump(decision.priority, customer, settings)
     skills = list(dict.fromkeys([*team.skills, *([f"language:{lang}"] if language else [])]))
     base: dict[str, Any] = dict(
@@ -258,16 +250,21 @@ def route(
     )
     if is_open(team, now):
         wait, basis = estimate_wait((first_responses or {}).get(team_name), team, settings)
-        text, callback_at, available, on_call = templates.wait, None, True, None
+        text, callback_at, available, on_call = settings.message(lang, "wait")[1], None, True, None
     elif team.on_call:
         wait, basis = team.on_call_wait_minutes, f"on call: {team.on_call}"
-        text, callback_at, available, on_call = templates.on_call, None, True, team.on_call
+        text, callback_at, available, on_call = (
+            settings.message(lang, "on_call")[1],
+            None,
+            True,
+            team.on_call,
+        )
     else:  # the handoff waits for the team: say once when someone will answer
         opening = next_opening(team, now)
         wait, basis = None, "nobody available"  # type: ignore[assignment]
-        text = after_hours_text(templates, lang, known_time=opening is not None)
+        text = settings.message(lang, "after_hours" if opening else "after_hours_email")[1]
         callback_at, available, on_call = opening, False, None
-    callback_time = callback_at.strftime("%a %Y-%m-%d %H:%M %Z") if callback_at else ""
+    callback_time = local_time(callback_at, team.timezone, lang) if callback_at else ""
     # the same clock as the response windows (connector/timers.py): open minutes, or on call
     respond_by = covered_deadline(team, now, wait) if wait is not None else callback_at
     routing = Routing(

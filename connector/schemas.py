@@ -113,12 +113,14 @@ class Reason(BaseModel):
 
 class Decision(BaseModel):
     """What the policy decided. ``reasons`` lists every rule whose trigger fired, in rule order;
-    the first one (``rule``) decided. ``checked`` lists the rules evaluated that did not fire."""
+    the first one (``rule``) decided. ``checked`` lists the rules evaluated that did not fire.
+    ``priority`` is the highest of the fired rules'; ``priority_rule`` is the rule that raised it."""
 
     escalate: bool
     reasons: list[Reason] = Field(default_factory=list)
     team: str | None = None
     priority: Priority = "normal"
+    priority_rule: str | None = None
     policy_version: str = ""
     rule: str | None = None
     queue: str | None = None
@@ -287,6 +289,10 @@ class Escalation(BaseModel):
     rules: list[str]
     policy_version: str
     bot_recommendation: str | None = None
+    # the policy's priority (highest of the fired rules') and the rule that raised it; routing may
+    # raise it further for a VIP (``routing.priority``)
+    priority: Priority | None = None
+    priority_rule: str | None = None
 
 
 class NextAction(BaseModel):
@@ -320,6 +326,16 @@ class GeneratorInfo(BaseModel):
     at: datetime
 
 
+class PayloadLanguage(BaseModel):
+    """The conversation's language, where it came from, and the language of the draft we wrote
+    (None: the bot's own draft). ``note`` says when the draft fell back to English."""
+
+    conversation: str | None = None
+    source: Literal["bot", "detected"] | None = None
+    draft: str | None = None
+    note: str | None = None
+
+
 class HandoffPayload(BaseModel):
     """``handoff/v1``: everything an agent needs to answer without asking the customer again."""
 
@@ -338,6 +354,7 @@ class HandoffPayload(BaseModel):
     next_action: NextAction | None = None
     routing: Routing
     generator: GeneratorInfo | None = None  # None: the connector wrote them (no model)
+    language: PayloadLanguage | None = None
 
     model_config = ConfigDict(populate_by_name=True)
 

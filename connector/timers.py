@@ -24,7 +24,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from connector import control, metrics, outbox
 from connector.alerts import alerts_for
@@ -32,6 +31,8 @@ from connector.clock import iso
 from connector.config import FallbackSettings, Settings
 from connector.control import PENDING
 from connector.routing import covered_deadline
+from connector.routing_config import RoutingSettings
+from connector.routing_messages import local_time
 from connector.store import HandoffRow, Tx
 from connector.store.base import TimerRow
 
@@ -83,12 +84,11 @@ def bump(priority: str) -> str:
     return PRIORITIES[min(index + 1, len(PRIORITIES) - 1)]
 
 
-def next_update(window_minutes: float, later: str | None) -> str:
-    """When the customer hears from us next: in about the window, or (``later``: the window runs
-    past the team's closing) at that local time."""
-    if later:
-        return f"we'll update you again at {later}, once the team is back."
-    return f"we'll update you again in about {max(1, round(window_minutes))} minutes."
+def handoff_language(handoff: HandoffRow) -> str | None:
+    """The conversation's language as the handoff's payload recorded it (given or detected)."""
+    customer = (handoff.payload or {}).get("customer") or {}
+    language = customer.get("language")
+    return language if isinstance(language, str) else None
 
 
 def customer_update_text(
@@ -98,32 +98,45 @@ def customer_update_text(
     window_minutes: float,
     offer_callback: bool,
     team: str | None,
+    routing: RoutingSettings | None = None,
+    language: str | None = None,
     later: str | None = None,
 ) -> tuple[str, bool]:
-    """What the bot tells the customer when a window expires: true, specific, and no promises."""
-    if offer_callback and step >= max_reminders:
-        return (
-            f"Sorry, everyone on our {team or 'support'} team is still busy. If you would rather not "
-            f"wait, we can call you back instead: just say so. Otherwise "
-            f"{next_update(window_minutes, later)}",
-            True,
-        )
-    then = next_update(window_minutes, later)
-    return (
-        f"Thanks for waiting: you're still in line for our {team or 'support'} team and nobody has "
-        f"picked this up yet. {then[:1].upper()}{then[1:]}",
-        False,
-    )
+    """What the bot tells the customer when a window expires: true, specific, and no promises;
+    in the conversation's language (``routing.messages``: ``reminder``, ``callback_offer``, and
+    their ``*_later`` lines when ``later``, the local time of the next update, falls after the
+    team's closing)."""
+    minutes = max(1, round(window_minutes))
+    routing = routing or RoutingSettings()
+    offered = offer_callback and step >= max_reminders
+    name = "callback_offer" if offered else "reminder"
+    _, text = routing.message(language, f"{name}_later" if later else name)
+    return text.format(wait=minutes, team=team or "support", callback_time=later or ""), offered
 
 
 def _later(
-    settings: Settings, team: str | None, now: datetime, due: datetime, minutes: float
+    settings: Settings,
+    team: str | None,
+    now: datetime,
+    due: datetime,
+    minutes: float,
+    language: str | None,
 ) -> str | None:
     """``due`` in the team's own time zone when the window crosses a closed stretch, else None."""
     if (due - now).total_seconds() <= minutes * 60 + 1:
         return None
     own = settings.routing.teams.get(team or "")
-    return due.astimezone(ZoneInfo(own.timezone if own else "UTC")).strftime("%a %Y-%m-%d %H:%M %Z")
+    return local_time(due, own.timezone if own else "UTC", language)
+
+
+def _reroute_text(
+    settings: Settings, handoff: HandoffRow, team: str, now: datetime, due: datetime, minutes: float
+) -> str:
+    """What the customer is told when their handoff moves to ``team``, in their language."""
+    language = handoff_language(handoff)
+    later = _later(settings, team, now, due, minutes, language)
+    _, text = settings.routing.message(language, "reroute_later" if later else "reroute")
+    return text.format(team=team, wait=max(1, round(minutes)), callback_time=later or "")
 
 
 def start(
@@ -352,7 +365,9 @@ def _remind(
         window_minutes=window.minutes,
         offer_callback=window.offer_callback,
         team=handoff.team,
-        later=_later(settings, handoff.team, now, due, window.minutes),
+        routing=settings.routing,
+        language=handoff_language(handoff),
+        later=_later(settings, handoff.team, now, due, window.minutes, handoff_language(handoff)),
     )
     _tell_customer(
         tx,
@@ -441,8 +456,7 @@ def _reroute(
         settings,
         handoff,
         f"reroute:{timer.id}",
-        f"Sorry for the wait. I've passed your conversation to our {team} team so someone "
-        f"can pick it up sooner; {next_update(window.minutes, _later(settings, team, now, due, window.minutes))}",
+        _reroute_text(settings, handoff, team, now, due, window.minutes),
         due,
         offered=False,
         waited=waited,

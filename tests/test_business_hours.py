@@ -199,5 +199,5 @@ def test_the_night_message_speaks_the_customers_language(tmp_path, receiver):  #
         body = event("conv-fr", "evt-fr")
         body["conversation"]["language"] = "fr"
         told = post_event(client, body, clock=clock).json["customer_message"]
-    assert "répondra à partir de Wed 2026-12-09 08:00 CET" in told["text"]
+    assert "répondra à partir de mer. 2026-12-09 08:00 CET" in told["text"]
     assert told["language"] == "fr"

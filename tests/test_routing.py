@@ -17,12 +17,11 @@ from connector.routing import (
     route,
 )
 from connector.routing_config import (
-    MessageTemplates,
     RoutingSettings,
     TeamSettings,
-    after_hours_text,
     parse_hours,
 )
+from connector.routing_messages import local_time
 from connector.schemas import BotContext, Customer, Decision, Message
 
 ROUTING = load_config(None, env={}).routing
@@ -408,16 +407,27 @@ def test_respond_by_counts_open_minutes_near_closing():
     assert routing.respond_by == datetime(2026, 12, 2, 7, 5, tzinfo=UTC)
 
 
-def test_after_hours_text_by_language_with_fallbacks():
-    own = MessageTemplates(wait="w {wait}", on_call="o {wait}", unavailable="u {callback_time}")
-    assert after_hours_text(own, "it", known_time=True) == "u {callback_time}"  # nothing better
-    assert "someone will answer from {callback_time}" in after_hours_text(
-        own, "en", known_time=True
+def test_after_hours_lines_by_language_with_fallbacks():
+    settings = RoutingSettings()
+    assert "someone will answer from {callback_time}" in settings.message("en", "after_hours")[1]
+    assert "by e-mail as soon as they are back" in settings.message("en", "after_hours_email")[1]
+    assert "par e-mail dès son retour" in settings.message("fr", "after_hours_email")[1]
+    assert settings.message("it", "after_hours")[0] == "it"
+    assert settings.message("ja", "after_hours")[0] == "en"  # a language we do not write
+    own = {"wait": "w {wait}", "on_call": "o {wait}", "unavailable": "u {callback_time}"}
+    mine = RoutingSettings.model_validate(
+        {"messages": {"en": {**own, "after_hours": "back at {callback_time}"}, "fr": own}}
     )
-    assert "by e-mail as soon as they are back" in after_hours_text(own, "en", known_time=False)
-    assert "par e-mail dès son retour" in after_hours_text(own, "fr", known_time=False)
-    mine = own.model_copy(update={"after_hours": "back at {callback_time}"})
-    assert after_hours_text(mine, "en", known_time=True) == "back at {callback_time}"
+    assert mine.message("en", "after_hours")[1] == "back at {callback_time}"
+    assert "dès son retour" in mine.message("fr", "after_hours_email")[1]  # the built-in French
+
+
+def test_local_times_read_in_the_customers_language():
+    when = datetime(2026, 12, 9, 7, 0, tzinfo=UTC)
+    assert local_time(when, "Europe/Paris", "en") == "Wed 2026-12-09 08:00 CET"
+    assert local_time(when, "Europe/Paris", "fr") == "mer. 2026-12-09 08:00 CET"
+    assert local_time(when, "Europe/Berlin", "de-AT") == "Mi. 2026-12-09 08:00 CET"
+    assert local_time(when, "UTC", "ja") == "Wed 2026-12-09 07:00 UTC"
 
 
 @pytest.mark.parametrize(

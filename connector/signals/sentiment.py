@@ -100,6 +100,16 @@ DEFAULT_SHORT_ACKS: tuple[str, ...] = ("ok", "okay", "k", "kk", "fine", "meh", "
 # Declining (a donation, an offer) twice is not a complaint: these cues keep it Uninterested.
 DISENGAGED = frozenset(DEFAULT_DISENGAGEMENT_TERMS) | {"short_ack"}
 
+# Courtesy is not mood: VADER scores "please" as positive, so "refund me, please" would read as a
+# happier customer than "refund me". These words are taken out before VADER scores a turn.
+DEFAULT_COURTESY_TERMS: tuple[str, ...] = (
+    "please", "pls", "plz", "kindly", "por favor", "per favore", "s'il vous plait",
+    "s'il vous plaît", "s'il te plait", "s'il te plaît", "bitte", "alstublieft", "alsjeblieft",
+)  # fmt: skip
+_COURTESY = re.compile(
+    r"\b(?:" + "|".join(re.escape(t) for t in DEFAULT_COURTESY_TERMS) + r")\b", re.IGNORECASE
+)
+
 DEFAULT_POSITIVE_THRESHOLD = 0.45
 DEFAULT_NEGATIVE_THRESHOLD = -0.3
 DEFAULT_TREND_WINDOW = 6  # customer turns looked at; bounds the cost of a long conversation
@@ -214,7 +224,7 @@ def _classify(
     norm = normalize(raw)
     if not norm:
         return Sentiment("Neutral", 0.0, 0.0, (), thresholds=thresholds)
-    compound = float(_analyzer().polarity_scores(raw)["compound"])
+    compound = float(_analyzer().polarity_scores(_COURTESY.sub("", raw))["compound"])
     angry = find_terms(norm, profanity) + find_terms(norm, rejection) + find_terms(norm, anger)
     if _shouting(raw):
         angry.append("caps")
@@ -256,14 +266,16 @@ _classify_cached = lru_cache(maxsize=8192)(_classify)
 
 
 def _trend(scores: Sequence[float], delta: float) -> str:
+    """A trend must end where it points: a complaint followed by plain facts is not a customer
+    who feels better, so "improving" needs a positive last turn and "worsening" a negative one."""
     if len(scores) < 2:
         return "steady"
     half = len(scores) // 2
     early = sum(scores[:half]) / half
     late = sum(scores[half:]) / (len(scores) - half)
-    if late - early >= delta:
+    if late - early >= delta and scores[-1] > 0:
         return "improving"
-    if early - late >= delta:
+    if early - late >= delta and scores[-1] < 0:
         return "worsening"
     return "steady"
 
