@@ -34,6 +34,7 @@ from connector.schemas import (
     Message,
 )
 from connector.store import ConversationRow, HandoffRow, MessageRow
+from connector.store.base import Encoded
 
 MESSAGE_DATA_FIELDS = frozenset(Message.model_fields) - {"id", "role", "text", "at"}
 
@@ -92,6 +93,8 @@ class Decided:
     # what the audit row records, computed before the write transaction so the lock is held less
     inputs_digest: str = ""
     decision_json: dict[str, Any] = field(default_factory=dict)
+    decision_text: str = ""  # decision_json encoded as stored
+    audit_data: dict[str, Any] = field(default_factory=dict)  # the decision's audit row
 
 
 @dataclass
@@ -234,7 +237,8 @@ def plan_handoff(
         status="open",
         team=routing.team,
         priority=routing.priority,
-        payload=payload.model_dump(mode="json", by_alias=True),
+        # encoded here, so the store does not encode the largest row under its write lock
+        payload=Encoded.of(payload.model_dump(mode="json", by_alias=True), compact=True),
         created_at=stamp,
         updated_at=stamp,
         customer_id=inputs.customer.id,

@@ -41,6 +41,7 @@ from connector.schemas import (
     Message,
 )
 from connector.store import ConversationRow, HandoffRow, Tx
+from connector.store.base import Encoded, compact_json
 from integrations import fields
 
 logger = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ def _ingest_once(runtime: Runtime, source: str, event: Event, *, locked: bool) -
                 base_url=runtime.base_url,
                 now=decided_at,
             )
-        decided.decision_json = decided.decision.model_dump(mode="json")  # final once planned
+        _encode_ahead(source, event, decided)  # the decision is final once planned
         if held is not None:
             response = _write(runtime, held, source, event, snapshot, decided, plan)
         else:
@@ -240,17 +241,7 @@ def _write(
         conversation_id=conversation.id,
         handoff_id=handoff_ref.id if handoff_ref else None,
         reason="escalate" if decision.escalate else "stay with bot",
-        data={
-            "event_id": event.id,
-            "event_type": event.type,
-            "source": source,
-            "new_messages": [r.id for r in inserted],
-            "inputs_digest": decided.inputs_digest,
-            "new_messages_digest": audit.digest([[r.id, r.role, r.text] for r in inserted]),
-            "rules_fired": [r.rule for r in decision.reasons],
-            "policy_version": decision.policy_version,
-            "decision": decided.decision_json,
-        },
+        data=decided.audit_data,  # encoded before the lock: the messages inserted are new_rows
     )
     response = EventResponse(
         event_id=event.id,
@@ -260,13 +251,42 @@ def _write(
         handoff=handoff_ref,
         customer_message=customer_message,
     )
-    tx.put_event(source, event.id, conversation.id, _stored_answer(response), stamp)
+    tx.put_event(source, event.id, conversation.id, _stored_answer(response, decided), stamp)
     return response
 
 
-def _stored_answer(response: EventResponse) -> dict[str, Any]:
-    """The answer as kept for repeats of the event (it holds no credential: see ``HandoffRef``)."""
-    return response.model_dump(mode="json")
+def _encode_ahead(source: str, event: Event, decided: Decided) -> None:
+    """Dump the final decision once, and encode what the decision's audit row holds, before the
+    write transaction: ``_write`` only checks that the messages it inserts are ``new_rows``."""
+    decision, rows = decided.decision, decided.new_rows
+    decided.decision_json = decision.model_dump(mode="json")
+    decided.decision_text = compact_json(decided.decision_json)
+    decided.audit_data = Encoded.of(
+        {
+            "event_id": event.id,
+            "event_type": event.type,
+            "source": source,
+            "new_messages": [r.id for r in rows],
+            "inputs_digest": decided.inputs_digest,
+            "new_messages_digest": audit.digest([[r.id, r.role, r.text] for r in rows]),
+            "rules_fired": [r.rule for r in decision.reasons],
+            "policy_version": decision.policy_version,
+            "decision": decided.decision_json,
+        },
+        canonical=True,
+    )
+
+
+def _stored_answer(response: EventResponse, decided: Decided) -> dict[str, Any]:
+    """The answer as kept for repeats of the event (it holds no credential: see ``HandoffRef``):
+    ``response.model_dump(mode="json")``, with the decision as dumped and encoded once."""
+    rest = response.model_dump(mode="json", exclude={"decision"})
+    head = {"event_id": rest.pop("event_id"), "duplicate": rest.pop("duplicate")}
+    answer = Encoded({**head, "decision": decided.decision_json, **rest})
+    answer.compact = (
+        f'{compact_json(head)[:-1]},"decision":{decided.decision_text},{compact_json(rest)[1:]}'
+    )
+    return answer
 
 
 def _replayed(runtime: Runtime, source: str, event: Event, first: dict[str, Any]) -> EventResponse:
