@@ -149,11 +149,13 @@ def _ingest_once(runtime: Runtime, source: str, event: Event, *, locked: bool) -
                 now=decided_at,
             )
         _encode_ahead(source, event, decided)  # the decision is final once planned
+        # no handoff opens: control stays as read, so the answer is made before the lock too
+        answer = None if plan else _answer(runtime, event, decided, decided.conversation)
         if held is not None:
-            response = _write(runtime, held, source, event, snapshot, decided, plan)
+            response = _write(runtime, held, source, event, snapshot, decided, plan, answer)
         else:
             with runtime.store.atomic() as tx:
-                response = _write(runtime, tx, source, event, snapshot, decided, plan)
+                response = _write(runtime, tx, source, event, snapshot, decided, plan, answer)
     if response.duplicate:
         return response
     _count_decision(runtime, source, event, decided.decision, plan is not None)
@@ -180,8 +182,11 @@ def _write(
     snapshot: Snapshot,
     decided: Decided,
     plan: Plan | None,
+    answer: tuple[EventResponse, dict[str, Any]] | None,
 ) -> EventResponse:
-    """Commit a decided event, after checking that nothing it read has changed (else ``_Raced``)."""
+    """Commit a decided event, after checking that nothing it read has changed (else ``_Raced``).
+
+    ``answer``: the response and its stored form, made before the lock when no handoff opens."""
     first = tx.get_event(source, event.id)
     if first is not None:  # the same event, posted twice at once: the other one won
         return _replayed(runtime, source, event, first)
@@ -202,7 +207,6 @@ def _write(
         inserted and inserted[0].seq != last_seq + 1
     ):
         raise _Raced()  # messages arrived in between: the decision did not see them
-    handoff_ref = customer_message = None
     live.relay_customer_turns(tx, runtime, snapshot.conversation, inserted, now)
     if plan is not None:
         handoff = plan.handoff
@@ -224,35 +228,52 @@ def _write(
         )
         outbox.write_all(tx, plan.outbound, now)
         timers.start(tx, runtime.settings, handoff, now)
+        answer = _answer(runtime, event, decided, conversation, plan)
+    assert answer is not None
+    response, stored = answer
+    tx.append_audit(
+        at=stamp,
+        action="decision",
+        actor=f"policy:{decision.policy_version}",
+        conversation_id=conversation.id,
+        handoff_id=response.handoff.id if response.handoff else None,
+        reason="escalate" if decision.escalate else "stay with bot",
+        data=decided.audit_data,  # encoded before the lock: the messages inserted are new_rows
+    )
+    tx.put_event(source, event.id, conversation.id, stored, stamp)
+    return response
+
+
+def _answer(
+    runtime: Runtime,
+    event: Event,
+    decided: Decided,
+    conversation: ConversationRow,
+    plan: Plan | None = None,
+) -> tuple[EventResponse, dict[str, Any]]:
+    """The answer to the event and the form it is stored in, for ``conversation`` as written."""
+    handoff_ref = None
+    if plan is not None:
         handoff_ref = HandoffRef(
-            id=handoff.id, status="open", url=links.inbox_url(runtime.base_url, handoff.id)
+            id=plan.handoff.id,
+            status="open",
+            url=links.inbox_url(runtime.base_url, plan.handoff.id),
         )
-        customer_message = plan.customer_message
     elif conversation.handoff_id and conversation.owner != BOT:
         handoff_ref = HandoffRef(
             id=conversation.handoff_id,
             status=STATUS_FOR_OWNER[conversation.owner],  # type: ignore[arg-type]
             url=links.inbox_url(runtime.base_url, conversation.handoff_id),
         )
-    tx.append_audit(
-        at=stamp,
-        action="decision",
-        actor=f"policy:{decision.policy_version}",
-        conversation_id=conversation.id,
-        handoff_id=handoff_ref.id if handoff_ref else None,
-        reason="escalate" if decision.escalate else "stay with bot",
-        data=decided.audit_data,  # encoded before the lock: the messages inserted are new_rows
-    )
     response = EventResponse(
         event_id=event.id,
         duplicate=False,
-        decision=decision,
+        decision=decided.decision,
         control=control_of(conversation),
         handoff=handoff_ref,
-        customer_message=customer_message,
+        customer_message=plan.customer_message if plan else None,
     )
-    tx.put_event(source, event.id, conversation.id, _stored_answer(response, decided), stamp)
-    return response
+    return response, _stored_answer(response, decided)
 
 
 def _encode_ahead(source: str, event: Event, decided: Decided) -> None:
