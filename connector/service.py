@@ -41,7 +41,7 @@ from connector.schemas import (
     Message,
 )
 from connector.store import ConversationRow, HandoffRow, Tx
-from connector.store.base import Encoded, compact_json
+from connector.store.base import Encoded, canonical_json, compact_json
 from integrations import fields
 
 logger = logging.getLogger(__name__)
@@ -281,26 +281,29 @@ def _encode_ahead(source: str, event: Event, decided: Decided) -> None:
     write transaction: ``_write`` only checks that the messages it inserts are ``new_rows``."""
     decision, rows = decided.decision, decided.new_rows
     decided.decision_json = decision.model_dump(mode="json")
-    decided.decision_text = compact_json(decided.decision_json)
-    decided.audit_data = Encoded.of(
-        {
-            "event_id": event.id,
-            "event_type": event.type,
-            "source": source,
-            "new_messages": [r.id for r in rows],
-            "inputs_digest": decided.inputs_digest,
-            "new_messages_digest": audit.digest([[r.id, r.role, r.text] for r in rows]),
-            "rules_fired": [r.rule for r in decision.reasons],
-            "policy_version": decision.policy_version,
-            "decision": decided.decision_json,
-        },
-        canonical=True,
+    # one encoding of the decision serves the audit row (canonical) and the stored answer
+    decided.decision_text = canonical_json(decided.decision_json)
+    rest = {
+        "event_id": event.id,
+        "event_type": event.type,
+        "source": source,
+        "new_messages": [r.id for r in rows],
+        "inputs_digest": decided.inputs_digest,
+        "new_messages_digest": audit.digest([[r.id, r.role, r.text] for r in rows]),
+        "rules_fired": [r.rule for r in decision.reasons],
+        "policy_version": decision.policy_version,
+    }
+    decided.audit_data = Encoded({**rest, "decision": decided.decision_json})
+    # canonical JSON sorts the keys, and "decision" sorts before every other one
+    decided.audit_data.canonical = (
+        f'{{"decision":{decided.decision_text},{canonical_json(rest)[1:]}'
     )
 
 
 def _stored_answer(response: EventResponse, decided: Decided) -> dict[str, Any]:
     """The answer as kept for repeats of the event (it holds no credential: see ``HandoffRef``):
-    ``response.model_dump(mode="json")``, with the decision as dumped and encoded once."""
+    ``response.model_dump(mode="json")``, with the decision as dumped and encoded once (its keys
+    sorted, as in the audit row)."""
     rest = response.model_dump(mode="json", exclude={"decision"})
     head = {"event_id": rest.pop("event_id"), "duplicate": rest.pop("duplicate")}
     answer = Encoded({**head, "decision": decided.decision_json, **rest})

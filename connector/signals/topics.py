@@ -158,9 +158,14 @@ def match_groups(text: str | None, groups: Mapping[str, Sequence[str]]) -> Topic
     return _match_groups(text, tuple((name, tuple(terms)) for name, terms in groups.items()))
 
 
+@lru_cache(maxsize=64)
+def _vocabulary(groups: tuple[tuple[str, tuple[str, ...]], ...]) -> frozenset[str]:
+    return keyword_vocabulary(tuple(t for _, terms in groups for t in terms))
+
+
 @lru_cache(maxsize=4096)
 def _match_groups(text: str | None, groups: tuple[tuple[str, tuple[str, ...]], ...]) -> TopicMatch:
-    vocab = keyword_vocabulary(tuple(t for _, terms in groups for t in terms))
+    vocab = _vocabulary(groups)
     norm = correct_typos(normalize(text), vocab)
     found = tuple(
         (name, tuple(hits)) for name, terms in groups if (hits := find_terms(norm, terms))
