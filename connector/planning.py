@@ -36,6 +36,7 @@ from connector.schemas import (
 from connector.signals.language import detect_language
 from connector.signals.text import customer_texts
 from connector.store import ConversationRow, HandoffRow, MessageRow
+from connector.store.base import Encoded
 
 MESSAGE_DATA_FIELDS = frozenset(Message.model_fields) - {"id", "role", "text", "at"}
 
@@ -94,6 +95,8 @@ class Decided:
     # what the audit row records, computed before the write transaction so the lock is held less
     inputs_digest: str = ""
     decision_json: dict[str, Any] = field(default_factory=dict)
+    decision_text: str = ""  # decision_json encoded as stored
+    audit_data: dict[str, Any] = field(default_factory=dict)  # the decision's audit row
 
 
 @dataclass
@@ -250,7 +253,8 @@ def plan_handoff(
         status="open",
         team=routing.team,
         priority=routing.priority,
-        payload=payload.model_dump(mode="json", by_alias=True),
+        # encoded here, so the store does not encode the largest row under its write lock
+        payload=Encoded.of(payload.model_dump(mode="json", by_alias=True), compact=True),
         created_at=stamp,
         updated_at=stamp,
         customer_id=inputs.customer.id,
@@ -264,3 +268,42 @@ def plan_handoff(
         settings, "handoff.opened", handoff, occasion=handoff_id, reason=reason, now=now
     )
     return Plan(handoff, customer_message, outbound, reason)
+
+
+def warm_up(settings: Settings, now: datetime) -> None:
+    """Decide and plan one made-up escalation, so the first real events do not pay for compiling
+    the policy's keyword patterns and loading the sentiment lexicon (tens of milliseconds). The
+    learned model is left to load on first use. Pure: nothing is written or sent."""
+    rules_only = settings.model_copy(
+        update={
+            "policy": settings.policy.model_copy(
+                update={"model": settings.policy.model.model_copy(update={"enabled": False})}
+            )
+        }
+    )
+    event = Event.model_validate(
+        {
+            "id": "warm-up",
+            "type": "conversation.updated",
+            "occurred_at": now,
+            "conversation": {"id": "warm-up", "channel": "web", "language": "en"},
+            "customer": {"id": "warm-up", "name": "Warm Up"},
+            "messages": [
+                {"id": "c1", "role": "customer", "text": "Where is my order? It has not arrived."},
+                {"id": "b1", "role": "bot", "text": "Let me check that order for you."},
+                {"id": "c2", "role": "customer", "text": "This is useless, I want a real person"},
+            ],
+        }
+    )
+    decided = decide_event("warm-up", event, Snapshot(None, []), rules_only, now)
+    if decided.decision.escalate:
+        history = History(first_responses={}, prior_handoffs=0)
+        plan_handoff(
+            "warm-up",
+            decided,
+            history,
+            rules_only,
+            handoff_id="ho_warm_up",
+            base_url="http://localhost",
+            now=now,
+        )

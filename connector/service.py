@@ -41,6 +41,7 @@ from connector.schemas import (
     Message,
 )
 from connector.store import ConversationRow, HandoffRow, Tx
+from connector.store.base import Encoded, canonical_json, compact_json
 from integrations import fields
 
 logger = logging.getLogger(__name__)
@@ -147,12 +148,14 @@ def _ingest_once(runtime: Runtime, source: str, event: Event, *, locked: bool) -
                 base_url=runtime.base_url,
                 now=decided_at,
             )
-        decided.decision_json = decided.decision.model_dump(mode="json")  # final once planned
+        _encode_ahead(source, event, decided)  # the decision is final once planned
+        # no handoff opens: control stays as read, so the answer is made before the lock too
+        answer = None if plan else _answer(runtime, event, decided, decided.conversation)
         if held is not None:
-            response = _write(runtime, held, source, event, snapshot, decided, plan)
+            response = _write(runtime, held, source, event, snapshot, decided, plan, answer)
         else:
             with runtime.store.atomic() as tx:
-                response = _write(runtime, tx, source, event, snapshot, decided, plan)
+                response = _write(runtime, tx, source, event, snapshot, decided, plan, answer)
     if response.duplicate:
         return response
     _count_decision(runtime, source, event, decided.decision, plan is not None)
@@ -179,8 +182,11 @@ def _write(
     snapshot: Snapshot,
     decided: Decided,
     plan: Plan | None,
+    answer: tuple[EventResponse, dict[str, Any]] | None,
 ) -> EventResponse:
-    """Commit a decided event, after checking that nothing it read has changed (else ``_Raced``)."""
+    """Commit a decided event, after checking that nothing it read has changed (else ``_Raced``).
+
+    ``answer``: the response and its stored form, made before the lock when no handoff opens."""
     first = tx.get_event(source, event.id)
     if first is not None:  # the same event, posted twice at once: the other one won
         return _replayed(runtime, source, event, first)
@@ -201,7 +207,6 @@ def _write(
         inserted and inserted[0].seq != last_seq + 1
     ):
         raise _Raced()  # messages arrived in between: the decision did not see them
-    handoff_ref = customer_message = None
     live.relay_customer_turns(tx, runtime, snapshot.conversation, inserted, now)
     if plan is not None:
         handoff = plan.handoff
@@ -223,50 +228,89 @@ def _write(
         )
         outbox.write_all(tx, plan.outbound, now)
         timers.start(tx, runtime.settings, handoff, now)
+        answer = _answer(runtime, event, decided, conversation, plan)
+    assert answer is not None
+    response, stored = answer
+    tx.append_audit(
+        at=stamp,
+        action="decision",
+        actor=f"policy:{decision.policy_version}",
+        conversation_id=conversation.id,
+        handoff_id=response.handoff.id if response.handoff else None,
+        reason="escalate" if decision.escalate else "stay with bot",
+        data=decided.audit_data,  # encoded before the lock: the messages inserted are new_rows
+    )
+    tx.put_event(source, event.id, conversation.id, stored, stamp)
+    return response
+
+
+def _answer(
+    runtime: Runtime,
+    event: Event,
+    decided: Decided,
+    conversation: ConversationRow,
+    plan: Plan | None = None,
+) -> tuple[EventResponse, dict[str, Any]]:
+    """The answer to the event and the form it is stored in, for ``conversation`` as written."""
+    handoff_ref = None
+    if plan is not None:
         handoff_ref = HandoffRef(
-            id=handoff.id, status="open", url=links.inbox_url(runtime.base_url, handoff.id)
+            id=plan.handoff.id,
+            status="open",
+            url=links.inbox_url(runtime.base_url, plan.handoff.id),
         )
-        customer_message = plan.customer_message
     elif conversation.handoff_id and conversation.owner != BOT:
         handoff_ref = HandoffRef(
             id=conversation.handoff_id,
             status=STATUS_FOR_OWNER[conversation.owner],  # type: ignore[arg-type]
             url=links.inbox_url(runtime.base_url, conversation.handoff_id),
         )
-    tx.append_audit(
-        at=stamp,
-        action="decision",
-        actor=f"policy:{decision.policy_version}",
-        conversation_id=conversation.id,
-        handoff_id=handoff_ref.id if handoff_ref else None,
-        reason="escalate" if decision.escalate else "stay with bot",
-        data={
-            "event_id": event.id,
-            "event_type": event.type,
-            "source": source,
-            "new_messages": [r.id for r in inserted],
-            "inputs_digest": decided.inputs_digest,
-            "new_messages_digest": audit.digest([[r.id, r.role, r.text] for r in inserted]),
-            "rules_fired": [r.rule for r in decision.reasons],
-            "policy_version": decision.policy_version,
-            "decision": decided.decision_json,
-        },
-    )
     response = EventResponse(
         event_id=event.id,
         duplicate=False,
-        decision=decision,
+        decision=decided.decision,
         control=control_of(conversation),
         handoff=handoff_ref,
-        customer_message=customer_message,
+        customer_message=plan.customer_message if plan else None,
     )
-    tx.put_event(source, event.id, conversation.id, _stored_answer(response), stamp)
-    return response
+    return response, _stored_answer(response, decided)
 
 
-def _stored_answer(response: EventResponse) -> dict[str, Any]:
-    """The answer as kept for repeats of the event (it holds no credential: see ``HandoffRef``)."""
-    return response.model_dump(mode="json")
+def _encode_ahead(source: str, event: Event, decided: Decided) -> None:
+    """Dump the final decision once, and encode what the decision's audit row holds, before the
+    write transaction: ``_write`` only checks that the messages it inserts are ``new_rows``."""
+    decision, rows = decided.decision, decided.new_rows
+    decided.decision_json = decision.model_dump(mode="json")
+    # one encoding of the decision serves the audit row (canonical) and the stored answer
+    decided.decision_text = canonical_json(decided.decision_json)
+    rest = {
+        "event_id": event.id,
+        "event_type": event.type,
+        "source": source,
+        "new_messages": [r.id for r in rows],
+        "inputs_digest": decided.inputs_digest,
+        "new_messages_digest": audit.digest([[r.id, r.role, r.text] for r in rows]),
+        "rules_fired": [r.rule for r in decision.reasons],
+        "policy_version": decision.policy_version,
+    }
+    decided.audit_data = Encoded({**rest, "decision": decided.decision_json})
+    # canonical JSON sorts the keys, and "decision" sorts before every other one
+    decided.audit_data.canonical = (
+        f'{{"decision":{decided.decision_text},{canonical_json(rest)[1:]}'
+    )
+
+
+def _stored_answer(response: EventResponse, decided: Decided) -> dict[str, Any]:
+    """The answer as kept for repeats of the event (it holds no credential: see ``HandoffRef``):
+    ``response.model_dump(mode="json")``, with the decision as dumped and encoded once (its keys
+    sorted, as in the audit row)."""
+    rest = response.model_dump(mode="json", exclude={"decision"})
+    head = {"event_id": rest.pop("event_id"), "duplicate": rest.pop("duplicate")}
+    answer = Encoded({**head, "decision": decided.decision_json, **rest})
+    answer.compact = (
+        f'{compact_json(head)[:-1]},"decision":{decided.decision_text},{compact_json(rest)[1:]}'
+    )
+    return answer
 
 
 def _replayed(runtime: Runtime, source: str, event: Event, first: dict[str, Any]) -> EventResponse:

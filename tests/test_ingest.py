@@ -242,3 +242,60 @@ def test_a_row_no_message_describes_is_refused():  # type: ignore[no-untyped-def
     )
     with pytest.raises(ValueError, match="unknown outbox row kind 'pigeon'"):
         outbox.read(row)
+
+
+def test_the_stored_answer_is_the_answer_and_its_text_is_one_json_document(runtime, client):  # type: ignore[no-untyped-def]
+    """The decision is dumped once and its text spliced into the stored answer: what is kept for
+    repeats reads back as exactly the answer the bot got, for an event that stays with the bot
+    (answer made before the lock) and for one that opens a handoff (made under it)."""
+    import json
+    import sqlite3
+
+    from connector import audit
+
+    plain = {"id": "cus-2", "name": "Bo Ng"}
+    stay = event(
+        "conv-kept",
+        "evt-stay",
+        customer=plain,
+        messages=[{"id": "s1", "role": "customer", "text": "Where is my parcel? Ünïcode too"}],
+    )
+    opens = event("conv-kept", "evt-open", customer=plain)
+    for body in (stay, opens):
+        first = post_event(client, body)
+        assert first.status_code == 200
+        with runtime.store.reading() as tx:
+            stored = tx.get_event("demo", body["id"])
+        assert stored == first.get_json()
+        repeat = post_event(client, body).get_json()
+        assert repeat == {**first.get_json(), "duplicate": True}
+    assert first.get_json()["handoff"] is not None  # the second one opened a handoff
+    if runtime.store.name == "sqlite":  # the text as stored: one well-formed compact document
+        with sqlite3.connect(runtime.settings.store.path) as db:
+            texts = db.execute("SELECT response FROM events WHERE conversation_id='conv-kept'")
+            for (raw,) in texts:
+                assert raw == json.dumps(json.loads(raw), ensure_ascii=False, separators=(",", ":"))
+    assert audit.verify_store(runtime.store).problems == []  # audit rows hashed as encoded
+
+
+def test_the_warm_up_decides_before_the_first_event_and_writes_nothing(runtime):  # type: ignore[no-untyped-def]
+    from connector.signals.text import _compile
+
+    _compile.cache_clear()
+    create_app(runtime=runtime)
+    assert _compile.cache_info().currsize > 0  # the policy's patterns are compiled already
+    with runtime.store.reading() as tx:
+        assert tx.get_conversation("warm-up") is None
+        assert tx.list_audit() == []
+
+
+def test_a_failing_warm_up_leaves_the_first_event_to_do_it(runtime, monkeypatch, caplog):  # type: ignore[no-untyped-def]
+    from connector import planning
+
+    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(planning, "warm_up", broken)
+    client = create_app(runtime=runtime).test_client()
+    assert "warming up the decision failed" in caplog.text
+    assert post_event(client, event("conv-cold", "evt-cold")).status_code == 200

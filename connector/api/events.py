@@ -3,9 +3,12 @@ state, and the send gate."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
+import logging
 
-from connector import security, service
+from flask import Blueprint, Response, request
+from flask.blueprints import BlueprintSetupState
+
+from connector import planning, security, service
 from connector.api import (
     authenticate_bot,
     channel_of,
@@ -18,7 +21,18 @@ from connector.api import (
 from connector.errors import BadRequest
 from connector.schemas import BotReply
 
+logger = logging.getLogger(__name__)
 bp = Blueprint("events", __name__)
+
+
+@bp.record_once
+def _warm_up(state: BlueprintSetupState) -> None:
+    """Compile the policy's patterns before the first event rather than during it."""
+    rt = state.app.extensions["handoff"]
+    try:
+        planning.warm_up(rt.settings, rt.now())
+    except Exception:  # noqa: BLE001 - a warm-up must never keep the server from starting
+        logger.warning("warming up the decision failed; the first events will do it", exc_info=True)
 
 
 def _ingest(source: str, path: str = "", *, verified: bool = False) -> Response:

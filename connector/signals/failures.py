@@ -86,10 +86,16 @@ class ToolFailure:
     errors: tuple[str, ...] = ()
 
 
+@lru_cache(maxsize=4096)
+def _content_words(norm: str) -> frozenset[str]:
+    """The stemmed content words of a normalised text; cached, as each turn is compared with the
+    turns before and after it, by several signals."""
+    return frozenset(stem(t) for t in tokens(norm)) - _STOP
+
+
 def _jaccard(na: str, nb: str) -> float:
     """Jaccard similarity of the stemmed content words of two normalised texts (0 when either has none)."""
-    ta = {stem(t) for t in tokens(na)} - _STOP
-    tb = {stem(t) for t in tokens(nb)} - _STOP
+    ta, tb = _content_words(na), _content_words(nb)
     return len(ta & tb) / len(ta | tb) if ta and tb else 0.0
 
 

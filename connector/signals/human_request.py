@@ -200,7 +200,32 @@ def detect_human_request(
     negation_window: int = DEFAULT_NEGATION_WINDOW,
     typo_words: frozenset[str] = DEFAULT_PERSON_WORDS,
 ) -> HumanRequest:
-    """Detect a request for a human in one customer text. Never raises on any string input."""
+    """Detect a request for a human in one customer text. Never raises on any string input.
+
+    Cached by text and options: the policy's trigger and the sentiment signal both read each new
+    customer turn, and every event re-reads the recent ones.
+    """
+    return _detect(
+        text,
+        _freeze(patterns),
+        _freeze(bot_rejections),
+        _freeze(negations),
+        tuple(exclusions),
+        negation_window,
+        typo_words,
+    )
+
+
+@lru_cache(maxsize=4096)
+def _detect(
+    text: str | None,
+    patterns: tuple[tuple[str, tuple[str, ...]], ...],
+    bot_rejections: tuple[tuple[str, tuple[str, ...]], ...],
+    negations: tuple[tuple[str, tuple[str, ...]], ...],
+    exclusions: tuple[str, ...],
+    negation_window: int,
+    typo_words: frozenset[str],
+) -> HumanRequest:
     norm = normalize(text)
     if not norm:
         return HumanRequest(requested=False)
@@ -210,13 +235,13 @@ def detect_human_request(
     for exclusion in exclusions:
         norm = re.sub(exclusion, " ", norm)
         fixed = re.sub(exclusion, " ", fixed)
-    for lang, pattern in _compiled(_freeze(bot_rejections)):
+    for lang, pattern in _compiled(bot_rejections):
         m = pattern.search(norm)
         if m:
             return HumanRequest(True, m.group(0).strip(), lang, "bot_rejection")
-    neg = dict(_compiled(_freeze(negations)))
+    neg = dict(_compiled(negations))
     seen_negated: list[str] = []
-    for lang, pattern in _compiled(_freeze(patterns)):
+    for lang, pattern in _compiled(patterns):
         neg_pattern = neg.get(lang) or neg.get("en")
         read = fixed if lang == "en" else norm
         for m in pattern.finditer(read):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from connector.signals.text import (
@@ -151,11 +152,23 @@ class TopicMatch:
 
 
 def match_groups(text: str | None, groups: Mapping[str, Sequence[str]]) -> TopicMatch:
-    """Match ``text`` against ordered keyword ``groups``; never raises."""
-    vocab = keyword_vocabulary(tuple(t for terms in groups.values() for t in terms))
+    """Match ``text`` against ordered keyword ``groups``; never raises.
+
+    Cached by text and groups: several rules read the same new customer turn."""
+    return _match_groups(text, tuple((name, tuple(terms)) for name, terms in groups.items()))
+
+
+@lru_cache(maxsize=64)
+def _vocabulary(groups: tuple[tuple[str, tuple[str, ...]], ...]) -> frozenset[str]:
+    return keyword_vocabulary(tuple(t for _, terms in groups for t in terms))
+
+
+@lru_cache(maxsize=4096)
+def _match_groups(text: str | None, groups: tuple[tuple[str, tuple[str, ...]], ...]) -> TopicMatch:
+    vocab = _vocabulary(groups)
     norm = correct_typos(normalize(text), vocab)
     found = tuple(
-        (name, tuple(hits)) for name, terms in groups.items() if (hits := find_terms(norm, terms))
+        (name, tuple(hits)) for name, terms in groups if (hits := find_terms(norm, terms))
     )
     return TopicMatch(bool(found), found[0][0] if found else None, found)
 

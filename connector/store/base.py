@@ -156,9 +156,46 @@ class FactRow:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+# made once: ``json.dumps`` with options builds a new encoder on every call
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+)
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> str:
     """Sorted keys, no spaces, UTF-8 kept: the one form audit hashes and digests are taken over."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    if isinstance(value, Encoded) and value.canonical is not None:
+        return value.canonical
+    return _CANONICAL.encode(value)
+
+
+def compact_json(value: Any) -> str:
+    """No spaces, keys in their order, UTF-8 kept: the form JSON columns are stored in."""
+    if isinstance(value, Encoded) and value.compact is not None:
+        return value.compact
+    return _COMPACT.encode(value)
+
+
+class Encoded(dict[str, Any]):
+    """A JSON object whose text was made ahead, before the write transaction: ``compact`` (the
+    stored form, ``compact_json``) and/or ``canonical`` (``canonical_json``, what audit hashes are
+    taken over). Stores use the text rather than encode the object again while they hold the
+    write lock; to anything else it is a plain dict. Never changed once made."""
+
+    compact: str | None = None
+    canonical: str | None = None
+
+    @classmethod
+    def of(
+        cls, value: dict[str, Any], *, compact: bool = False, canonical: bool = False
+    ) -> Encoded:
+        made = cls(value)
+        if compact:
+            made.compact = compact_json(value)
+        if canonical:
+            made.canonical = canonical_json(value)
+        return made
 
 
 def audit_hash(

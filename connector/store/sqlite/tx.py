@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from typing import Any
 
 from connector.store.base import (
@@ -24,6 +25,7 @@ from connector.store.base import (
     audit_hash,
     canonical_json,
     checkpoint_hash,
+    compact_json,
 )
 from connector.store.sqlite.migrations import report_columns
 
@@ -38,7 +40,7 @@ KPI_INPUTS = frozenset({"team", "payload", "claimed_by", "handback"})
 
 
 def _j(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return None if value is None else compact_json(value)  # an ``Encoded`` object: its text
 
 
 def _where(**filters: Any) -> tuple[str, list[Any]]:
@@ -58,6 +60,9 @@ class SqliteTx(Tx):
         # Handoffs whose KPI row a write changed: recomputed once each at the end of the
         # transaction (``flush_kpis``, before COMMIT), not once per write verb.
         self._kpis_due: dict[str, None] = {}
+        # Handoffs this transaction inserted and did not update since: their KPI row needs no read
+        # back (nor the payload decoded again) under the write lock.
+        self._inserted: dict[str, HandoffRow] = {}
 
     def _kpis_changed(self, handoff_id: str) -> None:
         self._kpis_due[handoff_id] = None
@@ -68,6 +73,32 @@ class SqliteTx(Tx):
             handoff_id = next(iter(self._kpis_due))
             del self._kpis_due[handoff_id]
             self.refresh_handoff_kpis(handoff_id)
+
+    def refresh_handoff_kpis(self, handoff_id):
+        """``Tx.refresh_handoff_kpis``, reading less while the write lock is held: a handoff this
+        transaction inserted comes from memory, and messages without the ``data`` column (a KPI
+        row reads only their sequence, role, text and time)."""
+        from connector.kpis import row_from_store
+
+        handoff = self._inserted.get(handoff_id) or self.get_handoff(handoff_id)
+        if handoff is None:
+            return
+        messages = [
+            MessageRow(handoff.conversation_id, r[0], r[1], r[2], r[3], {}, r[4])
+            for r in self.conn.execute(
+                "SELECT id, role, text, at, seq FROM messages WHERE conversation_id=? ORDER BY seq",
+                (handoff.conversation_id,),
+            )
+        ]
+        self.put_handoff_kpis(
+            row_from_store(
+                handoff,
+                self.get_conversation(handoff.conversation_id),
+                messages,
+                self.list_facts(handoff_id),
+                [e["action"] for e in self.list_draft_events(handoff_id)],
+            )
+        )
 
     def _one(self, sql: str, params: tuple | list = ()) -> sqlite3.Row | None:
         return self.conn.execute(sql, params).fetchone()
@@ -229,6 +260,7 @@ class SqliteTx(Tx):
                 *report_columns(row.payload),
             ),
         )
+        self._inserted[row.id] = replace(row)
         self._kpis_changed(row.id)
 
     def get_handoff(self, handoff_id):
@@ -241,6 +273,7 @@ class SqliteTx(Tx):
         cols = ", ".join(f"{k}=?" for k in fields)
         values = [_j(v) if k in ("payload", "handback") else v for k, v in fields.items()]
         self.conn.execute(f"UPDATE handoffs SET {cols} WHERE id=?", (*values, handoff_id))
+        self._inserted.pop(handoff_id, None)
         if fields.keys() & KPI_INPUTS:
             self._kpis_changed(handoff_id)
 
