@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import socket
+import sys
+import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -704,6 +708,131 @@ def test_sdk_retries_stay_off_and_the_rate_limiter_holds_back(make_destination, 
     with pytest.raises(TransientDeliveryError, match="rate limit") as info:
         destination.deliver(delivery(payload(conversation_id=standin.add_conversation())))
     assert info.value.retry_after and info.value.retry_after > 1
+
+
+# --- a total deadline on every call (issue 13, item 3) ------------------------------------------
+TRICKLE = 0.2  # seconds per byte: each read gets a byte long before the per-read timeout (1 s)
+SLACK = 5.0  # generous: a trickled answer of a few kilobytes would take many minutes
+
+
+def wait_for_hang_up(standin: Any, route: str) -> None:
+    """The client closed the trickled connection (bounded wait: the stand-in notices on a write)."""
+    for _ in range(100):
+        if route in standin.cut_off:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{route}: the client kept the connection ({standin.cut_off})")
+
+
+def threads_in_http(before: set[threading.Thread]) -> list[str]:
+    """Threads started since ``before`` that are inside httpx or httpcore: a call running on."""
+    frames = sys._current_frames()
+    found = []
+    for thread in threading.enumerate():
+        frame = frames.get(thread.ident or 0) if thread not in before else None
+        while frame is not None:
+            if re.search(r"[/\\]http(x|core)[/\\]", frame.f_code.co_filename):
+                found.append(thread.name)
+                break
+            frame = frame.f_back
+    return found
+
+
+def _conversation_ref(destination: Any, standin: Any) -> TicketRef:
+    conversation = standin.add_conversation()
+    return destination.deliver(delivery(payload(conversation_id=conversation)))
+
+
+CALLS = [  # (what, the route whose answer trickles, the call)
+    (
+        "post note",
+        r"^POST /conversations/\d+/reply$",
+        lambda d, s: d.deliver(delivery(payload(conversation_id=s.add_conversation()))),
+    ),
+    (
+        "create ticket",
+        r"^POST /tickets$",
+        lambda d, s: d.deliver(delivery(payload(channel="web"))),
+    ),
+    (
+        "read conversation",
+        r"^GET /conversations/\d+$",
+        lambda d, s: d.add_note(_conversation_ref(d, s), "Reminder"),
+    ),
+    (
+        "set attributes",
+        r"^PUT /conversations/\d+$",
+        lambda d, s: d.update(_conversation_ref(d, s), {"intent": "billing"}),
+    ),
+]
+
+
+@pytest.mark.parametrize("head_first", [False, True], ids=["status line", "body"])
+@pytest.mark.parametrize(("what", "route", "call"), CALLS, ids=[c[0] for c in CALLS])
+def test_a_trickled_answer_is_cut_off_at_the_deadline(
+    destination, standin, what, route, call, head_first
+):  # type: ignore[no-untyped-def]
+    standin.trickle_next(TRICKLE, route=route, head_first=head_first)
+    before = set(threading.enumerate())
+    started = time.monotonic()
+    with pytest.raises(
+        TransientDeliveryError, match=f"intercom {what}: no complete answer within 1s"
+    ):
+        call(destination, standin)
+    assert time.monotonic() - started < 1.0 + SLACK  # the answer itself would take many minutes
+    [trickled] = [r for r in standin.requests if re.search(route, f"{r.method} {r.path}")]
+    wait_for_hang_up(standin, f"{trickled.method} {trickled.path}")
+    assert threads_in_http(before) == []  # nothing of the call runs on
+    assert standin.validation_errors == []
+
+
+def test_doctor_reports_a_trickled_answer_as_a_timeout(destination, standin):  # type: ignore[no-untyped-def]
+    standin.trickle_next(TRICKLE, route="^GET /me$")
+    [finding] = destination.doctor()
+    assert not finding.ok and "no complete answer within 1s" in finding.what
+    wait_for_hang_up(standin, "GET /me")
+
+
+def retry_until_done(worker: Any, runtime: Any, clock: Any) -> None:
+    """Let the outbox run every retry that falls due (the fake clock jumps to each)."""
+    for _ in range(10):
+        with runtime.store.reading() as tx:
+            due = tx.next_due_at()
+        if due is None:
+            return
+        clock.advance(max(0.0, due - clock().timestamp()) + 0.01)
+        drain(worker)
+    raise AssertionError("the outbox still has work after ten retries")
+
+
+def test_a_trickled_ticket_create_is_retried_into_exactly_one_ticket(
+    client, worker, runtime, standin, clock
+):  # type: ignore[no-untyped-def]
+    standin.trickle_next(TRICKLE, route="^POST /tickets$")  # created; the answer crawls in
+    handoff_id = escalate(client, "web-conv-slow", channel="web")
+    drain(worker)
+    with runtime.store.reading() as tx:
+        [row] = [r for r in tx.list_outbox() if r.kind == "destination"]
+    assert row.status == "pending" and "no complete answer within 1s" in (row.last_error or "")
+    retry_until_done(worker, runtime, clock)
+    [ticket] = standin.tickets.values()
+    assert ticket["ticket_attributes"]["handoff_id"] == handoff_id
+    with runtime.store.reading() as tx:
+        assert tx.get_ticket_refs(handoff_id)["intercom"]["id"] == ticket["id"]
+    assert standin.validation_errors == []
+
+
+def test_a_trickled_note_is_retried_into_exactly_one_note(client, worker, runtime, standin, clock):  # type: ignore[no-untyped-def]
+    conversation = standin.add_conversation()
+    standin.trickle_next(TRICKLE, route=r"^POST /conversations/\d+/reply$", head_first=True)
+    handoff_id = escalate(client, conversation)
+    drain(worker)
+    retry_until_done(worker, runtime, clock)
+    [note] = handoff_notes(standin, conversation, handoff_id)
+    assert len(standin.assignments(conversation)) == 1
+    with runtime.store.reading() as tx:
+        assert tx.get_ticket_refs(handoff_id)["intercom"]["extra"]["note_part_id"] == note["id"]
+    assert standin.validation_errors == []
 
 
 # --- webhooks -----------------------------------------------------------------------------------
