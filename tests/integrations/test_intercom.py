@@ -151,19 +151,19 @@ class HandoffIntercomStandin(IntercomStandin):
         parts = ticket.setdefault(
             "ticket_parts", {"type": "ticket_part.list", "ticket_parts": [], "total_count": 0}
         )
+        data = request.json
+        if data.get("type") == "user" and data.get("intercom_user_id") not in {
+            c["id"] for c in ticket["contacts"]["contacts"]
+        }:
+            return self.error(404, "not_found", "User Not Found")
         part = {
             "type": "ticket_part",
             "id": str(next(self._ids)),
-            "part_type": request.json["message_type"],
-            "body": request.json.get("body"),
+            "part_type": data["message_type"],
+            "body": data.get("body"),
             "created_at": self._now(),
             "updated_at": self._now(),
-            "author": {
-                "type": "admin",
-                "id": str(request.json.get("admin_id")),
-                "name": "Handoff Bot",
-                "email": "bot@example.com",
-            },
+            "author": self.author(data),
             "attachments": [],
             "redacted": False,
         }
