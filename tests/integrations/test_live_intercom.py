@@ -106,8 +106,8 @@ def test_admin_replies_and_customer_turns_on_an_intercom_conversation(  # type: 
         rt.close()
 
 
-def customer_replies(standin: Any, ticket_id: str) -> list[dict[str, Any]]:
-    parts = (standin.tickets[ticket_id].get("ticket_parts") or {}).get("ticket_parts", [])
+def customer_replies(intercom: Any, ticket_id: str) -> list[dict[str, Any]]:
+    parts = (intercom.tickets[ticket_id].get("ticket_parts") or {}).get("ticket_parts", [])
     return [p for p in parts if p["part_type"] == "comment" and p["author"]["type"] == "user"]
 
 
