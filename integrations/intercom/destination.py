@@ -15,11 +15,12 @@ Errors are mapped at the edge (``call``): ``ApiError.status_code`` through ``err
 (a 429's ``Retry-After``, or else ``X-RateLimit-Reset``, becomes ``retry_after``), httpx timeouts and
 transport errors are transient. The SDK's own retries stay off; the outbox owns the retry policy.
 Each request is over ``timeout_seconds`` after it began, however slowly Intercom answers: the SDK's
-httpx client sends through ``transport.py``'s ``DeadlineTransport``.
+httpx client sends through ``client.py``'s ``DeadlineTransport``.
 
 The package's other modules: the pure build step and settings are ``build.py``, the webhook
 signature and events ``webhooks.py``, ``handoff doctor``'s checks ``doctor.py``, the raw
-responses both this module and the doctor read ``client.py``, and the deadline ``transport.py``.
+responses both this module and the doctor read, and the SDK's httpx client with its total
+deadline, ``client.py``.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ from integrations.intercom.build import (
     steps_found,
     ticket_contact,
 )
-from integrations.intercom.client import Raw, dump
+from integrations.intercom.client import Raw, deadline_client, dump
 from integrations.intercom.doctor import doctor_findings
 from integrations.intercom.webhooks import (
     handoff_id_of,
@@ -131,8 +132,6 @@ class IntercomDestination(Destination):
     def _connect(self) -> Any:
         if self._client is None:
             from intercom import Intercom
-
-            from integrations.intercom.transport import deadline_client
 
             # timeout_seconds bounds each request as a whole, a trickled answer too
             self._http = deadline_client(self.settings.timeout_seconds)
