@@ -16,17 +16,21 @@ itself, so nothing runs on after the call.
 
 The deadline reaches the sockets through a context variable the transport sets while it sends
 a request and reads its head; each connection remembers the deadline of the request it last
-served, for the reads of that request's body that follow. httpx and httpcore come with
-python-intercom, so they are imported only when the client is built.
+served, for the reads of that request's body that follow. Like requests for the other helpdesks,
+the client goes through the HTTP(S) proxy the environment names (``environment_proxy``). httpx
+and httpcore come with python-intercom, so they are imported only when the client is built.
 """
 
 from __future__ import annotations
 
 import contextvars
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 # When (``time.monotonic()``) the request being sent on this thread must be over.
 _ends_at: contextvars.ContextVar[float | None] = contextvars.ContextVar(
@@ -144,24 +148,40 @@ class _DeadlineBackend:
 
 
 class DeadlineTransport:
-    """An httpx transport (``httpx.HTTPTransport``, no proxy) whose requests each end
-    ``deadline`` seconds after they began, answer complete or not."""
+    """An httpx transport (``httpx.HTTPTransport``'s, through an HTTP(S) ``proxy`` when given)
+    whose requests each end ``deadline`` seconds after they began, answer complete or not."""
 
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: float, *, proxy: str | None = None) -> None:
         import httpcore
         import httpx
 
         self.deadline = deadline
         self._transport = httpx.HTTPTransport()
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's own
+        common: dict[str, Any] = {
+            "ssl_context": httpx.create_ssl_context(),  # certificates as httpx's, SSL_CERT_FILE too
+            "max_connections": limits.max_connections,
+            "max_keepalive_connections": limits.max_keepalive_connections,
+            "keepalive_expiry": limits.keepalive_expiry,
+            "network_backend": _DeadlineBackend(httpcore),
+        }
         # the pool HTTPTransport builds, on sockets that know the deadline: httpx has no public
-        # way to hand its pool a network backend (certificates as httpx's, SSL_CERT_FILE too)
-        self._transport._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_DeadlineBackend(httpcore),  # type: ignore[arg-type]  # its interface
+        # way to hand its pool a network backend
+        if proxy is None:
+            self._transport._pool = httpcore.ConnectionPool(**common)
+            return
+        via = httpx.Proxy(proxy)
+        self._transport._pool = httpcore.HTTPProxy(
+            proxy_url=httpcore.URL(
+                scheme=via.url.raw_scheme,
+                host=via.url.raw_host,
+                port=via.url.port,
+                target=via.url.raw_path,
+            ),
+            proxy_auth=via.raw_auth,
+            proxy_headers=via.headers.raw,
+            proxy_ssl_context=via.ssl_context,
+            **common,
         )
 
     def handle_request(self, request: Any) -> Any:
@@ -179,10 +199,30 @@ class DeadlineTransport:
         self._transport.__exit__(*exc)
 
 
-def deadline_client(deadline: float) -> Any:
-    """An ``httpx.Client`` whose every request is over ``deadline`` seconds after it began
-    (connect at most 5 s of it), for ``Intercom(httpx_client=...)``."""
+def environment_proxy(url: str) -> str | None:
+    """The HTTP(S) proxy the environment names for ``url`` (``HTTPS_PROXY``, ``HTTP_PROXY``,
+    ``ALL_PROXY``, skipped for hosts in ``NO_PROXY``), as requests reads it for the other
+    helpdesks; a SOCKS proxy is not supported (the request goes direct, and a warning says so)."""
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(parts.scheme) or proxies.get("all")
+    if proxy and not proxy.startswith(("http://", "https://")):
+        logger.warning("intercom: proxy %s is not an HTTP(S) proxy; connecting directly", proxy)
+        return None
+    return proxy or None
+
+
+def deadline_client(deadline: float, base_url: str) -> Any:
+    """An ``httpx.Client`` for ``Intercom(httpx_client=...)`` whose every request is over
+    ``deadline`` seconds after it began (connect at most 5 s of it), through the environment's
+    proxy for ``base_url`` if it names one."""
     import httpx
 
     timeout = httpx.Timeout(deadline, connect=min(5.0, deadline))
-    return httpx.Client(timeout=timeout, transport=DeadlineTransport(deadline))  # type: ignore[arg-type]
+    transport = DeadlineTransport(deadline, proxy=environment_proxy(base_url))
+    return httpx.Client(timeout=timeout, transport=transport)  # type: ignore[arg-type]

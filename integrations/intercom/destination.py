@@ -134,7 +134,7 @@ class IntercomDestination(Destination):
             from intercom import Intercom
 
             # timeout_seconds bounds each request as a whole, a trickled answer too
-            self._http = deadline_client(self.settings.timeout_seconds)
+            self._http = deadline_client(self.settings.timeout_seconds, self.settings.base_url)
             self._client = Intercom(
                 token=self.settings.token,
                 base_url=self.settings.base_url.rstrip("/"),

@@ -835,6 +835,77 @@ def test_a_trickled_note_is_retried_into_exactly_one_note(client, worker, runtim
     assert standin.validation_errors == []
 
 
+class ForwardProxy:
+    """A plain HTTP forward proxy on 127.0.0.1: relays absolute-URI requests, records them."""
+
+    def __init__(self) -> None:
+        import http.client
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlsplit
+
+        seen = self.seen = []
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def relay(self) -> None:
+                seen.append(f"{self.command} {self.path}")
+                target = urlsplit(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                upstream = http.client.HTTPConnection(target.netloc, timeout=5)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "proxy-connection"}
+                upstream.request(self.command, target.path, body=body, headers=headers)
+                answer = upstream.getresponse()
+                payload = answer.read()
+                self.send_response(answer.status)
+                for key, value in answer.getheaders():
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                upstream.close()
+
+            do_GET = do_POST = do_PUT = relay
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("bypassed", [False, True], ids=["proxied", "no_proxy"])
+def test_calls_go_through_the_environments_proxy(
+    runtime, standin, make_destination, monkeypatch, bypassed
+):  # type: ignore[no-untyped-def]
+    proxy = ForwardProxy()
+    try:
+        for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("http_proxy", proxy.url)
+        if bypassed:
+            monkeypatch.setenv("no_proxy", "127.0.0.1")
+        destination = make_destination(intercom_config(standin))
+        conversation = standin.add_conversation()
+        destination.deliver(delivery(payload(conversation_id=conversation)))
+    finally:
+        proxy.close()
+    assert len(standin.notes(conversation)) == 1
+    if bypassed:
+        assert proxy.seen == []
+    else:
+        assert proxy.seen[0] == f"POST {standin.base_url}/conversations/{conversation}/reply"
+        assert len(proxy.seen) == len(standin.requests)
+
+
 # --- webhooks -----------------------------------------------------------------------------------
 @pytest.fixture
 def delivered(client, worker, standin, receiver) -> tuple[str, str]:  # type: ignore[no-untyped-def]
