@@ -743,32 +743,39 @@ def _conversation_ref(destination: Any, standin: Any) -> TicketRef:
     return destination.deliver(delivery(payload(conversation_id=conversation)))
 
 
-CALLS = [  # (what, the route whose answer trickles, the call)
+CALLS = [  # (what, the route whose answer trickles, the call, whether the head comes at once)
     (
         "post note",
         r"^POST /conversations/\d+/reply$",
         lambda d, s: d.deliver(delivery(payload(conversation_id=s.add_conversation()))),
+        False,
     ),
     (
         "create ticket",
         r"^POST /tickets$",
         lambda d, s: d.deliver(delivery(payload(channel="web"))),
+        True,
     ),
     (
         "read conversation",
         r"^GET /conversations/\d+$",
         lambda d, s: d.add_note(_conversation_ref(d, s), "Reminder"),
+        False,
     ),
     (
         "set attributes",
         r"^PUT /conversations/\d+$",
         lambda d, s: d.update(_conversation_ref(d, s), {"intent": "billing"}),
+        True,
     ),
 ]
 
 
-@pytest.mark.parametrize("head_first", [False, True], ids=["status line", "body"])
-@pytest.mark.parametrize(("what", "route", "call"), CALLS, ids=[c[0] for c in CALLS])
+@pytest.mark.parametrize(
+    ("what", "route", "call", "head_first"),
+    CALLS,
+    ids=[f"{c[0]} ({'body' if c[3] else 'status line'} trickled)" for c in CALLS],
+)
 def test_a_trickled_answer_is_cut_off_at_the_deadline(
     destination, standin, what, route, call, head_first
 ):  # type: ignore[no-untyped-def]
