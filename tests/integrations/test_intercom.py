@@ -793,6 +793,33 @@ def test_a_trickled_answer_is_cut_off_at_the_deadline(
     assert standin.validation_errors == []
 
 
+def test_the_deadline_holds_over_tls_and_a_kept_alive_connection(vendor_specs, monkeypatch):  # type: ignore[no-untyped-def]
+    """Through TLS (the handshake and the encrypted reads are capped too), and on a connection
+    an earlier request left open: the later request gets a deadline of its own."""
+    import httpx
+    from intercom import Intercom
+
+    from integrations.intercom.client import deadline_client
+
+    with IntercomStandin(tls=True) as server:
+        monkeypatch.setenv("SSL_CERT_FILE", server.ca_file)
+        http = deadline_client(1.0, server.base_url)
+        try:
+            sdk = Intercom(token=server.token, base_url=server.base_url, httpx_client=http)
+            conversation = server.add_conversation()
+            assert sdk.conversations.with_raw_response.find(conversation)  # opens the connection
+            server.trickle_next(TRICKLE)
+            started = time.monotonic()
+            with pytest.raises(httpx.ReadTimeout):
+                sdk.conversations.with_raw_response.find(conversation)
+            assert time.monotonic() - started < 1.0 + SLACK
+            wait_for_hang_up(server, f"GET /conversations/{conversation}")
+            assert sdk.conversations.with_raw_response.find(conversation)  # a new connection
+        finally:
+            http.close()
+    assert server.validation_errors == []
+
+
 def test_doctor_reports_a_trickled_answer_as_a_timeout(destination, standin):  # type: ignore[no-untyped-def]
     standin.trickle_next(TRICKLE, route="^GET /me$")
     [finding] = destination.doctor()
