@@ -14,10 +14,13 @@ by the handoff id ticket attribute before creating one.
 Errors are mapped at the edge (``call``): ``ApiError.status_code`` through ``error_for_status``
 (a 429's ``Retry-After``, or else ``X-RateLimit-Reset``, becomes ``retry_after``), httpx timeouts and
 transport errors are transient. The SDK's own retries stay off; the outbox owns the retry policy.
+Each request is over ``timeout_seconds`` after it began, however slowly Intercom answers: the SDK's
+httpx client sends through ``client.py``'s ``DeadlineTransport``.
 
 The package's other modules: the pure build step and settings are ``build.py``, the webhook
-signature and events ``webhooks.py``, ``handoff doctor``'s checks ``doctor.py``, and the raw
-responses both this module and the doctor read ``client.py``.
+signature and events ``webhooks.py``, ``handoff doctor``'s checks ``doctor.py``, the raw
+responses both this module and the doctor read, and the SDK's httpx client with its total
+deadline, ``client.py``.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ from integrations.intercom.build import (
     steps_found,
     ticket_contact,
 )
-from integrations.intercom.client import Raw, dump
+from integrations.intercom.client import Raw, deadline_client, dump
 from integrations.intercom.doctor import doctor_findings
 from integrations.intercom.webhooks import (
     handoff_id_of,
@@ -128,13 +131,10 @@ class IntercomDestination(Destination):
 
     def _connect(self) -> Any:
         if self._client is None:
-            import httpx
             from intercom import Intercom
 
-            timeout = httpx.Timeout(
-                self.settings.timeout_seconds, connect=min(5.0, self.settings.timeout_seconds)
-            )
-            self._http = httpx.Client(timeout=timeout)
+            # timeout_seconds bounds each request as a whole, a trickled answer too
+            self._http = deadline_client(self.settings.timeout_seconds, self.settings.base_url)
             self._client = Intercom(
                 token=self.settings.token,
                 base_url=self.settings.base_url.rstrip("/"),
@@ -160,7 +160,7 @@ class IntercomDestination(Destination):
             raise self._api_error(what, exc) from exc
         except httpx.TimeoutException as exc:
             raise TransientDeliveryError(
-                f"intercom {what}: no answer within {self.settings.timeout_seconds}s "
+                f"intercom {what}: no complete answer within {self.settings.timeout_seconds:g}s "
                 f"({type(exc).__name__})"
             ) from exc
         except (httpx.LocalProtocolError, httpx.UnsupportedProtocol) as exc:

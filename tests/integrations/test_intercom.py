@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import socket
+import sys
+import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -147,19 +151,19 @@ class HandoffIntercomStandin(IntercomStandin):
         parts = ticket.setdefault(
             "ticket_parts", {"type": "ticket_part.list", "ticket_parts": [], "total_count": 0}
         )
+        data = request.json
+        if data.get("type") == "user" and data.get("intercom_user_id") not in {
+            c["id"] for c in ticket["contacts"]["contacts"]
+        }:
+            return self.error(404, "not_found", "User Not Found")
         part = {
             "type": "ticket_part",
             "id": str(next(self._ids)),
-            "part_type": request.json["message_type"],
-            "body": request.json.get("body"),
+            "part_type": data["message_type"],
+            "body": data.get("body"),
             "created_at": self._now(),
             "updated_at": self._now(),
-            "author": {
-                "type": "admin",
-                "id": str(request.json.get("admin_id")),
-                "name": "Handoff Bot",
-                "email": "bot@example.com",
-            },
+            "author": self.author(data),
             "attachments": [],
             "redacted": False,
         }
@@ -751,6 +755,236 @@ def test_sdk_retries_stay_off_and_the_rate_limiter_holds_back(make_destination, 
     with pytest.raises(TransientDeliveryError, match="rate limit") as info:
         destination.deliver(delivery(payload(conversation_id=standin.add_conversation())))
     assert info.value.retry_after and info.value.retry_after > 1
+
+
+# --- a total deadline on every call (issue 13, item 3) ------------------------------------------
+TRICKLE = 0.2  # seconds per byte: each read gets a byte long before the per-read timeout (1 s)
+SLACK = 5.0  # generous: a trickled answer of a few kilobytes would take many minutes
+
+
+def wait_for_hang_up(standin: Any, route: str) -> None:
+    """The client closed the trickled connection (bounded wait: the stand-in notices on a write)."""
+    for _ in range(100):
+        if route in standin.cut_off:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{route}: the client kept the connection ({standin.cut_off})")
+
+
+def threads_in_http(before: set[threading.Thread]) -> list[str]:
+    """Threads started since ``before`` that are inside httpx or httpcore: a call running on."""
+    frames = sys._current_frames()
+    found = []
+    for thread in threading.enumerate():
+        frame = frames.get(thread.ident or 0) if thread not in before else None
+        while frame is not None:
+            if re.search(r"[/\\]http(x|core)[/\\]", frame.f_code.co_filename):
+                found.append(thread.name)
+                break
+            frame = frame.f_back
+    return found
+
+
+def _conversation_ref(destination: Any, standin: Any) -> TicketRef:
+    conversation = standin.add_conversation()
+    return destination.deliver(delivery(payload(conversation_id=conversation)))
+
+
+CALLS = [  # (what, the route whose answer trickles, the call, whether the head comes at once)
+    (
+        "post note",
+        r"^POST /conversations/\d+/reply$",
+        lambda d, s: d.deliver(delivery(payload(conversation_id=s.add_conversation()))),
+        False,
+    ),
+    (
+        "create ticket",
+        r"^POST /tickets$",
+        lambda d, s: d.deliver(delivery(payload(channel="web"))),
+        True,
+    ),
+    (
+        "read conversation",
+        r"^GET /conversations/\d+$",
+        lambda d, s: d.add_note(_conversation_ref(d, s), "Reminder"),
+        False,
+    ),
+    (
+        "set attributes",
+        r"^PUT /conversations/\d+$",
+        lambda d, s: d.update(_conversation_ref(d, s), {"intent": "billing"}),
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "route", "call", "head_first"),
+    CALLS,
+    ids=[f"{c[0]} ({'body' if c[3] else 'status line'} trickled)" for c in CALLS],
+)
+def test_a_trickled_answer_is_cut_off_at_the_deadline(
+    destination, standin, what, route, call, head_first
+):  # type: ignore[no-untyped-def]
+    standin.trickle_next(TRICKLE, route=route, head_first=head_first)
+    before = set(threading.enumerate())
+    started = time.monotonic()
+    with pytest.raises(
+        TransientDeliveryError, match=f"intercom {what}: no complete answer within 1s"
+    ):
+        call(destination, standin)
+    assert time.monotonic() - started < 1.0 + SLACK  # the answer itself would take many minutes
+    [trickled] = [r for r in standin.requests if re.search(route, f"{r.method} {r.path}")]
+    wait_for_hang_up(standin, f"{trickled.method} {trickled.path}")
+    assert threads_in_http(before) == []  # nothing of the call runs on
+    assert standin.validation_errors == []
+
+
+def test_the_deadline_holds_over_tls_and_a_kept_alive_connection(vendor_specs, monkeypatch):  # type: ignore[no-untyped-def]
+    """Through TLS (the handshake and the encrypted reads are capped too), and on a connection
+    an earlier request left open: the later request gets a deadline of its own."""
+    import httpx
+    from intercom import Intercom
+
+    from integrations.intercom.client import deadline_client
+
+    with IntercomStandin(tls=True) as server:
+        monkeypatch.setenv("SSL_CERT_FILE", server.ca_file)
+        http = deadline_client(1.0, server.base_url)
+        try:
+            sdk = Intercom(token=server.token, base_url=server.base_url, httpx_client=http)
+            conversation = server.add_conversation()
+            assert sdk.conversations.with_raw_response.find(conversation)  # opens the connection
+            server.trickle_next(TRICKLE)
+            started = time.monotonic()
+            with pytest.raises(httpx.ReadTimeout):
+                sdk.conversations.with_raw_response.find(conversation)
+            assert time.monotonic() - started < 1.0 + SLACK
+            wait_for_hang_up(server, f"GET /conversations/{conversation}")
+            assert sdk.conversations.with_raw_response.find(conversation)  # a new connection
+        finally:
+            http.close()
+    assert server.validation_errors == []
+
+
+def test_doctor_reports_a_trickled_answer_as_a_timeout(destination, standin):  # type: ignore[no-untyped-def]
+    standin.trickle_next(TRICKLE, route="^GET /me$")
+    [finding] = destination.doctor()
+    assert not finding.ok and "no complete answer within 1s" in finding.what
+    wait_for_hang_up(standin, "GET /me")
+
+
+def retry_until_done(worker: Any, runtime: Any, clock: Any) -> None:
+    """Let the outbox run every retry that falls due (the fake clock jumps to each)."""
+    for _ in range(10):
+        with runtime.store.reading() as tx:
+            due = tx.next_due_at()
+        if due is None:
+            return
+        clock.advance(max(0.0, due - clock().timestamp()) + 0.01)
+        drain(worker)
+    raise AssertionError("the outbox still has work after ten retries")
+
+
+def test_a_trickled_ticket_create_is_retried_into_exactly_one_ticket(
+    client, worker, runtime, standin, clock
+):  # type: ignore[no-untyped-def]
+    standin.trickle_next(TRICKLE, route="^POST /tickets$")  # created; the answer crawls in
+    handoff_id = escalate(client, "web-conv-slow", channel="web")
+    drain(worker)
+    with runtime.store.reading() as tx:
+        [row] = [r for r in tx.list_outbox() if r.kind == "destination"]
+    assert row.status == "pending" and "no complete answer within 1s" in (row.last_error or "")
+    retry_until_done(worker, runtime, clock)
+    [ticket] = standin.tickets.values()
+    assert ticket["ticket_attributes"]["handoff_id"] == handoff_id
+    with runtime.store.reading() as tx:
+        assert tx.get_ticket_refs(handoff_id)["intercom"]["id"] == ticket["id"]
+    assert standin.validation_errors == []
+
+
+def test_a_trickled_note_is_retried_into_exactly_one_note(client, worker, runtime, standin, clock):  # type: ignore[no-untyped-def]
+    conversation = standin.add_conversation()
+    standin.trickle_next(TRICKLE, route=r"^POST /conversations/\d+/reply$", head_first=True)
+    handoff_id = escalate(client, conversation)
+    drain(worker)
+    retry_until_done(worker, runtime, clock)
+    [note] = handoff_notes(standin, conversation, handoff_id)
+    assert len(standin.assignments(conversation)) == 1
+    with runtime.store.reading() as tx:
+        assert tx.get_ticket_refs(handoff_id)["intercom"]["extra"]["note_part_id"] == note["id"]
+    assert standin.validation_errors == []
+
+
+class ForwardProxy:
+    """A plain HTTP forward proxy on 127.0.0.1: relays absolute-URI requests, records them."""
+
+    def __init__(self) -> None:
+        import http.client
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import urlsplit
+
+        seen = self.seen = []
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def relay(self) -> None:
+                seen.append(f"{self.command} {self.path}")
+                target = urlsplit(self.path)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                upstream = http.client.HTTPConnection(target.netloc, timeout=5)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "proxy-connection"}
+                upstream.request(self.command, target.path, body=body, headers=headers)
+                answer = upstream.getresponse()
+                payload = answer.read()
+                self.send_response(answer.status)
+                for key, value in answer.getheaders():
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                upstream.close()
+
+            do_GET = do_POST = do_PUT = relay
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("bypassed", [False, True], ids=["proxied", "no_proxy"])
+def test_calls_go_through_the_environments_proxy(
+    runtime, standin, make_destination, monkeypatch, bypassed
+):  # type: ignore[no-untyped-def]
+    proxy = ForwardProxy()
+    try:
+        for name in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("http_proxy", proxy.url)
+        if bypassed:
+            monkeypatch.setenv("no_proxy", "127.0.0.1")
+        destination = make_destination(intercom_config(standin))
+        conversation = standin.add_conversation()
+        destination.deliver(delivery(payload(conversation_id=conversation)))
+    finally:
+        proxy.close()
+    assert len(standin.notes(conversation)) == 1
+    if bypassed:
+        assert proxy.seen == []
+    else:
+        assert proxy.seen[0] == f"POST {standin.base_url}/conversations/{conversation}/reply"
+        assert len(proxy.seen) == len(standin.requests)
 
 
 # --- webhooks -----------------------------------------------------------------------------------

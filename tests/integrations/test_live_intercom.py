@@ -104,3 +104,57 @@ def test_admin_replies_and_customer_turns_on_an_intercom_conversation(  # type: 
     finally:
         rt.destinations["intercom"].close()
         rt.close()
+
+
+def customer_replies(intercom: Any, ticket_id: str) -> list[dict[str, Any]]:
+    parts = (intercom.tickets[ticket_id].get("ticket_parts") or {}).get("ticket_parts", [])
+    return [p for p in parts if p["part_type"] == "comment" and p["author"]["type"] == "user"]
+
+
+def test_customer_turns_on_a_ticket_are_replies_as_its_contact_once(  # type: ignore[no-untyped-def]
+    tmp_path,
+    receiver,
+    standin,  # noqa: F811
+    clock,
+):
+    """A handoff from another channel is a ticket; the customer writing again is a reply as the
+    ticket's contact, and a reply whose answer was lost is not posted twice."""
+    from connector.app import create_app
+    from connector.delivery import Worker
+    from connector.runtime import build_runtime
+
+    settings = make_settings(
+        tmp_path, receiver.url, destinations={"intercom": intercom_config(standin)}
+    )
+    rt = build_runtime(settings, clock=clock)
+    try:
+        client, worker = (
+            create_app(runtime=rt).test_client(),
+            Worker(rt, concurrency=1, worker_id="w"),
+        )
+        escalate(client, "web-conv-turns", channel="web")
+        drain(worker)
+        [ticket_id] = standin.tickets
+        [contact] = standin.tickets[ticket_id]["contacts"]["contacts"]
+        say(client, "web-conv-turns", "e2", "My order number is 42", channel="web")
+        drain(worker)
+        standin.drop_next(apply=True, route=r"^POST /tickets/\d+/reply$")  # lands; answer lost
+        say(client, "web-conv-turns", "e3", "Still <waiting>", channel="web")
+        drain(worker)
+        clock.advance(600)
+        drain(worker)
+        replies = customer_replies(standin, ticket_id)
+        assert [(r["author"]["id"], r["body"]) for r in replies] == [
+            (contact["id"], "My order number is 42"),
+            (contact["id"], "Still &lt;waiting&gt;"),
+        ]
+        sent = [
+            (r.json["type"], r.json.get("intercom_user_id"))
+            for r in standin.requests_to("POST", r"^/tickets/\d+/reply$")
+            if r.json["message_type"] == "comment"
+        ]
+        assert sent == [("user", contact["id"])] * 2  # the retry found its reply there: no third
+        assert standin.validation_errors == []
+    finally:
+        rt.destinations["intercom"].close()
+        rt.close()

@@ -7,7 +7,8 @@ faults on demand. Subclasses declare routes and the vendor's error bodies::
 
     StandinServer                      start / stop / context manager / base_url
     ├── requests, validation_errors    what arrived, and what the vendor spec refused
-    ├── fail_next / delay_next / drop_next / clear_faults
+    ├── fail_next / delay_next / trickle_next / drop_next / clear_faults
+    ├── cut_off                        trickled answers the client hung up on
     └── subclasses: ZendeskStandin, SalesforceStandin, IntercomStandin
 
 Faults form one FIFO queue: each request takes the first fault whose ``route`` matches it.
@@ -134,7 +135,8 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             return
-        response, delay = outcome
+        response, fault = outcome
+        delay = fault.seconds if fault is not None and fault.kind == "delay" else 0.0
         if delay and self.server.standin._stopping.wait(delay):
             self.close_connection = True
             return
@@ -145,19 +147,44 @@ class _Handler(BaseHTTPRequestHandler):
             if response.body is None
             else json.dumps(response.body).encode()
         )
+        headers = {"Content-Type": "application/json; charset=utf-8", **response.headers}
+        if response.body is None:
+            headers.pop("Content-Type")
+        headers["Content-Length"] = str(len(payload))
+        if fault is not None and fault.kind == "trickle":
+            self._trickle(response.status, headers, payload, fault)
+            return
         try:
             self.send_response(response.status)
-            headers = {"Content-Type": "application/json; charset=utf-8", **response.headers}
-            if response.body is None:
-                headers.pop("Content-Type")
             for key, value in headers.items():
                 self.send_header(key, value)
-            self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
             self.close_connection = True  # the client gave up (timeout): nothing to answer
+
+    def _trickle(self, status: int, headers: dict[str, str], payload: bytes, fault: Fault) -> None:
+        """Send the answer a byte every ``fault.seconds`` until it is out or the client hangs up."""
+        self.close_connection = True
+        phrase = self.responses.get(status, ("",))[0]
+        head = f"HTTP/1.1 {status} {phrase}\r\n" + "".join(
+            f"{k}: {v}\r\n" for k, v in headers.items()
+        )
+        answer = head.encode("latin-1") + b"\r\n" + payload
+        standin = self.server.standin
+        try:
+            if fault.head_first:
+                self.wfile.write(answer[: len(head) + 2])
+                answer = answer[len(head) + 2 :]
+            for i in range(len(answer)):
+                if standin._stopping.wait(fault.seconds):
+                    return
+                self.wfile.write(answer[i : i + 1])
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            with standin._lock:
+                standin.cut_off.append(f"{self.command} {urlsplit(self.path).path}")
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
@@ -177,6 +204,7 @@ class StandinServer(FaultQueue):
         self.requests: list[RecordedRequest] = []
         self.validation_errors: list[ValidationProblem] = []
         self.internal_errors: list[str] = []
+        self.cut_off: list[str] = []  # "METHOD /path" of trickled answers the client hung up on
         self._lock = threading.RLock()
         self._faults: list[Fault] = []
         self._stopping = threading.Event()
@@ -306,7 +334,7 @@ class StandinServer(FaultQueue):
 
     def _dispatch(
         self, method: str, raw: str, headers: dict[str, str], body: bytes
-    ) -> tuple[Response, float] | None:
+    ) -> tuple[Response, Fault | None] | None:
         parts = urlsplit(raw)
         query = parse_qs(parts.query, keep_blank_values=True)
         content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
@@ -328,13 +356,13 @@ class StandinServer(FaultQueue):
             err.headers.update(fault.headers)
             if fault.body is not None:
                 err.body = fault.body
-            return err, 0.0
+            return err, None
         if fault is not None and fault.kind == "drop" and not fault.apply:
             return None
         response = self._handle(request)
         if fault is not None and fault.kind == "drop":
             return None
-        return response, fault.seconds if fault is not None else 0.0
+        return response, fault
 
     def _handle(self, request: Request) -> Response:
         denied = self.check_auth(request)

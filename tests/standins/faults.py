@@ -1,7 +1,8 @@
 """Fault injection for the stand-ins: one FIFO queue of faults, each matched by route.
 
 ``fail_next`` answers with a vendor-shaped error, ``delay_next`` answers late (after applying),
-``drop_next`` closes the connection without an answer (optionally after applying). Each request
+``trickle_next`` answers a byte at a time (after applying), ``drop_next`` closes the connection
+without an answer (optionally after applying). Each request
 takes the first queued fault whose ``route`` regex is found in ``"METHOD /path"``.
 """
 
@@ -24,7 +25,7 @@ def http_date(seconds_from_now: float = 0.0) -> str:
 
 @dataclass
 class Fault:
-    """One queued fault. ``kind`` is ``status``, ``delay`` or ``drop``."""
+    """One queued fault. ``kind`` is ``status``, ``delay``, ``trickle`` or ``drop``."""
 
     kind: str
     route: str | None = None
@@ -35,6 +36,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     apply: bool = False
+    head_first: bool = False  # trickle: the status line and headers at once, then the body
 
     def matches(self, method: str, path: str) -> bool:
         return self.route is None or re.search(self.route, f"{method} {path}") is not None
@@ -78,6 +80,22 @@ class FaultQueue:
         made, as with a real, slow server.
         """
         self._queue(Fault("delay", route, times, seconds=seconds))
+
+    def trickle_next(
+        self,
+        seconds_per_byte: float,
+        *,
+        head_first: bool = False,
+        times: int = 1,
+        route: str | None = None,
+    ) -> None:
+        """Apply the next matching request(s) normally, then send the answer one byte every
+        ``seconds_per_byte``: every read the client makes gets a byte well within a per-read
+        timeout, so only a deadline on the whole call ends it. ``head_first`` sends the status
+        line and headers at once and trickles the body. The stand-in stops trickling when the
+        client hangs up (``cut_off`` then names the request) or the stand-in stops.
+        """
+        self._queue(Fault("trickle", route, times, seconds=seconds_per_byte, head_first=head_first))
 
     def drop_next(self, *, apply: bool = False, times: int = 1, route: str | None = None) -> None:
         """Close the connection after reading the next matching request, without a response.

@@ -56,8 +56,9 @@ class IntercomStandin(StandinServer):
     ``token`` is the expected ``Authorization: Bearer`` access token. ``admins``/``teams`` seed
     the workspace (dicts with ``id`` and ``name``); ``conversation_attributes`` are the defined
     conversation data attributes (others are refused, as undefined attributes are).
-    State: ``conversations`` (id → conversation), ``tickets`` (id → ticket),
-    ``add_conversation()``, ``notes(id)``, ``assignments(id)``.
+    State: ``conversations`` (id → conversation), ``tickets`` (id → ticket), ``contacts`` (those
+    conversations and tickets name), ``add_conversation()``, ``notes(id)``, ``assignments(id)``.
+    A reply with ``type: user`` is authored by the contact it names.
     """
 
     vendor = "intercom"
@@ -90,6 +91,7 @@ class IntercomStandin(StandinServer):
         self.ticket_types = _example("listTicketTypes")["data"]
         self.conversations: dict[str, dict[str, Any]] = {}
         self.tickets: dict[str, dict[str, Any]] = {}
+        self.contacts: list[dict[str, Any]] = []  # {"id", "email", "external_id"}
         self._ids = itertools.count(1000)
         self._conversation_template = _example("retrieveConversation")
         self._ticket_template = _example("createTicket")
@@ -169,6 +171,8 @@ class IntercomStandin(StandinServer):
             body=body, delivered_as="customer_initiated", author={"type": "user", "id": contact_id}
         )
         conversation["contacts"]["contacts"] = [{"type": "contact", "id": contact_id}]
+        if self.contact({"id": contact_id}) is None:
+            self.contacts.append({"id": contact_id, "email": None, "external_id": None})
         conversation["conversation_parts"] = {
             "type": "conversation_part.list",
             "conversation_parts": [],
@@ -189,6 +193,33 @@ class IntercomStandin(StandinServer):
         """The assignment parts of a conversation."""
         return [p for p in self.parts(conversation_id) if p["part_type"] == "assignment"]
 
+    def contact(self, ref: dict[str, Any], *, create: bool = False) -> dict[str, Any] | None:
+        """The contact ``ref`` (``id``, ``external_id`` or ``email``) names; with ``create``, a
+        new one for an e-mail or external id nobody has yet (as ticket creation does)."""
+        for key in ("id", "external_id", "email"):
+            if ref.get(key):
+                found = next((c for c in self.contacts if c[key] == ref[key]), None)
+                if found is not None or not create or key == "id":
+                    return found
+                contact = {"id": uuid.uuid4().hex[:24], "email": None, "external_id": None}
+                contact[key] = ref[key]
+                self.contacts.append(contact)
+                return contact
+        return None
+
+    def author(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The author of a reply: the contact for ``type: user``, else the admin (or our first)."""
+        if data.get("type") == "user":
+            contact = self.contact({"id": data.get("intercom_user_id")}) or {}
+            return {
+                "type": "user",
+                "id": contact.get("id"),
+                "name": None,
+                "email": contact.get("email"),
+            }
+        admin = self._admin(data.get("admin_id")) or self.admins[0]
+        return {"type": "admin", "id": admin["id"], "name": admin["name"], "email": admin["email"]}
+
     def _now(self) -> int:
         return int(self.clock().timestamp())
 
@@ -196,7 +227,6 @@ class IntercomStandin(StandinServer):
         return next((a for a in self.admins if a["id"] == str(admin_id)), None)
 
     def _add_part(self, conversation: dict[str, Any], part_type: str, data: dict[str, Any]) -> None:
-        admin = self._admin(data.get("admin_id")) or self.admins[0]
         part = {
             "type": "conversation_part",
             "id": str(next(self._ids)),
@@ -207,12 +237,7 @@ class IntercomStandin(StandinServer):
             "notified_at": self._now(),
             "assigned_to": None,
             "attachments": [],
-            "author": {
-                "type": "admin",
-                "id": admin["id"],
-                "name": admin["name"],
-                "email": admin["email"],
-            },
+            "author": self.author(data),
             "external_id": None,
             "redacted": False,
         }
@@ -268,6 +293,11 @@ class IntercomStandin(StandinServer):
         data = request.json
         if data.get("type") == "admin" and self._admin(data.get("admin_id")) is None:
             return self.error(404, "admin_not_found", "Admin not found")
+        if (
+            data.get("type") == "user"
+            and self.contact({"id": data.get("intercom_user_id")}) is None
+        ):
+            return self.error(404, "not_found", "User Not Found")
         self._add_part(conversation, data.get("message_type", "comment"), data)
         return Response(200, conversation)
 
@@ -308,6 +338,9 @@ class IntercomStandin(StandinServer):
             message = f"unknown ticket attributes {unknown}, missing required {missing}"
             self.validation_errors.append(ValidationProblem("POST", request.path, [message]))
             return self.error(400, "parameter_invalid", message)
+        contacts = [self.contact(c, create=True) for c in data["contacts"]]
+        if None in contacts:
+            return self.error(404, "not_found", "Contact Not Found")
         ticket = copy.deepcopy(self._ticket_template)
         ticket_id = str(next(self._ids))
         ticket.update(
@@ -320,7 +353,11 @@ class IntercomStandin(StandinServer):
         )
         ticket["contacts"] = {
             "type": "contact.list",
-            "contacts": [{"type": "contact", **c} for c in data["contacts"]],
+            "contacts": [
+                {"type": "contact", "id": c["id"], "external_id": c["external_id"]}
+                for c in contacts
+                if c is not None
+            ],
         }
         self.tickets[ticket_id] = ticket
         return Response(200, ticket)
