@@ -536,6 +536,11 @@ class Waker(ABC):
     @abstractmethod
     def wait(self, since: int, timeout: float) -> None: ...
 
+    def wake_here(self) -> None:
+        """Raise ``generation`` for the waiters of this process only (a worker whose thread claimed
+        rows for its idle siblings wakes them); by default ``notify()``, which also does that."""
+        self.notify()
+
     @abstractmethod
     def listen(self) -> None: ...
 
