@@ -153,6 +153,7 @@ class Worker:
         self._claimed: deque[tuple[OutboxRow, float]] = deque()
         self._claimed_lock = threading.Lock()
         self._processing = 0  # loop threads processing a row now
+        self._idle = threading.local()  # per loop thread: the next due time its last look found
 
     # one row ------------------------------------------------------------------------------------
     def run_once(self) -> OutboxRow | None:
@@ -187,11 +188,17 @@ class Worker:
                 return row
         runtime = self.runtime
         lease = runtime.settings.worker.claim_timeout_seconds
-        timers.fire_due(runtime, self.worker_id)  # response windows: their effects are outbox rows
         now = runtime.now().timestamp()
-        with runtime.store.reading() as tx:
-            if not tx.any_due(now):
-                return None
+        with runtime.store.reading() as tx:  # one cheap read: no write lock while nothing is due
+            work = tx.any_due(now)
+            timer_due = tx.next_timer_due_at()
+            next_due = None if work else tx.next_due_at()
+        if timer_due is not None and timer_due <= now:
+            # response windows: their effects are outbox rows, perhaps due now
+            work = timers.fire_due(runtime, self.worker_id) > 0 or work
+        if not work:
+            self._idle.next_due = next_due  # when to look again (``_loop``)
+            return None
         with runtime.store.atomic() as tx:
             if idle > 1:
                 rows = tx.claim_outbox_batch(self.worker_id, now, lease, idle)
@@ -462,6 +469,8 @@ class Worker:
         while not self._stop.is_set():
             generation = waker.generation
             try:
+                if hasattr(self._idle, "next_due"):
+                    del self._idle.next_due
                 row = self.run_once()
             except ProblemError as exc:  # the store is busy or cannot write: one line, not a trace
                 logger.error("worker loop: %s; backing off", exc)
@@ -476,8 +485,10 @@ class Worker:
             sealer.maybe()
             timeout = idle
             try:
-                with self.runtime.store.reading() as tx:
-                    due = tx.next_due_at()
+                due = getattr(self._idle, "next_due", None)
+                if not hasattr(self._idle, "next_due"):  # no look found it: a claim came up empty
+                    with self.runtime.store.reading() as tx:
+                        due = tx.next_due_at()
                 if due is not None:
                     timeout = min(idle, max(0.0, due - self.runtime.now().timestamp()) + 0.01)
             except Exception:
