@@ -13,7 +13,16 @@ from locks the database holds until the transaction ends, so any number of repli
   other and never take the same row; an outbox lane is delivered one row at a time, and its
   writers take turns on an advisory lock per lane (``tx_outbox.py`` says why that is enough);
 - repeats are refused by unique constraints, with ``ON CONFLICT`` where the contract says "adds
-  nothing".
+  nothing"; "only if none yet" facts and the rows of an outbox lane (one conversation's) are
+  written under the conversation's lock, which their writers mostly hold already.
+
+Statements per event are what the database's CPU goes on (bench/bench_pg_statements.py counts
+them), so checks are folded into writes where the locks make that safe: the messages of one call
+are one INSERT numbered in SQL, an audit row and its chain's head one statement (the head read
+with the conversation, under its lock, and kept for the transaction), a KPI row's inputs one
+query. The transaction runs in pipeline mode (``store.py``): a statement whose answer is not read
+(a lock, most writes) goes out with the next one that is; one whose row count is read
+(``_count``) waits for it.
 """
 
 from __future__ import annotations

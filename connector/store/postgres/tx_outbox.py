@@ -19,9 +19,9 @@ from connector.store.postgres.sql import Queries, _j, _l, _where
 #   it to one, the other skips it, and (read committed) re-checks its status if it was claimed and
 #   committed meanwhile. The rows behind it stay out for both: each statement's snapshot still sees
 #   the head pending (or delivering), and a snapshot can only be behind, never ahead;
-# - a lane's ids are taken in commit order: ``enqueue`` takes an advisory lock on the lane before
-#   its INSERT, so a second writer of the lane waits for the first to commit before it draws its
-#   id. Without it, identity values are drawn at INSERT and not committed in order: row 11 could
+# - a lane's ids are taken in commit order: ``enqueue`` takes an advisory lock before its INSERT
+#   (the lane's conversation's: a lane is one conversation's), so a second writer of the lane
+#   waits for the first to commit before it draws its id. Without it, identity values are drawn at INSERT and not committed in order: row 11 could
 #   commit and be claimed while row 10, earlier in the lane, was still invisible.
 # An advisory lock per lane at claim time would make claimers wait on each other, which SKIP LOCKED
 # exists to avoid; and a lock held only for the claim's own transaction would not cover the
