@@ -21,6 +21,7 @@ import contextlib
 import json
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -160,7 +161,13 @@ def main() -> None:
         while worker.run_once() is not None:
             pass
         for kind in ("stays with the bot", "escalates", "delivery (per escalation)"):
-            figures[kind] = {"events": 0, "statements": 0, "round_trips": 0, "cpu": 0.0}
+            figures[kind] = {
+                "events": 0,
+                "statements": 0,
+                "round_trips": 0,
+                "cpu": 0.0,
+                "client": 0.0,
+            }
         for c in range(args.conversations):
             for turn in range(args.length):
                 i = c * args.length + turn
@@ -188,12 +195,12 @@ def main() -> None:
         f"# PostgreSQL statements per event: {args.conversations} conversations of "
         f"{args.length} events, in process, one connection at a time"
     )
-    print(f"{'':<28}{'statements':>12}{'round trips':>13}{'db CPU ms':>11}")
+    print(f"{'':<28}{'statements':>12}{'round trips':>13}{'db CPU ms':>11}{'this process ms':>17}")
     for kind, f in figures.items():
         n = max(1, f["events"])
         print(
             f"{kind:<28}{f['statements'] / n:>12.1f}{f['round_trips'] / n:>13.1f}"
-            f"{1000 * f['cpu'] / n:>11.3f}"
+            f"{1000 * f['cpu'] / n:>11.3f}{1000 * f['client'] / n:>17.3f}"
         )
     total = figures["stays with the bot"]
     esc = figures["escalates"]
@@ -203,7 +210,8 @@ def main() -> None:
         f"mean per event (ingest + delivery): "
         f"{(total['statements'] + esc['statements'] + dlv['statements']) / events:.1f} statements, "
         f"{(total['round_trips'] + esc['round_trips'] + dlv['round_trips']) / events:.1f} round trips, "
-        f"{1000 * (total['cpu'] + esc['cpu'] + dlv['cpu']) / events:.3f} ms database CPU"
+        f"{1000 * (total['cpu'] + esc['cpu'] + dlv['cpu']) / events:.3f} ms database CPU, "
+        f"{1000 * (total['client'] + esc['client'] + dlv['client']) / events:.3f} ms in this process"
     )
 
 
@@ -219,7 +227,9 @@ def _drain(worker: Any) -> None:
 def _measure(into: dict[str, float], fresh: Any, work: Any) -> None:
     pids = backends(fresh.pg_url, fresh.app)
     before, cpu0 = dict(COUNTS), {pid: on_cpu_ns(pid) for pid in pids}
+    client0 = time.process_time()
     work()
+    into["client"] += time.process_time() - client0
     pids = backends(fresh.pg_url, fresh.app)
     into["cpu"] += sum(on_cpu_ns(pid) - cpu0.get(pid, 0) for pid in pids) / 1e9
     into["events"] += 1
