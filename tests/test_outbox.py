@@ -285,3 +285,23 @@ def test_a_running_worker_claims_rows_for_its_idle_threads_in_one_statement(
     assert batches and batches[0] == 4
     assert [(r.status, r.attempts) for r in rows] == [("done", 1)] * 6
     assert sorted(receiver.delivery_ids()) == sorted(set(receiver.delivery_ids()))
+
+
+def test_rows_claimed_for_sibling_threads_are_given_back_when_the_worker_stops(client, runtime):  # type: ignore[no-untyped-def]
+    """A claim for four idle threads, and the worker stops before three of them took theirs: those
+    three are pending again at once, their attempt not spent, for any worker to take."""
+    for n in range(2):
+        escalate(client, f"evt-{n}", f"conv-{n}")  # four rows, in four lanes
+    worker = Worker(runtime, concurrency=4)
+    # its four threads, as start() lists them, already finished: the claim counts them idle
+    worker._threads = [threading.Thread(target=lambda: None) for _ in range(4)]
+    for thread in worker._threads:
+        thread.start()
+    taken = worker._take()
+    assert taken is not None
+    worker.stop()
+    with runtime.store.reading() as tx:
+        rows = {r.id: r for r in tx.list_outbox()}
+    assert (rows[taken.id].status, rows[taken.id].attempts) == ("delivering", 1)
+    others = [r for i, r in rows.items() if i != taken.id]
+    assert [(r.status, r.attempts, r.claimed_by) for r in others] == [("pending", 0, None)] * 3
