@@ -1,7 +1,8 @@
 """The outbox worker: claim a due row, deliver it, record the outcome; retry or dead-letter.
 
-Claiming is one conditional UPDATE (a row that is pending and due, or whose claim expired), so two
-workers never hold the same row. Retry state lives on the row. Transient failures come back after
+Claiming is one conditional UPDATE (rows that are pending and due, or whose claim expired), so two
+workers never hold the same row; a thread claims as many rows as its worker has idle threads, in
+one statement, and hands the rest to them (``Worker._take``). Retry state lives on the row. Transient failures come back after
 an exponential backoff with jitter, or after the ``Retry-After`` the other side asked for; permanent
 failures and rows out of attempts are dead-lettered, loudly, with the reason. Nothing sleeps on a
 timer while there is work: writers wake the worker (the store's ``Waker``).
@@ -18,6 +19,7 @@ import random
 import threading
 import time
 import uuid
+from collections import deque
 from typing import Any
 
 from tenacity import wait_exponential_jitter
@@ -149,22 +151,95 @@ class Worker:
         # a running attempt renews its claim this often (real seconds), so a slow attempt is never
         # handed to another worker while it can still be running
         self.heartbeat_seconds = max(0.05, runtime.settings.worker.claim_timeout_seconds / 3)
+        # Rows one thread claimed for its idle siblings (``_take``), with when they were claimed.
+        self._claimed: deque[tuple[OutboxRow, float]] = deque()
+        self._claimed_lock = threading.Lock()
+        self._processing = 0  # loop threads processing a row now
+        self._idle = threading.local()  # per loop thread: the next due time its last look found
 
     # one row ------------------------------------------------------------------------------------
     def run_once(self) -> OutboxRow | None:
-        runtime = self.runtime
-        lease = runtime.settings.worker.claim_timeout_seconds
-        timers.fire_due(runtime, self.worker_id)  # response windows: their effects are outbox rows
-        now = runtime.now().timestamp()
-        with runtime.store.reading() as tx:
-            if not tx.any_due(now):
-                return None
-        with runtime.store.atomic() as tx:
-            row = tx.claim_outbox(self.worker_id, now, lease)
+        row = self._take()
         if row is None:
             return None
-        self._process(row)
+        with self._claimed_lock:
+            self._processing += 1
+        try:
+            self._process(row)
+        finally:
+            with self._claimed_lock:
+                self._processing -= 1
         return row
+
+    def _take(self) -> OutboxRow | None:
+        """The next row to process: one claimed earlier for this thread, or a fresh claim.
+
+        A claim takes as many due rows as this worker has idle threads (one when no thread runs:
+        ``run_once`` by hand, ``handoff worker --once``), in one statement
+        (``claim_outbox_batch``); the thread keeps the first and leaves the others here for its
+        idle siblings, whom it wakes. Rows therefore wait for a free thread no longer than a
+        claim of one row would; the per-destination caps still apply to each row as it starts
+        (``_process``)."""
+        while True:
+            with self._claimed_lock:
+                if not self._claimed:
+                    idle = self.concurrency - self._processing if self._threads else 0
+                    break
+                row, claimed_at = self._claimed.popleft()
+            if self._still_held(row, claimed_at):
+                return row
+        runtime = self.runtime
+        lease = runtime.settings.worker.claim_timeout_seconds
+        now = runtime.now().timestamp()
+        with runtime.store.reading() as tx:  # one cheap read: no write lock while nothing is due
+            work = tx.any_due(now)
+            timer_due = tx.next_timer_due_at()
+            next_due = None if work else tx.next_due_at()
+        if timer_due is not None and timer_due <= now:
+            # response windows: their effects are outbox rows, perhaps due now
+            work = timers.fire_due(runtime, self.worker_id) > 0 or work
+        if not work:
+            self._idle.next_due = next_due  # when to look again (``_loop``)
+            return None
+        with runtime.store.atomic() as tx:
+            if idle > 1:
+                rows = tx.claim_outbox_batch(self.worker_id, now, lease, idle)
+            else:
+                one = tx.claim_outbox(self.worker_id, now, lease)
+                rows = [] if one is None else [one]
+        if len(rows) > 1:
+            claimed_at = time.monotonic()
+            with self._claimed_lock:
+                self._claimed.extend((row, claimed_at) for row in rows[1:])
+            runtime.waker.wake_here()
+        return rows[0] if rows else None
+
+    def _still_held(self, row: OutboxRow, claimed_at: float) -> bool:
+        """A row left for a sibling that waited past a heartbeat renews its claim before it runs;
+        one whose claim was lost meanwhile (another worker took it after expiry) is dropped."""
+        if time.monotonic() - claimed_at < self.heartbeat_seconds:
+            return True
+        lease = self.runtime.settings.worker.claim_timeout_seconds
+        with self.runtime.store.atomic() as tx:
+            held = tx.extend_outbox_claim(
+                row.id, self.worker_id, self.runtime.now().timestamp(), lease
+            )
+        if not held:
+            logger.warning("outbox row %s: claim lost before its turn", row.id)
+        return held
+
+    def _release_claimed(self) -> None:
+        """Give back rows claimed for threads that have stopped, at once, without an attempt."""
+        with self._claimed_lock:
+            left = list(self._claimed)
+            self._claimed.clear()
+        for row, _ in left:
+            now = self.runtime.now().timestamp()
+            try:
+                with self.runtime.store.atomic() as tx:
+                    tx.defer_outbox(row.id, self.worker_id, now, now)
+            except Exception:  # its claim expires instead, and another worker takes it then
+                logger.warning("outbox row %s: cannot give back its claim", row.id)
 
     def _slot(self, target: str) -> threading.BoundedSemaphore:
         with self._slots_lock:
@@ -371,12 +446,12 @@ class Worker:
     # the loop -----------------------------------------------------------------------------------
     def start(self) -> None:
         self.runtime.waker.listen()
-        for index in range(self.concurrency):
-            thread = threading.Thread(
-                target=self._loop, name=f"handoff-worker-{index}", daemon=True
-            )
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"handoff-worker-{index}", daemon=True)
+            for index in range(self.concurrency)
+        ]
+        for thread in self._threads:  # all listed first: a claim counts them all (``_take``)
             thread.start()
-            self._threads.append(thread)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
@@ -385,6 +460,7 @@ class Worker:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         self._threads.clear()
+        self._release_claimed()
 
     def _loop(self) -> None:
         waker = self.runtime.waker
@@ -395,6 +471,8 @@ class Worker:
         while not self._stop.is_set():
             generation = waker.generation
             try:
+                if hasattr(self._idle, "next_due"):
+                    del self._idle.next_due
                 row = self.run_once()
             except ProblemError as exc:  # the store is busy or cannot write: one line, not a trace
                 logger.error("worker loop: %s; backing off", exc)
@@ -409,8 +487,10 @@ class Worker:
             sealer.maybe()
             timeout = idle
             try:
-                with self.runtime.store.reading() as tx:
-                    due = tx.next_due_at()
+                due = getattr(self._idle, "next_due", None)
+                if not hasattr(self._idle, "next_due"):  # no look found it: a claim came up empty
+                    with self.runtime.store.reading() as tx:
+                        due = tx.next_due_at()
                 if due is not None:
                     timeout = min(idle, max(0.0, due - self.runtime.now().timestamp()) + 0.01)
             except Exception:

@@ -373,6 +373,23 @@ def aggregate(
 
     Column by column rather than row by row: at 100,000 rows the counting runs in C (``Counter``,
     ``sum``, ``zip``) and the whole sum takes a few tens of milliseconds."""
+    return assemble(
+        sums(rows, team=team, source=source),
+        conversations=conversations,
+        since=since,
+        until=until,
+        team=team,
+        source=source,
+        drafts_available=drafts_available,
+        targets=targets,
+    )
+
+
+def sums(
+    rows: list[tuple[Any, ...]], *, team: str | None = None, source: str | None = None
+) -> dict[str, Any]:
+    """What ``assemble`` reads, summed from the KPI rows (``SUM_KEYS``). A store may sum them in
+    its database instead (``Tx.sum_handoff_kpis``); the report is then the same."""
     if team is not None or source is not None:
         t_i, s_i = _I["team"], _I["source"]
         rows = [
@@ -380,16 +397,12 @@ def aggregate(
             for r in rows
             if (team is None or r[t_i] == team) and (source is None or r[s_i] == source)
         ]
-    n = len(rows)
     col = (
         dict(zip(LIST_FIELDS, zip(*rows, strict=True), strict=True))
         if rows
         else {f: () for f in LIST_FIELDS}
     )
     teams = col["team"]
-    handoffs_by_team = _named(Counter(teams), "-")
-    active_by_team = _named(Counter(compress(teams, col["agent_active"])), "-")
-    reassigned_by_team = _named(Counter(compress(teams, col["reassigned"])), "-")
     first_by_team: dict[str, list[float]] = defaultdict(list)
     for t, seconds in zip(teams, col["first_response_seconds"], strict=True):
         if seconds is not None:
@@ -405,16 +418,62 @@ def aggregate(
     for combo, count in Counter(col["agent_asks"]).items():
         for category in filter(None, (combo or "").split(",")):
             asks[category] += count
-    intents = _named(Counter(col["intent"]), "unknown")
     csat = _present(col["csat_score"])
     scales = _present(col["csat_scale"])
-    first_response = sorted(_present(col["first_response_seconds"]))
-    bot, human = sorted(_present(col["bot_seconds"])), sorted(_present(col["human_seconds"]))
+    bot, human = _present(col["bot_seconds"]), _present(col["human_seconds"])
+    return {
+        "handoffs": len(rows),
+        "by_team": Counter(teams),
+        "active_by_team": Counter(compress(teams, col["agent_active"])),
+        "reassigned_by_team": Counter(compress(teams, col["reassigned"])),
+        "first_p50_by_team": {k: percentile(v, 50) for k, v in first_by_team.items()},
+        "per_day": {day: dict(counts) for day, counts in per_day.items()},
+        "reasons": dict(reasons),
+        "agent_asks": dict(asks),
+        "intents": Counter(col["intent"]),
+        "csat_responses": len(csat),
+        "csat_sum": sum(csat),
+        "csat_scale": max(scales) if scales else None,
+        "first_response": sorted(_present(col["first_response_seconds"])),
+        "bot_p50": percentile(bot, 50),
+        "human_p50": percentile(human, 50),
+        "bot_count": len(bot),
+        "human_count": len(human),
+        "with_draft": sum(col["has_draft"]),
+        "drafts_used": sum(map(mul, col["has_draft"], col["draft_used"])),
+        "drafts_sent": sum(col["drafts_sent"]),
+        "drafts_sent_unedited": sum(col["drafts_sent_unedited"]),
+        "repeat_observed": sum(col["repeat_observed"]),
+        "repeat_context": sum(col["repeat_context"]),
+        "customer_restates": sum(col["customer_restates"]),
+        "timed_out": sum(col["timed_out"]),
+        "anomalies": sum(col["anomalies"]),
+    }
+
+
+def assemble(
+    s: dict[str, Any],
+    *,
+    conversations: int,
+    since: str,
+    until: str,
+    team: str | None = None,
+    source: str | None = None,
+    drafts_available: bool = True,
+    targets: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """The report's KPIs from the period's sums (``sums``, or a store's ``sum_handoff_kpis``)."""
+    n = s["handoffs"]
+    handoffs_by_team = _named(Counter(s["by_team"]), "-")
+    active_by_team = _named(Counter(s["active_by_team"]), "-")
+    reassigned_by_team = _named(Counter(s["reassigned_by_team"]), "-")
+    reasons = Counter(s["reasons"])
+    intents = _named(Counter(s["intents"]), "unknown")
+    first_response = s["first_response"]
     active, reassigned = sum(active_by_team.values()), sum(reassigned_by_team.values())
-    with_draft = sum(col["has_draft"])
-    used = sum(map(mul, col["has_draft"], col["draft_used"]))
-    sent = sum(col["drafts_sent"])
-    observed, repeated = sum(col["repeat_observed"]), sum(col["repeat_context"])
+    with_draft, used, sent = s["with_draft"], s["drafts_used"], s["drafts_sent"]
+    observed, repeated = s["repeat_observed"], s["repeat_context"]
+    csat_n = s["csat_responses"]
     return {
         "since": since,
         "until": until,
@@ -428,13 +487,13 @@ def aggregate(
             "p50": percentile(first_response, 50),
             "p90": percentile(first_response, 90),
             "values": first_response,
-            "by_team": {k: percentile(v, 50) for k, v in sorted(first_by_team.items())},
+            "by_team": dict(sorted(s["first_p50_by_team"].items())),
         },
         "handle_time": {
-            "bot_p50": percentile(bot, 50),
-            "human_p50": percentile(human, 50),
-            "bot_count": len(bot),
-            "human_count": len(human),
+            "bot_p50": s["bot_p50"],
+            "human_p50": s["human_p50"],
+            "bot_count": s["bot_count"],
+            "human_count": s["human_count"],
         },
         "routing": {
             "accuracy": _share(active - reassigned, active),
@@ -457,26 +516,26 @@ def aggregate(
             "used": used,
             "usage": _share(used, with_draft) if drafts_available else None,
             "sent": sent,
-            "unedited_share": _share(sum(col["drafts_sent_unedited"]), sent),
+            "unedited_share": _share(s["drafts_sent_unedited"], sent),
         },
         "repeat_context": {
             "observed": observed,
             "handoffs": repeated,
             "rate": _share(repeated, observed),
-            "agent_asks": dict(sorted(asks.items())),
-            "customer_restates": sum(col["customer_restates"]),
+            "agent_asks": dict(sorted(s["agent_asks"].items())),
+            "customer_restates": s["customer_restates"],
         },
         "csat": {
-            "responses": len(csat),
-            "mean": sum(csat) / len(csat) if csat else None,
-            "scale": max(scales) if scales else 5.0,  # one scale per helpdesk in practice
+            "responses": csat_n,
+            "mean": s["csat_sum"] / csat_n if csat_n else None,
+            "scale": s["csat_scale"] if s["csat_scale"] is not None else 5.0,  # one per helpdesk
         },
-        "timed_out": sum(col["timed_out"]),
-        "per_day": {day: dict(sorted(counts.items())) for day, counts in sorted(per_day.items())},
+        "timed_out": s["timed_out"],
+        "per_day": {day: dict(sorted(c.items())) for day, c in sorted(s["per_day"].items())},
         "reason_mix": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
         "top_intents": sorted(intents.items(), key=lambda kv: (-kv[1], kv[0]))[:10],
         "top_reasons": sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))[:10],
-        "clock_anomalies": sum(col["anomalies"]),
+        "clock_anomalies": s["anomalies"],
         "targets": dict(targets or TARGETS),
     }
 

@@ -251,3 +251,60 @@ def test_a_note_for_an_item_the_local_inbox_never_filed_is_permanent(runtime):  
         )
     with pytest.raises(PermanentDeliveryError, match="inbox item 8 does not exist"):
         local.add_note(TicketRef("local", "8", None, {}), "hello")
+
+
+def test_a_running_worker_claims_rows_for_its_idle_threads_in_one_statement(
+    client, runtime, receiver, settings, monkeypatch
+):  # type: ignore[no-untyped-def]
+    """Six rows due when four idle threads start: the first claim takes four of them at once
+    (``claim_outbox_batch``), the siblings deliver what it took, and every row is delivered once."""
+    for n in range(3):
+        escalate(client, f"evt-{n}", f"conv-{n}")  # each: its local ticket and a callback
+    with runtime.store.reading() as tx:
+        tx_class = type(tx)
+        assert len(tx.list_outbox(status="pending")) == 6
+    batches: list[int] = []
+    claim_batch = tx_class.claim_outbox_batch
+
+    def counted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        rows = claim_batch(self, *args, **kwargs)  # the store's own claim; only counted here
+        batches.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(tx_class, "claim_outbox_batch", counted)
+    settings.worker.per_destination_concurrency = 4
+    worker = Worker(runtime, concurrency=4)
+    worker.start()
+    try:
+        assert len(receiver.wait_for(3, timeout=10)) == 3
+        for _ in range(200):
+            with runtime.store.reading() as tx:
+                rows = tx.list_outbox()
+            if all(r.status == "done" for r in rows):
+                break
+            threading.Event().wait(0.05)
+    finally:
+        worker.stop()
+    assert batches and batches[0] == 4
+    assert [(r.status, r.attempts) for r in rows] == [("done", 1)] * 6
+    assert sorted(receiver.delivery_ids()) == sorted(set(receiver.delivery_ids()))
+
+
+def test_rows_claimed_for_sibling_threads_are_given_back_when_the_worker_stops(client, runtime):  # type: ignore[no-untyped-def]
+    """A claim for four idle threads, and the worker stops before three of them took theirs: those
+    three are pending again at once, their attempt not spent, for any worker to take."""
+    for n in range(2):
+        escalate(client, f"evt-{n}", f"conv-{n}")  # four rows, in four lanes
+    worker = Worker(runtime, concurrency=4)
+    # its four threads, as start() lists them, already finished: the claim counts them idle
+    worker._threads = [threading.Thread(target=lambda: None) for _ in range(4)]
+    for thread in worker._threads:
+        thread.start()
+    taken = worker._take()
+    assert taken is not None
+    worker.stop()
+    with runtime.store.reading() as tx:
+        rows = {r.id: r for r in tx.list_outbox()}
+    assert (rows[taken.id].status, rows[taken.id].attempts) == ("delivering", 1)
+    others = [r for i, r in rows.items() if i != taken.id]
+    assert [(r.status, r.attempts, r.claimed_by) for r in others] == [("pending", 0, None)] * 3

@@ -461,6 +461,14 @@ class Tx(ABC):
         """The KPI rows of handoffs opened in [since, until), in any order, each a tuple of its
         values in ``kpis.LIST_FIELDS`` order (tuples: 100,000 dicts would cost more than the read)."""
 
+    def sum_handoff_kpis(
+        self, since: str, until: str, team: str | None = None, source: str | None = None
+    ) -> dict[str, Any] | None:
+        """``kpis.sums`` of the KPI rows of handoffs opened in [since, until) (of one first team,
+        one source), summed by the database; None (the default) when this store leaves the sums
+        to ``kpis.sums`` over ``list_handoff_kpis``. Either way the report is the same."""
+        return None
+
     @abstractmethod
     def count_conversations(self, since: str, until: str) -> int:
         """How many conversations started in [since, until)."""
@@ -572,6 +580,11 @@ class Waker(ABC):
 
     @abstractmethod
     def wait(self, since: int, timeout: float) -> None: ...
+
+    def wake_here(self) -> None:
+        """Raise ``generation`` for the waiters of this process only (a worker whose thread claimed
+        rows for its idle siblings wakes them); by default ``notify()``, which also does that."""
+        self.notify()
 
     @abstractmethod
     def listen(self) -> None: ...

@@ -102,3 +102,53 @@ def test_two_transactions_changing_one_handoff_recompute_its_kpi_row_in_turn() -
         finally:
             for s in stores:
                 s.close()
+
+
+def test_kpis_summed_by_postgresql_give_the_report_python_sums_give(tmp_path: Path) -> None:
+    """``sum_handoff_kpis`` (the sums in SQL) against ``kpis.sums`` over the same rows, on the
+    same data in PostgreSQL and in SQLite: periods full, partial and empty, by team, by source."""
+    from connector import kpis
+
+    path = tmp_path / "handoff.db"
+    now = datetime(2026, 12, 1, 12, tzinfo=UTC)
+    fill(str(path), 300, now, seed=5)
+    sqlite = SqliteStore(str(path))
+    with pg.fresh_url() as url:
+        target = PostgresStore(url)
+        try:
+            target.migrate()
+            copy(sqlite, target)
+            with sqlite.reading() as tx:
+                sources = sorted(
+                    {
+                        r[kpis.LIST_FIELDS.index("source")]
+                        for r in tx.list_handoff_kpis("0001", "9999")
+                    }
+                )
+            cases = [
+                (days, team, source)
+                for days in (7, 2, 0)
+                for team in (None, "billing", "no-such-team")
+                for source in (None, *sources[:2])
+            ]
+            summed_somewhere = False
+            for days, team, source in cases:
+                since = (now - timedelta(days=days)).isoformat()
+                until = (now + timedelta(seconds=1 if days else 0)).isoformat()
+                with target.reading() as tx:
+                    in_sql = tx.sum_handoff_kpis(since, until, team, source)
+                    rows = tx.list_handoff_kpis(since, until)
+                with sqlite.reading() as tx:
+                    assert tx.sum_handoff_kpis(since, until, team, source) is None
+                    sqlite_rows = tx.list_handoff_kpis(since, until)
+                assert in_sql is not None
+                period = {"conversations": 1000, "since": since, "until": until, "team": team}
+                expected = kpis.assemble(kpis.sums(rows, team=team, source=source), **period)
+                assert kpis.assemble(in_sql, **period) == expected, (days, team, source)
+                on_sqlite = kpis.sums(sqlite_rows, team=team, source=source)
+                assert kpis.assemble(on_sqlite, **period) == expected
+                summed_somewhere |= in_sql["handoffs"] > 0 and in_sql["csat_responses"] > 0
+            assert summed_somewhere
+        finally:
+            target.close()
+            sqlite.close()

@@ -149,3 +149,77 @@ def backfill_kpis(conn: psycopg.Connection[Any]) -> int:
     rows = kpis.rows_from_data(report_data(conn, *ALL_TIME))
     put_kpi_rows(conn, rows)
     return len(rows)
+
+
+# The period's sums of the KPI rows (``kpis.sums``), in the database: one statement, one row of
+# JSON. The percentiles it takes here are medians (percentile_cont(0.5): the same interpolation
+# as ``kpis.percentile``, exactly, as 0.5 is); the p90 is taken from the sorted values it returns.
+_PERIOD = (
+    "WITH k AS (SELECT * FROM handoff_kpis WHERE created_at >= %(since)s AND created_at < %(until)s"
+    " AND (%(team)s::text IS NULL OR team = %(team)s)"
+    " AND (%(source)s::text IS NULL OR source = %(source)s))"
+)
+_MEDIAN = "percentile_cont(0.5) WITHIN GROUP (ORDER BY {0})"
+SUM_KPIS = (
+    _PERIOD + " SELECT (SELECT row_to_json(t) FROM (SELECT count(*) AS handoffs,"
+    " count(csat_score) AS csat_responses, COALESCE(sum(csat_score), 0) AS csat_sum,"
+    " max(csat_scale) AS csat_scale,"
+    " COALESCE(array_agg(first_response_seconds ORDER BY first_response_seconds)"
+    " FILTER (WHERE first_response_seconds IS NOT NULL), '{}') AS first_response,"
+    f" {_MEDIAN.format('bot_seconds')} AS bot_p50, {_MEDIAN.format('human_seconds')} AS human_p50,"
+    " count(bot_seconds) AS bot_count, count(human_seconds) AS human_count,"
+    " COALESCE(sum(has_draft), 0) AS with_draft,"
+    " COALESCE(sum(has_draft * draft_used), 0) AS drafts_used,"
+    " COALESCE(sum(drafts_sent), 0) AS drafts_sent,"
+    " COALESCE(sum(drafts_sent_unedited), 0) AS drafts_sent_unedited,"
+    " COALESCE(sum(repeat_observed), 0) AS repeat_observed,"
+    " COALESCE(sum(repeat_context), 0) AS repeat_context,"
+    " COALESCE(sum(customer_restates), 0) AS customer_restates,"
+    " COALESCE(sum(timed_out), 0) AS timed_out, COALESCE(sum(anomalies), 0) AS anomalies"
+    " FROM k) t) AS totals,"
+    " (SELECT json_agg(json_build_array(team, n, active, reassigned)) FROM (SELECT team,"
+    " count(*) AS n, sum(agent_active) AS active, sum(reassigned) AS reassigned FROM k"
+    " GROUP BY team) t) AS teams,"
+    " (SELECT json_object_agg(g, p) FROM (SELECT COALESCE(NULLIF(team, ''), '-') AS g,"
+    f" {_MEDIAN.format('first_response_seconds')} AS p FROM k"
+    " WHERE first_response_seconds IS NOT NULL GROUP BY 1) t) AS first_by_team,"
+    " (SELECT json_agg(json_build_array(day, r, n)) FROM (SELECT day,"
+    " split_part(COALESCE(NULLIF(reasons, ''), 'unknown'), ',', 1) AS r, count(*) AS n FROM k"
+    " GROUP BY 1, 2) t) AS per_day,"
+    " (SELECT json_object_agg(r, n) FROM (SELECT r, count(*) AS n FROM k,"
+    " unnest(string_to_array(COALESCE(NULLIF(reasons, ''), 'unknown'), ',')) AS r GROUP BY r) t)"
+    " AS reasons,"
+    " (SELECT json_object_agg(a, n) FROM (SELECT a, count(*) AS n FROM k,"
+    " unnest(string_to_array(agent_asks, ',')) AS a WHERE a <> '' GROUP BY a) t) AS asks,"
+    " (SELECT json_agg(json_build_array(intent, n)) FROM (SELECT intent, count(*) AS n FROM k"
+    " GROUP BY intent) t) AS intents"
+)
+
+
+def sum_kpis(
+    conn: psycopg.Connection[Any],
+    since: str,
+    until: str,
+    team: str | None = None,
+    source: str | None = None,
+) -> dict[str, Any]:
+    """``kpis.sums`` of the period's KPI rows, summed by the database."""
+    found = conn.execute(
+        SUM_KPIS, {"since": since, "until": until, "team": team, "source": source}
+    ).fetchone()
+    assert found is not None
+    per_day: dict[str, dict[str, int]] = {}
+    for day, reason, n in found["per_day"] or []:
+        per_day.setdefault(day, {})[reason] = n
+    teams = found["teams"] or []
+    return {
+        **found["totals"],
+        "by_team": {t: n for t, n, _, _ in teams},
+        "active_by_team": {t: active for t, _, active, _ in teams},
+        "reassigned_by_team": {t: reassigned for t, _, _, reassigned in teams},
+        "first_p50_by_team": found["first_by_team"] or {},
+        "per_day": per_day,
+        "reasons": found["reasons"] or {},
+        "agent_asks": found["asks"] or {},
+        "intents": {intent: n for intent, n in found["intents"] or []},
+    }

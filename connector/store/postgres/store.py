@@ -140,15 +140,19 @@ class PostgresStore(Store):
     def _transaction(self, begin: str, *, write: bool) -> Iterator[Tx]:
         with self._connection() as conn:
             try:
-                conn.execute(begin)
-                try:
-                    tx = PostgresTx(conn, write=write)
-                    yield tx
-                    tx.flush_kpis()  # the KPI rows of what this transaction changed, in it
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
-                conn.execute("COMMIT")
+                # Pipeline mode: a statement whose answer is not needed (BEGIN, a lock, most
+                # writes, COMMIT) is sent with the next one that is, so a transaction waits for
+                # the database once per answer it reads, not once per statement (tx.py).
+                with conn.pipeline() as pipe:
+                    conn.execute(begin)
+                    try:
+                        tx = PostgresTx(conn, write=write, pipe=pipe)
+                        yield tx
+                        tx.before_commit()  # audit heads, the KPI rows of what it changed
+                    except BaseException:
+                        conn.execute("ROLLBACK")
+                        raise
+                    conn.execute("COMMIT")
             except (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected) as exc:
                 self._rollback(conn)
                 raise _busy(exc, self.busy_timeout_ms) from exc

@@ -13,13 +13,23 @@ from locks the database holds until the transaction ends, so any number of repli
   other and never take the same row; an outbox lane is delivered one row at a time, and its
   writers take turns on an advisory lock per lane (``tx_outbox.py`` says why that is enough);
 - repeats are refused by unique constraints, with ``ON CONFLICT`` where the contract says "adds
-  nothing".
+  nothing"; "only if none yet" facts and the rows of an outbox lane (one conversation's) are
+  written under the conversation's lock, which their writers mostly hold already.
+
+Statements per event are what the database's CPU goes on (bench/bench_pg_statements.py counts
+them), so checks are folded into writes where the locks make that safe: the messages of one call
+are one INSERT numbered in SQL, an audit row and its chain's head one statement (the head read
+with the conversation, under its lock, and kept for the transaction), a KPI row's inputs one
+query. The transaction runs in pipeline mode (``store.py``): a statement whose answer is not read
+(a lock, most writes) goes out with the next one that is; one whose row count is read
+(``_count``) waits for it.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from connector.kpis import row_from_store
 from connector.store.base import (
     AuditCheckpoint,
     AuditRow,
@@ -40,8 +50,111 @@ from connector.store.sqlite.migrations import report_columns
 
 CHECKPOINTS = "audit-checkpoints"
 
+# The messages of one ``add_messages`` call not stored yet, numbered on from the conversation's
+# last one, in one statement (its caller holds the conversation's lock, so MAX(seq) is stable).
+ADD_MESSAGES = (
+    "INSERT INTO messages (conversation_id, id, seq, role, text, at, data)"
+    " SELECT %(c)s, t.id, b.s + row_number() OVER (ORDER BY t.n), t.role, t.text, t.at, t.data"
+    " FROM unnest(%(ids)s::text[], %(roles)s::text[], %(texts)s::text[], %(ats)s::text[],"
+    " %(datas)s::text[]) WITH ORDINALITY AS t(id, role, text, at, data, n)"
+    " CROSS JOIN (SELECT COALESCE(MAX(seq), 0) AS s FROM messages WHERE conversation_id=%(c)s) b"
+    " WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id=%(c)s AND m.id=t.id)"
+    " ORDER BY t.n RETURNING id, seq"
+)
+# ... and with them, the conversation's handoffs (whose KPI rows count later messages).
+ADD_MESSAGES_AND_HANDOFFS = (
+    f"WITH ins AS ({ADD_MESSAGES}) SELECT ins.id, ins.seq, (SELECT array_agg(h.id ORDER BY h.id)"
+    " FROM handoffs h WHERE h.conversation_id=%(c)s) AS handoffs FROM ins"
+)
+# A conversation (its columns, all NULL when there is none) and its audit chain's head.
+CONVERSATION_AND_HEAD = (
+    "SELECT c.*, h.hash AS audit_head FROM (SELECT %s::text AS id, %s::text AS chain) k"
+    " LEFT JOIN conversations c ON c.id = k.id LEFT JOIN audit_heads h ON h.chain = k.chain"
+)
+# An audit row and its chain's new head, in one statement.
+APPEND_AUDIT = (
+    "WITH a AS (INSERT INTO audit (at, action, actor, conversation_id, handoff_id, reason, data,"
+    " prev_hash, hash) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id, hash),"
+    " h AS (INSERT INTO audit_heads (chain, hash) SELECT %s, hash FROM a"
+    " ON CONFLICT (chain) DO UPDATE SET hash=excluded.hash)"
+    " SELECT id FROM a"
+)
+# Everything a handoff's KPI row is computed from (``refresh_handoff_kpis``), as JSON, one row.
+KPI_INPUTS_SQL = (
+    "SELECT row_to_json(h) AS h,"
+    " (SELECT row_to_json(c) FROM conversations c WHERE c.id = h.conversation_id) AS c,"
+    " (SELECT json_agg(m ORDER BY m.seq) FROM messages m WHERE m.conversation_id = h.conversation_id)"
+    " AS m,"
+    " (SELECT json_agg(f ORDER BY f.id) FROM handoff_facts f WHERE f.handoff_id = h.id) AS f,"
+    " (SELECT json_agg(d.action ORDER BY d.id) FROM draft_events d WHERE d.handoff_id = h.id) AS d"
+    " FROM handoffs h WHERE h.id=%s"
+)
+# The advisory lock of a handoff's conversation, found by the handoff's row (``get_handoff``'s).
+LOCK_HANDOFF_CONVERSATION = (
+    "SELECT pg_advisory_xact_lock(hashtextextended('conversation:' || COALESCE(conversation_id,"
+    " ''), 0)) FROM handoffs WHERE id=%s"
+)
+
+
+def _message_columns(conversation_id: str, rows: list[MessageRow]) -> dict[str, Any]:
+    return {
+        "c": conversation_id,
+        "ids": [r.id for r in rows],
+        "roles": [r.role for r in rows],
+        "texts": [r.text for r in rows],
+        "ats": [r.at for r in rows],
+        "datas": [_j(r.data) for r in rows],
+    }
+
+
+def _message(r: dict[str, Any]) -> MessageRow:
+    return MessageRow(
+        conversation_id=r["conversation_id"],
+        id=r["id"],
+        role=r["role"],
+        text=r["text"],
+        at=r["at"],
+        data=_l(r["data"]) or {},
+        seq=r["seq"],
+    )
+
+
+def _fact(r: dict[str, Any]) -> FactRow:
+    return FactRow(r["id"], r["handoff_id"], r["kind"], r["at"], _l(r["data"]) or {})
+
 
 class PostgresTx(OutboxQueries, ReportQueries, Tx):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._heads: dict[str, str] = {}  # audit chain → its head as this transaction left it
+        self._conversation_of: dict[str, str] = {}  # handoff → conversation, as read or written
+
+    def _lock_handoff(self, handoff_id: str) -> None:
+        """Take the lock of the handoff's conversation (found by its row when not known yet)."""
+        known = self._conversation_of.get(handoff_id)
+        if known is not None:
+            self._lock("conversation:" + known)
+        elif self.write:
+            self.conn.execute(LOCK_HANDOFF_CONVERSATION, (handoff_id,))
+
+    def refresh_handoff_kpis(self, handoff_id):
+        # What ``Tx.refresh_handoff_kpis`` reads, in one statement after the conversation's lock:
+        # the handoff (FOR UPDATE), its conversation, messages, facts and draft events, as JSON.
+        self._lock_handoff(handoff_id)
+        found = self._one(KPI_INPUTS_SQL + self._for_update(), (handoff_id,))
+        if found is None:
+            return
+        handoff, conversation = found["h"], found["c"]
+        self.put_handoff_kpis(
+            row_from_store(
+                self._handoff(handoff),
+                None if conversation is None else self._conversation(conversation),
+                [_message(r) for r in found["m"] or []],
+                [_fact(r) for r in found["f"] or []],
+                list(found["d"] or []),
+            )
+        )
+
     # events
     def get_event(self, source, event_id):
         # Writing, two posts of one event take turns here, so the second finds the first's answer
@@ -80,9 +193,16 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
         )
 
     def get_conversation(self, conversation_id):
+        if not self.write:
+            row = self._one("SELECT * FROM conversations WHERE id=%s", (conversation_id,))
+            return None if row is None else self._conversation(row)
         self._lock("conversation:" + conversation_id)
-        row = self._one("SELECT * FROM conversations WHERE id=%s", (conversation_id,))
-        return None if row is None else self._conversation(row)
+        # Its audit chain's head comes with it: a writer of the conversation holds the lock that
+        # every appender of the chain takes, so the head stays what is read here (``append_audit``)
+        row = self._one(CONVERSATION_AND_HEAD, (conversation_id, audit_chain(conversation_id)))
+        assert row is not None
+        self._heads.setdefault(audit_chain(conversation_id), row["audit_head"] or "")
+        return None if row["id"] is None else self._conversation(row)
 
     def insert_conversation(self, row):
         self.conn.execute(
@@ -117,61 +237,49 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
 
     def cas_control(self, conversation_id, expected_version, owner, handoff_id, now):
         # the row lock the UPDATE takes makes a second CAS wait, then re-check the version
-        cur = self.conn.execute(
-            "UPDATE conversations SET owner=%s, version=version+1, owner_since=%s, handoff_id=%s,"
-            " updated_at=%s WHERE id=%s AND version=%s",
-            (owner, now, handoff_id, now, conversation_id, expected_version),
+        return (
+            self._count(
+                "UPDATE conversations SET owner=%s, version=version+1, owner_since=%s, handoff_id=%s,"
+                " updated_at=%s WHERE id=%s AND version=%s",
+                (owner, now, handoff_id, now, conversation_id, expected_version),
+            )
+            == 1
         )
-        return cur.rowcount == 1
 
     # messages
     def add_messages(self, rows):
         if not rows:
             return []
         conversation_id = rows[0].conversation_id
-        self._lock(
-            "conversation:" + conversation_id
-        )  # numbering reads MAX(seq): one writer at a time
-        last = self._one(
-            "SELECT COALESCE(MAX(seq), 0) AS s FROM messages WHERE conversation_id=%s",
-            (conversation_id,),
-        )
-        seq = last["s"] if last else 0
-        inserted = []
+        # numbering reads MAX(seq): one writer at a time
+        self._lock("conversation:" + conversation_id)
+        fresh: dict[str, MessageRow] = {}
         for row in rows:
-            cur = self.conn.execute(
-                "INSERT INTO messages (conversation_id, id, seq, role, text, at, data)"
-                " VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT (conversation_id, id) DO NOTHING",
-                (row.conversation_id, row.id, seq + 1, row.role, row.text, row.at, _j(row.data)),
-            )
-            if cur.rowcount == 1:
-                seq += 1
-                row.seq = seq
+            fresh.setdefault(row.id, row)  # a repeated id in one call: the first one counts
+        # One statement: those not stored yet, numbered on from the conversation's last message,
+        # and (messages after a handoff feed its repeat-context figures) the handoffs to recount.
+        recount = any(r.role in ("agent", "customer") for r in fresh.values())
+        cur = self.conn.execute(
+            ADD_MESSAGES_AND_HANDOFFS if recount else ADD_MESSAGES,
+            _message_columns(conversation_id, list(fresh.values())),
+        )
+        numbered = {r["id"]: r for r in cur}
+        inserted = []
+        for row in fresh.values():
+            if row.id in numbered:
+                row.seq = int(numbered[row.id]["seq"])
                 inserted.append(row)
-        if any(r.role in ("agent", "customer") for r in inserted):
-            # messages after a handoff feed its repeat-context figures
-            for h in self.conn.execute(
-                "SELECT id FROM handoffs WHERE conversation_id=%s", (conversation_id,)
-            ):
-                self._kpis_changed(h["id"])
+        inserted.sort(key=lambda r: r.seq or 0)
+        if recount and any(r.role in ("agent", "customer") for r in inserted):
+            for handoff_id in numbered[inserted[0].id]["handoffs"] or []:
+                self._kpis_changed(handoff_id)
         return inserted
 
     def list_messages(self, conversation_id):
         cur = self.conn.execute(
             "SELECT * FROM messages WHERE conversation_id=%s ORDER BY seq", (conversation_id,)
         )
-        return [
-            MessageRow(
-                conversation_id=r["conversation_id"],
-                id=r["id"],
-                role=r["role"],
-                text=r["text"],
-                at=r["at"],
-                data=_l(r["data"]) or {},
-                seq=r["seq"],
-            )
-            for r in cur
-        ]
+        return [_message(r) for r in cur]
 
     # handoffs
     @staticmethod
@@ -212,6 +320,7 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
                 *report_columns(row.payload),
             ),
         )
+        self._conversation_of[row.id] = row.conversation_id or ""
         self._kpis_changed(row.id)
 
     def get_handoff(self, handoff_id):
@@ -220,6 +329,7 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
             # Its conversation's lock first, then the row: every writer of a conversation's things
             # takes the locks in the one order (event, conversation, rows), so none deadlock.
             self._lock("conversation:" + (row["conversation_id"] or ""))
+            self._conversation_of[handoff_id] = row["conversation_id"] or ""
             row = self._one("SELECT * FROM handoffs WHERE id=%s FOR UPDATE", (handoff_id,))
         return None if row is None else self._handoff(row)
 
@@ -257,16 +367,22 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
     # facts
     def add_fact(self, handoff_id, kind, at, data, *, once=False):
         if once:
-            self._lock(f"fact:{handoff_id}:{kind}")  # "only if none yet" holds across replicas
-            if self._one(
-                "SELECT 1 AS one FROM handoff_facts WHERE handoff_id=%s AND kind=%s",
-                (handoff_id, kind),
-            ):
+            # "only if none yet" holds across replicas: adders of one handoff's facts take turns on
+            # its conversation's lock (which the ingest and get_handoff hold already)
+            self._lock_handoff(handoff_id)
+            added = self._one(
+                "INSERT INTO handoff_facts (handoff_id, kind, at, data) SELECT %s,%s,%s,%s"
+                " WHERE NOT EXISTS (SELECT 1 FROM handoff_facts WHERE handoff_id=%s AND kind=%s)"
+                " RETURNING id",
+                (handoff_id, kind, at, _j(data), handoff_id, kind),
+            )
+            if added is None:
                 return False
-        self.conn.execute(
-            "INSERT INTO handoff_facts (handoff_id, kind, at, data) VALUES (%s,%s,%s,%s)",
-            (handoff_id, kind, at, _j(data)),
-        )
+        else:
+            self.conn.execute(
+                "INSERT INTO handoff_facts (handoff_id, kind, at, data) VALUES (%s,%s,%s,%s)",
+                (handoff_id, kind, at, _j(data)),
+            )
         self._kpis_changed(handoff_id)
         return True
 
@@ -283,7 +399,7 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
     def list_facts(self, handoff_id=None, kind=None):
         clause, params = _where(handoff_id=handoff_id, kind=kind)
         return [
-            FactRow(r["id"], r["handoff_id"], r["kind"], r["at"], _l(r["data"]) or {})
+            _fact(r)
             for r in self.conn.execute(f"SELECT * FROM handoff_facts{clause} ORDER BY id", params)
         ]
 
@@ -330,22 +446,31 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
         # the conversation's own lock (the ingest holds it already): chains of different
         # conversations are appended to at once, with no shared head row
         self._lock("conversation:" + chain if chain else "audit-chain:")
-        head = self._one("SELECT hash FROM audit_heads WHERE chain=%s", (chain,))
-        prev = head["hash"] if head else ""
+        if chain in self._heads:  # this transaction's own last row: the lock keeps it the head
+            prev = self._heads[chain]
+        else:
+            head = self._one("SELECT hash FROM audit_heads WHERE chain=%s", (chain,))
+            prev = head["hash"] if head else ""
         data_json = canonical_json(data)
         digest = audit_hash(
             prev, at, action, actor, conversation_id, handoff_id, reason, data, data_json=data_json
         )
         row = self._one(
-            "INSERT INTO audit (at, action, actor, conversation_id, handoff_id, reason, data, prev_hash,"
-            " hash) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s) RETURNING id",
-            (at, action, actor, conversation_id, handoff_id, reason, data_json, prev, digest),
+            APPEND_AUDIT,
+            (
+                at,
+                action,
+                actor,
+                conversation_id,
+                handoff_id,
+                reason,
+                data_json,
+                prev,
+                digest,
+                chain,
+            ),
         )
-        self.conn.execute(
-            "INSERT INTO audit_heads (chain, hash) VALUES (%s,%s)"
-            " ON CONFLICT (chain) DO UPDATE SET hash=excluded.hash",
-            (chain, digest),
-        )
+        self._heads[chain] = digest
         assert row is not None
         return AuditRow(
             int(row["id"]),
@@ -379,6 +504,10 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
             )
             for r in cur
         ]
+
+    def before_commit(self) -> None:
+        """What the transaction's writes imply, written last: the KPI rows of what it changed."""
+        self.flush_kpis()
 
     def seal_audit(self, at):
         self._lock(CHECKPOINTS)  # sealers (one per worker) take turns; appenders never wait here

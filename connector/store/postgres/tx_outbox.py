@@ -19,9 +19,9 @@ from connector.store.postgres.sql import Queries, _j, _l, _where
 #   it to one, the other skips it, and (read committed) re-checks its status if it was claimed and
 #   committed meanwhile. The rows behind it stay out for both: each statement's snapshot still sees
 #   the head pending (or delivering), and a snapshot can only be behind, never ahead;
-# - a lane's ids are taken in commit order: ``enqueue`` takes an advisory lock on the lane before
-#   its INSERT, so a second writer of the lane waits for the first to commit before it draws its
-#   id. Without it, identity values are drawn at INSERT and not committed in order: row 11 could
+# - a lane's ids are taken in commit order: ``enqueue`` takes an advisory lock before its INSERT
+#   (the lane's conversation's: a lane is one conversation's), so a second writer of the lane
+#   waits for the first to commit before it draws its id. Without it, identity values are drawn at INSERT and not committed in order: row 11 could
 #   commit and be claimed while row 10, earlier in the lane, was still invisible.
 # An advisory lock per lane at claim time would make claimers wait on each other, which SKIP LOCKED
 # exists to avoid; and a lock held only for the claim's own transaction would not cover the
@@ -68,7 +68,9 @@ class OutboxQueries(Queries):
         lane=None,
     ):
         if lane is not None:
-            self._lock(f"lane:{lane}")  # the lane's ids in commit order (see _LANE_FREE)
+            # the lane's ids in commit order (see _LANE_FREE): a lane is one conversation's, so
+            # its writers take turns on the conversation's lock, which they mostly hold already
+            self._lock("conversation:" + conversation_id if conversation_id else f"lane:{lane}")
         row = self._one(
             "INSERT INTO outbox (kind, target, handoff_id, conversation_id, idempotency_key,"
             " body, status, attempts, next_attempt_at, created_at, updated_at, lane)"
@@ -118,30 +120,36 @@ class OutboxQueries(Queries):
     def finish_outbox(
         self, row_id, worker_id, now, *, status, next_attempt_at=None, error=None, result=None
     ):
-        cur = self.conn.execute(
-            "UPDATE outbox SET status=%s, next_attempt_at=COALESCE(%s, next_attempt_at),"
-            " last_error=%s, result=COALESCE(%s, result), claimed_by=NULL, claim_expires_at=NULL,"
-            " updated_at=%s WHERE id=%s AND claimed_by=%s AND status='delivering'",
-            (status, next_attempt_at, error, _j(result), now, row_id, worker_id),
+        return (
+            self._count(
+                "UPDATE outbox SET status=%s, next_attempt_at=COALESCE(%s, next_attempt_at),"
+                " last_error=%s, result=COALESCE(%s, result), claimed_by=NULL, claim_expires_at=NULL,"
+                " updated_at=%s WHERE id=%s AND claimed_by=%s AND status='delivering'",
+                (status, next_attempt_at, error, _j(result), now, row_id, worker_id),
+            )
+            == 1
         )
-        return cur.rowcount == 1
 
     def defer_outbox(self, row_id, worker_id, now, next_attempt_at):
-        cur = self.conn.execute(
-            "UPDATE outbox SET status='pending', next_attempt_at=%s, attempts=GREATEST(attempts-1, 0),"
-            " claimed_by=NULL, claim_expires_at=NULL, updated_at=%s"
-            " WHERE id=%s AND claimed_by=%s AND status='delivering'",
-            (next_attempt_at, now, row_id, worker_id),
+        return (
+            self._count(
+                "UPDATE outbox SET status='pending', next_attempt_at=%s, attempts=GREATEST(attempts-1, 0),"
+                " claimed_by=NULL, claim_expires_at=NULL, updated_at=%s"
+                " WHERE id=%s AND claimed_by=%s AND status='delivering'",
+                (next_attempt_at, now, row_id, worker_id),
+            )
+            == 1
         )
-        return cur.rowcount == 1
 
     def extend_outbox_claim(self, row_id, worker_id, now, lease_seconds):
-        cur = self.conn.execute(
-            "UPDATE outbox SET claim_expires_at=%s, updated_at=%s WHERE id=%s AND claimed_by=%s"
-            " AND status='delivering'",
-            (now + lease_seconds, now, row_id, worker_id),
+        return (
+            self._count(
+                "UPDATE outbox SET claim_expires_at=%s, updated_at=%s WHERE id=%s AND claimed_by=%s"
+                " AND status='delivering'",
+                (now + lease_seconds, now, row_id, worker_id),
+            )
+            == 1
         )
-        return cur.rowcount == 1
 
     def take_budget(self, key, cost, per_second, capacity, now, max_wait):
         # The bucket's row, locked until this transaction ends: takers on every replica take turns
@@ -180,12 +188,14 @@ class OutboxQueries(Queries):
         return [self._outbox(r) for r in cur]
 
     def retry_outbox(self, row_id, now):
-        cur = self.conn.execute(
-            "UPDATE outbox SET status='pending', attempts=0, next_attempt_at=%s, claimed_by=NULL,"
-            " claim_expires_at=NULL, updated_at=%s WHERE id=%s AND status IN ('dead','pending')",
-            (now, now, row_id),
+        return (
+            self._count(
+                "UPDATE outbox SET status='pending', attempts=0, next_attempt_at=%s, claimed_by=NULL,"
+                " claim_expires_at=NULL, updated_at=%s WHERE id=%s AND status IN ('dead','pending')",
+                (now, now, row_id),
+            )
+            == 1
         )
-        return cur.rowcount == 1
 
     def any_due(self, now):
         row = self._one(
@@ -260,11 +270,10 @@ class OutboxQueries(Queries):
         return None if row is None else self._timer(row)
 
     def cancel_timers(self, handoff_id, now):
-        cur = self.conn.execute(
+        return self._count(
             "UPDATE timers SET status='cancelled', updated_at=%s WHERE handoff_id=%s AND status='pending'",
             (now, handoff_id),
         )
-        return cur.rowcount
 
     def next_timer_due_at(self):
         row = self._one("SELECT MIN(due_at) AS t FROM timers WHERE status='pending'")

@@ -55,6 +55,12 @@ class ReportQueries(Queries):
         with self.conn.cursor(row_factory=tuple_row) as cur:  # plain tuples, in LIST_FIELDS order
             return cur.execute(LIST_KPIS, (since, until)).fetchall()
 
+    def sum_handoff_kpis(self, since, until, team=None, source=None):
+        from connector.store.postgres.reports import sum_kpis
+
+        self.flush_kpis()  # what this transaction wrote, summed in it
+        return sum_kpis(self.conn, since, until, team, source)
+
     def count_conversations(self, since, until):
         row = self._one(
             "SELECT COUNT(*) AS n FROM conversations WHERE created_at >= %s AND created_at < %s",

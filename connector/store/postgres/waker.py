@@ -45,6 +45,9 @@ class PostgresWaker(Waker):
             self._generation += 1
             self._cond.notify_all()
 
+    def wake_here(self) -> None:
+        self._bump()  # no NOTIFY: only this process's threads are told
+
     def notify(self) -> None:
         self._bump()
         if self._stopped.is_set():
