@@ -9,6 +9,7 @@ Mia hands back: the outcome comes first and the draft is read-only.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -107,8 +108,13 @@ def test_two_agents_see_the_claim_live_and_the_owner_talks_to_the_customer(  # t
     mia.locator("#hw-note").fill("Delivery confirmed for tomorrow.")
     mia.locator("#hw-handback button[type=submit]").click()
     mia.locator("#hw-owner", has_text="Handed back to the bot").wait_for()
-    assert mia.evaluate("() => document.querySelector('.hw-card').id") == "hw-outcome"
-    assert mia.locator("#hw-draft").get_attribute("readonly") is not None
+    # the page reloads after the handback (the live update may show it first): read it once the
+    # reloaded page is in place, with locators that wait, not a one-shot evaluate
+    from playwright.sync_api import expect  # installed with the browser tests' extra
+
+    mia.wait_for_load_state()
+    expect(mia.locator(".hw-card").first).to_have_id("hw-outcome")
+    expect(mia.locator("#hw-draft")).to_have_attribute("readonly", re.compile(".*"))
     late = requests.post(
         f"{live_server}/v1/handoffs/{handoff_id}/messages",
         json={"text": "x", "actor": "mia"},
