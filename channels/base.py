@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ValidationError
 
 from connector import limits
-from connector.errors import ConfigError
+from connector.errors import ConfigError, validation_message
 from connector.limits import LimitsSettings
 from connector.outbox import Callback
 from connector.schemas import Event, EventResponse
@@ -80,7 +80,7 @@ class BotChannel:
             return [
                 (
                     ".".join(str(p) for p in err["loc"]),
-                    "unknown key" if err["type"] == "extra_forbidden" else err["msg"],
+                    "unknown key" if err["type"] == "extra_forbidden" else validation_message(err),
                 )
                 for err in exc.errors()
             ]

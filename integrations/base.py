@@ -29,6 +29,7 @@ from connector.errors import (  # re-exported: integrations import errors from h
     TransientDeliveryError,
     error_for_status,
     parse_retry_after,
+    validation_message,
 )
 from connector.schemas import HandoffPayload
 from integrations.fields import (  # re-exported: a helpdesk package imports only integrations.base
@@ -329,7 +330,7 @@ class DestinationSettings(BaseModel):
         except ValidationError as exc:
             parsed = None
             errors = [_problem(".".join(str(p) for p in e["loc"]),
-                               SETTINGS_MESSAGES.get(e["type"], e["msg"]), e.get("input"))
+                               SETTINGS_MESSAGES.get(e["type"], validation_message(e)), e.get("input"))
                       for e in exc.errors()]  # fmt: skip
         raw = data if isinstance(data, dict) else {}
         errors += [_problem(path, message) for path, message in cls.key_problems(raw, parsed)]
@@ -354,7 +355,10 @@ def settings_problems(model: type[M], settings: Any) -> tuple[M | None, list[tup
         return model.model_validate(settings if settings is not None else {}), []
     except ValidationError as exc:
         return None, [
-            (".".join(str(p) for p in e["loc"]), SETTINGS_MESSAGES.get(e["type"], e["msg"]))
+            (
+                ".".join(str(p) for p in e["loc"]),
+                SETTINGS_MESSAGES.get(e["type"], validation_message(e)),
+            )
             for e in exc.errors()
         ]
 
