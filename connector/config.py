@@ -6,6 +6,10 @@ environment overrides (``__`` separates levels; values are read as YAML scalars)
 (``store.url``). ``${NAME}`` and ``${NAME:-default}`` in YAML
 strings are replaced from the environment, so secrets never need to live in the file.
 
+A relative SQLite store file is relative to ``$HANDOFF_HOME`` when set, else to the config file's
+folder (the working directory only for the built-in defaults and a ``HANDOFF_DB``-style override),
+so ``handoff outbox list -c /srv/handoff/config.yaml`` finds the store ``serve`` made, from anywhere.
+
 Every problem is reported at once with its key path (``sources.demo.secret: field required``).
 """
 
@@ -23,7 +27,7 @@ import yaml
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from connector.agent_config import AgentSettings, check_agents
-from connector.errors import ConfigError
+from connector.errors import ConfigError, validation_message
 from connector.limits import LimitsSettings
 from connector.policy_config import (  # noqa: F401 - re-exported: the rule schema lives there
     PayloadSettings,
@@ -31,7 +35,7 @@ from connector.policy_config import (  # noqa: F401 - re-exported: the rule sche
     Section,
 )
 from connector.routing_config import RoutingSettings, TeamSettings  # noqa: F401 - re-exported
-from connector.store_config import StoreSettings, check_store
+from connector.store_config import StoreSettings, anchor_store, check_store
 
 logger = logging.getLogger(__name__)
 
@@ -246,6 +250,8 @@ class WidgetSettings(Section):
     token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     # how long an open widget may keep renewing its token from one issued link (one shift)
     session_max_seconds: int = Field(default=12 * 3600, ge=300, le=7 * 86_400)
+    # how long the signed "Full transcript" link in a helpdesk note or the widget opens the page
+    transcript_link_ttl_seconds: int = Field(default=30 * 86_400, ge=300, le=366 * 86_400)
     stream_seconds: float = Field(default=25.0, gt=0, le=300)
     frame_ancestors: list[str] = Field(default_factory=list)
     intercom_client_secret: str | None = Field(default=None, min_length=8)
@@ -534,6 +540,7 @@ def load_config(
         raise _explained(exc, origins, env, problems) from exc
     if problems:
         raise ConfigError(problems)
+    anchor_store(settings.store, _store_base(path, env, origins))
     for check in (
         lambda: check_policy(settings.policy, settings.routing),
         lambda: check_store(settings.store),
@@ -546,6 +553,19 @@ def load_config(
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def _store_base(
+    path: str | os.PathLike[str] | None, env: dict[str, str], origins: dict[tuple[str, ...], str]
+) -> str | None:
+    """What a relative SQLite store file is relative to: ``$HANDOFF_HOME`` when set, else the
+    config file's folder; the working directory for the built-in defaults and for a file named by
+    a ``HANDOFF_*`` override (a path typed in a shell means the shell's folder)."""
+    if env.get("HANDOFF_HOME"):
+        return env["HANDOFF_HOME"]
+    if path is None or any(keys[:2] in (("store", "url"), ("store", "path")) for keys in origins):
+        return None
+    return str(Path(path).parent)
 
 
 def _read_document(file: Path) -> dict[str, Any]:
@@ -577,7 +597,7 @@ def _explained(
     problems = list(found)
     hints: dict[str, str] = {}
     for err in exc.errors():
-        msg = err["msg"]
+        msg = validation_message(err)
         path = _error_path(err["loc"])
         hint = [_origin(err["loc"], origins, env)]
         if err["type"] == "extra_forbidden":

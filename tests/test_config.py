@@ -32,7 +32,9 @@ def problems(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> li
 def test_example_runs_as_is_and_equals_the_built_in_defaults():
     from_file = load_config(EXAMPLE, env={})
     built_in = load_config(None, env={})
-    assert from_file == built_in
+    # the same file name; the example's store sits next to it, the built-in one in the cwd
+    assert from_file.store.path == str(EXAMPLE.parent / built_in.store.path)
+    assert from_file.model_copy(update={"store": built_in.store}) == built_in
     assert from_file.sources["demo"].secret == DEMO_DEFAULT_SECRET
     assert from_file.sources["demo"].callback_url is None
     assert list(from_file.destinations) == ["local"]
@@ -79,21 +81,21 @@ def test_every_config_key_is_documented_in_the_example():
         ),
         (
             "sources:\n  bot:\n    secret: long-enough\n    callback_url: ftp://x\n",
-            "sources.bot.callback_url: Value error, must be an http:// or https:// URL",
+            "sources.bot.callback_url: must be an http:// or https:// URL",
         ),
         (
             "destinations:\n  zendesc: {}\n",
             "destinations.zendesc: unknown destination (did you mean 'zendesk'?)",
         ),
         ("destinations:\n  local:\n    colour: red\n", "destinations.local.colour: unknown key"),
-        ("destinations: {}\n", "destinations: Value error, configure at least one destination"),
+        ("destinations: {}\n", "destinations: configure at least one destination"),
         (
             "policy:\n  rules:\n    - {id: r, when: {trigger: human_request, patterns: ['(unclosed']}}\n",
-            "policy.rules[0].when.patterns: Value error, item 0: regex does not compile",
+            "policy.rules[0].when.patterns: item 0: regex does not compile",
         ),
         (
             "routing:\n  default_team: support\n",
-            "routing: Value error, default_team 'support' is not one of teams",
+            "routing: default_team 'support' is not one of teams",
         ),
         (
             "worker:\n  max_attempts: 0\n",
