@@ -166,6 +166,18 @@ def _page_paths(hid: dict[str, Any]) -> dict[str, Any]:
                 },
             }
         },
+        "/transcripts/{handoff_id}": {
+            "get": {
+                "summary": "A handoff's full transcript (HTML, read-only), opened with the signed, "
+                "expiring transcript link of helpdesk notes and the widget (no API key); a bad or "
+                "expired link gets 401 or 403: a short HTML page for a browser (Accept: text/html)",
+                "parameters": [
+                    hid,
+                    {"name": "t", "in": "query", "required": True, "schema": text},
+                ],
+                "responses": {"200": _html("The transcript"), **_problems(401, 403, 404)},
+            }
+        },
         "/widget/static/{filename}": {
             "get": {
                 "summary": "The widget's script and style sheet",

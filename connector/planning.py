@@ -222,7 +222,13 @@ def plan_handoff(
         routing=routing,
         prior_handoffs=history.prior_handoffs,
         now=now,
-        transcript_url=links.inbox_url(base_url, handoff_id),
+        transcript_url=links.signed_transcript_url(  # a helpdesk agent has no API key
+            base_url,
+            handoff_id,
+            secret=settings.widget.secret,
+            ttl=settings.widget.transcript_link_ttl_seconds,
+            now=now.timestamp(),
+        ),
         policy=settings.policy,
         settings=settings.payload,
     )
