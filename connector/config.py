@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from connector.agent_config import AgentSettings, check_agents
 from connector.errors import ConfigError, validation_message
@@ -45,6 +52,12 @@ DEFAULT_API_KEY = "local-agent-key"
 DEFAULT_WIDGET_SECRET = "local-widget-secret"
 PLACEHOLDER_AUTHOR_EMAIL = "support@example.com"  # the widget app's author until config names one
 MIN_PUBLIC_API_KEY_CHARS = 32  # an API key that guards a non-loopback address
+
+
+def _empty_when_null(empty: type) -> BeforeValidator:
+    """``key:`` with nothing under it (every example entry commented out) is the empty list or
+    mapping, so uncommenting one entry of ``config.example.yaml`` is all it takes."""
+    return BeforeValidator(lambda value: empty() if value is None else value)
 
 
 class ServerSettings(Section):
@@ -170,7 +183,9 @@ class RemindersSettings(Section):
     priority_bump: bool = True
     offer_callback: bool = True
     fallback: FallbackSettings = Field(default_factory=FallbackSettings)
-    teams: dict[str, TeamReminderSettings] = Field(default_factory=dict)
+    teams: Annotated[dict[str, TeamReminderSettings], _empty_when_null(dict)] = Field(
+        default_factory=dict
+    )
 
 
 # --- agent alerts (integrations/notify.py) -------------------------------------------------------
@@ -232,7 +247,9 @@ AlertChannelSettings = Annotated[
 
 
 class AlertsSettings(Section):
-    channels: dict[str, AlertChannelSettings] = Field(default_factory=dict)
+    channels: Annotated[dict[str, AlertChannelSettings], _empty_when_null(dict)] = Field(
+        default_factory=dict
+    )
 
 
 class LoggingSettings(Section):
@@ -253,7 +270,7 @@ class WidgetSettings(Section):
     # how long the signed "Full transcript" link in a helpdesk note or the widget opens the page
     transcript_link_ttl_seconds: int = Field(default=30 * 86_400, ge=300, le=366 * 86_400)
     stream_seconds: float = Field(default=25.0, gt=0, le=300)
-    frame_ancestors: list[str] = Field(default_factory=list)
+    frame_ancestors: Annotated[list[str], _empty_when_null(list)] = Field(default_factory=list)
     intercom_client_secret: str | None = Field(default=None, min_length=8)
     # The author Zendesk shows for the app `handoff widget package zendesk` builds (your team).
     app_author_name: str = Field(default="handoff-connector", min_length=1)
@@ -310,7 +327,9 @@ class Settings(Section):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     widget: WidgetSettings = Field(default_factory=WidgetSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
-    agents: list[AgentSettings] = Field(default_factory=list)  # connector/agent_config.py
+    agents: Annotated[list[AgentSettings], _empty_when_null(list)] = Field(
+        default_factory=list
+    )  # connector/agent_config.py
     report: ReportSettings = Field(default_factory=ReportSettings)
 
     @field_validator("sources")
