@@ -212,6 +212,13 @@ def _page_paths(hid: dict[str, Any]) -> dict[str, Any]:
                 "responses": {"200": _html("The page")},
             }
         },
+        "/docs/api.md": {
+            "get": {
+                "summary": "docs/api.md: the inbound event in words and how to sign a request, "
+                "with a worked example (Markdown, from the source tree; 404 when not installed)",
+                "responses": {"200": {"description": "Markdown"}, **_problems(404)},
+            }
+        },
         "/docs/init.js": {
             "get": {
                 "summary": "The script that starts Swagger UI on /docs",
@@ -483,7 +490,9 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "handoff-connector",
             "version": "1",
-            "description": "Bot-to-human handoff API. Errors are RFC 9457 problem details.",
+            "description": "Bot-to-human handoff API. Errors are RFC 9457 problem details. "
+            "The inbound event's fields and how to sign a request (a body-less GET included), "
+            "with a worked example: [docs/api.md](/docs/api.md).",
         },
         "paths": paths,
         "components": {
