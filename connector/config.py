@@ -365,6 +365,11 @@ class Settings(Section):
     def warnings(self) -> list[str]:
         """Things that are allowed but dangerous; printed loudly at start-up and by check-config."""
         out = []
+        if not self.sources:  # valid (a store-only tool config), but nothing could post events
+            out.append(
+                "no bot sources (sources:): no bot can post events; add a sources.<name> block "
+                "(config.example.yaml)"
+            )
         if not self.server.is_loopback():
             for name, source in self.sources.items():
                 if source.secret == DEMO_DEFAULT_SECRET:

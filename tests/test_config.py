@@ -229,3 +229,5 @@ def test_no_sources_is_a_warning_that_no_bot_can_post(tmp_path):  # type: ignore
         result.exit_code == 0
         and "warning: no bot sources (sources:): no bot can post events" in result.output
     )
+    # the same warning is what `serve` and `worker` print loudly at start-up
+    assert any("no bot can post" in w for w in load_config(config, env={}).warnings())
