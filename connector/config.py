@@ -33,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from connector import keys as key_paths
 from connector.agent_config import AgentSettings, check_agents
 from connector.errors import ConfigError, validation_message
 from connector.limits import LimitsSettings
@@ -488,48 +489,6 @@ def _origin(loc: tuple[Any, ...], origins: dict[tuple[str, ...], str], env: dict
     return ""
 
 
-def _model_fields_at(loc: tuple[Any, ...]) -> list[str]:
-    """The keys the model allows at ``loc``'s parent (for "did you mean"); empty when unknown."""
-    import types
-    import typing
-
-    from pydantic import BaseModel
-
-    model: Any = Settings
-    for part in loc[:-1]:
-        if isinstance(model, type) and issubclass(model, BaseModel):
-            field = model.model_fields.get(str(part))
-            if field is None:
-                return []
-            model = field.annotation
-        elif typing.get_origin(model) is dict:
-            model = typing.get_args(model)[1]  # a name of the user's (a source, a team): its value
-        elif typing.get_origin(model) is list and isinstance(part, int):
-            model = typing.get_args(model)[0]
-        else:
-            return []
-        while typing.get_origin(model) in (typing.Union, types.UnionType):  # X | None: its X
-            model = next((a for a in typing.get_args(model) if a is not type(None)), None)
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return list(model.model_fields)
-    return []
-
-
-def _did_you_mean(loc: tuple[Any, ...]) -> str:
-    close = difflib.get_close_matches(str(loc[-1]), _model_fields_at(loc), n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else ""
-
-
-def _error_path(loc: tuple[Any, ...]) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        else:
-            parts.append(("." if parts else "") + str(item))
-    return "".join(parts)
-
-
 def _default_document() -> dict[str, Any]:
     """The built-in configuration, as a document: the same one ``config.example.yaml`` spells out."""
     data = Settings().model_dump(mode="json")
@@ -622,11 +581,12 @@ def _explained(
     hints: dict[str, str] = {}
     for err in exc.errors():
         msg = validation_message(err)
-        path = _error_path(err["loc"])
-        hint = [_origin(err["loc"], origins, env)]
+        loc, _ = key_paths.locate(Settings, err["loc"])
+        path = key_paths.dotted(loc)
+        hint = [_origin(loc, origins, env)]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
-            hint.insert(0, _did_you_mean(err["loc"]))
+            hint.insert(0, key_paths.did_you_mean(Settings, err["loc"]))
         elif err["type"] == "missing":
             msg = "required key is missing"
         problems.append((path, msg))

@@ -213,6 +213,43 @@ def test_hints_say_did_you_mean_and_which_variable(tmp_path, text, env, hint):  
     assert hints == ([hint] if hint else [])
 
 
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        (
+            "alerts:\n  channels:\n    ops:\n      type: slack\n      webhook_url: https://h\n"
+            "      evnts: [reminder]\n",
+            [
+                "alerts.channels.ops.evnts: unknown key",
+                "  alerts.channels.ops.evnts: did you mean 'events'?",
+            ],
+        ),
+        (
+            "sources:\n  demo:\n    secret: sixteen-chars-ok\n    callbak_url: http://bot\n",
+            ["sources.demo.callbak_url: unknown key (did you mean 'callback_url'?)"],
+        ),
+        (
+            "sources:\n  bp:\n    channel: botpress\n    secret: bp-endpoint-secret-0123\n"
+            "    webhook_url: https://w/x\n    zzz_qqq: 3\n",
+            ["sources.bp.zzz_qqq: unknown key"],
+        ),
+        (
+            "destinations:\n  zendesk:\n    subdomian: acme\n    subdomain: acme\n"
+            "    email: a@acme.com\n    token: t0123456789\n",
+            ["destinations.zendesk.subdomian: unknown key (did you mean 'subdomain'?)"],
+        ),
+    ],
+    ids=[
+        "alert channel (a tagged union)",
+        "source",
+        "platform source, nothing close",
+        "destination",
+    ],
+)
+def test_every_unknown_key_gets_did_you_mean(tmp_path, text, expected):  # type: ignore[no-untyped-def]
+    assert problems(tmp_path, text) == expected
+
+
 def test_check_config_blames_the_variable_not_the_defaults():  # type: ignore[no-untyped-def]
     result = CliRunner().invoke(
         main, ["check-config"], env={"HANDOFF_SERVER__PORT": "abc", "HANDOFF_CONFIG": ""}
