@@ -202,7 +202,8 @@ def check_config(file: str | None) -> None:
         click.echo(f"warning: {key}: {problem}; `handoff serve` refuses to start", err=True)
     click.echo(
         f"{path or 'built-in defaults'}: OK "
-        f"({len(settings.sources)} source(s), destinations: {', '.join(settings.destinations)})"
+        f"({len(settings.sources)} source(s), destinations: {', '.join(settings.destinations)}, "
+        f"store: {settings.store.path or settings.store.backend})"
     )
 
 

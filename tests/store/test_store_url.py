@@ -213,3 +213,5 @@ def test_every_command_finds_the_store_from_another_folder(
         assert result.exit_code == 0, (args, result.output)
         assert "no store at" not in result.output, args
     assert list(elsewhere.iterdir()) == [], "a command made a store in the working directory"
+    checked = CliRunner().invoke(main, ["check-config"])
+    assert f"store: {conf / 'data' / 'handoff.db'})" in checked.output  # where it resolved
