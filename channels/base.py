@@ -24,8 +24,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
 
-from connector import limits
-from connector.errors import ConfigError
+from connector import keys, limits
+from connector.errors import ConfigError, validation_message
 from connector.limits import LimitsSettings
 from connector.outbox import Callback
 from connector.schemas import Event, EventResponse
@@ -80,7 +80,9 @@ class BotChannel:
             return [
                 (
                     ".".join(str(p) for p in err["loc"]),
-                    "unknown key" if err["type"] == "extra_forbidden" else err["msg"],
+                    keys.unknown_key(cls.settings_model, err["loc"])
+                    if err["type"] == "extra_forbidden"
+                    else validation_message(err),
                 )
                 for err in exc.errors()
             ]

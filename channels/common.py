@@ -17,7 +17,13 @@ from pydantic import ValidationError
 
 from connector import limits
 from connector.deadline import post_within, request_within
-from connector.errors import BadRequest, TransientDeliveryError, Unauthorized, error_for_status
+from connector.errors import (
+    BadRequest,
+    TransientDeliveryError,
+    Unauthorized,
+    error_for_status,
+    validation_message,
+)
 from connector.limits import LimitsSettings
 from connector.schemas import Event
 
@@ -46,7 +52,7 @@ def build_event(data: dict[str, Any], bounds: LimitsSettings, *, what: str, slug
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(body)"
         raise BadRequest(
-            f"{what} does not fit a handoff event: {where}: {first['msg']}", slug=slug
+            f"{what} does not fit a handoff event: {where}: {validation_message(first)}", slug=slug
         ) from None
     limits.check_body(event, bounds)
     return event

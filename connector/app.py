@@ -53,7 +53,7 @@ def create_app(
 
 def _register_blueprints(app: Flask) -> None:
     from connector.api import dashboard, events, handoffs, health, pages, webhooks
-    from sidebar_widget import canvas, inbox, live, widget, widget_api
+    from sidebar_widget import canvas, inbox, live, transcript, widget, widget_api
 
     for blueprint in (
         events.bp,
@@ -67,6 +67,7 @@ def _register_blueprints(app: Flask) -> None:
         widget.bp,
         canvas.bp,
         live.bp,
+        transcript.bp,  # the signed "Full transcript" links of helpdesk notes
         # /metrics and /dashboard (docs/operations.md)
         dashboard.bp,
     ):

@@ -195,12 +195,6 @@ def check_config(file: str | None) -> None:
         raise SystemExit(1) from None
     for warning in settings.warnings():
         click.echo(f"warning: {warning}", err=True)
-    if not settings.sources:  # valid (a store-only tool config), but no bot could post events
-        click.echo(
-            "warning: no bot sources (sources:): no bot can post events; add a "
-            "sources.<name> block (config.example.yaml)",
-            err=True,
-        )
     for (
         key,
         problem,
@@ -208,7 +202,8 @@ def check_config(file: str | None) -> None:
         click.echo(f"warning: {key}: {problem}; `handoff serve` refuses to start", err=True)
     click.echo(
         f"{path or 'built-in defaults'}: OK "
-        f"({len(settings.sources)} source(s), destinations: {', '.join(settings.destinations)})"
+        f"({len(settings.sources)} source(s), destinations: {', '.join(settings.destinations)}, "
+        f"store: {settings.store.path or settings.store.backend})"
     )
 
 

@@ -6,6 +6,10 @@ environment overrides (``__`` separates levels; values are read as YAML scalars)
 (``store.url``). ``${NAME}`` and ``${NAME:-default}`` in YAML
 strings are replaced from the environment, so secrets never need to live in the file.
 
+A relative SQLite store file is relative to ``$HANDOFF_HOME`` when set, else to the config file's
+folder (the working directory only for the built-in defaults and a ``HANDOFF_DB``-style override),
+so ``handoff outbox list -c /srv/handoff/config.yaml`` finds the store ``serve`` made, from anywhere.
+
 Every problem is reported at once with its key path (``sources.demo.secret: field required``).
 """
 
@@ -20,10 +24,18 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from connector import keys as key_paths
 from connector.agent_config import AgentSettings, check_agents
-from connector.errors import ConfigError
+from connector.errors import ConfigError, validation_message
 from connector.limits import LimitsSettings
 from connector.policy_config import (  # noqa: F401 - re-exported: the rule schema lives there
     PayloadSettings,
@@ -31,7 +43,7 @@ from connector.policy_config import (  # noqa: F401 - re-exported: the rule sche
     Section,
 )
 from connector.routing_config import RoutingSettings, TeamSettings  # noqa: F401 - re-exported
-from connector.store_config import StoreSettings, check_store
+from connector.store_config import StoreSettings, anchor_store, check_store
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +53,12 @@ DEFAULT_API_KEY = "local-agent-key"
 DEFAULT_WIDGET_SECRET = "local-widget-secret"
 PLACEHOLDER_AUTHOR_EMAIL = "support@example.com"  # the widget app's author until config names one
 MIN_PUBLIC_API_KEY_CHARS = 32  # an API key that guards a non-loopback address
+
+
+def _empty_when_null(empty: type) -> BeforeValidator:
+    """``key:`` with nothing under it (every example entry commented out) is the empty list or
+    mapping, so uncommenting one entry of ``config.example.yaml`` is all it takes."""
+    return BeforeValidator(lambda value: empty() if value is None else value)
 
 
 class ServerSettings(Section):
@@ -166,7 +184,9 @@ class RemindersSettings(Section):
     priority_bump: bool = True
     offer_callback: bool = True
     fallback: FallbackSettings = Field(default_factory=FallbackSettings)
-    teams: dict[str, TeamReminderSettings] = Field(default_factory=dict)
+    teams: Annotated[dict[str, TeamReminderSettings], _empty_when_null(dict)] = Field(
+        default_factory=dict
+    )
 
 
 # --- agent alerts (integrations/notify.py) -------------------------------------------------------
@@ -228,7 +248,9 @@ AlertChannelSettings = Annotated[
 
 
 class AlertsSettings(Section):
-    channels: dict[str, AlertChannelSettings] = Field(default_factory=dict)
+    channels: Annotated[dict[str, AlertChannelSettings], _empty_when_null(dict)] = Field(
+        default_factory=dict
+    )
 
 
 class LoggingSettings(Section):
@@ -246,8 +268,10 @@ class WidgetSettings(Section):
     token_ttl_seconds: int = Field(default=3600, ge=60, le=7 * 86_400)
     # how long an open widget may keep renewing its token from one issued link (one shift)
     session_max_seconds: int = Field(default=12 * 3600, ge=300, le=7 * 86_400)
+    # how long the signed "Full transcript" link in a helpdesk note or the widget opens the page
+    transcript_link_ttl_seconds: int = Field(default=30 * 86_400, ge=300, le=366 * 86_400)
     stream_seconds: float = Field(default=25.0, gt=0, le=300)
-    frame_ancestors: list[str] = Field(default_factory=list)
+    frame_ancestors: Annotated[list[str], _empty_when_null(list)] = Field(default_factory=list)
     intercom_client_secret: str | None = Field(default=None, min_length=8)
     # The author Zendesk shows for the app `handoff widget package zendesk` builds (your team).
     app_author_name: str = Field(default="handoff-connector", min_length=1)
@@ -304,7 +328,9 @@ class Settings(Section):
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     widget: WidgetSettings = Field(default_factory=WidgetSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
-    agents: list[AgentSettings] = Field(default_factory=list)  # connector/agent_config.py
+    agents: Annotated[list[AgentSettings], _empty_when_null(list)] = Field(
+        default_factory=list
+    )  # connector/agent_config.py
     report: ReportSettings = Field(default_factory=ReportSettings)
 
     @field_validator("sources")
@@ -340,6 +366,11 @@ class Settings(Section):
     def warnings(self) -> list[str]:
         """Things that are allowed but dangerous; printed loudly at start-up and by check-config."""
         out = []
+        if not self.sources:  # valid (a store-only tool config), but nothing could post events
+            out.append(
+                "no bot sources (sources:): no bot can post events; add a sources.<name> block "
+                "(config.example.yaml)"
+            )
         if not self.server.is_loopback():
             for name, source in self.sources.items():
                 if source.secret == DEMO_DEFAULT_SECRET:
@@ -458,48 +489,6 @@ def _origin(loc: tuple[Any, ...], origins: dict[tuple[str, ...], str], env: dict
     return ""
 
 
-def _model_fields_at(loc: tuple[Any, ...]) -> list[str]:
-    """The keys the model allows at ``loc``'s parent (for "did you mean"); empty when unknown."""
-    import types
-    import typing
-
-    from pydantic import BaseModel
-
-    model: Any = Settings
-    for part in loc[:-1]:
-        if isinstance(model, type) and issubclass(model, BaseModel):
-            field = model.model_fields.get(str(part))
-            if field is None:
-                return []
-            model = field.annotation
-        elif typing.get_origin(model) is dict:
-            model = typing.get_args(model)[1]  # a name of the user's (a source, a team): its value
-        elif typing.get_origin(model) is list and isinstance(part, int):
-            model = typing.get_args(model)[0]
-        else:
-            return []
-        while typing.get_origin(model) in (typing.Union, types.UnionType):  # X | None: its X
-            model = next((a for a in typing.get_args(model) if a is not type(None)), None)
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        return list(model.model_fields)
-    return []
-
-
-def _did_you_mean(loc: tuple[Any, ...]) -> str:
-    close = difflib.get_close_matches(str(loc[-1]), _model_fields_at(loc), n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else ""
-
-
-def _error_path(loc: tuple[Any, ...]) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int):
-            parts.append(f"[{item}]")
-        else:
-            parts.append(("." if parts else "") + str(item))
-    return "".join(parts)
-
-
 def _default_document() -> dict[str, Any]:
     """The built-in configuration, as a document: the same one ``config.example.yaml`` spells out."""
     data = Settings().model_dump(mode="json")
@@ -534,6 +523,7 @@ def load_config(
         raise _explained(exc, origins, env, problems) from exc
     if problems:
         raise ConfigError(problems)
+    anchor_store(settings.store, _store_base(path, env, origins))
     for check in (
         lambda: check_policy(settings.policy, settings.routing),
         lambda: check_store(settings.store),
@@ -546,6 +536,19 @@ def load_config(
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+def _store_base(
+    path: str | os.PathLike[str] | None, env: dict[str, str], origins: dict[tuple[str, ...], str]
+) -> str | None:
+    """What a relative SQLite store file is relative to: ``$HANDOFF_HOME`` when set, else the
+    config file's folder; the working directory for the built-in defaults and for a file named by
+    a ``HANDOFF_*`` override (a path typed in a shell means the shell's folder)."""
+    if env.get("HANDOFF_HOME"):
+        return env["HANDOFF_HOME"]
+    if path is None or any(keys[:2] in (("store", "url"), ("store", "path")) for keys in origins):
+        return None
+    return str(Path(path).parent)
 
 
 def _read_document(file: Path) -> dict[str, Any]:
@@ -581,12 +584,13 @@ def _explained(
     problems = list(found)
     hints: dict[str, str] = {}
     for err in exc.errors():
-        msg = err["msg"]
-        path = _error_path(err["loc"])
-        hint = [_origin(err["loc"], origins, env)]
+        msg = validation_message(err)
+        loc, _ = key_paths.locate(Settings, err["loc"])
+        path = key_paths.dotted(loc)
+        hint = [_origin(loc, origins, env)]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
-            hint.insert(0, _did_you_mean(err["loc"]))
+            hint.insert(0, key_paths.did_you_mean(Settings, err["loc"]))
         elif err["type"] == "missing":
             msg = "required key is missing"
         problems.append((path, msg))

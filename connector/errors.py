@@ -22,6 +22,7 @@ HTTP handlers and the CLI catch ``HandoffError`` at one place each; anything els
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -47,6 +48,20 @@ class ConfigError(HandoffError):
                 hinted.add(path)
                 out.append(f"  {path}: {self.hints[path]}")
         return out
+
+
+# pydantic puts these before a validator's own message; our messages read without them
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def validation_message(error: Mapping[str, Any]) -> str:
+    """The message of one pydantic error (an item of ``ValidationError.errors()``) in our words:
+    a validator's ``ValueError`` text as written, without pydantic's "Value error, " prefix."""
+    message = str(error["msg"])
+    for prefix in _PYDANTIC_PREFIXES:
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
 
 
 class ProblemError(HandoffError):

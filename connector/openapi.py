@@ -166,6 +166,18 @@ def _page_paths(hid: dict[str, Any]) -> dict[str, Any]:
                 },
             }
         },
+        "/transcripts/{handoff_id}": {
+            "get": {
+                "summary": "A handoff's full transcript (HTML, read-only), opened with the signed, "
+                "expiring transcript link of helpdesk notes and the widget (no API key); a bad or "
+                "expired link gets 401 or 403: a short HTML page for a browser (Accept: text/html)",
+                "parameters": [
+                    hid,
+                    {"name": "t", "in": "query", "required": True, "schema": text},
+                ],
+                "responses": {"200": _html("The transcript"), **_problems(401, 403, 404)},
+            }
+        },
         "/widget/static/{filename}": {
             "get": {
                 "summary": "The widget's script and style sheet",
@@ -198,6 +210,13 @@ def _page_paths(hid: dict[str, Any]) -> dict[str, Any]:
             "get": {
                 "summary": "This document, rendered (Swagger UI from the installed package)",
                 "responses": {"200": _html("The page")},
+            }
+        },
+        "/docs/api.md": {
+            "get": {
+                "summary": "docs/api.md: the inbound event in words and how to sign a request, "
+                "with a worked example (Markdown, from the source tree; 404 when not installed)",
+                "responses": {"200": {"description": "Markdown"}, **_problems(404)},
             }
         },
         "/docs/init.js": {
@@ -471,7 +490,9 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "handoff-connector",
             "version": "1",
-            "description": "Bot-to-human handoff API. Errors are RFC 9457 problem details.",
+            "description": "Bot-to-human handoff API. Errors are RFC 9457 problem details. "
+            "The inbound event's fields and how to sign a request (a body-less GET included), "
+            "with a worked example: [docs/api.md](/docs/api.md).",
         },
         "paths": paths,
         "components": {

@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from connector import limits
-from connector.errors import BadRequest
+from connector.errors import BadRequest, validation_message
 from connector.limits import LimitsSettings
 
 Role = Literal["customer", "bot", "agent", "system"]
@@ -425,7 +425,8 @@ def load_json(model: type[M], raw: bytes, bounds: LimitsSettings = limits.DEFAUL
         body = model.model_validate(data)
     except ValidationError as exc:
         errors = [
-            {"path": _path(e["loc"]), "message": e["msg"], "type": e["type"]} for e in exc.errors()
+            {"path": _path(e["loc"]), "message": validation_message(e), "type": e["type"]}
+            for e in exc.errors()
         ]
         first = errors[0]
         raise BadRequest(

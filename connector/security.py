@@ -267,3 +267,64 @@ def csrf_token(secret: str, widget_token: str) -> str:
 def check_csrf(secret: str, widget_token: str, presented: str | None) -> None:
     if not presented or not hmac.compare_digest(csrf_token(secret, widget_token), presented):
         raise Forbidden(f"missing or wrong {CSRF_HEADER}", slug="csrf-token-mismatch")
+
+
+# --- transcript links -----------------------------------------------------------------------------
+# ``ht1.<payload>.<mac>``: payload is base64url(JSON {"h": handoff id, "iat", "exp"}), mac is
+# base64url(HMAC-SHA256(widget.secret, "ht1." + payload)). It opens one handoff's transcript,
+# read-only, until it expires: the "Full transcript" link of helpdesk notes and the widget, which
+# a helpdesk agent follows without the connector's API key. The prefix is inside the MAC, so a
+# transcript link is never a widget token (nor the reverse).
+
+_TRANSCRIPT_PREFIX = "ht1"
+
+
+def _transcript_mac(secret: str, payload: str) -> str:
+    message = f"{_TRANSCRIPT_PREFIX}.{payload}".encode()
+    return _b64(hmac.new(secret.encode(), message, hashlib.sha256).digest())
+
+
+def issue_transcript_token(secret: str, handoff_id: str, *, now: float, ttl: int) -> str:
+    """A token that opens ``handoff_id``'s transcript until ``now + ttl`` (deterministic: the
+    same handoff, time and lifetime give the same link)."""
+    claims = {"h": handoff_id, "iat": int(now), "exp": int(now) + int(ttl)}
+    payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    return f"{_TRANSCRIPT_PREFIX}.{payload}.{_transcript_mac(secret, payload)}"
+
+
+def verify_transcript_token(
+    secret: str, token: str | None, handoff_id: str, *, now: float
+) -> dict[str, object]:
+    """The claims, or 401 (missing, forged, malformed, expired) / 403 (another handoff's link)."""
+    parts = (token or "").split(".")
+    if len(parts) != 3 or parts[0] != _TRANSCRIPT_PREFIX:
+        raise Unauthorized(
+            "this transcript link is incomplete or malformed; open the handoff again from the "
+            "helpdesk for a fresh one",
+            slug="bad-transcript-link",
+        )
+    if not hmac.compare_digest(_transcript_mac(secret, parts[1]), parts[2]):
+        raise Unauthorized(
+            "this transcript link's signature does not match (altered, or signed with another "
+            "widget.secret)",
+            slug="bad-transcript-link",
+        )
+    try:
+        claims = json.loads(_unb64(parts[1]))
+        bound, expires = str(claims["h"]), int(claims["exp"])
+    except (ValueError, KeyError, TypeError):
+        raise Unauthorized(
+            "this transcript link is malformed", slug="bad-transcript-link"
+        ) from None
+    if now >= expires:
+        raise Unauthorized(
+            f"this transcript link expired {int(now - expires) // 60} min ago; open the handoff "
+            "from the helpdesk's widget for a fresh link",
+            slug="expired-transcript-link",
+        )
+    if not hmac.compare_digest(bound.encode(), handoff_id.encode()):
+        raise Forbidden(
+            "this transcript link was issued for another handoff",
+            slug="transcript-link-wrong-handoff",
+        )
+    return claims

@@ -75,6 +75,21 @@ class StoreSettings(Section):
         return self
 
 
+def anchor_store(settings: StoreSettings, base: str | os.PathLike[str] | None) -> None:
+    """Make a relative SQLite file absolute under ``base`` (the config file's folder, or
+    ``$HANDOFF_HOME``), so every command finds the same store whatever the working directory.
+    With ``base`` None (the built-in defaults, or a path from a ``HANDOFF_*`` variable typed in
+    a shell) a relative file stays relative to the working directory."""
+    path = settings.path
+    if base is None or not path or path == ":memory:" or path.startswith("file:"):
+        return
+    expanded = os.path.expanduser(path)
+    if os.path.isabs(expanded):
+        return
+    settings.path = os.path.normpath(os.path.join(os.path.abspath(base), expanded))
+    settings.url = SQLITE_URL_PREFIX + settings.path
+
+
 def check_store(settings: StoreSettings) -> list[tuple[str, str]]:
     """Resolve ``store.url``'s scheme to a store and let it check the rest of the URL."""
     from connector.store.base import store_class, url_scheme

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal, Protocol, Self, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from connector import keys
 from connector.deadline import WatchedAdapter, within  # re-exported, as the fields below
 from connector.errors import (  # re-exported: integrations import errors from here
     TRANSIENT_STATUSES,
@@ -29,6 +30,7 @@ from connector.errors import (  # re-exported: integrations import errors from h
     TransientDeliveryError,
     error_for_status,
     parse_retry_after,
+    validation_message,
 )
 from connector.schemas import HandoffPayload
 from integrations.fields import (  # re-exported: a helpdesk package imports only integrations.base
@@ -281,6 +283,14 @@ def destination_class(name: str, *, key_path: str = "destinations") -> type[Dest
 SETTINGS_MESSAGES = {"extra_forbidden": "unknown key", "missing": "required key is missing"}
 
 
+def settings_message(model: type[BaseModel], error: Any) -> str:
+    """One pydantic error of ``model`` as ``check-config`` says it: "unknown key" (with "did you
+    mean" when a key is close), "required key is missing", or the model's own sentence."""
+    if error["type"] == "extra_forbidden":
+        return keys.unknown_key(model, error["loc"])
+    return SETTINGS_MESSAGES.get(error["type"], validation_message(error))
+
+
 def _problem(path: str, message: str, value: Any = None) -> InitErrorDetails:
     loc = tuple(int(p) if p.isdigit() else p for p in path.split(".")) if path else ()
     # the message goes in as context, so braces in it (a repr of a dict) are never a template
@@ -328,8 +338,8 @@ class DestinationSettings(BaseModel):
             errors: list[InitErrorDetails] = []
         except ValidationError as exc:
             parsed = None
-            errors = [_problem(".".join(str(p) for p in e["loc"]),
-                               SETTINGS_MESSAGES.get(e["type"], e["msg"]), e.get("input"))
+            errors = [_problem(".".join(str(p) for p in e["loc"]), settings_message(cls, e),
+                               e.get("input"))
                       for e in exc.errors()]  # fmt: skip
         raw = data if isinstance(data, dict) else {}
         errors += [_problem(path, message) for path, message in cls.key_problems(raw, parsed)]
@@ -354,8 +364,7 @@ def settings_problems(model: type[M], settings: Any) -> tuple[M | None, list[tup
         return model.model_validate(settings if settings is not None else {}), []
     except ValidationError as exc:
         return None, [
-            (".".join(str(p) for p in e["loc"]), SETTINGS_MESSAGES.get(e["type"], e["msg"]))
-            for e in exc.errors()
+            (".".join(str(p) for p in e["loc"]), settings_message(model, e)) for e in exc.errors()
         ]
 
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from flask import Response
 
-from connector import live, security
+from connector import links, live, security
 from connector.runtime import Runtime
 from connector.schemas import TurnView
 from connector.store import ConversationRow, HandoffRow
@@ -132,6 +132,14 @@ def context(
         "turns": turns,
         "last_seq": turns[-1].seq if turns else 0,
         "citations": citations,
+        # minted fresh on each render: the payload's link may be near its end by now
+        "transcript_url": links.signed_transcript_url(
+            rt.base_url,
+            row.id,
+            secret=rt.settings.widget.secret,
+            ttl=rt.settings.widget.transcript_link_ttl_seconds,
+            now=rt.now().timestamp(),
+        ),
         "due_text": due_text(respond_by, rt.now()) if respond_by else "",
         "token": token,
         "csrf": security.csrf_token(rt.settings.widget.secret, token),

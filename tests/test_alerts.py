@@ -334,19 +334,19 @@ def test_alert_body_without_a_handoff(clock):  # type: ignore[no-untyped-def]
     "channel,expected",
     [
         ({"type": "pager"}, "alerts.channels.x: Input tag 'pager'"),
-        ({"type": "slack"}, "alerts.channels.x.slack.webhook_url: required key is missing"),
+        ({"type": "slack"}, "alerts.channels.x.webhook_url: required key is missing"),
         ({"type": "slack", "webhook_url": "ftp://x"}, "must be an http:// or https:// URL"),
         (
             {"type": "email", "host": "h", "from_address": "a@b", "to": []},
-            "alerts.channels.x.email.to",
+            "alerts.channels.x.to",
         ),
         (
             {"type": "webhook", "url": "http://x", "secret": "short"},
-            "alerts.channels.x.webhook.secret",
+            "alerts.channels.x.secret",
         ),
         (
             {"type": "slack", "webhook_url": "http://x", "events": ["lunch"]},
-            "alerts.channels.x.slack.events[0]",
+            "alerts.channels.x.events[0]",
         ),
         (
             {"type": "slack", "webhook_url": "http://x", "teams": ["ghosts"]},

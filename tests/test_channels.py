@@ -109,7 +109,9 @@ def test_a_native_source_rejects_keys_it_does_not_know(tmp_path):  # type: ignor
     path.write_text("sources:\n  bot:\n    secret: long-enough-secret\n    calback_url: http://x\n")
     with pytest.raises(ConfigError) as caught:
         load_config(path, env={})
-    assert caught.value.lines() == ["sources.bot.calback_url: unknown key"]
+    assert caught.value.lines() == [
+        "sources.bot.calback_url: unknown key (did you mean 'callback_url'?)"
+    ]
 
 
 def test_channel_class_resolves_the_registry():  # type: ignore[no-untyped-def]

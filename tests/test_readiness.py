@@ -61,7 +61,12 @@ def _config(tmp_path: Path, db: Path) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(
         yaml.safe_dump(
-            {"store": {"path": str(db), "busy_timeout_ms": 100}, "logging": {"level": "WARNING"}}
+            {
+                "store": {"path": str(db), "busy_timeout_ms": 100},
+                "logging": {"level": "WARNING"},
+                # a bot source, so `serve` has no start-up warning to print beside the error
+                "sources": {"demo": {"secret": "readiness-test-secret"}},
+            }
         )
     )
     return path

@@ -56,6 +56,7 @@ def landing():
         ("/dashboard", "Dashboard", "handoff KPIs and charts (API key)"),
         ("/docs", "API docs", "every endpoint, from the OpenAPI document"),
         ("/openapi.json", "OpenAPI document", "the same, as JSON"),
+        ("/docs/api.md", "Bot API guide", "the inbound event in words, signing, a worked example"),
         ("/healthz", "Health", "the process answers"),
         ("/readyz", "Readiness", "the store can write"),
         ("/metrics", "Metrics", "Prometheus"),
@@ -79,6 +80,23 @@ def docs():
     response = Response(DOCS_PAGE, mimetype="text/html")
     response.headers["Content-Security-Policy"] = DOCS_CSP
     return response
+
+
+@bp.get("/docs/api.md")
+def docs_api_guide():
+    """``docs/api.md`` as written, from the source tree the connector runs from (a checkout or
+    the source distribution); a wheel has no ``docs/``: then a 404 saying where to read it."""
+    from pathlib import Path
+
+    from connector.errors import NotFound
+
+    guide = Path(__file__).resolve().parents[2] / "docs" / "api.md"
+    if not guide.is_file():
+        raise NotFound(
+            "docs/api.md is not installed with the package; read it in the source repository",
+            slug="guide-not-installed",
+        )
+    return Response(guide.read_bytes(), mimetype="text/markdown")
 
 
 @bp.get("/docs/init.js")

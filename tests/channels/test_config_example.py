@@ -39,5 +39,5 @@ def test_a_callback_url_on_a_platform_source_is_refused_with_its_path(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load_config(path, env={})
     assert caught.value.lines() == [
-        "sources.bp.callback_url: Value error, not used by this channel: its callbacks go to webhook_url"
+        "sources.bp.callback_url: not used by this channel: its callbacks go to webhook_url"
     ]

@@ -113,7 +113,7 @@ def test_the_conversation_expression_is_required_and_unknown_keys_refused(tmp_pa
         load_config(path, env={})
     assert sorted(caught.value.lines()) == [
         "sources.typebot.map.conversation_id: Field required",
-        "sources.typebot.map.txet: unknown key",
+        "sources.typebot.map.txet: unknown key (did you mean 'text'?)",
     ]
 
 

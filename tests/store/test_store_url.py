@@ -27,16 +27,21 @@ def loaded(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> tupl
 @pytest.mark.parametrize(
     "text,env,url,path",
     [
-        ("{}\n", {}, "sqlite:///handoff.db", "handoff.db"),
-        ("store:\n  path: data/x.db\n", {}, "sqlite:///data/x.db", "data/x.db"),
+        ("{}\n", {}, "sqlite:///{dir}/handoff.db", "{dir}/handoff.db"),
+        ("store:\n  path: data/x.db\n", {}, "sqlite:///{dir}/data/x.db", "{dir}/data/x.db"),
         (
             "store:\n  url: sqlite:////var/lib/h.db\n",
             {},
             "sqlite:////var/lib/h.db",
             "/var/lib/h.db",
         ),
-        ("store:\n  url: sqlite:///x.db\n  path: ./x.db\n", {}, "sqlite:///x.db", "x.db"),
-        ("store:\n  backend: sqlite\n  path: x.db\n", {}, "sqlite:///x.db", "x.db"),
+        (
+            "store:\n  url: sqlite:///x.db\n  path: ./x.db\n",
+            {},
+            "sqlite:///{dir}/x.db",
+            "{dir}/x.db",
+        ),
+        ("store:\n  backend: sqlite\n  path: x.db\n", {}, "sqlite:///{dir}/x.db", "{dir}/x.db"),
         ("{}\n", {"HANDOFF_DB": "/tmp/a.db"}, "sqlite:////tmp/a.db", "/tmp/a.db"),
         ("store:\n  url: sqlite:///x.db\n", {"HANDOFF_DB": "y.db"}, "sqlite:///y.db", "y.db"),
         (
@@ -69,7 +74,8 @@ def loaded(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> tupl
 def test_where_the_store_is(
     tmp_path: Path, text: str, env: dict[str, str], url: str, path: str
 ) -> None:
-    assert loaded(tmp_path, text, env) == (url, path)
+    where = str(tmp_path)  # a relative file in a config file is relative to the file's folder
+    assert loaded(tmp_path, text, env) == (url.format(dir=where), path.format(dir=where))
 
 
 @pytest.mark.parametrize(
@@ -84,13 +90,13 @@ def test_where_the_store_is(
         (
             "store:\n  url: handoff.db\n",
             {},
-            "store.url: Value error, must be a URL like sqlite:///handoff.db",
+            "store.url: must be a URL like sqlite:///handoff.db",
         ),
         ("store:\n  url: sqlite://x.db\n", {}, "store.url: 'sqlite://x.db' is not a SQLite URL"),
         (
             "store:\n  url: sqlite:///x.db\n  path: y.db\n",
             {},
-            "store: Value error, store.url (sqlite:///x.db) and store.path (y.db) name different files",
+            "store: store.url (sqlite:///x.db) and store.path (y.db) name different files",
         ),
         (
             "{}\n",
@@ -141,3 +147,71 @@ def test_the_example_with_an_env_url_opens_that_file_and_the_runtime_wakes_throu
         assert isinstance(runtime.waker, SqliteWaker)
     finally:
         runtime.close()
+
+
+@pytest.mark.parametrize(
+    "text,env,expected",
+    [
+        ("store:\n  path: data/x.db\n", {}, "{conf}/data/x.db"),
+        ("{}\n", {"HANDOFF_HOME": "{home}"}, "{home}/handoff.db"),
+        ("store:\n  url: sqlite:///x.db\n", {"HANDOFF_HOME": "{home}"}, "{home}/x.db"),
+        ("store:\n  path: ~/x.db\n", {}, "~/x.db"),
+        ("store:\n  path: x.db\n", {"HANDOFF_DB": "y.db"}, "y.db"),
+        ("store:\n  path: x.db\n", {"HANDOFF_DB": "y.db", "HANDOFF_HOME": "{home}"}, "{home}/y.db"),
+    ],
+    ids=[
+        "the config file's folder",
+        "HANDOFF_HOME for the default file",
+        "HANDOFF_HOME beats the file's folder",
+        "home-relative stays",
+        "a path typed in the shell is the shell's",
+        "HANDOFF_HOME anchors a typed path too",
+    ],
+)
+def test_a_relative_store_file_is_anchored(
+    tmp_path: Path, text: str, env: dict[str, str], expected: str
+) -> None:
+    conf, home = tmp_path / "conf", tmp_path / "home"
+    conf.mkdir()
+    (conf / "c.yaml").write_text(text)
+    env = {k: v.format(home=home) for k, v in env.items()}
+    store = load_config(conf / "c.yaml", env=env).store
+    assert store.path == expected.format(conf=conf, home=home)
+    assert store.url == "sqlite:///" + store.path
+
+
+def test_no_file_and_no_home_keeps_the_working_directory() -> None:
+    assert load_config(None, env={}).store.path == "handoff.db"
+    assert load_config(None, env={"HANDOFF_HOME": "/srv/h"}).store.path == "/srv/h/handoff.db"
+
+
+def test_every_command_finds_the_store_from_another_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``serve`` made the store next to its config; read-only commands run from elsewhere, with
+    that config, read the same store instead of refusing or making a new one in their folder."""
+    conf = tmp_path / "srv"
+    conf.mkdir()
+    (conf / "config.yaml").write_text("store:\n  path: data/handoff.db\n")
+    store = open_store(load_config(conf / "config.yaml", env={}))  # what `handoff serve` does first
+    store.close()
+    assert (conf / "data" / "handoff.db").exists()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("HANDOFF_HOME", raising=False)
+    monkeypatch.setenv("HANDOFF_CONFIG", str(conf / "config.yaml"))
+    for args in (
+        ["outbox", "list"],
+        ["audit", "verify"],
+        ["audit", "export"],
+        ["report", "--since", "7d"],
+        ["backup", str(tmp_path / "b.db")],
+        ["migrate", "--check"],
+    ):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 0, (args, result.output)
+        assert "no store at" not in result.output, args
+    assert list(elsewhere.iterdir()) == [], "a command made a store in the working directory"
+    checked = CliRunner().invoke(main, ["check-config"])
+    assert f"store: {conf / 'data' / 'handoff.db'})" in checked.output  # where it resolved
