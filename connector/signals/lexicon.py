@@ -129,7 +129,7 @@ POLICY_TOPIC_TERMS: Mapping[str, ByLanguage] = {
             "no estoy satisfech*", "hoja de reclamaciones", "libro de reclamaciones",
         ),
         "fr": (
-            r"re:\bplaintes?\b", "me plaindre", "reclamation*", "mecontent*", "insatisf*",
+            r"re:\bplaint(?:e|es)?\b", "me plaindre", "reclamation*", "mecontent*", "insatisf*",
             "pas satisfait*", "tres decu*", "service lamentable", "service deplorable",
             "inadmissible", "inacceptable", "scandaleux", "honteux", "mauvais service",
             "mauvaise experience", "mediateur",
@@ -144,7 +144,7 @@ POLICY_TOPIC_TERMS: Mapping[str, ByLanguage] = {
             "reclamacao", "reclamacoes", "reclamar", r"re:\bqueixas?\b", "insatisfeit*",
             "nao estou satisfeit*", "pessimo atendimento", "atendimento pessimo",
             "pessimo servico", "pessima experiencia", "mau atendimento", r"re:\bdescaso\b",
-            "inaceitavel", "vergonhoso", "uma vergonha", r"re:\bprocon\b", "reclame aqui",
+            "inaceitavel", "vergonhoso", "uma vergonha", r"re:\bprocon\b", r"re:\breclame\s+aqui\b",
         ),
         "it": (
             r"re:\breclam[oi]\b", "reclamare", "lamentela*", "lamentarmi", "insoddisf*",
@@ -165,7 +165,7 @@ POLICY_TOPIC_TERMS: Mapping[str, ByLanguage] = {
         ),
         "fr": (
             "mon avocat", "notre avocat", "mes avocats", "contacter un avocat", "prendre un avocat", "voie judiciaire",
-            "en justice", "action en justice", r"re:\bporter\s+plaint(?:e|es)\b", "mise en demeure", r"re:\bhuissiers?\b",
+            "en justice", "action en justice", r"re:\bporter\s+plaint(?:e|es)?\b", "mise en demeure", r"re:\bhuissiers?\b",
             "tribunaux", "juridique*",
         ),
         "de": (
@@ -351,7 +351,7 @@ BOT_NEGATIONS: ByLanguage = {
 
 TEAM_KEYWORDS: Mapping[str, ByLanguage] = {
     "fraud": {
-        "es": ("robad*", "un robo", "el robo", "robo de", "me robaron", "fraude*", "estafa*", "hackea*", "no autoriz*",
+        "es": ("robad*", "un robo", "el robo", "me robaron", "fraude*", "estafa*", "hackea*", "no autoriz*",
                "no reconozco", "no fui yo", "sospechos*", "perdi mi tarjeta", "tarjeta perdida",
                "suplantacion*"),
         "fr": ("volee", "vole ma", "on m'a vole", "arnaque*", "escroquer*", "piratage", "a ete pirate",

@@ -74,12 +74,16 @@ _EN_POLICY_TOPICS: Mapping[str, tuple[str, ...]] = {
         "not satisfied", "unhappy with", "ombudsman", "pathetic", "disgrace*",
     ),
     "legal": (
-        "lawyer*", "attorney*", "solicitor*", "sue", "suing", "lawsuit*", "legal", "court",
+        # Written as re:\b… where a common word of another language is one letter away and the
+        # typo tolerance would read it as the term: fr "cours", "cour"; es, pt "solicitar".
+        "lawyer*", "attorney*", r"re:\bsolicitors?\b", "sue", "suing", "lawsuit*", "legal",
+        r"re:\bcourts?\b",
         "litigation", "subpoena", "small claims", "tribunal",
     ),
     "medical": (
-        "side effect*", "allerg*", "adverse reaction", "overdose*", "pregnan*", "doctor*",
-        "prescription*", "symptom*", "hospital*", "medical", "medication*", "poison*",
+        # fr, nl "aller"; "prison"
+        "side effect*", r"re:\ballerg\w*", "adverse reaction", "overdose*", "pregnan*", "doctor*",
+        "prescription*", "symptom*", "hospital*", "medical", "medication*", r"re:\bpoison\w*",
         "chest pain", "injur*", "breastfeed*",
     ),
     "privacy": (
