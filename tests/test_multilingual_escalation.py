@@ -55,3 +55,7 @@ def test_a_conversation_in_spanish_or_french_escalates_and_names_why(  # type: i
     detail = next(r["detail"] for r in escalation["reasons"] if r["trigger"] == "policy_topic")
     assert detail == reason["detail"]
     assert f"({lang})" in detail
+    # the team keywords that routed it are named with their language too
+    intent = view["payload"]["intent"]
+    assert intent["source"] == "connector", intent
+    assert any(e.startswith("keywords: ") and e.endswith(f"({lang})") for e in intent["evidence"])
