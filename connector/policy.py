@@ -32,13 +32,18 @@ from connector.signals import (
     repeated_failure,
     tool_failure,
 )
+from connector.signals.failures import (
+    DEFAULT_BOT_APOLOGY_TERMS_BY_LANGUAGE,
+    DEFAULT_BOT_FAILURE_TERMS_BY_LANGUAGE,
+)
 from connector.signals.human_request import DEFAULT_BOT_REJECTION_PATTERNS, DEFAULT_HUMAN_PATTERNS
+from connector.signals.lexicon import flatten_groups, languages_of
 from connector.signals.text import customer_texts, role_of
 from connector.signals.topics import (
     DEFAULT_BUYING_EXCLUSIONS,
     DEFAULT_BUYING_TERMS,
     DEFAULT_CONTACT_TYPES,
-    DEFAULT_POLICY_TOPICS,
+    topic_groups,
 )
 
 
@@ -155,10 +160,14 @@ def _policy_topic(when: When, inputs: DecisionInput) -> Outcome:
     text = _new_customer_text(inputs, when.last)
     if not text:
         return False, "no new customer turn"
-    found = match_groups(text, _groups(when.groups, dict(DEFAULT_POLICY_TOPICS)))
+    by_language = topic_groups(when.groups, when.languages)
+    found = match_groups(text, flatten_groups(by_language))
     if not found.matched:
         return False, "no policy keyword"
-    return True, "; ".join(f"{group}: {_quote(words)}" for group, words in found.matches)
+    return True, "; ".join(
+        f"{group}: {', '.join(languages_of(words[:6], by_language[group]))}"
+        for group, words in found.matches
+    )
 
 
 def _customer_tag(when: When, inputs: DecisionInput) -> Outcome:
@@ -188,6 +197,14 @@ def _tool_failure(when: When, inputs: DecisionInput) -> Outcome:
     return found.failed, detail
 
 
+# What a bot says when it failed, by language: the audit names the language of the words quoted.
+_BOT_FAILURE_WORDS = {
+    lang: DEFAULT_BOT_FAILURE_TERMS_BY_LANGUAGE.get(lang, ())
+    + DEFAULT_BOT_APOLOGY_TERMS_BY_LANGUAGE.get(lang, ())
+    for lang in DEFAULT_BOT_FAILURE_TERMS_BY_LANGUAGE
+}
+
+
 def _repeated_failure(when: When, inputs: DecisionInput) -> Outcome:
     fresh = any(role_of(m) == "customer" or m.fallback for m in inputs.new_messages)
     if not fresh:
@@ -206,7 +223,8 @@ def _repeated_failure(when: When, inputs: DecisionInput) -> Outcome:
         f"{found.rephrasings} rephrasing(s) (threshold {found.max_rephrasings})"
     )
     if found.failure_quotes:
-        detail += f"; bot said: {_quote(found.failure_quotes, 3)}"
+        said = languages_of(found.failure_quotes[:3], _BOT_FAILURE_WORDS)
+        detail += f"; bot said: {', '.join(said)}"
     if found.pairs:
         detail += f": {_quote([b for _, b in found.pairs], 2)}"
     return found.failed, detail

@@ -23,7 +23,7 @@ from connector.generator_config import GeneratorSettings
 from connector.payload_text import DRAFT_LANGUAGES
 from connector.signals.human_request import DEFAULT_HUMAN_PATTERNS
 from connector.signals.text import check_terms
-from connector.signals.topics import DEFAULT_CONTACT_TYPES, DEFAULT_POLICY_TOPICS
+from connector.signals.topics import DEFAULT_CONTACT_TYPES, DEFAULT_POLICY_TOPICS_BY_LANGUAGE
 
 Priority = Literal["low", "normal", "high", "urgent"]
 PRIORITIES: tuple[str, ...] = ("low", "normal", "high", "urgent")
@@ -42,7 +42,7 @@ TRIGGER_PARAMS: dict[str, frozenset[str]] = {
     "human_request": frozenset({"languages", "patterns", "last"}),
     "frustration": frozenset({"threshold", "window"}),
     "low_confidence": frozenset({"threshold", "intents"}),
-    "policy_topic": frozenset({"groups", "last"}),
+    "policy_topic": frozenset({"groups", "languages", "last"}),
     "customer_tag": frozenset({"tags", "tiers"}),
     "tool_failure": frozenset({"max_failures", "window"}),
     "buying_intent": frozenset({"terms", "exclude", "last"}),
@@ -57,14 +57,28 @@ TRIGGERS = tuple(TRIGGER_PARAMS)
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
-def _check_groups(groups: dict[str, list[str]], builtin: dict[str, Any], what: str) -> None:
+def _check_groups(groups: dict[str, Any], builtin: dict[str, Any], what: str) -> None:
     for name, terms in groups.items():
         if not terms and name not in builtin:
             known = ", ".join(builtin)
             raise ValueError(
                 f"{name}: no built-in {what} of that name (built-in: {known}); list its terms"
             )
-        check_terms(terms, f"{name}: ")
+        if isinstance(terms, dict):  # per language: {es: [], custom: [...]}
+            _check_languages(name, terms, builtin.get(name) or {}, what)
+        else:
+            check_terms(terms, f"{name}: ")
+
+
+def _check_languages(name: str, terms: dict[str, list[str]], builtin: Any, what: str) -> None:
+    for lang, own in terms.items():
+        if not own and lang not in builtin:
+            known = ", ".join(builtin) or "none"
+            raise ValueError(
+                f"{name}.{lang}: no built-in {what} terms in that language "
+                f"(built-in: {known}); list its terms"
+            )
+        check_terms(own, f"{name}.{lang}: ")
 
 
 class When(Section):
@@ -73,7 +87,8 @@ class When(Section):
     trigger: str
     threshold: float | None = Field(default=None, ge=-1.0, le=1.0)
     intents: dict[str, Unit] = Field(default_factory=dict)
-    groups: dict[str, list[str]] | None = None
+    # a topic's terms: a list (empty: built-in), or per language ({es: [], custom: [...]})
+    groups: dict[str, list[str] | dict[str, list[str]]] | None = None
     types: dict[str, list[str]] | None = None
     terms: list[str] | None = None
     exclude: list[str] | None = None
@@ -117,9 +132,11 @@ class When(Section):
 
     @field_validator("groups")
     @classmethod
-    def _groups(cls, groups: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+    def _groups(
+        cls, groups: dict[str, list[str] | dict[str, list[str]]] | None
+    ) -> dict[str, list[str] | dict[str, list[str]]] | None:
         if groups is not None:
-            _check_groups(groups, dict(DEFAULT_POLICY_TOPICS), "policy topic")
+            _check_groups(groups, dict(DEFAULT_POLICY_TOPICS_BY_LANGUAGE), "policy topic")
         return groups
 
     @field_validator("types")
@@ -213,7 +230,7 @@ def default_rules() -> list[Rule]:
               tags=["not-a-customer"]),
         _rule("bypass_bot_tag", {"trigger": "customer_tag", "tags": ["bypass-bot"]},
               "customers tagged to skip the bot go straight to a person", priority="high"),
-        _rule("asks_for_person", {"trigger": "human_request", "languages": ["en", "es", "fr", "de", "pt", "it"]},
+        _rule("asks_for_person", {"trigger": "human_request", "languages": ["en", "es", "fr", "de", "pt", "it", "nl"]},
               "the customer asks for a person: always, at once", priority="high"),
         _rule("legal_or_medical", {"trigger": "policy_topic", "groups": {"legal": [], "medical": []}},
               "legal and medical questions are never answered by the bot", priority="high",

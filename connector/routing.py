@@ -33,7 +33,12 @@ from connector.routing_config import RoutingSettings, TeamSettings, parse_hours
 from connector.routing_messages import local_time
 from connector.schemas import BotContext, Customer, CustomerMessage, Decision, Routing
 from connector.signals import classify_team
-from connector.signals.intent import DEFAULT_TEAM_EXAMPLES, DEFAULT_TEAM_KEYWORDS
+from connector.signals.intent import (
+    DEFAULT_TEAM_EXAMPLES,
+    DEFAULT_TEAM_KEYWORDS,
+    DEFAULT_TEAM_KEYWORDS_BY_LANGUAGE,
+)
+from connector.signals.lexicon import term_language
 from connector.signals.text import customer_texts
 
 
@@ -95,7 +100,15 @@ def guess_team(
         proposal = proposed_team(decision.learned)
         if proposal is not None and proposal[0] in settings.teams:
             return TeamGuessResult(proposal[0], "model", proposal[1], (proposal[2],))
-    return TeamGuessResult(guess.team, guess.source, guess.confidence, guess.matched)
+    evidence = guess.matched
+    if guess.source == "keywords" and settings.teams[guess.team].keywords is None:
+        # built-in keywords: say which language each matched word was read in
+        by_language = DEFAULT_TEAM_KEYWORDS_BY_LANGUAGE.get(guess.team, {})
+        evidence = tuple(
+            f"{word} ({lang})" if (lang := term_language(word, by_language)) else word
+            for word in guess.matched
+        )
+    return TeamGuessResult(guess.team, guess.source, guess.confidence, evidence)
 
 
 # --- availability -----------------------------------------------------------------------------

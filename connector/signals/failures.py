@@ -7,7 +7,7 @@ history, and so a conversation that failed an hour ago and then recovered does n
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from functools import lru_cache
@@ -15,6 +15,13 @@ from typing import Any
 
 from rapidfuzz.distance import Indel
 
+from connector.signals.lexicon import (
+    BOT_APOLOGY_TERMS,
+    BOT_EMPATHY,
+    BOT_FAILURE_TERMS,
+    BOT_NEGATIONS,
+    flatten,
+)
 from connector.signals.text import find_terms, normalize, role_of, stem, tokens
 
 DEFAULT_WINDOW = 12  # messages looked at, newest first
@@ -28,7 +35,7 @@ DEFAULT_MAX_BOT_FAILURES = 2  # bot turns that say, in their own words, that the
 
 # A bot turn that says it failed: it could not find or do what was asked, or does not understand.
 # Worded by the bot itself, so it counts even when the bot platform sets no `fallback` flag.
-DEFAULT_BOT_FAILURE_TERMS: tuple[str, ...] = (
+_EN_BOT_FAILURE_TERMS: tuple[str, ...] = (
     r"re:\b(?:i|we)\s+(?:could not|couldn't|couldnt|cannot|can't|cant|was not able to|wasn't able to|"
     r"am not able to|am unable to|was unable to|were unable to|failed to|did not manage to)\b",
     r"re:\b(?:unable|not able) to (?:find|complete|process|book|make|do|help|locate|access|"
@@ -39,19 +46,34 @@ DEFAULT_BOT_FAILURE_TERMS: tuple[str, ...] = (
     "rephrase", "say that again", "not available", "isn't available", "unavailable", "no availability",
     "fully booked", "booked up", "sold out", "no slots", "no openings",
 )  # fmt: skip
-DEFAULT_BOT_APOLOGY_TERMS: tuple[str, ...] = (
+_EN_BOT_APOLOGY_TERMS: tuple[str, ...] = (
     "sorry",
     "apolog*",
     "unfortunately",
     "i'm afraid",
     "regret",
 )
+# By language (en here, es, fr, de, pt, it, nl in connector.signals.lexicon), and all in one list:
+# bots answer in the customer's language, and a Spanish "no he podido encontrar" is a failure too.
+DEFAULT_BOT_FAILURE_TERMS_BY_LANGUAGE: Mapping[str, tuple[str, ...]] = {
+    "en": _EN_BOT_FAILURE_TERMS,
+    **BOT_FAILURE_TERMS,
+}
+DEFAULT_BOT_APOLOGY_TERMS_BY_LANGUAGE: Mapping[str, tuple[str, ...]] = {
+    "en": _EN_BOT_APOLOGY_TERMS,
+    **BOT_APOLOGY_TERMS,
+}
+DEFAULT_BOT_FAILURE_TERMS: tuple[str, ...] = flatten(DEFAULT_BOT_FAILURE_TERMS_BY_LANGUAGE)
+DEFAULT_BOT_APOLOGY_TERMS: tuple[str, ...] = flatten(DEFAULT_BOT_APOLOGY_TERMS_BY_LANGUAGE)
 # Empathy is not failure: "sorry to hear that" says nothing about what the bot could do.
-_EMPATHY = re.compile(
-    r"\bsorry (?:to hear|for (?:the|your) (?:wait|delay|loss|trouble)|about (?:that|this|your))\b"
-    r"|\bapologi[sz]e for the (?:wait|delay)\b"
+_EN_EMPATHY = (
+    r"\bsorry (?:to hear|for (?:the|your) (?:wait|delay|loss|trouble)|about (?:that|this|your))\b",
+    r"\bapologi[sz]e for the (?:wait|delay)\b",
 )
-_NEGATIVE = re.compile(r"\b(?:no|not|none|nothing|never|n't)\b|n't\b")
+_EMPATHY = re.compile("|".join((*_EN_EMPATHY, *flatten(BOT_EMPATHY))))
+_NEGATIVE = re.compile(
+    "|".join((r"\b(?:no|not|none|nothing|never|n't)\b|n't\b", *flatten(BOT_NEGATIONS)))
+)
 
 # Comparing two 100 KB pastes character by character is quadratic; a rephrasing is short anyway.
 _COMPARE_CHARS = 400

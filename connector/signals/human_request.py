@@ -103,6 +103,16 @@ DEFAULT_HUMAN_PATTERNS: Mapping[str, tuple[str, ...]] = {
         r"\b(?:parlare|passami|voglio|ho bisogno di)\s+(?:con\s+)?(?:un|una|un')?\s*(?:operatore|"
         r"operatrice|persona|umano|agente|consulente|qualcuno)\b",
     ),
+    # Dutch puts the verb last: "ik wil graag een medewerker spreken", "kan ik met iemand praten"
+    "nl": (
+        r"\b(?:met|naar)\s+(?:een|de|uw|jullie)?\s*(?:echte?\s+)?(?:medewerker|medewerkster|mens|"
+        r"persoon|iemand|adviseur|agent|operator|klantenservice)\b(?:\W+\w+){0,3}?\W+(?:spreken|"
+        r"praten|chatten|bellen|doorverbinden|doorverbonden|verbinden|verbonden)\b",
+        r"\b(?:een|de)\s+(?:echte?\s+)?(?:medewerker|medewerkster|mens|persoon|adviseur)\s+"
+        r"(?:\w+\s+)?(?:spreken|aan de lijn|aan de telefoon)\b",
+        r"\b(?:verbind|verbindt|zet)\s+(?:me|mij)\s+(?:\w+\s+)?door\b",
+        r"\becht(?:e)? (?:mens|persoon)\b",
+    ),
 }
 
 DEFAULT_BOT_REJECTION_PATTERNS: Mapping[str, tuple[str, ...]] = {
@@ -120,6 +130,8 @@ DEFAULT_BOT_REJECTION_PATTERNS: Mapping[str, tuple[str, ...]] = {
     ),
     "de": (r"\b(?:nicht|keine lust) mit (?:einem |dem )?(?:bot|roboter|maschine)\b",),
     "pt": (r"\bnao quero (?:falar|conversar) com (?:um |uma |o )?(?:bot|robo|maquina)\b",),
+    "it": (r"\bnon voglio (?:parlare|chattare) con (?:un |una |il |la )?(?:bot|robot|macchina)\b",),
+    "nl": (r"\b(?:wil|ga) niet (?:met|tegen) (?:een |de |deze )?(?:bot|robot|computer|machine)\b",),
 }
 
 DEFAULT_NEGATIONS: Mapping[str, tuple[str, ...]] = {
@@ -132,6 +144,7 @@ DEFAULT_NEGATIONS: Mapping[str, tuple[str, ...]] = {
     "de": (r"\b(?:nicht|kein|keine|keinen|keinem|niemals|ohne)\b",),
     "pt": (r"\b(?:nao|sem|nunca)\b",),
     "it": (r"\b(?:non|senza|mai)\b",),
+    "nl": (r"\b(?:niet|geen|nooit|zonder)\b",),
 }
 
 # "ask an agent how to…" / "can u ask an agent if…": the customer wants an answer, not a transfer.

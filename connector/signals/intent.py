@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from connector.signals.lexicon import TEAM_KEYWORDS, flatten_groups, with_english
 from connector.signals.text import customer_texts, find_terms, normalize, stem, tokens
 from connector.signals.topics import _MONEY, _NOT_ARRIVED
 
@@ -29,7 +30,7 @@ _CLOSE = (
 )
 _PRODUCT = r"(?:accounts?|plans?|policy|policies|insurance|membership|subscription|contract)"
 
-DEFAULT_TEAM_KEYWORDS: Mapping[str, tuple[str, ...]] = {
+_EN_TEAM_KEYWORDS: Mapping[str, tuple[str, ...]] = {
     "fraud": (
         "stolen", "stole", "steal*", "theft", "thief", "fraud*", "scam*", "phishing", "hack*",
         "compromised", "unauthori*", "not authori*", "didn't authori*", "did not authori*",
@@ -77,6 +78,15 @@ DEFAULT_TEAM_KEYWORDS: Mapping[str, tuple[str, ...]] = {
         "the cost for", "pricing", "price*", "buy", "purchas*", "upgrade", "demo",
     ),
 }  # fmt: skip
+
+# Each team's keywords by language (en here, the others in connector.signals.lexicon), and all of
+# them in one list per team: what the classifier and a team without configured keywords read.
+DEFAULT_TEAM_KEYWORDS_BY_LANGUAGE: Mapping[str, Mapping[str, tuple[str, ...]]] = with_english(
+    _EN_TEAM_KEYWORDS, TEAM_KEYWORDS
+)
+DEFAULT_TEAM_KEYWORDS: Mapping[str, tuple[str, ...]] = flatten_groups(
+    DEFAULT_TEAM_KEYWORDS_BY_LANGUAGE
+)
 
 DEFAULT_TEAM_EXAMPLES: Mapping[str, tuple[str, ...]] = {
     "billing": (

@@ -14,6 +14,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from connector.signals.lexicon import (
+    LANGUAGES,
+    POLICY_TOPIC_TERMS,
+    flatten_groups,
+    with_english,
+)
 from connector.signals.text import (
     compile_terms,
     correct_typos,
@@ -26,7 +32,7 @@ from connector.signals.text import (
 _MONEY = r"(?:money|amount|bonus|cash ?back|cash|payment|deposit|balance|refund|funds|credit)"
 _NOT_ARRIVED = r"(?:received|credited|added|add|showing|shown|reflect\w*|updated|arrived|came)"
 
-DEFAULT_POLICY_TOPICS: Mapping[str, tuple[str, ...]] = {
+_EN_POLICY_TOPICS: Mapping[str, tuple[str, ...]] = {
     "refund": (
         "refund*", "reimburs*", "money back", "back my money", "chargeback", "charge back",
         "return policy", "exchange policy", "re:replacement(?!\\s+card)",
@@ -64,16 +70,20 @@ DEFAULT_POLICY_TOPICS: Mapping[str, tuple[str, ...]] = {
     ),
     "complaint": (
         "complain*", "grievance*", "very bad", "bad experience", "bad service", "poor service",
-        "terrible service", "worst", "what the hell", "discontent*", "dissatisf*", "unsatisf*",
+        "terrible service", r"re:\bworst\b", "what the hell", "discontent*", "dissatisf*", "unsatisf*",
         "not satisfied", "unhappy with", "ombudsman", "pathetic", "disgrace*",
     ),
     "legal": (
-        "lawyer*", "attorney*", "solicitor*", "sue", "suing", "lawsuit*", "legal", "court",
+        # Written as re:\b… where a common word of another language is one letter away and the
+        # typo tolerance would read it as the term: fr "cours", "cour"; es, pt "solicitar".
+        "lawyer*", "attorney*", r"re:\bsolicitors?\b", "sue", "suing", "lawsuit*", "legal",
+        r"re:\bcourts?\b",
         "litigation", "subpoena", "small claims", "tribunal",
     ),
     "medical": (
-        "side effect*", "allerg*", "adverse reaction", "overdose*", "pregnan*", "doctor*",
-        "prescription*", "symptom*", "hospital*", "medical", "medication*", "poison*",
+        # fr, nl "aller"; "prison"
+        "side effect*", r"re:\ballerg\w*", "adverse reaction", "overdose*", "pregnan*", "doctor*",
+        "prescription*", "symptom*", "hospital*", "medical", "medication*", r"re:\bpoison\w*",
         "chest pain", "injur*", "breastfeed*",
     ),
     "privacy": (
@@ -81,6 +91,17 @@ DEFAULT_POLICY_TOPICS: Mapping[str, tuple[str, ...]] = {
         "privacy", "identity theft",
     ),
 }  # fmt: skip
+
+# Each topic's terms by language (en here, es, fr, de, pt, it, nl in connector.signals.lexicon):
+# the config can name the languages it reads and replace one language's terms; the explanation
+# names the language of each matched term.
+DEFAULT_POLICY_TOPICS_BY_LANGUAGE: Mapping[str, Mapping[str, tuple[str, ...]]] = with_english(
+    _EN_POLICY_TOPICS, POLICY_TOPIC_TERMS
+)
+# The same terms, all languages in one list per topic: what the signal matches.
+DEFAULT_POLICY_TOPICS: Mapping[str, tuple[str, ...]] = flatten_groups(
+    DEFAULT_POLICY_TOPICS_BY_LANGUAGE
+)
 
 DEFAULT_BUYING_TERMS: tuple[str, ...] = (
     "buy", "purchas*", "place ... order", "make ... order", "order my", "order now",
@@ -171,6 +192,36 @@ def _match_groups(text: str | None, groups: tuple[tuple[str, tuple[str, ...]], .
         (name, tuple(hits)) for name, terms in groups if (hits := find_terms(norm, terms))
     )
     return TopicMatch(bool(found), found[0][0] if found else None, found)
+
+
+def topic_groups(
+    configured: Mapping[str, Sequence[str] | Mapping[str, Sequence[str]]] | None = None,
+    languages: Sequence[str] | None = None,
+    builtin: Mapping[str, Mapping[str, tuple[str, ...]]] = DEFAULT_POLICY_TOPICS_BY_LANGUAGE,
+) -> dict[str, dict[str, tuple[str, ...]]]:
+    """The policy topics a rule reads, as ``{topic: {language: terms}}``.
+
+    ``configured`` is the rule's ``groups``: None for every built-in topic; per topic, an empty
+    list for the built-in terms, a list for your own terms instead (language ``custom``), or a
+    mapping ``{language: terms}`` naming the languages read, where an empty list is that
+    language's built-in terms and any other key (``custom``, ``acme``) adds a list of your own.
+    ``languages`` keeps only those built-in languages (your own lists are always read).
+    """
+    picked: dict[str, dict[str, tuple[str, ...]]] = {}
+    for name, terms in (configured if configured is not None else builtin).items():
+        if isinstance(terms, Mapping):
+            picked[name] = {lang: tuple(own) or builtin[name][lang] for lang, own in terms.items()}
+        elif terms and configured is not None:
+            picked[name] = {"custom": tuple(terms)}
+        else:
+            picked[name] = dict(builtin[name])
+    if languages is None:
+        return picked
+    keep = set(languages)
+    return {
+        name: {lang: t for lang, t in by_lang.items() if lang in keep or lang not in LANGUAGES}
+        for name, by_lang in picked.items()
+    }
 
 
 def policy_topics(
