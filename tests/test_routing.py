@@ -435,11 +435,11 @@ def test_local_times_read_in_the_customers_language():
     [
         (
             "['25/12/2026']",
-            "routing.teams.billing.holidays: Value error, item 0: '25/12/2026' is not",
+            "routing.teams.billing.holidays: item 0: '25/12/2026' is not",
         ),
         (
             "['2026-02-30']",
-            "routing.teams.billing.holidays: Value error, item 0: '2026-02-30' is not",
+            "routing.teams.billing.holidays: item 0: '2026-02-30' is not",
         ),
         ("[2026-02-30]", "day is out of range for month (a date written as YYYY-MM-DD must exist)"),
         ("christmas", "routing.teams.billing.holidays"),
