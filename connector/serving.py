@@ -25,6 +25,7 @@ descriptor".
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import resource
@@ -200,6 +201,10 @@ def run_until_signalled(server: Any) -> None:
     """Serve until SIGTERM or SIGINT, then shut down as the module docstring says."""
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+    # What start-up built (modules, settings, the app, the warmed-up policy patterns and lexicon)
+    # lives as long as the process: kept out of the collector's full passes, which otherwise
+    # re-scan those ~70,000 objects every few hundred requests for nothing (~3 % of an event's CPU).
+    gc.freeze()
     try:
         server.run()  # returns once a signal stopped it and the running requests are done
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import resource
 import signal
 import socket
@@ -148,3 +149,22 @@ def test_serving_uses_poll_so_descriptors_past_1024_work(app) -> None:  # type: 
         assert server.adj.asyncore_use_poll and server.adj.connection_limit == 2000
     finally:
         wasyncore.close_all(server._map)
+
+
+def test_serving_keeps_what_start_up_built_out_of_the_collectors_full_passes(app) -> None:  # type: ignore[no-untyped-def]
+    """The app, its settings and the warmed-up policy live as long as the process: frozen before
+    the loop starts, so full garbage collections stop re-scanning them on every pass."""
+    server = serving.create_server(app, host="127.0.0.1", port=0, threads=1, max_body_bytes=1024)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    seen: dict[str, int] = {}
+    # the loop itself is exercised above and in test_cli_e2e; here, what happens before it runs
+    server.run = lambda: seen.setdefault("frozen", gc.get_freeze_count())
+    gc.unfreeze()
+    try:
+        serving.run_until_signalled(server)
+    finally:
+        gc.unfreeze()
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        wasyncore.close_all(server._map)
+    assert seen["frozen"] > 1000  # the modules, the app and its runtime, not a handful

@@ -24,6 +24,8 @@ def install_access_log(app: Any) -> None:
 
     @app.after_request
     def _access(response):  # type: ignore[no-untyped-def]
+        if not logger.isEnabledFor(logging.INFO):  # the line would be dropped: build nothing
+            return response
         started = g.get("handoff_started")
         extra: dict[str, Any] = {
             "method": request.method,
