@@ -57,7 +57,9 @@ def test_every_config_key_is_documented_in_the_example():
     for key in _keys(Settings):
         leaf = key.split(".")[-1]
         # as a key, or as the first line of a commented block ("#  generator:", off by default)
-        assert re.search(rf"^\s*(?:#  )?{leaf}:", text, re.M), f"{key} is not in config.example.yaml"
+        assert re.search(rf"^\s*(?:#  )?{leaf}:", text, re.M), (
+            f"{key} is not in config.example.yaml"
+        )
     from connector.config import SourceSettings, TeamSettings
 
     for model in (SourceSettings, TeamSettings):
