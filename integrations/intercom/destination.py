@@ -198,7 +198,7 @@ class IntercomDestination(Destination):
                 return self._deliver_conversation(delivery)
         # (the type and the search,) (finding or creating the contact,) the create
         customer = delivery.payload.customer
-        contact = 0 if valid_email(customer.email or "") or not customer.id else 2
+        contact = 0 if valid_email(customer.email or "") or not customer.id else 3
         with self.limiter.reserve(1 + 2 * retry + contact):
             return self._deliver_ticket(delivery)
 
@@ -315,26 +315,36 @@ class IntercomDestination(Destination):
             return wanted
         from intercom.core.api_error import ApiError
 
-        def find() -> Any:
-            try:  # the SDK puts the id in the path as it is
-                return self.raw.contacts.show_contact_by_external_id(quote(external_id, safe=""))
+        def unless(status: int, fn: Any) -> Any:
+            try:
+                return fn()
             except ApiError as exc:
-                if exc.status_code == 404:
+                if exc.status_code == status:
                     return None
                 raise
 
-        contact = dump(self.call("find contact", find))
+        def find() -> dict[str, Any]:  # the SDK puts the id in the path as it is
+            path_id = quote(external_id, safe="")
+            return dump(
+                self.call(
+                    "find contact",
+                    lambda: unless(
+                        404, lambda: self.raw.contacts.show_contact_by_external_id(path_id)
+                    ),
+                )
+            )
+
+        contact = find()
         if not contact.get("id"):
             request: dict[str, Any] = {"role": "user", "external_id": external_id}
             if payload.customer.name:
                 request["name"] = payload.customer.name
-            # a create whose answer was lost leaves the contact: the retry finds it above, and
-            # a create racing another is refused (409), then found on the next attempt
-            contact = dump(
-                self.call("create contact", lambda: self.raw.contacts.create(request=request))
-            )
+            # a create whose answer was lost leaves the contact for the retry to find; a create
+            # refused because another delivery made the contact first (409) finds it now
+            create = lambda: self.raw.contacts.create(request=request)  # noqa: E731
+            contact = dump(self.call("create contact", lambda: unless(409, create))) or find()
         if not contact.get("id"):
-            raise TransientDeliveryError("intercom create contact answered without a contact id")
+            raise TransientDeliveryError(f"intercom has no contact with external_id {external_id}")
         return {"id": str(contact["id"])}
 
     def _ticket_ref(self, ticket: dict[str, Any], handoff_id: str) -> TicketRef:

@@ -675,6 +675,15 @@ def test_a_ticket_for_a_customer_without_a_valid_email_names_a_contact_created_f
     destination.deliver(delivery(again))  # the same customer: found, not created again
     assert len([c for c in standin.contacts if c["external_id"] == "cus-1"]) == 1
     assert len(standin.requests_to("POST", r"^/contacts$")) == 1
+
+    # another delivery made the contact between our look-up and our create: 409, then found
+    standin.fail_next(404, route=r"^GET /contacts/find_by_external_id/")
+    raced = payload(channel="web", handoff_id="ho_t6")
+    raced.customer.email = None
+    ref = destination.deliver(delivery(raced))
+    assert standin.tickets[ref.id]["contacts"]["contacts"][0]["id"] == contact["id"]
+    assert len(standin.requests_to("POST", r"^/contacts$")) == 2
+    assert len([c for c in standin.contacts if c["external_id"] == "cus-1"]) == 1
     assert standin.validation_errors == []
 
 
