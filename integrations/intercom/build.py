@@ -335,13 +335,16 @@ def turn_landed(item: dict[str, Any], contact: str, text: str, created_at: int |
     ``RECENT_PARTS`` parts, one of the contact's with this text and the turn's own ``created_at``
     (each copy carries the time the customer said it, so the same words said again later are a
     new turn). A turn without a time: the newest part being the contact's with this text."""
-    bodies = (html.escape(text), text)
+
+    def says(part: dict[str, Any]) -> bool:  # as sent, or as Intercom renders it (``<p>…</p>``)
+        body = part.get("body")
+        return body in (html.escape(text), text) or plain_text(body) == text.strip()
+
     parts = parts_of(item)[-RECENT_PARTS:]
     if created_at is None:
-        return bool(parts) and author_id(parts[-1]) == contact and parts[-1].get("body") in bodies
+        return bool(parts) and author_id(parts[-1]) == contact and says(parts[-1])
     return any(
-        author_id(p) == contact and p.get("body") in bodies and p.get("created_at") == created_at
-        for p in parts
+        author_id(p) == contact and p.get("created_at") == created_at and says(p) for p in parts
     )
 
 

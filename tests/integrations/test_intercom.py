@@ -42,11 +42,13 @@ from connector.schemas import (  # noqa: E402
 from integrations.base import Delivery, TicketRef, TransientDeliveryError  # noqa: E402
 from integrations.intercom import IntercomDestination  # noqa: E402
 from integrations.intercom.build import (  # noqa: E402
+    RECENT_PARTS,
     IntercomSettings,
     is_intercom_conversation,
     mapped,
     payload_items,
     render_note,
+    turn_landed,
 )
 from integrations.intercom.webhooks import sign_webhook, webhook_events  # noqa: E402
 from tests.helpers import API_KEY, SECRET, drain, event, make_settings, post_event  # noqa: E402  # noqa: E402
@@ -402,6 +404,22 @@ def test_note_escapes_customer_text_and_carries_the_marker():
         and '<a href="https://help.example.com/refunds">Policy</a>' in note
     )
     assert note.endswith("<p>Ref: handoff:ho_test1</p>")
+
+
+def test_a_landed_turn_is_the_contacts_reply_with_its_text_and_time_among_recent_parts():
+    def item(*parts: tuple[str, str, int]) -> dict[str, Any]:
+        listed = [{"author": {"id": a}, "body": b, "created_at": t} for a, b, t in parts]
+        return {"conversation_parts": {"conversation_parts": listed}}
+
+    ours = ("c1", "<p>Still &lt;waiting&gt;</p>", 100)  # as Intercom may render it
+    later = [("991267467", "On it", 101), ("c1", "Any news?", 102)]
+    assert turn_landed(item(ours, *later), "c1", "Still <waiting>", 100)
+    assert not turn_landed(item(ours, *later), "c1", "Still <waiting>", 200)  # said again later
+    assert not turn_landed(item(ours, *later), "c2", "Still <waiting>", 100)  # someone else
+    buried = [("991267467", f"reply {i}", 101 + i) for i in range(RECENT_PARTS)]
+    assert not turn_landed(item(ours, *buried), "c1", "Still <waiting>", 100)  # the bound
+    assert turn_landed(item(*later, ours), "c1", "Still <waiting>", None)  # no time: the newest
+    assert not turn_landed(item(ours, *later), "c1", "Still <waiting>", None)
 
 
 def test_items_skip_absent_values_and_map_to_attribute_names():
