@@ -124,30 +124,41 @@ def run(kind: str, n: int, args: Any, tmp: Path) -> dict[str, Any]:
     store = fresh.store()  # migrated once here, not raced by the servers
     handoff = str(Path(sys.executable).parent / "handoff")
     env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
-    ports, procs = [], []
+    ports, procs, logs = [], [], []
     try:
         for i in range(n + 1):
-            port = free_port()
-            config = tmp / f"scale-{kind}-{n}-{i}.json"
-            config.write_text(
-                json.dumps(
-                    {
-                        "server": {"port": port, "threads": args.threads},
-                        "store": {"url": fresh.url, "pool_size": args.threads},
-                        "sources": {"bench": {"secret": SECRET}},
-                        "logging": {"level": "WARNING"},
-                    }
+            for tries_left in (2, 1, 0):  # a port another program took meanwhile: another port
+                port = free_port()
+                config = tmp / f"scale-{kind}-{n}-{i}.json"
+                config.write_text(
+                    json.dumps(
+                        {
+                            "server": {"port": port, "threads": args.threads},
+                            "store": {"url": fresh.url, "pool_size": args.threads},
+                            "sources": {"bench": {"secret": SECRET}},
+                            "logging": {"level": "WARNING"},
+                        }
+                    )
                 )
-            )
-            command = ["worker"] if i == n else ["serve", "--no-worker"]
-            procs.append(
-                subprocess.Popen(
-                    [handoff, *command, "--config", str(config)], env=env, stderr=subprocess.DEVNULL
-                )
-            )
+                command = ["worker"] if i == n else ["serve", "--no-worker"]
+                log = tmp / f"scale-{kind}-{n}-{i}.log"  # what a server says on its way down
+                with log.open("wb") as stderr:
+                    proc = subprocess.Popen(
+                        [handoff, *command, "--config", str(config)], env=env, stderr=stderr
+                    )
+                if i == n:
+                    break
+                try:
+                    wait_port(port, proc)  # its own listener, not another program's
+                    break
+                except SystemExit:
+                    print(f"# {log.name}: {log.read_text(errors='replace').strip()[-200:]}")
+                    if not tries_left:
+                        raise
+            procs.append(proc)
+            logs.append(log)
             if i < n:
                 ports.append(port)
-                wait_port(port, procs[-1])
         servers = [p.pid for p in procs[:n]]
         # warm up: each server's first requests load what it loads lazily; not part of the figures
         load(ports, 2 * n, 1.0, length=args.length)
@@ -161,7 +172,8 @@ def run(kind: str, n: int, args: Any, tmp: Path) -> dict[str, Any]:
         time.sleep(1.5)  # the worker finishes the tail
         result = {
             "events/s": saturated["rps"],
-            "errors": saturated["errors"],
+            "answers": saturated["answers"],  # by status: 503 is the store's back-pressure
+            "exited": [p.returncode for p in procs if p.poll() is not None],
             "server_cpu_ms/event": 1000 * (cpu1 - cpu0) / events,
             "db_cpu_ms/event": 1000 * db1 / events,
             f"p99@{args.rate:.0f}/s_ms": at_rate["p99_ms"],
@@ -172,6 +184,10 @@ def run(kind: str, n: int, args: Any, tmp: Path) -> dict[str, Any]:
             proc.send_signal(signal.SIGTERM)
         for proc in procs:
             proc.wait()
+        for log in logs:
+            lines = log.read_text(errors="replace").splitlines()
+            if lines:
+                print(f"# {log.name}: {len(lines)} line(s); last: {lines[-1][:200]}")
         store.close()
         fresh.drop()
     return result
@@ -222,7 +238,8 @@ def scale(args: Any) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="handoff-scale-"))
     counts = [int(n) for n in args.servers.split(",")]
     results: dict[str, dict[str, Any]] = {}
-    for kind in ("sqlite", "postgresql"):
+    kinds = [k for k in ("sqlite", "postgresql") if k in args.stores.split(",")]
+    for kind in kinds:
         for n in counts:
             results[f"{kind} x{n}"] = run(kind, n, args, tmp)
     print(
@@ -235,7 +252,7 @@ def scale(args: Any) -> None:
             f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()
         )
         print(f"{label:<16} {figures}")
-    for kind in ("sqlite", "postgresql"):
+    for kind in kinds:
         base = results[f"{kind} x{counts[0]}"]["events/s"]
         ratios = ", ".join(
             f"x{n}: {results[f'{kind} x{n}']['events/s'] / base:.2f}" for n in counts[1:]
@@ -243,7 +260,7 @@ def scale(args: Any) -> None:
         print(
             f"{kind} throughput relative to {counts[0]} process(es): {ratios}  (target x2 ≥ 1.3 on PostgreSQL)"
         )
-    for kind in ("sqlite", "postgresql"):
+    for kind in kinds if args.claims else ():
         for batch in (1, 100):
             rate = claims(kind, args, tmp, batch=batch)
             print(

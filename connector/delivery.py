@@ -107,7 +107,11 @@ def deliver_to_destination(runtime: Runtime, row: OutboxRow) -> dict[str, Any]:
         destination.add_note(previous, clean(message.text), key=row.idempotency_key)
     elif isinstance(message, outbox.Turn):
         destination.add_customer_turn(
-            previous, clean(message.text), author=message.author, key=row.idempotency_key
+            previous,
+            clean(message.text),
+            author=message.author,
+            key=row.idempotency_key,
+            at=message.at or None,
         )
     else:
         destination.update(previous, clean_deep(dict(message.fields)), key=row.idempotency_key)

@@ -227,10 +227,17 @@ class Destination:
         raise NotImplementedError
 
     def add_customer_turn(
-        self, ref: TicketRef, text: str, *, author: str, key: str | None = None
+        self,
+        ref: TicketRef,
+        text: str,
+        *,
+        author: str,
+        key: str | None = None,
+        at: str | None = None,
     ) -> None:
         """Append what the customer said after the handoff where the agent reads the conversation
-        (as the customer where the helpdesk allows it); ``key`` as for :meth:`add_note`. Turns
+        (as the customer where the helpdesk allows it); ``key`` as for :meth:`add_note`, ``at``
+        when the customer said it (ISO 8601), for a helpdesk that can date the copy. Turns
         come one at a time, in order (the outbox lane). The default is a note naming the author,
         for a helpdesk with no way to write as the customer."""
         self.add_note(ref, f"{author or 'Customer'}: {text}", key=key)

@@ -7,8 +7,10 @@ text escaped; each handoff note carries ``marker(handoff_id)`` so a retry can fi
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -35,6 +37,9 @@ ITEMS = (
     "priority", "team", "queue", "widget_url", "transcript_url", "conversation_id", "channel",
     "customer_tier", "customer_email", "draft_reply", "next_action",
 )  # fmt: skip
+# how many of a conversation's or ticket's newest parts a retry looks through for what an earlier
+# attempt posted (Intercom returns at most 500); agents and the customer may write in between
+RECENT_PARTS = 100
 
 
 def _id(value: Any) -> Any:
@@ -251,7 +256,11 @@ def assignment_request(admin_id: str, target: tuple[str, str]) -> dict[str, Any]
 
 
 def ticket_contact(payload: HandoffPayload) -> dict[str, str]:
-    """Who the ticket is for: the customer's e-mail when it is an address, else their id."""
+    """Who the ticket is for: the customer's e-mail when it is an address, else their id.
+
+    Intercom creates a contact for an unknown e-mail but not for an unknown ``external_id`` (the
+    spec promises creation for ``email`` only): the destination resolves an ``external_id`` to a
+    contact, creating it when there is none, before the ticket names it by ``id``."""
     email = valid_email(payload.customer.email or "")
     if email:
         return {"email": email}
@@ -288,6 +297,55 @@ def steps_found(
     if attributes and all(current.get(k) == v for k, v in attributes.items()):
         done["attributes_set"] = True
     return done
+
+
+def note_marker(ref_id: str, key: str | None, text: str) -> str:
+    """The reference a later note carries: from the outbox row's key, so a retry finds its note
+    and the same text under another key is a new note (from the text when there is no key)."""
+    origin = f"{ref_id}\n{key}" if key else f"{ref_id}\n{text}"
+    return "note:" + hashlib.sha256(origin.encode()).hexdigest()[:20]
+
+
+def later_note_body(text: str, reference: str) -> str:
+    """A later note's HTML: the text's lines as paragraphs, then the reference."""
+    lines = "".join(f"<p>{html.escape(line)}</p>" for line in text.splitlines() if line.strip())
+    return (lines or "<p></p>") + f"<p>Ref: {html.escape(reference)}</p>"
+
+
+def note_landed(item: dict[str, Any], admin_id: str, reference: str) -> bool:
+    """Whether one of the newest ``RECENT_PARTS`` parts is our note carrying ``reference``."""
+    tag = f"Ref: {html.escape(reference)}"
+    return any(
+        p.get("part_type") == "note" and author_id(p) == admin_id and tag in (p.get("body") or "")
+        for p in parts_of(item)[-RECENT_PARTS:]
+    )
+
+
+def epoch_seconds(at: str | None) -> int | None:
+    """An ISO 8601 time as the Unix seconds Intercom's ``created_at`` takes (None if unreadable)."""
+    try:
+        moment = datetime.fromisoformat(at or "")
+    except ValueError:
+        return None
+    return int(moment.timestamp()) if moment.tzinfo is not None else None
+
+
+def turn_landed(item: dict[str, Any], contact: str, text: str, created_at: int | None) -> bool:
+    """Whether a customer turn copied as ``contact`` is already there: among the newest
+    ``RECENT_PARTS`` parts, one of the contact's with this text and the turn's own ``created_at``
+    (each copy carries the time the customer said it, so the same words said again later are a
+    new turn). A turn without a time: the newest part being the contact's with this text."""
+
+    def says(part: dict[str, Any]) -> bool:  # as sent, or as Intercom renders it (``<p>…</p>``)
+        body = part.get("body")
+        return body in (html.escape(text), text) or plain_text(body) == text.strip()
+
+    parts = parts_of(item)[-RECENT_PARTS:]
+    if created_at is None:
+        return bool(parts) and author_id(parts[-1]) == contact and says(parts[-1])
+    return any(
+        author_id(p) == contact and p.get("created_at") == created_at and says(p) for p in parts
+    )
 
 
 def parts_of(item: dict[str, Any]) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ import json
 import logging
 import threading
 from typing import Any
+from urllib.parse import quote
 
 from connector.errors import ConfigError
 from connector.schemas import HandoffPayload
@@ -48,21 +49,25 @@ from integrations.base import (
     error_for_status,
     settings_problems,
     settling,
+    valid_email,
 )
 from integrations.intercom.build import (
     INSTALL_HINT,
     ITEMS,
     IntercomSettings,
     assignment_request,
-    author_id,
+    epoch_seconds,
     is_intercom_conversation,
+    later_note_body,
     mapped,
+    note_landed,
+    note_marker,
     note_request,
-    parts_of,
     payload_items,
     render_note,
     steps_found,
     ticket_contact,
+    turn_landed,
 )
 from integrations.intercom.client import Raw, deadline_client, dump
 from integrations.intercom.doctor import doctor_findings
@@ -191,7 +196,10 @@ class IntercomDestination(Destination):
         if is_intercom_conversation(delivery.payload, self.settings.conversation_channels):
             with self.limiter.reserve(3 + retry):  # (a read,) the note, the assignment, attributes
                 return self._deliver_conversation(delivery)
-        with self.limiter.reserve(1 + 2 * retry):  # (the type and the search,) the create
+        # (the type and the search,) (finding or creating the contact,) the create
+        customer = delivery.payload.customer
+        contact = 0 if valid_email(customer.email or "") or not customer.id else 3
+        with self.limiter.reserve(1 + 2 * retry + contact):
             return self._deliver_ticket(delivery)
 
     def _target(self, payload: HandoffPayload) -> tuple[str, str] | None:
@@ -287,7 +295,7 @@ class IntercomDestination(Destination):
         target = self._target(payload)
         kwargs: dict[str, Any] = {
             "ticket_type_id": s.ticket_type_id,
-            "contacts": [ticket_contact(payload)],
+            "contacts": [self._ticket_contact(payload)],
             "request_options": {"additional_body_parameters": {"ticket_attributes": attributes}},
         }
         if target is not None:
@@ -297,6 +305,47 @@ class IntercomDestination(Destination):
         if not ticket.get("id"):
             raise TransientDeliveryError("intercom create ticket answered without a ticket id")
         return self._ticket_ref(ticket, delivery.handoff_id)
+
+    def _ticket_contact(self, payload: HandoffPayload) -> dict[str, str]:
+        """The ticket's contact: an e-mail as it is (Intercom creates a contact for a new one); an
+        ``external_id`` found, or else created, first: Intercom creates none for an unknown one."""
+        wanted = ticket_contact(payload)
+        external_id = wanted.get("external_id")
+        if external_id is None:
+            return wanted
+        from intercom.core.api_error import ApiError
+
+        def unless(status: int, fn: Any) -> Any:
+            try:
+                return fn()
+            except ApiError as exc:
+                if exc.status_code == status:
+                    return None
+                raise
+
+        def find() -> dict[str, Any]:  # the SDK puts the id in the path as it is
+            path_id = quote(external_id, safe="")
+            return dump(
+                self.call(
+                    "find contact",
+                    lambda: unless(
+                        404, lambda: self.raw.contacts.show_contact_by_external_id(path_id)
+                    ),
+                )
+            )
+
+        contact = find()
+        if not contact.get("id"):
+            request: dict[str, Any] = {"role": "user", "external_id": external_id}
+            if payload.customer.name:
+                request["name"] = payload.customer.name
+            # a create whose answer was lost leaves the contact for the retry to find; a create
+            # refused because another delivery made the contact first (409) finds it now
+            create = lambda: self.raw.contacts.create(request=request)  # noqa: E731
+            contact = dump(self.call("create contact", lambda: unless(409, create))) or find()
+        if not contact.get("id"):
+            raise TransientDeliveryError(f"intercom has no contact with external_id {external_id}")
+        return {"id": str(contact["id"])}
 
     def _ticket_ref(self, ticket: dict[str, Any], handoff_id: str) -> TicketRef:
         return TicketRef(
@@ -339,75 +388,66 @@ class IntercomDestination(Destination):
 
     # -- later notes and updates ----------------------------------------------------------------
     def add_note(self, ref: TicketRef, text: str, *, key: str | None = None) -> None:
-        # Intercom notes carry no hidden marker, so ``key`` is not stored: a retry is recognised
-        # by our newest note already saying exactly this (a repeat after other notes is new)
-        body = (
-            "".join(f"<p>{html.escape(line)}</p>" for line in text.splitlines() if line.strip())
-            or "<p></p>"
-        )
-        request = note_request(self.settings.admin_id, body)
+        # Intercom parts take no external id: each note carries a reference made from ``key``,
+        # and a retry looks for it among the newest parts (others may have written since)
+        reference = note_marker(ref.id, key, text)
+        request = note_request(self.settings.admin_id, later_note_body(text, reference))
         with self.limiter.reserve(2):  # the read, then the note
-            self._add_note(ref, body, request)
+            current = self._read(ref)
+            if note_landed(current, self.settings.admin_id, reference):
+                return  # an earlier attempt landed; its answer was lost
+            self._reply(ref, "note", request)
 
-    def _add_note(self, ref: TicketRef, body: str, request: Any) -> None:
+    def _read(self, ref: TicketRef) -> dict[str, Any]:
         if ref.extra.get("kind") == "ticket":
-            current = self.call("read ticket", lambda: self.raw.tickets.get(ref.id))
-        else:
-            current = self.call("read conversation", lambda: self.raw.conversations.find(ref.id))
-        ours = [
-            p
-            for p in parts_of(dump(current))
-            if p.get("part_type") == "note" and author_id(p) == self.settings.admin_id
-        ]
-        if ours and ours[-1].get("body") == body:
-            return  # an earlier attempt landed: the newest note of ours already says exactly this
+            return dump(self.call("read ticket", lambda: self.raw.tickets.get(ref.id)))
+        return dump(self.call("read conversation", lambda: self.raw.conversations.find(ref.id)))
+
+    def _reply(self, ref: TicketRef, what: str, request: dict[str, Any]) -> None:
         if ref.extra.get("kind") == "ticket":
             self.call(
-                "post ticket note", lambda: self.client.tickets.reply(ref.id, request=request)
+                f"post ticket {what}", lambda: self.client.tickets.reply(ref.id, request=request)
             )
         else:
             self.call(
-                "post note",
+                f"post {what}",
                 lambda: self.client.conversations.reply(conversation_id=ref.id, request=request),
             )
 
     def add_customer_turn(
-        self, ref: TicketRef, text: str, *, author: str, key: str | None = None
+        self,
+        ref: TicketRef,
+        text: str,
+        *,
+        author: str,
+        key: str | None = None,
+        at: str | None = None,
     ) -> None:
-        """A reply as the contact. A retry is recognised by the newest part already being the
-        contact's with exactly this text."""
-        is_ticket = ref.extra.get("kind") == "ticket"
-        if is_ticket:
-            current = dump(self.call("read ticket", lambda: self.raw.tickets.get(ref.id)))
-        else:
-            current = dump(
-                self.call("read conversation", lambda: self.raw.conversations.find(ref.id))
+        """A reply as the contact, dated when the customer said it (``created_at``): no marker
+        (it reads as the customer's words), so a retry looks among the newest parts for the
+        contact's reply with this text and this time."""
+        with self.limiter.reserve(2):  # the read, then the reply
+            current = self._read(ref)
+            contacts = (current.get("contacts") or {}).get("contacts") or []
+            contact = (
+                str(contacts[0].get("id") or "")
+                if contacts and isinstance(contacts[0], dict)
+                else ""
             )
-        contacts = (current.get("contacts") or {}).get("contacts") or []
-        contact = (
-            str(contacts[0].get("id") or "") if contacts and isinstance(contacts[0], dict) else ""
-        )
-        if not contact:
-            raise PermanentDeliveryError(f"intercom {ref.id} has no contact to reply as")
-        body = html.escape(text)
-        parts = parts_of(current)
-        if parts and author_id(parts[-1]) == contact and parts[-1].get("body") in (body, text):
-            return  # an earlier attempt landed
-        request = {
-            "message_type": "comment",
-            "type": "user",
-            "intercom_user_id": contact,
-            "body": body,
-        }
-        if is_ticket:
-            self.call(
-                "post ticket reply", lambda: self.client.tickets.reply(ref.id, request=request)
-            )
-        else:
-            self.call(
-                "post reply",
-                lambda: self.client.conversations.reply(conversation_id=ref.id, request=request),
-            )
+            if not contact:
+                raise PermanentDeliveryError(f"intercom {ref.id} has no contact to reply as")
+            created_at = epoch_seconds(at)
+            if turn_landed(current, contact, text, created_at):
+                return  # an earlier attempt landed
+            request: dict[str, Any] = {
+                "message_type": "comment",
+                "type": "user",
+                "intercom_user_id": contact,
+                "body": html.escape(text),
+            }
+            if created_at is not None:
+                request["created_at"] = created_at
+            self._reply(ref, "reply", request)
 
     def update(self, ref: TicketRef, fields: dict[str, Any], *, key: str | None = None) -> None:
         """``team`` reassigns (when it has an Intercom team id); mapped items become attributes."""

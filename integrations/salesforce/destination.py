@@ -414,7 +414,13 @@ class SalesforceDestination(Destination):
             self._ensure_note(ref.id, self.settings.note_as, fields, marker)
 
     def add_customer_turn(
-        self, ref: TicketRef, text: str, *, author: str, key: str | None = None
+        self,
+        ref: TicketRef,
+        text: str,
+        *,
+        author: str,
+        key: str | None = None,
+        at: str | None = None,
     ) -> None:
         """A case comment with the customer's words (unpublished: they are the customer's own)."""
         marker = marker_for(f"turn:{ref.id}:{key}" if key else f"turn:{ref.id}:{text}")

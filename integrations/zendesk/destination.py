@@ -195,7 +195,13 @@ class ZendeskDestination(Destination):
             )
 
     def add_customer_turn(
-        self, ref: TicketRef, text: str, *, author: str, key: str | None = None
+        self,
+        ref: TicketRef,
+        text: str,
+        *,
+        author: str,
+        key: str | None = None,
+        at: str | None = None,
     ) -> None:
         """A public comment authored by the ticket's requester, as if they had written in Zendesk.
 

@@ -42,11 +42,13 @@ from connector.schemas import (  # noqa: E402
 from integrations.base import Delivery, TicketRef, TransientDeliveryError  # noqa: E402
 from integrations.intercom import IntercomDestination  # noqa: E402
 from integrations.intercom.build import (  # noqa: E402
+    RECENT_PARTS,
     IntercomSettings,
     is_intercom_conversation,
     mapped,
     payload_items,
     render_note,
+    turn_landed,
 )
 from integrations.intercom.webhooks import sign_webhook, webhook_events  # noqa: E402
 from tests.helpers import API_KEY, SECRET, drain, event, make_settings, post_event  # noqa: E402  # noqa: E402
@@ -161,7 +163,7 @@ class HandoffIntercomStandin(IntercomStandin):
             "id": str(next(self._ids)),
             "part_type": data["message_type"],
             "body": data.get("body"),
-            "created_at": self._now(),
+            "created_at": data.get("created_at") or self._now(),
             "updated_at": self._now(),
             "author": self.author(data),
             "attachments": [],
@@ -404,6 +406,22 @@ def test_note_escapes_customer_text_and_carries_the_marker():
     assert note.endswith("<p>Ref: handoff:ho_test1</p>")
 
 
+def test_a_landed_turn_is_the_contacts_reply_with_its_text_and_time_among_recent_parts():
+    def item(*parts: tuple[str, str, int]) -> dict[str, Any]:
+        listed = [{"author": {"id": a}, "body": b, "created_at": t} for a, b, t in parts]
+        return {"conversation_parts": {"conversation_parts": listed}}
+
+    ours = ("c1", "<p>Still &lt;waiting&gt;</p>", 100)  # as Intercom may render it
+    later = [("991267467", "On it", 101), ("c1", "Any news?", 102)]
+    assert turn_landed(item(ours, *later), "c1", "Still <waiting>", 100)
+    assert not turn_landed(item(ours, *later), "c1", "Still <waiting>", 200)  # said again later
+    assert not turn_landed(item(ours, *later), "c2", "Still <waiting>", 100)  # someone else
+    buried = [("991267467", f"reply {i}", 101 + i) for i in range(RECENT_PARTS)]
+    assert not turn_landed(item(ours, *buried), "c1", "Still <waiting>", 100)  # the bound
+    assert turn_landed(item(*later, ours), "c1", "Still <waiting>", None)  # no time: the newest
+    assert not turn_landed(item(ours, *later), "c1", "Still <waiting>", None)
+
+
 def test_items_skip_absent_values_and_map_to_attribute_names():
     p = payload().model_copy(update={"sentiment": None, "next_action": None, "draft_reply": None})
     items = payload_items(p, "")
@@ -570,13 +588,120 @@ def test_notes_and_updates_reach_conversations_and_tickets_once(destination, sta
     )  # a retry after it landed: no second note
     destination.update(ref, {"team": "billing", "priority": "urgent"})
     notes = standin.notes(conversation)
-    assert [n["body"] for n in notes[1:]] == ["<p>Reminder: &lt;nobody&gt; answered</p>"]
+    assert [n["body"].split("<p>Ref: ")[0] for n in notes[1:]] == [
+        "<p>Reminder: &lt;nobody&gt; answered</p>"
+    ]
     assert standin.conversations[conversation]["team_assignee_id"] == int(BILLING)
     ticket_ref = destination.deliver(delivery(payload(channel="web", handoff_id="ho_t2")))
     destination.add_note(ticket_ref, "Handed back")
     destination.update(ticket_ref, {"intent": "billing"})
-    assert [p["body"] for p in standin.ticket_notes(ticket_ref.id)] == ["<p>Handed back</p>"]
+    [ticket_note] = standin.ticket_notes(ticket_ref.id)
+    assert ticket_note["body"].startswith("<p>Handed back</p><p>Ref: note:")
     assert standin.tickets[ticket_ref.id]["ticket_attributes"]["handoff_intent"] == "billing"
+    assert standin.validation_errors == []
+
+
+def _write_in_between(standin: Any, ref: TicketRef, contact: str) -> None:
+    """An agent's reply and the customer's own message land after ours (as in Intercom's inbox)."""
+    agent = {"type": "admin", "admin_id": AGENT, "message_type": "comment", "body": "On it"}
+    customer = {"type": "user", "intercom_user_id": contact, "body": "Any news?"}
+    if ref.extra.get("kind") == "ticket":
+        parts = standin.tickets[ref.id]["ticket_parts"]["ticket_parts"]
+        for data in (agent, customer):
+            parts.append(
+                {
+                    "type": "ticket_part",
+                    "id": str(next(standin._ids)),
+                    "part_type": "comment",
+                    "body": data["body"],
+                    "created_at": standin._now(),
+                    "author": standin.author(data),
+                }
+            )
+    else:
+        conversation = standin.conversations[ref.id]
+        standin._add_part(conversation, "comment", agent)
+        standin._add_part(conversation, "comment", customer)
+
+
+def _parts(standin: Any, ref: TicketRef) -> list[dict[str, Any]]:
+    if ref.extra.get("kind") == "ticket":
+        return list(standin.tickets[ref.id]["ticket_parts"]["ticket_parts"])
+    return list(standin.parts(ref.id))
+
+
+@pytest.mark.parametrize("kind", ["conversation", "ticket"])
+def test_a_retried_note_or_turn_is_not_posted_twice_when_others_wrote_in_between(
+    destination, standin, kind
+):
+    """The answer to a note and to a customer turn is lost; an agent and the customer write; the
+    retry finds what landed among the recent parts. The same words under another key (a note) or
+    said again later (a turn) are new, and are posted."""
+    if kind == "conversation":
+        ref = destination.deliver(delivery(payload(conversation_id=standin.add_conversation())))
+        route = r"^POST /conversations/\d+/reply$"
+        contact = standin.conversations[ref.id]["contacts"]["contacts"][0]["id"]
+    else:
+        ref = destination.deliver(delivery(payload(channel="web", handoff_id="ho_t3")))
+        route = r"^POST /tickets/\d+/reply$"
+        standin.tickets[ref.id]["ticket_parts"] = {
+            "type": "ticket_part.list",
+            "ticket_parts": [],
+            "total_count": 0,
+        }
+        contact = standin.tickets[ref.id]["contacts"]["contacts"][0]["id"]
+
+    standin.drop_next(apply=True, route=route)  # the note lands; its answer is lost
+    with pytest.raises(TransientDeliveryError):
+        destination.add_note(ref, "Reminder: nobody answered", key="note-1")
+    _write_in_between(standin, ref, contact)
+    destination.add_note(ref, "Reminder: nobody answered", key="note-1")  # the retry
+    destination.add_note(ref, "Reminder: nobody answered", key="note-2")  # a later reminder
+    reminders = [p for p in _parts(standin, ref) if "Reminder" in (p.get("body") or "")]
+    assert len(reminders) == 2 and reminders[0]["body"] != reminders[1]["body"]
+
+    first, later = "2026-12-05T10:00:00+00:00", "2026-12-05T10:05:00+00:00"
+    standin.drop_next(apply=True, route=route)  # the customer's turn lands; its answer is lost
+    with pytest.raises(TransientDeliveryError):
+        destination.add_customer_turn(ref, "yes", author="Ada", key="turn-1", at=first)
+    _write_in_between(standin, ref, contact)
+    destination.add_customer_turn(ref, "yes", author="Ada", key="turn-1", at=first)  # retry
+    destination.add_customer_turn(ref, "yes", author="Ada", key="turn-2", at=later)  # said again
+    turns = [p for p in _parts(standin, ref) if p.get("body") == "yes"]
+    assert [(t["author"]["id"], t["created_at"]) for t in turns] == [
+        (contact, int(datetime.fromisoformat(first).timestamp())),
+        (contact, int(datetime.fromisoformat(later).timestamp())),
+    ]
+    assert standin.validation_errors == []
+
+
+def test_a_ticket_for_a_customer_without_a_valid_email_names_a_contact_created_first(
+    destination, standin
+):
+    """Intercom creates a contact for an unknown e-mail, not for an unknown external_id: the
+    contact is found by its external id, or created, before the ticket names it by id."""
+    p = payload(channel="web", handoff_id="ho_t4")
+    p.customer.email = "not-an-address"
+    ref = destination.deliver(delivery(p))
+    [contact] = [c for c in standin.contacts if c["external_id"] == "cus-1"]
+    ticket = standin.tickets[ref.id]
+    assert ticket["contacts"]["contacts"][0]["id"] == contact["id"]
+    assert standin.requests_to("POST", r"^/contacts$")  # created, as nobody had that id
+
+    again = payload(channel="web", handoff_id="ho_t5")
+    again.customer.email = None
+    destination.deliver(delivery(again))  # the same customer: found, not created again
+    assert len([c for c in standin.contacts if c["external_id"] == "cus-1"]) == 1
+    assert len(standin.requests_to("POST", r"^/contacts$")) == 1
+
+    # another delivery made the contact between our look-up and our create: 409, then found
+    standin.fail_next(404, route=r"^GET /contacts/find_by_external_id/")
+    raced = payload(channel="web", handoff_id="ho_t6")
+    raced.customer.email = None
+    ref = destination.deliver(delivery(raced))
+    assert standin.tickets[ref.id]["contacts"]["contacts"][0]["id"] == contact["id"]
+    assert len(standin.requests_to("POST", r"^/contacts$")) == 2
+    assert len([c for c in standin.contacts if c["external_id"] == "cus-1"]) == 1
     assert standin.validation_errors == []
 
 

@@ -118,7 +118,8 @@ def test_customer_turns_on_a_ticket_are_replies_as_its_contact_once(  # type: ig
     clock,
 ):
     """A handoff from another channel is a ticket; the customer writing again is a reply as the
-    ticket's contact, and a reply whose answer was lost is not posted twice."""
+    ticket's contact, and a reply whose answer was lost is not posted twice, though an agent
+    wrote after it."""
     from connector.app import create_app
     from connector.delivery import Worker
     from connector.runtime import build_runtime
@@ -141,6 +142,10 @@ def test_customer_turns_on_a_ticket_are_replies_as_its_contact_once(  # type: ig
         standin.drop_next(apply=True, route=r"^POST /tickets/\d+/reply$")  # lands; answer lost
         say(client, "web-conv-turns", "e3", "Still <waiting>", channel="web")
         drain(worker)
+        agent = {"type": "admin", "admin_id": AGENT}  # an agent answers before the retry
+        standin.tickets[ticket_id]["ticket_parts"]["ticket_parts"].append(
+            {"id": "9001", "part_type": "comment", "body": "On it", "author": standin.author(agent)}
+        )
         clock.advance(600)
         drain(worker)
         replies = customer_replies(standin, ticket_id)
@@ -149,11 +154,13 @@ def test_customer_turns_on_a_ticket_are_replies_as_its_contact_once(  # type: ig
             (contact["id"], "Still &lt;waiting&gt;"),
         ]
         sent = [
-            (r.json["type"], r.json.get("intercom_user_id"))
+            (r.json["type"], r.json.get("intercom_user_id"), r.json.get("created_at"))
             for r in standin.requests_to("POST", r"^/tickets/\d+/reply$")
             if r.json["message_type"] == "comment"
         ]
-        assert sent == [("user", contact["id"])] * 2  # the retry found its reply there: no third
+        # each copy dated when the customer said it; the retry found its reply there: no third
+        assert sent == [("user", contact["id"], r["created_at"]) for r in replies]
+        assert all(isinstance(r["created_at"], int) for r in replies)
         assert standin.validation_errors == []
     finally:
         rt.destinations["intercom"].close()

@@ -12,6 +12,7 @@ import copy
 import datetime as dt
 import itertools
 import json
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -116,6 +117,8 @@ class IntercomStandin(StandinServer):
             ("POST", c + "/reply", self._reply),
             ("POST", c + "/parts", self._parts),
             ("POST", "/tickets", self._create_ticket),
+            ("GET", r"/contacts/find_by_external_id/(?P<external_id>[^/]+)", self._find_contact),
+            ("POST", "/contacts", self._create_contact),
             ("GET", r"/tickets/(?P<id>\d+)", self._ticket),
         ]
 
@@ -195,11 +198,12 @@ class IntercomStandin(StandinServer):
 
     def contact(self, ref: dict[str, Any], *, create: bool = False) -> dict[str, Any] | None:
         """The contact ``ref`` (``id``, ``external_id`` or ``email``) names; with ``create``, a
-        new one for an e-mail or external id nobody has yet (as ticket creation does)."""
+        new one for an e-mail nobody has yet (as ticket creation does: the spec promises that
+        for ``email`` only, so an unknown ``external_id`` or ``id`` names nobody)."""
         for key in ("id", "external_id", "email"):
             if ref.get(key):
                 found = next((c for c in self.contacts if c[key] == ref[key]), None)
-                if found is not None or not create or key == "id":
+                if found is not None or not create or key != "email":
                     return found
                 contact = {"id": uuid.uuid4().hex[:24], "email": None, "external_id": None}
                 contact[key] = ref[key]
@@ -232,7 +236,7 @@ class IntercomStandin(StandinServer):
             "id": str(next(self._ids)),
             "part_type": part_type,
             "body": data.get("body"),
-            "created_at": self._now(),
+            "created_at": data.get("created_at") or self._now(),  # a reply may give its own time
             "updated_at": self._now(),
             "notified_at": self._now(),
             "assigned_to": None,
@@ -320,6 +324,28 @@ class IntercomStandin(StandinServer):
             conversation.update(state=kind, open=kind != "close")
         self._add_part(conversation, {"snoozed": "snoozed", "close": "close"}.get(kind, kind), data)
         return Response(200, conversation)
+
+    def _contact_body(self, contact: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "contact", "role": "user", "name": None, "custom_attributes": {}, **contact}
+
+    def _find_contact(self, request: Request) -> Response:
+        external_id = urllib.parse.unquote(request.params["external_id"])
+        contact = self.contact({"external_id": external_id})
+        return Response(200, self._contact_body(contact)) if contact else self.error(404)
+
+    def _create_contact(self, request: Request) -> Response:
+        data = request.json
+        for key in ("external_id", "email"):
+            if data.get(key) and self.contact({key: data[key]}) is not None:
+                message = f"A contact matching those details already exists ({key})"
+                return self.error(409, "conflict", message)
+        contact = {
+            "id": uuid.uuid4().hex[:24],
+            "email": data.get("email"),
+            "external_id": data.get("external_id"),
+        }
+        self.contacts.append(contact)
+        return Response(200, self._contact_body({**contact, "name": data.get("name")}))
 
     def _create_ticket(self, request: Request) -> Response:
         data = request.json
