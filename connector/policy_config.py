@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connector.generator_config import GeneratorSettings
-from connector.payload_text import DRAFT_LANGUAGES
+from connector.payload_text import DRAFT_LANGUAGES, LINES
 from connector.signals.human_request import DEFAULT_HUMAN_PATTERNS
 from connector.signals.text import check_terms
 from connector.signals.topics import DEFAULT_CONTACT_TYPES, DEFAULT_POLICY_TOPICS_BY_LANGUAGE
@@ -323,20 +323,9 @@ class PolicySettings(Section):
 
 # --- payload --------------------------------------------------------------------------------
 
-DEFAULT_DRAFTS: dict[str, str] = {
-    "billing": "I'm looking at the charges on your account now and will confirm what happened and "
-               "what the next step is.",
-    "fraud": "Your security comes first: I'm reviewing the activity on your account now and will tell "
-             "you straight away what we have secured.",
-    "technical": "I'm checking what is going wrong on our side and will walk you through the fix.",
-    "retention": "I'm sorry to hear you're thinking of leaving. I'm looking at your account so we can "
-                 "go through your options together.",
-    "sales": "I'd be glad to help with that. I'm pulling together the details and options that fit "
-             "what you described.",
-    "partners": "Thanks for getting in touch. I'm passing your message to the right person on our "
-                "partner team.",
-    "general": "I'm looking into this for you now.",
-}  # fmt: skip
+# The English team lines of the draft (connector/payload_text.py writes every language's).
+TEAM_DRAFTS = ("billing", "fraud", "technical", "retention", "sales", "partners", "general")
+DEFAULT_DRAFTS: dict[str, str] = {team: str(LINES["en"][team]) for team in TEAM_DRAFTS}
 
 
 class PayloadSettings(Section):
