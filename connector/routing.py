@@ -198,6 +198,14 @@ def covered_deadline(team: TeamSettings | None, start: datetime, minutes: float)
     return business_deadline(team, start, minutes)
 
 
+def closes_first(now: datetime, wait: float | None, respond_by: datetime | None) -> bool:
+    """Whether the told wait runs past the team's closing: the respond-by time (open minutes) falls
+    later than the wait in plain minutes would, by more than a minute."""
+    if wait is None or respond_by is None:
+        return False
+    return respond_by > now + timedelta(minutes=wait + 1)
+
+
 def estimate_wait(
     history: Sequence[float] | None, team: TeamSettings, settings: RoutingSettings
 ) -> tuple[int, str]:
@@ -280,6 +288,9 @@ def route(
     callback_time = local_time(callback_at, team.timezone, lang) if callback_at else ""
     # the same clock as the response windows (connector/timers.py): open minutes, or on call
     respond_by = covered_deadline(team, now, wait) if wait is not None else callback_at
+    if closes_first(now, wait, respond_by):  # open now, closed before the wait is up: say so
+        text = settings.message(lang, "wait_closing")[1]
+        callback_time = local_time(respond_by, team.timezone, lang)
     routing = Routing(
         **base,
         available=available,

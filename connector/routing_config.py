@@ -140,10 +140,11 @@ class MessageTemplates(Section):
     join: str | None = None
     your_request: str | None = None
     # While the team is closed (connector/routing_messages.CLOSED_MESSAGES): the handoff notice
-    # (after_hours; after_hours_email when no opening is known) and reminders whose next update
-    # falls after a closed stretch.
+    # (after_hours; after_hours_email when no opening is known; wait_closing when it closes before
+    # the wait is up) and reminders whose next update falls after a closed stretch.
     after_hours: str | None = None
     after_hours_email: str | None = None
+    wait_closing: str | None = None
     reminder_later: str | None = None
     callback_offer_later: str | None = None
     reroute_later: str | None = None

@@ -164,10 +164,15 @@ DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
 
 # While a team is closed (connector/routing.py, connector/timers.py): ``after_hours`` is the handoff
 # notice when the handoff waits for the team ({callback_time}: its next opening, in its zone),
-# ``after_hours_email`` the same when no opening is known; the ``*_later`` lines are the reminders
-# whose next update falls after a closed stretch ({callback_time}: when that update comes).
+# ``after_hours_email`` the same when no opening is known; ``wait_closing`` the notice of an open
+# team that closes before the wait is up ({callback_time}: the respond-by time after it reopens);
+# the ``*_later`` lines are the reminders whose next update falls after a closed stretch
+# ({callback_time}: when that update comes).
 CLOSED_MESSAGES: dict[str, dict[str, str]] = {
     "en": {
+        "wait_closing": "I'm passing this conversation to a person on our team. Our {team} team closes "
+                        "soon, so the answer may come when they reopen: by {callback_time} at the latest. "
+                        "They will see everything we have discussed, so you won't need to repeat it.",
         "after_hours": "Our {team} team is closed right now. Your conversation is waiting for them and "
                        "someone will answer from {callback_time}; they will see everything we have "
                        "discussed. If you would rather be called back or get an e-mail then, tell me how "
@@ -187,6 +192,10 @@ CLOSED_MESSAGES: dict[str, dict[str, str]] = {
                          "is back.",
     },
     "es": {
+        "wait_closing": "Estoy pasando esta conversación a una persona de nuestro equipo. El equipo de "
+                        "{team} cierra pronto, así que la respuesta puede llegar cuando vuelva a abrir: a "
+                        "más tardar el {callback_time}. Verá todo lo que hemos hablado, así que no tendrá "
+                        "que repetirlo.",
         "after_hours": "Nuestro equipo de {team} está cerrado en este momento. Su conversación le espera y una "
                        "persona le responderá a partir de {callback_time}; verá todo lo que hemos "
                        "hablado. Si prefiere que le llamemos o le escribamos por correo entonces, dígame "
@@ -205,6 +214,9 @@ CLOSED_MESSAGES: dict[str, dict[str, str]] = {
                          "vuelva.",
     },
     "fr": {
+        "wait_closing": "Je transmets cette conversation à une personne de notre équipe. L'équipe {team} "
+                        "ferme bientôt : la réponse pourra arriver à sa réouverture, au plus tard le "
+                        "{callback_time}. Elle verra tout notre échange, vous n'aurez rien à répéter.",
         "after_hours": "Notre équipe {team} est fermée pour le moment. Votre conversation l'attend et une "
                        "personne vous répondra à partir de {callback_time} ; elle verra tout notre "
                        "échange. Si vous préférez être rappelé ou recevoir un e-mail à ce moment-là, "
@@ -224,6 +236,10 @@ CLOSED_MESSAGES: dict[str, dict[str, str]] = {
                          "{callback_time}, au retour de l'équipe.",
     },
     "de": {
+        "wait_closing": "Ich übergebe dieses Gespräch an eine Person aus unserem Team. Das Team {team} "
+                        "schließt bald, die Antwort kann daher nach der Wiederöffnung kommen: spätestens "
+                        "am {callback_time}. Sie sieht unseren ganzen Verlauf, Sie müssen nichts "
+                        "wiederholen.",
         "after_hours": "Unser Team {team} ist gerade nicht besetzt. Ihr Gespräch wartet auf das Team, und ab "
                        "{callback_time} antwortet Ihnen eine Person; sie sieht unseren ganzen Verlauf. "
                        "Wenn Sie dann lieber einen Rückruf oder eine E-Mail möchten, sagen Sie mir, wie "
@@ -243,6 +259,10 @@ CLOSED_MESSAGES: dict[str, dict[str, str]] = {
                          "{callback_time} wieder, wenn das Team zurück ist.",
     },
     "pt": {
+        "wait_closing": "Estou passando esta conversa para uma pessoa da nossa equipe. A equipe de {team} "
+                        "fecha em breve, então a resposta pode chegar quando ela reabrir: no máximo até "
+                        "{callback_time}. Ela verá tudo o que conversamos, então você não precisará "
+                        "repetir.",
         "after_hours": "Nossa equipe de {team} está fechada agora. Sua conversa está aguardando a equipe e uma "
                        "pessoa responderá a partir de {callback_time}; ela verá tudo o que conversamos. "
                        "Se preferir receber uma ligação ou um e-mail nesse momento, diga como falar com "
@@ -262,6 +282,10 @@ CLOSED_MESSAGES: dict[str, dict[str, str]] = {
                          "equipe voltar.",
     },
     "it": {
+        "wait_closing": "Sto passando questa conversazione a una persona del nostro team. Il team {team} "
+                        "chiude a breve, quindi la risposta potrebbe arrivare alla riapertura: al più tardi "
+                        "il {callback_time}. Vedrà tutto quello che ci siamo detti, quindi non dovrà "
+                        "ripetere nulla.",
         "after_hours": "Il nostro team {team} è chiuso in questo momento. La sua conversazione lo sta aspettando "
                        "e una persona le risponderà a partire da {callback_time}; vedrà tutto quello che "
                        "ci siamo detti. Se a quel punto preferisce essere richiamato o ricevere un'e-mail, "
@@ -281,6 +305,10 @@ CLOSED_MESSAGES: dict[str, dict[str, str]] = {
                          "sarà di nuovo operativo.",
     },
     "nl": {
+        "wait_closing": "Ik geef dit gesprek door aan een medewerker van ons team. Het team {team} sluit "
+                        "binnenkort, dus het antwoord kan komen als het weer open is: uiterlijk op "
+                        "{callback_time}. Die ziet alles wat we besproken hebben, dus u hoeft niets te "
+                        "herhalen.",
         "after_hours": "Ons team {team} is op dit moment gesloten. Uw gesprek wacht op het team en vanaf "
                        "{callback_time} krijgt u antwoord van een medewerker, die alles ziet wat we "
                        "besproken hebben. Wilt u dan liever teruggebeld worden of een e-mail krijgen, "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -405,6 +405,14 @@ def test_respond_by_counts_open_minutes_near_closing():
     routing, message = route(decision, Customer(), "en", settings, now)
     assert routing.available is True and message.wait_minutes == 10
     assert routing.respond_by == datetime(2026, 12, 2, 7, 5, tzinfo=UTC)
+    # the customer is not told "about 10 minutes" when the team closes in 5: the respond-by time
+    assert "closes soon" in message.text and "Wed 2026-12-02 08:05 CET" in message.text
+    assert "about 10 minutes" not in message.text
+    _, spanish = route(decision, Customer(), "es", settings, now)
+    assert "cierra pronto" in spanish.text and "mié. 2026-12-02 08:05 CET" in spanish.text
+    # ten minutes earlier the wait ends before closing: the usual notice
+    _, before = route(decision, Customer(), "en", settings, now - timedelta(minutes=10))
+    assert "about 10 minutes" in before.text and "closes" not in before.text
 
 
 def test_after_hours_lines_by_language_with_fallbacks():
