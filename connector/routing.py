@@ -288,7 +288,7 @@ def route(
     callback_time = local_time(callback_at, team.timezone, lang) if callback_at else ""
     # the same clock as the response windows (connector/timers.py): open minutes, or on call
     respond_by = covered_deadline(team, now, wait) if wait is not None else callback_at
-    if closes_first(now, wait, respond_by):  # open now, closed before the wait is up: say so
+    if respond_by and closes_first(now, wait, respond_by):  # closed before the wait is up: say so
         text = settings.message(lang, "wait_closing")[1]
         callback_time = local_time(respond_by, team.timezone, lang)
     routing = Routing(
