@@ -92,7 +92,12 @@ def generate(runtime: Runtime, row: OutboxRow) -> dict[str, Any]:
     )
     try:
         answer = _client(runtime, settings).complete(body)
-        generated = read_completion(answer, masker, guardrails=policy.guardrails)
+        generated = read_completion(
+            answer,
+            masker,
+            guardrails=policy.guardrails,
+            language=payload.customer.language or payload.routing.language,
+        )
     except InvalidOutput as exc:
         return _finish(runtime, row, "invalid", f"discarded the model's answer ({exc.reason})")
     except DeliveryError as exc:

@@ -27,6 +27,7 @@ from connector.masking import Masker
 from connector.payload import broken_guardrails
 from connector.policy_config import Guardrail
 from connector.schemas import HandoffPayload
+from connector.signals.language import DEFAULT_LANGUAGE_WORDS, detect_language
 
 SUMMARY_MAX_WORDS = 80
 MAX_TURNS = 40  # the most recent turns sent to the model
@@ -184,8 +185,12 @@ def _json_object(content: str) -> Any:
         raise InvalidOutput("not-json", "the answer is not valid JSON") from None
 
 
-def read_completion(body: Any, masker: Masker, *, guardrails: Sequence[Guardrail]) -> Generated:
-    """The validated, unmasked result of a chat-completions answer; ``InvalidOutput`` otherwise."""
+def read_completion(
+    body: Any, masker: Masker, *, guardrails: Sequence[Guardrail], language: str | None = None
+) -> Generated:
+    """The validated, unmasked result of a chat-completions answer; ``InvalidOutput`` otherwise.
+    ``language``: the conversation's; a draft that reads clearly as another language we can
+    tell apart (``signals.language``) is refused, since the prompt asked for this one."""
     data = _json_object(_content(body))
     try:
         generated = Generated.model_validate(data)
@@ -200,6 +205,11 @@ def read_completion(body: Any, masker: Masker, *, guardrails: Sequence[Guardrail
     broken = broken_guardrails(restored.draft_reply, guardrails)
     if broken:
         raise InvalidOutput("guardrail", "the draft breaks " + ", ".join(g for g, _ in broken))
+    expected = (language or "").replace("_", "-").split("-")[0].lower()
+    if expected in DEFAULT_LANGUAGE_WORDS:
+        written = detect_language(restored.draft_reply).language
+        if written is not None and written != expected:
+            raise InvalidOutput("language", f"the draft reads as {written}, not {expected}")
     return restored
 
 

@@ -262,3 +262,24 @@ def test_the_examples_commented_block_loads_when_uncommented(tmp_path: Path) -> 
     generator = load_config(path, env={}).payload.generator
     assert generator is not None and generator.base_url == "http://127.0.0.1:11434/v1"
     assert not generator.api_key and generator.mask_fields == ["name", "email", "phone"]
+
+
+def test_a_draft_in_another_language_than_the_conversations_is_refused() -> None:
+    masker = Masker([("CUSTOMER", "Sam"), ("EMAIL", "s@x.io")])
+    masker.mask("Sam s@x.io")
+    english = _completion(json.dumps(good_answer()))
+    with pytest.raises(InvalidOutput) as caught:
+        read_completion(english, masker, guardrails=default_guardrails(), language="es")
+    assert caught.value.reason == "language"
+    spanish = _completion(
+        json.dumps(
+            good_answer(
+                draft_reply="Hola [CUSTOMER_1], siento mucho que su pedido 5512 llegara dañado. "
+                "Ya estoy revisando la entrega y le escribo hoy a [EMAIL_1]."
+            )
+        )
+    )
+    kept = read_completion(spanish, masker, guardrails=default_guardrails(), language="es-MX")
+    assert kept.draft_reply.startswith("Hola Sam")
+    # a language we cannot tell apart is left to the prompt
+    assert read_completion(english, masker, guardrails=default_guardrails(), language="ja")
