@@ -155,7 +155,7 @@ def build_request(
             {"role": "system", "content": system},
             {"role": "user", "content": prompt_text(payload, masker)},
         ],
-        "max_tokens": settings.max_tokens,
+        settings.max_tokens_field: settings.max_tokens,
         "temperature": settings.temperature,
     }
     if settings.json_mode:

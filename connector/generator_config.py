@@ -25,6 +25,9 @@ class GeneratorSettings(BaseModel):
     api_key: str | None = None  # sent as a Bearer token; local servers usually need none
     timeout_seconds: float = Field(default=20.0, gt=0, le=300)  # the total deadline of one call
     max_tokens: int = Field(default=700, ge=64, le=16_384)
+    # the request key that carries it: max_tokens (what local servers read) or
+    # max_completion_tokens (OpenAI's newer name, the only one its reasoning models accept)
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     temperature: float = Field(default=0.2, ge=0, le=2)
     json_mode: bool = True  # ask for response_format json_object (every server named above has it)
     max_attempts: int = Field(default=3, ge=1, le=10)  # timeouts, 429 and 5xx are tried again

@@ -274,3 +274,20 @@ def test_the_inbox_shows_the_extractive_text_then_the_models_with_its_name(
     assert "suggested by local-llm" in after
     assert "Customer reports order 5512 arrived with a cracked screen" in after
     assert extractive not in after
+
+
+def test_the_token_cap_can_go_as_max_completion_tokens(
+    tmp_path: Path, clock: Clock, model: OpenAIStandin
+) -> None:
+    runtime = _runtime(
+        tmp_path, clock, model, max_tokens=500, max_tokens_field="max_completion_tokens"
+    )
+    try:
+        _escalate(runtime)
+        drain(Worker(runtime, concurrency=1, worker_id="w"))
+    finally:
+        runtime.close()
+    assert model.validation_errors == [] and len(model.bodies) == 1  # valid against the spec
+    assert model.bodies[0]["max_completion_tokens"] == 500
+    assert "max_tokens" not in model.bodies[0]
+    assert _count(runtime, "generated") == 1
