@@ -27,7 +27,7 @@ from connector.masking import Masker
 from connector.payload import broken_guardrails
 from connector.policy_config import Guardrail
 from connector.schemas import HandoffPayload
-from connector.signals.language import DEFAULT_LANGUAGE_WORDS, detect_language
+from connector.signals.language import DEFAULT_LANGUAGE_WORDS, base_language, detect_language
 
 SUMMARY_MAX_WORDS = 80
 MAX_TURNS = 40  # the most recent turns sent to the model
@@ -83,7 +83,7 @@ def masked_values(customer: dict[str, Any], fields: Sequence[str]) -> list[tuple
 
 
 def language_name(code: str | None) -> str:
-    base = (code or "en").replace("_", "-").split("-")[0].lower()
+    base = base_language(code, "en")
     return LANGUAGES.get(base, "English")
 
 
@@ -205,7 +205,7 @@ def read_completion(
     broken = broken_guardrails(restored.draft_reply, guardrails)
     if broken:
         raise InvalidOutput("guardrail", "the draft breaks " + ", ".join(g for g, _ in broken))
-    expected = (language or "").replace("_", "-").split("-")[0].lower()
+    expected = base_language(language)
     if expected in DEFAULT_LANGUAGE_WORDS:
         written = detect_language(restored.draft_reply).language
         if written is not None and written != expected:

@@ -48,6 +48,7 @@ from connector.schemas import (
 )
 from connector.signals import conversation_sentiment
 from connector.signals.facts import key_facts
+from connector.signals.language import base_language
 from connector.signals.sentiment import Sentiment, sentiment_thresholds
 from connector.signals.text import customer_texts, find_terms, normalize
 from connector.signals.topics import policy_topics
@@ -77,7 +78,7 @@ def broken_guardrails(
 def draft_language(language: str | None) -> tuple[str, bool]:
     """(language the draft is written in, True when the conversation's language is one we cannot
     write and the draft falls back to English)."""
-    base = (language or "en").replace("_", "-").split("-")[0].lower()
+    base = base_language(language, "en")
     return (base, False) if base in DRAFT_LANGUAGES else ("en", True)
 
 

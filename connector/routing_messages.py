@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from connector.signals.language import base_language
+
 LANGUAGES = ("en", "es", "fr", "de", "pt", "it", "nl")
 
 DEFAULT_MESSAGES: dict[str, dict[str, str]] = {
@@ -347,7 +349,7 @@ def local_time(when: datetime, zone: str, language: str | None) -> str:
     """``when`` as the customer reads it: the weekday in their language, then the date and time in
     ``zone`` ("mer. 2026-12-09 08:00 CET"); an unknown language reads English."""
     local = when.astimezone(ZoneInfo(zone))
-    base = (language or "").replace("_", "-").split("-")[0].lower()
+    base = base_language(language)
     day = WEEKDAYS.get(base, WEEKDAYS["en"])[local.weekday()]
     return f"{day} {local.strftime('%Y-%m-%d %H:%M %Z')}"
 
@@ -361,7 +363,7 @@ def template(
     """(language, text) of message ``name`` for ``language`` ("pt-BR" reads "pt"): the configured
     line, else the built-in line of that language; a language with neither falls back to
     ``default_language``, then English."""
-    base = (language or "").replace("_", "-").split("-")[0].lower()
+    base = base_language(language)
     for lang in (base, default_language, "en"):
         if not lang or (lang not in configured and lang not in DEFAULT_MESSAGES):
             continue

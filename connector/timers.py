@@ -359,6 +359,7 @@ def _remind(
         extra={"waited_minutes": waited, "reminder": step, "max_reminders": total},
     )
     due = due_at(settings, handoff.team, now, window.minutes)
+    language = handoff_language(handoff)
     text, offered = customer_update_text(
         step=step,
         max_reminders=total,
@@ -366,8 +367,8 @@ def _remind(
         offer_callback=window.offer_callback,
         team=handoff.team,
         routing=settings.routing,
-        language=handoff_language(handoff),
-        later=_later(settings, handoff.team, now, due, window.minutes, handoff_language(handoff)),
+        language=language,
+        later=_later(settings, handoff.team, now, due, window.minutes, language),
     )
     _tell_customer(
         tx,

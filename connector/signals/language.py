@@ -68,6 +68,12 @@ def _owners(words: Mapping[str, frozenset[str]]) -> dict[str, tuple[str, ...]]:
 _DEFAULT_OWNERS = _owners(DEFAULT_LANGUAGE_WORDS)
 
 
+def base_language(code: str | None, default: str = "") -> str:
+    """The language part of a tag, lower-cased: "pt-BR", "pt_br" and "PT" read "pt"; ``default``
+    for none."""
+    return (code or default).replace("_", "-").split("-")[0].lower()
+
+
 @dataclass(frozen=True)
 class LanguageGuess:
     """``language`` is None when the text does not say clearly; ``weights`` is the evidence."""
