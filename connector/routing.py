@@ -198,12 +198,10 @@ def covered_deadline(team: TeamSettings | None, start: datetime, minutes: float)
     return business_deadline(team, start, minutes)
 
 
-def closes_first(now: datetime, wait: float | None, respond_by: datetime | None) -> bool:
+def closes_first(now: datetime, wait: float | None, respond_by: datetime) -> bool:
     """Whether the told wait runs past the team's closing: the respond-by time (open minutes) falls
     later than the wait in plain minutes would, by more than a minute."""
-    if wait is None or respond_by is None:
-        return False
-    return respond_by > now + timedelta(minutes=wait + 1)
+    return wait is not None and respond_by > now + timedelta(minutes=wait + 1)
 
 
 def estimate_wait(
