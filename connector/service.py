@@ -101,12 +101,13 @@ def ingest_event(runtime: Runtime, source: str, event: Event) -> EventResponse:
     last try holds the lock from its read to its write, so an event always gets an answer.
     """
     warnings = fields.contact_problems(event.customer.email, event.customer.phone)
-    for attempt in range(RACE_RETRIES + 1):
-        try:
-            response = _ingest_once(runtime, source, event, locked=attempt == RACE_RETRIES)
-            return response.model_copy(update={"warnings": warnings}) if warnings else response
-        except _Raced:
-            metrics.safely(runtime, lambda m: m.ingest_races.inc())
+    with runtime.store.turns():  # SQLite: one event at a time per process (see Store.turns)
+        for attempt in range(RACE_RETRIES + 1):
+            try:
+                response = _ingest_once(runtime, source, event, locked=attempt == RACE_RETRIES)
+                return response.model_copy(update={"warnings": warnings}) if warnings else response
+            except _Raced:
+                metrics.safely(runtime, lambda m: m.ingest_races.inc())
     raise AssertionError("unreachable: the locked try cannot race")
 
 

@@ -87,6 +87,32 @@ def test_a_message_written_between_read_and_write_makes_the_event_decide_again(a
     assert [t["text"] for t in handoff.payload["transcript"]["turns"]] == [t for _, t in turns]
 
 
+def _take_turns_from_another_thread(runtime) -> bool:  # type: ignore[no-untyped-def]
+    """Whether another thread of this process could take the store's turns right now."""
+    turns = runtime.store.turns()
+    got: list[bool] = []
+
+    def attempt() -> None:
+        got.append(turns.acquire(blocking=False))
+        if got[0]:
+            turns.release()
+
+    thread = threading.Thread(target=attempt)
+    thread.start()
+    thread.join()
+    return got[0]
+
+
+@pytest.mark.stores("sqlite")
+def test_on_sqlite_the_events_of_a_process_take_turns_from_read_to_write(armed):  # type: ignore[no-untyped-def]
+    runtime, clock, client = armed
+    seen: list[bool] = []
+    clock.arm(lambda: seen.append(_take_turns_from_another_thread(runtime)))
+    assert post_event(client, event("conv-turns", "e1")).status_code == 200
+    assert seen == [False]  # while the event decided, another thread would have waited
+    assert _take_turns_from_another_thread(runtime) is True  # and the answer gave them back
+
+
 def test_a_conversation_changed_between_read_and_write_is_decided_again(armed):  # type: ignore[no-untyped-def]
     runtime, clock, client = armed
     clock.arm(

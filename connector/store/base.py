@@ -20,7 +20,7 @@ import importlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -630,6 +630,16 @@ class Store(ABC):
     @abstractmethod
     def reading(self) -> AbstractContextManager[Tx]:
         """A read transaction (consistent snapshot, no write lock)."""
+
+    def turns(self) -> AbstractContextManager[object]:
+        """Held around one event's read → decide → write (``service.ingest_event``).
+
+        A store whose calls are short and local returns a lock, so a process's events take turns:
+        each SQLite call gives up the GIL for microseconds, and threads trading it at every call
+        spend more CPU switching than the overlap saves. A store whose calls wait on the network
+        keeps the default, no turns, so other events work while one waits for its answers.
+        """
+        return nullcontext()
 
     @abstractmethod
     def ping(self) -> None:

@@ -451,6 +451,13 @@ def test_atomic_rolls_back_everything_on_an_exception(store: Store) -> None:
     assert read(store, lambda tx: tx.get_conversation("conv-1")) is not None
 
 
+def test_turns_can_be_taken_again_by_the_thread_that_holds_them(store: Store) -> None:
+    # an event handled inside another one's turn (a bot answering while the first is decided)
+    with store.turns(), store.turns():
+        write(store, lambda tx: tx.insert_conversation(conversation()))
+    assert read(store, lambda tx: tx.get_conversation("conv-1")) is not None
+
+
 def test_another_store_on_the_same_url_sees_committed_writes(
     store: Store, open_store: Callable[[], Store]
 ) -> None:

@@ -121,6 +121,9 @@ class SqliteStore(Store):
         # sleeps in steps of milliseconds, which collapses throughput under concurrent writes.
         self._write_lock = threading.Lock()
         self._write_conn: sqlite3.Connection | None = None
+        # Events of this process take turns from read to write (``turns``); re-entrant, so an
+        # event handled inside another one's turn (a test's race) does not wait for itself.
+        self._turns = threading.RLock()
         self._writes = 0  # write transactions committed since the last background checkpoint
         self._stopped = threading.Event()
         self._checkpointer: threading.Thread | None = None
@@ -252,6 +255,9 @@ class SqliteStore(Store):
                 self._conn().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             except sqlite3.Error:  # e.g. the file is gone; the safety net still bounds the WAL
                 logger.warning("background WAL checkpoint failed", exc_info=True)
+
+    def turns(self) -> threading.RLock:
+        return self._turns
 
     def reading(self):
         return self._transaction("BEGIN")
