@@ -15,8 +15,11 @@ with :func:`normalize` (NFKC, casefold, accents stripped, curly quotes straighte
 from __future__ import annotations
 
 import re
+import re._constants as _sre
+import re._parser as _sre_parse
 import unicodedata
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -105,12 +108,16 @@ def term_regex(term: str) -> str:
     return "".join(parts)
 
 
-@lru_cache(maxsize=512)
-def _compile(terms: tuple[str, ...]) -> re.Pattern[str] | None:
-    alternatives = [f"(?:{term_regex(t)})" for t in terms if t and t.strip()]
+def _alternation(terms: Iterable[str]) -> re.Pattern[str] | None:
+    alternatives = [f"(?:{term_regex(t)})" for t in terms]
     if not alternatives:
         return None
     return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)")
+
+
+@lru_cache(maxsize=512)
+def _compile(terms: tuple[str, ...]) -> re.Pattern[str] | None:
+    return _alternation(t for t in terms if t and t.strip())
 
 
 def compile_terms(terms: Iterable[str]) -> re.Pattern[str] | None:
@@ -118,10 +125,162 @@ def compile_terms(terms: Iterable[str]) -> re.Pattern[str] | None:
     return _compile(tuple(terms))
 
 
+# --- the word index in front of find_terms ---------------------------------------------------------
+# Most term lists match nothing in most texts, and a regex of a hundred alternatives costs tens of
+# microseconds to rule that out. A term that is not ``re:`` begins with a literal word, and the
+# compiled pattern puts a non-word character (or the text's edge) before it and after the word's
+# match, so a match needs that word in the text as a whole token: one of its inflected forms, any
+# token it is a prefix of (``prefix*``), or, when the word goes on with ``'`` or ``-``, the letters
+# before that character. When no term's word is in the text, only the terms that cannot be indexed
+# this way (``re:``, ``$0``, a leading ``...``) can match, and they are the only ones run: a removed
+# alternative could not match at any position, so every match (and which term wins it) is the same.
+
+_RUN = re.compile(r"[^\W_]+")  # a token: a maximal run of letters and digits
+# Prefixes are compared on their first few characters only: a token that starts with a prefix
+# starts with its first characters too, and a text's short prefixes are cheap to list.
+_PREFIX_CHARS = 4
+
+
+def _word_forms(word: str, last: bool) -> tuple[str, ...]:
+    """Every string ``_word_pattern(word, last)`` matches, for a word without ``*``."""
+    if not last or len(word) < 3 or not word.isalpha():
+        return (word,)
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return tuple(word[:-1] + s for s in ("y", "ies", "ied", "ying"))
+    if word.endswith("e"):
+        return tuple(word[:-1] + s for s in ("e", "es", "ed", "ing", "er", "ers"))
+    return tuple(word + s for s in ("", "s", "es", "ed", "ing", "er", "ers"))
+
+
+def _literal_heads(items: Any) -> list[str] | None:
+    """Strings of letters and digits one of which every match of a parsed regex starts with, or
+    None when that cannot be told (a class, a repeat, a flag, an empty head …)."""
+    heads = [""]
+    for op, arg in items:
+        if op in (_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT) and heads == [""]:
+            continue  # zero-width: the match still starts with what follows
+        if op is _sre.LITERAL and _RUN.fullmatch(chr(arg)):
+            heads = [head + chr(arg) for head in heads]
+            continue
+        if heads == [""]:
+            if op is _sre.BRANCH:
+                inner = [_literal_heads(branch) for branch in arg[1]]
+                heads = [] if None in inner else [h for hs in inner for h in hs or ()]
+            elif op is _sre.SUBPATTERN and not arg[1] and not arg[2]:  # a group without flags
+                heads = _literal_heads(arg[3]) or []
+            elif op is _sre.IN and all(
+                o is _sre.LITERAL and _RUN.fullmatch(chr(a)) for o, a in arg
+            ):
+                heads = [chr(a) for _, a in arg]
+        break
+    return heads if heads and all(heads) else None
+
+
+def _regex_heads(regex: str) -> list[str] | None:
+    """:func:`_literal_heads` of a raw ``re:`` term (None when it does not parse)."""
+    try:
+        parsed = _sre_parse.parse(regex)
+    except Exception:  # noqa: BLE001 - an unparsable term is simply not indexed
+        return None
+    if parsed.state.flags & (re.IGNORECASE | re.VERBOSE):
+        return None
+    return _literal_heads(parsed.data)
+
+
+def _word_keys(word: str, last: bool) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The keys of one word of a term (see :func:`_index_keys`), or None for a word that starts
+    with neither a letter nor a digit."""
+    run = _RUN.match(word)
+    if run is None:
+        return None
+    head = run.group(0)
+    if word == head + "*":
+        return (), (head[:_PREFIX_CHARS],)
+    if word == head:
+        return _word_forms(word, last), ()
+    # the word goes on with a character that is neither a letter nor a digit ("don't", "e-mail",
+    # "a_b*"), matched literally: the letters before it are a whole token of the text
+    return (head,), ()
+
+
+def _index_keys(term: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """(tokens one of which a match needs, prefixes one of which a token must start with), or
+    None when the term cannot be indexed. Every word of a term is matched between non-word
+    characters (see :func:`term_regex`), so any of them will do: the longest, for the fewest texts
+    that have it."""
+    term = term.strip()
+    if term.startswith("re:"):
+        heads = _regex_heads(term[3:])
+        return None if heads is None else ((), tuple(h[:_PREFIX_CHARS] for h in heads))
+    best: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+    for chunk in normalize(term).split("..."):
+        words = chunk.split()
+        for j, word in enumerate(words):
+            keys = _word_keys(word, j == len(words) - 1)
+            if keys is not None and (best is None or _selectivity(keys) > _selectivity(best)):
+                best = keys
+    return best
+
+
+def _selectivity(keys: tuple[tuple[str, ...], tuple[str, ...]]) -> int:
+    exact, prefixes = keys
+    return 2 * min(map(len, exact)) + 1 if exact else 2 * min(map(len, prefixes))
+
+
+@dataclass(frozen=True)
+class _TermIndex:
+    pattern: re.Pattern[str] | None  # every term: what find_terms has always run
+    rest: re.Pattern[str] | None  # only the terms that cannot be indexed, in the same order
+    exact: frozenset[str]  # tokens that let an indexed term match
+    prefixes: frozenset[str]  # token prefixes (cut at _PREFIX_CHARS) that let one match
+
+
+# A back-reference counts groups over the whole alternation: leaving a term out could renumber.
+_GROUP_REFERENCE = re.compile(r"\\[1-9]|\(\?P=|\(\?\(")
+
+
+@lru_cache(maxsize=512)
+def _term_index(terms: tuple[str, ...]) -> _TermIndex:
+    pattern = _compile(terms)
+    if any(t.strip().startswith("re:") and _GROUP_REFERENCE.search(t) for t in terms):
+        return _TermIndex(pattern, pattern, frozenset(), frozenset())
+    exact: set[str] = set()
+    prefixes: set[str] = set()
+    rest: list[str] = []
+    for term in terms:
+        if not term or not term.strip():
+            continue
+        keys = _index_keys(term)
+        if keys is None:
+            rest.append(term)
+            continue
+        exact.update(keys[0])
+        prefixes.update(keys[1])
+    return _TermIndex(pattern, _alternation(rest), frozenset(exact), frozenset(prefixes))
+
+
+@lru_cache(maxsize=2048)
+def _text_tokens(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """The tokens of ``text`` and their prefixes (up to ``_PREFIX_CHARS`` characters)."""
+    runs = frozenset(_RUN.findall(text))
+    return runs, frozenset(run[:i] for i in range(1, _PREFIX_CHARS + 1) for run in runs)
+
+
+def _pattern_for(text: str, index: _TermIndex) -> re.Pattern[str] | None:
+    """The pattern to run on ``text``: all the terms when a key is in the text, else the rest."""
+    runs, starts = _text_tokens(text)
+    if index.exact.isdisjoint(runs) and index.prefixes.isdisjoint(starts):
+        return index.rest
+    return index.pattern
+
+
 def find_terms(text: str, terms: Iterable[str]) -> list[str]:
     """Distinct matched substrings of normalised ``text``, in order of appearance."""
-    pattern = compile_terms(terms)
-    if pattern is None or not text:
+    index = _term_index(terms if isinstance(terms, tuple) else tuple(terms))
+    if index.pattern is None or not text:
+        return []
+    pattern = _pattern_for(text, index)
+    if pattern is None:
         return []
     seen: dict[str, None] = {}
     for m in pattern.finditer(text):
