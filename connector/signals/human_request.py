@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from connector.signals.text import correct_typos, normalize, role_of
+from connector.signals.text import FrozenGroups, correct_typos, normalize, role_of
 
 # Who a customer may ask for. Departments count: "connect me to the spa" is a transfer to people.
 _EN_WHO = (
@@ -192,7 +192,7 @@ def _compiled(
 
 
 def _freeze(mapping: Mapping[str, Sequence[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    return tuple((k, tuple(v)) for k, v in mapping.items())
+    return FrozenGroups.of(mapping)
 
 
 def _negated(text: str, start: int, end: int, negations: re.Pattern[str], window: int) -> bool:

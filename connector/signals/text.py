@@ -18,9 +18,11 @@ import re
 import re._constants as _sre
 import re._parser as _sre_parse
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 # A pasted log or document can be 100 KB; customers state what they want at the start or the end,
@@ -30,6 +32,27 @@ DEFAULT_MAX_CHARS = 4000
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u00b4": "'"})
 _GAP = r"(?:\W+\w+){0,4}?\W+"
+
+
+class FrozenGroups(tuple[tuple[str, tuple[str, ...]], ...]):
+    """Ordered named lists (keyword groups, pattern tables) as ``((name, items), ...)``, hashed
+    once: the cache key of a signal for lists built once and matched against every new turn."""
+
+    _hash: int
+
+    def __hash__(self) -> int:
+        try:
+            return self._hash
+        except AttributeError:
+            self._hash = tuple.__hash__(self)
+            return self._hash
+
+    @classmethod
+    def of(cls, groups: Mapping[str, Sequence[str]]) -> FrozenGroups:
+        """``groups`` frozen, or as they are when they already are."""
+        if isinstance(groups, FrozenGroups):
+            return groups
+        return cls((name, tuple(items)) for name, items in groups.items())
 
 
 def clip(text: str | None, max_chars: int = DEFAULT_MAX_CHARS) -> str:
@@ -263,7 +286,8 @@ def _term_index(terms: tuple[str, ...]) -> _TermIndex:
 def _text_tokens(text: str) -> tuple[frozenset[str], frozenset[str]]:
     """The tokens of ``text`` and their prefixes (up to ``_PREFIX_CHARS`` characters)."""
     runs = frozenset(_RUN.findall(text))
-    return runs, frozenset(run[:i] for i in range(1, _PREFIX_CHARS + 1) for run in runs)
+    cuts = (map(itemgetter(slice(i)), runs) for i in range(1, _PREFIX_CHARS + 1))
+    return runs, frozenset(chain.from_iterable(cuts))
 
 
 def _pattern_for(text: str, index: _TermIndex) -> re.Pattern[str] | None:
