@@ -175,39 +175,91 @@ def _word_forms(word: str, last: bool) -> tuple[str, ...]:
     return tuple(word + s for s in ("", "s", "es", "ed", "ing", "er", "ers"))
 
 
-def _literal_heads(items: Any) -> list[str] | None:
-    """Strings of letters and digits one of which every match of a parsed regex starts with, or
-    None when that cannot be told (a class, a repeat, a flag, an empty head …)."""
-    heads = [""]
-    for op, arg in items:
-        if op in (_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT) and heads == [""]:
-            continue  # zero-width: the match still starts with what follows
-        if op is _sre.LITERAL and _RUN.fullmatch(chr(arg)):
-            heads = [head + chr(arg) for head in heads]
-            continue
-        if heads == [""]:
-            if op is _sre.BRANCH:
-                inner = [_literal_heads(branch) for branch in arg[1]]
-                heads = [] if None in inner else [h for hs in inner for h in hs or ()]
-            elif op is _sre.SUBPATTERN and not arg[1] and not arg[2]:  # a group without flags
-                heads = _literal_heads(arg[3]) or []
-            elif op is _sre.IN and all(
-                o is _sre.LITERAL and _RUN.fullmatch(chr(a)) for o, a in arg
-            ):
-                heads = [chr(a) for _, a in arg]
-        break
-    return heads if heads and all(heads) else None
+# How a head found at the start of a raw regex sits in the text: the whole token, or its start;
+# OPEN while the parsed items end right after it (what follows them decides).
+_OPEN, _WHOLE, _START = 0, 1, 2
+_ZERO_WIDTH = (_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT)
+_REPEATS = (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT)
+_NOT_WORD = (_sre.CATEGORY_SPACE, _sre.CATEGORY_NOT_WORD)
 
 
-def _regex_heads(regex: str) -> list[str] | None:
-    """:func:`_literal_heads` of a raw ``re:`` term (None when it does not parse)."""
+def _is_word(code: int) -> bool:
+    return _RUN.fullmatch(chr(code)) is not None
+
+
+def _ends_token(op: Any, arg: Any) -> bool:
+    """Whether a parsed item, wherever it matches, has neither a letter nor a digit at its start
+    (or is at the end of the text): after a head of letters, the token ends there."""
+    if op is _sre.LITERAL:
+        return not _is_word(arg)
+    if op is _sre.AT:
+        return arg in (_sre.AT_BOUNDARY, _sre.AT_END, _sre.AT_END_STRING)
+    if op is _sre.IN:
+        return all(
+            (o is _sre.CATEGORY and a in _NOT_WORD) or (o is _sre.LITERAL and not _is_word(a))
+            for o, a in arg
+        )
+    if op in _REPEATS:
+        return arg[0] >= 1 and len(arg[2]) > 0 and _ends_token(*arg[2][0])
+    if op is _sre.SUBPATTERN:
+        return not arg[1] and not arg[2] and len(arg[3]) > 0 and _ends_token(*arg[3][0])
+    if op is _sre.BRANCH:
+        return all(len(alt) > 0 and _ends_token(*alt[0]) for alt in arg[1])
+    return False
+
+
+def _first_heads(op: Any, arg: Any) -> list[tuple[str, int]] | None:
+    """The heads of a group, an alternation or a class of letters, else None."""
+    if op is _sre.BRANCH:
+        inner = [_literal_heads(branch) for branch in arg[1]]
+        return None if None in inner else [h for hs in inner for h in hs or ()]
+    if op is _sre.SUBPATTERN and not arg[1] and not arg[2]:  # a group without flags
+        return _literal_heads(arg[3])
+    if op is _sre.IN and all(o is _sre.LITERAL and _is_word(a) for o, a in arg):
+        return [(chr(a), _OPEN) for _, a in arg]
+    return None
+
+
+def _literal_heads(items: Any) -> list[tuple[str, int]] | None:
+    """(head, how it sits) pairs, one of which every match of the parsed regex ``items`` starts
+    with; a head is letters and digits, possibly empty (when nothing could be told)."""
+    items = list(items)
+    k = 0
+    while k < len(items) and items[k][0] in _ZERO_WIDTH:
+        k += 1  # zero-width: the match still starts with what follows
+    heads: list[tuple[str, int]] = [("", _OPEN)]
+    inner = _first_heads(*items[k]) if k < len(items) else None
+    if inner is not None:
+        heads = inner
+        k += 1
+    elif k < len(items) and items[k][0] in (_sre.BRANCH, _sre.SUBPATTERN):
+        return None
+    while k < len(items) and items[k][0] is _sre.LITERAL and _is_word(items[k][1]):
+        letter = chr(items[k][1])
+        heads = [(h + letter, how) if how == _OPEN else (h, how) for h, how in heads]
+        k += 1
+    if k < len(items):
+        after = _WHOLE if _ends_token(*items[k]) else _START
+        heads = [(h, after if how == _OPEN else how) for h, how in heads]
+    return heads
+
+
+def _regex_keys(regex: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """(whole tokens, token starts) one of which a match of a raw ``re:`` term needs at its start,
+    or None when that cannot be told. The compiled pattern puts a non-word character (or the
+    text's edge) before every term, so a match starts a token, and ends one when the term does."""
     try:
         parsed = _sre_parse.parse(regex)
     except Exception:  # noqa: BLE001 - an unparsable term is simply not indexed
         return None
-    if parsed.state.flags & (re.IGNORECASE | re.VERBOSE):
+    if parsed.state.flags & ~re.UNICODE:  # a flag of its own (case, ASCII classes …)
         return None
-    return _literal_heads(parsed.data)
+    heads = _literal_heads(parsed.data)
+    if not heads or not all(h for h, _ in heads):
+        return None
+    whole = tuple(h for h, how in heads if how != _START)  # OPEN: the term ends, so the token
+    starts = tuple(h[:_PREFIX_CHARS] for h, how in heads if how == _START)
+    return whole, starts
 
 
 def _word_keys(word: str, last: bool) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
@@ -233,8 +285,7 @@ def _index_keys(term: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     that have it."""
     term = term.strip()
     if term.startswith("re:"):
-        heads = _regex_heads(term[3:])
-        return None if heads is None else ((), tuple(h[:_PREFIX_CHARS] for h in heads))
+        return _regex_keys(term[3:])
     best: tuple[tuple[str, ...], tuple[str, ...]] | None = None
     for chunk in normalize(term).split("..."):
         words = chunk.split()

@@ -269,6 +269,17 @@ REGEX_SHAPES = [
     (r"re:(ab)|x\1", "ab", ["ab"]),
     (r"re:a?bc", "bc", ["bc"]),
     (r"re:[.!?]\s*how", "ok . how", [". how"]),
+    (r"re:\b(?:de|volgens de)\s+avg\b", "volgens de avg", ["volgens de avg"]),
+    (r"re:\b(?:de|volgens de)\s+avg\b", "delivery avg", []),
+    (r"re:(?:a|)bc", "x bc", ["bc"]),
+    (r"re:\bfoo(?:bar)?\b", "foobar", ["foobar"]),
+    (r"re:\b(?:i|we)\s+x", "we x", ["we x"]),
+    (r"re:ab$", "xx ab", ["ab"]),
+    (r"re:ab_x", "ab_x", ["ab_x"]),
+    (r"re:ab(?:_x)?", "ab_x", ["ab_x"]),
+    (r"re:(?a:\bab\W)", "ab\u00e9", ["ab\u00e9"]),
+    (r"re:ab\w*", "abc_d", ["abc_d"]),
+    (r"re:(?:ab|cd\w*)ef", "cdxef", ["cdxef"]),
 ]
 
 
@@ -277,3 +288,8 @@ def test_each_regex_shape(term, text, expected):
     terms = ("zzz", term, "yyy*")
     assert _plain(text, terms) == expected
     assert find_terms(text, terms) == expected
+
+
+def test_a_term_that_does_not_compile_still_raises():
+    with pytest.raises(re.error):
+        find_terms("ab", ("refund", r"re:(?a)\bab"))
