@@ -191,6 +191,11 @@ def _compiled(
     )
 
 
+@lru_cache(maxsize=64)
+def _compiled_exclusions(exclusions: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(exclusion) for exclusion in exclusions)
+
+
 def _freeze(mapping: Mapping[str, Sequence[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return FrozenGroups.of(mapping)
 
@@ -245,9 +250,9 @@ def _detect(
     # Typos are read as English person words for the English patterns only: "agente" is Spanish
     # for agent, not a typo of it.
     fixed = correct_typos(norm, typo_words) if typo_words else norm
-    for exclusion in exclusions:
-        norm = re.sub(exclusion, " ", norm)
-        fixed = re.sub(exclusion, " ", fixed)
+    for exclusion in _compiled_exclusions(exclusions):
+        norm = exclusion.sub(" ", norm)
+        fixed = exclusion.sub(" ", fixed)
     for lang, pattern in _compiled(bot_rejections):
         m = pattern.search(norm)
         if m:

@@ -374,10 +374,15 @@ def check_terms(terms: list[str], where: str = "") -> None:
             raise ValueError(f"{where}item {i}: regex does not compile: {exc}") from exc
 
 
+_DATA_ROLES = {"user": "customer", "assistant": "bot"}
+
+
 def role_of(message: Any) -> str:
     """Role of a message-like object; data-file roles ``user``/``assistant`` map to customer/bot."""
-    role = str(getattr(message, "role", "") or "")
-    return {"user": "customer", "assistant": "bot"}.get(role, role)
+    role = getattr(message, "role", "") or ""
+    if type(role) is not str:
+        role = str(role)
+    return _DATA_ROLES.get(role, role)
 
 
 def customer_texts(messages: Sequence[Any], last: int | None = None) -> list[str]:
@@ -455,4 +460,4 @@ def correct_typos(norm: str, vocab: frozenset[str]) -> str:
     """``norm`` (already normalised) with near-miss words replaced by keyword words."""
     if not vocab or not norm:
         return norm
-    return re.sub(r"[a-z]{4,}", lambda m: _correction(m.group(0), vocab), norm)
+    return _VOCAB_WORD.sub(lambda m: _correction(m.group(0), vocab), norm)
