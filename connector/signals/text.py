@@ -333,9 +333,10 @@ def _term_index(terms: tuple[str, ...]) -> _TermIndex:
     return _TermIndex(pattern, _alternation(rest), frozenset(exact), frozenset(prefixes))
 
 
-@lru_cache(maxsize=2048)
+@lru_cache(maxsize=128)
 def _text_tokens(text: str) -> tuple[frozenset[str], frozenset[str]]:
-    """The tokens of ``text`` and their prefixes (up to ``_PREFIX_CHARS`` characters)."""
+    """The tokens of ``text`` and their prefixes (up to ``_PREFIX_CHARS`` characters). Cached for
+    the few texts of one event, which every signal's lists are looked up in."""
     runs = frozenset(_RUN.findall(text))
     cuts = (map(itemgetter(slice(i)), runs) for i in range(1, _PREFIX_CHARS + 1))
     return runs, frozenset(chain.from_iterable(cuts))
