@@ -197,7 +197,9 @@ def _compiled_exclusions(exclusions: tuple[str, ...]) -> tuple[re.Pattern[str], 
 
 
 def _freeze(mapping: Mapping[str, Sequence[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    return FrozenGroups.of(mapping)
+    if isinstance(mapping, FrozenGroups):  # built once by the caller, hashed once
+        return mapping
+    return tuple((k, tuple(v)) for k, v in mapping.items())
 
 
 def _negated(text: str, start: int, end: int, negations: re.Pattern[str], window: int) -> bool:

@@ -159,9 +159,11 @@ def compile_terms(terms: Iterable[str]) -> re.Pattern[str] | None:
 # alternative could not match at any position, so every match (and which term wins it) is the same.
 
 _RUN = re.compile(r"[^\W_]+")  # a token: a maximal run of letters and digits
-# Prefixes are compared on their first few characters only: a token that starts with a prefix
-# starts with its first characters too, and a text's short prefixes are cheap to list.
+# Prefixes are compared on their first four characters (three for a three-letter prefix): a token
+# that starts with a prefix starts with its first characters too, and those two slices of each
+# token are cheap to list. A shorter prefix is not a key: its term is run on every text.
 _PREFIX_CHARS = 4
+_MIN_PREFIX = 3
 
 
 def _word_forms(word: str, last: bool) -> tuple[str, ...]:
@@ -181,6 +183,7 @@ _OPEN, _WHOLE, _START = 0, 1, 2
 _ZERO_WIDTH = (_sre.AT, _sre.ASSERT, _sre.ASSERT_NOT)
 _REPEATS = (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT)
 _NOT_WORD = (_sre.CATEGORY_SPACE, _sre.CATEGORY_NOT_WORD)
+_MAX_HEADS = 64
 
 
 def _is_word(code: int) -> bool:
@@ -211,8 +214,7 @@ def _ends_token(op: Any, arg: Any) -> bool:
 def _first_heads(op: Any, arg: Any) -> list[tuple[str, int]] | None:
     """The heads of a group, an alternation or a class of letters, else None."""
     if op is _sre.BRANCH:
-        inner = [_literal_heads(branch) for branch in arg[1]]
-        return None if None in inner else [h for hs in inner for h in hs or ()]
+        return [h for branch in arg[1] for h in _literal_heads(branch)]
     if op is _sre.SUBPATTERN and not arg[1] and not arg[2]:  # a group without flags
         return _literal_heads(arg[3])
     if op is _sre.IN and all(o is _sre.LITERAL and _is_word(a) for o, a in arg):
@@ -220,7 +222,7 @@ def _first_heads(op: Any, arg: Any) -> list[tuple[str, int]] | None:
     return None
 
 
-def _literal_heads(items: Any) -> list[tuple[str, int]] | None:
+def _literal_heads(items: Any) -> list[tuple[str, int]]:
     """(head, how it sits) pairs, one of which every match of the parsed regex ``items`` starts
     with; a head is letters and digits, possibly empty (when nothing could be told)."""
     items = list(items)
@@ -228,15 +230,16 @@ def _literal_heads(items: Any) -> list[tuple[str, int]] | None:
     while k < len(items) and items[k][0] in _ZERO_WIDTH:
         k += 1  # zero-width: the match still starts with what follows
     heads: list[tuple[str, int]] = [("", _OPEN)]
-    inner = _first_heads(*items[k]) if k < len(items) else None
-    if inner is not None:
-        heads = inner
-        k += 1
-    elif k < len(items) and items[k][0] in (_sre.BRANCH, _sre.SUBPATTERN):
-        return None
-    while k < len(items) and items[k][0] is _sre.LITERAL and _is_word(items[k][1]):
-        letter = chr(items[k][1])
-        heads = [(h + letter, how) if how == _OPEN else (h, how) for h, how in heads]
+    while k < len(items) and any(how == _OPEN for _, how in heads):
+        op, arg = items[k]
+        inner = (
+            [(chr(arg), _OPEN)] if op is _sre.LITERAL and _is_word(arg) else _first_heads(op, arg)
+        )
+        if inner is None or len(heads) * len(inner) > _MAX_HEADS:
+            break
+        heads = [(h, how) for h, how in heads if how != _OPEN] + [
+            (h + more, how) for h, was in heads if was == _OPEN for more, how in inner
+        ]
         k += 1
     if k < len(items):
         after = _WHOLE if _ends_token(*items[k]) else _START
@@ -255,7 +258,7 @@ def _regex_keys(regex: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     if parsed.state.flags & ~re.UNICODE:  # a flag of its own (case, ASCII classes …)
         return None
     heads = _literal_heads(parsed.data)
-    if not heads or not all(h for h, _ in heads):
+    if not all(len(h) >= (_MIN_PREFIX if how == _START else 1) for h, how in heads):
         return None
     whole = tuple(h for h, how in heads if how != _START)  # OPEN: the term ends, so the token
     starts = tuple(h[:_PREFIX_CHARS] for h, how in heads if how == _START)
@@ -270,7 +273,7 @@ def _word_keys(word: str, last: bool) -> tuple[tuple[str, ...], tuple[str, ...]]
         return None
     head = run.group(0)
     if word == head + "*":
-        return (), (head[:_PREFIX_CHARS],)
+        return ((), (head[:_PREFIX_CHARS],)) if len(head) >= _MIN_PREFIX else None
     if word == head:
         return _word_forms(word, last), ()
     # the word goes on with a character that is neither a letter nor a digit ("don't", "e-mail",
@@ -338,7 +341,7 @@ def _text_tokens(text: str) -> tuple[frozenset[str], frozenset[str]]:
     """The tokens of ``text`` and their prefixes (up to ``_PREFIX_CHARS`` characters). Cached for
     the few texts of one event, which every signal's lists are looked up in."""
     runs = frozenset(_RUN.findall(text))
-    cuts = (map(itemgetter(slice(i)), runs) for i in range(1, _PREFIX_CHARS + 1))
+    cuts = (map(itemgetter(slice(n)), runs) for n in range(_MIN_PREFIX, _PREFIX_CHARS + 1))
     return runs, frozenset(chain.from_iterable(cuts))
 
 

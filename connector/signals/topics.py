@@ -184,9 +184,9 @@ def match_groups(
     """Match ``text`` against ordered keyword ``groups``; never raises.
 
     Cached by text and groups: several rules read the same new customer turn."""
-    if not isinstance(groups, FrozenGroups):
-        groups = freeze_groups(groups)
-    return _match_groups(text, groups)
+    if isinstance(groups, FrozenGroups):  # built once by the caller, hashed once
+        return _match_groups(text, groups)
+    return _match_groups(text, tuple((name, tuple(terms)) for name, terms in groups.items()))
 
 
 @lru_cache(maxsize=64)
