@@ -316,10 +316,26 @@ class _TermIndex:
 _GROUP_REFERENCE = re.compile(r"\\[1-9]|\(\?P=|\(\?\(")
 
 
+def _separable(term: str) -> bool:
+    """Whether a term stays one alternative of its own in the whole pattern: a raw term that does
+    not compile alone (``(?!q``) can close or reopen its neighbours' groups there, and one with a
+    back-reference counts their groups."""
+    term = term.strip()
+    if not term.startswith("re:"):
+        return True
+    if _GROUP_REFERENCE.search(term):
+        return False
+    try:
+        re.compile(term[3:])
+    except re.error:
+        return False
+    return True
+
+
 @lru_cache(maxsize=512)
 def _term_index(terms: tuple[str, ...]) -> _TermIndex:
     pattern = _compile(terms)
-    if any(t.strip().startswith("re:") and _GROUP_REFERENCE.search(t) for t in terms):
+    if not all(_separable(t) for t in terms):  # the whole pattern, always
         return _TermIndex(pattern, pattern, frozenset(), frozenset())
     exact: set[str] = set()
     prefixes: set[str] = set()

@@ -293,3 +293,11 @@ def test_each_regex_shape(term, text, expected):
 def test_a_term_that_does_not_compile_still_raises():
     with pytest.raises(re.error):
         find_terms("ab", ("refund", r"re:(?a)\bab"))
+
+
+def test_raw_terms_that_only_compile_together_are_not_separated():
+    # "(?!q" and ")+x(" only compile side by side, where they wrap "foo" in a repeated group:
+    # the whole pattern must run, or "foofoox" would be lost
+    terms = (r"re:(?!q", "foo", r"re:))+x(")
+    assert _plain("foofoox", terms) == ["foofoox"]
+    assert find_terms("foofoox", terms) == ["foofoox"]
