@@ -15,8 +15,8 @@ with :func:`normalize` (NFKC, casefold, accents stripped, curly quotes straighte
 from __future__ import annotations
 
 import re
-import re._constants as _sre
-import re._parser as _sre_parse
+import re._constants as _sre  # the stdlib's regex parser (private; 3.11 to 3.13): a raw term
+import re._parser as _sre_parse  # it cannot read is not indexed, and runs on every text
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -149,14 +149,17 @@ def compile_terms(terms: Iterable[str]) -> re.Pattern[str] | None:
 
 
 # --- the word index in front of find_terms ---------------------------------------------------------
-# Most term lists match nothing in most texts, and a regex of a hundred alternatives costs tens of
-# microseconds to rule that out. A term that is not ``re:`` begins with a literal word, and the
-# compiled pattern puts a non-word character (or the text's edge) before it and after the word's
-# match, so a match needs that word in the text as a whole token: one of its inflected forms, any
-# token it is a prefix of (``prefix*``), or, when the word goes on with ``'`` or ``-``, the letters
-# before that character. When no term's word is in the text, only the terms that cannot be indexed
-# this way (``re:``, ``$0``, a leading ``...``) can match, and they are the only ones run: a removed
-# alternative could not match at any position, so every match (and which term wins it) is the same.
+# Most term lists match nothing in most texts, and a regex of a hundred alternatives costs
+# microseconds per text to rule that out. The compiled pattern puts a non-word character (or the
+# text's edge) before every term, and every word of a plain term is matched between non-word
+# characters, so a match needs each of its words in the text as a whole token: one of its
+# inflected forms, a token it starts (``prefix*``), or, when the word goes on with ``'`` or ``-``,
+# the letters before that character. A raw ``re:`` term whose parsed regex starts with letters
+# (``\b(?:devolver|regres\w*)\s``) needs one of them at the start of a token, or as a whole
+# token when a non-word character or ``\b`` follows. When no term's key is in the text, only the
+# terms without one (``^\W*…``, ``$0``, a leading ``...``) are run, in the same order: a left-out
+# alternative could not match at any position, so every match (and which term wins it) is the
+# same. tests/signals/test_sig_term_index.py holds this to the whole pattern on the shared data.
 
 _RUN = re.compile(r"[^\W_]+")  # a token: a maximal run of letters and digits
 # Prefixes are compared on their first four characters (three for a three-letter prefix): a token
