@@ -93,7 +93,14 @@ SIGNALS: dict[str, Callable[[list[Message]], Any]] = {
 def clear_text_caches() -> None:
     """Forget every per-text result, as if each turn were new to the process (an upper bound: a
     running connector has seen all but the newest turns). Compiled patterns stay warm."""
-    for cache in (text.normalize, text._correction, sentiment._classify_cached, failures.similar):
+    for cache in (
+        text.normalize,
+        text._correction,
+        text._text_tokens,
+        sentiment._classify_cached,
+        failures.similar,
+        failures._says_it_failed_cached,
+    ):
         cache.cache_clear()
     _key_facts.cache_clear()  # the payload's key facts (references, amounts, dates)
 

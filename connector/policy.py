@@ -19,6 +19,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from connector.learned.advice import advise
 from connector.policy_config import PRIORITIES, PolicySettings, Rule, When
@@ -38,11 +39,12 @@ from connector.signals.failures import (
 )
 from connector.signals.human_request import DEFAULT_BOT_REJECTION_PATTERNS, DEFAULT_HUMAN_PATTERNS
 from connector.signals.lexicon import flatten_groups, languages_of
-from connector.signals.text import customer_texts, role_of
+from connector.signals.text import FrozenGroups, customer_texts, role_of
 from connector.signals.topics import (
     DEFAULT_BUYING_EXCLUSIONS,
     DEFAULT_BUYING_TERMS,
     DEFAULT_CONTACT_TYPES,
+    freeze_groups,
     topic_groups,
 )
 
@@ -82,6 +84,23 @@ def _version(settings: PolicySettings) -> str:
     return version
 
 
+_DERIVED: dict[tuple[int, str], tuple[When, Any]] = {}
+
+
+def _derived(when: When, what: str, build: Callable[[When], Any]) -> Any:
+    """What a rule's trigger builds from its settings (term groups, pattern tables), built once per
+    ``when`` object like the version above: settings are never changed in place. The entry keeps
+    ``when`` alive and is checked by identity, so a reused ``id`` cannot serve another's value."""
+    cached = _DERIVED.get((id(when), what))
+    if cached is not None and cached[0] is when:
+        return cached[1]
+    value = build(when)
+    if len(_DERIVED) > 256:
+        _DERIVED.clear()
+    _DERIVED[(id(when), what)] = (when, value)
+    return value
+
+
 # --- triggers: (When, DecisionInput) -> (fired, detail) -----------------------------------------
 
 Outcome = tuple[bool, str]
@@ -95,12 +114,17 @@ def _quote(items: Sequence[str], limit: int = 6) -> str:
     return ", ".join(repr(i[:60]) for i in list(items)[:limit])
 
 
-def _human_request(when: When, inputs: DecisionInput) -> Outcome:
+def _human_patterns(when: When) -> tuple[FrozenGroups, FrozenGroups]:
     languages = when.languages if when.languages is not None else list(DEFAULT_HUMAN_PATTERNS)
     patterns = {lang: DEFAULT_HUMAN_PATTERNS[lang] for lang in languages}
     if when.patterns:
         patterns["custom"] = tuple(when.patterns)
     rejections = {k: v for k, v in DEFAULT_BOT_REJECTION_PATTERNS.items() if k in languages}
+    return FrozenGroups.of(patterns), FrozenGroups.of(rejections)
+
+
+def _human_request(when: When, inputs: DecisionInput) -> Outcome:
+    patterns, rejections = _derived(when, "human_request", _human_patterns)
     found = human_request_in(
         inputs.new_messages, last=when.last, patterns=patterns, bot_rejections=rejections
     )
@@ -156,12 +180,17 @@ def _groups(configured: dict[str, list[str]] | None, builtin: dict) -> dict:
     return {name: (terms or builtin[name]) for name, terms in configured.items()}
 
 
+def _topic_groups(when: When) -> tuple[dict[str, dict[str, tuple[str, ...]]], FrozenGroups]:
+    by_language = topic_groups(when.groups, when.languages)
+    return by_language, freeze_groups(flatten_groups(by_language))
+
+
 def _policy_topic(when: When, inputs: DecisionInput) -> Outcome:
     text = _new_customer_text(inputs, when.last)
     if not text:
         return False, "no new customer turn"
-    by_language = topic_groups(when.groups, when.languages)
-    found = match_groups(text, flatten_groups(by_language))
+    by_language, groups = _derived(when, "policy_topic", _topic_groups)
+    found = match_groups(text, groups)
     if not found.matched:
         return False, "no policy keyword"
     return True, "; ".join(
@@ -250,7 +279,10 @@ def _contact_type(when: When, inputs: DecisionInput) -> Outcome:
     text = _new_customer_text(inputs, when.last)
     if not text:
         return False, "no new customer turn"
-    found = contact_type(text, types=_groups(when.types, dict(DEFAULT_CONTACT_TYPES)))
+    types = _derived(
+        when, "contact_type", lambda w: freeze_groups(_groups(w.types, dict(DEFAULT_CONTACT_TYPES)))
+    )
+    found = contact_type(text, types=types)
     if not found.matched:
         return False, "a customer"
     return True, f"{found.topic}: {_quote(found.terms)}"

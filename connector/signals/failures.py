@@ -160,7 +160,16 @@ def says_it_failed(
     apologies: Sequence[str] = DEFAULT_BOT_APOLOGY_TERMS,
 ) -> str | None:
     """The words by which a bot turn says it failed, or None. A failure phrase counts; an apology
-    counts only with a negation beside it ("sorry, there is nothing at 7"); empathy never does."""
+    counts only with a negation beside it ("sorry, there is nothing at 7"); empathy never does.
+
+    Cached by text and lists: every event re-reads the bot turns of the recent window."""
+    try:
+        return _says_it_failed_cached(text, terms, apologies)
+    except TypeError:  # lists given as lists
+        return _says_it_failed(text, terms, apologies)
+
+
+def _says_it_failed(text: str | None, terms: Sequence[str], apologies: Sequence[str]) -> str | None:
     norm = _EMPATHY.sub(" ", normalize(text))
     found = find_terms(norm, terms)
     if found:
@@ -169,6 +178,9 @@ def says_it_failed(
     if sorry and _NEGATIVE.search(norm):
         return sorry[0]
     return None
+
+
+_says_it_failed_cached = lru_cache(maxsize=4096)(_says_it_failed)
 
 
 def repeated_failure(

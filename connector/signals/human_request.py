@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from connector.signals.text import correct_typos, normalize, role_of
+from connector.signals.text import FrozenGroups, correct_typos, normalize, role_of
 
 # Who a customer may ask for. Departments count: "connect me to the spa" is a transfer to people.
 _EN_WHO = (
@@ -191,7 +191,14 @@ def _compiled(
     )
 
 
+@lru_cache(maxsize=64)
+def _compiled_exclusions(exclusions: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(exclusion) for exclusion in exclusions)
+
+
 def _freeze(mapping: Mapping[str, Sequence[str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if isinstance(mapping, FrozenGroups):  # built once by the caller, hashed once
+        return mapping
     return tuple((k, tuple(v)) for k, v in mapping.items())
 
 
@@ -245,9 +252,9 @@ def _detect(
     # Typos are read as English person words for the English patterns only: "agente" is Spanish
     # for agent, not a typo of it.
     fixed = correct_typos(norm, typo_words) if typo_words else norm
-    for exclusion in exclusions:
-        norm = re.sub(exclusion, " ", norm)
-        fixed = re.sub(exclusion, " ", fixed)
+    for exclusion in _compiled_exclusions(exclusions):
+        norm = exclusion.sub(" ", norm)
+        fixed = exclusion.sub(" ", fixed)
     for lang, pattern in _compiled(bot_rejections):
         m = pattern.search(norm)
         if m:

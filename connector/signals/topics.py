@@ -21,6 +21,7 @@ from connector.signals.lexicon import (
     with_english,
 )
 from connector.signals.text import (
+    FrozenGroups,
     compile_terms,
     correct_typos,
     customer_texts,
@@ -172,10 +173,19 @@ class TopicMatch:
         return tuple(t for _, found in self.matches for t in found)
 
 
-def match_groups(text: str | None, groups: Mapping[str, Sequence[str]]) -> TopicMatch:
+def freeze_groups(groups: Mapping[str, Sequence[str]]) -> FrozenGroups:
+    """``groups`` in the form :func:`match_groups` caches by (pass it instead of the mapping)."""
+    return FrozenGroups.of(groups)
+
+
+def match_groups(
+    text: str | None, groups: Mapping[str, Sequence[str]] | FrozenGroups
+) -> TopicMatch:
     """Match ``text`` against ordered keyword ``groups``; never raises.
 
     Cached by text and groups: several rules read the same new customer turn."""
+    if isinstance(groups, FrozenGroups):  # built once by the caller, hashed once
+        return _match_groups(text, groups)
     return _match_groups(text, tuple((name, tuple(terms)) for name, terms in groups.items()))
 
 
@@ -249,7 +259,9 @@ def buying_intent(
 
 
 def contact_type(
-    text: str | None, *, types: Mapping[str, Sequence[str]] = DEFAULT_CONTACT_TYPES
+    text: str | None,
+    *,
+    types: Mapping[str, Sequence[str]] | FrozenGroups = DEFAULT_CONTACT_TYPES,
 ) -> TopicMatch:
     """Is the sender a supplier or a contractor rather than a customer? ``topic`` says which."""
     return match_groups(text, types)
