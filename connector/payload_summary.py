@@ -213,12 +213,15 @@ def mood(sentiment: Sentiment) -> str:
     return words
 
 
-def extractive_summary(inputs: DecisionInput, decision: Decision, sentiment: Sentiment) -> str:
-    """The four-part note, at most ``SUMMARY_MAX_WORDS`` words."""
+def extractive_summary(
+    inputs: DecisionInput, decision: Decision, sentiment: Sentiment, *, bot_tried: str | None = None
+) -> str:
+    """The four-part note, at most ``SUMMARY_MAX_WORDS`` words (``bot_tried``: ``tried(inputs)``
+    when the caller has it already)."""
     parts: list[str] = []
     want = wants(inputs)
     parts.append(f"Customer: {want}" if want else "Customer: no request in their own words.")
-    bot = tried(inputs)
+    bot = tried(inputs) if bot_tried is None else bot_tried
     if bot:
         parts.append(f"Bot {bot}.")
     why = why_words(decision, inputs)
