@@ -24,15 +24,25 @@ _REF_WORDS = (
     r"buchung|konto|sendung|fatura|encomenda|ordine|fattura|prenotazione|bestelling|"
     r"factuur|boeking|zending"
 )
+
+
+def _initials(words: str) -> str:
+    """The first letters of ``words`` (``a|b|…``), for a ``(?=[…])`` lookahead in front of them:
+    a match begins with one of them, so the lookahead changes no match, but it lets the engine
+    pass over most places with one test instead of trying every word in turn."""
+    return "".join(sorted({re.escape(word[0]) for word in words.split("|")}))
+
+
 _REFERENCE = re.compile(
-    rf"\b(?:{_REF_WORDS})(?:\s+(?:number|no\.?|nr\.?|n[°º]|#|id|nummer|numero|número))?"
+    rf"\b(?=[{_initials(_REF_WORDS)}])(?:{_REF_WORDS})(?:\s+(?:number|no\.?|nr\.?|n[°º]|#|id|nummer|numero|número))?"
     r"\s*[:#]?\s*#?[A-Za-z]{0,4}[-_]?\d[\w-]{2,}",
     re.IGNORECASE,
 )
 _CODE = re.compile(r"(?<![\w$€£-])(?:#\d{3,}|[A-Z]{2,5}[-_]?\d{3,}[A-Z\d-]*)\b")
 _CURRENCY = r"(?:[$€£¥]|USD|EUR|GBP|CHF|BRL|dollars?|euros?|pounds?|reais|libras?)"
 _AMOUNT = re.compile(
-    rf"(?:\b\d+\s*x\s*)?(?:[$€£¥]\s?\d[\d.,]*\d?|\b\d[\d.,]*\s?{_CURRENCY}(?![a-z]))",
+    # an amount begins with a digit or a currency sign: the lookahead only skips other places
+    rf"(?=[\d$€£¥])(?:\b\d+\s*x\s*)?(?:[$€£¥]\s?\d[\d.,]*\d?|\b\d[\d.,]*\s?{_CURRENCY}(?![a-z]))",
     re.IGNORECASE,
 )
 _MONTHS = (
@@ -45,7 +55,8 @@ _MONTHS = (
     r"dicembre|januari|februari|maart|mei|augustus"
 )
 _DATE = re.compile(
-    rf"\b(?:\d{{1,2}}(?:st|nd|rd|th|\.)?\s+(?:de\s+)?(?:{_MONTHS})\b(?:\s+\d{{4}})?|"
+    # a date begins with a digit or a month name: the lookahead only skips other places
+    rf"\b(?=[\d{_initials(_MONTHS)}])(?:\d{{1,2}}(?:st|nd|rd|th|\.)?\s+(?:de\s+)?(?:{_MONTHS})\b(?:\s+\d{{4}})?|"
     rf"(?:{_MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\s+\d{{4}})?|"
     r"\d{4}-\d{2}-\d{2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}|"
     r"\d{1,2}:\d{2}(?:\s?[ap]\.?m\b\.?)?|\d{1,2}\s?[ap]\.?m\b\.?)",
