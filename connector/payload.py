@@ -190,23 +190,33 @@ def _topic_words(detail: str) -> dict[str, str]:
 
 
 def _action(reason: Reason, inputs: DecisionInput, ref: str | None) -> str:
+    template, words = _ACTIONS.get(reason.trigger, "Review and reply"), ""
+    if reason.trigger in ("policy_topic", "contact_type"):
+        for group, found in _topic_words(reason.detail).items():
+            if group in _TOPIC_ACTIONS:
+                template, words = _TOPIC_ACTIONS[group], found
+                break
     fill = {
+        "words": words,
         "for_ref": f" for {ref}" if ref else "",
         "ref": f" {ref}" if ref else " what the bot could not fetch",
-        "tools": ", ".join(
-            dict.fromkeys(c.name for m in inputs.messages[-200:] for c in m.tool_calls if not c.ok)
-        )
-        or "a tool",
-        "intent": f" (it guessed {inputs.bot.intent.name})"
-        if inputs.bot.intent and inputs.bot.intent.name
-        else "",
     }
-    if reason.trigger in ("policy_topic", "contact_type"):
-        topics = _topic_words(reason.detail)
-        for group, words in topics.items():
-            if group in _TOPIC_ACTIONS:
-                return _TOPIC_ACTIONS[group].format(words=words, **fill)
-    return _ACTIONS.get(reason.trigger, "Review and reply").format(**fill)
+    if "{tools}" in template:  # only then: it reads up to 200 messages
+        fill["tools"] = (
+            ", ".join(
+                dict.fromkeys(
+                    c.name for m in inputs.messages[-200:] for c in m.tool_calls if not c.ok
+                )
+            )
+            or "a tool"
+        )
+    if "{intent}" in template:
+        fill["intent"] = (
+            f" (it guessed {inputs.bot.intent.name})"
+            if inputs.bot.intent and inputs.bot.intent.name
+            else ""
+        )
+    return template.format(**fill)
 
 
 _GENERAL = frozenset(
