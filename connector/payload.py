@@ -62,16 +62,17 @@ def summarise(
     sentiment: Sentiment | None = None,
     *,
     bot_tried: str | None = None,
+    why: list[str] | None = None,
 ) -> str:
     """The bot's own summary when it fits in 80 words; otherwise the extractive note
     (:mod:`connector.payload_summary`): what the customer wants, what the bot tried, why a person
-    is needed, and the mood when it matters. ``bot_tried`` is ``tried(inputs)`` when the caller
-    has it already."""
+    is needed, and the mood when it matters. ``bot_tried`` (``tried``) and ``why``
+    (``why_words``) are passed when the caller has them already."""
     bot_summary = " ".join((inputs.bot.summary or "").split())
     if bot_summary and len(bot_summary.split()) <= SUMMARY_MAX_WORDS:
         return bot_summary
     sentiment = sentiment or conversation_sentiment(inputs.messages)
-    return extractive_summary(inputs, decision, sentiment, bot_tried=bot_tried)
+    return extractive_summary(inputs, decision, sentiment, bot_tried=bot_tried, why=why)
 
 
 def broken_guardrails(
@@ -267,10 +268,11 @@ def next_action(
     texts: Sequence[str] | None = None,
     facts: Facts | None = None,
     bot_tried: str | None = None,
+    why_person: list[str] | None = None,
 ) -> NextAction:
     """What the agent should do first, specific to the case, and the facts that led to it.
-    ``texts`` (``recent_texts``), ``facts`` (their key facts) and ``bot_tried`` (``tried``) are
-    passed when the caller has them already."""
+    ``texts`` (``recent_texts``), ``facts`` (their key facts), ``bot_tried`` (``tried``) and
+    ``why_person`` (``why_words``) are passed when the caller has them already."""
     texts = recent_texts(inputs) if texts is None else texts
     facts = key_facts(texts) if facts is None else facts
     ref = facts.reference
@@ -301,7 +303,8 @@ def next_action(
     if feeling:
         why.append(f"mood {feeling}")
     if decision.reasons:
-        why.append(f"needs a person: {', '.join(why_words(decision, inputs))}")
+        person = why_words(decision, inputs) if why_person is None else why_person
+        why.append(f"needs a person: {', '.join(person)}")
         raised = f", raised to {decision.priority} by rule {decision.priority_rule}"
         why.append(
             f"rule {decision.rule or decision.reasons[0].rule} decided"
@@ -405,6 +408,7 @@ def build_payload(
     texts = recent_texts(inputs)
     facts = key_facts(texts)
     bot_tried = tried(inputs)
+    why = why_words(decision, inputs)
     sentiment = conversation_sentiment(inputs.messages)
     label, learned_cue = learned_sentiment(inputs.messages, policy.model, sentiment.label)
     replaced = broken_guardrails(bot.draft_reply, policy.guardrails) if bot.draft_reply else []
@@ -421,7 +425,7 @@ def build_payload(
         handoff_id=handoff_id,
         conversation_id=inputs.conversation.id,
         created_at=now,
-        summary=summarise(inputs, decision, sentiment, bot_tried=bot_tried),
+        summary=summarise(inputs, decision, sentiment, bot_tried=bot_tried, why=why),
         transcript=Transcript(
             turns=[
                 TranscriptTurn(id=m.id, role=m.role, text=m.text, at=m.at) for m in inputs.messages
@@ -470,6 +474,7 @@ def build_payload(
             texts=texts,
             facts=facts,
             bot_tried=bot_tried,
+            why_person=why,
         ),
         routing=routing,
         language=PayloadLanguage(

@@ -229,17 +229,22 @@ def mood(sentiment: Sentiment) -> str:
 
 
 def extractive_summary(
-    inputs: DecisionInput, decision: Decision, sentiment: Sentiment, *, bot_tried: str | None = None
+    inputs: DecisionInput,
+    decision: Decision,
+    sentiment: Sentiment,
+    *,
+    bot_tried: str | None = None,
+    why: list[str] | None = None,
 ) -> str:
-    """The four-part note, at most ``SUMMARY_MAX_WORDS`` words (``bot_tried``: ``tried(inputs)``
-    when the caller has it already)."""
+    """The four-part note, at most ``SUMMARY_MAX_WORDS`` words (``bot_tried``: ``tried(inputs)``,
+    ``why``: ``why_words(decision, inputs)``, when the caller has them already)."""
     parts: list[str] = []
     want = wants(inputs)
     parts.append(f"Customer: {want}" if want else "Customer: no request in their own words.")
     bot = tried(inputs) if bot_tried is None else bot_tried
     if bot:
         parts.append(f"Bot {bot}.")
-    why = why_words(decision, inputs)
+    why = why_words(decision, inputs) if why is None else why
     if why:
         parts.append(f"Needs a person: {', '.join(why)}.")
     feeling = mood(sentiment)
