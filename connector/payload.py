@@ -47,7 +47,7 @@ from connector.schemas import (
     TranscriptTurn,
 )
 from connector.signals import conversation_sentiment
-from connector.signals.facts import key_facts
+from connector.signals.facts import Facts, key_facts
 from connector.signals.language import base_language
 from connector.signals.sentiment import Sentiment, sentiment_thresholds
 from connector.signals.text import customer_texts, find_terms, normalize
@@ -56,15 +56,23 @@ from connector.signals.topics import policy_topics
 __all__ = ["SUMMARY_MAX_WORDS", "build_payload", "draft_from_template", "next_action", "summarise"]
 
 
-def summarise(inputs: DecisionInput, decision: Decision, sentiment: Sentiment | None = None) -> str:
+def summarise(
+    inputs: DecisionInput,
+    decision: Decision,
+    sentiment: Sentiment | None = None,
+    *,
+    bot_tried: str | None = None,
+    why: list[str] | None = None,
+) -> str:
     """The bot's own summary when it fits in 80 words; otherwise the extractive note
     (:mod:`connector.payload_summary`): what the customer wants, what the bot tried, why a person
-    is needed, and the mood when it matters."""
+    is needed, and the mood when it matters. ``bot_tried`` (``tried``) and ``why``
+    (``why_words``) are passed when the caller has them already."""
     bot_summary = " ".join((inputs.bot.summary or "").split())
     if bot_summary and len(bot_summary.split()) <= SUMMARY_MAX_WORDS:
         return bot_summary
     sentiment = sentiment or conversation_sentiment(inputs.messages)
-    return extractive_summary(inputs, decision, sentiment)
+    return extractive_summary(inputs, decision, sentiment, bot_tried=bot_tried, why=why)
 
 
 def broken_guardrails(
@@ -107,10 +115,13 @@ def draft_from_template(
     citations: Sequence[Citation],
     settings: PayloadSettings,
     decision: Decision | None = None,
+    *,
+    facts: Facts | None = None,
 ) -> str:
     """A draft in the conversation's language and the configured tone: greeting, an apology in our
     own words naming what the bot learned (never the customer's words back), the team's or
-    intent's line, the article the bot cited, a close."""
+    intent's line, the article the bot cited, a close. ``facts`` are the key facts of the
+    customer's recent turns (``recent_facts``) when the caller has them already."""
     tone = settings.tone
     lang, _ = draft_language(inputs.conversation.language)
     first_name = (inputs.customer.name or "").split(" ")[0].strip()
@@ -121,7 +132,7 @@ def draft_from_template(
     ]
     triggers = {r.trigger for r in decision.reasons} if decision else set()
     if not triggers & _NO_APOLOGY and routing.team not in ("sales", "partners"):
-        ref = key_facts(customer_texts(inputs.messages[-50:])).reference
+        ref = (recent_facts(inputs) if facts is None else facts).reference
         lines.append(
             line(lang, "sorry_ref", tone).format(ref=ref) if ref else line(lang, "sorry", tone)
         )
@@ -180,23 +191,33 @@ def _topic_words(detail: str) -> dict[str, str]:
 
 
 def _action(reason: Reason, inputs: DecisionInput, ref: str | None) -> str:
+    template, words = _ACTIONS.get(reason.trigger, "Review and reply"), ""
+    if reason.trigger in ("policy_topic", "contact_type"):
+        for group, found in _topic_words(reason.detail).items():
+            if group in _TOPIC_ACTIONS:
+                template, words = _TOPIC_ACTIONS[group], found
+                break
     fill = {
+        "words": words,
         "for_ref": f" for {ref}" if ref else "",
         "ref": f" {ref}" if ref else " what the bot could not fetch",
-        "tools": ", ".join(
-            dict.fromkeys(c.name for m in inputs.messages[-200:] for c in m.tool_calls if not c.ok)
-        )
-        or "a tool",
-        "intent": f" (it guessed {inputs.bot.intent.name})"
-        if inputs.bot.intent and inputs.bot.intent.name
-        else "",
     }
-    if reason.trigger in ("policy_topic", "contact_type"):
-        topics = _topic_words(reason.detail)
-        for group, words in topics.items():
-            if group in _TOPIC_ACTIONS:
-                return _TOPIC_ACTIONS[group].format(words=words, **fill)
-    return _ACTIONS.get(reason.trigger, "Review and reply").format(**fill)
+    if "{tools}" in template:  # only then: it reads up to 200 messages
+        fill["tools"] = (
+            ", ".join(
+                dict.fromkeys(
+                    c.name for m in inputs.messages[-200:] for c in m.tool_calls if not c.ok
+                )
+            )
+            or "a tool"
+        )
+    if "{intent}" in template:
+        fill["intent"] = (
+            f" (it guessed {inputs.bot.intent.name})"
+            if inputs.bot.intent and inputs.bot.intent.name
+            else ""
+        )
+    return template.format(**fill)
 
 
 _GENERAL = frozenset(
@@ -211,10 +232,10 @@ _GENERAL = frozenset(
 )
 
 
-def _earlier_topic(inputs: DecisionInput) -> Reason | None:
-    """A policy topic anywhere in the customer's recent turns (the rules read only the new ones):
-    what a customer who asks for a person, or is frustrated, came about."""
-    found = policy_topics("\n".join(customer_texts(inputs.messages[-50:], last=10)))
+def _earlier_topic(texts: Sequence[str]) -> Reason | None:
+    """A policy topic anywhere in the customer's recent turns (``texts``; the rules read only the
+    new ones): what a customer who asks for a person, or is frustrated, came about."""
+    found = policy_topics("\n".join(texts[-10:]))
     if not found.matched:
         return None
     detail = "; ".join(
@@ -223,14 +244,15 @@ def _earlier_topic(inputs: DecisionInput) -> Reason | None:
     return Reason(trigger="policy_topic", rule="", detail=detail)
 
 
-def _facts_used(inputs: DecisionInput, reasons: Sequence[Reason]) -> list[str]:
-    facts = key_facts(customer_texts(inputs.messages[-50:])).all()
+def _facts_used(
+    inputs: DecisionInput, reasons: Sequence[Reason], key: Facts, summary_bot: str
+) -> list[str]:
+    facts = key.all()
     used = [f"the customer wrote {', '.join(facts[:4])}"] if facts else []
     for reason in reasons:
         if reason.trigger == "policy_topic":
             words = "; ".join(f"{g} {w}" for g, w in _topic_words(reason.detail).items())
             used.append(f"their words: {_clip_words(words, 12)}")
-    summary_bot = tried(inputs)
     if summary_bot:
         used.append(f"the bot {summary_bot}")
     return used
@@ -242,15 +264,24 @@ def next_action(
     routing: Routing,
     replaced: list[tuple[str, list[str]]],
     sentiment: Sentiment | None = None,
+    *,
+    texts: Sequence[str] | None = None,
+    facts: Facts | None = None,
+    bot_tried: str | None = None,
+    why_person: list[str] | None = None,
 ) -> NextAction:
-    """What the agent should do first, specific to the case, and the facts that led to it."""
-    ref = key_facts(customer_texts(inputs.messages[-50:])).reference
+    """What the agent should do first, specific to the case, and the facts that led to it.
+    ``texts`` (``recent_texts``), ``facts`` (their key facts), ``bot_tried`` (``tried``) and
+    ``why_person`` (``why_words``) are passed when the caller has them already."""
+    texts = recent_texts(inputs) if texts is None else texts
+    facts = key_facts(texts) if facts is None else facts
+    ref = facts.reference
     ranked = sorted(
         decision.reasons,
         key=lambda r: _ORDER.index(r.trigger) if r.trigger in _ORDER else len(_ORDER),
     )
     first = ranked[0] if ranked else None
-    earlier = _earlier_topic(inputs) if first is not None and first.trigger in _GENERAL else None
+    earlier = _earlier_topic(texts) if first is not None and first.trigger in _GENERAL else None
     first = earlier or first
     action = inputs.bot.next_action or (
         _action(first, inputs, ref) if first else "Review and reply"
@@ -262,12 +293,18 @@ def next_action(
     if first and first.trigger != "human_request" and "human_request" in triggers:
         extra.append("They asked for a person: reply now")
     action = tidy(". ".join([action.rstrip("."), *extra]) + ".")
-    why = _facts_used(inputs, [*decision.reasons, *([earlier] if earlier else [])])
+    why = _facts_used(
+        inputs,
+        [*decision.reasons, *([earlier] if earlier else [])],
+        facts,
+        tried(inputs) if bot_tried is None else bot_tried,
+    )
     feeling = mood(sentiment) if sentiment else ""
     if feeling:
         why.append(f"mood {feeling}")
     if decision.reasons:
-        why.append(f"needs a person: {', '.join(why_words(decision, inputs))}")
+        person = why_words(decision, inputs) if why_person is None else why_person
+        why.append(f"needs a person: {', '.join(person)}")
         raised = f", raised to {decision.priority} by rule {decision.priority_rule}"
         why.append(
             f"rule {decision.rule or decision.reasons[0].rule} decided"
@@ -284,6 +321,17 @@ def next_action(
             f"the bot's draft was replaced: it broke guardrail {guardrail} ({', '.join(words[:3])})"
         )
     return NextAction(action=action, reasoning="; ".join(why) or "no reason recorded")
+
+
+def recent_texts(inputs: DecisionInput) -> list[str]:
+    """The customer's turns among the last 50 messages: what the draft, the next action and the
+    summary's facts read."""
+    return customer_texts(inputs.messages[-50:])
+
+
+def recent_facts(inputs: DecisionInput) -> Facts:
+    """The key facts of :func:`recent_texts`."""
+    return key_facts(recent_texts(inputs))
 
 
 def _clip_words(text: str, limit: int) -> str:
@@ -356,6 +404,11 @@ def build_payload(
     bot = inputs.bot
     citations = _citations(inputs)
     intent = _intent(inputs, routing)
+    # read once, for the summary, the draft and the next action
+    texts = recent_texts(inputs)
+    facts = key_facts(texts)
+    bot_tried = tried(inputs)
+    why = why_words(decision, inputs)
     sentiment = conversation_sentiment(inputs.messages)
     label, learned_cue = learned_sentiment(inputs.messages, policy.model, sentiment.label)
     replaced = broken_guardrails(bot.draft_reply, policy.guardrails) if bot.draft_reply else []
@@ -363,14 +416,16 @@ def build_payload(
     draft = (
         bot.draft_reply
         if own_draft
-        else draft_from_template(inputs, routing, intent, citations, settings, decision)
+        else draft_from_template(
+            inputs, routing, intent, citations, settings, decision, facts=facts
+        )
     )
     written_in, fallback = draft_language(inputs.conversation.language)
     return HandoffPayload(
         handoff_id=handoff_id,
         conversation_id=inputs.conversation.id,
         created_at=now,
-        summary=summarise(inputs, decision, sentiment),
+        summary=summarise(inputs, decision, sentiment, bot_tried=bot_tried, why=why),
         transcript=Transcript(
             turns=[
                 TranscriptTurn(id=m.id, role=m.role, text=m.text, at=m.at) for m in inputs.messages
@@ -410,7 +465,17 @@ def build_payload(
         ),
         citations=citations,
         draft_reply=draft,
-        next_action=next_action(inputs, decision, routing, replaced, sentiment),
+        next_action=next_action(
+            inputs,
+            decision,
+            routing,
+            replaced,
+            sentiment,
+            texts=texts,
+            facts=facts,
+            bot_tried=bot_tried,
+            why_person=why,
+        ),
         routing=routing,
         language=PayloadLanguage(
             conversation=inputs.conversation.language,

@@ -15,6 +15,7 @@ One paragraph of at most 80 words, in four parts, each left out when there is no
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from connector.policy import DecisionInput
 from connector.schemas import Decision, Reason
@@ -126,26 +127,40 @@ def _sentence(text: str) -> str:
     return text if not text or text[-1] in ".!?…" else text + "."
 
 
-def _worth_keeping(sentence: str, facts: tuple[str, ...]) -> bool:
-    if facts:
+@dataclass
+class _Sentence:
+    """One sentence of the customer's, with what is read of it, each read at most once."""
+
+    text: str
+    facts: tuple[str, ...]
+    _topic: bool | None = None
+
+    @property
+    def topic(self) -> bool:
+        """Whether it says what is wrong or what they want done (``_TOPIC_TERMS``)."""
+        if self._topic is None:
+            self._topic = bool(find_terms(normalize(self.text), _TOPIC_TERMS))
+        return self._topic
+
+
+def _worth_keeping(sentence: _Sentence) -> bool:
+    if sentence.facts:
         return True
-    if len(sentence.split()) < 3:
+    if len(sentence.text.split()) < 3:
         return False
-    norm = normalize(sentence)
-    if find_terms(norm, _ABUSE):
+    if find_terms(normalize(sentence.text), _ABUSE):
         return False
-    if find_terms(norm, _TOPIC_TERMS) or len(sentence.split()) > 20:
+    if sentence.topic or len(sentence.text.split()) > 20:
         return True  # it says what is wrong, or more than who they want to talk to
-    return not detect_human_request(sentence).requested
+    return not detect_human_request(sentence.text).requested
 
 
-def _score(sentence: str, facts: tuple[str, ...]) -> float:
-    norm = normalize(sentence)
+def _score(sentence: _Sentence) -> float:
     return (
-        3 * len(facts)
-        + 2 * bool(find_terms(norm, _TOPIC_TERMS))
-        + bool(find_terms(norm, _WANT_TERMS))
-        + min(len(sentence.split()), 15) / 15
+        3 * len(sentence.facts)
+        + 2 * sentence.topic
+        + bool(find_terms(normalize(sentence.text), _WANT_TERMS))
+        + min(len(sentence.text.split()), 15) / 15
     )
 
 
@@ -160,9 +175,9 @@ def wants(inputs: DecisionInput, budget: int = WANTS_MAX_WORDS) -> str:
         for s in _SENTENCE.split(" ".join(t.split()[:400]))  # a 100 KB paste is not a request
         if s.strip()
     ]
-    facts = [key_facts(s).all() for s in sentences]
-    kept = [(i, s) for i, s in enumerate(sentences) if _worth_keeping(s, facts[i])]
-    ranked = sorted(kept, key=lambda item: -_score(item[1], facts[item[0]]))
+    read = [_Sentence(s, key_facts(s).all()) for s in sentences]
+    kept = [(i, s) for i, s in enumerate(sentences) if _worth_keeping(read[i])]
+    ranked = sorted(kept, key=lambda item: -_score(read[item[0]]))
     chosen: list[tuple[int, str]] = []
     used = 0
     for i, sentence in ranked[:3]:
@@ -213,15 +228,23 @@ def mood(sentiment: Sentiment) -> str:
     return words
 
 
-def extractive_summary(inputs: DecisionInput, decision: Decision, sentiment: Sentiment) -> str:
-    """The four-part note, at most ``SUMMARY_MAX_WORDS`` words."""
+def extractive_summary(
+    inputs: DecisionInput,
+    decision: Decision,
+    sentiment: Sentiment,
+    *,
+    bot_tried: str | None = None,
+    why: list[str] | None = None,
+) -> str:
+    """The four-part note, at most ``SUMMARY_MAX_WORDS`` words (``bot_tried``: ``tried(inputs)``,
+    ``why``: ``why_words(decision, inputs)``, when the caller has them already)."""
     parts: list[str] = []
     want = wants(inputs)
     parts.append(f"Customer: {want}" if want else "Customer: no request in their own words.")
-    bot = tried(inputs)
+    bot = tried(inputs) if bot_tried is None else bot_tried
     if bot:
         parts.append(f"Bot {bot}.")
-    why = why_words(decision, inputs)
+    why = why_words(decision, inputs) if why is None else why
     if why:
         parts.append(f"Needs a person: {', '.join(why)}.")
     feeling = mood(sentiment)

@@ -24,6 +24,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -115,20 +116,26 @@ def guess_team(
 
 
 HORIZON_DAYS = 60  # how far ahead an opening is looked for (holidays can close a team for weeks)
-_ALL_WEEK = (list(range(7)), 0, 24 * 60)
+Spans = tuple[tuple[frozenset[int], int, int], ...]  # (weekdays 0-6, start minute, end minute)
+_ALL_WEEK: Spans = ((frozenset(range(7)), 0, 24 * 60),)
 
 
-def _spans(team: TeamSettings) -> list[tuple[list[int], int, int]]:
-    return [parse_hours(spec) for spec in team.hours] if team.hours else [_ALL_WEEK]
+@lru_cache(maxsize=256)
+def _parsed_hours(hours: tuple[str, ...]) -> Spans:
+    # Cached by the text of the hours: every escalation to a team with hours reads them, and the
+    # same few strings come back each time.
+    return tuple((frozenset(days), start, end) for days, start, end in map(parse_hours, hours))
+
+
+def _spans(team: TeamSettings) -> Spans:
+    return _parsed_hours(tuple(team.hours)) if team.hours else _ALL_WEEK
 
 
 def _always_staffed(team: TeamSettings) -> bool:
     return not team.hours and not team.holidays
 
 
-def _day_spans(
-    team: TeamSettings, spans: list[tuple[list[int], int, int]], day: date
-) -> list[tuple[int, int]]:
+def _day_spans(team: TeamSettings, spans: Spans, day: date) -> list[tuple[int, int]]:
     """The team's open spans on ``day`` (minutes from local midnight, sorted); none on a holiday."""
     if day in team.holidays:
         return []

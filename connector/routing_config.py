@@ -217,5 +217,21 @@ class RoutingSettings(Section):
 
     def message(self, language: str | None, name: str) -> tuple[str, str]:
         """(language, template) of what the customer is told (``routing_messages.template``)."""
-        configured = {lang: lines.model_dump() for lang, lines in self.messages.items()}
-        return template(configured, language, name, self.default_language)
+        return template(_configured(self), language, name, self.default_language)
+
+
+_CONFIGURED: dict[int, tuple[RoutingSettings, dict[str, dict[str, Any]]]] = {}
+
+
+def _configured(settings: RoutingSettings) -> dict[str, dict[str, Any]]:
+    """``settings.messages`` as plain dicts. Dumping every language costs more than routing the
+    handoff, and every escalation asks two or three times; loaded settings are never changed in
+    place (a reload builds new objects), so the dump is remembered per settings object."""
+    cached = _CONFIGURED.get(id(settings))
+    if cached is not None and cached[0] is settings:
+        return cached[1]
+    configured = {lang: lines.model_dump() for lang, lines in settings.messages.items()}
+    if len(_CONFIGURED) > 64:
+        _CONFIGURED.clear()
+    _CONFIGURED[id(settings)] = (settings, configured)
+    return configured

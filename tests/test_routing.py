@@ -471,3 +471,21 @@ def test_holidays_load_from_yaml_dates():
 
     team = TeamSettings.model_validate(yaml.safe_load("holidays: [2026-12-25, '2027-01-01']"))
     assert [d.isoformat() for d in team.holidays] == ["2026-12-25", "2027-01-01"]
+
+
+def test_each_settings_object_keeps_its_own_lines_and_hours():
+    """The message lines and parsed hours are remembered per settings object (and hours by their
+    text): settings loaded later, with other lines and hours, are read as they are."""
+    own = {"on_call": "o {wait}", "unavailable": "u {callback_time}"}
+    first = RoutingSettings.model_validate({"messages": {"en": {**own, "wait": "first {wait}"}}})
+    second = RoutingSettings.model_validate({"messages": {"en": {**own, "wait": "second {wait}"}}})
+    for _ in range(2):
+        assert first.message("en", "wait")[1] == "first {wait}"
+        assert second.message("en", "wait")[1] == "second {wait}"
+    assert RoutingSettings().message("en", "wait")[1].startswith("I'm passing this conversation")
+    early = TeamSettings(timezone="Europe/London", hours=["mon-fri 08:00-12:00"])
+    late = TeamSettings(timezone="Europe/London", hours=["mon-fri 13:00-17:00"])
+    for _ in range(2):
+        assert is_open(early, WED_NOON - timedelta(hours=1))
+        assert not is_open(late, WED_NOON - timedelta(hours=1))
+        assert next_opening(late, WED_NOON).hour == 13

@@ -24,15 +24,41 @@ _REF_WORDS = (
     r"buchung|konto|sendung|fatura|encomenda|ordine|fattura|prenotazione|bestelling|"
     r"factuur|boeking|zending"
 )
+
+
+def _initials(words: str) -> str:
+    """The first letters of ``words`` (``a|b|…``), for a character class."""
+    return "".join(
+        re.escape(letter) for letter in dict.fromkeys(word[0] for word in words.split("|"))
+    )
+
+
+def _by_initial(words: str) -> str:
+    """``(?:a|b|…)`` of lower-case ``words`` written so the engine skips most places at once: a
+    lookahead on their first letters, then the words grouped by first letter, in their order.
+
+    It matches what ``(?:a|b|…)`` matches, the same way: a place that begins with none of the
+    letters matched no word before either, and at any place only the words with its first letter
+    can match, tried in the same order as before (no two of our first letters are the same letter
+    when case is ignored).
+    """
+    groups: dict[str, list[str]] = {}
+    for word in words.split("|"):
+        groups.setdefault(word[0], []).append(word[1:])
+    alternatives = "|".join(f"{re.escape(k)}(?:{'|'.join(rest)})" for k, rest in groups.items())
+    return f"(?=[{_initials(words)}])(?:{alternatives})"
+
+
 _REFERENCE = re.compile(
-    rf"\b(?:{_REF_WORDS})(?:\s+(?:number|no\.?|nr\.?|n[°º]|#|id|nummer|numero|número))?"
+    rf"\b{_by_initial(_REF_WORDS)}(?:\s+(?:number|no\.?|nr\.?|n[°º]|#|id|nummer|numero|número))?"
     r"\s*[:#]?\s*#?[A-Za-z]{0,4}[-_]?\d[\w-]{2,}",
     re.IGNORECASE,
 )
 _CODE = re.compile(r"(?<![\w$€£-])(?:#\d{3,}|[A-Z]{2,5}[-_]?\d{3,}[A-Z\d-]*)\b")
 _CURRENCY = r"(?:[$€£¥]|USD|EUR|GBP|CHF|BRL|dollars?|euros?|pounds?|reais|libras?)"
 _AMOUNT = re.compile(
-    rf"(?:\b\d+\s*x\s*)?(?:[$€£¥]\s?\d[\d.,]*\d?|\b\d[\d.,]*\s?{_CURRENCY}(?![a-z]))",
+    # an amount begins with a digit or a currency sign: the lookahead only skips other places
+    rf"(?=[\d$€£¥])(?:\b\d+\s*x\s*)?(?:[$€£¥]\s?\d[\d.,]*\d?|\b\d[\d.,]*\s?{_CURRENCY}(?![a-z]))",
     re.IGNORECASE,
 )
 _MONTHS = (
@@ -44,9 +70,11 @@ _MONTHS = (
     r"novembro|dezembro|gennaio|febbraio|aprile|maggio|giugno|luglio|settembre|ottobre|"
     r"dicembre|januari|februari|maart|mei|augustus"
 )
+_MONTH = _by_initial(_MONTHS)
 _DATE = re.compile(
-    rf"\b(?:\d{{1,2}}(?:st|nd|rd|th|\.)?\s+(?:de\s+)?(?:{_MONTHS})\b(?:\s+\d{{4}})?|"
-    rf"(?:{_MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\s+\d{{4}})?|"
+    # a date begins with a digit or a month name: the lookahead only skips other places
+    rf"\b(?=[\d{_initials(_MONTHS)}])(?:\d{{1,2}}(?:st|nd|rd|th|\.)?\s+(?:de\s+)?{_MONTH}\b(?:\s+\d{{4}})?|"
+    rf"{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?\b(?:,?\s+\d{{4}})?|"
     r"\d{4}-\d{2}-\d{2}|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}|"
     r"\d{1,2}:\d{2}(?:\s?[ap]\.?m\b\.?)?|\d{1,2}\s?[ap]\.?m\b\.?)",
     re.IGNORECASE,
