@@ -36,7 +36,9 @@ from connector.store.base import (
     ConversationRow,
     FactRow,
     HandoffRow,
+    IngestSnapshot,
     MessageRow,
+    RoutingHistory,
     Tx,
     audit_chain,
     audit_hash,
@@ -93,6 +95,28 @@ KPI_INPUTS_SQL = (
 LOCK_HANDOFF_CONVERSATION = (
     "SELECT pg_advisory_xact_lock(hashtextextended('conversation:' || COALESCE(conversation_id,"
     " ''), 0)) FROM handoffs WHERE id=%s"
+)
+
+
+# What an event's decision reads (``ingest_snapshot``), one statement: the answer kept for the
+# event, the conversation (its columns, all NULL when there is none) and its messages as JSON.
+INGEST_SNAPSHOT = (
+    "SELECT (SELECT e.response FROM events e WHERE e.source=%s AND e.event_id=%s) AS event_response,"
+    " c.*, (SELECT json_agg(m ORDER BY m.seq) FROM messages m WHERE m.conversation_id = c.id)"
+    " AS transcript FROM (SELECT %s::text AS id) k LEFT JOIN conversations c ON c.id = k.id"
+)
+# The team's latest first-response seconds and the customer's handoffs (``routing_history``).
+ROUTING_HISTORY = (
+    "SELECT ARRAY(SELECT (f.data::jsonb ->> 'seconds')::float8 FROM handoff_facts f"
+    " JOIN handoffs h ON h.id = f.handoff_id WHERE f.kind = 'first_response' AND h.team = %s"
+    " ORDER BY f.at DESC, f.id DESC LIMIT %s) AS s,"
+    " (SELECT COUNT(*) FROM handoffs WHERE customer_id=%s) AS n"
+)
+# A handoff (its columns, all NULL when there is none) and its ticket refs (``handoff_with_refs``).
+HANDOFF_WITH_REFS = (
+    "SELECT h.*, (SELECT json_object_agg(r.destination, r.ref) FROM ticket_refs r"
+    " WHERE r.handoff_id = k.id) AS refs FROM (SELECT %s::text AS id) k"
+    " LEFT JOIN handoffs h ON h.id = k.id"
 )
 
 
@@ -165,6 +189,19 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
             "SELECT response FROM events WHERE source=%s AND event_id=%s", (source, event_id)
         )
         return None if row is None else _l(row["response"])
+
+    def ingest_snapshot(self, source, event_id, conversation_id):
+        if self.write:  # the locks of ``get_event`` and ``get_conversation``, in their order
+            return super().ingest_snapshot(source, event_id, conversation_id)
+        row = self._one(INGEST_SNAPSHOT, (source, event_id, conversation_id))
+        assert row is not None
+        if row["event_response"] is not None:
+            return IngestSnapshot(_l(row["event_response"]), None, [])
+        if row["id"] is None:
+            return IngestSnapshot(None, None, [])
+        return IngestSnapshot(
+            None, self._conversation(row), [_message(m) for m in row["transcript"] or []]
+        )
 
     def put_event(self, source, event_id, conversation_id, response, received_at):
         self.conn.execute(
@@ -350,6 +387,19 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
     def count_customer_handoffs(self, customer_id):
         row = self._one("SELECT COUNT(*) AS n FROM handoffs WHERE customer_id=%s", (customer_id,))
         return int(row["n"]) if row else 0
+
+    def routing_history(self, team, limit, customer_id):
+        row = self._one(ROUTING_HISTORY, (team, limit, customer_id or None))
+        assert row is not None
+        return RoutingHistory([float(s or 0.0) for s in row["s"]], int(row["n"]))
+
+    def handoff_with_refs(self, handoff_id):
+        if self.write:  # ``get_handoff``'s locks
+            return super().handoff_with_refs(handoff_id)
+        row = self._one(HANDOFF_WITH_REFS, (handoff_id,))
+        assert row is not None
+        refs = {destination: _l(ref) for destination, ref in (row["refs"] or {}).items()}
+        return (None if row["id"] is None else self._handoff(row)), refs
 
     def put_ticket_ref(self, handoff_id, destination, ref):
         self.conn.execute(
