@@ -202,12 +202,11 @@ class Worker:
         if not work:
             self._idle.next_due = next_due  # when to look again (``_loop``)
             return None
-        with runtime.store.atomic() as tx:
-            if idle > 1:
-                rows = tx.claim_outbox_batch(self.worker_id, now, lease, idle)
-            else:
-                one = tx.claim_outbox(self.worker_id, now, lease)
-                rows = [] if one is None else [one]
+        if idle > 1:
+            rows = runtime.store.claim_outbox_batch(self.worker_id, now, lease, idle)
+        else:
+            one = runtime.store.claim_outbox(self.worker_id, now, lease)
+            rows = [] if one is None else [one]
         if len(rows) > 1:
             claimed_at = time.monotonic()
             with self._claimed_lock:

@@ -726,6 +726,17 @@ class Store(ABC):
         with self.reading() as tx:
             return tx.handoff_with_refs(handoff_id)
 
+    # a claim, in a write transaction of its own: one statement on a store whose claim is one
+    def claim_outbox(self, worker_id: str, now: float, lease_seconds: float) -> OutboxRow | None:
+        with self.atomic() as tx:
+            return tx.claim_outbox(worker_id, now, lease_seconds)
+
+    def claim_outbox_batch(
+        self, worker_id: str, now: float, lease_seconds: float, limit: int
+    ) -> list[OutboxRow]:
+        with self.atomic() as tx:
+            return tx.claim_outbox_batch(worker_id, now, lease_seconds, limit)
+
     def iter_audit(self, conversation_id: str | None = None) -> Iterator[AuditRow]:
         with self.reading() as tx:
             yield from tx.list_audit(conversation_id)

@@ -1,10 +1,11 @@
-"""The store contract, part three: the read verbs that answer several reads at once.
+"""The store contract, part three: the verbs a store may answer in one statement of their own.
 
 ``ingest_snapshot``, ``routing_history``, ``look_for_work`` and ``handoff_with_refs`` exist on
 ``Store`` (one read of its own, which a store may send as one statement outside any transaction)
 and on ``Tx`` (inside the caller's transaction, read or write). Whichever way they are asked, their
 answer must be what the verbs they stand for return together in one ``reading()``: each test
 builds a store through several states and compares, at every state, the new verbs against those.
+``Store.claim_outbox`` and ``Store.claim_outbox_batch`` must claim what the ``Tx`` verbs would.
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from connector.store import ConversationRow, HandoffRow, MessageRow, Store, Tx
 from connector.store.base import IngestSnapshot, RoutingHistory, WorkLook
+from tests.store.test_contract_queues import race
 
 T0 = "2026-11-21T10:00:00.000000+00:00"
 T1 = "2026-11-21T10:05:00.000000+00:00"
@@ -264,3 +268,57 @@ def test_handoff_with_refs_is_the_handoff_and_its_ticket_refs(store: Store) -> N
     found, refs = store.handoff_with_refs("h-1")
     assert found is not None and found.team == "billing"
     assert refs == {"local": {"id": "1", "url": "x/é"}, "zendesk": {"id": 42, "extra": [None]}}
+
+
+# the store's own claims ---------------------------------------------------------------------------
+class _Undo(Exception):
+    """Rolls back the transaction it leaves."""
+
+
+def _would_claim(store: Store, claim: Callable[[Tx], Any]) -> Any:
+    """What ``claim`` gets in a write transaction, rolled back after."""
+    got: list[Any] = []
+    with pytest.raises(_Undo), store.atomic() as tx:
+        got.append(claim(tx))
+        raise _Undo
+    return got[0]
+
+
+def test_the_stores_claims_take_what_a_transactions_claims_would(store: Store) -> None:
+    def add(tx: Tx) -> None:
+        for i in range(6):
+            tx.enqueue("destination", "local", f"k-{i}", {"i": i}, 100.0 - 10 * i, handoff_id="h-1")
+        for i in range(3):  # one lane: one row at a time, in id order
+            tx.enqueue("callback", "demo", f"l-{i}", {}, 50.0 + i, conversation_id="c", lane="c")
+        tx.enqueue("destination", "local", "future", {}, 900.0)
+
+    write(store, add)
+    asks = [("w-1", 60.0, 1), ("w-2", 100.0, 3), ("w-1", 100.0, 1), ("w-3", 120.0, 10)]
+    asks += [("w-4", 150.0, 1), ("w-5", 200.0, 2), ("w-6", 1000.0, 10), ("w-7", 1000.0, 1)]
+    for worker, now, limit in asks:
+        if limit == 1:
+            expected = _would_claim(store, lambda tx, w=worker, n=now: tx.claim_outbox(w, n, 30.0))
+            assert store.claim_outbox(worker, now, 30.0) == expected, (worker, now)
+        else:
+            expected = _would_claim(
+                store, lambda tx, w=worker, n=now, k=limit: tx.claim_outbox_batch(w, n, 30.0, k)
+            )
+            assert store.claim_outbox_batch(worker, now, 30.0, limit) == expected, (worker, now)
+        with store.reading() as tx:
+            claimed = tx.list_outbox(status="delivering")
+        for row in claimed:
+            if row.next_attempt_at < now:  # finish some, so lanes move on
+                with store.atomic() as w:
+                    w.finish_outbox(row.id, row.claimed_by or "", now, status="done")
+    with store.reading() as tx:
+        assert all(r.status == "done" for r in tx.list_outbox() if r.idempotency_key != "future")
+
+
+def test_of_two_stores_claiming_one_outbox_row_their_own_way_exactly_one_gets_it(
+    store: Store, open_store: Callable[[], Store]
+) -> None:
+    stores = [store, open_store()]
+    for round_ in range(3):
+        row_id = write(store, lambda tx, k=f"k{round_}": tx.enqueue("callback", "demo", k, {}, 1.0))
+        claims = race(stores, lambda s, i: s.claim_outbox_batch(f"w{i}", 100.0, 30.0, 5))
+        assert sorted(r.id for c in claims for r in c) == [row_id]

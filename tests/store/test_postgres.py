@@ -178,7 +178,7 @@ class _RecordingStore(PostgresStore):
         conn.cursor_factory = _Recording
 
 
-def test_the_store_read_verbs_are_one_statement_each_outside_any_transaction() -> None:
+def test_the_store_read_verbs_and_claims_are_one_statement_each_outside_any_transaction() -> None:
     with pg.fresh_url() as url:
         store = _RecordingStore(url)
         try:
@@ -192,6 +192,8 @@ def test_the_store_read_verbs_are_one_statement_each_outside_any_transaction() -
                 lambda: store.routing_history("general", 20, None),
                 lambda: store.look_for_work(0.0),
                 lambda: store.handoff_with_refs("h-1"),
+                lambda: store.claim_outbox("w-1", 0.0, 30.0),
+                lambda: store.claim_outbox_batch("w-1", 0.0, 30.0, 4),
             ]
             for read in reads:
                 _Recording.sent.clear()

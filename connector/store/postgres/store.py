@@ -36,6 +36,7 @@ from connector.errors import BadRequest, ConfigError, StoreBusy, StoreUnavailabl
 from connector.store.base import (
     HandoffRow,
     IngestSnapshot,
+    OutboxRow,
     RoutingHistory,
     Store,
     Tx,
@@ -162,10 +163,11 @@ class PostgresStore(Store):
 
     @contextmanager
     def _one_statement(self) -> Iterator[PostgresTx]:
-        """A ``PostgresTx`` for one read verb that is one statement (the ``Store`` read verbs):
-        sent alone on the autocommit connection, it is its own transaction, and a statement sees
-        one snapshot throughout, as the verbs it replaces did inside REPEATABLE READ. No BEGIN, no
-        COMMIT: a third of the database's work for a small read."""
+        """A ``PostgresTx`` for one verb that is one statement (the ``Store`` read verbs, the
+        claims): sent alone on the autocommit connection, it is its own transaction, and a
+        statement sees one snapshot throughout, as the verbs it replaces did inside REPEATABLE
+        READ. No BEGIN, no COMMIT: two statements fewer and a round trip less. It takes no
+        advisory locks (``write=False``): a statement alone would hold them for nothing."""
         with self._connection() as conn, self._errors(conn):
             yield PostgresTx(conn, write=False)
 
@@ -230,6 +232,18 @@ class PostgresStore(Store):
     ) -> tuple[HandoffRow | None, dict[str, dict[str, Any]]]:
         with self._one_statement() as tx:
             return tx.handoff_with_refs(handoff_id)
+
+    # a claim is one UPDATE … RETURNING: sent alone, it commits by itself, as BEGIN … COMMIT did
+    # around it (it takes no advisory lock: ``_one_statement``'s Tx takes none)
+    def claim_outbox(self, worker_id: str, now: float, lease_seconds: float) -> OutboxRow | None:
+        with self._one_statement() as tx:
+            return tx.claim_outbox(worker_id, now, lease_seconds)
+
+    def claim_outbox_batch(
+        self, worker_id: str, now: float, lease_seconds: float, limit: int
+    ) -> list[OutboxRow]:
+        with self._one_statement() as tx:
+            return tx.claim_outbox_batch(worker_id, now, lease_seconds, limit)
 
     def migrate(self) -> list[str]:
         try:
