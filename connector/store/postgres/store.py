@@ -11,7 +11,10 @@ decided?") reads what the previous writer committed, and a lost race decides aga
 SQLite. We chose locks over SERIALIZABLE: a serialization failure can surface at any statement or
 at commit, and ``atomic()`` (a context manager) cannot replay its caller's block, so every caller
 would need a retry loop; a lock makes the second writer wait a few milliseconds instead.
-``reading()`` is REPEATABLE READ, READ ONLY: one consistent snapshot, no locks.
+``reading()`` is REPEATABLE READ, READ ONLY: one consistent snapshot, no locks. The ``Store`` verbs
+that stand for several reads (``ingest_snapshot``, ``routing_history``, ``look_for_work``,
+``handoff_with_refs``) and the outbox claims are one statement each, sent alone on the autocommit
+connection: a statement is one snapshot, and a transaction by itself, with no BEGIN or COMMIT.
 
 A writer that waits on a lock longer than ``store.busy_timeout_ms`` gets ``StoreBusy`` (503),
 as on SQLite; a database that cannot be reached or cannot write gets ``StoreUnavailable``.

@@ -20,9 +20,11 @@ Statements per event are what the database's CPU goes on (bench/bench_pg_stateme
 them), so checks are folded into writes where the locks make that safe: the messages of one call
 are one INSERT numbered in SQL, an audit row and its chain's head one statement (the head read
 with the conversation, under its lock, and kept for the transaction), a KPI row's inputs one
-query. The transaction runs in pipeline mode (``store.py``): a statement whose answer is not read
-(a lock, most writes) goes out with the next one that is; one whose row count is read
-(``_count``) waits for it.
+query. Reads the service makes together (an event's snapshot, a handoff's routing history, a
+worker's look for work, a handoff with its ticket refs) are one statement each, which the store
+sends alone, outside any transaction (``PostgresStore._one_statement``). A transaction runs in
+pipeline mode (``store.py``): a statement whose answer is not read (a lock, most writes) goes
+out with the next one that is; one whose row count is read (``_count``) waits for it.
 """
 
 from __future__ import annotations
@@ -199,8 +201,9 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
             return super().ingest_snapshot(source, event_id, conversation_id)
         rows = self.conn.execute(INGEST_SNAPSHOT, (conversation_id, source, event_id)).fetchall()
         first = rows[0]
-        if first["event_response"] is not None:
-            return IngestSnapshot(_l(first["event_response"]), None, [])
+        response = _l(first["event_response"])
+        if response is not None:
+            return IngestSnapshot(response, None, [])
         if first["id"] is None:
             return IngestSnapshot(None, None, [])
         messages = [
