@@ -52,6 +52,9 @@ class CountingCursor(psycopg.Cursor):  # type: ignore[type-arg]
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:  # type: ignore[override]
         COUNTS["statements"] += 1
+        head = (query if isinstance(query, str) else "").lstrip()[:6].upper()
+        if head in ("BEGIN ", "COMMIT"):
+            COUNTS[head.strip().lower()] += 1  # transactions: BEGIN, and COMMIT
         if TRACE is not None:
             TRACE.append(str(query if isinstance(query, str) else query.as_string(self))[:110])
         if self._conn._pipeline is None:
@@ -165,6 +168,8 @@ def main() -> None:
                 "events": 0,
                 "statements": 0,
                 "round_trips": 0,
+                "commit": 0,
+                "begin": 0,
                 "cpu": 0.0,
                 "client": 0.0,
             }
@@ -195,11 +200,15 @@ def main() -> None:
         f"# PostgreSQL statements per event: {args.conversations} conversations of "
         f"{args.length} events, in process, one connection at a time"
     )
-    print(f"{'':<28}{'statements':>12}{'round trips':>13}{'db CPU ms':>11}{'this process ms':>17}")
+    print(
+        f"{'':<28}{'statements':>12}{'round trips':>13}{'COMMITs':>9}{'BEGINs':>8}"
+        f"{'db CPU ms':>11}{'this process ms':>17}"
+    )
     for kind, f in figures.items():
         n = max(1, f["events"])
         print(
             f"{kind:<28}{f['statements'] / n:>12.1f}{f['round_trips'] / n:>13.1f}"
+            f"{f['commit'] / n:>9.2f}{f['begin'] / n:>8.2f}"
             f"{1000 * f['cpu'] / n:>11.3f}{1000 * f['client'] / n:>17.3f}"
         )
     total = figures["stays with the bot"]
@@ -210,6 +219,7 @@ def main() -> None:
         f"mean per event (ingest + delivery): "
         f"{(total['statements'] + esc['statements'] + dlv['statements']) / events:.1f} statements, "
         f"{(total['round_trips'] + esc['round_trips'] + dlv['round_trips']) / events:.1f} round trips, "
+        f"{(total['commit'] + esc['commit'] + dlv['commit']) / events:.2f} COMMITs, "
         f"{1000 * (total['cpu'] + esc['cpu'] + dlv['cpu']) / events:.3f} ms database CPU, "
         f"{1000 * (total['client'] + esc['client'] + dlv['client']) / events:.3f} ms in this process"
     )
@@ -235,6 +245,8 @@ def _measure(into: dict[str, float], fresh: Any, work: Any) -> None:
     into["events"] += 1
     into["statements"] += COUNTS["statements"] - before.get("statements", 0)
     into["round_trips"] += COUNTS["round_trips"] - before.get("round_trips", 0)
+    for counted in ("commit", "begin"):
+        into[counted] += COUNTS[counted] - before.get(counted, 0)
 
 
 if __name__ == "__main__":

@@ -82,9 +82,7 @@ def deliver_to_destination(runtime: Runtime, row: OutboxRow) -> dict[str, Any]:
         raise PermanentDeliveryError(
             f"destination {message.destination!r} is not configured any more"
         )
-    with runtime.store.reading() as tx:
-        handoff = tx.get_handoff(message.handoff_id or "")
-        refs = tx.get_ticket_refs(message.handoff_id or "")
+    handoff, refs = runtime.store.handoff_with_refs(message.handoff_id or "")
     if handoff is None:
         raise PermanentDeliveryError(f"handoff {message.handoff_id!r} does not exist")
     previous = TicketRef.from_dict(refs[row.target]) if row.target in refs else None
@@ -195,22 +193,20 @@ class Worker:
         runtime = self.runtime
         lease = runtime.settings.worker.claim_timeout_seconds
         now = runtime.now().timestamp()
-        with runtime.store.reading() as tx:  # one cheap read: no write lock while nothing is due
-            work = tx.any_due(now)
-            timer_due = tx.next_timer_due_at()
-            next_due = None if work else tx.next_due_at()
+        # one cheap read (one statement on PostgreSQL): no write lock while nothing is due
+        look = runtime.store.look_for_work(now)
+        work, timer_due, next_due = look.due, look.timer_due_at, look.next_due_at
         if timer_due is not None and timer_due <= now:
             # response windows: their effects are outbox rows, perhaps due now
             work = timers.fire_due(runtime, self.worker_id) > 0 or work
         if not work:
             self._idle.next_due = next_due  # when to look again (``_loop``)
             return None
-        with runtime.store.atomic() as tx:
-            if idle > 1:
-                rows = tx.claim_outbox_batch(self.worker_id, now, lease, idle)
-            else:
-                one = tx.claim_outbox(self.worker_id, now, lease)
-                rows = [] if one is None else [one]
+        if idle > 1:
+            rows = runtime.store.claim_outbox_batch(self.worker_id, now, lease, idle)
+        else:
+            one = runtime.store.claim_outbox(self.worker_id, now, lease)
+            rows = [] if one is None else [one]
         if len(rows) > 1:
             claimed_at = time.monotonic()
             with self._claimed_lock:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from contextlib import AbstractContextManager, ExitStack, nullcontext
+from contextlib import ExitStack
 from datetime import datetime
 from typing import Any
 
@@ -41,7 +41,7 @@ from connector.schemas import (
     HandoffRef,
     Message,
 )
-from connector.store import ConversationRow, HandoffRow, Tx
+from connector.store import ConversationRow, HandoffRow, Store, Tx
 from connector.store.base import Encoded, canonical_json, compact_json
 from integrations import fields
 
@@ -81,9 +81,9 @@ def control_of(conversation: ConversationRow) -> Control:
     )
 
 
-def _first_responses(tx: Tx, team: str, limit: int) -> dict[str, list[float]]:
+def _first_responses(team: str, newest_first: list[float]) -> dict[str, list[float]]:
     """The team's recent first-response times in minutes, oldest first, for the wait estimate."""
-    return {team: [seconds / 60.0 for seconds in reversed(tx.recent_first_responses(team, limit))]}
+    return {team: [seconds / 60.0 for seconds in reversed(newest_first)]}
 
 
 class _Raced(Exception):
@@ -118,15 +118,13 @@ def _ingest_once(runtime: Runtime, source: str, event: Event, *, locked: bool) -
     with ExitStack() as stack:
         held = stack.enter_context(runtime.store.atomic()) if locked else None
 
-        def reading() -> AbstractContextManager[Tx]:
-            return nullcontext(held) if held is not None else runtime.store.reading()
-
-        with reading() as tx:
-            first = tx.get_event(source, event.id)
-            if first is not None:
-                return _replayed(runtime, source, event, first)
-            found = tx.get_conversation(event.conversation.id)
-            snapshot = Snapshot(found, tx.list_messages(found.id) if found else [])
+        # the store's reads are one snapshot each (on PostgreSQL one statement, no transaction);
+        # the locked try reads in its own transaction, with the same verbs
+        reads: Tx | Store = held if held is not None else runtime.store
+        seen = reads.ingest_snapshot(source, event.id, event.conversation.id)
+        if seen.response is not None:
+            return _replayed(runtime, source, event, seen.response)
+        snapshot = Snapshot(seen.conversation, seen.messages)
         decided_at = runtime.now()
         decided = decide_event(source, event, snapshot, settings, decided_at)
         decided.inputs_digest = audit.digest(event.model_dump(mode="json"))  # outside the lock
@@ -134,14 +132,14 @@ def _ingest_once(runtime: Runtime, source: str, event: Event, *, locked: bool) -
         plan = None
         if decided.decision.escalate:
             assert decided.guess is not None
-            with reading() as tx:
-                customer_id = decided.inputs.customer.id
-                history = History(
-                    first_responses=_first_responses(
-                        tx, decided.guess.team, settings.routing.wait_history
-                    ),
-                    prior_handoffs=tx.count_customer_handoffs(customer_id) if customer_id else 0,
-                )
+            team = decided.guess.team
+            seen_before = reads.routing_history(
+                team, settings.routing.wait_history, decided.inputs.customer.id
+            )
+            history = History(
+                first_responses=_first_responses(team, seen_before.first_responses),
+                prior_handoffs=seen_before.prior_handoffs,
+            )
             plan = plan_handoff(
                 source,
                 decided,

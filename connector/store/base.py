@@ -230,6 +230,36 @@ def checkpoint_hash(prev_hash: str, at: str, heads: dict[str, str], legacy_upto:
     return hashlib.sha256(canonical_json([prev_hash, at, heads, legacy_upto]).encode()).hexdigest()
 
 
+@dataclass
+class IngestSnapshot:
+    """What an event's decision reads (``ingest_snapshot``): the answer kept for the event when it
+    was seen before (and then nothing else), else its conversation and that one's messages."""
+
+    response: dict[str, Any] | None
+    conversation: ConversationRow | None
+    messages: list[MessageRow]
+
+
+@dataclass
+class RoutingHistory:
+    """What planning a handoff reads (``routing_history``): the team's latest first-response
+    seconds, newest first (``recent_first_responses``), and the customer's handoffs so far."""
+
+    first_responses: list[float]
+    prior_handoffs: int
+
+
+@dataclass
+class WorkLook:
+    """An idle worker's look (``look_for_work``): is an outbox row claimable now (``any_due``),
+    the earliest pending timer (``next_timer_due_at``), and, only when no row is claimable, when
+    the next one will be (``next_due_at``; None when a row is)."""
+
+    due: bool
+    timer_due_at: float | None
+    next_due_at: float | None
+
+
 class Tx(ABC):
     """One transaction. Methods raise on storage failure; nothing is committed until the end."""
 
@@ -496,6 +526,35 @@ class Tx(ABC):
             )
         )
 
+    # reads of several verbs at once: one snapshot (``Store`` has the same verbs, each one read) ----
+    def ingest_snapshot(self, source: str, event_id: str, conversation_id: str) -> IngestSnapshot:
+        """``get_event``, then (when the event is new) ``get_conversation`` and its
+        ``list_messages``: what the ingest decides from. A store may answer in one statement."""
+        response = self.get_event(source, event_id)
+        if response is not None:
+            return IngestSnapshot(response, None, [])
+        found = self.get_conversation(conversation_id)
+        return IngestSnapshot(None, found, self.list_messages(found.id) if found else [])
+
+    def routing_history(self, team: str, limit: int, customer_id: str | None) -> RoutingHistory:
+        """``recent_first_responses(team, limit)`` and ``count_customer_handoffs`` (0 for no
+        customer id)."""
+        return RoutingHistory(
+            self.recent_first_responses(team, limit),
+            self.count_customer_handoffs(customer_id) if customer_id else 0,
+        )
+
+    def look_for_work(self, now: float) -> WorkLook:
+        """``any_due(now)``, ``next_timer_due_at()`` and, when nothing is due, ``next_due_at()``."""
+        due = self.any_due(now)
+        return WorkLook(due, self.next_timer_due_at(), None if due else self.next_due_at())
+
+    def handoff_with_refs(
+        self, handoff_id: str
+    ) -> tuple[HandoffRow | None, dict[str, dict[str, Any]]]:
+        """``get_handoff`` and ``get_ticket_refs``: what delivering to a helpdesk reads."""
+        return self.get_handoff(handoff_id), self.get_ticket_refs(handoff_id)
+
     # local inbox -------------------------------------------------------------------------------
     @abstractmethod
     def put_inbox_item(
@@ -655,6 +714,38 @@ class Store(ABC):
 
     @abstractmethod
     def close(self) -> None: ...
+
+    # one consistent read each, outside any transaction of the caller's: the ``Tx`` verbs of the
+    # same names in a ``reading()`` by default; a store that answers them in one statement may
+    # send it alone (PostgreSQL: no BEGIN, no COMMIT), a statement being one snapshot.
+    def ingest_snapshot(self, source: str, event_id: str, conversation_id: str) -> IngestSnapshot:
+        with self.reading() as tx:
+            return tx.ingest_snapshot(source, event_id, conversation_id)
+
+    def routing_history(self, team: str, limit: int, customer_id: str | None) -> RoutingHistory:
+        with self.reading() as tx:
+            return tx.routing_history(team, limit, customer_id)
+
+    def look_for_work(self, now: float) -> WorkLook:
+        with self.reading() as tx:
+            return tx.look_for_work(now)
+
+    def handoff_with_refs(
+        self, handoff_id: str
+    ) -> tuple[HandoffRow | None, dict[str, dict[str, Any]]]:
+        with self.reading() as tx:
+            return tx.handoff_with_refs(handoff_id)
+
+    # a claim, in a write transaction of its own: one statement on a store whose claim is one
+    def claim_outbox(self, worker_id: str, now: float, lease_seconds: float) -> OutboxRow | None:
+        with self.atomic() as tx:
+            return tx.claim_outbox(worker_id, now, lease_seconds)
+
+    def claim_outbox_batch(
+        self, worker_id: str, now: float, lease_seconds: float, limit: int
+    ) -> list[OutboxRow]:
+        with self.atomic() as tx:
+            return tx.claim_outbox_batch(worker_id, now, lease_seconds, limit)
 
     def iter_audit(self, conversation_id: str | None = None) -> Iterator[AuditRow]:
         with self.reading() as tx:

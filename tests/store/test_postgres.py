@@ -1,10 +1,13 @@
 """What is true of the PostgreSQL store alone: its waker's fallback when the LISTEN connection drops,
-migrations raced by replicas starting together, and text it cannot hold."""
+migrations raced by replicas starting together, text it cannot hold, and the store's read verbs sent
+as one statement each, with no transaction around it."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -157,3 +160,45 @@ def test_a_second_writer_of_a_lane_draws_its_id_only_after_the_first_commits() -
         finally:
             for s in stores:
                 s.close()
+
+
+class _Recording(psycopg.Cursor):  # type: ignore[type-arg]
+    """Notes every statement its connection sends (the store's own cursors, otherwise unchanged)."""
+
+    sent: list[str] = []
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:  # type: ignore[override]
+        _Recording.sent.append(" ".join(str(query).split()))
+        return super().execute(query, params, **kwargs)
+
+
+class _RecordingStore(PostgresStore):
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        super()._configure(conn)
+        conn.cursor_factory = _Recording
+
+
+def test_the_store_read_verbs_and_claims_are_one_statement_each_outside_any_transaction() -> None:
+    with pg.fresh_url() as url:
+        store = _RecordingStore(url)
+        try:
+            store.migrate()
+            with store.atomic() as tx:
+                tx.put_event("demo", "e-1", "conv-1", {"ok": True}, "2026-11-21T10:00:00+00:00")
+            reads: list[Callable[[], object]] = [
+                lambda: store.ingest_snapshot("demo", "e-1", "conv-1"),
+                lambda: store.ingest_snapshot("demo", "e-2", "conv-1"),
+                lambda: store.routing_history("general", 20, "cust-1"),
+                lambda: store.routing_history("general", 20, None),
+                lambda: store.look_for_work(0.0),
+                lambda: store.handoff_with_refs("h-1"),
+                lambda: store.claim_outbox("w-1", 0.0, 30.0),
+                lambda: store.claim_outbox_batch("w-1", 0.0, 30.0, 4),
+            ]
+            for read in reads:
+                _Recording.sent.clear()
+                read()
+                assert len(_Recording.sent) == 1, _Recording.sent
+                assert not _Recording.sent[0].upper().startswith(("BEGIN", "COMMIT", "SET"))
+        finally:
+            store.close()

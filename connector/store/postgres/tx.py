@@ -20,9 +20,11 @@ Statements per event are what the database's CPU goes on (bench/bench_pg_stateme
 them), so checks are folded into writes where the locks make that safe: the messages of one call
 are one INSERT numbered in SQL, an audit row and its chain's head one statement (the head read
 with the conversation, under its lock, and kept for the transaction), a KPI row's inputs one
-query. The transaction runs in pipeline mode (``store.py``): a statement whose answer is not read
-(a lock, most writes) goes out with the next one that is; one whose row count is read
-(``_count``) waits for it.
+query. Reads the service makes together (an event's snapshot, a handoff's routing history, a
+worker's look for work, a handoff with its ticket refs) are one statement each, which the store
+sends alone, outside any transaction (``PostgresStore._one_statement``). A transaction runs in
+pipeline mode (``store.py``): a statement whose answer is not read (a lock, most writes) goes
+out with the next one that is; one whose row count is read (``_count``) waits for it.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ from connector.store.base import (
     ConversationRow,
     FactRow,
     HandoffRow,
+    IngestSnapshot,
     MessageRow,
+    RoutingHistory,
     Tx,
     audit_chain,
     audit_hash,
@@ -93,6 +97,32 @@ KPI_INPUTS_SQL = (
 LOCK_HANDOFF_CONVERSATION = (
     "SELECT pg_advisory_xact_lock(hashtextextended('conversation:' || COALESCE(conversation_id,"
     " ''), 0)) FROM handoffs WHERE id=%s"
+)
+
+
+# What an event's decision reads (``ingest_snapshot``), one statement: a row per message of the
+# conversation (one row, its message columns NULL, when it has none or there is none), each with
+# the conversation's columns (all NULL when there is none) and the answer kept for the event (the
+# messages are not read when there is one). Rows, not JSON: building JSON costs the database more.
+INGEST_SNAPSHOT = (
+    "SELECT e.response AS event_response, c.*, m.id AS m_id, m.seq AS m_seq, m.role AS m_role,"
+    " m.text AS m_text, m.at AS m_at, m.data AS m_data FROM (SELECT %s::text AS id) k"
+    " LEFT JOIN events e ON e.source = %s AND e.event_id = %s"
+    " LEFT JOIN conversations c ON c.id = k.id"
+    " LEFT JOIN messages m ON m.conversation_id = c.id AND e.response IS NULL ORDER BY m.seq"
+)
+# The team's latest first-response seconds and the customer's handoffs (``routing_history``).
+ROUTING_HISTORY = (
+    "SELECT ARRAY(SELECT (f.data::jsonb ->> 'seconds')::float8 FROM handoff_facts f"
+    " JOIN handoffs h ON h.id = f.handoff_id WHERE f.kind = 'first_response' AND h.team = %s"
+    " ORDER BY f.at DESC, f.id DESC LIMIT %s) AS s,"
+    " (SELECT COUNT(*) FROM handoffs WHERE customer_id=%s) AS n"
+)
+# A handoff (its columns, all NULL when there is none) and its ticket refs (``handoff_with_refs``).
+HANDOFF_WITH_REFS = (
+    "SELECT h.*, (SELECT json_object_agg(r.destination, r.ref) FROM ticket_refs r"
+    " WHERE r.handoff_id = k.id) AS refs FROM (SELECT %s::text AS id) k"
+    " LEFT JOIN handoffs h ON h.id = k.id"
 )
 
 
@@ -165,6 +195,31 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
             "SELECT response FROM events WHERE source=%s AND event_id=%s", (source, event_id)
         )
         return None if row is None else _l(row["response"])
+
+    def ingest_snapshot(self, source, event_id, conversation_id):
+        if self.write:  # the locks of ``get_event`` and ``get_conversation``, in their order
+            return super().ingest_snapshot(source, event_id, conversation_id)
+        rows = self.conn.execute(INGEST_SNAPSHOT, (conversation_id, source, event_id)).fetchall()
+        first = rows[0]
+        response = _l(first["event_response"])
+        if response is not None:
+            return IngestSnapshot(response, None, [])
+        if first["id"] is None:
+            return IngestSnapshot(None, None, [])
+        messages = [
+            MessageRow(
+                conversation_id=first["id"],
+                id=r["m_id"],
+                role=r["m_role"],
+                text=r["m_text"],
+                at=r["m_at"],
+                data=_l(r["m_data"]) or {},
+                seq=r["m_seq"],
+            )
+            for r in rows
+            if r["m_id"] is not None
+        ]
+        return IngestSnapshot(None, self._conversation(first), messages)
 
     def put_event(self, source, event_id, conversation_id, response, received_at):
         self.conn.execute(
@@ -350,6 +405,19 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
     def count_customer_handoffs(self, customer_id):
         row = self._one("SELECT COUNT(*) AS n FROM handoffs WHERE customer_id=%s", (customer_id,))
         return int(row["n"]) if row else 0
+
+    def routing_history(self, team, limit, customer_id):
+        row = self._one(ROUTING_HISTORY, (team, limit, customer_id or None))
+        assert row is not None
+        return RoutingHistory([float(s or 0.0) for s in row["s"]], int(row["n"]))
+
+    def handoff_with_refs(self, handoff_id):
+        if self.write:  # ``get_handoff``'s locks
+            return super().handoff_with_refs(handoff_id)
+        row = self._one(HANDOFF_WITH_REFS, (handoff_id,))
+        assert row is not None
+        refs = {destination: _l(ref) for destination, ref in (row["refs"] or {}).items()}
+        return (None if row["id"] is None else self._handoff(row)), refs
 
     def put_ticket_ref(self, handoff_id, destination, ref):
         self.conn.execute(

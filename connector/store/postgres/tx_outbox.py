@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.store.base import OutboxRow, TimerRow
+from connector.store.base import OutboxRow, TimerRow, WorkLook
 from connector.store.postgres.sql import Queries, _j, _l, _where
 
 # Lanes (``Tx.enqueue``): a row waits while an earlier row of its lane is pending or delivering; a
@@ -213,6 +213,28 @@ class OutboxQueries(Queries):
             " (SELECT MIN(due_at) FROM timers WHERE status='pending')) AS t"
         )
         return None if row is None or row["t"] is None else float(row["t"])
+
+    def look_for_work(self, now):
+        # ``any_due``, ``next_timer_due_at`` and ``next_due_at`` in one statement; the last only
+        # when nothing is due (a subquery in a CASE branch not taken is not run)
+        row = self._one(
+            "SELECT w.due, w.t AS timer_due, CASE WHEN w.due THEN NULL ELSE LEAST("
+            "(SELECT MIN(next_attempt_at) FROM outbox o WHERE status='pending'"
+            + _LANE_FREE
+            + "), (SELECT MIN(claim_expires_at) FROM outbox WHERE status='delivering'), w.t) END"
+            " AS next_due FROM (SELECT EXISTS (SELECT 1 FROM outbox o WHERE "
+            + _DUE
+            + _LANE_FREE
+            + ") AS due, (SELECT MIN(due_at) FROM timers WHERE status='pending') AS t) w",
+            (now, now),
+        )
+        assert row is not None
+        timer_due, next_due = row["timer_due"], row["next_due"]
+        return WorkLook(
+            bool(row["due"]),
+            None if timer_due is None else float(timer_due),
+            None if next_due is None else float(next_due),
+        )
 
     def outbox_stats(self):
         by_status = [
