@@ -337,11 +337,7 @@ class Worker:
         ahead = 0
         if interval:
             with self.runtime.store.reading() as tx:
-                ahead = sum(
-                    1
-                    for r in tx.list_outbox(status="pending", limit=100_000)
-                    if r.id < row.id and r.target == row.target and r.kind == row.kind
-                )
+                ahead = tx.count_pending_ahead(row.id, row.kind, row.target)
         spread = 0.5 * interval if interval else (min(1.0, 0.25 * wait) if wait else 0.05)
         delay = wait + ahead * interval + random.uniform(0.0, spread)
         with self.runtime.store.atomic() as tx:

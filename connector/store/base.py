@@ -410,6 +410,11 @@ class Tx(ABC):
     def list_outbox(self, status: str | None = None, limit: int = 100) -> list[OutboxRow]: ...
 
     @abstractmethod
+    def count_pending_ahead(self, row_id: int, kind: str, target: str) -> int:
+        """Pending rows of the same kind and target that came before row ``row_id`` (lower ids):
+        how many a deferred row waits behind (``delivery.Worker._deferred``). Counted, not read."""
+
+    @abstractmethod
     def retry_outbox(self, row_id: int, now: float) -> bool:
         """Put a dead (or pending) row back in line, due now, with its attempts reset."""
 

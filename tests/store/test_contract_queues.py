@@ -277,6 +277,18 @@ def test_outbox_stats_count_rows_by_kind_target_and_status(store: Store) -> None
     assert (stats["oldest_undelivered_at"], stats["pending_timers"]) == (110.0, 1)
 
 
+def test_pending_rows_ahead_are_counted_by_kind_and_target(store: Store) -> None:
+    ids = [write(store, lambda tx, i=i: enqueue(tx, f"k{i}", 100.0 + i)) for i in range(4)]
+    claimed = write(store, lambda tx: tx.claim_outbox("w1", 200.0, LEASE))
+    assert claimed is not None and claimed.id == ids[0]  # delivering now: not waiting ahead
+    zendesk = write(store, lambda tx: enqueue(tx, "z1", 90.0, target="zendesk"))
+    last = ids[-1]
+    assert read(store, lambda tx: tx.count_pending_ahead(last, "destination", "local")) == 2
+    assert read(store, lambda tx: tx.count_pending_ahead(ids[0], "destination", "local")) == 0
+    assert read(store, lambda tx: tx.count_pending_ahead(zendesk, "destination", "zendesk")) == 0
+    assert read(store, lambda tx: tx.count_pending_ahead(zendesk + 1, "callback", "zendesk")) == 0
+
+
 # --- timers --------------------------------------------------------------------------------------
 
 

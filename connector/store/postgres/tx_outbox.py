@@ -187,6 +187,14 @@ class OutboxQueries(Queries):
         )
         return [self._outbox(r) for r in cur]
 
+    def count_pending_ahead(self, row_id, kind, target):
+        row = self._one(
+            "SELECT COUNT(*) AS n FROM outbox WHERE status='pending' AND id<%s AND kind=%s"
+            " AND target=%s",
+            (row_id, kind, target),
+        )
+        return int(row["n"]) if row else 0
+
     def retry_outbox(self, row_id, now):
         return (
             self._count(

@@ -441,6 +441,14 @@ class SqliteTx(Tx):
             cur = self.conn.execute("SELECT * FROM outbox ORDER BY id LIMIT ?", (limit,))
         return [self._outbox(r) for r in cur]
 
+    def count_pending_ahead(self, row_id, kind, target):
+        row = self._one(
+            "SELECT COUNT(*) AS n FROM outbox WHERE status='pending' AND id<? AND kind=?"
+            " AND target=?",
+            (row_id, kind, target),
+        )
+        return row["n"] if row else 0
+
     def retry_outbox(self, row_id, now):
         cur = self.conn.execute(
             "UPDATE outbox SET status='pending', attempts=0, next_attempt_at=?, claimed_by=NULL,"
