@@ -20,7 +20,6 @@ from connector.clock import iso
 from connector.config import Settings
 from connector.control import BOT
 from connector.errors import Conflict
-from connector.learned import advice
 from connector.outbox import Deliver, Generate, Outbound
 from connector.payload import build_payload
 from connector.policy import DecisionInput, decide
@@ -275,15 +274,6 @@ def plan_handoff(
         settings, "handoff.opened", handoff, occasion=handoff_id, reason=reason, now=now
     )
     return Plan(handoff, customer_message, outbound, reason)
-
-
-def prepare_event(event: Event, settings: Settings) -> None:
-    """What the decision of ``event`` will need that runs outside Python's lock: the learned
-    model's embeddings of its customer turns (``learned.advice.prepare``). Called before the event
-    takes its turn on the store; the decision is the same with or without it."""
-    advice.prepare(
-        [m.text or "" for m in event.messages if m.role == "customer"], settings.policy.model
-    )
 
 
 def warm_up(settings: Settings, now: datetime) -> None:

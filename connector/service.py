@@ -26,7 +26,6 @@ from connector.planning import (
     message_row,
     new_handoff_id,
     plan_handoff,
-    prepare_event,
 )
 from connector.runtime import Runtime
 from connector.schemas import (
@@ -102,7 +101,6 @@ def ingest_event(runtime: Runtime, source: str, event: Event) -> EventResponse:
     last try holds the lock from its read to its write, so an event always gets an answer.
     """
     warnings = fields.contact_problems(event.customer.email, event.customer.phone)
-    prepare_event(event, runtime.settings)  # the learned model's part that runs side by side
     with runtime.store.turns():  # SQLite: one event at a time per process (see Store.turns)
         for attempt in range(RACE_RETRIES + 1):
             try:

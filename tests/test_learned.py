@@ -64,54 +64,6 @@ def test_vectors_are_unit_length_and_cached() -> None:
     assert (again[0] == vectors[0]).all()
 
 
-def test_an_event_embeds_its_customer_turns_before_it_takes_its_turn_to_decide(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from connector import service
-    from connector.app import create_app
-    from connector.runtime import build_runtime
-    from tests.helpers import event, make_settings, post_event
-
-    embedder = _embedder()
-    embedder.clear_cache()
-    turn, answer = "could someone from billing look at invoice 7731", "Let me check that invoice."
-    seen: list[tuple[bool, bool]] = []
-    original = service.decide_event
-
-    def deciding(*args, **kwargs):  # type: ignore[no-untyped-def]
-        seen.append((embedder.has(turn), embedder.has(answer)))  # inside the event's turn
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(service, "decide_event", deciding)
-    runtime = build_runtime(make_settings(tmp_path))  # the learned model on, as shipped
-    try:
-        body = event(
-            "conv-embed",
-            messages=[
-                {"id": "c1", "role": "customer", "text": turn},
-                {"id": "b1", "role": "bot", "text": answer},
-            ],
-        )
-        assert post_event(create_app(runtime=runtime).test_client(), body).status_code == 200
-    finally:
-        runtime.close()
-    assert seen == [(True, False)]  # the customer's turn was embedded first; the bot's never is
-
-
-def test_with_the_model_off_an_event_embeds_nothing_ahead(tmp_path: Path) -> None:
-    from connector.planning import prepare_event
-    from connector.schemas import Event
-    from tests.helpers import event, make_settings
-
-    embedder = _embedder()
-    embedder.clear_cache()
-    settings = make_settings(tmp_path, policy={"model": {"enabled": False}})
-    text = "a turn the rules alone will read"
-    body = event(messages=[{"id": "c1", "role": "customer", "text": text}])
-    prepare_event(Event.model_validate(body), settings)
-    assert not embedder.has(text)
-
-
 # Synthetic labelled rows: made-up phrasings, enough for a head to separate two classes.
 PERSON = ["please get me a human", "I need a real person now", "put a person on the line",
           "a human being please", "let me reach a staff member", "I demand a human operator"]  # fmt: skip

@@ -92,23 +92,6 @@ def advise(
     return advice
 
 
-def prepare(texts: Sequence[str], settings: ModelSettings) -> None:
-    """Embed ``texts`` (an event's customer turns) ahead of its decision, which then finds them
-    in the embedder's cache. The model runs without Python's lock, so events embed side by side
-    before they take their turn to decide (``Store.turns``). Never raises; nothing when the model
-    is off or cannot load (the decision says why)."""
-    wanted = [t for t in texts if t and t.strip()]
-    if not settings.enabled or not wanted:
-        return
-    model, _ = active_model(settings.artefact)
-    if model is None:
-        return
-    try:
-        model.embedder.embed(wanted)
-    except Exception:  # noqa: BLE001 - the decision embeds again and says what failed
-        return
-
-
 def _builtin(rule: Any) -> bool:
     when = rule.when
     if when.trigger == "human_request":

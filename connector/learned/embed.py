@@ -137,11 +137,6 @@ class Embedder:
                 out[i] = vector
         return out
 
-    def has(self, text: str) -> bool:
-        """Whether ``text``'s vector is in the cache (``embed`` would not run the model for it)."""
-        with self._lock:
-            return (text or "").strip()[:2000] in self._cache
-
     def clear_cache(self) -> None:
         """Forget every cached vector (benchmarks start cold with this)."""
         with self._lock:
