@@ -15,7 +15,7 @@ from connector import outbox, service
 from connector.app import create_app
 from connector.runtime import build_runtime
 from connector.store import OutboxRow
-from tests.helpers import dumps, event, post_event, signed_headers
+from tests.helpers import dumps, event, make_settings, post_event, signed_headers
 
 
 class Between:
@@ -104,13 +104,24 @@ def _take_turns_from_another_thread(runtime) -> bool:  # type: ignore[no-untyped
 
 
 @pytest.mark.stores("sqlite")
-def test_on_sqlite_the_events_of_a_process_take_turns_from_read_to_write(armed):  # type: ignore[no-untyped-def]
-    runtime, clock, client = armed
-    seen: list[bool] = []
-    clock.arm(lambda: seen.append(_take_turns_from_another_thread(runtime)))
-    assert post_event(client, event("conv-turns", "e1")).status_code == 200
-    assert seen == [False]  # while the event decided, another thread would have waited
-    assert _take_turns_from_another_thread(runtime) is True  # and the answer gave them back
+@pytest.mark.parametrize("model", [False, True], ids=["rules-only", "learned-model-on"])
+def test_on_sqlite_the_events_of_a_process_take_turns_unless_the_model_runs(  # type: ignore[no-untyped-def]
+    tmp_path, monkeypatch, model: bool
+):
+    settings = make_settings(tmp_path, policy={"model": {"enabled": model}})
+    runtime = build_runtime(settings)
+    try:
+        between = Between(monkeypatch)
+        seen: list[bool] = []
+        between.arm(lambda: seen.append(_take_turns_from_another_thread(runtime)))
+        client = create_app(runtime=runtime).test_client()
+        assert post_event(client, event("conv-turns", "e1")).status_code == 200
+        # rules only: while the event decided, another thread would have waited; with the model
+        # on, events run side by side (its inference does not hold Python's lock)
+        assert seen == [model]
+        assert _take_turns_from_another_thread(runtime) is True  # and the answer gave them back
+    finally:
+        runtime.close()
 
 
 def test_a_conversation_changed_between_read_and_write_is_decided_again(armed):  # type: ignore[no-untyped-def]

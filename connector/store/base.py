@@ -701,7 +701,9 @@ class Store(ABC):
         A store whose calls are short and local returns a lock, so a process's events take turns:
         each SQLite call gives up the GIL for microseconds, and threads trading it at every call
         spend more CPU switching than the overlap saves. A store whose calls wait on the network
-        keeps the default, no turns, so other events work while one waits for its answers.
+        keeps the default, no turns, so other events work while one waits for its answers. With
+        the learned model on, events do not take turns on any store: the model's inference runs
+        without the GIL, and two events' inferences overlap on two cores.
         """
         return nullcontext()
 
