@@ -349,6 +349,12 @@ def main() -> None:
         "--stores", default="sqlite,postgresql", help="which stores the scale-out runs use"
     )
     parser.add_argument(
+        "--model",
+        choices=("on", "off"),
+        default="on",
+        help="the learned signal in the scale-out runs' servers (on: as shipped)",
+    )
+    parser.add_argument(
         "--no-claims",
         dest="claims",
         action="store_false",

@@ -137,6 +137,7 @@ def run(kind: str, n: int, args: Any, tmp: Path) -> dict[str, Any]:
                             "store": {"url": fresh.url, "pool_size": args.threads},
                             "sources": {"bench": {"secret": SECRET}},
                             "logging": {"level": "WARNING"},
+                            "policy": {"model": {"enabled": args.model == "on"}},
                         }
                     )
                 )
@@ -245,6 +246,7 @@ def scale(args: Any) -> None:
     print(
         f"# scale-out: {args.clients} saturating clients, {args.threads} threads per server, "
         f"{args.seconds:.0f} s per run, one worker process, conversations of {args.length} events, "
+        f"learned model {args.model}, "
         f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
     )
     for label, r in results.items():
