@@ -724,34 +724,42 @@ class Store(ABC):
 
     # one consistent read each, outside any transaction of the caller's: the ``Tx`` verbs of the
     # same names in a ``reading()`` by default; a store that answers them in one statement may
-    # send it alone (PostgreSQL: no BEGIN, no COMMIT), a statement being one snapshot.
+    # send it alone (``_read_alone``; PostgreSQL: no BEGIN, no COMMIT), a statement being one
+    # snapshot.
+    def _read_alone(self) -> AbstractContextManager[Tx]:
+        return self.reading()
+
+    # a claim, in a write transaction of its own (``_write_alone``): one statement on a store whose
+    # claim is one
+    def _write_alone(self) -> AbstractContextManager[Tx]:
+        return self.atomic()
+
     def ingest_snapshot(self, source: str, event_id: str, conversation_id: str) -> IngestSnapshot:
-        with self.reading() as tx:
+        with self._read_alone() as tx:
             return tx.ingest_snapshot(source, event_id, conversation_id)
 
     def routing_history(self, team: str, limit: int, customer_id: str | None) -> RoutingHistory:
-        with self.reading() as tx:
+        with self._read_alone() as tx:
             return tx.routing_history(team, limit, customer_id)
 
     def look_for_work(self, now: float) -> WorkLook:
-        with self.reading() as tx:
+        with self._read_alone() as tx:
             return tx.look_for_work(now)
 
     def handoff_with_refs(
         self, handoff_id: str
     ) -> tuple[HandoffRow | None, dict[str, dict[str, Any]]]:
-        with self.reading() as tx:
+        with self._read_alone() as tx:
             return tx.handoff_with_refs(handoff_id)
 
-    # a claim, in a write transaction of its own: one statement on a store whose claim is one
     def claim_outbox(self, worker_id: str, now: float, lease_seconds: float) -> OutboxRow | None:
-        with self.atomic() as tx:
+        with self._write_alone() as tx:
             return tx.claim_outbox(worker_id, now, lease_seconds)
 
     def claim_outbox_batch(
         self, worker_id: str, now: float, lease_seconds: float, limit: int
     ) -> list[OutboxRow]:
-        with self.atomic() as tx:
+        with self._write_alone() as tx:
             return tx.claim_outbox_batch(worker_id, now, lease_seconds, limit)
 
     def iter_audit(self, conversation_id: str | None = None) -> Iterator[AuditRow]:

@@ -37,13 +37,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from connector.errors import BadRequest, ConfigError, StoreBusy, StoreUnavailable
 from connector.store.base import (
-    HandoffRow,
-    IngestSnapshot,
-    OutboxRow,
-    RoutingHistory,
     Store,
     Tx,
-    WorkLook,
 )
 from connector.store.postgres import migrations
 from connector.store.postgres.tx import PostgresTx
@@ -217,36 +212,14 @@ class PostgresStore(Store):
     def reading(self) -> Any:
         return self._transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", write=False)
 
-    # the read verbs of several ``Tx`` verbs: each one statement (``tx.py``), sent alone
-    def ingest_snapshot(self, source: str, event_id: str, conversation_id: str) -> IngestSnapshot:
-        with self._one_statement() as tx:
-            return tx.ingest_snapshot(source, event_id, conversation_id)
+    # the read verbs of several ``Tx`` verbs (``Store.ingest_snapshot`` …) are each one statement
+    # (``tx.py``), sent alone; a claim is one UPDATE … RETURNING: sent alone, it commits by itself,
+    # as BEGIN … COMMIT did around it (it takes no advisory lock: ``_one_statement``'s Tx takes none)
+    def _read_alone(self) -> Any:
+        return self._one_statement()
 
-    def routing_history(self, team: str, limit: int, customer_id: str | None) -> RoutingHistory:
-        with self._one_statement() as tx:
-            return tx.routing_history(team, limit, customer_id)
-
-    def look_for_work(self, now: float) -> WorkLook:
-        with self._one_statement() as tx:
-            return tx.look_for_work(now)
-
-    def handoff_with_refs(
-        self, handoff_id: str
-    ) -> tuple[HandoffRow | None, dict[str, dict[str, Any]]]:
-        with self._one_statement() as tx:
-            return tx.handoff_with_refs(handoff_id)
-
-    # a claim is one UPDATE … RETURNING: sent alone, it commits by itself, as BEGIN … COMMIT did
-    # around it (it takes no advisory lock: ``_one_statement``'s Tx takes none)
-    def claim_outbox(self, worker_id: str, now: float, lease_seconds: float) -> OutboxRow | None:
-        with self._one_statement() as tx:
-            return tx.claim_outbox(worker_id, now, lease_seconds)
-
-    def claim_outbox_batch(
-        self, worker_id: str, now: float, lease_seconds: float, limit: int
-    ) -> list[OutboxRow]:
-        with self._one_statement() as tx:
-            return tx.claim_outbox_batch(worker_id, now, lease_seconds, limit)
+    def _write_alone(self) -> Any:
+        return self._one_statement()
 
     def migrate(self) -> list[str]:
         try:
