@@ -8,6 +8,7 @@ search, ticket notes, and the conversation data-attribute list ``handoff doctor`
 from __future__ import annotations
 
 import copy
+import gc
 import json
 import re
 import socket
@@ -898,7 +899,16 @@ def wait_for_hang_up(standin: Any, route: str) -> None:
 
 def threads_in_http(before: set[threading.Thread]) -> list[str]:
     """Threads started since ``before`` that are inside httpx or httpcore: a call running on."""
-    frames = sys._current_frames()
+    # A garbage collection inside sys._current_frames() can deadlock CPython before 3.11.9
+    # (python/cpython#106883: it holds the thread-list lock while a finaliser waits for a thread
+    # that waits for that lock); this suite once hung here. Collect outside the call instead.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        frames = sys._current_frames()
+    finally:
+        if collecting:
+            gc.enable()
     found = []
     for thread in threading.enumerate():
         frame = frames.get(thread.ident or 0) if thread not in before else None
