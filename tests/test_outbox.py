@@ -256,8 +256,10 @@ def test_a_note_for_an_item_the_local_inbox_never_filed_is_permanent(runtime):  
 def test_a_running_worker_claims_rows_for_its_idle_threads_in_one_statement(
     client, runtime, receiver, settings, monkeypatch
 ):  # type: ignore[no-untyped-def]
-    """Six rows due when four idle threads start: the first claim takes four of them at once
-    (``claim_outbox_batch``), the siblings deliver what it took, and every row is delivered once."""
+    """Six rows due when four idle threads start: a claim takes four of them at once
+    (``claim_outbox_batch``), the siblings deliver what it took, and every row is delivered once.
+    Threads that start together may each claim (on PostgreSQL side by side, and the smaller
+    claim may return first), so the four is looked for among the claims, not in the first."""
     for n in range(3):
         escalate(client, f"evt-{n}", f"conv-{n}")  # each: its local ticket and a callback
     with runtime.store.reading() as tx:
@@ -285,7 +287,7 @@ def test_a_running_worker_claims_rows_for_its_idle_threads_in_one_statement(
             threading.Event().wait(0.05)
     finally:
         worker.stop()
-    assert batches and batches[0] == 4
+    assert batches and max(batches) == 4
     assert [(r.status, r.attempts) for r in rows] == [("done", 1)] * 6
     assert sorted(receiver.delivery_ids()) == sorted(set(receiver.delivery_ids()))
 
