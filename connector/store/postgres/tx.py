@@ -105,8 +105,9 @@ LOCK_HANDOFF_CONVERSATION = (
 # the conversation's columns (all NULL when there is none) and the answer kept for the event (the
 # messages are not read when there is one). Rows, not JSON: building JSON costs the database more.
 INGEST_SNAPSHOT = (
-    "SELECT e.response AS event_response, c.*, m.id AS m_id, m.seq AS m_seq, m.role AS m_role,"
-    " m.text AS m_text, m.at AS m_at, m.data AS m_data FROM (SELECT %s::text AS id) k"
+    "SELECT e.response AS event_response, c.*, m.conversation_id AS m_conversation_id,"
+    " m.id AS m_id, m.seq AS m_seq, m.role AS m_role, m.text AS m_text, m.at AS m_at,"
+    " m.data AS m_data FROM (SELECT %s::text AS id) k"
     " LEFT JOIN events e ON e.source = %s AND e.event_id = %s"
     " LEFT JOIN conversations c ON c.id = k.id"
     " LEFT JOIN messages m ON m.conversation_id = c.id AND e.response IS NULL ORDER BY m.seq"
@@ -137,15 +138,16 @@ def _message_columns(conversation_id: str, rows: list[MessageRow]) -> dict[str, 
     }
 
 
-def _message(r: dict[str, Any]) -> MessageRow:
+def _message(r: dict[str, Any], prefix: str = "") -> MessageRow:
+    """A message row from its columns, named ``prefix`` + column (a join's ``m_id`` …)."""
     return MessageRow(
-        conversation_id=r["conversation_id"],
-        id=r["id"],
-        role=r["role"],
-        text=r["text"],
-        at=r["at"],
-        data=_l(r["data"]) or {},
-        seq=r["seq"],
+        conversation_id=r[prefix + "conversation_id"],
+        id=r[prefix + "id"],
+        role=r[prefix + "role"],
+        text=r[prefix + "text"],
+        at=r[prefix + "at"],
+        data=_l(r[prefix + "data"]) or {},
+        seq=r[prefix + "seq"],
     )
 
 
@@ -206,19 +208,7 @@ class PostgresTx(OutboxQueries, ReportQueries, Tx):
             return IngestSnapshot(response, None, [])
         if first["id"] is None:
             return IngestSnapshot(None, None, [])
-        messages = [
-            MessageRow(
-                conversation_id=first["id"],
-                id=r["m_id"],
-                role=r["m_role"],
-                text=r["m_text"],
-                at=r["m_at"],
-                data=_l(r["m_data"]) or {},
-                seq=r["m_seq"],
-            )
-            for r in rows
-            if r["m_id"] is not None
-        ]
+        messages = [_message(r, "m_") for r in rows if r["m_id"] is not None]
         return IngestSnapshot(None, self._conversation(first), messages)
 
     def put_event(self, source, event_id, conversation_id, response, received_at):
