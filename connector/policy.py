@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connector.learned.advice import advise
+from connector.per_settings import PerSettings
 from connector.policy_config import PRIORITIES, PolicySettings, Rule, When
 from connector.schemas import BotContext, ConversationRef, Customer, Decision, Message, Reason
 from connector.signals import (
@@ -62,7 +63,7 @@ class DecisionInput:
     event_bot: BotContext | None = None  # the bot block of this event alone
 
 
-_VERSIONS: dict[int, tuple[PolicySettings, str]] = {}
+_VERSIONS = PerSettings(limit=64)
 
 
 def policy_version(settings: PolicySettings) -> str:
@@ -72,33 +73,18 @@ def policy_version(settings: PolicySettings) -> str:
 
 
 def _version(settings: PolicySettings) -> str:
-    # Hashing the rules costs more than a whole decision. Loaded settings are never changed in
-    # place (a reload builds new objects), so the hash is remembered per settings object.
-    cached = _VERSIONS.get(id(settings))
-    if cached is not None and cached[0] is settings:
-        return cached[1]
-    version = policy_version(settings)
-    if len(_VERSIONS) > 64:
-        _VERSIONS.clear()
-    _VERSIONS[id(settings)] = (settings, version)
+    # Hashing the rules costs more than a whole decision: once per settings object.
+    version: str = _VERSIONS.get(settings, policy_version)
     return version
 
 
-_DERIVED: dict[tuple[int, str], tuple[When, Any]] = {}
+_DERIVED = PerSettings(limit=256)
 
 
 def _derived(when: When, what: str, build: Callable[[When], Any]) -> Any:
     """What a rule's trigger builds from its settings (term groups, pattern tables), built once per
-    ``when`` object like the version above: settings are never changed in place. The entry keeps
-    ``when`` alive and is checked by identity, so a reused ``id`` cannot serve another's value."""
-    cached = _DERIVED.get((id(when), what))
-    if cached is not None and cached[0] is when:
-        return cached[1]
-    value = build(when)
-    if len(_DERIVED) > 256:
-        _DERIVED.clear()
-    _DERIVED[(id(when), what)] = (when, value)
-    return value
+    ``when`` object (``connector/per_settings.py``)."""
+    return _DERIVED.get(when, build, what)
 
 
 # --- triggers: (When, DecisionInput) -> (fired, detail) -----------------------------------------

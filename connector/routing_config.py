@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
+from connector.per_settings import PerSettings
 from connector.policy_config import Section
 from connector.routing_messages import CLOSED_MESSAGES, DEFAULT_MESSAGES, template
 from connector.signals.text import check_terms
@@ -220,18 +221,14 @@ class RoutingSettings(Section):
         return template(_configured(self), language, name, self.default_language)
 
 
-_CONFIGURED: dict[int, tuple[RoutingSettings, dict[str, dict[str, Any]]]] = {}
+_CONFIGURED = PerSettings(limit=64)
 
 
 def _configured(settings: RoutingSettings) -> dict[str, dict[str, Any]]:
     """``settings.messages`` as plain dicts. Dumping every language costs more than routing the
-    handoff, and every escalation asks two or three times; loaded settings are never changed in
-    place (a reload builds new objects), so the dump is remembered per settings object."""
-    cached = _CONFIGURED.get(id(settings))
-    if cached is not None and cached[0] is settings:
-        return cached[1]
-    configured = {lang: lines.model_dump() for lang, lines in settings.messages.items()}
-    if len(_CONFIGURED) > 64:
-        _CONFIGURED.clear()
-    _CONFIGURED[id(settings)] = (settings, configured)
+    handoff, and every escalation asks two or three times: once per settings object
+    (``connector/per_settings.py``)."""
+    configured: dict[str, dict[str, Any]] = _CONFIGURED.get(
+        settings, lambda s: {lang: lines.model_dump() for lang, lines in s.messages.items()}
+    )
     return configured
