@@ -66,6 +66,7 @@ def main() -> None:
 def serve(config: str | None, host: str | None, port: int | None, no_worker: bool) -> None:
     """Run the HTTP API on waitress, with the delivery worker in-process."""
     from connector import backup, serving
+    from connector.api.events import request_turns
     from connector.app import create_app
     from connector.delivery import Worker
     from connector.runtime import build_runtime
@@ -94,6 +95,7 @@ def serve(config: str | None, host: str | None, port: int | None, no_worker: boo
             channel_timeout=settings.server.channel_timeout,
             request_timeout=settings.server.request_timeout,
             trusted_proxy=settings.server.trusted_proxy,
+            turns=request_turns(runtime),
         )
     except (OSError, ValueError) as exc:  # taken or forbidden port; a host that does not resolve
         runtime.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from contextlib import ExitStack, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -92,6 +92,14 @@ class _Raced(Exception):
 RACE_RETRIES = 4  # optimistic tries before the last one, which reads and writes under the lock
 
 
+def event_turns(runtime: Runtime) -> AbstractContextManager[object]:
+    """What a process's bot events hold from read to write: on SQLite one event at a time
+    (``Store.turns``, re-entrant), unless the learned model is on: its inference, most of such an
+    event's CPU, runs without Python's lock, side by side. ``handoff serve`` holds it around the
+    whole request of an event (``serving.create_server``'s ``turns``)."""
+    return nullcontext() if runtime.settings.policy.model.enabled else runtime.store.turns()
+
+
 def ingest_event(runtime: Runtime, source: str, event: Event) -> EventResponse:
     """Record an event, decide, and (when the policy escalates) open a handoff. Idempotent by id.
 
@@ -101,10 +109,7 @@ def ingest_event(runtime: Runtime, source: str, event: Event) -> EventResponse:
     last try holds the lock from its read to its write, so an event always gets an answer.
     """
     warnings = fields.contact_problems(event.customer.email, event.customer.phone)
-    # SQLite: one event at a time per process (Store.turns), unless the learned model is on: its
-    # inference, most of such an event's CPU, runs without Python's lock, side by side
-    turns = nullcontext() if runtime.settings.policy.model.enabled else runtime.store.turns()
-    with turns:
+    with event_turns(runtime):
         for attempt in range(RACE_RETRIES + 1):
             try:
                 response = _ingest_once(runtime, source, event, locked=attempt == RACE_RETRIES)

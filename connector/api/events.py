@@ -4,6 +4,8 @@ state, and the send gate."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 
 from flask import Blueprint, Response, request
 from flask.blueprints import BlueprintSetupState
@@ -19,10 +21,13 @@ from connector.api import (
     runtime,
 )
 from connector.errors import BadRequest
+from connector.runtime import Runtime
 from connector.schemas import BotReply
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("events", __name__)
+EVENTS_PATH = "/v1/events"
+CHANNELS_PATH = "/v1/channels/"
 
 
 @bp.record_once
@@ -33,6 +38,19 @@ def _warm_up(state: BlueprintSetupState) -> None:
         planning.warm_up(rt.settings, rt.now())
     except Exception:  # noqa: BLE001 - a warm-up must never keep the server from starting
         logger.warning("warming up the decision failed; the first events will do it", exc_info=True)
+
+
+def request_turns(rt: Runtime) -> Callable[[str, str], AbstractContextManager[object]]:
+    """For ``handoff serve``: what to hold around a request (``serving.create_server``'s
+    ``turns``): a bot event's turns (``service.event_turns``) for the routes below that take
+    events, nothing for any other."""
+
+    def turns(method: str, path: str) -> AbstractContextManager[object]:
+        if method == "POST" and (path == EVENTS_PATH or path.startswith(CHANNELS_PATH)):
+            return service.event_turns(rt)
+        return nullcontext()
+
+    return turns
 
 
 def _ingest(source: str, path: str = "", *, verified: bool = False) -> Response:
@@ -48,7 +66,7 @@ def _ingest(source: str, path: str = "", *, verified: bool = False) -> Response:
     return Response(answer.body, status=answer.status, mimetype=answer.content_type)
 
 
-@bp.post("/v1/events")
+@bp.post(EVENTS_PATH)
 def post_event():
     source = request.headers.get(security.SOURCE_HEADER) or ""
     channel = channel_of(source) if source else None
@@ -60,8 +78,8 @@ def post_event():
     return _ingest(authenticate_bot(), verified=True)
 
 
-@bp.post("/v1/channels/<source>")
-@bp.post("/v1/channels/<source>/<path:path>")
+@bp.post(CHANNELS_PATH + "<source>")
+@bp.post(CHANNELS_PATH + "<source>/<path:path>")
 def post_channel(source: str, path: str = ""):
     return _ingest(source, path)
 

@@ -696,7 +696,8 @@ class Store(ABC):
         """A read transaction (consistent snapshot, no write lock)."""
 
     def turns(self) -> AbstractContextManager[object]:
-        """Held around one event's read → decide → write (``service.ingest_event``).
+        """Held around one event's read → decide → write (``service.ingest_event``), and by
+        ``handoff serve`` around the whole request of a bot event (``service.event_turns``).
 
         A store whose calls are short and local returns a lock, so a process's events take turns:
         each SQLite call gives up the GIL for microseconds, and threads trading it at every call
