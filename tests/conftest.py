@@ -118,5 +118,4 @@ def live_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"
     closing.set()
-    server.close()
-    thread.join(timeout=5)
+    helpers.stop_waitress(server, thread)

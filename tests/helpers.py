@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
+from waitress import wasyncore
 
 from connector import security
 from connector.config import Settings, load_config
@@ -189,6 +190,16 @@ class Receiver:
 # The store URL ``make_settings`` uses instead of a SQLite file in ``tmp_path``: set for the length
 # of a test by the ``store_kind`` fixture (``tests/conftest.py``) when the test runs on PostgreSQL.
 STORE_URL: dict[str, str | None] = {"url": None}
+
+
+def stop_waitress(server: Any, loop: threading.Thread | None = None) -> None:
+    """Stop a waitress server a test ran on ``loop``: close its sockets, and end its worker
+    threads, which ``close()`` leaves waiting for tasks for the rest of the test process."""
+    server.close()
+    wasyncore.close_all(server._map)
+    if loop is not None:
+        loop.join(timeout=5)
+    server.task_dispatcher.shutdown(timeout=5)
 
 
 def store_env(settings: Settings) -> dict[str, str]:

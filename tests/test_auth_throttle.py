@@ -8,14 +8,13 @@ import threading
 
 import pytest
 import requests
-from waitress import wasyncore
 
 from connector import serving
 from connector.app import create_app
 from connector.config import load_config
 from connector.runtime import build_runtime
 from connector.throttle import AuthThrottle
-from tests.helpers import API_KEY, Clock, event, make_settings, post_event
+from tests.helpers import API_KEY, Clock, event, make_settings, post_event, stop_waitress
 from tests.test_cli_e2e import HANDOFF, free_port
 from tests.test_config import EXAMPLE
 
@@ -112,9 +111,7 @@ def test_behind_a_trusted_proxy_each_client_is_throttled_on_its_own(tmp_path, cl
         assert [get("198.51.100.7", WRONG) for _ in range(3)] == [401, 401, 429]
         assert get("198.51.100.8", API_KEY) == 200  # the proxy's other clients carry on
     finally:
-        server.close()
-        wasyncore.close_all(server._map)
-        thread.join(5)
+        stop_waitress(server, thread)
         runtime.close()
 
 

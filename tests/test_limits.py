@@ -6,7 +6,6 @@ import threading
 
 import pytest
 import requests
-from waitress import wasyncore
 
 from connector import limits, serving
 from connector.app import create_app
@@ -15,7 +14,7 @@ from connector.runtime import build_runtime
 from integrations.intercom import webhooks as intercom_webhooks
 from integrations.salesforce.webhooks import _document
 from integrations.zendesk import webhooks as zendesk_webhooks
-from tests.helpers import API_KEY, dumps, event, make_settings, signed_headers
+from tests.helpers import API_KEY, dumps, event, make_settings, signed_headers, stop_waitress
 
 DEEP_OBJECT = b'{"a":' * 900 + b"1" + b"}" * 900
 DEEP_ARRAY = b"[" * 5000 + b"]" * 5000
@@ -173,9 +172,7 @@ def test_waitress_answers_a_body_over_max_body_bytes_with_a_problem(tmp_path, cl
             and "server.max_body_bytes (1024 bytes)" in response.json()["detail"]
         )
     finally:
-        server.close()
-        wasyncore.close_all(server._map)
-        thread.join(5)
+        stop_waitress(server, thread)
         runtime.close()
 
 

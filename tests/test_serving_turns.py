@@ -8,11 +8,11 @@ from contextlib import AbstractContextManager, nullcontext
 
 import requests
 from flask import Flask
-from waitress import wasyncore
 
 from connector import serving
 from connector.api.events import request_turns
 from connector.runtime import Runtime
+from tests.helpers import stop_waitress
 
 
 def test_requests_that_take_turns_are_served_one_at_a_time_and_others_beside_them() -> None:
@@ -54,9 +54,7 @@ def test_requests_that_take_turns_are_served_one_at_a_time_and_others_beside_the
             fast_done.set()
             assert [f.result().status_code for f in slow] == [200, 200, 200]
     finally:
-        server.close()
-        wasyncore.close_all(server._map)
-        loop.join(timeout=5)
+        stop_waitress(server, loop)
     assert most[0] == 1  # never two in-turn requests in the app at once
     assert ("GET", "/free") in asked and asked.count(("POST", "/in-turn")) == 3
 
