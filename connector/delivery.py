@@ -157,6 +157,7 @@ class Worker:
         self._claimed: deque[tuple[OutboxRow, float]] = deque()
         self._claimed_lock = threading.Lock()
         self._processing = 0  # loop threads processing a row now
+        self._claiming = 0  # idle threads the claims in flight are claiming rows for
         self._idle = threading.local()  # per loop thread: the next due time its last look found
 
     # one row ------------------------------------------------------------------------------------
@@ -181,15 +182,35 @@ class Worker:
         (``claim_outbox_batch``); the thread keeps the first and leaves the others here for its
         idle siblings, whom it wakes. Rows therefore wait for a free thread no longer than a
         claim of one row would; the per-destination caps still apply to each row as it starts
-        (``_process``)."""
+        (``_process``). Threads that look at once do not each claim for every idle thread: a
+        claim counts out the threads a sibling's claim in flight is already claiming for, and
+        takes at least the one row its own thread needs."""
         while True:
             with self._claimed_lock:
                 if not self._claimed:
-                    idle = self.concurrency - self._processing if self._threads else 0
+                    idle = (
+                        max(1, self.concurrency - self._processing - self._claiming)
+                        if self._threads
+                        else 0
+                    )
+                    self._claiming += idle
                     break
                 row, claimed_at = self._claimed.popleft()
             if self._still_held(row, claimed_at):
                 return row
+        rows: list[OutboxRow] = []
+        try:
+            rows = self._claim(idle)
+        finally:
+            with self._claimed_lock:  # the rows for siblings, and the count they replace, at once
+                self._claimed.extend((row, time.monotonic()) for row in rows[1:])
+                self._claiming -= idle
+        if len(rows) > 1:
+            self.runtime.waker.wake_here()
+        return rows[0] if rows else None
+
+    def _claim(self, idle: int) -> list[OutboxRow]:
+        """Look for due work and claim up to ``idle`` rows (one when ``idle`` is 0 or 1)."""
         runtime = self.runtime
         lease = runtime.settings.worker.claim_timeout_seconds
         now = runtime.now().timestamp()
@@ -201,18 +222,11 @@ class Worker:
             work = timers.fire_due(runtime, self.worker_id) > 0 or work
         if not work:
             self._idle.next_due = next_due  # when to look again (``_loop``)
-            return None
+            return []
         if idle > 1:
-            rows = runtime.store.claim_outbox_batch(self.worker_id, now, lease, idle)
-        else:
-            one = runtime.store.claim_outbox(self.worker_id, now, lease)
-            rows = [] if one is None else [one]
-        if len(rows) > 1:
-            claimed_at = time.monotonic()
-            with self._claimed_lock:
-                self._claimed.extend((row, claimed_at) for row in rows[1:])
-            runtime.waker.wake_here()
-        return rows[0] if rows else None
+            return runtime.store.claim_outbox_batch(self.worker_id, now, lease, idle)
+        one = runtime.store.claim_outbox(self.worker_id, now, lease)
+        return [] if one is None else [one]
 
     def _still_held(self, row: OutboxRow, claimed_at: float) -> bool:
         """A row left for a sibling that waited past a heartbeat renews its claim before it runs;

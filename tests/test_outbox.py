@@ -292,6 +292,48 @@ def test_a_running_worker_claims_rows_for_its_idle_threads_in_one_statement(
     assert sorted(receiver.delivery_ids()) == sorted(set(receiver.delivery_ids()))
 
 
+def test_threads_that_look_at_once_do_not_each_claim_for_every_idle_thread(client, runtime):  # type: ignore[no-untyped-def]
+    """Four idle threads look for work at the same moment with eight rows due. The first claim
+    is for all four; the claims started while it runs are for their own thread only, so the
+    worker holds at most seven rows for four threads (it held sixteen: each thread counted every
+    idle one), and the rest stay pending for any other worker."""
+    for n in range(4):
+        escalate(client, f"evt-{n}", f"conv-{n}")  # each: its local ticket and a callback
+    worker = Worker(runtime, concurrency=4)
+    # its four threads, as start() lists them, already finished: a claim counts them idle
+    worker._threads = [threading.Thread(target=lambda: None) for _ in range(4)]
+    for thread in worker._threads:
+        thread.start()
+    asked: list[int] = []
+    all_in = threading.Barrier(4, timeout=10)
+    store = runtime.store
+    batch, single = store.claim_outbox_batch, store.claim_outbox
+
+    def claim_batch(worker_id, now, lease, limit):  # type: ignore[no-untyped-def]
+        asked.append(limit)
+        all_in.wait()  # every thread is claiming before any claim returns
+        return batch(worker_id, now, lease, limit)
+
+    def claim_one(worker_id, now, lease):  # type: ignore[no-untyped-def]
+        asked.append(1)
+        all_in.wait()
+        return single(worker_id, now, lease)
+
+    store.claim_outbox_batch, store.claim_outbox = claim_batch, claim_one  # type: ignore[method-assign]
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            taken = [f.result() for f in [pool.submit(worker._take) for _ in range(4)]]
+    finally:
+        store.claim_outbox_batch, store.claim_outbox = batch, single  # type: ignore[method-assign]
+    assert sorted(asked) == [1, 1, 1, 4]
+    assert all(row is not None for row in taken)
+    assert len(worker._claimed) == 3  # the first claim's rows for its siblings
+    with runtime.store.reading() as tx:
+        statuses = sorted(r.status for r in tx.list_outbox())
+    assert statuses == ["delivering"] * 7 + ["pending"]
+    worker.stop()
+
+
 def test_rows_claimed_for_sibling_threads_are_given_back_when_the_worker_stops(client, runtime):  # type: ignore[no-untyped-def]
     """A claim for four idle threads, and the worker stops before three of them took theirs: those
     three are pending again at once, their attempt not spent, for any worker to take."""
