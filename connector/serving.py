@@ -242,4 +242,16 @@ def run_until_signalled(server: Any) -> None:
             wasyncore.loop(
                 timeout=0.05, map=server._map, count=1, use_poll=True
             )  # past descriptor 1024 too
-        wasyncore.close_all(server._map)
+        close_all(server)
+
+
+def close_all(server: Any) -> None:
+    """Close the server's connections, then its listening socket and wake-up pipe.
+
+    In that order: a request still running (a live view's stream) wakes the event loop by writing
+    a byte to the pipe, by its number. Closed first, the connections make its next write end it;
+    closed after the pipe, that write could land in whatever file took the pipe's number since
+    (the SQLite store's first page)."""
+    for channel in [c for c in list(server._map.values()) if isinstance(c, HTTPChannel)]:
+        channel.handle_close()
+    wasyncore.close_all(server._map)

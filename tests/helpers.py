@@ -13,9 +13,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from waitress import wasyncore
+from waitress.channel import HTTPChannel
 
-from connector import security
+from connector import security, serving
 from connector.config import Settings, load_config
 from connector.delivery import Worker
 
@@ -193,13 +193,22 @@ STORE_URL: dict[str, str | None] = {"url": None}
 
 
 def stop_waitress(server: Any, loop: threading.Thread | None = None) -> None:
-    """Stop a waitress server a test ran on ``loop``: close its sockets, and end its worker
-    threads, which ``close()`` leaves waiting for tasks for the rest of the test process."""
-    server.close()
-    wasyncore.close_all(server._map)
+    """Stop a waitress server a test ran on ``loop``, its worker threads included (``close()``
+    leaves them waiting for tasks for the rest of the test process).
+
+    In an order that leaves no thread writing to a closed descriptor: a request still running (a
+    live view's stream) wakes the event loop by writing a byte to the server's pipe, by its
+    number, and once the pipe is closed that number may be a later test's SQLite file, whose
+    first byte it then overwrites ("file is not a database"). So the connections close first (a
+    running request's next write ends it), the worker threads finish, and only then the listening
+    socket and the pipe close."""
+    for channel in list(server._map.values()):
+        if isinstance(channel, HTTPChannel):
+            channel.handle_close()
+    server.task_dispatcher.shutdown(timeout=5)
+    serving.close_all(server)
     if loop is not None:
         loop.join(timeout=5)
-    server.task_dispatcher.shutdown(timeout=5)
 
 
 def store_env(settings: Settings) -> dict[str, str]:

@@ -120,7 +120,7 @@ def test_a_request_dripping_past_request_timeout_is_closed_an_idle_keepalive_is_
     finally:
         drip.close()
         idle.close()
-        wasyncore.close_all(server._map)
+        serving.close_all(server)
 
 
 INF = resource.RLIM_INFINITY
@@ -148,7 +148,7 @@ def test_serving_uses_poll_so_descriptors_past_1024_work(app) -> None:  # type: 
     try:
         assert server.adj.asyncore_use_poll and server.adj.connection_limit == 2000
     finally:
-        wasyncore.close_all(server._map)
+        serving.close_all(server)
 
 
 def test_serving_keeps_what_start_up_built_out_of_the_collectors_full_passes(app) -> None:  # type: ignore[no-untyped-def]
@@ -166,5 +166,32 @@ def test_serving_keeps_what_start_up_built_out_of_the_collectors_full_passes(app
         gc.unfreeze()
         for sig, handler in handlers.items():
             signal.signal(sig, handler)
-        wasyncore.close_all(server._map)
+        serving.close_all(server)
     assert seen["frozen"] > 1000  # the modules, the app and its runtime, not a handful
+
+
+def test_closing_the_server_closes_its_connections_before_its_wake_up_pipe(app) -> None:  # type: ignore[no-untyped-def]
+    """A request still running (a live view's stream) wakes the loop by writing to the pipe by
+    its number: closed first, its connection ends the request at its next write; closed after the
+    pipe, that write lands in whatever file took the pipe's number since (a test's SQLite file
+    lost its first bytes that way: "file is not a database")."""
+    server = serving.create_server(app, host="127.0.0.1", port=0, threads=1, max_body_bytes=1024)
+    clients = [socket.create_connection(("127.0.0.1", server.effective_port)) for _ in range(2)]
+    try:
+        _pump(server, lambda: len(server.active_channels) == 2)
+        channels = list(server.active_channels.values())
+        still_open: list[list[bool]] = []  # at each close of the pipe: which connections were open
+        trigger_close = server.trigger.close
+
+        def close_pipe() -> None:
+            still_open.append([c.connected for c in channels])
+            trigger_close()
+
+        server.trigger.close = close_pipe
+        serving.close_all(server)
+        assert still_open and still_open[0] == [False, False]
+        assert not server._map
+    finally:
+        for client in clients:
+            client.close()
+        server.task_dispatcher.shutdown(timeout=5)
