@@ -16,7 +16,13 @@ Three measurements, each printed beside its baseline from the same run:
    read to its write (``service.RACE_RETRIES = 0``: how every event was written before).
 3. **Two ``handoff serve`` processes on one SQLite file** against one, same clients, same seconds.
 
+With ``--rounds N`` every server of section 1 is measured N times, in alternating order, and the
+medians are printed with every run: on a shared VM one run of a few seconds moves by a fifth
+either way. ``--baseline`` adds another build's ``handoff`` (an older checkout's
+``.venv/bin/handoff``) to the same rounds, for a before-and-after in one run.
+
 Prints figures; asserts nothing. Usage: python bench/bench_ingest_cpu.py [--seconds 6] [--clients 4]
+[--lock-events 600] [--model on|off|both] [--rounds 1] [--baseline PATH/TO/handoff]
 """
 
 from __future__ import annotations
@@ -102,7 +108,10 @@ def measure(port: int, pids: list[int], clients: int, seconds: float, length: in
     return {**result, "cpu_ms_per_event": 1000 * used / max(1, answered)}
 
 
-def serve(tmp: Path, db: Path, threads: int, model: bool) -> tuple[subprocess.Popen, int]:
+def serve(
+    tmp: Path, db: Path, threads: int, model: bool, handoff: str | None = None
+) -> tuple[subprocess.Popen, int]:
+    """``handoff serve --no-worker`` on ``db``: this checkout's, or the ``handoff`` given."""
     port = free_port()
     config = tmp / f"config-{port}.yaml"
     config.write_text(
@@ -117,7 +126,7 @@ def serve(tmp: Path, db: Path, threads: int, model: bool) -> tuple[subprocess.Po
         )
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")}
-    handoff = str(Path(sys.executable).parent / "handoff")
+    handoff = handoff or str(Path(sys.executable).parent / "handoff")
     proc = subprocess.Popen(
         [handoff, "serve", "--no-worker", "--config", str(config)],
         env=env,
@@ -187,6 +196,26 @@ def lock_hold(events: int, locked: bool, model: bool) -> dict:
     return result
 
 
+def _measure_server(
+    server: str, args: argparse.Namespace, tmp: Path, tag: str, length, maker
+) -> dict:  # type: ignore[no-untyped-def]
+    """One measurement of one server (``bare``, ``connector, model on|off``, ``baseline, …``)."""
+    if server == "bare":
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, "-c", BARE_APP, str(port), str(args.threads)])
+        wait_port(port, proc)
+    else:
+        kind, model = server.split(", model ")
+        handoff = args.baseline if kind == "baseline" else None
+        proc, port = serve(
+            tmp, tmp / f"{kind}-{model}-{tag}.db", args.threads, model == "on", handoff
+        )
+    try:
+        return measure(port, [proc.pid], args.clients, args.seconds, length, maker)
+    finally:
+        stop(proc)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=6.0)
@@ -199,52 +228,57 @@ def main() -> None:
         default="both",
         help="the learned signal in the connector runs",
     )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="measure every server this many times, in alternating order, and print the medians",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="HANDOFF",
+        help="another build's `handoff` (e.g. ../old/.venv/bin/handoff), measured in the same rounds",
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="handoff-bench-cpu-"))
     models = {"on": [True], "off": [False], "both": [False, True]}[args.model]
-    rows: list[tuple[str, str, dict]] = []
-
-    bare_port = free_port()
-    bare = subprocess.Popen([sys.executable, "-c", BARE_APP, str(bare_port), str(args.threads)])
-    try:
-        wait_port(bare_port, bare)
-        for label, (length, maker) in WORKLOADS.items():
-            rows.append(
-                (
-                    label,
-                    "bare",
-                    measure(bare_port, [bare.pid], args.clients, args.seconds, length, maker),
-                )
-            )
-    finally:
-        stop(bare)
-    for model in models:
-        name = f"connector, model {'on' if model else 'off'}"
+    servers = ["bare"] + [f"connector, model {'on' if m else 'off'}" for m in models]
+    if args.baseline:
+        servers += [f"baseline, model {'on' if m else 'off'}" for m in models]
+    runs: dict[tuple[str, str], list[dict]] = {}
+    for round_no in range(args.rounds):
+        # alternating order: a machine that slows down during the run weighs on every server
+        order = servers if round_no % 2 == 0 else servers[::-1]
         for n, (label, (length, maker)) in enumerate(WORKLOADS.items()):
-            proc, port = serve(tmp, tmp / f"{name[-3:].strip()}-{n}.db", args.threads, model)
-            try:
-                rows.append(
-                    (
-                        label,
-                        name,
-                        measure(port, [proc.pid], args.clients, args.seconds, length, maker),
-                    )
+            for server in order:
+                runs.setdefault((label, server), []).append(
+                    _measure_server(server, args, tmp, f"{round_no}-{n}", length, maker)
                 )
-            finally:
-                stop(proc)
 
     print(
         f"# ingest cost: {args.clients} clients, {args.threads} server threads, {args.seconds:.0f} s "
-        f"per run, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
+        f"per run, {args.rounds} round(s), {os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
     )
-    print("\n## 1. server CPU per event (from /proc), same run")
-    bare_cpu = {label: r["cpu_ms_per_event"] for label, server, r in rows if server == "bare"}
-    for label, server, r in rows:
-        ratio = r["cpu_ms_per_event"] / bare_cpu[label]
-        print(
-            f"{label:<42} {server:<22} {r['cpu_ms_per_event']:6.3f} ms/event  {ratio:5.2f}× bare  "
-            f"({r['rps']:.0f} ev/s, p99 {r['p99_ms']:.1f} ms, errors {r['errors']})"
-        )
+    print(
+        "\n## 1. server CPU per event (from /proc), same run"
+        + (", medians" if args.rounds > 1 else "")
+    )
+    for server in servers:
+        for label in WORKLOADS:
+            done = runs[(label, server)]
+            cpu = statistics.median(r["cpu_ms_per_event"] for r in done)
+            bare = statistics.median(r["cpu_ms_per_event"] for r in runs[(label, "bare")])
+            every = (
+                "  runs " + " ".join(f"{r['cpu_ms_per_event']:.3f}" for r in done)
+                if args.rounds > 1
+                else ""
+            )
+            print(
+                f"{label:<42} {server:<22} {cpu:6.3f} ms/event  {cpu / bare:5.2f}× bare  "
+                f"({statistics.median(r['rps'] for r in done):.0f} ev/s, "
+                f"p99 {statistics.median(r['p99_ms'] for r in done):.1f} ms, "
+                f"errors {sum(r['errors'] for r in done)}){every}"
+            )
 
     print("\n## 2. write transaction held per conversation event (in process)")
     for model in models:
