@@ -10,6 +10,7 @@ builds a store through several states and compares, at every state, the new verb
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -17,16 +18,19 @@ import pytest
 
 from connector.store import ConversationRow, HandoffRow, MessageRow, Store, Tx
 from connector.store.base import IngestSnapshot, RoutingHistory, WorkLook
-from tests.store.test_contract_queues import race
-
-T0 = "2026-11-21T10:00:00.000000+00:00"
-T1 = "2026-11-21T10:05:00.000000+00:00"
-T2 = "2026-11-21T10:10:00.000000+00:00"
+from tests.store.test_contract import T0, T1, T2
+from tests.store.test_contract import conversation as plain_conversation
+from tests.store.test_contract_queues import race, write
 
 
-def write(store: Store, fn: Callable[[Tx], Any]) -> Any:
-    with store.atomic() as tx:
-        return fn(tx)
+def conversation(cid: str, **fields: Any) -> ConversationRow:
+    """The contract's conversation, with a customer and bot whose JSON has escapes to get right."""
+    return dataclasses.replace(
+        plain_conversation(cid),
+        customer={"id": "cust-1", "name": "Zoë «Ä» 🙂", "tags": ["a", {"b": None}]},
+        bot={"name": "b", "n": 1.5},
+        **fields,
+    )
 
 
 def every_way(store: Store, verb: str, *args: Any) -> list[Any]:
@@ -37,24 +41,6 @@ def every_way(store: Store, verb: str, *args: Any) -> list[Any]:
     with store.atomic() as tx:
         answers.append(getattr(tx, verb)(*args))
     return answers
-
-
-def conversation(cid: str, **fields: Any) -> ConversationRow:
-    row = ConversationRow(
-        id=cid,
-        source="demo",
-        owner="bot",
-        version=0,
-        owner_since=T0,
-        created_at=T0,
-        updated_at=T0,
-        channel="web",
-        customer={"id": "cust-1", "name": "Zoë «Ä» 🙂", "tags": ["a", {"b": None}]},
-        bot={"name": "b", "n": 1.5},
-    )
-    for name, value in fields.items():
-        setattr(row, name, value)
-    return row
 
 
 def handoff(hid: str, cid: str, *, team: str | None, customer_id: str | None) -> HandoffRow:
