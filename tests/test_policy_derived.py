@@ -7,21 +7,9 @@ from __future__ import annotations
 import gc
 
 from connector.config import PolicySettings
-from connector.policy import DecisionInput, decide
+from connector.policy import decide
 from connector.policy_config import Rule
-from connector.schemas import BotContext, ConversationRef, Customer, Message
-
-
-def said(text: str) -> DecisionInput:
-    turns = [Message(id="m1", role="customer", text=text)]
-    return DecisionInput(
-        event_type="conversation.updated",
-        conversation=ConversationRef(id="c1"),
-        customer=Customer(),
-        bot=BotContext(),
-        messages=turns,
-        new_messages=turns,
-    )
+from tests.test_policy import said
 
 
 def policy(topic_terms: list[str], person_patterns: list[str], types: list[str]) -> PolicySettings:
