@@ -4,14 +4,16 @@ worker. Test modules import from here; ``conftest.py`` holds only fixtures."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
+import pytest
 import yaml
 from waitress.channel import HTTPChannel
 
@@ -190,6 +192,22 @@ class Receiver:
 # The store URL ``make_settings`` uses instead of a SQLite file in ``tmp_path``: set for the length
 # of a test by the ``store_kind`` fixture (``tests/conftest.py``) when the test runs on PostgreSQL.
 STORE_URL: dict[str, str | None] = {"url": None}
+
+
+# The labelled conversations of ../shared/data (beside the checkout), or HANDOFF_SHARED_DATA.
+SHARED_DATA = Path(
+    os.environ.get(
+        "HANDOFF_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+    )
+)
+
+
+def shared_data_missing(what: str) -> NoReturn:
+    """A test that needs ``SHARED_DATA`` and found ``what`` missing: a failure under CI=true,
+    where the shared data must be there, a skip elsewhere."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{what} and CI=true: set HANDOFF_SHARED_DATA to the shared data folder")
+    pytest.skip(f"{what} (set HANDOFF_SHARED_DATA to the shared data folder)")
 
 
 def stop_waitress(server: Any, loop: threading.Thread | None = None) -> None:

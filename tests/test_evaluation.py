@@ -2,7 +2,6 @@
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
@@ -18,12 +17,9 @@ from connector.evaluation import (
     signals_decide,
     to_messages,
 )
+from tests.helpers import SHARED_DATA, shared_data_missing
 
-DATA = Path(
-    os.environ.get(
-        "HANDOFF_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-    )
-)
+DATA = SHARED_DATA
 
 
 def _row(text, **gold):
@@ -99,11 +95,7 @@ def test_reports_render(tmp_path, capsys):
 def _dev_file(name):
     path = DATA / name
     if not path.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(
-                f"{path} is missing and CI=true: set HANDOFF_SHARED_DATA to the shared data folder"
-            )
-        pytest.skip(f"{path} not found (set HANDOFF_SHARED_DATA to the shared data folder)")
+        shared_data_missing(f"{path} is missing")
     return path
 
 

@@ -4,11 +4,9 @@ what the whole compiled pattern returns, the same strings in the same order."""
 
 import importlib
 import json
-import os
 import re
 from collections.abc import Iterator, Mapping
 from functools import cache
-from pathlib import Path
 
 import pytest
 
@@ -22,12 +20,9 @@ from connector.signals.text import (
     keyword_vocabulary,
     normalize,
 )
+from tests.helpers import SHARED_DATA, shared_data_missing
 
-DATA = Path(
-    os.environ.get(
-        "HANDOFF_SHARED_DATA", Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-    )
-)
+DATA = SHARED_DATA
 
 # Modules whose term lists reach find_terms (the signals, and the payload's summary).
 MODULES = (
@@ -134,9 +129,7 @@ def distinct_lists() -> dict[tuple[str, ...], str]:
 def _data_texts() -> list[str]:
     paths = sorted(DATA.glob("*.jsonl"))
     if not paths:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"no data files in {DATA} and CI=true: set HANDOFF_SHARED_DATA")
-        pytest.skip(f"no data files in {DATA} (set HANDOFF_SHARED_DATA to the shared data folder)")
+        shared_data_missing(f"no data files in {DATA}")
     texts: dict[str, None] = {}
     for path in paths:
         for line in path.read_text(encoding="utf-8").splitlines():
