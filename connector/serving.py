@@ -98,7 +98,7 @@ class _Channel(HTTPChannel):
         Held around the whole request (the app, then handing the answer to the event loop), so
         requests that take turns do not trade Python's lock with each other on the way in and
         out either; the body is already read whole, the answer only queued: no socket waits."""
-        turns = getattr(self.server, "turns", None)
+        turns = self.server.turns  # set with the channel class (``_harden``)
         request = self.requests[0] if self.requests else None
         if turns is None or request is None or request.error:
             super().service()
